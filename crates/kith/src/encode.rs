@@ -1,0 +1,411 @@
+//! The encoder: one record's values to its CLK, its exact-match tokens and its record token.
+//!
+//! [`Encoder`] holds the prepared keys and is shared by all threads; each thread owns a [`Scratch`]
+//! with buffers and a cache from formatted value to bit indices (names and dates repeat a lot, so most
+//! values are hashed once per thread). Encoding is a pure function of the schema, the secret, the party
+//! name and the record, so output does not depend on the thread count or the cache.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, KeyInit, Mac};
+use rustc_hash::FxHashMap;
+use sha2::Sha256;
+
+use crate::bits::BitVec;
+use crate::datefmt::DateFormat;
+use crate::error::{FieldError, SecretError};
+use crate::format::format_value;
+use crate::hash::TokenHasher;
+use crate::keys::{Purpose, Secret, clk_keys, kith_key};
+use crate::normalize::{DateNormalizer, Normalized, Normalizer};
+use crate::schema::{FeatureHashing, Schema, Strategy, TextEncoding};
+use crate::tokenize::Tokens;
+
+/// Length of record and exact tokens in bytes (128 bits).
+pub const TOKEN_BYTES: usize = 16;
+
+/// A 128-bit keyed token (record token or exact-match token).
+pub type Token = [u8; TOKEN_BYTES];
+
+/// Values cached per feature and thread before the cache is emptied and started again.
+const CACHE_LIMIT: usize = 1 << 16;
+
+/// Per-holder options that do not change the encodings.
+#[derive(Debug, Clone, Default)]
+pub struct EncoderOptions {
+    /// Extra input date formats per feature or exact identifier (from the holder's column mapping),
+    /// tried before the schema's own.
+    pub extra_date_formats: BTreeMap<String, Vec<DateFormat>>,
+}
+
+/// What became of one field of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldOutcome {
+    /// The value was encoded.
+    Present,
+    /// Empty, the missing-value sentinel, or a code meaning unknown.
+    Missing,
+    /// A normaliser could not read the value; it was treated as missing.
+    Invalid,
+}
+
+/// One record's values, in the schema's order.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordInput<'a> {
+    /// One value per schema feature (ignored features' values are not read).
+    pub features: &'a [&'a str],
+    /// One value per exact identifier of the schema's `kith` section.
+    pub exact: &'a [&'a str],
+    /// The holder's local ID of the record; it only feeds the keyed record token.
+    pub local_id: &'a str,
+}
+
+/// One encoded record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRecord {
+    /// The keyed record token: the same local ID and party always give the same token.
+    pub token: Token,
+    /// The CLK, MSB-first bytes, `ceil(l / 8)` long.
+    pub clk: Vec<u8>,
+    /// One token per exact identifier; `None` where the value was missing or invalid.
+    pub exact: Vec<Option<Token>>,
+}
+
+struct FeatureEncoder {
+    identifier: String,
+    hashing: Option<(FeatureHashing, TokenHasher)>,
+    normalizer: Option<Normalizer>,
+}
+
+struct ExactEncoder {
+    name: String,
+    normalizer: Option<Normalizer>,
+    mac: Hmac<Sha256>,
+}
+
+/// A prepared encoder for one schema, secret and party.
+pub struct Encoder {
+    l: u32,
+    big_l: u32,
+    folds: u32,
+    features: Vec<FeatureEncoder>,
+    exact: Vec<ExactEncoder>,
+    record_mac: Hmac<Sha256>,
+    party: String,
+    key_check: String,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("l", &self.l)
+            .field("features", &self.features.len())
+            .field("exact", &self.exact.len())
+            .field("party", &self.party)
+            .field("keys", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Buffers and caches owned by one thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    tokens: Tokens,
+    indices: Vec<u32>,
+    token_bytes: Vec<u8>,
+    bits: Option<BitVec>,
+    cache: Vec<FxHashMap<Box<str>, Box<[u32]>>>,
+    outcomes: Vec<FieldOutcome>,
+}
+
+impl Scratch {
+    /// What became of each field of the last record encoded: schema features first (ignored ones are
+    /// `Present`), then exact identifiers.
+    pub fn outcomes(&self) -> &[FieldOutcome] {
+        &self.outcomes
+    }
+}
+
+fn mac_key(key: &[u8; 32]) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length.
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    }
+}
+
+fn token_of(mac: &Hmac<Sha256>, parts: &[&[u8]]) -> Token {
+    let mut m = mac.clone();
+    for p in parts {
+        m.update(p);
+    }
+    let full = m.finalize().into_bytes();
+    let mut t = [0u8; TOKEN_BYTES];
+    t.copy_from_slice(&full[..TOKEN_BYTES]);
+    t
+}
+
+impl Encoder {
+    /// Prepare an encoder. The party name feeds the record tokens, so that two holders' local IDs
+    /// never give the same token.
+    pub fn new(schema: &Schema, secret: &Secret, party: &str, options: &EncoderOptions) -> Result<Encoder, SecretError> {
+        let clk = schema.clk();
+        let keys = clk_keys(secret, &clk.kdf, schema.features().len())?;
+        let big_l = clk.l << clk.xor_folds;
+        let with_extra = |name: &str, n: Option<&Normalizer>| -> Option<Normalizer> {
+            match (n, options.extra_date_formats.get(name)) {
+                (Some(Normalizer::Date(d)), Some(extra)) => {
+                    let mut formats = extra.clone();
+                    formats.extend(d.formats.iter().cloned());
+                    Some(Normalizer::Date(DateNormalizer::new(formats, d.output.clone())))
+                }
+                (n, _) => n.cloned(),
+            }
+        };
+        let mut features = Vec::with_capacity(schema.features().len());
+        for (f, k) in schema.features().iter().zip(&keys) {
+            let hashing = match &f.hashing {
+                None => None,
+                Some(h) => {
+                    let max_k = match h.strategy {
+                        Strategy::BitsPerToken(k) | Strategy::BitsPerFeature(k) => k,
+                    };
+                    let hasher = TokenHasher::new(h.hash, k, max_k).map_err(SecretError::InvalidKey)?;
+                    Some((h.clone(), hasher))
+                }
+            };
+            features.push(FeatureEncoder {
+                identifier: f.identifier.clone(),
+                hashing,
+                normalizer: with_extra(&f.identifier, schema.kith().normalize.get(&f.identifier)),
+            });
+        }
+        let fp = schema.fingerprint();
+        let exact = schema
+            .kith()
+            .exact
+            .iter()
+            .map(|e| ExactEncoder {
+                name: e.name.clone(),
+                normalizer: with_extra(&e.name, e.normalize.as_ref()),
+                mac: mac_key(&kith_key(secret, fp, Purpose::ExactToken(&e.name))),
+            })
+            .collect();
+        let record_mac = mac_key(&kith_key(secret, fp, Purpose::RecordToken));
+        let check = token_of(&mac_key(&kith_key(secret, fp, Purpose::KeyCheck)), &[b"kith key check"]);
+        Ok(Encoder {
+            l: clk.l,
+            big_l,
+            folds: clk.xor_folds,
+            features,
+            exact,
+            record_mac,
+            party: party.to_owned(),
+            key_check: crate::hex(&check[..8]),
+            fingerprint: fp.to_owned(),
+        })
+    }
+
+    /// The CLK length in bits.
+    pub fn clk_bits(&self) -> u32 {
+        self.l
+    }
+
+    /// Names of the exact identifiers, in output order.
+    pub fn exact_names(&self) -> Vec<&str> {
+        self.exact.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    /// Feature identifiers in schema order.
+    pub fn feature_names(&self) -> Vec<&str> {
+        self.features.iter().map(|f| f.identifier.as_str()).collect()
+    }
+
+    /// A short keyed value that is the same for every holder with the same secret and schema, and
+    /// tells the linkage party nothing else: files with different key checks were made with
+    /// different secrets and cannot be linked.
+    pub fn key_check(&self) -> &str {
+        &self.key_check
+    }
+
+    /// The schema fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The party name.
+    pub fn party(&self) -> &str {
+        &self.party
+    }
+
+    /// The record token of a local ID.
+    pub fn record_token(&self, local_id: &str) -> Token {
+        token_of(&self.record_mac, &[self.party.as_bytes(), &[0], local_id.as_bytes()])
+    }
+
+    /// Encode one record. The error names the feature whose value the schema refuses (as clkhash's
+    /// validation would), without repeating the value.
+    pub fn encode(&self, scratch: &mut Scratch, input: &RecordInput<'_>) -> Result<EncodedRecord, FieldError> {
+        assert_eq!(input.features.len(), self.features.len(), "one value per schema feature");
+        assert_eq!(input.exact.len(), self.exact.len(), "one value per exact identifier");
+        let mut bits = scratch
+            .bits
+            .take()
+            .filter(|b| b.len() == self.big_l as usize)
+            .unwrap_or_else(|| BitVec::zeros(self.big_l as usize));
+        bits.clear();
+        if scratch.cache.len() != self.features.len() {
+            scratch.cache = (0..self.features.len()).map(|_| FxHashMap::default()).collect();
+        }
+        scratch.outcomes.clear();
+        let result = self.encode_into(scratch, input, &mut bits);
+        let out = result.map(|exact| {
+            let mut folded = bits.clone();
+            for _ in 0..self.folds {
+                folded.fold();
+            }
+            EncodedRecord {
+                token: self.record_token(input.local_id),
+                clk: folded.to_bytes(),
+                exact,
+            }
+        });
+        scratch.bits = Some(bits);
+        out
+    }
+
+    fn encode_into(
+        &self,
+        scratch: &mut Scratch,
+        input: &RecordInput<'_>,
+        bits: &mut BitVec,
+    ) -> Result<Vec<Option<Token>>, FieldError> {
+        for (i, (fe, raw)) in self.features.iter().zip(input.features).enumerate() {
+            let Some((h, hasher)) = &fe.hashing else {
+                scratch.outcomes.push(FieldOutcome::Present);
+                continue;
+            };
+            let err = |message: String| FieldError {
+                feature: fe.identifier.clone(),
+                message,
+            };
+            let (value, outcome): (Cow<'_, str>, FieldOutcome) = match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
+                None => clk_value(h, raw).map_err(err)?,
+                Some(Normalized::Value(v)) => {
+                    let (value, outcome) = clk_value(h, &v).map_err(err)?;
+                    (Cow::Owned(value.into_owned()), outcome)
+                }
+                Some(Normalized::Missing) => (missing_value(h), FieldOutcome::Missing),
+                Some(Normalized::Invalid) => (missing_value(h), FieldOutcome::Invalid),
+            };
+            let outcome = if value.is_empty() && outcome == FieldOutcome::Present {
+                FieldOutcome::Missing
+            } else {
+                outcome
+            };
+            scratch.outcomes.push(outcome);
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(idx) = scratch.cache[i].get(value.as_ref()) {
+                for &b in idx.iter() {
+                    bits.set(b as usize);
+                }
+                continue;
+            }
+            scratch.tokens.fill(&h.comparison, &value).map_err(err)?;
+            scratch.indices.clear();
+            let n = scratch.tokens.len();
+            for (t, tok) in scratch.tokens.iter().enumerate() {
+                let k = match h.strategy {
+                    Strategy::BitsPerToken(k) => k,
+                    Strategy::BitsPerFeature(f) => {
+                        let (q, r) = (f as usize / n, f as usize % n);
+                        (q + usize::from(t < r)) as u32
+                    }
+                };
+                if k == 0 {
+                    continue;
+                }
+                encode_token(h.encoding, tok, &mut scratch.token_bytes).map_err(err)?;
+                hasher.indices(&scratch.token_bytes, k, self.big_l, &mut scratch.indices);
+            }
+            scratch.indices.sort_unstable();
+            scratch.indices.dedup();
+            for &b in &scratch.indices {
+                bits.set(b as usize);
+            }
+            let cache = &mut scratch.cache[i];
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(value.as_ref().into(), scratch.indices.as_slice().into());
+        }
+        let mut exact = Vec::with_capacity(self.exact.len());
+        for (e, raw) in self.exact.iter().zip(input.exact) {
+            let value = match &e.normalizer {
+                Some(n) => n.apply(raw),
+                None => match raw.trim() {
+                    "" => Normalized::Missing,
+                    v => Normalized::Value(Cow::Borrowed(v)),
+                },
+            };
+            let (token, outcome) = match value {
+                Normalized::Value(v) => (Some(token_of(&e.mac, &[v.as_bytes()])), FieldOutcome::Present),
+                Normalized::Missing => (None, FieldOutcome::Missing),
+                Normalized::Invalid => (None, FieldOutcome::Invalid),
+            };
+            scratch.outcomes.push(outcome);
+            exact.push(token);
+        }
+        Ok(exact)
+    }
+}
+
+/// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
+/// is validated and formatted.
+fn clk_value<'a>(h: &FeatureHashing, raw: &'a str) -> Result<(Cow<'a, str>, FieldOutcome), String> {
+    if let Some(m) = &h.missing {
+        if m.sentinel == raw {
+            return Ok((Cow::Owned(m.replacement().to_owned()), FieldOutcome::Missing));
+        }
+    }
+    Ok((format_value(h, raw)?, FieldOutcome::Present))
+}
+
+/// The value hashed for a missing field: the missing-value replacement if the schema has one.
+fn missing_value(h: &FeatureHashing) -> Cow<'static, str> {
+    match &h.missing {
+        Some(m) => Cow::Owned(m.replacement().to_owned()),
+        None => Cow::Borrowed(""),
+    }
+}
+
+/// A token's bytes in the feature's encoding (Python's codecs: utf-16/utf-32 write a BOM each time).
+fn encode_token(enc: TextEncoding, tok: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    match enc {
+        TextEncoding::Utf8 => out.extend_from_slice(tok.as_bytes()),
+        TextEncoding::Ascii => {
+            if !tok.is_ascii() {
+                return Err("a token cannot be encoded in ascii".to_owned());
+            }
+            out.extend_from_slice(tok.as_bytes());
+        }
+        TextEncoding::Utf16 => {
+            out.extend_from_slice(&[0xff, 0xfe]);
+            for u in tok.encode_utf16() {
+                out.extend_from_slice(&u.to_le_bytes());
+            }
+        }
+        TextEncoding::Utf32 => {
+            out.extend_from_slice(&[0xff, 0xfe, 0, 0]);
+            for c in tok.chars() {
+                out.extend_from_slice(&(c as u32).to_le_bytes());
+            }
+        }
+    }
+    Ok(())
+}

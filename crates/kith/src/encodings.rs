@@ -1,0 +1,300 @@
+//! The kith encodings file: what a holder sends to the linkage party.
+//!
+//! ```text
+//! {"format":"kith-encodings","version":1,"party":"council","schema_fingerprint":"sha256:…","key_check":"…","clk_bits":1024,"records":2,"columns":["token","clk","exact:nhs_number"]}
+//! 0c5b…,k5EUAEg…==,7d1f…
+//! 3a90…,MgNABjh…==,
+//! ```
+//! Line 1 is a JSON header; every other line is one record: the 32-hex-digit record token, the
+//! base64 CLK, then one 32-hex-digit token per exact identifier (empty when missing). Rows are
+//! sorted by record token, so their order says nothing about the holder's input order. The header's
+//! record count lets a reader detect a truncated file. Nothing in the file is a raw value or a local
+//! ID; nothing in it needs or reveals the secret.
+
+use std::io::{BufRead, Write};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use crate::encode::{EncodedRecord, TOKEN_BYTES, Token};
+use crate::error::EncodingsError;
+
+/// The format name in the header.
+pub const FORMAT_NAME: &str = "kith-encodings";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// The header of an encodings file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The holder's party name.
+    pub party: String,
+    /// Fingerprint of the agreed schema.
+    pub schema_fingerprint: String,
+    /// Key check: equal for every holder with the same secret and schema.
+    pub key_check: String,
+    /// CLK length in bits.
+    pub clk_bits: u32,
+    /// Number of records that follow.
+    pub records: u64,
+    /// Names of the exact identifiers, in column order.
+    pub exact: Vec<String>,
+}
+
+impl Header {
+    fn columns(&self) -> Vec<String> {
+        let mut c = vec!["token".to_owned(), "clk".to_owned()];
+        c.extend(self.exact.iter().map(|e| format!("exact:{e}")));
+        c
+    }
+
+    /// Write the header line.
+    pub fn write<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let v = json!({
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "party": self.party,
+            "schema_fingerprint": self.schema_fingerprint,
+            "key_check": self.key_check,
+            "clk_bits": self.clk_bits,
+            "records": self.records,
+            "columns": self.columns(),
+        });
+        writeln!(w, "{v}")
+    }
+
+    fn parse(line: &str) -> Result<Header, EncodingsError> {
+        let bad = |message: String| EncodingsError::Format { line: 1, message };
+        let v: Value = serde_json::from_str(line)
+            .map_err(|e| bad(format!("expected a kith encodings header (a JSON object): {e}")))?;
+        if v.get("format").and_then(Value::as_str) != Some(FORMAT_NAME) {
+            return Err(bad(format!("not a kith encodings file (the header's \"format\" is not {FORMAT_NAME:?})")));
+        }
+        match v.get("version").and_then(Value::as_i64) {
+            Some(FORMAT_VERSION) => {}
+            other => {
+                return Err(bad(format!(
+                    "encodings format version {} is not supported (this kith reads version {FORMAT_VERSION})",
+                    other.map_or("missing".to_owned(), |o| o.to_string())
+                )));
+            }
+        }
+        let text = |key: &str| -> Result<String, EncodingsError> {
+            v.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| bad(format!("the header has no string field {key:?}")))
+        };
+        let number = |key: &str| -> Result<u64, EncodingsError> {
+            v.get(key).and_then(Value::as_u64).ok_or_else(|| bad(format!("the header has no whole-number field {key:?}")))
+        };
+        let clk_bits = u32::try_from(number("clk_bits")?).map_err(|_| bad("clk_bits is too large".to_owned()))?;
+        if clk_bits == 0 {
+            return Err(bad("clk_bits must be at least 1".to_owned()));
+        }
+        let columns: Vec<String> = v
+            .get("columns")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .ok_or_else(|| bad("the header has no \"columns\" list".to_owned()))?;
+        if columns.len() < 2 || columns[0] != "token" || columns[1] != "clk" {
+            return Err(bad("the header's columns must start with \"token\", \"clk\"".to_owned()));
+        }
+        let exact = columns[2..]
+            .iter()
+            .map(|c| c.strip_prefix("exact:").map(str::to_owned).ok_or_else(|| bad(format!("unknown column {c:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Header {
+            party: text("party")?,
+            schema_fingerprint: text("schema_fingerprint")?,
+            key_check: text("key_check")?,
+            clk_bits,
+            records: number("records")?,
+            exact,
+        })
+    }
+}
+
+/// Write one record line.
+pub fn write_record<W: Write>(w: &mut W, r: &EncodedRecord) -> std::io::Result<()> {
+    let mut line = String::with_capacity(40 + r.clk.len() * 4 / 3 + 34 * r.exact.len());
+    record_line(r, &mut line);
+    w.write_all(line.as_bytes())
+}
+
+/// Append one record line (with its newline) to `out`.
+pub fn record_line(r: &EncodedRecord, out: &mut String) {
+    out.push_str(&crate::hex(&r.token));
+    out.push(',');
+    B64.encode_string(&r.clk, out);
+    for e in &r.exact {
+        out.push(',');
+        if let Some(t) = e {
+            out.push_str(&crate::hex(t));
+        }
+    }
+    out.push('\n');
+}
+
+/// Reads an encodings file record by record, checking every line.
+#[derive(Debug)]
+pub struct Reader<R> {
+    input: R,
+    header: Header,
+    line: u64,
+    seen: u64,
+    buf: String,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Read and check the header.
+    pub fn new(mut input: R) -> Result<Reader<R>, EncodingsError> {
+        let mut buf = String::new();
+        if input.read_line(&mut buf)? == 0 {
+            return Err(EncodingsError::Format { line: 1, message: "the file is empty".to_owned() });
+        }
+        let header = Header::parse(buf.trim_end_matches(['\n', '\r']))?;
+        Ok(Reader { input, header, line: 1, seen: 0, buf })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The next record, `None` at the end. A file with fewer or more rows than its header says is an
+    /// error (a truncated copy, or two files joined).
+    pub fn next_record(&mut self) -> Result<Option<EncodedRecord>, EncodingsError> {
+        self.buf.clear();
+        let n = self.input.read_line(&mut self.buf)?;
+        if n == 0 {
+            if self.seen != self.header.records {
+                return Err(EncodingsError::Format {
+                    line: self.line + 1,
+                    message: format!(
+                        "the file ends after {} records but its header says {}: it is truncated",
+                        self.seen, self.header.records
+                    ),
+                });
+            }
+            return Ok(None);
+        }
+        self.line += 1;
+        let line = self.line;
+        let bad = |message: String| EncodingsError::Format { line, message };
+        if !self.buf.ends_with('\n') {
+            return Err(bad("the last line has no line end: the file is truncated".to_owned()));
+        }
+        if self.seen == self.header.records {
+            return Err(bad(format!("more rows than the {} the header announces", self.header.records)));
+        }
+        let text = self.buf.trim_end_matches(['\n', '\r']);
+        let mut parts = text.split(',');
+        let want = 2 + self.header.exact.len();
+        let fields: Vec<&str> = parts.by_ref().take(want + 1).collect();
+        if fields.len() != want {
+            return Err(bad(format!("expected {want} comma-separated fields, found {}", fields.len())));
+        }
+        let token = parse_token(fields[0]).ok_or_else(|| bad("field 1 (token): expected 32 hexadecimal digits".to_owned()))?;
+        let clk = B64
+            .decode(fields[1])
+            .map_err(|e| bad(format!("field 2 (clk): not valid base64: {e}")))?;
+        let bits = self.header.clk_bits as usize;
+        if crate::bits::BitVec::from_bytes(&clk, bits).is_none() {
+            return Err(bad(format!(
+                "field 2 (clk): expected {} bytes for {bits} bits, found {}",
+                bits.div_ceil(8),
+                clk.len()
+            )));
+        }
+        let exact = fields[2..]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if f.is_empty() {
+                    Ok(None)
+                } else {
+                    parse_token(f).map(Some).ok_or_else(|| {
+                        bad(format!("field {} (exact:{}): expected 32 hexadecimal digits or nothing", i + 3, self.header.exact[i]))
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.seen += 1;
+        Ok(Some(EncodedRecord { token, clk, exact }))
+    }
+}
+
+fn parse_token(s: &str) -> Option<Token> {
+    if s.len() != 2 * TOKEN_BYTES {
+        return None;
+    }
+    let mut t = [0u8; TOKEN_BYTES];
+    for (i, byte) in t.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(records: u64) -> Header {
+        Header {
+            party: "council".into(),
+            schema_fingerprint: "sha256:00".into(),
+            key_check: "abcd".into(),
+            clk_bits: 12,
+            records,
+            exact: vec!["nhs".into()],
+        }
+    }
+
+    fn record(t: u8) -> EncodedRecord {
+        EncodedRecord { token: [t; 16], clk: vec![0xab, 0xc0], exact: vec![if t % 2 == 0 { Some([9; 16]) } else { None }] }
+    }
+
+    fn write(h: &Header, rows: &[EncodedRecord]) -> Vec<u8> {
+        let mut out = Vec::new();
+        h.write(&mut out).expect("write");
+        for r in rows {
+            write_record(&mut out, r).expect("write");
+        }
+        out
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<EncodedRecord>, EncodingsError> {
+        let mut r = Reader::new(bytes)?;
+        let mut out = Vec::new();
+        while let Some(rec) = r.next_record()? {
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn round_trips() {
+        let rows = [record(1), record(2)];
+        let bytes = write(&header(2), &rows);
+        assert_eq!(read_all(&bytes).expect("read"), rows);
+        let r = Reader::new(bytes.as_slice()).expect("header");
+        assert_eq!(r.header(), &header(2));
+    }
+
+    #[test]
+    fn truncation_and_bad_rows_are_caught_with_line_numbers() {
+        let bytes = write(&header(3), &[record(1), record(2)]);
+        let e = read_all(&bytes).expect_err("truncated");
+        assert!(e.to_string().contains("truncated"), "{e}");
+        let full = write(&header(2), &[record(1), record(2)]);
+        let cut = &full[..full.len() - 5];
+        assert!(read_all(cut).is_err());
+        let text = String::from_utf8(full).expect("utf8").replace("q8A=", "q8D=");
+        let e = read_all(text.as_bytes()).expect_err("padding bits");
+        assert!(e.to_string().starts_with("line 2"), "{e}");
+        let e = read_all(b"not json\n").expect_err("header");
+        assert!(e.to_string().starts_with("line 1"), "{e}");
+    }
+}

@@ -1,0 +1,133 @@
+//! Token hashing: a token's bytes to k bit indices in `[0, L)` (clkhash's `blakeHash` and
+//! `doubleHash`). Keyed states are prepared once per feature and cloned per token.
+
+use blake2::Blake2bMac512;
+use hmac::{Hmac, KeyInit, Mac};
+use md5::Md5;
+use sha1::Sha1;
+
+use crate::keys::FeatureKeys;
+use crate::schema::HashKind;
+
+/// A prepared hasher for one feature.
+#[derive(Clone)]
+pub(crate) enum TokenHasher {
+    Blake {
+        /// One prepared MAC per 32 indices, salted "0", "1", ….
+        macs: Vec<Blake2bMac512>,
+    },
+    Double {
+        sha1: Hmac<Sha1>,
+        md5: Hmac<Md5>,
+        prevent_singularity: bool,
+    },
+}
+
+impl std::fmt::Debug for TokenHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenHasher::Blake { .. } => "TokenHasher::Blake",
+            TokenHasher::Double { .. } => "TokenHasher::Double",
+        })
+    }
+}
+
+impl TokenHasher {
+    /// Prepare a hasher; `max_k` is the largest k any token of the feature can get.
+    pub(crate) fn new(kind: HashKind, keys: &FeatureKeys, max_k: u32) -> Result<TokenHasher, String> {
+        Ok(match kind {
+            HashKind::Blake => {
+                let n = max_k.div_ceil(32).max(1);
+                let macs = (0..n)
+                    .map(|i| {
+                        Blake2bMac512::new_with_salt_and_personal(Some(&keys.a), i.to_string().as_bytes(), &[])
+                            .map_err(|_| "blakeHash needs a key of 1 to 64 bytes".to_owned())
+                    })
+                    .collect::<Result<_, _>>()?;
+                TokenHasher::Blake { macs }
+            }
+            HashKind::Double { prevent_singularity } => TokenHasher::Double {
+                sha1: Hmac::<Sha1>::new_from_slice(&keys.a).map_err(|_| "bad HMAC key".to_owned())?,
+                md5: Hmac::<Md5>::new_from_slice(&keys.b).map_err(|_| "bad HMAC key".to_owned())?,
+                prevent_singularity,
+            },
+        })
+    }
+
+    /// Append the k indices of `token` (already encoded to bytes) in `[0, big_l)` to `out`.
+    pub(crate) fn indices(&self, token: &[u8], k: u32, big_l: u32, out: &mut Vec<u32>) {
+        match self {
+            TokenHasher::Blake { macs } => {
+                // big_l is a power of two (checked when the schema was loaded).
+                let mask = big_l - 1;
+                let mut left = k as usize;
+                for mac in macs {
+                    if left == 0 {
+                        break;
+                    }
+                    let mut m = mac.clone();
+                    m.update(token);
+                    let digest = m.finalize().into_bytes();
+                    let take = left.min(32);
+                    out.extend(
+                        digest
+                            .chunks_exact(2)
+                            .take(take)
+                            .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])) & mask),
+                    );
+                    left -= take;
+                }
+            }
+            TokenHasher::Double {
+                sha1,
+                md5,
+                prevent_singularity,
+            } => {
+                let l = u64::from(big_l);
+                let h1 = mod_be(&mac_once(sha1, token, None), l);
+                let mut h2 = mod_be(&mac_once(md5, token, None), l);
+                if *prevent_singularity {
+                    let mut c: u32 = 0;
+                    while h2 == 0 {
+                        // token || utf8(chr(c))
+                        let ch = char::from_u32(c).unwrap_or('\u{fffd}');
+                        h2 = mod_be(&mac_once(md5, token, Some(ch)), l);
+                        c += 1;
+                    }
+                }
+                let mut g = h1;
+                for _ in 0..k {
+                    out.push(g as u32);
+                    g = (g + h2) % l;
+                }
+            }
+        }
+    }
+}
+
+fn mac_once<M: Mac + Clone>(prepared: &M, token: &[u8], suffix: Option<char>) -> Vec<u8> {
+    let mut m = prepared.clone();
+    m.update(token);
+    if let Some(c) = suffix {
+        let mut buf = [0u8; 4];
+        m.update(c.encode_utf8(&mut buf).as_bytes());
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+/// A big-endian integer modulo `l`.
+fn mod_be(bytes: &[u8], l: u64) -> u64 {
+    bytes.iter().fold(0u64, |r, &b| ((r << 8) | u64::from(b)) % l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_endian_modulus() {
+        assert_eq!(mod_be(&[0x01, 0x00], 7), 256 % 7);
+        // 2^160 - 1 = 1461501637330902918203684832716283019655932542975.
+        assert_eq!(mod_be(&[0xff; 20], 1000), 975);
+    }
+}

@@ -1,0 +1,342 @@
+//! A holder's column mapping: which of its CSV columns feed which agreed feature.
+//!
+//! The mapping belongs to one holder and is kept apart from the agreed schema: it never affects the
+//! encodings or the schema fingerprint. A council's `forename` and a health service's `given_name`
+//! can feed the same feature; a police extract's single `SURNAME, Forename` column can feed two.
+//!
+//! ```json
+//! {
+//!   "kith_mapping": 1,
+//!   "party": "police",
+//!   "id_column": "URN",
+//!   "columns": {
+//!     "surname":    {"column": "NAME", "split": ",", "part": 0},
+//!     "given_name": {"column": "NAME", "split": ",", "part": 1},
+//!     "dob":        {"column": "DOB", "date_formats": ["%d.%m.%Y"]},
+//!     "sex":        "SEX",
+//!     "nhs_number": null
+//!   }
+//! }
+//! ```
+//! `null` says this holder does not have the field: it is missing in every record.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::datefmt::DateFormat;
+use crate::error::{LayoutError, SchemaError};
+use crate::jsonpath::{JPath, as_int, as_object, as_str, kind, no_other_keys, required};
+use crate::schema::Schema;
+
+/// The version of the mapping format this build reads.
+pub const MAPPING_VERSION: i64 = 1;
+
+/// A holder's column mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mapping {
+    /// The holder's party name.
+    pub party: Option<String>,
+    /// The holder's local ID column.
+    pub id_column: Option<String>,
+    /// Where each feature or exact identifier comes from; `None` means the holder has no such field.
+    pub columns: BTreeMap<String, Option<ColumnSource>>,
+    /// Extra input date formats per feature or exact identifier.
+    pub date_formats: BTreeMap<String, Vec<DateFormat>>,
+}
+
+/// One input column, or one part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSource {
+    /// The CSV header of the column.
+    pub column: String,
+    /// Take one part of the value, split at the first separator.
+    pub split: Option<Split>,
+}
+
+/// Split a value at the first occurrence of `separator` and keep part 0 (before) or 1 (after).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// The separator, such as `","`.
+    pub separator: String,
+    /// 0 for the part before the separator, 1 for the part after.
+    pub part: usize,
+}
+
+impl Mapping {
+    /// Read a mapping from JSON text; errors name the JSON path.
+    pub fn from_json_str(text: &str) -> Result<Mapping, SchemaError> {
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            SchemaError::new(
+                format!("line {} column {}", e.line(), e.column()),
+                format!("the mapping is not valid JSON: {e}"),
+            )
+        })?;
+        let root = JPath::root();
+        let m = as_object(&v, &root)?;
+        no_other_keys(m, &["kith_mapping", "party", "id_column", "columns", "description"], &root)?;
+        let version = as_int(required(m, "kith_mapping", &root)?, &root.key("kith_mapping"), 1)?;
+        if version != MAPPING_VERSION {
+            return Err(root.key("kith_mapping").err(format!(
+                "mapping version {version} is not supported (this kith reads version {MAPPING_VERSION})"
+            )));
+        }
+        let opt_str = |key: &str| -> Result<Option<String>, SchemaError> {
+            m.get(key).map(|v| as_str(v, &root.key(key)).map(str::to_owned)).transpose()
+        };
+        let mut mapping = Mapping {
+            party: opt_str("party")?,
+            id_column: opt_str("id_column")?,
+            ..Mapping::default()
+        };
+        let cp = root.key("columns");
+        for (name, spec) in as_object(required(m, "columns", &root)?, &cp)? {
+            let p = cp.key(name);
+            let source = match spec {
+                Value::Null => None,
+                Value::String(c) => Some(ColumnSource { column: c.clone(), split: None }),
+                Value::Object(o) => {
+                    no_other_keys(o, &["column", "split", "part", "date_formats"], &p)?;
+                    let column = as_str(required(o, "column", &p)?, &p.key("column"))?.to_owned();
+                    let split = match (o.get("split"), o.get("part")) {
+                        (None, None) => None,
+                        (Some(s), part) => {
+                            let separator = as_str(s, &p.key("split"))?.to_owned();
+                            if separator.is_empty() {
+                                return Err(p.key("split").err("the separator must not be empty"));
+                            }
+                            let part = match part {
+                                Some(v) => as_int(v, &p.key("part"), 0)?,
+                                None => 0,
+                            };
+                            if part > 1 {
+                                return Err(p.key("part").err("expected 0 (before the separator) or 1 (after it)"));
+                            }
+                            Some(Split { separator, part: part as usize })
+                        }
+                        (None, Some(_)) => return Err(p.key("part").err("`part` needs `split`")),
+                    };
+                    if let Some(list) = o.get("date_formats") {
+                        let lp = p.key("date_formats");
+                        let arr = list
+                            .as_array()
+                            .ok_or_else(|| lp.err(format!("expected an array of strptime formats, found {}", kind(list))))?;
+                        let formats = arr
+                            .iter()
+                            .enumerate()
+                            .map(|(i, f)| {
+                                let s = as_str(f, &lp.idx(i))?;
+                                DateFormat::parse(s).map_err(|e| lp.idx(i).err(e))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        mapping.date_formats.insert(name.clone(), formats);
+                    }
+                    Some(ColumnSource { column, split })
+                }
+                other => {
+                    return Err(p.err(format!(
+                        "expected a column name, an object with `column`, or null, found {}",
+                        kind(other)
+                    )));
+                }
+            };
+            mapping.columns.insert(name.clone(), source);
+        }
+        Ok(mapping)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Extract {
+    col: usize,
+    split: Option<Split>,
+}
+
+impl Extract {
+    fn get<'r>(&self, record: &[&'r str]) -> &'r str {
+        let v = record.get(self.col).copied().unwrap_or("");
+        match &self.split {
+            None => v,
+            Some(s) => match v.split_once(s.separator.as_str()) {
+                Some((before, after)) => if s.part == 0 { before } else { after }.trim(),
+                None if s.part == 0 => v.trim(),
+                None => "",
+            },
+        }
+    }
+}
+
+/// Where each value of a record comes from, resolved against one extract's header.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    features: Vec<Option<Extract>>,
+    exact: Vec<Option<Extract>>,
+    id: Option<usize>,
+    columns: usize,
+}
+
+impl Layout {
+    /// Resolve the schema's features and exact identifiers against a CSV header.
+    ///
+    /// With a mapping, every non-ignored feature and exact identifier must be mapped (to a column or
+    /// to `null`). Without one, a schema with a `kith` section reads each feature from the column of
+    /// the same name, and a plain clkhash schema needs the header to be exactly the feature
+    /// identifiers in order, as clkhash and anonlink-client require.
+    pub fn resolve(
+        schema: &Schema,
+        mapping: Option<&Mapping>,
+        id_column: Option<&str>,
+        header: &[&str],
+    ) -> Result<Layout, LayoutError> {
+        let find = |name: &str| -> Result<usize, LayoutError> {
+            let hits: Vec<usize> = header.iter().enumerate().filter(|(_, h)| **h == name).map(|(i, _)| i).collect();
+            match hits.as_slice() {
+                [i] => Ok(*i),
+                [] => {
+                    let hint = header
+                        .iter()
+                        .find(|h| h.trim().eq_ignore_ascii_case(name.trim()))
+                        .map(|h| format!(" (did you mean {h:?}?)"))
+                        .unwrap_or_default();
+                    Err(LayoutError(format!(
+                        "the header has no column {name:?}{hint}; columns are: {}",
+                        header.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
+                    )))
+                }
+                many => Err(LayoutError(format!(
+                    "column {name:?} appears {} times in the header (columns {})",
+                    many.len(),
+                    many.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ")
+                ))),
+            }
+        };
+        let id_column = id_column
+            .or(mapping.and_then(|m| m.id_column.as_deref()))
+            .or(schema.kith().id_column.as_deref());
+        let id = id_column.map(find).transpose()?;
+
+        let features;
+        let exact;
+        if let Some(m) = mapping {
+            let known: Vec<&str> = schema
+                .features()
+                .iter()
+                .filter(|f| f.hashing.is_some())
+                .map(|f| f.identifier.as_str())
+                .chain(schema.kith().exact.iter().map(|e| e.name.as_str()))
+                .collect();
+            if let Some(extra) = m.columns.keys().find(|k| !known.contains(&k.as_str())) {
+                return Err(LayoutError(format!(
+                    "the mapping names {extra:?}, which is not a feature or exact identifier of the schema (they are: {})",
+                    known.join(", ")
+                )));
+            }
+            let resolve = |name: &str| -> Result<Option<Extract>, LayoutError> {
+                match m.columns.get(name) {
+                    None => Err(LayoutError(format!(
+                        "the mapping does not say where {name:?} comes from; map it to a column, or to null if this holder does not have it"
+                    ))),
+                    Some(None) => Ok(None),
+                    Some(Some(src)) => Ok(Some(Extract { col: find(&src.column)?, split: src.split.clone() })),
+                }
+            };
+            features = schema
+                .features()
+                .iter()
+                .map(|f| if f.hashing.is_some() { resolve(&f.identifier) } else { Ok(None) })
+                .collect::<Result<Vec<_>, _>>()?;
+            exact = schema.kith().exact.iter().map(|e| resolve(&e.name)).collect::<Result<Vec<_>, _>>()?;
+        } else if schema.has_kith_section() {
+            features = schema
+                .features()
+                .iter()
+                .map(|f| if f.hashing.is_some() { find(&f.identifier).map(|col| Some(Extract { col, split: None })) } else { Ok(None) })
+                .collect::<Result<Vec<_>, _>>()?;
+            exact = schema
+                .kith()
+                .exact
+                .iter()
+                .map(|e| find(&e.name).map(|col| Some(Extract { col, split: None })))
+                .collect::<Result<Vec<_>, _>>()?;
+        } else {
+            let ids: Vec<&str> = schema.features().iter().map(|f| f.identifier.as_str()).collect();
+            if header != ids.as_slice() {
+                return Err(LayoutError(format!(
+                    "with a plain clkhash schema the header must be the feature identifiers in order, as clkhash requires \
+                     (or give a column mapping): expected {ids:?}, found {header:?}"
+                )));
+            }
+            features = (0..ids.len()).map(|col| Some(Extract { col, split: None })).collect();
+            exact = Vec::new();
+        }
+        Ok(Layout { features, exact, id, columns: header.len() })
+    }
+
+    /// Number of columns in the header.
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// Whether a local ID column is in use (otherwise the record number is the local ID).
+    pub fn has_id_column(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Pick the values of one record, in schema order.
+    pub fn extract<'r>(&self, record: &[&'r str], features: &mut Vec<&'r str>, exact: &mut Vec<&'r str>) {
+        features.clear();
+        features.extend(self.features.iter().map(|e| e.as_ref().map_or("", |e| e.get(record))));
+        exact.clear();
+        exact.extend(self.exact.iter().map(|e| e.as_ref().map_or("", |e| e.get(record))));
+    }
+
+    /// The local ID of a record, if an ID column is in use.
+    pub fn local_id<'r>(&self, record: &[&'r str]) -> Option<&'r str> {
+        self.id.map(|i| record.get(i).copied().unwrap_or(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 64, "kdf": {"type": "HKDF"}},
+      "features": [
+        {"identifier": "surname", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 2}}},
+        {"identifier": "given_name", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 2}}}],
+      "kith": {"version": 1, "exact": {"nhs_number": {"normalize": "nhs_number"}}}}"#;
+
+    #[test]
+    fn one_column_can_feed_two_features() {
+        let schema = Schema::from_json_str(SCHEMA).expect("schema");
+        let m = Mapping::from_json_str(
+            r#"{"kith_mapping": 1, "id_column": "URN", "columns": {
+                "surname": {"column": "NAME", "split": ",", "part": 0},
+                "given_name": {"column": "NAME", "split": ",", "part": 1},
+                "nhs_number": null}}"#,
+        )
+        .expect("mapping");
+        let layout = Layout::resolve(&schema, Some(&m), None, &["URN", "NAME"]).expect("layout");
+        let (mut f, mut e) = (Vec::new(), Vec::new());
+        layout.extract(&["7", "SMITH, John"], &mut f, &mut e);
+        assert_eq!(f, ["SMITH", "John"]);
+        assert_eq!(e, [""]);
+        layout.extract(&["8", "SMITH"], &mut f, &mut e);
+        assert_eq!(f, ["SMITH", ""]);
+        assert_eq!(layout.local_id(&["8", "SMITH"]), Some("8"));
+    }
+
+    #[test]
+    fn unmapped_and_unknown_names_are_errors() {
+        let schema = Schema::from_json_str(SCHEMA).expect("schema");
+        let m = Mapping::from_json_str(r#"{"kith_mapping": 1, "columns": {"surname": "S", "given_name": "G"}}"#).expect("mapping");
+        let e = Layout::resolve(&schema, Some(&m), None, &["S", "G"]).expect_err("nhs_number unmapped");
+        assert!(e.0.contains("nhs_number"), "{e}");
+        let e = Layout::resolve(&schema, None, None, &["surname", "given"]).expect_err("missing column");
+        assert!(e.0.contains("given_name"), "{e}");
+        let e = Layout::resolve(&schema, None, Some("id"), &["surname", "given_name", "nhs_number"]).expect_err("id");
+        assert!(e.0.contains("\"id\""), "{e}");
+        let bad = Mapping::from_json_str(r#"{"kith_mapping": 1, "columns": {"surname": {"column": "S", "part": 1}}}"#);
+        assert_eq!(bad.expect_err("part without split").path, "$.columns.surname.part");
+    }
+}
