@@ -1,1 +1,62 @@
-fn main(){}
+//! The `kith` command-line tool. It does files, progress and exit codes; the `kith` library does
+//! the rest. Exit codes: 0 success, 1 an error (message on stderr, no output file left behind),
+//! 2 a usage error.
+
+mod atomic;
+mod config;
+mod csvin;
+mod encode;
+mod flags;
+mod secret;
+mod summary;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::flags::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kith: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if let Some(n) = cli.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot start the worker threads")?;
+    }
+    let quiet = cli.quiet;
+    let mut warn = |m: String| eprintln!("kith: {m}");
+    match cli.command {
+        Command::Keygen(args) => {
+            secret::keygen(&args.out)?;
+            if !quiet {
+                eprintln!(
+                    "kith: wrote a new 256-bit secret to {} (mode 0600). Share it only with the other data holders, \
+                     over a secure channel; never with the linkage party.",
+                    args.out.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Encode(args) => {
+            let cfg = config::EncodeConfig::from_args(args, &mut warn)?;
+            let summary = encode::run(&cfg, quiet)?;
+            if !quiet {
+                eprint!("{}", summary.render());
+            }
+            Ok(())
+        }
+    }
+}

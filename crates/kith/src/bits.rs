@@ -90,9 +90,13 @@ impl BitVec {
 
     /// Fold once: the first half XOR the second half; the length halves. The length must be even.
     pub fn fold(&mut self) {
-        assert!(self.bits % 2 == 0, "cannot fold {} bits", self.bits);
+        assert!(
+            self.bits.is_multiple_of(2),
+            "cannot fold {} bits",
+            self.bits
+        );
         let half = self.bits / 2;
-        if half % 64 == 0 {
+        if half.is_multiple_of(64) {
             let hw = half / 64;
             for w in 0..hw {
                 let upper = self.word(w + hw);
@@ -106,7 +110,7 @@ impl BitVec {
             }
         }
         // Zero everything past the new end.
-        if half % 64 != 0 {
+        if !half.is_multiple_of(64) {
             *self.word_mut(half / 64) &= !(u64::MAX >> (half % 64));
         }
         for w in half.div_ceil(64)..self.bits.div_ceil(64) {
@@ -128,7 +132,11 @@ impl BitVec {
         if bytes.len() != bits.div_ceil(8) {
             return None;
         }
-        if bits % 8 != 0 && bytes.last().is_some_and(|b| b & (0xffu8 >> (bits % 8)) != 0) {
+        if !bits.is_multiple_of(8)
+            && bytes
+                .last()
+                .is_some_and(|b| b & (0xffu8 >> (bits % 8)) != 0)
+        {
             return None;
         }
         let mut v = BitVec::zeros(bits);
@@ -155,7 +163,11 @@ mod tests {
         let mut odd = BitVec::zeros(12);
         odd.set(11);
         assert_eq!(odd.to_bytes(), vec![0x00, 0x10]);
-        assert_eq!(BitVec::from_bytes(&[0x00, 0x18], 12), None, "padding bit set");
+        assert_eq!(
+            BitVec::from_bytes(&[0x00, 0x18], 12),
+            None,
+            "padding bit set"
+        );
     }
 
     proptest! {

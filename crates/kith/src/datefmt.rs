@@ -115,7 +115,9 @@ impl DateFormat {
                         ));
                     }
                     other => {
-                        return Err(format!("'{other}' is a bad directive in date format {format:?}"));
+                        return Err(format!(
+                            "'{other}' is a bad directive in date format {format:?}"
+                        ));
                     }
                 };
                 items.push(Item::Directive(directive));
@@ -165,12 +167,18 @@ impl DateFormat {
                         Directive::Month => write!(out, "{:02}", date.month),
                         Directive::Year2 => write!(out, "{:02}", date.year.rem_euclid(100)),
                         Directive::Year4 => write!(out, "{}", date.year),
-                        Directive::MonthAbbr => write!(out, "{}", title(&MONTHS[month_index(date)][..3])),
+                        Directive::MonthAbbr => {
+                            write!(out, "{}", title(&MONTHS[month_index(date)][..3]))
+                        }
                         Directive::MonthName => write!(out, "{}", title(MONTHS[month_index(date)])),
-                        Directive::WeekdayAbbr => write!(out, "{}", title(&WEEKDAYS[weekday(date)][..3])),
+                        Directive::WeekdayAbbr => {
+                            write!(out, "{}", title(&WEEKDAYS[weekday(date)][..3]))
+                        }
                         Directive::WeekdayName => write!(out, "{}", title(WEEKDAYS[weekday(date)])),
                         Directive::DayOfYear => write!(out, "{:03}", day_of_year(date)),
-                        Directive::Hour24 | Directive::Minute | Directive::Second => out.write_str("00"),
+                        Directive::Hour24 | Directive::Minute | Directive::Second => {
+                            out.write_str("00")
+                        }
                         Directive::Hour12 => out.write_str("12"),
                         Directive::Micros => out.write_str("000000"),
                         Directive::AmPm => out.write_str("AM"),
@@ -241,7 +249,9 @@ impl Fields {
         if let Some(j) = self.julian {
             // fromordinal(j - 1 + date(year, 1, 1).toordinal()): may run into the next year.
             let start = jiff::civil::Date::new(year, 1, 1).ok()?;
-            let date = start.checked_add(jiff::Span::new().days(i64::from(j - 1))).ok()?;
+            let date = start
+                .checked_add(jiff::Span::new().days(i64::from(j - 1)))
+                .ok()?;
             if date.year() > 9999 {
                 return None;
             }
@@ -330,10 +340,8 @@ fn candidates(d: Directive, s: &[char], pos: usize) -> Vec<(usize, i32)> {
     let two = |a: Option<i32>, b: Option<i32>| a.zip(b).map(|(a, b)| a * 10 + b);
     let mut out = Vec::new();
     let mut push = |ok: bool, len: usize, v: Option<i32>| {
-        if ok {
-            if let Some(v) = v {
-                out.push((len, v));
-            }
+        if ok && let Some(v) = v {
+            out.push((len, v));
         }
     };
     match d {
@@ -354,16 +362,40 @@ fn candidates(d: Directive, s: &[char], pos: usize) -> Vec<(usize, i32)> {
         Directive::Year2 => push(true, 2, two(d0, d1)),
         Directive::Year4 => {
             let d3 = digit(s, pos + 3);
-            push(true, 4, two(d0, d1).zip(two(d2, d3)).map(|(a, b)| a * 100 + b));
+            push(
+                true,
+                4,
+                two(d0, d1).zip(two(d2, d3)).map(|(a, b)| a * 100 + b),
+            );
         }
         Directive::DayOfYear => {
             // 36[0-6]|3[0-5]\d|[1-2]\d\d|0[1-9]\d|00[1-9]|[1-9]\d|0[1-9]|[1-9]
             let three = two(d0, d1).zip(d2).map(|(a, b)| a * 10 + b);
-            push(d0 == Some(3) && d1 == Some(6) && matches!(d2, Some(0..=6)), 3, three);
-            push(d0 == Some(3) && matches!(d1, Some(0..=5)) && d2.is_some(), 3, three);
-            push(matches!(d0, Some(1..=2)) && d1.is_some() && d2.is_some(), 3, three);
-            push(d0 == Some(0) && matches!(d1, Some(1..=9)) && d2.is_some(), 3, three);
-            push(d0 == Some(0) && d1 == Some(0) && matches!(d2, Some(1..=9)), 3, three);
+            push(
+                d0 == Some(3) && d1 == Some(6) && matches!(d2, Some(0..=6)),
+                3,
+                three,
+            );
+            push(
+                d0 == Some(3) && matches!(d1, Some(0..=5)) && d2.is_some(),
+                3,
+                three,
+            );
+            push(
+                matches!(d0, Some(1..=2)) && d1.is_some() && d2.is_some(),
+                3,
+                three,
+            );
+            push(
+                d0 == Some(0) && matches!(d1, Some(1..=9)) && d2.is_some(),
+                3,
+                three,
+            );
+            push(
+                d0 == Some(0) && d1 == Some(0) && matches!(d2, Some(1..=9)),
+                3,
+                three,
+            );
             push(matches!(d0, Some(1..=9)) && d1.is_some(), 2, two(d0, d1));
             push(d0 == Some(0) && matches!(d1, Some(1..=9)), 2, two(d0, d1));
             push(matches!(d0, Some(1..=9)), 1, d0);
@@ -401,7 +433,10 @@ fn candidates(d: Directive, s: &[char], pos: usize) -> Vec<(usize, i32)> {
                 out.push((len, 0));
             }
         }
-        Directive::MonthAbbr | Directive::MonthName | Directive::WeekdayAbbr | Directive::WeekdayName => {
+        Directive::MonthAbbr
+        | Directive::MonthName
+        | Directive::WeekdayAbbr
+        | Directive::WeekdayName => {
             let (names, abbr): (&[&str], bool) = match d {
                 Directive::MonthAbbr => (&MONTHS, true),
                 Directive::MonthName => (&MONTHS, false),

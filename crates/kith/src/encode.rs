@@ -150,7 +150,12 @@ fn token_of(mac: &Hmac<Sha256>, parts: &[&[u8]]) -> Token {
 impl Encoder {
     /// Prepare an encoder. The party name feeds the record tokens, so that two holders' local IDs
     /// never give the same token.
-    pub fn new(schema: &Schema, secret: &Secret, party: &str, options: &EncoderOptions) -> Result<Encoder, SecretError> {
+    pub fn new(
+        schema: &Schema,
+        secret: &Secret,
+        party: &str,
+        options: &EncoderOptions,
+    ) -> Result<Encoder, SecretError> {
         let clk = schema.clk();
         let keys = clk_keys(secret, &clk.kdf, schema.features().len())?;
         let big_l = clk.l << clk.xor_folds;
@@ -159,7 +164,10 @@ impl Encoder {
                 (Some(Normalizer::Date(d)), Some(extra)) => {
                     let mut formats = extra.clone();
                     formats.extend(d.formats.iter().cloned());
-                    Some(Normalizer::Date(DateNormalizer::new(formats, d.output.clone())))
+                    Some(Normalizer::Date(DateNormalizer::new(
+                        formats,
+                        d.output.clone(),
+                    )))
                 }
                 (n, _) => n.cloned(),
             }
@@ -172,7 +180,8 @@ impl Encoder {
                     let max_k = match h.strategy {
                         Strategy::BitsPerToken(k) | Strategy::BitsPerFeature(k) => k,
                     };
-                    let hasher = TokenHasher::new(h.hash, k, max_k).map_err(SecretError::InvalidKey)?;
+                    let hasher =
+                        TokenHasher::new(h.hash, k, max_k).map_err(SecretError::InvalidKey)?;
                     Some((h.clone(), hasher))
                 }
             };
@@ -194,7 +203,10 @@ impl Encoder {
             })
             .collect();
         let record_mac = mac_key(&kith_key(secret, fp, Purpose::RecordToken));
-        let check = token_of(&mac_key(&kith_key(secret, fp, Purpose::KeyCheck)), &[b"kith key check"]);
+        let check = token_of(
+            &mac_key(&kith_key(secret, fp, Purpose::KeyCheck)),
+            &[b"kith key check"],
+        );
         Ok(Encoder {
             l: clk.l,
             big_l,
@@ -220,7 +232,10 @@ impl Encoder {
 
     /// Feature identifiers in schema order.
     pub fn feature_names(&self) -> Vec<&str> {
-        self.features.iter().map(|f| f.identifier.as_str()).collect()
+        self.features
+            .iter()
+            .map(|f| f.identifier.as_str())
+            .collect()
     }
 
     /// A short keyed value that is the same for every holder with the same secret and schema, and
@@ -242,14 +257,29 @@ impl Encoder {
 
     /// The record token of a local ID.
     pub fn record_token(&self, local_id: &str) -> Token {
-        token_of(&self.record_mac, &[self.party.as_bytes(), &[0], local_id.as_bytes()])
+        token_of(
+            &self.record_mac,
+            &[self.party.as_bytes(), &[0], local_id.as_bytes()],
+        )
     }
 
     /// Encode one record. The error names the feature whose value the schema refuses (as clkhash's
     /// validation would), without repeating the value.
-    pub fn encode(&self, scratch: &mut Scratch, input: &RecordInput<'_>) -> Result<EncodedRecord, FieldError> {
-        assert_eq!(input.features.len(), self.features.len(), "one value per schema feature");
-        assert_eq!(input.exact.len(), self.exact.len(), "one value per exact identifier");
+    pub fn encode(
+        &self,
+        scratch: &mut Scratch,
+        input: &RecordInput<'_>,
+    ) -> Result<EncodedRecord, FieldError> {
+        assert_eq!(
+            input.features.len(),
+            self.features.len(),
+            "one value per schema feature"
+        );
+        assert_eq!(
+            input.exact.len(),
+            self.exact.len(),
+            "one value per exact identifier"
+        );
         let mut bits = scratch
             .bits
             .take()
@@ -257,7 +287,9 @@ impl Encoder {
             .unwrap_or_else(|| BitVec::zeros(self.big_l as usize));
         bits.clear();
         if scratch.cache.len() != self.features.len() {
-            scratch.cache = (0..self.features.len()).map(|_| FxHashMap::default()).collect();
+            scratch.cache = (0..self.features.len())
+                .map(|_| FxHashMap::default())
+                .collect();
         }
         scratch.outcomes.clear();
         let result = self.encode_into(scratch, input, &mut bits);
@@ -291,15 +323,16 @@ impl Encoder {
                 feature: fe.identifier.clone(),
                 message,
             };
-            let (value, outcome): (Cow<'_, str>, FieldOutcome) = match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
-                None => clk_value(h, raw).map_err(err)?,
-                Some(Normalized::Value(v)) => {
-                    let (value, outcome) = clk_value(h, &v).map_err(err)?;
-                    (Cow::Owned(value.into_owned()), outcome)
-                }
-                Some(Normalized::Missing) => (missing_value(h), FieldOutcome::Missing),
-                Some(Normalized::Invalid) => (missing_value(h), FieldOutcome::Invalid),
-            };
+            let (value, outcome): (Cow<'_, str>, FieldOutcome) =
+                match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
+                    None => clk_value(h, raw).map_err(err)?,
+                    Some(Normalized::Value(v)) => {
+                        let (value, outcome) = clk_value(h, &v).map_err(err)?;
+                        (Cow::Owned(value.into_owned()), outcome)
+                    }
+                    Some(Normalized::Missing) => (missing_value(h), FieldOutcome::Missing),
+                    Some(Normalized::Invalid) => (missing_value(h), FieldOutcome::Invalid),
+                };
             let outcome = if value.is_empty() && outcome == FieldOutcome::Present {
                 FieldOutcome::Missing
             } else {
@@ -353,7 +386,10 @@ impl Encoder {
                 },
             };
             let (token, outcome) = match value {
-                Normalized::Value(v) => (Some(token_of(&e.mac, &[v.as_bytes()])), FieldOutcome::Present),
+                Normalized::Value(v) => (
+                    Some(token_of(&e.mac, &[v.as_bytes()])),
+                    FieldOutcome::Present,
+                ),
                 Normalized::Missing => (None, FieldOutcome::Missing),
                 Normalized::Invalid => (None, FieldOutcome::Invalid),
             };
@@ -367,10 +403,13 @@ impl Encoder {
 /// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
 /// is validated and formatted.
 fn clk_value<'a>(h: &FeatureHashing, raw: &'a str) -> Result<(Cow<'a, str>, FieldOutcome), String> {
-    if let Some(m) = &h.missing {
-        if m.sentinel == raw {
-            return Ok((Cow::Owned(m.replacement().to_owned()), FieldOutcome::Missing));
-        }
+    if let Some(m) = &h.missing
+        && m.sentinel == raw
+    {
+        return Ok((
+            Cow::Owned(m.replacement().to_owned()),
+            FieldOutcome::Missing,
+        ));
     }
     Ok((format_value(h, raw)?, FieldOutcome::Present))
 }

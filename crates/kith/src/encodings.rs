@@ -66,10 +66,15 @@ impl Header {
 
     fn parse(line: &str) -> Result<Header, EncodingsError> {
         let bad = |message: String| EncodingsError::Format { line: 1, message };
-        let v: Value = serde_json::from_str(line)
-            .map_err(|e| bad(format!("expected a kith encodings header (a JSON object): {e}")))?;
+        let v: Value = serde_json::from_str(line).map_err(|e| {
+            bad(format!(
+                "expected a kith encodings header (a JSON object): {e}"
+            ))
+        })?;
         if v.get("format").and_then(Value::as_str) != Some(FORMAT_NAME) {
-            return Err(bad(format!("not a kith encodings file (the header's \"format\" is not {FORMAT_NAME:?})")));
+            return Err(bad(format!(
+                "not a kith encodings file (the header's \"format\" is not {FORMAT_NAME:?})"
+            )));
         }
         match v.get("version").and_then(Value::as_i64) {
             Some(FORMAT_VERSION) => {}
@@ -87,23 +92,37 @@ impl Header {
                 .ok_or_else(|| bad(format!("the header has no string field {key:?}")))
         };
         let number = |key: &str| -> Result<u64, EncodingsError> {
-            v.get(key).and_then(Value::as_u64).ok_or_else(|| bad(format!("the header has no whole-number field {key:?}")))
+            v.get(key)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad(format!("the header has no whole-number field {key:?}")))
         };
-        let clk_bits = u32::try_from(number("clk_bits")?).map_err(|_| bad("clk_bits is too large".to_owned()))?;
+        let clk_bits = u32::try_from(number("clk_bits")?)
+            .map_err(|_| bad("clk_bits is too large".to_owned()))?;
         if clk_bits == 0 {
             return Err(bad("clk_bits must be at least 1".to_owned()));
         }
         let columns: Vec<String> = v
             .get("columns")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .ok_or_else(|| bad("the header has no \"columns\" list".to_owned()))?;
         if columns.len() < 2 || columns[0] != "token" || columns[1] != "clk" {
-            return Err(bad("the header's columns must start with \"token\", \"clk\"".to_owned()));
+            return Err(bad(
+                "the header's columns must start with \"token\", \"clk\"".to_owned(),
+            ));
         }
         let exact = columns[2..]
             .iter()
-            .map(|c| c.strip_prefix("exact:").map(str::to_owned).ok_or_else(|| bad(format!("unknown column {c:?}"))))
+            .map(|c| {
+                c.strip_prefix("exact:")
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(format!("unknown column {c:?}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Header {
             party: text("party")?,
@@ -152,10 +171,19 @@ impl<R: BufRead> Reader<R> {
     pub fn new(mut input: R) -> Result<Reader<R>, EncodingsError> {
         let mut buf = String::new();
         if input.read_line(&mut buf)? == 0 {
-            return Err(EncodingsError::Format { line: 1, message: "the file is empty".to_owned() });
+            return Err(EncodingsError::Format {
+                line: 1,
+                message: "the file is empty".to_owned(),
+            });
         }
         let header = Header::parse(buf.trim_end_matches(['\n', '\r']))?;
-        Ok(Reader { input, header, line: 1, seen: 0, buf })
+        Ok(Reader {
+            input,
+            header,
+            line: 1,
+            seen: 0,
+            buf,
+        })
     }
 
     /// The header.
@@ -184,19 +212,28 @@ impl<R: BufRead> Reader<R> {
         let line = self.line;
         let bad = |message: String| EncodingsError::Format { line, message };
         if !self.buf.ends_with('\n') {
-            return Err(bad("the last line has no line end: the file is truncated".to_owned()));
+            return Err(bad(
+                "the last line has no line end: the file is truncated".to_owned()
+            ));
         }
         if self.seen == self.header.records {
-            return Err(bad(format!("more rows than the {} the header announces", self.header.records)));
+            return Err(bad(format!(
+                "more rows than the {} the header announces",
+                self.header.records
+            )));
         }
         let text = self.buf.trim_end_matches(['\n', '\r']);
         let mut parts = text.split(',');
         let want = 2 + self.header.exact.len();
         let fields: Vec<&str> = parts.by_ref().take(want + 1).collect();
         if fields.len() != want {
-            return Err(bad(format!("expected {want} comma-separated fields, found {}", fields.len())));
+            return Err(bad(format!(
+                "expected {want} comma-separated fields, found {}",
+                fields.len()
+            )));
         }
-        let token = parse_token(fields[0]).ok_or_else(|| bad("field 1 (token): expected 32 hexadecimal digits".to_owned()))?;
+        let token = parse_token(fields[0])
+            .ok_or_else(|| bad("field 1 (token): expected 32 hexadecimal digits".to_owned()))?;
         let clk = B64
             .decode(fields[1])
             .map_err(|e| bad(format!("field 2 (clk): not valid base64: {e}")))?;
@@ -216,7 +253,11 @@ impl<R: BufRead> Reader<R> {
                     Ok(None)
                 } else {
                     parse_token(f).map(Some).ok_or_else(|| {
-                        bad(format!("field {} (exact:{}): expected 32 hexadecimal digits or nothing", i + 3, self.header.exact[i]))
+                        bad(format!(
+                            "field {} (exact:{}): expected 32 hexadecimal digits or nothing",
+                            i + 3,
+                            self.header.exact[i]
+                        ))
                     })
                 }
             })
@@ -253,7 +294,15 @@ mod tests {
     }
 
     fn record(t: u8) -> EncodedRecord {
-        EncodedRecord { token: [t; 16], clk: vec![0xab, 0xc0], exact: vec![if t % 2 == 0 { Some([9; 16]) } else { None }] }
+        EncodedRecord {
+            token: [t; 16],
+            clk: vec![0xab, 0xc0],
+            exact: vec![if t.is_multiple_of(2) {
+                Some([9; 16])
+            } else {
+                None
+            }],
+        }
     }
 
     fn write(h: &Header, rows: &[EncodedRecord]) -> Vec<u8> {
@@ -291,7 +340,9 @@ mod tests {
         let full = write(&header(2), &[record(1), record(2)]);
         let cut = &full[..full.len() - 5];
         assert!(read_all(cut).is_err());
-        let text = String::from_utf8(full).expect("utf8").replace("q8A=", "q8D=");
+        let text = String::from_utf8(full)
+            .expect("utf8")
+            .replace("q8A=", "q8D=");
         let e = read_all(text.as_bytes()).expect_err("padding bits");
         assert!(e.to_string().starts_with("line 2"), "{e}");
         let e = read_all(b"not json\n").expect_err("header");

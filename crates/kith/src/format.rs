@@ -22,23 +22,30 @@ pub(crate) fn format_value<'a>(h: &FeatureHashing, v: &'a str) -> Result<Cow<'a,
         } => {
             if let Some(p) = pattern {
                 if !p.regex.is_match(v) {
-                    return Err(format!("expected a value matching the pattern '{}'", p.source));
+                    return Err(format!(
+                        "expected a value matching the pattern '{}'",
+                        p.source
+                    ));
                 }
             } else {
                 let len = v.chars().count() as u64;
-                if let Some(min) = min_length {
-                    if len < *min {
-                        return Err(format!("expected at least {min} characters, found {len}"));
-                    }
+                if let Some(min) = min_length
+                    && len < *min
+                {
+                    return Err(format!("expected at least {min} characters, found {len}"));
                 }
-                if let Some(max) = max_length {
-                    if len > *max {
-                        return Err(format!("expected at most {max} characters, found {len}"));
-                    }
+                if let Some(max) = max_length
+                    && len > *max
+                {
+                    return Err(format!("expected at most {max} characters, found {len}"));
                 }
                 match case {
-                    Case::Upper if v.to_uppercase() != v => return Err("expected upper case".to_owned()),
-                    Case::Lower if v.to_lowercase() != v => return Err("expected lower case".to_owned()),
+                    Case::Upper if v.to_uppercase() != v => {
+                        return Err("expected upper case".to_owned());
+                    }
+                    Case::Lower if v.to_lowercase() != v => {
+                        return Err("expected lower case".to_owned());
+                    }
                     _ => {}
                 }
             }
@@ -50,15 +57,15 @@ pub(crate) fn format_value<'a>(h: &FeatureHashing, v: &'a str) -> Result<Cow<'a,
                 // A value too long for i128 is beyond any i64 bound.
                 let n: Option<i128> = digits.parse().ok();
                 let negative = digits.starts_with('-');
-                if let Some(min) = minimum {
-                    if n.map_or(negative, |n| n < i128::from(*min)) {
-                        return Err(format!("expected an integer of at least {min}"));
-                    }
+                if let Some(min) = minimum
+                    && n.map_or(negative, |n| n < i128::from(*min))
+                {
+                    return Err(format!("expected an integer of at least {min}"));
                 }
-                if let Some(max) = maximum {
-                    if n.map_or(!negative, |n| n > i128::from(*max)) {
-                        return Err(format!("expected an integer of at most {max}"));
-                    }
+                if let Some(max) = maximum
+                    && n.map_or(!negative, |n| n > i128::from(*max))
+                {
+                    return Err(format!("expected an integer of at most {max}"));
                 }
             }
             Ok(Cow::Owned(digits))
@@ -109,7 +116,14 @@ mod tests {
 
     #[test]
     fn integers_are_read_as_python_reads_them() {
-        for (s, want) in [("+042", "42"), ("0800", "800"), (" 2000", "2000"), ("-0", "0"), ("1_000", "1000"), ("-007", "-7")] {
+        for (s, want) in [
+            ("+042", "42"),
+            ("0800", "800"),
+            (" 2000", "2000"),
+            ("-0", "0"),
+            ("1_000", "1000"),
+            ("-007", "-7"),
+        ] {
             assert_eq!(py_int_string(s).as_deref(), Some(want), "{s}");
         }
         for s in ["", " ", "1.5", "_1", "1_", "1__0", "--1", "0x10", "+"] {

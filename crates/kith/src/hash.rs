@@ -16,41 +16,56 @@ pub(crate) enum TokenHasher {
         /// One prepared MAC per 32 indices, salted "0", "1", ….
         macs: Vec<Blake2bMac512>,
     },
-    Double {
-        sha1: Hmac<Sha1>,
-        md5: Hmac<Md5>,
-        prevent_singularity: bool,
-    },
+    Double(Box<DoubleHasher>),
+}
+
+/// HMAC-SHA1 with the first key and HMAC-MD5 with the second, prepared.
+#[derive(Clone)]
+pub(crate) struct DoubleHasher {
+    sha1: Hmac<Sha1>,
+    md5: Hmac<Md5>,
+    prevent_singularity: bool,
 }
 
 impl std::fmt::Debug for TokenHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             TokenHasher::Blake { .. } => "TokenHasher::Blake",
-            TokenHasher::Double { .. } => "TokenHasher::Double",
+            TokenHasher::Double(_) => "TokenHasher::Double",
         })
     }
 }
 
 impl TokenHasher {
     /// Prepare a hasher; `max_k` is the largest k any token of the feature can get.
-    pub(crate) fn new(kind: HashKind, keys: &FeatureKeys, max_k: u32) -> Result<TokenHasher, String> {
+    pub(crate) fn new(
+        kind: HashKind,
+        keys: &FeatureKeys,
+        max_k: u32,
+    ) -> Result<TokenHasher, String> {
         Ok(match kind {
             HashKind::Blake => {
                 let n = max_k.div_ceil(32).max(1);
                 let macs = (0..n)
                     .map(|i| {
-                        Blake2bMac512::new_with_salt_and_personal(Some(&keys.a), i.to_string().as_bytes(), &[])
-                            .map_err(|_| "blakeHash needs a key of 1 to 64 bytes".to_owned())
+                        Blake2bMac512::new_with_salt_and_personal(
+                            Some(&keys.a),
+                            i.to_string().as_bytes(),
+                            &[],
+                        )
+                        .map_err(|_| "blakeHash needs a key of 1 to 64 bytes".to_owned())
                     })
                     .collect::<Result<_, _>>()?;
                 TokenHasher::Blake { macs }
             }
-            HashKind::Double { prevent_singularity } => TokenHasher::Double {
-                sha1: Hmac::<Sha1>::new_from_slice(&keys.a).map_err(|_| "bad HMAC key".to_owned())?,
+            HashKind::Double {
+                prevent_singularity,
+            } => TokenHasher::Double(Box::new(DoubleHasher {
+                sha1: Hmac::<Sha1>::new_from_slice(&keys.a)
+                    .map_err(|_| "bad HMAC key".to_owned())?,
                 md5: Hmac::<Md5>::new_from_slice(&keys.b).map_err(|_| "bad HMAC key".to_owned())?,
                 prevent_singularity,
-            },
+            })),
         })
     }
 
@@ -78,11 +93,12 @@ impl TokenHasher {
                     left -= take;
                 }
             }
-            TokenHasher::Double {
-                sha1,
-                md5,
-                prevent_singularity,
-            } => {
+            TokenHasher::Double(d) => {
+                let DoubleHasher {
+                    sha1,
+                    md5,
+                    prevent_singularity,
+                } = d.as_ref();
                 let l = u64::from(big_l);
                 let h1 = mod_be(&mac_once(sha1, token, None), l);
                 let mut h2 = mod_be(&mac_once(md5, token, None), l);
@@ -117,7 +133,9 @@ fn mac_once<M: Mac + Clone>(prepared: &M, token: &[u8], suffix: Option<char>) ->
 
 /// A big-endian integer modulo `l`.
 fn mod_be(bytes: &[u8], l: u64) -> u64 {
-    bytes.iter().fold(0u64, |r, &b| ((r << 8) | u64::from(b)) % l)
+    bytes
+        .iter()
+        .fold(0u64, |r, &b| ((r << 8) | u64::from(b)) % l)
 }
 
 #[cfg(test)]

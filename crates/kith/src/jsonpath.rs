@@ -56,7 +56,10 @@ pub(crate) fn kind(v: &Value) -> &'static str {
     }
 }
 
-pub(crate) fn as_object<'a>(v: &'a Value, p: &JPath) -> Result<&'a Map<String, Value>, SchemaError> {
+pub(crate) fn as_object<'a>(
+    v: &'a Value,
+    p: &JPath,
+) -> Result<&'a Map<String, Value>, SchemaError> {
     v.as_object()
         .ok_or_else(|| p.err(format!("expected an object, found {}", kind(v))))
 }

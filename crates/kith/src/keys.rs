@@ -82,13 +82,21 @@ impl FeatureKeys {
 }
 
 /// Derive clkhash's per-feature key pairs: `num_features` includes ignored features.
-pub fn clk_keys(secret: &Secret, kdf: &Kdf, num_features: usize) -> Result<Vec<FeatureKeys>, SecretError> {
+pub fn clk_keys(
+    secret: &Secret,
+    kdf: &Kdf,
+    num_features: usize,
+) -> Result<Vec<FeatureKeys>, SecretError> {
     let ks = kdf.key_size;
     let len = num_features * 2 * ks;
     let mut okm = Zeroizing::new(vec![0u8; len]);
     let info = kdf.info.as_deref().unwrap_or(&[]);
     let salt = kdf.salt.as_deref();
-    let too_long = |max: usize, hash| SecretError::KeyMaterialTooLong { wanted: len, max, hash };
+    let too_long = |max: usize, hash| SecretError::KeyMaterialTooLong {
+        wanted: len,
+        max,
+        hash,
+    };
     match kdf.hash {
         KdfHash::Sha256 => Hkdf::<Sha256>::new(salt, secret.expose())
             .expand(info, &mut okm)
@@ -117,7 +125,11 @@ pub(crate) enum Purpose<'a> {
 }
 
 /// Derive a 32-byte kith key for `purpose`, bound to the schema fingerprint.
-pub(crate) fn kith_key(secret: &Secret, fingerprint: &str, purpose: Purpose<'_>) -> Zeroizing<[u8; 32]> {
+pub(crate) fn kith_key(
+    secret: &Secret,
+    fingerprint: &str,
+    purpose: Purpose<'_>,
+) -> Zeroizing<[u8; 32]> {
     let label = match purpose {
         Purpose::RecordToken => "kith/v1/record-token".to_owned(),
         Purpose::ExactToken(name) => format!("kith/v1/exact-token/{name}"),
@@ -141,7 +153,12 @@ mod tests {
         let s = Secret::new(b"hunter2-very-secret".to_vec()).expect("secret");
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        let kdf = Kdf { hash: KdfHash::Sha256, salt: None, info: None, key_size: 64 };
+        let kdf = Kdf {
+            hash: KdfHash::Sha256,
+            salt: None,
+            info: None,
+            key_size: 64,
+        };
         let keys = clk_keys(&s, &kdf, 1).expect("keys");
         let shown = format!("{keys:?}");
         assert!(!shown.contains(&crate::hex(&keys[0].a[..4])), "{shown}");
@@ -149,10 +166,28 @@ mod tests {
 
     #[test]
     fn one_trailing_newline_is_removed() {
-        assert_eq!(Secret::from_file_bytes(b"abc\n".to_vec()).expect("ok").expose(), b"abc");
-        assert_eq!(Secret::from_file_bytes(b"abc\r\n".to_vec()).expect("ok").expose(), b"abc");
-        assert_eq!(Secret::from_file_bytes(b"abc\n\n".to_vec()).expect("ok").expose(), b"abc\n");
-        assert_eq!(Secret::from_file_bytes(b"\n".to_vec()).err(), Some(SecretError::Empty));
+        assert_eq!(
+            Secret::from_file_bytes(b"abc\n".to_vec())
+                .expect("ok")
+                .expose(),
+            b"abc"
+        );
+        assert_eq!(
+            Secret::from_file_bytes(b"abc\r\n".to_vec())
+                .expect("ok")
+                .expose(),
+            b"abc"
+        );
+        assert_eq!(
+            Secret::from_file_bytes(b"abc\n\n".to_vec())
+                .expect("ok")
+                .expose(),
+            b"abc\n"
+        );
+        assert_eq!(
+            Secret::from_file_bytes(b"\n".to_vec()).err(),
+            Some(SecretError::Empty)
+        );
     }
 
     #[test]

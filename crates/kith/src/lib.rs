@@ -28,7 +28,9 @@ pub mod schema;
 mod tokenize;
 
 pub use bits::BitVec;
-pub use encode::{EncodedRecord, Encoder, EncoderOptions, FieldOutcome, RecordInput, Scratch, Token};
+pub use encode::{
+    EncodedRecord, Encoder, EncoderOptions, FieldOutcome, RecordInput, Scratch, Token,
+};
 pub use error::{EncodingsError, FieldError, LayoutError, SchemaError, SecretError};
 pub use keys::Secret;
 pub use mapping::{Layout, Mapping};

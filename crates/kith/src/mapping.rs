@@ -74,15 +74,31 @@ impl Mapping {
         })?;
         let root = JPath::root();
         let m = as_object(&v, &root)?;
-        no_other_keys(m, &["kith_mapping", "party", "id_column", "columns", "description"], &root)?;
-        let version = as_int(required(m, "kith_mapping", &root)?, &root.key("kith_mapping"), 1)?;
+        no_other_keys(
+            m,
+            &[
+                "kith_mapping",
+                "party",
+                "id_column",
+                "columns",
+                "description",
+            ],
+            &root,
+        )?;
+        let version = as_int(
+            required(m, "kith_mapping", &root)?,
+            &root.key("kith_mapping"),
+            1,
+        )?;
         if version != MAPPING_VERSION {
             return Err(root.key("kith_mapping").err(format!(
                 "mapping version {version} is not supported (this kith reads version {MAPPING_VERSION})"
             )));
         }
         let opt_str = |key: &str| -> Result<Option<String>, SchemaError> {
-            m.get(key).map(|v| as_str(v, &root.key(key)).map(str::to_owned)).transpose()
+            m.get(key)
+                .map(|v| as_str(v, &root.key(key)).map(str::to_owned))
+                .transpose()
         };
         let mut mapping = Mapping {
             party: opt_str("party")?,
@@ -94,7 +110,10 @@ impl Mapping {
             let p = cp.key(name);
             let source = match spec {
                 Value::Null => None,
-                Value::String(c) => Some(ColumnSource { column: c.clone(), split: None }),
+                Value::String(c) => Some(ColumnSource {
+                    column: c.clone(),
+                    split: None,
+                }),
                 Value::Object(o) => {
                     no_other_keys(o, &["column", "split", "part", "date_formats"], &p)?;
                     let column = as_str(required(o, "column", &p)?, &p.key("column"))?.to_owned();
@@ -110,17 +129,25 @@ impl Mapping {
                                 None => 0,
                             };
                             if part > 1 {
-                                return Err(p.key("part").err("expected 0 (before the separator) or 1 (after it)"));
+                                return Err(p
+                                    .key("part")
+                                    .err("expected 0 (before the separator) or 1 (after it)"));
                             }
-                            Some(Split { separator, part: part as usize })
+                            Some(Split {
+                                separator,
+                                part: part as usize,
+                            })
                         }
                         (None, Some(_)) => return Err(p.key("part").err("`part` needs `split`")),
                     };
                     if let Some(list) = o.get("date_formats") {
                         let lp = p.key("date_formats");
-                        let arr = list
-                            .as_array()
-                            .ok_or_else(|| lp.err(format!("expected an array of strptime formats, found {}", kind(list))))?;
+                        let arr = list.as_array().ok_or_else(|| {
+                            lp.err(format!(
+                                "expected an array of strptime formats, found {}",
+                                kind(list)
+                            ))
+                        })?;
                         let formats = arr
                             .iter()
                             .enumerate()
@@ -189,7 +216,12 @@ impl Layout {
         header: &[&str],
     ) -> Result<Layout, LayoutError> {
         let find = |name: &str| -> Result<usize, LayoutError> {
-            let hits: Vec<usize> = header.iter().enumerate().filter(|(_, h)| **h == name).map(|(i, _)| i).collect();
+            let hits: Vec<usize> = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| **h == name)
+                .map(|(i, _)| i)
+                .collect();
             match hits.as_slice() {
                 [i] => Ok(*i),
                 [] => {
@@ -200,13 +232,20 @@ impl Layout {
                         .unwrap_or_default();
                     Err(LayoutError(format!(
                         "the header has no column {name:?}{hint}; columns are: {}",
-                        header.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
+                        header
+                            .iter()
+                            .map(|h| format!("{h:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )))
                 }
                 many => Err(LayoutError(format!(
                     "column {name:?} appears {} times in the header (columns {})",
                     many.len(),
-                    many.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|i| (i + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
             }
         };
@@ -237,20 +276,40 @@ impl Layout {
                         "the mapping does not say where {name:?} comes from; map it to a column, or to null if this holder does not have it"
                     ))),
                     Some(None) => Ok(None),
-                    Some(Some(src)) => Ok(Some(Extract { col: find(&src.column)?, split: src.split.clone() })),
+                    Some(Some(src)) => Ok(Some(Extract {
+                        col: find(&src.column)?,
+                        split: src.split.clone(),
+                    })),
                 }
             };
             features = schema
                 .features()
                 .iter()
-                .map(|f| if f.hashing.is_some() { resolve(&f.identifier) } else { Ok(None) })
+                .map(|f| {
+                    if f.hashing.is_some() {
+                        resolve(&f.identifier)
+                    } else {
+                        Ok(None)
+                    }
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            exact = schema.kith().exact.iter().map(|e| resolve(&e.name)).collect::<Result<Vec<_>, _>>()?;
+            exact = schema
+                .kith()
+                .exact
+                .iter()
+                .map(|e| resolve(&e.name))
+                .collect::<Result<Vec<_>, _>>()?;
         } else if schema.has_kith_section() {
             features = schema
                 .features()
                 .iter()
-                .map(|f| if f.hashing.is_some() { find(&f.identifier).map(|col| Some(Extract { col, split: None })) } else { Ok(None) })
+                .map(|f| {
+                    if f.hashing.is_some() {
+                        find(&f.identifier).map(|col| Some(Extract { col, split: None }))
+                    } else {
+                        Ok(None)
+                    }
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             exact = schema
                 .kith()
@@ -259,17 +318,28 @@ impl Layout {
                 .map(|e| find(&e.name).map(|col| Some(Extract { col, split: None })))
                 .collect::<Result<Vec<_>, _>>()?;
         } else {
-            let ids: Vec<&str> = schema.features().iter().map(|f| f.identifier.as_str()).collect();
+            let ids: Vec<&str> = schema
+                .features()
+                .iter()
+                .map(|f| f.identifier.as_str())
+                .collect();
             if header != ids.as_slice() {
                 return Err(LayoutError(format!(
                     "with a plain clkhash schema the header must be the feature identifiers in order, as clkhash requires \
                      (or give a column mapping): expected {ids:?}, found {header:?}"
                 )));
             }
-            features = (0..ids.len()).map(|col| Some(Extract { col, split: None })).collect();
+            features = (0..ids.len())
+                .map(|col| Some(Extract { col, split: None }))
+                .collect();
             exact = Vec::new();
         }
-        Ok(Layout { features, exact, id, columns: header.len() })
+        Ok(Layout {
+            features,
+            exact,
+            id,
+            columns: header.len(),
+        })
     }
 
     /// Number of columns in the header.
@@ -277,17 +347,46 @@ impl Layout {
         self.columns
     }
 
-    /// Whether a local ID column is in use (otherwise the record number is the local ID).
-    pub fn has_id_column(&self) -> bool {
-        self.id.is_some()
+    /// The input column (0-based) of each schema feature; `None` for ignored or unmapped features.
+    pub fn feature_columns(&self) -> Vec<Option<usize>> {
+        self.features
+            .iter()
+            .map(|e| e.as_ref().map(|e| e.col))
+            .collect()
+    }
+
+    /// The input column (0-based) of each exact identifier; `None` where unmapped.
+    pub fn exact_columns(&self) -> Vec<Option<usize>> {
+        self.exact
+            .iter()
+            .map(|e| e.as_ref().map(|e| e.col))
+            .collect()
+    }
+
+    /// The input column (0-based) of the local ID, if any.
+    pub fn id_column(&self) -> Option<usize> {
+        self.id
     }
 
     /// Pick the values of one record, in schema order.
-    pub fn extract<'r>(&self, record: &[&'r str], features: &mut Vec<&'r str>, exact: &mut Vec<&'r str>) {
+    pub fn extract<'r>(
+        &self,
+        record: &[&'r str],
+        features: &mut Vec<&'r str>,
+        exact: &mut Vec<&'r str>,
+    ) {
         features.clear();
-        features.extend(self.features.iter().map(|e| e.as_ref().map_or("", |e| e.get(record))));
+        features.extend(
+            self.features
+                .iter()
+                .map(|e| e.as_ref().map_or("", |e| e.get(record))),
+        );
         exact.clear();
-        exact.extend(self.exact.iter().map(|e| e.as_ref().map_or("", |e| e.get(record))));
+        exact.extend(
+            self.exact
+                .iter()
+                .map(|e| e.as_ref().map_or("", |e| e.get(record))),
+        );
     }
 
     /// The local ID of a record, if an ID column is in use.
@@ -329,14 +428,30 @@ mod tests {
     #[test]
     fn unmapped_and_unknown_names_are_errors() {
         let schema = Schema::from_json_str(SCHEMA).expect("schema");
-        let m = Mapping::from_json_str(r#"{"kith_mapping": 1, "columns": {"surname": "S", "given_name": "G"}}"#).expect("mapping");
-        let e = Layout::resolve(&schema, Some(&m), None, &["S", "G"]).expect_err("nhs_number unmapped");
+        let m = Mapping::from_json_str(
+            r#"{"kith_mapping": 1, "columns": {"surname": "S", "given_name": "G"}}"#,
+        )
+        .expect("mapping");
+        let e =
+            Layout::resolve(&schema, Some(&m), None, &["S", "G"]).expect_err("nhs_number unmapped");
         assert!(e.0.contains("nhs_number"), "{e}");
-        let e = Layout::resolve(&schema, None, None, &["surname", "given"]).expect_err("missing column");
+        let e = Layout::resolve(&schema, None, None, &["surname", "given"])
+            .expect_err("missing column");
         assert!(e.0.contains("given_name"), "{e}");
-        let e = Layout::resolve(&schema, None, Some("id"), &["surname", "given_name", "nhs_number"]).expect_err("id");
+        let e = Layout::resolve(
+            &schema,
+            None,
+            Some("id"),
+            &["surname", "given_name", "nhs_number"],
+        )
+        .expect_err("id");
         assert!(e.0.contains("\"id\""), "{e}");
-        let bad = Mapping::from_json_str(r#"{"kith_mapping": 1, "columns": {"surname": {"column": "S", "part": 1}}}"#);
-        assert_eq!(bad.expect_err("part without split").path, "$.columns.surname.part");
+        let bad = Mapping::from_json_str(
+            r#"{"kith_mapping": 1, "columns": {"surname": {"column": "S", "part": 1}}}"#,
+        );
+        assert_eq!(
+            bad.expect_err("part without split").path,
+            "$.columns.surname.part"
+        );
     }
 }

@@ -191,9 +191,20 @@ pub fn postcode(raw: &str) -> Normalized<'static> {
     let inward_ok = inward[0].is_ascii_digit() && inward[1..].iter().all(u8::is_ascii_alphabetic);
     let shape: String = outward
         .iter()
-        .map(|c| if c.is_ascii_digit() { '9' } else if c.is_ascii_alphabetic() { 'A' } else { '?' })
+        .map(|c| {
+            if c.is_ascii_digit() {
+                '9'
+            } else if c.is_ascii_alphabetic() {
+                'A'
+            } else {
+                '?'
+            }
+        })
         .collect();
-    let outward_ok = matches!(shape.as_str(), "A9" | "A99" | "A9A" | "AA9" | "AA99" | "AA9A");
+    let outward_ok = matches!(
+        shape.as_str(),
+        "A9" | "A99" | "A9A" | "AA9" | "AA99" | "AA9A"
+    );
     if !(inward_ok && outward_ok) {
         return Normalized::Invalid;
     }
@@ -274,7 +285,14 @@ mod tests {
             vec![],
             DateFormat::parse("%Y-%m-%d").expect("format"),
         ));
-        for raw in ["21/03/1985", "1985-03-21", "21-Mar-1985", "21031985", " 21/3/1985 ", "21-MAR-1985"] {
+        for raw in [
+            "21/03/1985",
+            "1985-03-21",
+            "21-Mar-1985",
+            "21031985",
+            " 21/3/1985 ",
+            "21-MAR-1985",
+        ] {
             assert_eq!(n.apply(raw), v("1985-03-21"), "{raw}");
         }
         assert_eq!(n.apply("31/02/1985"), Normalized::Invalid);
@@ -336,9 +354,18 @@ mod tests {
 
     /// The modulus-11 check digit, computed independently of `nhs_number`.
     fn with_check_digit(nine: &[u8]) -> Option<String> {
-        let sum: u32 = nine.iter().enumerate().map(|(i, &d)| u32::from(d) * (10 - i as u32)).sum();
+        let sum: u32 = nine
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| u32::from(d) * (10 - i as u32))
+            .sum();
         let c = (11 - sum % 11) % 11;
-        (c != 10).then(|| nine.iter().map(|d| char::from(b'0' + d)).collect::<String>() + &c.to_string())
+        (c != 10).then(|| {
+            nine.iter()
+                .map(|d| char::from(b'0' + d))
+                .collect::<String>()
+                + &c.to_string()
+        })
     }
 
     proptest! {

@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::datefmt::DateFormat;
 use crate::error::SchemaError;
-use crate::jsonpath::{JPath, as_bool, as_int, as_number, as_object, as_str, kind, no_other_keys, opt, required};
+use crate::jsonpath::{
+    JPath, as_bool, as_int, as_number, as_object, as_str, kind, no_other_keys, opt, required,
+};
 use crate::normalize::{DateNormalizer, Normalizer};
 
 /// The version of the `kith` section this build reads and writes.
@@ -270,7 +272,10 @@ impl Schema {
     pub fn from_value(doc: &Value) -> Result<Schema, SchemaError> {
         let root = JPath::root();
         let top = doc.as_object().ok_or_else(|| {
-            root.err(format!("the top level of a schema must be an object, found {}", kind(doc)))
+            root.err(format!(
+                "the top level of a schema must be an object, found {}",
+                kind(doc)
+            ))
         })?;
         let version = required(top, "version", &root)?;
         let version = match version.as_i64() {
@@ -294,7 +299,8 @@ impl Schema {
             }
             _ => top.clone(),
         };
-        let (clk, features) = build_v3(&v3).map_err(|e| if version == 3 { e } else { converted(e) })?;
+        let (clk, features) =
+            build_v3(&v3).map_err(|e| if version == 3 { e } else { converted(e) })?;
         let kith = match top.get("kith") {
             Some(k) => parse_kith(k, &root.key("kith"), &features)?,
             None => KithSection::default(),
@@ -425,14 +431,21 @@ fn fingerprint_of(canonical: &Value) -> String {
 
 fn canonical_format(f: &Format) -> Value {
     match f {
-        Format::String { pattern, case, min_length, max_length } => json!({
+        Format::String {
+            pattern,
+            case,
+            min_length,
+            max_length,
+        } => json!({
             "type": "string",
             "pattern": pattern.as_ref().map(|p| p.source.clone()),
             "case": match case { Case::Upper => "upper", Case::Lower => "lower", Case::Mixed => "mixed" },
             "minLength": min_length,
             "maxLength": max_length,
         }),
-        Format::Integer { minimum, maximum } => json!({"type": "integer", "minimum": minimum, "maximum": maximum}),
+        Format::Integer { minimum, maximum } => {
+            json!({"type": "integer", "minimum": minimum, "maximum": maximum})
+        }
         Format::Date(d) => json!({"type": "date", "format": d.as_str()}),
         Format::Enum(values) => json!({"type": "enum", "values": values}),
     }
@@ -462,9 +475,10 @@ fn validate_common_top(top: &Map<String, Value>) -> Result<(), SchemaError> {
     let root = JPath::root();
     as_object(required(top, "clkConfig", &root)?, &root.key("clkConfig"))?;
     let features = required(top, "features", &root)?;
-    features
-        .as_array()
-        .ok_or_else(|| root.key("features").err(format!("expected an array, found {}", kind(features))))?;
+    features.as_array().ok_or_else(|| {
+        root.key("features")
+            .err(format!("expected an array, found {}", kind(features)))
+    })?;
     Ok(())
 }
 
@@ -472,7 +486,9 @@ fn validate_hash_object(v: &Value, p: &JPath) -> Result<(), SchemaError> {
     let m = as_object(v, p)?;
     let t = as_str(required(m, "type", p)?, &p.key("type"))?;
     if t != "blakeHash" && t != "doubleHash" {
-        return Err(p.key("type").err(format!("expected \"blakeHash\" or \"doubleHash\", found {t:?}")));
+        return Err(p.key("type").err(format!(
+            "expected \"blakeHash\" or \"doubleHash\", found {t:?}"
+        )));
     }
     if let Some(ps) = m.get("prevent_singularity") {
         as_bool(ps, &p.key("prevent_singularity"))?;
@@ -500,10 +516,10 @@ fn validate_v1(top: &Map<String, Value>) -> Result<(), SchemaError> {
         let h = as_object(required(m, "hashing", &fp)?, &hp)?;
         required(m, "format", &fp)?;
         as_int(required(h, "ngram", &hp)?, &hp.key("ngram"), 0)?;
-        if let Some(w) = h.get("weight") {
-            if as_number(w, &hp.key("weight"))? < 0.0 {
-                return Err(hp.key("weight").err("must be at least 0"));
-            }
+        if let Some(w) = h.get("weight")
+            && as_number(w, &hp.key("weight"))? < 0.0
+        {
+            return Err(hp.key("weight").err("must be at least 0"));
         }
         if let Some(pos) = h.get("positional") {
             as_bool(pos, &hp.key("positional"))?;
@@ -523,7 +539,11 @@ fn validate_v2(top: &Map<String, Value>) -> Result<(), SchemaError> {
         }
         let hp = fp.key("hashing");
         let h = as_object(required(m, "hashing", &fp)?, &hp)?;
-        no_other_keys(h, &["hash", "strategy", "ngram", "positional", "missingValue"], &hp)?;
+        no_other_keys(
+            h,
+            &["hash", "strategy", "ngram", "positional", "missingValue"],
+            &hp,
+        )?;
         as_int(required(h, "ngram", &hp)?, &hp.key("ngram"), 1)?;
         let sp = hp.key("strategy");
         let s = as_object(required(h, "strategy", &hp)?, &sp)?;
@@ -573,7 +593,10 @@ fn convert_v1_to_v2(top: &Map<String, Value>) -> Map<String, Value> {
     let mut clk2 = Map::new();
     clk2.insert("l".into(), clk.get("l").cloned().unwrap_or(Value::Null));
     // clkhash reads the snake_case key here too.
-    clk2.insert("xor_folds".into(), clk.get("xor_folds").cloned().unwrap_or(json!(0)));
+    clk2.insert(
+        "xor_folds".into(),
+        clk.get("xor_folds").cloned().unwrap_or(json!(0)),
+    );
     clk2.insert("kdf".into(), clk.get("kdf").cloned().unwrap_or(Value::Null));
     let mut out = Map::new();
     out.insert("version".into(), json!(2));
@@ -602,7 +625,10 @@ fn convert_v2_to_v3(top: &Map<String, Value>) -> Map<String, Value> {
             }
             let n = h.remove("ngram").unwrap_or(json!(2));
             let positional = h.remove("positional").unwrap_or(json!(false));
-            h.insert("comparison".into(), json!({"type": "ngram", "n": n, "positional": positional}));
+            h.insert(
+                "comparison".into(),
+                json!({"type": "ngram", "n": n, "positional": positional}),
+            );
         }
     }
     out
@@ -640,7 +666,10 @@ fn build_v3(top: &Map<String, Value>) -> Result<(ClkConfig, Vec<Feature>), Schem
     let mut features = Vec::with_capacity(list.len());
     for (i, f) in list.iter().enumerate() {
         let feature = parse_feature(f, &fsp.idx(i), &clk)?;
-        if let Some(j) = features.iter().position(|g: &Feature| g.identifier == feature.identifier) {
+        if let Some(j) = features
+            .iter()
+            .position(|g: &Feature| g.identifier == feature.identifier)
+        {
             return Err(fsp.idx(i).key("identifier").err(format!(
                 "identifier {:?} is also used by feature {j}; identifiers must be unique",
                 feature.identifier
@@ -648,10 +677,11 @@ fn build_v3(top: &Map<String, Value>) -> Result<(ClkConfig, Vec<Feature>), Schem
         }
         features.push(feature);
     }
-    let hkdf_max = 255 * match clk.kdf.hash {
-        KdfHash::Sha256 => 32,
-        KdfHash::Sha512 => 64,
-    };
+    let hkdf_max = 255
+        * match clk.kdf.hash {
+            KdfHash::Sha256 => 32,
+            KdfHash::Sha512 => 64,
+        };
     if features.len() * 2 * clk.kdf.key_size > hkdf_max {
         return Err(cp.key("kdf").key("keySize").err(format!(
             "{} features × 2 keys × {} bytes exceeds what HKDF can derive ({hkdf_max} bytes)",
@@ -666,14 +696,20 @@ fn parse_kdf(v: &Value, p: &JPath) -> Result<Kdf, SchemaError> {
     let m = as_object(v, p)?;
     let t = as_str(required(m, "type", p)?, &p.key("type"))?;
     if t != "HKDF" {
-        return Err(p.key("type").err(format!("only \"HKDF\" is supported, found {t:?}")));
+        return Err(p
+            .key("type")
+            .err(format!("only \"HKDF\" is supported, found {t:?}")));
     }
     let hash = match opt(m, "hash") {
         None => KdfHash::Sha256,
         Some(h) => match as_str(h, &p.key("hash"))? {
             "SHA256" => KdfHash::Sha256,
             "SHA512" => KdfHash::Sha512,
-            other => return Err(p.key("hash").err(format!("expected \"SHA256\" or \"SHA512\", found {other:?}"))),
+            other => {
+                return Err(p.key("hash").err(format!(
+                    "expected \"SHA256\" or \"SHA512\", found {other:?}"
+                )));
+            }
         },
     };
     let b64 = |key: &str| -> Result<Option<Vec<u8>>, SchemaError> {
@@ -681,9 +717,10 @@ fn parse_kdf(v: &Value, p: &JPath) -> Result<Kdf, SchemaError> {
             None => Ok(None),
             Some(s) => {
                 let s = as_str(s, &p.key(key))?;
-                B64.decode(s)
-                    .map(Some)
-                    .map_err(|e| p.key(key).err(format!("expected base64-encoded bytes: {e}")))
+                B64.decode(s).map(Some).map_err(|e| {
+                    p.key(key)
+                        .err(format!("expected base64-encoded bytes: {e}"))
+                })
             }
         }
     };
@@ -716,12 +753,21 @@ fn parse_feature(v: &Value, p: &JPath, clk: &ClkConfig) -> Result<Feature, Schem
         if !ignored {
             return Err(p.err("a feature needs `format` and `hashing`, or `\"ignored\": true`"));
         }
-        return Ok(Feature { identifier, hashing: None });
+        return Ok(Feature {
+            identifier,
+            hashing: None,
+        });
     }
     // featureConfig: format and hashing are both required, even when ignored is true.
     let format_v = required(m, "format", p)?;
     let hashing_v = required(m, "hashing", p)?;
-    let hashing = parse_hashing(format_v, &p.key("format"), hashing_v, &p.key("hashing"), clk)?;
+    let hashing = parse_hashing(
+        format_v,
+        &p.key("format"),
+        hashing_v,
+        &p.key("hashing"),
+        clk,
+    )?;
     Ok(Feature {
         identifier,
         // clkhash: `if json_dict.get('ignored', False)` → an ignored feature, whatever else it says.
@@ -756,11 +802,21 @@ fn parse_format(v: &Value, p: &JPath) -> Result<(Format, TextEncoding), SchemaEr
                 };
             }
             if let Some(pat) = m.get("pattern") {
-                no_other_keys(m, &["type", "encoding", "pattern", "description"], p)
-                    .map_err(|e| SchemaError::new(e.path, format!("{} (a string format with a pattern takes no case or length rules)", e.message)))?;
+                no_other_keys(m, &["type", "encoding", "pattern", "description"], p).map_err(
+                    |e| {
+                        SchemaError::new(
+                            e.path,
+                            format!(
+                                "{} (a string format with a pattern takes no case or length rules)",
+                                e.message
+                            ),
+                        )
+                    },
+                )?;
                 let source = as_str(pat, &p.key("pattern"))?.to_owned();
                 let regex = regex::Regex::new(&format!("^(?:{source})$")).map_err(|e| {
-                    p.key("pattern").err(format!("not a regular expression kith can run: {e}"))
+                    p.key("pattern")
+                        .err(format!("not a regular expression kith can run: {e}"))
                 })?;
                 Format::String {
                     pattern: Some(Pattern { source, regex }),
@@ -769,18 +825,39 @@ fn parse_format(v: &Value, p: &JPath) -> Result<(Format, TextEncoding), SchemaEr
                     max_length: None,
                 }
             } else {
-                no_other_keys(m, &["type", "encoding", "case", "minLength", "maxLength", "description"], p)?;
+                no_other_keys(
+                    m,
+                    &[
+                        "type",
+                        "encoding",
+                        "case",
+                        "minLength",
+                        "maxLength",
+                        "description",
+                    ],
+                    p,
+                )?;
                 let case = match m.get("case") {
                     None => Case::Mixed,
                     Some(c) => match as_str(c, &p.key("case"))? {
                         "upper" => Case::Upper,
                         "lower" => Case::Lower,
                         "mixed" => Case::Mixed,
-                        other => return Err(p.key("case").err(format!("expected \"upper\", \"lower\" or \"mixed\", found {other:?}"))),
+                        other => {
+                            return Err(p.key("case").err(format!(
+                                "expected \"upper\", \"lower\" or \"mixed\", found {other:?}"
+                            )));
+                        }
                     },
                 };
-                let min_length = m.get("minLength").map(|v| as_int(v, &p.key("minLength"), 0)).transpose()?;
-                let max_length = m.get("maxLength").map(|v| as_int(v, &p.key("maxLength"), 1)).transpose()?;
+                let min_length = m
+                    .get("minLength")
+                    .map(|v| as_int(v, &p.key("minLength"), 0))
+                    .transpose()?;
+                let max_length = m
+                    .get("maxLength")
+                    .map(|v| as_int(v, &p.key("maxLength"), 1))
+                    .transpose()?;
                 Format::String {
                     pattern: None,
                     case,
@@ -792,8 +869,14 @@ fn parse_format(v: &Value, p: &JPath) -> Result<(Format, TextEncoding), SchemaEr
         "integer" => {
             no_other_keys(m, &["type", "minimum", "maximum", "description"], p)?;
             Format::Integer {
-                minimum: m.get("minimum").map(|v| as_int(v, &p.key("minimum"), i64::MIN)).transpose()?,
-                maximum: m.get("maximum").map(|v| as_int(v, &p.key("maximum"), i64::MIN)).transpose()?,
+                minimum: m
+                    .get("minimum")
+                    .map(|v| as_int(v, &p.key("minimum"), i64::MIN))
+                    .transpose()?,
+                maximum: m
+                    .get("maximum")
+                    .map(|v| as_int(v, &p.key("maximum"), i64::MIN))
+                    .transpose()?,
             }
         }
         "date" => {
@@ -805,9 +888,12 @@ fn parse_format(v: &Value, p: &JPath) -> Result<(Format, TextEncoding), SchemaEr
             no_other_keys(m, &["type", "values", "description"], p)?;
             let vp = p.key("values");
             let values = required(m, "values", p)?;
-            let values = values
-                .as_array()
-                .ok_or_else(|| vp.err(format!("expected an array of strings, found {}", kind(values))))?;
+            let values = values.as_array().ok_or_else(|| {
+                vp.err(format!(
+                    "expected an array of strings, found {}",
+                    kind(values)
+                ))
+            })?;
             Format::Enum(
                 values
                     .iter()
@@ -839,9 +925,19 @@ fn parse_hashing(
     let sp = p.key("strategy");
     let s = as_object(required(m, "strategy", p)?, &sp)?;
     let strategy = match (s.get("bitsPerToken"), s.get("bitsPerFeature"), s.len()) {
-        (Some(k), None, 1) => Strategy::BitsPerToken(to_u32(as_int(k, &sp.key("bitsPerToken"), 1)?, &sp.key("bitsPerToken"))?),
-        (None, Some(f), 1) => Strategy::BitsPerFeature(to_u32(as_int(f, &sp.key("bitsPerFeature"), 1)?, &sp.key("bitsPerFeature"))?),
-        _ => return Err(sp.err("must have exactly one property: `bitsPerToken` or `bitsPerFeature`")),
+        (Some(k), None, 1) => Strategy::BitsPerToken(to_u32(
+            as_int(k, &sp.key("bitsPerToken"), 1)?,
+            &sp.key("bitsPerToken"),
+        )?),
+        (None, Some(f), 1) => Strategy::BitsPerFeature(to_u32(
+            as_int(f, &sp.key("bitsPerFeature"), 1)?,
+            &sp.key("bitsPerFeature"),
+        )?),
+        _ => {
+            return Err(
+                sp.err("must have exactly one property: `bitsPerToken` or `bitsPerFeature`")
+            );
+        }
     };
 
     let cp = p.key("comparison");
@@ -867,13 +963,18 @@ fn parse_hashing(
             if threshold <= 0.0 {
                 return Err(tp.err("must be greater than 0"));
             }
-            let resolution = to_u32(as_int(required(c, "resolution", &cp)?, &cp.key("resolution"), 1)?, &cp.key("resolution"))?;
+            let resolution = to_u32(
+                as_int(required(c, "resolution", &cp)?, &cp.key("resolution"), 1)?,
+                &cp.key("resolution"),
+            )?;
             let precision = match c.get("fractional_precision") {
                 Some(v) => as_int(v, &cp.key("fractional_precision"), 0)?,
                 None => 0,
             };
             if precision > 18 {
-                return Err(cp.key("fractional_precision").err("at most 18 is supported"));
+                return Err(cp
+                    .key("fractional_precision")
+                    .err("at most 18 is supported"));
             }
             let precision = precision as u32;
             let scale = 10i128.pow(precision);
@@ -912,14 +1013,17 @@ fn parse_hashing(
             match as_str(required(hm, "type", &hp)?, &hp.key("type"))? {
                 "blakeHash" => {
                     if ps.is_some() {
-                        return Err(hp.key("prevent_singularity").err(
-                            "prevent_singularity may only be given with \"doubleHash\"",
-                        ));
+                        return Err(hp
+                            .key("prevent_singularity")
+                            .err("prevent_singularity may only be given with \"doubleHash\""));
                     }
                     HashKind::Blake
                 }
                 "doubleHash" => HashKind::Double {
-                    prevent_singularity: ps.map(|v| as_bool(v, &hp.key("prevent_singularity"))).transpose()?.unwrap_or(false),
+                    prevent_singularity: ps
+                        .map(|v| as_bool(v, &hp.key("prevent_singularity")))
+                        .transpose()?
+                        .unwrap_or(false),
                 },
                 other => {
                     return Err(hp.key("type").err(format!(
@@ -938,7 +1042,9 @@ fn parse_hashing(
             )));
         }
         if clk.kdf.key_size > 64 {
-            return Err(p.key("hash").err("blakeHash keys are at most 64 bytes; clkConfig.kdf.keySize is larger"));
+            return Err(p
+                .key("hash")
+                .err("blakeHash keys are at most 64 bytes; clkConfig.kdf.keySize is larger"));
         }
     }
 
@@ -976,7 +1082,11 @@ fn to_u32(v: i64, p: &JPath) -> Result<u32, SchemaError> {
 
 fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection, SchemaError> {
     let m = as_object(v, p)?;
-    no_other_keys(m, &["version", "id_column", "normalize", "exact", "description"], p)?;
+    no_other_keys(
+        m,
+        &["version", "id_column", "normalize", "exact", "description"],
+        p,
+    )?;
     let version = as_int(required(m, "version", p)?, &p.key("version"), 1)?;
     if version != KITH_SECTION_VERSION {
         return Err(p.key("version").err(format!(
@@ -996,7 +1106,9 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
                 return Err(fp.err(format!("there is no feature {feature:?} in the schema")));
             };
             let Some(h) = &f.hashing else {
-                return Err(fp.err(format!("feature {feature:?} is ignored; it cannot be normalised")));
+                return Err(fp.err(format!(
+                    "feature {feature:?} is ignored; it cannot be normalised"
+                )));
             };
             let normalizer = parse_normalizer(spec, &fp, Some(&h.format))?;
             check_normalizer_fits(&normalizer, &h.format, &fp)?;
@@ -1008,8 +1120,14 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
         let ep = p.key("exact");
         for (name, spec) in as_object(e, &ep)? {
             let xp = ep.key(name);
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return Err(xp.err("exact identifier names may use only ASCII letters, digits, '_' and '-'"));
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(xp.err(
+                    "exact identifier names may use only ASCII letters, digits, '_' and '-'",
+                ));
             }
             if features.iter().any(|f| &f.identifier == name) {
                 return Err(xp.err(format!("{name:?} is already a feature identifier; exact identifiers need their own names")));
@@ -1020,7 +1138,10 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
                 .get("normalize")
                 .map(|n| parse_normalizer(n, &xp.key("normalize"), None))
                 .transpose()?;
-            exact.push(ExactIdentifier { name: name.clone(), normalize });
+            exact.push(ExactIdentifier {
+                name: name.clone(),
+                normalize,
+            });
         }
     }
     Ok(KithSection {
@@ -1032,13 +1153,26 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
 }
 
 /// Parse `"name"` or `{"type": "date", "formats": [...]}`.
-pub(crate) fn parse_normalizer(v: &Value, p: &JPath, format: Option<&Format>) -> Result<Normalizer, SchemaError> {
+pub(crate) fn parse_normalizer(
+    v: &Value,
+    p: &JPath,
+    format: Option<&Format>,
+) -> Result<Normalizer, SchemaError> {
     let (kind_name, options) = match v {
         Value::String(s) => (s.as_str(), None),
         Value::Object(m) => (as_str(required(m, "type", p)?, &p.key("type"))?, Some(m)),
-        other => return Err(p.err(format!("expected a normaliser name or object, found {}", kind(other)))),
+        other => {
+            return Err(p.err(format!(
+                "expected a normaliser name or object, found {}",
+                kind(other)
+            )));
+        }
     };
-    let allowed: &[&str] = if kind_name == "date" { &["type", "formats"] } else { &["type"] };
+    let allowed: &[&str] = if kind_name == "date" {
+        &["type", "formats"]
+    } else {
+        &["type"]
+    };
     if let Some(m) = options {
         no_other_keys(m, allowed, p)?;
     }
@@ -1051,9 +1185,12 @@ pub(crate) fn parse_normalizer(v: &Value, p: &JPath, format: Option<&Format>) ->
             let mut formats = Vec::new();
             if let Some(list) = options.and_then(|m| m.get("formats")) {
                 let lp = p.key("formats");
-                let arr = list
-                    .as_array()
-                    .ok_or_else(|| lp.err(format!("expected an array of strptime formats, found {}", kind(list))))?;
+                let arr = list.as_array().ok_or_else(|| {
+                    lp.err(format!(
+                        "expected an array of strptime formats, found {}",
+                        kind(list)
+                    ))
+                })?;
                 for (i, f) in arr.iter().enumerate() {
                     let s = as_str(f, &lp.idx(i))?;
                     formats.push(DateFormat::parse(s).map_err(|e| lp.idx(i).err(e))?);
@@ -1076,13 +1213,28 @@ pub(crate) fn parse_normalizer(v: &Value, p: &JPath, format: Option<&Format>) ->
 /// Refuse a normaliser whose output the feature's format would always reject.
 fn check_normalizer_fits(n: &Normalizer, f: &Format, p: &JPath) -> Result<(), SchemaError> {
     let bad = match (n, f) {
-        (Normalizer::Name, Format::String { case: Case::Upper, .. }) => Some("the name normaliser writes lower case but the format requires upper case"),
-        (Normalizer::Postcode, Format::String { case: Case::Lower, .. }) => Some("the postcode normaliser writes upper case but the format requires lower case"),
-        (Normalizer::Name | Normalizer::Postcode | Normalizer::Sex, Format::Integer { .. } | Format::Date(_)) => {
-            Some("this normaliser writes text, but the feature's format is not a string or enum")
+        (
+            Normalizer::Name,
+            Format::String {
+                case: Case::Upper, ..
+            },
+        ) => Some("the name normaliser writes lower case but the format requires upper case"),
+        (
+            Normalizer::Postcode,
+            Format::String {
+                case: Case::Lower, ..
+            },
+        ) => Some("the postcode normaliser writes upper case but the format requires lower case"),
+        (
+            Normalizer::Name | Normalizer::Postcode | Normalizer::Sex,
+            Format::Integer { .. } | Format::Date(_),
+        ) => Some("this normaliser writes text, but the feature's format is not a string or enum"),
+        (Normalizer::Date(_), Format::Integer { .. } | Format::Enum(_)) => {
+            Some("the date normaliser needs a date or string format")
         }
-        (Normalizer::Date(_), Format::Integer { .. } | Format::Enum(_)) => Some("the date normaliser needs a date or string format"),
-        (Normalizer::Sex, Format::Enum(values)) if !(values.iter().any(|v| v == "m") && values.iter().any(|v| v == "f")) => {
+        (Normalizer::Sex, Format::Enum(values))
+            if !(values.iter().any(|v| v == "m") && values.iter().any(|v| v == "f")) =>
+        {
             Some("the sex normaliser writes \"m\" or \"f\"; the enum must list both")
         }
         _ => None,
@@ -1119,12 +1271,16 @@ mod tests {
             {"identifier": "name", "format": {"type": "string"},
              "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 0}}}])));
         assert_eq!(e.path, "$.features[1].hashing.strategy.bitsPerToken");
-        let e = err(json!({"version": 3, "clkConfig": {"l": "big", "kdf": {"type": "HKDF"}}, "features": []}));
+        let e = err(
+            json!({"version": 3, "clkConfig": {"l": "big", "kdf": {"type": "HKDF"}}, "features": []}),
+        );
         assert_eq!(e.path, "$.clkConfig.l");
         let e = err(json!({"version": 4}));
         assert_eq!(e.path, "$.version");
-        let e = err(v3(json!([{"identifier": "d", "format": {"type": "date", "format": "%Y-%Q"},
-             "hashing": {"comparison": {"type": "exact"}, "strategy": {"bitsPerToken": 5}}}])));
+        let e = err(v3(
+            json!([{"identifier": "d", "format": {"type": "date", "format": "%Y-%Q"},
+             "hashing": {"comparison": {"type": "exact"}, "strategy": {"bitsPerToken": 5}}}]),
+        ));
         assert_eq!(e.path, "$.features[0].format.format");
     }
 
@@ -1142,7 +1298,9 @@ mod tests {
         let s = Schema::from_value(&v3(json!([f]))).expect("valid");
         assert!(s.features()[0].hashing.is_none());
         // An ignore feature with extra properties is refused.
-        let e = err(v3(json!([{"identifier": "x", "ignored": true, "extra": 1}])));
+        let e = err(v3(
+            json!([{"identifier": "x", "ignored": true, "extra": 1}]),
+        ));
         assert_eq!(e.path, "$.features[0].extra");
     }
 
@@ -1150,7 +1308,10 @@ mod tests {
     fn prevent_singularity_needs_double_hash() {
         let mut f = name_feature();
         f["hashing"]["hash"] = json!({"type": "blakeHash", "prevent_singularity": true});
-        assert_eq!(err(v3(json!([f]))).path, "$.features[0].hashing.hash.prevent_singularity");
+        assert_eq!(
+            err(v3(json!([f]))).path,
+            "$.features[0].hashing.hash.prevent_singularity"
+        );
     }
 
     #[test]
@@ -1174,7 +1335,12 @@ mod tests {
         assert_eq!(s.source_version(), 1);
         let h = s.features()[1].hashing.as_ref().expect("hashed");
         assert_eq!(h.strategy, Strategy::BitsPerToken(15));
-        assert_eq!(h.hash, HashKind::Double { prevent_singularity: false });
+        assert_eq!(
+            h.hash,
+            HashKind::Double {
+                prevent_singularity: false
+            }
+        );
         assert!(s.features()[2].hashing.is_none(), "weight 0 means ignored");
         // round(7.5) is 8 in Python (half to even).
         let hc = s.features()[3].hashing.as_ref().expect("hashed");
@@ -1186,7 +1352,13 @@ mod tests {
         let s = Schema::from_value(&v2).expect("v2 loads");
         let h = s.features()[0].hashing.as_ref().expect("hashed");
         assert_eq!(h.strategy, Strategy::BitsPerFeature(100));
-        assert_eq!(h.comparison, Comparison::Ngram { n: 2, positional: true });
+        assert_eq!(
+            h.comparison,
+            Comparison::Ngram {
+                n: 2,
+                positional: true
+            }
+        );
         let bad = json!({"version": 2, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
             "features": [{"identifier": "a", "format": {"type": "string"},
                 "hashing": {"ngram": 2, "strategy": {"k": 3, "numBits": 100}}}]});
@@ -1237,7 +1409,10 @@ mod tests {
         a["kith"] = json!({"version": 1});
         let mut b = a.clone();
         b["kith"]["id_column"] = json!("person_id");
-        let (a, b) = (Schema::from_value(&a).expect("valid"), Schema::from_value(&b).expect("valid"));
+        let (a, b) = (
+            Schema::from_value(&a).expect("valid"),
+            Schema::from_value(&b).expect("valid"),
+        );
         assert_eq!(a.fingerprint(), b.fingerprint());
     }
 }

@@ -76,11 +76,16 @@ impl Tokens {
         let p = c.fractional_precision;
         let scale = 10i128.pow(p);
         let overflow = || "number is too large for a numeric comparison".to_owned();
-        let v: i128 = match crate::format::py_int_string(value).and_then(|s| s.parse::<i128>().ok()) {
+        let v: i128 = match crate::format::py_int_string(value).and_then(|s| s.parse::<i128>().ok())
+        {
             Some(i) => i.checked_mul(scale).ok_or_else(overflow)?,
             None => {
                 let f = py_float(value).ok_or_else(|| "expected a number".to_owned())?;
-                let x = if p > 0 { (f * scale as f64).round_ties_even() } else { f.trunc() };
+                let x = if p > 0 {
+                    (f * scale as f64).round_ties_even()
+                } else {
+                    f.trunc()
+                };
                 if !x.is_finite() || x.abs() > 1e36 {
                     return Err(overflow());
                 }
@@ -118,12 +123,17 @@ fn py_float(s: &str) -> Option<f64> {
     // Underscores are allowed only between digits.
     let b = t.as_bytes();
     for (i, &c) in b.iter().enumerate() {
-        if c == b'_' && !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        if c == b'_'
+            && !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             return None;
         }
     }
     let clean: String = t.chars().filter(|&c| c != '_').collect();
-    if !clean.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E')) {
+    if !clean
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'))
+    {
         return None;
     }
     clean.parse::<f64>().ok().filter(|f| f.is_finite())
@@ -142,12 +152,21 @@ mod tests {
 
     #[test]
     fn bigrams_pad_both_sides() {
-        let c = Comparison::Ngram { n: 2, positional: false };
+        let c = Comparison::Ngram {
+            n: 2,
+            positional: false,
+        };
         assert_eq!(toks(&c, "alice"), [" a", "al", "li", "ic", "ce", "e "]);
-        let p = Comparison::Ngram { n: 2, positional: true };
+        let p = Comparison::Ngram {
+            n: 2,
+            positional: true,
+        };
         assert_eq!(toks(&p, "ab"), ["1  a", "2 ab", "3 b "]);
         assert!(toks(&c, "").is_empty());
-        let u = Comparison::Ngram { n: 1, positional: false };
+        let u = Comparison::Ngram {
+            n: 1,
+            positional: false,
+        };
         assert_eq!(toks(&u, "zoë"), ["z", "o", "ë"]);
     }
 
@@ -166,7 +185,10 @@ mod tests {
             fractional_precision: 1,
             distance: 25,
         });
-        assert_eq!(toks(&f, "70.25"), ["4125", "4150", "4175", "4200", "4225", "4250", "4275"]);
+        assert_eq!(
+            toks(&f, "70.25"),
+            ["4125", "4150", "4175", "4200", "4225", "4250", "4275"]
+        );
         let mut t = Tokens::default();
         assert!(t.fill(&c, "nan").is_err());
         assert!(t.fill(&c, "abc").is_err());

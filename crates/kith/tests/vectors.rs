@@ -13,7 +13,9 @@ use kith::{Encoder, EncoderOptions, RecordInput, Schema, Scratch, Secret};
 use serde_json::Value;
 
 fn fixture(rel: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/clkhash").join(rel);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/clkhash")
+        .join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -21,18 +23,35 @@ fn fixture(rel: &str) -> Value {
 fn check_case(rel: &str) {
     let v = fixture(rel);
     let schema = Schema::from_value(&v["schema"]).unwrap_or_else(|e| panic!("{rel}: schema: {e}"));
-    let secret = Secret::new(v["secret_utf8"].as_str().expect("secret").as_bytes().to_vec()).expect("secret");
+    let secret = Secret::new(
+        v["secret_utf8"]
+            .as_str()
+            .expect("secret")
+            .as_bytes()
+            .to_vec(),
+    )
+    .expect("secret");
 
-    let keys = kith::keys::clk_keys(&secret, &schema.clk().kdf, schema.features().len()).expect("keys");
+    let keys =
+        kith::keys::clk_keys(&secret, &schema.clk().kdf, schema.features().len()).expect("keys");
     let want_keys = v["derived_keys_hex"].as_array().expect("keys");
     assert_eq!(keys.len(), want_keys.len(), "{rel}: number of key pairs");
     for (i, (k, w)) in keys.iter().zip(want_keys).enumerate() {
         let (a, b) = k.bytes();
-        assert_eq!(kith::hex(a), w[0].as_str().expect("hex"), "{rel}: key a of feature {i}");
-        assert_eq!(kith::hex(b), w[1].as_str().expect("hex"), "{rel}: key b of feature {i}");
+        assert_eq!(
+            kith::hex(a),
+            w[0].as_str().expect("hex"),
+            "{rel}: key a of feature {i}"
+        );
+        assert_eq!(
+            kith::hex(b),
+            w[1].as_str().expect("hex"),
+            "{rel}: key b of feature {i}"
+        );
     }
 
-    let encoder = Encoder::new(&schema, &secret, "vectors", &EncoderOptions::default()).expect("encoder");
+    let encoder =
+        Encoder::new(&schema, &secret, "vectors", &EncoderOptions::default()).expect("encoder");
     let mut scratch = Scratch::default();
     let records = v["records"].as_array().expect("records");
     let clks = v["expected_clks_base64"].as_array().expect("clks");
@@ -42,18 +61,38 @@ fn check_case(rel: &str) {
     // Twice through, so that the second pass is served from the encoder's value cache.
     for pass in 0..2 {
         for (i, rec) in records.iter().enumerate() {
-            let values: Vec<&str> = rec.as_array().expect("record").iter().map(|x| x.as_str().expect("string")).collect();
-            let input = RecordInput { features: &values, exact: &[], local_id: "0" };
+            let values: Vec<&str> = rec
+                .as_array()
+                .expect("record")
+                .iter()
+                .map(|x| x.as_str().expect("string"))
+                .collect();
+            let input = RecordInput {
+                features: &values,
+                exact: &[],
+                local_id: "0",
+            };
             let got = encoder.encode(&mut scratch, &input);
             let refused = errors.is_some_and(|e| e[i].as_str().is_some());
             if refused {
-                assert!(got.is_err(), "{rel} record {i}: clkhash refused {values:?}, kith accepted it");
+                assert!(
+                    got.is_err(),
+                    "{rel} record {i}: clkhash refused {values:?}, kith accepted it"
+                );
                 continue;
             }
             let got = got.unwrap_or_else(|e| panic!("{rel} record {i} {values:?}: {e}"));
-            assert_eq!(B64.encode(&got.clk), clks[i].as_str().expect("clk"), "{rel} record {i} (pass {pass}): {values:?}");
+            assert_eq!(
+                B64.encode(&got.clk),
+                clks[i].as_str().expect("clk"),
+                "{rel} record {i} (pass {pass}): {values:?}"
+            );
             let pop: u32 = got.clk.iter().map(|b| b.count_ones()).sum();
-            assert_eq!(Some(u64::from(pop)), pops[i].as_u64(), "{rel} record {i}: popcount");
+            assert_eq!(
+                Some(u64::from(pop)),
+                pops[i].as_u64(),
+                "{rel} record {i}: popcount"
+            );
         }
     }
 }
@@ -108,7 +147,12 @@ vectors! {
 /// The `.schema.json` files are the bare schemas of the shipped cases and must load to the same model.
 #[test]
 fn bare_schema_files_match_the_embedded_schemas() {
-    for case in ["blake_bigram_bpt", "doublehash_plain", "formats_numeric_missing", "xor_fold_1"] {
+    for case in [
+        "blake_bigram_bpt",
+        "doublehash_plain",
+        "formats_numeric_missing",
+        "xor_fold_1",
+    ] {
         let bare = fixture(&format!("{case}.schema.json"));
         let embedded = fixture(&format!("{case}.json"))["schema"].clone();
         let a = Schema::from_value(&bare).expect("bare");

@@ -1,0 +1,74 @@
+//! Output files that appear whole or not at all: written to a temporary file in the same folder,
+//! flushed, then renamed over the destination. A failed run leaves nothing behind (the temporary file
+//! is removed when dropped).
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tempfile::NamedTempFile;
+
+/// The folder a path's file lives in (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A file being written; call [`AtomicFile::commit`] to put it in place.
+#[derive(Debug)]
+pub(crate) struct AtomicFile {
+    dest: PathBuf,
+    writer: BufWriter<NamedTempFile>,
+}
+
+impl AtomicFile {
+    pub(crate) fn create(dest: &Path) -> Result<AtomicFile> {
+        let dir = parent_dir(dest);
+        let tmp = tempfile::Builder::new()
+            .prefix(".kith-partial-")
+            .tempfile_in(&dir)
+            .with_context(|| {
+                format!(
+                    "cannot create a temporary file in {} for {}",
+                    dir.display(),
+                    dest.display()
+                )
+            })?;
+        Ok(AtomicFile {
+            dest: dest.to_path_buf(),
+            writer: BufWriter::with_capacity(1 << 20, tmp),
+        })
+    }
+
+    pub(crate) fn writer(&mut self) -> &mut BufWriter<NamedTempFile> {
+        &mut self.writer
+    }
+
+    /// Flush, sync and rename into place.
+    pub(crate) fn commit(self) -> Result<()> {
+        let dest = self.dest;
+        let tmp = self
+            .writer
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        tmp.persist(&dest)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot put {} in place", dest.display()))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}

@@ -1,0 +1,126 @@
+//! Stage two of argument handling: raw flags checked and turned into what a job needs. Files are read
+//! here, so that every problem with an input is reported before any work starts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use kith::{Mapping, Schema, Secret};
+
+use crate::flags::{EncodeArgs, InputEncoding, OnError, OutputFormat};
+
+/// A checked `kith encode` configuration.
+#[derive(Debug)]
+pub(crate) struct EncodeConfig {
+    pub(crate) schema: Schema,
+    pub(crate) mapping: Option<Mapping>,
+    pub(crate) secret: Secret,
+    pub(crate) input: PathBuf,
+    pub(crate) output: PathBuf,
+    pub(crate) format: OutputFormat,
+    pub(crate) party: String,
+    pub(crate) id_column: Option<String>,
+    pub(crate) keep_map: Option<PathBuf>,
+    pub(crate) encoding: InputEncoding,
+    pub(crate) on_error: OnError,
+    pub(crate) rejects: Option<PathBuf>,
+}
+
+pub(crate) fn read_schema(path: &Path) -> Result<Schema> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the schema {}", path.display()))?;
+    Schema::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn read_mapping(path: &Path) -> Result<Mapping> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the mapping {}", path.display()))?;
+    Mapping::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// A party name must be printable and short: it appears in file headers and results.
+pub(crate) fn check_party(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.chars().any(char::is_control) || name.chars().count() > 100 {
+        bail!(
+            "the party name {name:?} must be 1 to 100 printable characters (set it with --party)"
+        );
+    }
+    Ok(())
+}
+
+/// The same file under two names (or the same name twice).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => {
+            let dir = |p: &Path| std::fs::canonicalize(crate::atomic::parent_dir(p)).ok();
+            dir(a).is_some() && dir(a) == dir(b) && a.file_name() == b.file_name()
+        }
+    }
+}
+
+impl EncodeConfig {
+    pub(crate) fn from_args(
+        args: EncodeArgs,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<EncodeConfig> {
+        let schema = read_schema(&args.schema)?;
+        let mapping = args.mapping.as_deref().map(read_mapping).transpose()?;
+        if args.rejects.is_some() && args.on_error != OnError::Skip {
+            bail!("--rejects lists skipped rows, so it needs --on-error skip");
+        }
+        let party = match (&args.party, mapping.as_ref().and_then(|m| m.party.clone())) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => p,
+            (None, None) => args
+                .input
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        check_party(&party)?;
+        let mut outputs: Vec<(&str, &Path)> = vec![("--output", &args.output)];
+        if let Some(m) = &args.keep_map {
+            outputs.push(("--keep-map", m));
+        }
+        if let Some(r) = &args.rejects {
+            outputs.push(("--rejects", r));
+        }
+        let inputs: Vec<(&str, &Path)> = [
+            ("--input", Some(args.input.as_path())),
+            ("--schema", Some(args.schema.as_path())),
+            ("--mapping", args.mapping.as_deref()),
+            ("--secret-file", args.secret_file.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n, p)))
+        .collect();
+        for (i, (name, out)) in outputs.iter().enumerate() {
+            for (other, path) in inputs.iter().chain(&outputs[..i]) {
+                if same_file(out, path) {
+                    bail!(
+                        "{name} {} is the same file as {other}; refusing to overwrite it",
+                        out.display()
+                    );
+                }
+            }
+        }
+        if !args.input.is_file() {
+            bail!("{}: no such file", args.input.display());
+        }
+        let secret = crate::secret::load(args.secret_file.as_deref(), warn)?;
+        Ok(EncodeConfig {
+            schema,
+            mapping,
+            secret,
+            input: args.input,
+            output: args.output,
+            format: args.format,
+            party,
+            id_column: args.id_column,
+            keep_map: args.keep_map,
+            encoding: args.encoding,
+            on_error: args.on_error,
+            rejects: args.rejects,
+        })
+    }
+}

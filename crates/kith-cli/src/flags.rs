@@ -1,0 +1,146 @@
+//! Stage one of argument handling: the raw flags exactly as clap parses them. `config.rs` turns
+//! them into a checked configuration (files read, paths compared, secret loaded).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Privacy-preserving record linkage: encode extracts locally, link encodings, return pseudonymous links.";
+
+const LONG_ABOUT: &str = "\
+kith lets data holders (councils, health services, police, schools) encode their own extracts
+locally with a shared secret, so that a linkage party that never holds the secret can match the
+encodings and return only pseudonymous links.
+
+The secret is never given on the command line: it is read from --secret-file or from the
+environment variable KITH_SECRET.";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Once, by one holder, shared with the other holders over a secure channel:
+  kith keygen --out secret.key
+
+  # Each holder encodes its own extract:
+  kith encode --schema schema.json --secret-file secret.key \\
+      --input council.csv --output council.kith --keep-map council-map.csv
+
+  # A holder whose column names differ from the agreed features gives a mapping:
+  kith encode --schema schema.json --mapping health-columns.json --secret-file secret.key \\
+      --input health.csv --output health.kith --party health --id-column patient_id
+
+  # Output for anonlink/clkhash tools:
+  KITH_SECRET=... kith encode --schema schema.json --input people.csv \\
+      --output clks.json --format clkhash-json";
+
+/// Raw command-line flags.
+#[derive(Debug, Parser)]
+#[command(name = "kith", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    /// Print nothing but errors and warnings (no progress bar, no summary).
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+
+    /// Worker threads (default: one per core). Output is identical for any number.
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Make a new random 256-bit secret, written as 64 hex digits to a file only you can read.
+    #[command(after_help = "Example:\n  kith keygen --out secret.key")]
+    Keygen(KeygenArgs),
+    /// Encode one holder's CSV extract into CLKs and keyed tokens.
+    #[command(after_help = EXAMPLES)]
+    Encode(EncodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the secret (mode 0600). An existing file is never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// kith encodings: header with schema fingerprint, then token, CLK and exact tokens per record.
+    Kith,
+    /// `{"clks": [...]}` as anonlink-client writes it, in input order.
+    #[value(name = "clkhash-json")]
+    ClkhashJson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InputEncoding {
+    /// UTF-8 (a byte-order mark is allowed).
+    #[value(name = "utf-8")]
+    Utf8,
+    /// Windows-1252, as Excel and many older systems export "CSV".
+    #[value(name = "windows-1252")]
+    Windows1252,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnError {
+    /// Stop at the first bad row; write nothing.
+    Fail,
+    /// Skip bad rows, count them in the summary and list them in --rejects.
+    Skip,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EncodeArgs {
+    /// The agreed linkage schema (clkhash v1/v2/v3, optionally with a `kith` section).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: PathBuf,
+
+    /// This holder's column mapping (JSON), when its CSV headers differ from the feature names.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) mapping: Option<PathBuf>,
+
+    /// File holding the shared secret (one trailing newline is ignored). Otherwise KITH_SECRET is read.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) secret_file: Option<PathBuf>,
+
+    /// The holder's CSV extract, with a header row.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: PathBuf,
+
+    /// Where to write the encodings (written to a temporary file and renamed when complete).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Kith)]
+    pub(crate) format: OutputFormat,
+
+    /// This holder's name in the output (default: the mapping's `party`, else the input file's stem).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) party: Option<String>,
+
+    /// The column holding this holder's local record ID (default: from the mapping or schema; else
+    /// the record number).
+    #[arg(long, value_name = "COL")]
+    pub(crate) id_column: Option<String>,
+
+    /// Write this holder's own map from record token to local ID (CSV `token,local_id`). Keep it: it
+    /// never leaves the holder.
+    #[arg(long, value_name = "MAP")]
+    pub(crate) keep_map: Option<PathBuf>,
+
+    /// Character encoding of the input.
+    #[arg(long, value_enum, default_value_t = InputEncoding::Utf8)]
+    pub(crate) encoding: InputEncoding,
+
+    /// What to do with a row the schema refuses.
+    #[arg(long, value_enum, default_value_t = OnError::Fail)]
+    pub(crate) on_error: OnError,
+
+    /// With --on-error skip: write each skipped row's line number, field and reason here (CSV).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rejects: Option<PathBuf>,
+}

@@ -1,0 +1,235 @@
+//! Progress bar and the end-of-run summary, both on stderr.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kith::{Encoder, FieldOutcome};
+
+use crate::config::EncodeConfig;
+use crate::flags::OutputFormat;
+
+/// A byte-based progress bar, drawn only on a terminal and never with --quiet.
+pub(crate) fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} encoding [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Missing and invalid counts of one field.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FieldCounts {
+    pub(crate) missing: u64,
+    pub(crate) invalid: u64,
+}
+
+/// What `kith encode` did.
+#[derive(Debug)]
+pub(crate) struct EncodeSummary {
+    input: String,
+    output: String,
+    format: OutputFormat,
+    party: String,
+    clk_bits: u32,
+    fingerprint: String,
+    key_check: String,
+    fields: Vec<(String, bool)>,
+    counts: Vec<FieldCounts>,
+    pub(crate) encoded: u64,
+    pub(crate) written: u64,
+    pub(crate) empty_clks: u64,
+    pub(crate) skipped: BTreeMap<String, u64>,
+    pub(crate) duplicates: u64,
+    pub(crate) elapsed: Duration,
+    pub(crate) threads: usize,
+}
+
+impl EncodeSummary {
+    pub(crate) fn new(
+        cfg: &EncodeConfig,
+        encoder: &Encoder,
+        fields: Vec<(String, bool)>,
+    ) -> EncodeSummary {
+        let n = fields.len();
+        EncodeSummary {
+            input: cfg.input.display().to_string(),
+            output: cfg.output.display().to_string(),
+            format: cfg.format,
+            party: cfg.party.clone(),
+            clk_bits: encoder.clk_bits(),
+            fingerprint: encoder.fingerprint().to_owned(),
+            key_check: encoder.key_check().to_owned(),
+            fields,
+            counts: vec![FieldCounts::default(); n],
+            encoded: 0,
+            written: 0,
+            empty_clks: 0,
+            skipped: BTreeMap::new(),
+            duplicates: 0,
+            elapsed: Duration::ZERO,
+            threads: 1,
+        }
+    }
+
+    /// Count one encoded record. `hashed` says which outcomes belong to reported fields (ignored
+    /// features have an outcome but no entry in the summary).
+    pub(crate) fn count_record(
+        &mut self,
+        outcomes: &[FieldOutcome],
+        hashed: &[bool],
+        empty_clk: bool,
+    ) {
+        self.encoded += 1;
+        if empty_clk {
+            self.empty_clks += 1;
+        }
+        let reported = outcomes
+            .iter()
+            .zip(hashed)
+            .filter(|(_, h)| **h)
+            .map(|(o, _)| o);
+        for (c, o) in self.counts.iter_mut().zip(reported) {
+            match o {
+                FieldOutcome::Present => {}
+                FieldOutcome::Missing => c.missing += 1,
+                FieldOutcome::Invalid => c.invalid += 1,
+            }
+        }
+    }
+
+    /// A record counted as encoded was dropped as a duplicate.
+    pub(crate) fn uncount_record(&mut self) {
+        self.encoded = self.encoded.saturating_sub(1);
+    }
+
+    pub(crate) fn count_skip(&mut self, reason: String) {
+        *self.skipped.entry(reason).or_insert(0) += 1;
+    }
+
+    pub(crate) fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let mut s = String::new();
+        let format = match self.format {
+            OutputFormat::Kith => "kith encodings",
+            OutputFormat::ClkhashJson => "clkhash JSON",
+        };
+        let _ = writeln!(
+            s,
+            "kith encode: {} records from {} written to {} ({format}, {}-bit CLKs, party {:?})",
+            group(self.written),
+            self.input,
+            self.output,
+            self.clk_bits,
+            self.party
+        );
+        let skipped = self.skipped_total();
+        if skipped == 0 {
+            let _ = writeln!(s, "  rows skipped: 0");
+        } else {
+            let _ = writeln!(
+                s,
+                "  rows skipped: {} (listed in the rejects file if one was given)",
+                group(skipped)
+            );
+            for (reason, n) in &self.skipped {
+                let _ = writeln!(s, "    {:>9}  {reason}", group(*n));
+            }
+        }
+        if self.empty_clks > 0 {
+            let _ = writeln!(
+                s,
+                "  warning: {} records had no value in any CLK field (all-zero CLKs cannot link)",
+                group(self.empty_clks)
+            );
+        }
+        if !self.fields.is_empty() {
+            let width = self
+                .fields
+                .iter()
+                .map(|(n, e)| n.len() + if *e { 8 } else { 0 })
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            let _ = writeln!(
+                s,
+                "  {:<width$}  {:>12}  {:>9}",
+                "field", "missing", "invalid"
+            );
+            for ((name, exact), c) in self.fields.iter().zip(&self.counts) {
+                let label = if *exact {
+                    format!("{name} (exact)")
+                } else {
+                    name.clone()
+                };
+                let pct = if self.encoded > 0 {
+                    100.0 * c.missing as f64 / self.encoded as f64
+                } else {
+                    0.0
+                };
+                let _ = writeln!(
+                    s,
+                    "  {label:<width$}  {:>12}  {:>9}",
+                    format!("{} {pct:.1}%", group(c.missing)),
+                    group(c.invalid)
+                );
+            }
+            let _ = writeln!(
+                s,
+                "  (invalid values could not be read and were treated as missing)"
+            );
+        }
+        let secs = self.elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            (self.encoded as f64 / secs) as u64
+        } else {
+            0
+        };
+        let _ = writeln!(
+            s,
+            "  schema {}  key check {}",
+            self.fingerprint, self.key_check
+        );
+        let _ = writeln!(
+            s,
+            "  {secs:.2} s, {} records/s, {} threads",
+            group(rate),
+            self.threads
+        );
+        s
+    }
+}
+
+/// 1234567 as "1,234,567".
+pub(crate) fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(super::group(0), "0");
+        assert_eq!(super::group(999), "999");
+        assert_eq!(super::group(1000), "1,000");
+        assert_eq!(super::group(1234567), "1,234,567");
+    }
+}
