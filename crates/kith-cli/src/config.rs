@@ -23,6 +23,7 @@ pub(crate) struct EncodeConfig {
     pub(crate) encoding: InputEncoding,
     pub(crate) on_error: OnError,
     pub(crate) rejects: Option<PathBuf>,
+    pub(crate) sort_run_rows: usize,
 }
 
 pub(crate) fn read_schema(path: &Path) -> Result<Schema> {
@@ -121,6 +122,7 @@ impl EncodeConfig {
             encoding: args.encoding,
             on_error: args.on_error,
             rejects: args.rejects,
+            sort_run_rows: args.sort_run_rows.max(1),
         })
     }
 }

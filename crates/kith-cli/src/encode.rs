@@ -27,8 +27,6 @@ use crate::summary::EncodeSummary;
 
 /// Rows read and encoded together.
 const CHUNK_ROWS: usize = 16 * 1024;
-/// Rows sorted in memory before a run is spilled to a temporary file.
-const RUN_ROWS: usize = 256 * 1024;
 
 /// The result of one row.
 enum RowResult {
@@ -328,7 +326,7 @@ impl Sink {
     fn new(cfg: &EncodeConfig, _job: &Job<'_>) -> Result<Sink> {
         Ok(match cfg.format {
             OutputFormat::Kith => Sink::Kith {
-                sorter: Sorter::new(&cfg.output),
+                sorter: Sorter::new(&cfg.output, cfg.sort_run_rows),
             },
             OutputFormat::ClkhashJson => {
                 let mut out = AtomicFile::create(&cfg.output)?;
@@ -501,18 +499,20 @@ impl Entry {
     }
 }
 
-/// External sort by (record token, input line): sorted runs of `RUN_ROWS` spill to anonymous
+/// External sort by (record token, input line): sorted runs of `run_rows` rows spill to anonymous
 /// temporary files as CSV, and are merged at the end.
 struct Sorter {
     run: Vec<Entry>,
+    run_rows: usize,
     spills: Vec<std::fs::File>,
     dir: std::path::PathBuf,
 }
 
 impl Sorter {
-    fn new(output: &std::path::Path) -> Sorter {
+    fn new(output: &std::path::Path, run_rows: usize) -> Sorter {
         Sorter {
             run: Vec::new(),
+            run_rows,
             spills: Vec::new(),
             dir: crate::atomic::parent_dir(output),
         }
@@ -520,7 +520,7 @@ impl Sorter {
 
     fn push(&mut self, e: Entry) -> Result<()> {
         self.run.push(e);
-        if self.run.len() >= RUN_ROWS {
+        if self.run.len() >= self.run_rows {
             self.spill()?;
         }
         Ok(())

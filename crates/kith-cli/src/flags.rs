@@ -55,7 +55,7 @@ pub(crate) enum Command {
     Keygen(KeygenArgs),
     /// Encode one holder's CSV extract into CLKs and keyed tokens.
     #[command(after_help = EXAMPLES)]
-    Encode(EncodeArgs),
+    Encode(Box<EncodeArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -143,4 +143,9 @@ pub(crate) struct EncodeArgs {
     /// With --on-error skip: write each skipped row's line number, field and reason here (CSV).
     #[arg(long, value_name = "FILE")]
     pub(crate) rejects: Option<PathBuf>,
+
+    /// Rows sorted in memory before spilling to a temporary file (tests use small runs to exercise
+    /// the merge).
+    #[arg(long, hide = true, default_value_t = 256 * 1024, value_name = "N")]
+    pub(crate) sort_run_rows: usize,
 }

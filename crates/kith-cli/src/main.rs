@@ -51,7 +51,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Encode(args) => {
-            let cfg = config::EncodeConfig::from_args(args, &mut warn)?;
+            let cfg = config::EncodeConfig::from_args(*args, &mut warn)?;
             let summary = encode::run(&cfg, quiet)?;
             if !quiet {
                 eprint!("{}", summary.render());

@@ -1,0 +1,344 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::util::{Dir, SECRET, demo, encode_cmd, kith, ok, read_encodings, stderr};
+
+#[test]
+fn council_extract_encodes_with_header_sorted_rows_and_map() {
+    let dir = Dir::new();
+    ok(encode_cmd(&dir, &demo("council.csv"), "council.kith")
+        .args(["--id-column", "person_id", "--keep-map"])
+        .arg(dir.path("map.csv")));
+    let enc = read_encodings(&dir.read("council.kith"));
+    let h = &enc.header;
+    assert_eq!(h["format"], "kith-encodings");
+    assert_eq!(h["party"], "council", "party defaults to the input's stem");
+    assert_eq!(h["records"], 18);
+    assert_eq!(h["clk_bits"], 1024);
+    assert_eq!(
+        h["columns"],
+        serde_json::json!(["token", "clk", "exact:nhs_number"])
+    );
+    let schema =
+        kith::Schema::from_json_str(&std::fs::read_to_string(demo("schema.json")).expect("schema"))
+            .expect("schema");
+    assert_eq!(h["schema_fingerprint"], schema.fingerprint());
+    assert_eq!(enc.rows.len(), 18);
+    let tokens: Vec<&str> = enc.rows.iter().map(|r| r[0].as_str()).collect();
+    assert!(
+        tokens.windows(2).all(|w| w[0] < w[1]),
+        "rows sorted by token, tokens unique"
+    );
+    assert!(
+        enc.rows.iter().all(|r| r[1].len() == 172),
+        "1024-bit CLKs are 172 base64 characters"
+    );
+
+    // The map joins every token back to its local ID, and to nothing else.
+    let map = dir.read("map.csv");
+    let mut lines = map.lines();
+    assert_eq!(lines.next(), Some("token,local_id"));
+    let map: BTreeMap<&str, &str> = lines
+        .map(|l| l.split_once(',').expect("two fields"))
+        .collect();
+    assert_eq!(map.keys().copied().collect::<Vec<_>>(), tokens);
+    let ids: BTreeSet<&str> = map.values().copied().collect();
+    assert_eq!(ids.len(), 18);
+    assert!(ids.contains("C1001") && ids.contains("C1018"));
+}
+
+#[test]
+fn nothing_raw_leaves_the_holder() {
+    let dir = Dir::new();
+    ok(encode_cmd(&dir, &demo("council.csv"), "council.kith")
+        .args(["--id-column", "person_id", "--keep-map"])
+        .arg(dir.path("map.csv")));
+    let out = dir.read("council.kith");
+    let input = std::fs::read_to_string(demo("council.csv")).expect("input");
+    for line in input.lines().skip(1) {
+        for value in line.split(',').filter(|v| v.len() >= 3) {
+            assert!(
+                !out.contains(value),
+                "raw value {value:?} appears in the encodings"
+            );
+            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+            if digits.len() >= 8 {
+                assert!(!out.contains(&digits), "{digits} appears in the encodings");
+            }
+        }
+    }
+    assert!(!out.contains(SECRET));
+    assert!(!out.contains(&kith::hex(SECRET.as_bytes())));
+    // Row order does not follow input order.
+    let map = dir.read("map.csv");
+    let id_of: BTreeMap<&str, &str> = map
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(',').expect("two fields"))
+        .collect();
+    let enc = read_encodings(&out);
+    let output_order: Vec<&str> = enc.rows.iter().map(|r| id_of[r[0].as_str()]).collect();
+    let input_order: Vec<&str> = input
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().expect("id"))
+        .collect();
+    assert_eq!(output_order.len(), input_order.len());
+    assert_ne!(output_order, input_order);
+    let mut sorted = input_order.clone();
+    sorted.sort_unstable();
+    assert_ne!(output_order, sorted, "not sorted by local ID either");
+}
+
+#[test]
+fn exact_tokens_match_across_holders_and_column_mappings() {
+    let dir = Dir::new();
+    ok(encode_cmd(&dir, &demo("council.csv"), "council.kith").args(["--id-column", "person_id"]));
+    ok(encode_cmd(&dir, &demo("health.csv"), "health.kith")
+        .arg("--mapping")
+        .arg(demo("health-mapping.json")));
+    let council = read_encodings(&dir.read("council.kith"));
+    let health = read_encodings(&dir.read("health.kith"));
+    assert_eq!(health.header["party"], "health", "party from the mapping");
+    assert_eq!(council.header["key_check"], health.header["key_check"]);
+    assert_eq!(
+        council.header["schema_fingerprint"],
+        health.header["schema_fingerprint"]
+    );
+    let exact = |e: &crate::util::Encodings| -> BTreeSet<String> {
+        e.rows
+            .iter()
+            .map(|r| r[2].clone())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    // Council and health share NHS numbers 4000000004, 4000158384 (written 400-015-8384 by health),
+    // 4000395955 and 4000712713.
+    assert_eq!(exact(&council).intersection(&exact(&health)).count(), 4);
+    // A record's token depends on the party, so no token is shared.
+    let tokens = |e: &crate::util::Encodings| -> BTreeSet<String> {
+        e.rows.iter().map(|r| r[0].clone()).collect()
+    };
+    assert!(tokens(&council).is_disjoint(&tokens(&health)));
+
+    // A different secret gives a different key check and no shared exact tokens.
+    ok(encode_cmd(&dir, &demo("health.csv"), "other.kith")
+        .arg("--mapping")
+        .arg(demo("health-mapping.json"))
+        .env("KITH_SECRET", "a completely different secret"));
+    let other = read_encodings(&dir.read("other.kith"));
+    assert_ne!(other.header["key_check"], health.header["key_check"]);
+    assert!(exact(&other).is_disjoint(&exact(&health)));
+}
+
+#[test]
+fn normalisation_lets_differently_written_records_share_clks() {
+    // The council's "Zoë Okafor 05/01/1990 F M14 5RT" and health's "Zoe Okafor 1990-01-05 2 M14 5RT"
+    // normalise to the same values and so must give the same CLK.
+    let dir = Dir::new();
+    let council = dir.write(
+        "a.csv",
+        "given_name,surname,dob,sex,postcode,nhs_number\nZoë,Okafor,05/01/1990,F,m14 5rt,\n",
+    );
+    let health = dir.write(
+        "b.csv",
+        "given_name,surname,dob,sex,postcode,nhs_number\n ZOE ,OKAFOR,1990-01-05,2,M145RT,\n",
+    );
+    ok(&mut encode_cmd(&dir, &council, "a.kith"));
+    ok(&mut encode_cmd(&dir, &health, "b.kith"));
+    let a = read_encodings(&dir.read("a.kith"));
+    let b = read_encodings(&dir.read("b.kith"));
+    assert_eq!(a.rows[0][1], b.rows[0][1]);
+}
+
+#[test]
+fn police_names_split_into_two_features() {
+    let dir = Dir::new();
+    let one = dir.write(
+        "one.csv",
+        "URN,NAME,DOB,SEX,LAST_KNOWN_POSTCODE\nP1,\"SMITH, Jack\",02-Nov-1982,M,LS6 2AB\n",
+    );
+    let two = dir.write(
+        "two.csv",
+        "given_name,surname,dob,sex,postcode,nhs_number\nJack,Smith,1982-11-02,m,LS6 2AB,\n",
+    );
+    ok(encode_cmd(&dir, &one, "one.kith")
+        .arg("--mapping")
+        .arg(demo("police-mapping.json")));
+    ok(&mut encode_cmd(&dir, &two, "two.kith"));
+    assert_eq!(
+        read_encodings(&dir.read("one.kith")).rows[0][1],
+        read_encodings(&dir.read("two.kith")).rows[0][1]
+    );
+}
+
+/// A CSV of `n` people with some variety, for tests that need more than one chunk.
+fn many_people(n: usize) -> String {
+    let given = [
+        "Olivia", "Jack", "Amelia", "Harry", "Zoë", "Noah", "Aisha", "Yusuf", "Grace", "Liam",
+    ];
+    let family = [
+        "Smith",
+        "Khan",
+        "Okafor",
+        "O'Brien",
+        "Murphy",
+        "Wright",
+        "Kowalczyk",
+        "Evans",
+    ];
+    let mut s = String::from("given_name,surname,dob,sex,postcode,nhs_number,id\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "{},{},{:02}/{:02}/{},{},LS{} {}AB,,ID{i}\n",
+            given[i % given.len()],
+            family[(i / 7) % family.len()],
+            1 + i % 28,
+            1 + (i / 28) % 12,
+            1930 + (i / 336) % 90,
+            if i % 2 == 0 { "F" } else { "M" },
+            1 + i % 29,
+            i % 10
+        ));
+    }
+    s
+}
+
+#[test]
+fn output_is_byte_identical_for_any_thread_count_and_sort_run_size() {
+    let dir = Dir::new();
+    let input = dir.write("big.csv", many_people(40_000));
+    let mut outputs = Vec::new();
+    for (threads, run_rows) in [
+        ("1", "262144"),
+        ("2", "262144"),
+        ("8", "262144"),
+        ("2", "3000"),
+    ] {
+        let name = format!("out-{threads}-{run_rows}.kith");
+        ok(encode_cmd(&dir, &input, &name)
+            .args([
+                "--id-column",
+                "id",
+                "--threads",
+                threads,
+                "--sort-run-rows",
+                run_rows,
+                "--keep-map",
+            ])
+            .arg(dir.path(&format!("{name}.map"))));
+        outputs.push((
+            std::fs::read(dir.path(&name)).expect("out"),
+            std::fs::read(dir.path(&format!("{name}.map"))).expect("map"),
+        ));
+    }
+    for o in &outputs[1..] {
+        assert!(
+            o.0 == outputs[0].0,
+            "encodings differ between thread counts or run sizes"
+        );
+        assert!(
+            o.1 == outputs[0].1,
+            "maps differ between thread counts or run sizes"
+        );
+    }
+    let enc = read_encodings(&String::from_utf8(outputs[0].0.clone()).expect("utf8"));
+    assert_eq!(enc.rows.len(), 40_000);
+    assert!(enc.rows.windows(2).all(|w| w[0][0] < w[1][0]));
+
+    // clkhash-json keeps input order, also identical across thread counts.
+    let mut json = Vec::new();
+    for threads in ["1", "3"] {
+        let name = format!("clks-{threads}.json");
+        ok(encode_cmd(&dir, &input, &name).args([
+            "--format",
+            "clkhash-json",
+            "--threads",
+            threads,
+        ]));
+        json.push(dir.read(&name));
+    }
+    assert_eq!(json[0], json[1]);
+    assert!(
+        dir.files().iter().all(|f| !f.starts_with(".kith")),
+        "no temporary files left: {:?}",
+        dir.files()
+    );
+}
+
+#[test]
+fn clkhash_json_output_is_byte_identical_to_clkhash() {
+    // The shipped vector case as a CSV with the identifiers as header, as anonlink-client reads it.
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::util::fixtures().join("clkhash/blake_bigram_bpt.json"))
+            .expect("vector"),
+    )
+    .expect("json");
+    let dir = Dir::new();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "first", "last", "dob"]).expect("csv");
+    for r in v["records"].as_array().expect("records") {
+        let fields: Vec<&str> = r
+            .as_array()
+            .expect("record")
+            .iter()
+            .map(|x| x.as_str().expect("str"))
+            .collect();
+        w.write_record(&fields).expect("csv");
+    }
+    let input = dir.write("pii.csv", w.into_inner().expect("csv"));
+    let schema = dir.write("schema.json", v["schema"].to_string());
+    let secret = dir.secret_file(v["secret_utf8"].as_str().expect("secret"));
+    ok(kith()
+        .args(["encode", "--quiet", "--format", "clkhash-json"])
+        .arg("--schema")
+        .arg(&schema)
+        .arg("--secret-file")
+        .arg(&secret)
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(dir.path("clks.json")));
+    let want: Vec<String> = v["expected_clks_base64"]
+        .as_array()
+        .expect("clks")
+        .iter()
+        .map(|c| format!("\"{}\"", c.as_str().expect("str")))
+        .collect();
+    // Exactly what Python's json.dump({'clks': [...]}, f) writes.
+    assert_eq!(
+        dir.read("clks.json"),
+        format!("{{\"clks\": [{}]}}", want.join(", "))
+    );
+}
+
+#[test]
+fn summary_reports_counts_and_invalid_values() {
+    let dir = Dir::new();
+    let o = ok(kith()
+        .args(["encode", "--schema"])
+        .arg(demo("schema.json"))
+        .arg("--input")
+        .arg(demo("council.csv"))
+        .arg("--output")
+        .arg(dir.path("c.kith"))
+        .env("KITH_SECRET", SECRET));
+    let err = stderr(&o);
+    assert!(err.contains("18 records"), "{err}");
+    assert!(err.contains("rows skipped: 0"), "{err}");
+    // 31/02/1980 is invalid; one date is empty; U is a missing sex; ZZ99 3VZ is a missing postcode.
+    let dob = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("dob"))
+        .expect("dob line");
+    assert!(
+        dob.contains("1 5.6%") && dob.trim_end().ends_with('1'),
+        "{dob}"
+    );
+    assert!(!err.contains(SECRET));
+    let quiet = ok(&mut encode_cmd(&dir, &demo("council.csv"), "q.kith"));
+    assert!(
+        quiet.stderr.is_empty(),
+        "--quiet prints nothing: {}",
+        stderr(&quiet)
+    );
+}

@@ -1,0 +1,296 @@
+//! Bad input: a clear error naming file, line and field, exit code 1, and no output left behind.
+
+use crate::util::{Dir, SECRET, demo, encode_cmd, fails, kith, ok};
+
+const HEADER: &str = "given_name,surname,dob,sex,postcode,nhs_number";
+
+fn plain_schema(dir: &Dir) -> std::path::PathBuf {
+    dir.write(
+        "plain.json",
+        r#"{"version": 3, "clkConfig": {"l": 256, "kdf": {"type": "HKDF"}},
+            "features": [
+              {"identifier": "name", "format": {"type": "string", "maxLength": 10}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 10}}},
+              {"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"}, "hashing": {"comparison": {"type": "ngram", "n": 1}, "strategy": {"bitsPerToken": 5}}}]}"#,
+    )
+}
+
+fn plain_cmd(dir: &Dir, input: &std::path::Path) -> std::process::Command {
+    let mut c = kith();
+    c.arg("encode")
+        .arg("--schema")
+        .arg(plain_schema(dir))
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(dir.path("out.kith"))
+        .env("KITH_SECRET", SECRET);
+    c
+}
+
+fn assert_no_output(dir: &Dir) {
+    for f in dir.files() {
+        assert!(
+            !f.starts_with("out") && !f.starts_with(".kith") && !f.ends_with(".map"),
+            "left behind: {f}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_value_names_file_line_and_field_and_writes_nothing() {
+    let dir = Dir::new();
+    let input = dir.write("x.csv", "name,dob\nann,2001-01-01\nbob,2001-02-30\n");
+    let err = fails(&mut plain_cmd(&dir, &input));
+    assert!(err.contains("x.csv: line 3: field `dob`"), "{err}");
+    assert!(err.contains("%Y-%m-%d"), "{err}");
+    assert!(
+        !err.contains("2001-02-30"),
+        "values are not repeated in errors: {err}"
+    );
+    assert_no_output(&dir);
+}
+
+#[test]
+fn skip_mode_counts_rows_and_lists_them_in_the_rejects_file() {
+    let dir = Dir::new();
+    let input = dir.write(
+        "x.csv",
+        "name,dob\nann,2001-01-01\nbob,2001-02-30\nan extremely long name,2001-01-01\ncy\n",
+    );
+    let o = ok(plain_cmd(&dir, &input)
+        .args(["--on-error", "skip", "--rejects"])
+        .arg(dir.path("rejects.csv")));
+    let err = crate::util::stderr(&o);
+    assert!(
+        err.contains("1 records") && err.contains("rows skipped: 3"),
+        "{err}"
+    );
+    let rejects = dir.read("rejects.csv");
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines[0], "line,field,reason");
+    assert!(lines[1].starts_with("3,field `dob`,"), "{rejects}");
+    assert!(
+        lines[2].starts_with("4,field `name`,") && lines[2].contains("at most 10"),
+        "{rejects}"
+    );
+    assert!(
+        lines[3].starts_with("5,,the row has 1 fields but the header has 2"),
+        "{rejects}"
+    );
+    let enc = crate::util::read_encodings(&dir.read("out.kith"));
+    assert_eq!(enc.header["records"], 1);
+}
+
+#[test]
+fn header_problems_name_the_column() {
+    let dir = Dir::new();
+    let input = dir.write("x.csv", "name,birth\nann,2001-01-01\n");
+    let err = fails(&mut plain_cmd(&dir, &input));
+    assert!(
+        err.contains("x.csv: line 1 (header)") && err.contains("\"dob\""),
+        "{err}"
+    );
+    let input = dir.write(
+        "y.csv",
+        "given_name,surname,dob,sex,postcode\nA,B,2001-01-01,m,LS1 1AA\n",
+    );
+    let err = fails(&mut encode_cmd(&dir, &input, "out.kith"));
+    assert!(
+        err.contains("y.csv: line 1 (header): the header has no column \"nhs_number\""),
+        "{err}"
+    );
+    let input = dir.write(
+        "z.csv",
+        format!("{HEADER},id\nA,B,2001-01-01,m,LS1 1AA,,1\n"),
+    );
+    let err = fails(encode_cmd(&dir, &input, "out.kith").args(["--id-column", "ID"]));
+    assert!(err.contains("did you mean \"id\""), "{err}");
+    let empty = dir.write("empty.csv", "");
+    let err = fails(&mut encode_cmd(&dir, &empty, "out.kith"));
+    assert!(err.contains("empty.csv: the file is empty"), "{err}");
+    assert_no_output(&dir);
+}
+
+#[test]
+fn non_utf8_input_gets_a_hint_and_windows_1252_works() {
+    let dir = Dir::new();
+    let mut bytes = format!("{HEADER}\n").into_bytes();
+    bytes.extend_from_slice(b"Zo\xeb,Okafor,05/01/1990,F,M14 5RT,\n");
+    let input = dir.write("cp1252.csv", &bytes);
+    let err = fails(&mut encode_cmd(&dir, &input, "out.kith"));
+    assert!(
+        err.contains("cp1252.csv: line 2: column \"given_name\"")
+            && err.contains("--encoding windows-1252"),
+        "{err}"
+    );
+    assert_no_output(&dir);
+    ok(encode_cmd(&dir, &input, "out.kith").args(["--encoding", "windows-1252"]));
+    let utf8 = dir.write(
+        "utf8.csv",
+        format!("{HEADER}\nZoë,Okafor,05/01/1990,F,M14 5RT,\n"),
+    );
+    ok(&mut encode_cmd(&dir, &utf8, "utf8.kith"));
+    let a = crate::util::read_encodings(&dir.read("out.kith"));
+    let b = crate::util::read_encodings(&dir.read("utf8.kith"));
+    assert_eq!(
+        a.rows[0][1], b.rows[0][1],
+        "the decoded record encodes like its UTF-8 twin"
+    );
+}
+
+#[test]
+fn bom_and_crlf_are_accepted() {
+    let dir = Dir::new();
+    let plain = dir.write(
+        "plain.csv",
+        format!("{HEADER}\nAnn,Lee,01/02/2000,F,LS1 1AA,\n"),
+    );
+    let bom = dir.write(
+        "bom.csv",
+        format!("\u{feff}{HEADER}\r\nAnn,Lee,01/02/2000,F,LS1 1AA,\r\n"),
+    );
+    ok(&mut encode_cmd(&dir, &plain, "a.kith"));
+    ok(&mut encode_cmd(&dir, &bom, "b.kith"));
+    let a = crate::util::read_encodings(&dir.read("a.kith"));
+    let b = crate::util::read_encodings(&dir.read("b.kith"));
+    assert_eq!(a.rows[0][1], b.rows[0][1]);
+}
+
+#[test]
+fn bad_schemas_name_the_json_path() {
+    let dir = Dir::new();
+    let schema = dir.write(
+        "bad.json",
+        r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+            "features": [{"identifier": "a", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 0}, "strategy": {"bitsPerToken": 5}}}]}"#,
+    );
+    let err = fails(
+        kith()
+            .arg("encode")
+            .arg("--schema")
+            .arg(&schema)
+            .arg("--input")
+            .arg(demo("council.csv"))
+            .arg("--output")
+            .arg(dir.path("out.kith"))
+            .env("KITH_SECRET", SECRET),
+    );
+    assert!(
+        err.contains("bad.json: $.features[0].hashing.comparison.n: must be at least 1"),
+        "{err}"
+    );
+    let broken = dir.write("broken.json", "{\"version\": 3,");
+    let err = fails(
+        kith()
+            .arg("encode")
+            .arg("--schema")
+            .arg(&broken)
+            .arg("--input")
+            .arg(demo("council.csv"))
+            .arg("--output")
+            .arg(dir.path("out.kith"))
+            .env("KITH_SECRET", SECRET),
+    );
+    assert!(
+        err.contains("broken.json: line 1 column") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    assert_no_output(&dir);
+}
+
+#[test]
+fn secrets_come_only_from_a_file_or_the_environment() {
+    let dir = Dir::new();
+    let mut c = encode_cmd(&dir, &demo("council.csv"), "out.kith");
+    c.env_remove("KITH_SECRET");
+    let err = fails(&mut c);
+    assert!(
+        err.contains("no secret") && err.contains("KITH_SECRET"),
+        "{err}"
+    );
+    let empty = dir.write("empty.key", "\n");
+    let err = fails(
+        encode_cmd(&dir, &demo("council.csv"), "out.kith")
+            .arg("--secret-file")
+            .arg(&empty),
+    );
+    assert!(err.contains("empty"), "{err}");
+    // A short, world-readable secret works but draws warnings.
+    let short = dir.write("short.key", "abc\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let mut c = encode_cmd(&dir, &demo("council.csv"), "out.kith");
+    c.arg("--secret-file").arg(&short);
+    let o = ok(&mut c);
+    let err = crate::util::stderr(&o);
+    assert!(err.contains("only 3 bytes"), "{err}");
+    #[cfg(unix)]
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!err.contains("abc\n") && !err.contains("\"abc\""), "{err}");
+    // There is no flag that takes the secret itself.
+    let o = crate::util::run(
+        encode_cmd(&dir, &demo("council.csv"), "x.kith").args(["--secret", SECRET]),
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let dir = Dir::new();
+    let input = dir.write(
+        "in.csv",
+        format!("{HEADER}\nAnn,Lee,01/02/2000,F,LS1 1AA,\n"),
+    );
+    let before = dir.read("in.csv");
+    let mut c = kith();
+    c.arg("encode")
+        .arg("--schema")
+        .arg(demo("schema.json"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&input)
+        .env("KITH_SECRET", SECRET);
+    let err = fails(&mut c);
+    assert!(err.contains("same file as --input"), "{err}");
+    assert_eq!(dir.read("in.csv"), before);
+    let err = fails(
+        encode_cmd(&dir, &input, "o.kith")
+            .arg("--keep-map")
+            .arg(dir.path("o.kith")),
+    );
+    assert!(
+        err.contains("--keep-map") && err.contains("same file as --output"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_local_ids_are_reported() {
+    let dir = Dir::new();
+    let input = dir.write(
+        "dup.csv",
+        format!("{HEADER},id\nAnn,Lee,01/02/2000,F,LS1 1AA,,7\nBo,Lee,01/02/2001,M,LS1 1AA,,8\nCy,Lee,01/02/2002,M,LS1 1AA,,7\n"),
+    );
+    let err = fails(encode_cmd(&dir, &input, "out.kith").args(["--id-column", "id"]));
+    assert!(
+        err.contains("dup.csv: line 4: duplicate local ID in column \"id\" (first at line 2)"),
+        "{err}"
+    );
+    assert_no_output(&dir);
+    ok(encode_cmd(&dir, &input, "out.kith").args(["--id-column", "id", "--on-error", "skip"]));
+    let enc = crate::util::read_encodings(&dir.read("out.kith"));
+    assert_eq!(enc.header["records"], 2);
+    let empty_id = dir.write(
+        "noid.csv",
+        format!("{HEADER},id\nAnn,Lee,01/02/2000,F,LS1 1AA,, \n"),
+    );
+    let err = fails(encode_cmd(&dir, &empty_id, "out2.kith").args(["--id-column", "id"]));
+    assert!(
+        err.contains("line 2: column \"id\": the local ID is empty"),
+        "{err}"
+    );
+}
