@@ -281,10 +281,11 @@ impl Job<'_> {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
+        let kith_format = self.cfg.format == OutputFormat::Kith;
         let input = RecordInput {
             features: &features,
             exact: &exact,
-            local_id,
+            local_id: kith_format.then_some(local_id),
         };
         let encoded = match self.encoder.encode(&mut scratch, &input) {
             Ok(e) => e,
@@ -294,7 +295,8 @@ impl Job<'_> {
         let text = match self.cfg.format {
             OutputFormat::Kith => {
                 let mut line = String::with_capacity(256);
-                record_line(&encoded, &mut line);
+                let token = encoded.token.unwrap_or_default();
+                record_line(&token, encoded, &mut line);
                 line.pop(); // the newline is added when written
                 line
             }

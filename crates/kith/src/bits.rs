@@ -83,6 +83,24 @@ impl BitVec {
         self.blocks.fill(Block::default());
     }
 
+    /// Zero every bit and set the length to `bits`, reusing the storage.
+    pub fn reset(&mut self, bits: usize) {
+        self.blocks.clear();
+        self.blocks.resize(bits.div_ceil(512), Block::default());
+        self.bits = bits;
+    }
+
+    /// OR `mask` into word `w` (bit `b` of the vector is word `b / 64`, mask `1 << (63 - b % 64)`).
+    #[inline]
+    pub fn or_word(&mut self, w: usize, mask: u64) {
+        assert!(
+            w < self.bits.div_ceil(64),
+            "word {w} out of range for {} bits",
+            self.bits
+        );
+        *self.word_mut(w) |= mask;
+    }
+
     /// Number of set bits.
     pub fn count_ones(&self) -> u32 {
         self.words().map(u64::count_ones).sum()
@@ -122,9 +140,16 @@ impl BitVec {
 
     /// The bits as bytes, MSB-first; the last byte is zero-padded at the low end.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out: Vec<u8> = self.words().flat_map(u64::to_be_bytes).collect();
-        out.truncate(self.bits.div_ceil(8));
+        let mut out = Vec::with_capacity(self.bits.div_ceil(8));
+        self.write_bytes(&mut out);
         out
+    }
+
+    /// Replace the contents of `out` with [`BitVec::to_bytes`].
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend(self.words().flat_map(u64::to_be_bytes));
+        out.truncate(self.bits.div_ceil(8));
     }
 
     /// Read `bits` bits from MSB-first bytes. `None` if the length is wrong or padding bits are set.

@@ -143,9 +143,21 @@ impl DateFormat {
 
     /// Read a date as Python's `datetime.strptime` would; `None` where Python raises `ValueError`.
     pub fn parse_date(&self, input: &str) -> Option<Ymd> {
-        let chars: Vec<char> = input.chars().collect();
+        // Dates are short: match on a stack buffer, and fall back to the heap for long strings.
+        let mut stack = ['\0'; 48];
+        let heap: Vec<char>;
+        let n = input.chars().count();
+        let chars: &[char] = if n <= stack.len() {
+            for (slot, c) in stack.iter_mut().zip(input.chars()) {
+                *slot = c;
+            }
+            &stack[..n]
+        } else {
+            heap = input.chars().collect();
+            &heap
+        };
         let mut fields = Fields::default();
-        let end = match_items(&self.items, &chars, 0, &mut fields)?;
+        let end = match_items(&self.items, chars, 0, &mut fields)?;
         if end != chars.len() {
             return None; // "unconverted data remains"
         }
@@ -332,13 +344,39 @@ fn digit(s: &[char], i: usize) -> Option<i32> {
     s.get(i).and_then(|c| c.to_digit(10)).map(|d| d as i32)
 }
 
+/// Up to 12 (length, value) candidates, without allocating.
+struct Candidates {
+    items: [(usize, i32); 12],
+    len: usize,
+}
+
+impl Candidates {
+    fn push(&mut self, c: (usize, i32)) {
+        if self.len < self.items.len() {
+            self.items[self.len] = c;
+            self.len += 1;
+        }
+    }
+}
+
+impl IntoIterator for Candidates {
+    type Item = (usize, i32);
+    type IntoIter = std::iter::Take<std::array::IntoIter<(usize, i32), 12>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().take(self.len)
+    }
+}
+
 /// Candidate (length, value) pairs for a directive at `pos`, in Python's alternation order.
-fn candidates(d: Directive, s: &[char], pos: usize) -> Vec<(usize, i32)> {
+fn candidates(d: Directive, s: &[char], pos: usize) -> Candidates {
     let d0 = digit(s, pos);
     let d1 = digit(s, pos + 1);
     let d2 = digit(s, pos + 2);
     let two = |a: Option<i32>, b: Option<i32>| a.zip(b).map(|(a, b)| a * 10 + b);
-    let mut out = Vec::new();
+    let mut out = Candidates {
+        items: [(0, 0); 12],
+        len: 0,
+    };
     let mut push = |ok: bool, len: usize, v: Option<i32>| {
         if ok && let Some(v) = v {
             out.push((len, v));

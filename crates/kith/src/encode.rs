@@ -57,15 +57,17 @@ pub struct RecordInput<'a> {
     pub features: &'a [&'a str],
     /// One value per exact identifier of the schema's `kith` section.
     pub exact: &'a [&'a str],
-    /// The holder's local ID of the record; it only feeds the keyed record token.
-    pub local_id: &'a str,
+    /// The holder's local ID of the record; it only feeds the keyed record token, which is not
+    /// computed when this is `None`.
+    pub local_id: Option<&'a str>,
 }
 
 /// One encoded record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncodedRecord {
-    /// The keyed record token: the same local ID and party always give the same token.
-    pub token: Token,
+    /// The keyed record token (the same local ID and party always give the same token); `None` when
+    /// no local ID was given.
+    pub token: Option<Token>,
     /// The CLK, MSB-first bytes, `ceil(l / 8)` long.
     pub clk: Vec<u8>,
     /// One token per exact identifier; `None` where the value was missing or invalid.
@@ -109,15 +111,40 @@ impl std::fmt::Debug for Encoder {
     }
 }
 
-/// Buffers and caches owned by one thread.
+/// What one value contributes to a CLK: the (word, bits) pairs it sets, words ascending.
+type WordMasks = Box<[(u32, u64)]>;
+
+/// Per-feature caches of one thread: formatted value → bits, and token bytes → bit indices.
+///
+/// Values that rarely repeat (telephone numbers, e-mail addresses) would only churn the value cache,
+/// so it switches itself off for a feature whose hit rate is low; the token cache still serves them.
+#[derive(Debug, Default)]
+struct FeatureCache {
+    values: FxHashMap<Box<str>, WordMasks>,
+    tokens: FxHashMap<Box<[u8]>, Box<[u32]>>,
+    lookups: u32,
+    hits: u32,
+    values_off: bool,
+}
+
+/// Value lookups before the value cache judges its hit rate.
+const CACHE_TRIAL: u32 = 4096;
+
+/// Buffers and caches owned by one thread. Reusing one `Scratch` for many records is what makes
+/// encoding fast; it never changes the output.
 #[derive(Debug, Default)]
 pub struct Scratch {
     tokens: Tokens,
     indices: Vec<u32>,
     token_bytes: Vec<u8>,
     bits: Option<BitVec>,
-    cache: Vec<FxHashMap<Box<str>, Box<[u32]>>>,
+    field_words: Vec<u64>,
+    touched: Vec<u32>,
+    caches: Vec<FeatureCache>,
     outcomes: Vec<FieldOutcome>,
+    record: EncodedRecord,
+    /// Identifies the encoder the caches belong to.
+    owner: usize,
 }
 
 impl Scratch {
@@ -264,12 +291,13 @@ impl Encoder {
     }
 
     /// Encode one record. The error names the feature whose value the schema refuses (as clkhash's
-    /// validation would), without repeating the value.
-    pub fn encode(
+    /// validation would), without repeating the value. The result lives in `scratch` until the next
+    /// call.
+    pub fn encode<'s>(
         &self,
-        scratch: &mut Scratch,
+        scratch: &'s mut Scratch,
         input: &RecordInput<'_>,
-    ) -> Result<EncodedRecord, FieldError> {
+    ) -> Result<&'s EncodedRecord, FieldError> {
         assert_eq!(
             input.features.len(),
             self.features.len(),
@@ -280,32 +308,30 @@ impl Encoder {
             self.exact.len(),
             "one value per exact identifier"
         );
-        let mut bits = scratch
-            .bits
-            .take()
-            .filter(|b| b.len() == self.big_l as usize)
-            .unwrap_or_else(|| BitVec::zeros(self.big_l as usize));
-        bits.clear();
-        if scratch.cache.len() != self.features.len() {
-            scratch.cache = (0..self.features.len())
-                .map(|_| FxHashMap::default())
+        let owner = self as *const Encoder as usize;
+        if scratch.owner != owner || scratch.caches.len() != self.features.len() {
+            scratch.caches = (0..self.features.len())
+                .map(|_| FeatureCache::default())
                 .collect();
+            scratch.owner = owner;
         }
+        let mut bits = scratch.bits.take().unwrap_or_else(|| BitVec::zeros(0));
+        bits.reset(self.big_l as usize);
+        scratch.field_words.clear();
+        scratch
+            .field_words
+            .resize((self.big_l as usize).div_ceil(64), 0);
         scratch.outcomes.clear();
         let result = self.encode_into(scratch, input, &mut bits);
-        let out = result.map(|exact| {
-            let mut folded = bits.clone();
+        if result.is_ok() {
             for _ in 0..self.folds {
-                folded.fold();
+                bits.fold();
             }
-            EncodedRecord {
-                token: self.record_token(input.local_id),
-                clk: folded.to_bytes(),
-                exact,
-            }
-        });
+            bits.write_bytes(&mut scratch.record.clk);
+            scratch.record.token = input.local_id.map(|id| self.record_token(id));
+        }
         scratch.bits = Some(bits);
-        out
+        result.map(|()| &scratch.record)
     }
 
     fn encode_into(
@@ -313,7 +339,7 @@ impl Encoder {
         scratch: &mut Scratch,
         input: &RecordInput<'_>,
         bits: &mut BitVec,
-    ) -> Result<Vec<Option<Token>>, FieldError> {
+    ) -> Result<(), FieldError> {
         for (i, (fe, raw)) in self.features.iter().zip(input.features).enumerate() {
             let Some((h, hasher)) = &fe.hashing else {
                 scratch.outcomes.push(FieldOutcome::Present);
@@ -342,41 +368,88 @@ impl Encoder {
             if value.is_empty() {
                 continue;
             }
-            if let Some(idx) = scratch.cache[i].get(value.as_ref()) {
-                for &b in idx.iter() {
-                    bits.set(b as usize);
+            let Scratch {
+                tokens,
+                indices,
+                token_bytes,
+                field_words,
+                touched,
+                caches,
+                ..
+            } = scratch;
+            let cache = &mut caches[i];
+            if !cache.values_off {
+                cache.lookups += 1;
+                if let Some(masks) = cache.values.get(value.as_ref()) {
+                    cache.hits += 1;
+                    for &(w, m) in masks.iter() {
+                        bits.or_word(w as usize, m);
+                    }
+                    continue;
                 }
-                continue;
+                if cache.lookups == CACHE_TRIAL && cache.hits < CACHE_TRIAL / 4 {
+                    cache.values_off = true;
+                    cache.values = FxHashMap::default();
+                }
             }
-            scratch.tokens.fill(&h.comparison, &value).map_err(err)?;
-            scratch.indices.clear();
-            let n = scratch.tokens.len();
-            for (t, tok) in scratch.tokens.iter().enumerate() {
+            tokens.fill(&h.comparison, &value).map_err(err)?;
+            let n = tokens.len();
+            for (t, tok) in tokens.iter().enumerate() {
                 let k = match h.strategy {
                     Strategy::BitsPerToken(k) => k,
                     Strategy::BitsPerFeature(f) => {
                         let (q, r) = (f as usize / n, f as usize % n);
                         (q + usize::from(t < r)) as u32
                     }
-                };
+                } as usize;
                 if k == 0 {
                     continue;
                 }
-                encode_token(h.encoding, tok, &mut scratch.token_bytes).map_err(err)?;
-                hasher.indices(&scratch.token_bytes, k, self.big_l, &mut scratch.indices);
+                encode_token(h.encoding, tok, token_bytes).map_err(err)?;
+                let idx: &[u32] = match cache.tokens.get(token_bytes.as_slice()) {
+                    Some(known) if known.len() >= k => &known[..k],
+                    _ => {
+                        indices.clear();
+                        hasher.indices(token_bytes, k as u32, self.big_l, indices);
+                        if cache.tokens.len() >= CACHE_LIMIT {
+                            cache.tokens.clear();
+                        }
+                        cache
+                            .tokens
+                            .insert(token_bytes.as_slice().into(), indices.as_slice().into());
+                        indices
+                    }
+                };
+                for &b in idx {
+                    let w = (b / 64) as usize;
+                    if field_words[w] == 0 {
+                        touched.push(w as u32);
+                    }
+                    field_words[w] |= 1u64 << (63 - b % 64);
+                }
             }
-            scratch.indices.sort_unstable();
-            scratch.indices.dedup();
-            for &b in &scratch.indices {
-                bits.set(b as usize);
+            if cache.values_off {
+                for &w in touched.iter() {
+                    bits.or_word(w as usize, std::mem::take(&mut field_words[w as usize]));
+                }
+                touched.clear();
+                continue;
             }
-            let cache = &mut scratch.cache[i];
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
+            touched.sort_unstable();
+            let masks: WordMasks = touched
+                .iter()
+                .map(|&w| (w, std::mem::take(&mut field_words[w as usize])))
+                .collect();
+            touched.clear();
+            for &(w, m) in masks.iter() {
+                bits.or_word(w as usize, m);
             }
-            cache.insert(value.as_ref().into(), scratch.indices.as_slice().into());
+            if cache.values.len() >= CACHE_LIMIT {
+                cache.values.clear();
+            }
+            cache.values.insert(value.as_ref().into(), masks);
         }
-        let mut exact = Vec::with_capacity(self.exact.len());
+        scratch.record.exact.clear();
         for (e, raw) in self.exact.iter().zip(input.exact) {
             let value = match &e.normalizer {
                 Some(n) => n.apply(raw),
@@ -394,9 +467,9 @@ impl Encoder {
                 Normalized::Invalid => (None, FieldOutcome::Invalid),
             };
             scratch.outcomes.push(outcome);
-            exact.push(token);
+            scratch.record.exact.push(token);
         }
-        Ok(exact)
+        Ok(())
     }
 }
 

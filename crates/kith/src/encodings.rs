@@ -135,16 +135,27 @@ impl Header {
     }
 }
 
+/// One row of an encodings file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The record token.
+    pub token: Token,
+    /// The CLK bytes.
+    pub clk: Vec<u8>,
+    /// One token per exact identifier; `None` where the value was missing.
+    pub exact: Vec<Option<Token>>,
+}
+
 /// Write one record line.
-pub fn write_record<W: Write>(w: &mut W, r: &EncodedRecord) -> std::io::Result<()> {
+pub fn write_record<W: Write>(w: &mut W, token: &Token, r: &EncodedRecord) -> std::io::Result<()> {
     let mut line = String::with_capacity(40 + r.clk.len() * 4 / 3 + 34 * r.exact.len());
-    record_line(r, &mut line);
+    record_line(token, r, &mut line);
     w.write_all(line.as_bytes())
 }
 
 /// Append one record line (with its newline) to `out`.
-pub fn record_line(r: &EncodedRecord, out: &mut String) {
-    out.push_str(&crate::hex(&r.token));
+pub fn record_line(token: &Token, r: &EncodedRecord, out: &mut String) {
+    out.push_str(&crate::hex(token));
     out.push(',');
     B64.encode_string(&r.clk, out);
     for e in &r.exact {
@@ -193,7 +204,7 @@ impl<R: BufRead> Reader<R> {
 
     /// The next record, `None` at the end. A file with fewer or more rows than its header says is an
     /// error (a truncated copy, or two files joined).
-    pub fn next_record(&mut self) -> Result<Option<EncodedRecord>, EncodingsError> {
+    pub fn next_record(&mut self) -> Result<Option<Row>, EncodingsError> {
         self.buf.clear();
         let n = self.input.read_line(&mut self.buf)?;
         if n == 0 {
@@ -263,7 +274,7 @@ impl<R: BufRead> Reader<R> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.seen += 1;
-        Ok(Some(EncodedRecord { token, clk, exact }))
+        Ok(Some(Row { token, clk, exact }))
     }
 }
 
@@ -293,28 +304,34 @@ mod tests {
         }
     }
 
-    fn record(t: u8) -> EncodedRecord {
-        EncodedRecord {
+    fn record(t: u8) -> Row {
+        let exact = if t.is_multiple_of(2) {
+            Some([9; 16])
+        } else {
+            None
+        };
+        Row {
             token: [t; 16],
             clk: vec![0xab, 0xc0],
-            exact: vec![if t.is_multiple_of(2) {
-                Some([9; 16])
-            } else {
-                None
-            }],
+            exact: vec![exact],
         }
     }
 
-    fn write(h: &Header, rows: &[EncodedRecord]) -> Vec<u8> {
+    fn write(h: &Header, rows: &[Row]) -> Vec<u8> {
         let mut out = Vec::new();
         h.write(&mut out).expect("write");
         for r in rows {
-            write_record(&mut out, r).expect("write");
+            let rec = EncodedRecord {
+                token: None,
+                clk: r.clk.clone(),
+                exact: r.exact.clone(),
+            };
+            write_record(&mut out, &r.token, &rec).expect("write");
         }
         out
     }
 
-    fn read_all(bytes: &[u8]) -> Result<Vec<EncodedRecord>, EncodingsError> {
+    fn read_all(bytes: &[u8]) -> Result<Vec<Row>, EncodingsError> {
         let mut r = Reader::new(bytes)?;
         let mut out = Vec::new();
         while let Some(rec) = r.next_record()? {

@@ -70,7 +70,7 @@ fn check_case(rel: &str) {
             let input = RecordInput {
                 features: &values,
                 exact: &[],
-                local_id: "0",
+                local_id: None,
             };
             let got = encoder.encode(&mut scratch, &input);
             let refused = errors.is_some_and(|e| e[i].as_str().is_some());
