@@ -1,1 +1,147 @@
-fn main() {}
+//! Criterion benches for the encoder: token hashing (blakeHash, doubleHash), and whole records on the
+//! 10-field benchmark schema with warm and cold caches.
+//!
+//!     cargo bench -p kith --bench encode
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kith::{Encoder, EncoderOptions, RecordInput, Schema, Scratch, Secret};
+
+const SCHEMA: &str = include_str!("bench-schema.json");
+
+fn schema_with_hash(hash: &str) -> Schema {
+    let text = format!(
+        r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}},
+            "features": [{{"identifier": "v", "format": {{"type": "string"}},
+              "hashing": {{"comparison": {{"type": "ngram", "n": 2}}, "strategy": {{"bitsPerToken": 20}}, "hash": {{"type": "{hash}"}}}}}}]}}"#
+    );
+    Schema::from_json_str(&text).expect("schema")
+}
+
+fn records(n: usize) -> Vec<Vec<String>> {
+    let given = [
+        "Olivia", "Jack", "Amelia", "Harry", "Zoë", "Noah", "Aisha", "Yusuf", "Grace", "Liam",
+        "Priya", "Chidi",
+    ];
+    let family = [
+        "Smith",
+        "Khan",
+        "Okafor",
+        "O'Brien",
+        "Murphy",
+        "Wright",
+        "Kowalczyk",
+        "Evans",
+        "Patel",
+        "Nguyen",
+    ];
+    (0..n)
+        .map(|i| {
+            vec![
+                given[i % given.len()].to_owned(),
+                given[(i / 3) % given.len()].to_owned(),
+                family[(i / 7) % family.len()].to_owned(),
+                format!("{}-{:02}-{:02}", 1930 + i % 90, 1 + i % 12, 1 + i % 28),
+                if i % 2 == 0 { "f" } else { "m" }.to_owned(),
+                format!("{} High Street", 1 + i % 250),
+                "Leeds".to_owned(),
+                format!("LS{} {}AB", 1 + i % 29, i % 10),
+                format!("07{:03} {:06}", i % 900 + 100, (i * 7919) % 1_000_000),
+                format!("person{i}@example.org"),
+            ]
+        })
+        .collect()
+}
+
+fn token_hashing(c: &mut Criterion) {
+    let secret = Secret::new(b"bench secret".to_vec()).expect("secret");
+    let mut group = c.benchmark_group("token_hashing");
+    // Every value is new, so every bigram of it is hashed unless the token cache has it; unique
+    // 12-character strings over a large alphabet keep most tokens new.
+    for hash in ["blakeHash", "doubleHash"] {
+        let schema = schema_with_hash(hash);
+        let encoder =
+            Encoder::new(&schema, &secret, "bench", &EncoderOptions::default()).expect("encoder");
+        group.throughput(Throughput::Elements(13));
+        let mut i = 0u64;
+        group.bench_function(format!("{hash}/12-char value, cold scratch"), |b| {
+            b.iter(|| {
+                i += 1;
+                let v = format!("{:x}{:x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15), i);
+                let mut scratch = Scratch::default();
+                let vals = [v.as_str()];
+                let r = encoder.encode(
+                    &mut scratch,
+                    &RecordInput {
+                        features: &vals,
+                        exact: &[],
+                        local_id: None,
+                    },
+                );
+                black_box(r.map(|r| r.clk.len()).unwrap_or(0))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn tokenising(c: &mut Criterion) {
+    // Warm caches: the cost of cutting values into tokens and OR-ing cached bits.
+    let secret = Secret::new(b"bench secret".to_vec()).expect("secret");
+    let schema = schema_with_hash("blakeHash");
+    let encoder =
+        Encoder::new(&schema, &secret, "bench", &EncoderOptions::default()).expect("encoder");
+    let values: Vec<String> = (0..4096).map(|i| format!("value number {i}")).collect();
+    let mut scratch = Scratch::default();
+    let mut i = 0;
+    c.bench_function(
+        "tokenising/bigrams of a 16-char value, warm token cache",
+        |b| {
+            b.iter(|| {
+                i = (i + 1) % values.len();
+                let vals = [values[i].as_str()];
+                let r = encoder.encode(
+                    &mut scratch,
+                    &RecordInput {
+                        features: &vals,
+                        exact: &[],
+                        local_id: None,
+                    },
+                );
+                black_box(r.map(|r| r.clk[0]).unwrap_or(0))
+            })
+        },
+    );
+}
+
+fn whole_records(c: &mut Criterion) {
+    let schema = Schema::from_json_str(SCHEMA).expect("schema");
+    let secret = Secret::new(b"bench secret".to_vec()).expect("secret");
+    let encoder =
+        Encoder::new(&schema, &secret, "bench", &EncoderOptions::default()).expect("encoder");
+    let recs = records(100_000);
+    let mut group = c.benchmark_group("records");
+    group.throughput(Throughput::Elements(1));
+    let mut scratch = Scratch::default();
+    let mut i = 0;
+    group.bench_function("10-field 1024-bit schema, one thread", |b| {
+        b.iter(|| {
+            i = (i + 1) % recs.len();
+            let vals: Vec<&str> = recs[i].iter().map(String::as_str).collect();
+            let r = encoder.encode(
+                &mut scratch,
+                &RecordInput {
+                    features: &vals,
+                    exact: &[],
+                    local_id: Some("id"),
+                },
+            );
+            black_box(r.map(|r| r.clk[0]).unwrap_or(0))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, token_hashing, tokenising, whole_records);
+criterion_main!(benches);

@@ -19,7 +19,7 @@ use crate::format::format_value;
 use crate::hash::TokenHasher;
 use crate::keys::{Purpose, Secret, clk_keys, kith_key};
 use crate::normalize::{DateNormalizer, Normalized, Normalizer};
-use crate::schema::{FeatureHashing, Schema, Strategy, TextEncoding};
+use crate::schema::{Comparison, FeatureHashing, Schema, Strategy, TextEncoding};
 use crate::tokenize::Tokens;
 
 /// Length of record and exact tokens in bytes (128 bits).
@@ -122,9 +122,24 @@ type WordMasks = Box<[(u32, u64)]>;
 struct FeatureCache {
     values: FxHashMap<Box<str>, WordMasks>,
     tokens: FxHashMap<Box<[u8]>, Box<[u32]>>,
+    /// Tokens of one or two bytes (ASCII unigrams and bigrams, the bulk of all tokens) skip hashing:
+    /// `short[key]` is 1 + the offset in `short_arena` of `[k, index 0, …, index k-1]`, or 0.
+    short: Vec<u32>,
+    short_arena: Vec<u32>,
     lookups: u32,
     hits: u32,
     values_off: bool,
+}
+
+/// Slots of the short-token table: 65,536 two-byte tokens, then 256 one-byte tokens.
+const SHORT_SLOTS: usize = 65536 + 256;
+
+fn short_key(token: &[u8]) -> Option<usize> {
+    match *token {
+        [a] => Some(65536 + usize::from(a)),
+        [a, b] => Some(usize::from(a) << 8 | usize::from(b)),
+        _ => None,
+    }
 }
 
 /// Value lookups before the value cache judges its hit rate.
@@ -392,40 +407,60 @@ impl Encoder {
                     cache.values = FxHashMap::default();
                 }
             }
-            tokens.fill(&h.comparison, &value).map_err(err)?;
-            let n = tokens.len();
-            for (t, tok) in tokens.iter().enumerate() {
-                let k = match h.strategy {
-                    Strategy::BitsPerToken(k) => k,
-                    Strategy::BitsPerFeature(f) => {
-                        let (q, r) = (f as usize / n, f as usize % n);
-                        (q + usize::from(t < r)) as u32
-                    }
-                } as usize;
-                if k == 0 {
-                    continue;
-                }
-                encode_token(h.encoding, tok, token_bytes).map_err(err)?;
-                let idx: &[u32] = match cache.tokens.get(token_bytes.as_slice()) {
-                    Some(known) if known.len() >= k => &known[..k],
-                    _ => {
-                        indices.clear();
-                        hasher.indices(token_bytes, k as u32, self.big_l, indices);
-                        if cache.tokens.len() >= CACHE_LIMIT {
-                            cache.tokens.clear();
-                        }
-                        cache
-                            .tokens
-                            .insert(token_bytes.as_slice().into(), indices.as_slice().into());
-                        indices
-                    }
-                };
+            let mut set = |idx: &[u32]| {
                 for &b in idx {
                     let w = (b / 64) as usize;
                     if field_words[w] == 0 {
                         touched.push(w as u32);
                     }
                     field_words[w] |= 1u64 << (63 - b % 64);
+                }
+            };
+            match (&h.comparison, h.strategy, h.encoding) {
+                // Fast path for the common case: plain n-grams of an ASCII value in UTF-8 or ASCII.
+                // The tokens are then just the windows of the padded bytes.
+                (
+                    Comparison::Ngram {
+                        n,
+                        positional: false,
+                    },
+                    Strategy::BitsPerToken(k),
+                    TextEncoding::Utf8 | TextEncoding::Ascii,
+                ) if value.is_ascii() => {
+                    token_bytes.clear();
+                    token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
+                    token_bytes.extend_from_slice(value.as_bytes());
+                    token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
+                    for tok in token_bytes.windows(*n) {
+                        set(token_indices(
+                            cache, indices, hasher, tok, k as usize, self.big_l,
+                        ));
+                    }
+                }
+                _ => {
+                    tokens.fill(&h.comparison, &value).map_err(err)?;
+                    let n = tokens.len();
+                    for (t, tok) in tokens.iter().enumerate() {
+                        let k = match h.strategy {
+                            Strategy::BitsPerToken(k) => k,
+                            Strategy::BitsPerFeature(f) => {
+                                let (q, r) = (f as usize / n, f as usize % n);
+                                (q + usize::from(t < r)) as u32
+                            }
+                        } as usize;
+                        if k == 0 {
+                            continue;
+                        }
+                        encode_token(h.encoding, tok, token_bytes).map_err(err)?;
+                        set(token_indices(
+                            cache,
+                            indices,
+                            hasher,
+                            token_bytes,
+                            k,
+                            self.big_l,
+                        ));
+                    }
                 }
             }
             if cache.values_off {
@@ -471,6 +506,50 @@ impl Encoder {
         }
         Ok(())
     }
+}
+
+/// The first `k` bit indices of a token, from the thread's caches or freshly hashed.
+fn token_indices<'c>(
+    cache: &'c mut FeatureCache,
+    indices: &'c mut Vec<u32>,
+    hasher: &TokenHasher,
+    token: &[u8],
+    k: usize,
+    big_l: u32,
+) -> &'c [u32] {
+    if let Some(key) = short_key(token) {
+        if cache.short.is_empty() {
+            cache.short = vec![0; SHORT_SLOTS];
+        }
+        let at = cache.short[key] as usize;
+        if at != 0 && cache.short_arena[at - 1] as usize >= k {
+            return &cache.short_arena[at..at + k];
+        }
+        indices.clear();
+        hasher.indices(token, k as u32, big_l, indices);
+        if cache.short_arena.len() > CACHE_LIMIT * 64 {
+            cache.short_arena.clear();
+            cache.short.fill(0);
+        }
+        cache.short[key] = cache.short_arena.len() as u32 + 1;
+        cache.short_arena.push(k as u32);
+        cache.short_arena.extend_from_slice(indices);
+        return indices;
+    }
+    if cache
+        .tokens
+        .get(token)
+        .is_some_and(|known| known.len() >= k)
+    {
+        return cache.tokens.get(token).map_or(&[], |known| &known[..k]);
+    }
+    indices.clear();
+    hasher.indices(token, k as u32, big_l, indices);
+    if cache.tokens.len() >= CACHE_LIMIT {
+        cache.tokens.clear();
+    }
+    cache.tokens.insert(token.into(), indices.as_slice().into());
+    indices
 }
 
 /// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
