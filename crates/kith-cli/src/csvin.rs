@@ -87,26 +87,34 @@ impl CsvInput {
         self.reader.position().byte()
     }
 
-    /// Read up to `n` rows into `out`. Returns false at the end of the file.
+    /// Read up to `n` rows into `out`, reusing the records already there (their buffers are kept, so
+    /// a recycled chunk costs no allocation). `out` is truncated to the rows read. Returns false at
+    /// the end of the file.
     pub(crate) fn read_chunk(&mut self, n: usize, out: &mut Vec<RawRow>) -> Result<bool> {
-        out.clear();
-        while out.len() < n {
-            let mut record = csv::ByteRecord::new();
+        let mut filled = 0;
+        while filled < n {
+            if filled == out.len() {
+                out.push(RawRow {
+                    line: 0,
+                    number: 0,
+                    record: csv::ByteRecord::new(),
+                });
+            }
+            let row = &mut out[filled];
             let more = self
                 .reader
-                .read_byte_record(&mut record)
+                .read_byte_record(&mut row.record)
                 .map_err(|e| csv_error(&self.path, e))?;
             if !more {
+                out.truncate(filled);
                 return Ok(false);
             }
             self.rows += 1;
-            let line = record.position().map_or(0, |p| p.line());
-            out.push(RawRow {
-                line,
-                number: self.rows,
-                record,
-            });
+            row.line = row.record.position().map_or(0, |p| p.line());
+            row.number = self.rows;
+            filled += 1;
         }
+        out.truncate(filled);
         Ok(true)
     }
 }
@@ -124,19 +132,34 @@ fn csv_error(path: &Path, e: csv::Error) -> anyhow::Error {
 
 /// Decode one field. Errors say what is wrong without repeating the value.
 pub(crate) fn decode(bytes: &[u8], encoding: InputEncoding) -> Result<Cow<'_, str>, String> {
+    match encoding {
+        InputEncoding::Utf8 => utf8(bytes).map(Cow::Borrowed),
+        InputEncoding::Windows1252 => {
+            no_nul(bytes)?;
+            Ok(encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0)
+        }
+    }
+}
+
+/// A UTF-8 field, borrowed.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, String> {
+    no_nul(bytes)?;
+    std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not valid UTF-8 (byte {} of the field); if the file came from Excel or an older system, \
+             pass --encoding windows-1252",
+            e.valid_up_to() + 1
+        )
+    })
+}
+
+fn no_nul(bytes: &[u8]) -> Result<(), String> {
     if bytes.contains(&0) {
         return Err(
             "contains a NUL byte; is the file UTF-16 or binary? Save it as UTF-8 CSV".to_owned(),
         );
     }
-    match encoding {
-        InputEncoding::Utf8 => std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| {
-            format!(
-                "not valid UTF-8 (byte {} of the field); if the file came from Excel or an older system, \
-                 pass --encoding windows-1252",
-                e.valid_up_to() + 1
-            )
-        }),
-        InputEncoding::Windows1252 => Ok(encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0),
-    }
+    Ok(())
 }

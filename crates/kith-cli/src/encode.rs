@@ -1,12 +1,12 @@
 //! `kith encode`: stream a holder's CSV through the encoder in parallel and write the encodings.
 //!
-//! A reader thread reads chunks of rows; the rayon pool encodes each chunk (every worker thread
-//! keeps its own scratch and value cache); the main thread collects the chunk's results in input
-//! order and feeds the output. Memory stays bounded: kith-format rows are sorted by record token in
-//! runs that spill to temporary files and are merged at the end, so output order says nothing about
-//! input order. Everything is written to temporary files and renamed into place only on success.
+//! A reader thread reads chunks of rows (recycling their buffers); the rayon pool encodes each chunk
+//! in batches (a batch takes its worker's scratch and value cache once, and writes its rows' output
+//! into one string); the main thread walks the batches in input order and feeds the output. Memory
+//! stays bounded: kith-format rows are sorted by record token in runs that spill to temporary files
+//! and are merged at the end, so output order says nothing about input order. Everything is written
+//! to temporary files and renamed into place only on success.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{BufReader, Seek, Write};
 use std::sync::Mutex;
@@ -21,23 +21,34 @@ use rayon::prelude::*;
 
 use crate::atomic::AtomicFile;
 use crate::config::EncodeConfig;
-use crate::csvin::{CsvInput, RawRow, decode};
-use crate::flags::{OnError, OutputFormat};
-use crate::summary::EncodeSummary;
+use crate::csvin::{CsvInput, RawRow, decode, utf8};
+use crate::flags::{InputEncoding, OnError, OutputFormat};
+use crate::summary::{EncodeSummary, FieldCounts};
 
 /// Rows read and encoded together.
 const CHUNK_ROWS: usize = 16 * 1024;
+/// Rows one worker encodes in one go.
+const BATCH_ROWS: usize = 256;
 
-/// The result of one row.
-enum RowResult {
+/// The output of one batch of rows, in input order.
+struct Batch {
+    /// kith: record lines, each ending in a newline; clkhash-json: base64 CLKs back to back.
+    text: String,
+    /// Local IDs back to back (kith format only).
+    ids: String,
+    rows: Vec<BatchRow>,
+    counts: Vec<FieldCounts>,
+    empty_clks: u64,
+}
+
+enum BatchRow {
     Ok {
-        /// kith: the record line without its newline; clkhash-json: the base64 CLK.
-        text: String,
-        local_id: String,
-        outcomes: Vec<FieldOutcome>,
-        empty_clk: bool,
+        line: u64,
+        text_end: usize,
+        id_end: usize,
     },
     Err {
+        line: u64,
         field: String,
         message: String,
     },
@@ -51,6 +62,8 @@ struct Job<'a> {
     /// Column name per schema feature / exact identifier, for messages.
     feature_cols: BTreeMap<String, String>,
     id_col_name: Option<String>,
+    /// Which encoder outcomes are reported (ignored features are not).
+    reported: Vec<bool>,
     scratches: Vec<Mutex<Scratch>>,
 }
 
@@ -77,25 +90,41 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         .context("cannot derive the keys")?;
 
     let mut feature_cols = BTreeMap::new();
-    for (name, col) in encoder
+    let names = encoder
         .feature_names()
         .into_iter()
-        .zip(layout.feature_columns())
-    {
-        if let Some(c) = col {
-            feature_cols.insert(name.to_owned(), header[c].clone());
-        }
-    }
-    for (name, col) in encoder
-        .exact_names()
-        .into_iter()
-        .zip(layout.exact_columns())
-    {
+        .chain(encoder.exact_names());
+    for (name, col) in names.zip(
+        layout
+            .feature_columns()
+            .into_iter()
+            .chain(layout.exact_columns()),
+    ) {
         if let Some(c) = col {
             feature_cols.insert(name.to_owned(), header[c].clone());
         }
     }
     let id_col_name = layout.id_column().map(|c| header[c].clone());
+    let reported: Vec<bool> = cfg
+        .schema
+        .features()
+        .iter()
+        .map(|f| f.hashing.is_some())
+        .chain(encoder.exact_names().iter().map(|_| true))
+        .collect();
+    let field_names: Vec<(String, bool)> = encoder
+        .feature_names()
+        .iter()
+        .zip(cfg.schema.features())
+        .filter(|(_, f)| f.hashing.is_some())
+        .map(|(n, _)| ((*n).to_owned(), false))
+        .chain(
+            encoder
+                .exact_names()
+                .iter()
+                .map(|n| ((*n).to_owned(), true)),
+        )
+        .collect();
     let threads = rayon::current_num_threads();
     let job = Job {
         cfg,
@@ -104,52 +133,31 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         header,
         feature_cols,
         id_col_name,
+        reported,
         scratches: (0..threads + 1)
             .map(|_| Mutex::new(Scratch::default()))
             .collect(),
     };
-
-    let field_names: Vec<(String, bool)> = job
-        .encoder
-        .feature_names()
-        .iter()
-        .zip(cfg.schema.features())
-        .filter(|(_, f)| f.hashing.is_some())
-        .map(|(n, _)| ((*n).to_owned(), false))
-        .chain(
-            job.encoder
-                .exact_names()
-                .iter()
-                .map(|n| ((*n).to_owned(), true)),
-        )
-        .collect();
-    let hashed: Vec<bool> = cfg
-        .schema
-        .features()
-        .iter()
-        .map(|f| f.hashing.is_some())
-        .chain(job.encoder.exact_names().iter().map(|_| true))
-        .collect();
     let mut summary = EncodeSummary::new(cfg, &job.encoder, field_names);
 
     let progress = crate::summary::progress_bar(input.size(), quiet);
-    let mut sink = Sink::new(cfg, &job)?;
+    let mut sink = Sink::new(cfg)?;
     let mut rejects = cfg
         .rejects
         .as_deref()
-        .map(AtomicFile::create)
-        .transpose()?
-        .map(|f| {
-            let mut w = csv::Writer::from_writer(f);
-            let _ = w.write_record(["line", "field", "reason"]);
-            w
-        });
+        .map(|p| -> Result<_> {
+            let mut w = csv::Writer::from_writer(AtomicFile::create(p)?);
+            w.write_record(["line", "field", "reason"])?;
+            Ok(w)
+        })
+        .transpose()?;
 
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<RawRow>, u64)>>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RawRow>>();
         scope.spawn(move || {
             loop {
-                let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+                let mut chunk = back_rx.try_recv().unwrap_or_default();
                 match input.read_chunk(CHUNK_ROWS, &mut chunk) {
                     Ok(more) => {
                         let pos = input.position();
@@ -169,65 +177,76 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         });
         for msg in rx {
             let (chunk, pos) = msg?;
-            let results: Vec<RowResult> = chunk.par_iter().map(|row| job.encode_row(row)).collect();
-            for (row, result) in chunk.iter().zip(results) {
-                match result {
-                    RowResult::Ok {
-                        text,
-                        local_id,
-                        outcomes,
-                        empty_clk,
-                    } => {
-                        summary.count_record(&outcomes, &hashed, empty_clk);
-                        sink.push(text, row.line, local_id)?;
-                    }
-                    RowResult::Err { field, message } => {
-                        let reason = if field.is_empty() {
-                            message
-                        } else {
-                            format!("{field}: {message}")
-                        };
-                        if cfg.on_error == OnError::Fail {
-                            bail!(
-                                "{}: line {}: {reason}\n(no output was written; pass --on-error skip to skip bad rows and count them)",
-                                cfg.input.display(),
-                                row.line
-                            );
+            let batches: Vec<Batch> = chunk
+                .par_chunks(BATCH_ROWS)
+                .map(|rows| job.encode_batch(rows))
+                .collect();
+            for batch in &batches {
+                summary.add_batch(&batch.counts, batch.empty_clks);
+                let (mut text_start, mut id_start) = (0, 0);
+                for row in &batch.rows {
+                    match row {
+                        BatchRow::Ok {
+                            line,
+                            text_end,
+                            id_end,
+                        } => {
+                            summary.encoded += 1;
+                            sink.push(
+                                &batch.text[text_start..*text_end],
+                                *line,
+                                &batch.ids[id_start..*id_end],
+                            )?;
+                            (text_start, id_start) = (*text_end, *id_end);
                         }
-                        if let Some(w) = rejects.as_mut() {
-                            w.write_record([row.line.to_string(), field, reason.clone()])
-                                .with_context(|| {
-                                    format!(
-                                        "cannot write the rejects file {}",
-                                        cfg.rejects
-                                            .as_deref()
-                                            .map(|p| p.display().to_string())
-                                            .unwrap_or_default()
-                                    )
-                                })?;
+                        BatchRow::Err {
+                            line,
+                            field,
+                            message,
+                        } => {
+                            let reason = if field.is_empty() {
+                                message.clone()
+                            } else {
+                                format!("{field}: {message}")
+                            };
+                            if cfg.on_error == OnError::Fail {
+                                bail!(
+                                    "{}: line {line}: {reason}\n(no output was written; pass --on-error skip to skip bad rows and count them)",
+                                    cfg.input.display()
+                                );
+                            }
+                            if let Some(w) = rejects.as_mut() {
+                                w.write_record([line.to_string().as_str(), field, &reason])
+                                    .context("cannot write the rejects file")?;
+                            }
+                            summary.count_skip(reason);
                         }
-                        summary.count_skip(reason);
                     }
                 }
             }
             progress.set_position(pos);
+            let _ = back_tx.send(chunk);
         }
         Ok(())
     })?;
     progress.finish_and_clear();
 
-    let duplicates = sink.finish(&job, &mut summary, rejects.as_mut())?;
+    summary.duplicates = sink.finish(&job, &mut summary, rejects.as_mut())?;
     if let Some(w) = rejects {
-        let f = w
-            .into_inner()
+        w.into_inner()
             .map_err(|e| e.into_error())
-            .context("cannot write the rejects file")?;
-        f.commit()?;
+            .context("cannot write the rejects file")?
+            .commit()?;
     }
-    summary.duplicates = duplicates;
     summary.elapsed = started.elapsed();
     summary.threads = threads;
     Ok(summary)
+}
+
+/// Give a vector of borrowed strings a new lifetime, keeping its allocation (it is emptied first).
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
 }
 
 impl Job<'_> {
@@ -238,41 +257,14 @@ impl Job<'_> {
         }
     }
 
-    fn encode_row(&self, row: &RawRow) -> RowResult {
-        let err = |field: String, message: String| RowResult::Err { field, message };
-        if row.record.len() != self.header.len() {
-            return err(
-                String::new(),
-                format!(
-                    "the row has {} fields but the header has {}",
-                    row.record.len(),
-                    self.header.len()
-                ),
-            );
-        }
-        let mut values: Vec<Cow<'_, str>> = Vec::with_capacity(row.record.len());
-        for (i, f) in row.record.iter().enumerate() {
-            match decode(f, self.cfg.encoding) {
-                Ok(v) => values.push(v),
-                Err(m) => return err(format!("column {:?}", self.header[i]), m),
-            }
-        }
-        let refs: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
-        let (mut features, mut exact) = (Vec::new(), Vec::new());
-        self.layout.extract(&refs, &mut features, &mut exact);
-        let number;
-        let local_id = match self.layout.local_id(&refs) {
-            Some(id) if id.trim().is_empty() => {
-                return err(
-                    format!("column {:?}", self.id_col_name.as_deref().unwrap_or("")),
-                    "the local ID is empty".to_owned(),
-                );
-            }
-            Some(id) => id,
-            None => {
-                number = row.number.to_string();
-                number.as_str()
-            }
+    fn encode_batch(&self, rows: &[RawRow]) -> Batch {
+        let nfields = self.reported.iter().filter(|r| **r).count();
+        let mut batch = Batch {
+            text: String::with_capacity(rows.len() * 240),
+            ids: String::new(),
+            rows: Vec::with_capacity(rows.len()),
+            counts: vec![FieldCounts::default(); nfields],
+            empty_clks: 0,
         };
         let slot = rayon::current_thread_index().map_or(self.scratches.len() - 1, |i| {
             i.min(self.scratches.len() - 1)
@@ -282,32 +274,138 @@ impl Job<'_> {
             Err(poisoned) => poisoned.into_inner(),
         };
         let kith_format = self.cfg.format == OutputFormat::Kith;
-        let input = RecordInput {
-            features: &features,
-            exact: &exact,
-            local_id: kith_format.then_some(local_id),
-        };
-        let encoded = match self.encoder.encode(&mut scratch, &input) {
-            Ok(e) => e,
-            Err(e) => return err(self.column_label(&e.feature), e.message),
-        };
-        let empty_clk = encoded.clk.iter().all(|&b| b == 0);
-        let text = match self.cfg.format {
-            OutputFormat::Kith => {
-                let mut line = String::with_capacity(256);
-                let token = encoded.token.unwrap_or_default();
-                record_line(&token, encoded, &mut line);
-                line.pop(); // the newline is added when written
-                line
+        let (mut refs_store, mut feats_store, mut exact_store): (Vec<&str>, Vec<&str>, Vec<&str>) =
+            Default::default();
+        let mut decoded = String::new();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut number = String::new();
+        for row in rows {
+            let err = |field: String, message: String| BatchRow::Err {
+                line: row.line,
+                field,
+                message,
+            };
+            if row.record.len() != self.header.len() {
+                batch.rows.push(err(
+                    String::new(),
+                    format!(
+                        "the row has {} fields but the header has {}",
+                        row.record.len(),
+                        self.header.len()
+                    ),
+                ));
+                continue;
             }
-            OutputFormat::ClkhashJson => B64.encode(&encoded.clk),
-        };
-        RowResult::Ok {
-            text,
-            local_id: local_id.to_owned(),
-            outcomes: scratch.outcomes().to_vec(),
-            empty_clk,
+            let mut refs = recycle(std::mem::take(&mut refs_store));
+            let mut bad = None;
+            match self.cfg.encoding {
+                InputEncoding::Utf8 => {
+                    for (i, f) in row.record.iter().enumerate() {
+                        match utf8(f) {
+                            Ok(v) => refs.push(v),
+                            Err(m) => {
+                                bad = Some((i, m));
+                                break;
+                            }
+                        }
+                    }
+                }
+                InputEncoding::Windows1252 => {
+                    decoded.clear();
+                    spans.clear();
+                    for (i, f) in row.record.iter().enumerate() {
+                        match decode(f, InputEncoding::Windows1252) {
+                            Ok(v) => {
+                                let start = decoded.len();
+                                decoded.push_str(&v);
+                                spans.push((start, decoded.len()));
+                            }
+                            Err(m) => {
+                                bad = Some((i, m));
+                                break;
+                            }
+                        }
+                    }
+                    if bad.is_none() {
+                        refs.extend(spans.iter().map(|&(a, b)| &decoded[a..b]));
+                    }
+                }
+            }
+            if let Some((i, m)) = bad {
+                batch
+                    .rows
+                    .push(err(format!("column {:?}", self.header[i]), m));
+                refs_store = recycle(refs);
+                continue;
+            }
+            let mut features = recycle(std::mem::take(&mut feats_store));
+            let mut exact = recycle(std::mem::take(&mut exact_store));
+            self.layout.extract(&refs, &mut features, &mut exact);
+            let local_id = match self.layout.local_id(&refs) {
+                Some(id) if id.trim().is_empty() => None,
+                Some(id) => Some(id),
+                None => {
+                    number.clear();
+                    let _ = std::fmt::Write::write_fmt(&mut number, format_args!("{}", row.number));
+                    Some(number.as_str())
+                }
+            };
+            let outcome = match local_id {
+                None => Err(err(
+                    format!("column {:?}", self.id_col_name.as_deref().unwrap_or("")),
+                    "the local ID is empty".to_owned(),
+                )),
+                Some(id) => {
+                    let input = RecordInput {
+                        features: &features,
+                        exact: &exact,
+                        local_id: kith_format.then_some(id),
+                    };
+                    match self.encoder.encode(&mut scratch, &input) {
+                        Err(e) => Err(err(self.column_label(&e.feature), e.message)),
+                        Ok(encoded) => {
+                            if encoded.clk.iter().all(|&b| b == 0) {
+                                batch.empty_clks += 1;
+                            }
+                            match encoded.token {
+                                Some(token) if kith_format => {
+                                    record_line(&token, encoded, &mut batch.text);
+                                    batch.ids.push_str(id);
+                                }
+                                _ => B64.encode_string(&encoded.clk, &mut batch.text),
+                            }
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            match outcome {
+                Ok(()) => {
+                    let reported = scratch
+                        .outcomes()
+                        .iter()
+                        .zip(&self.reported)
+                        .filter(|(_, r)| **r);
+                    for (c, (o, _)) in batch.counts.iter_mut().zip(reported) {
+                        match o {
+                            FieldOutcome::Present => {}
+                            FieldOutcome::Missing => c.missing += 1,
+                            FieldOutcome::Invalid => c.invalid += 1,
+                        }
+                    }
+                    batch.rows.push(BatchRow::Ok {
+                        line: row.line,
+                        text_end: batch.text.len(),
+                        id_end: batch.ids.len(),
+                    });
+                }
+                Err(e) => batch.rows.push(e),
+            }
+            feats_store = recycle(features);
+            exact_store = recycle(exact);
+            refs_store = recycle(refs);
         }
+        batch
     }
 }
 
@@ -325,7 +423,7 @@ enum Sink {
 }
 
 impl Sink {
-    fn new(cfg: &EncodeConfig, _job: &Job<'_>) -> Result<Sink> {
+    fn new(cfg: &EncodeConfig) -> Result<Sink> {
         Ok(match cfg.format {
             OutputFormat::Kith => Sink::Kith {
                 sorter: Sorter::new(&cfg.output, cfg.sort_run_rows),
@@ -343,13 +441,10 @@ impl Sink {
         })
     }
 
-    fn push(&mut self, text: String, line: u64, local_id: String) -> Result<()> {
+    /// One encoded row: a kith record line with its newline, or a base64 CLK.
+    fn push(&mut self, text: &str, line: u64, local_id: &str) -> Result<()> {
         match self {
-            Sink::Kith { sorter } => sorter.push(Entry {
-                text,
-                line,
-                local_id,
-            }),
+            Sink::Kith { sorter } => sorter.push(text.trim_end_matches('\n'), line, local_id),
             Sink::Clkhash { out, map, written } => {
                 if *written > 0 {
                     out.write_all(b", ")?;
@@ -358,7 +453,7 @@ impl Sink {
                 out.write_all(text.as_bytes())?;
                 out.write_all(b"\"")?;
                 if let Some(m) = map {
-                    m.write_record([written.to_string().as_str(), local_id.as_str()])?;
+                    m.write_record([written.to_string().as_str(), local_id])?;
                 }
                 *written += 1;
                 Ok(())
@@ -401,44 +496,43 @@ impl Sink {
                 let mut duplicates = 0u64;
                 {
                     let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut body);
-                    let mut prev: Option<Entry> = None;
-                    sorter.merge(|e| {
-                        if let Some(p) = &prev
-                            && p.text[..32] == e.text[..32]
+                    let mut prev: Option<([u8; 32], u64)> = None;
+                    sorter.merge(|text, line, local_id| {
+                        let token = token_key(text);
+                        if let Some((p, first)) = prev
+                            && p == token
                         {
                             let what = match &job.id_col_name {
                                 Some(c) => format!(
-                                    "duplicate local ID in column {c:?} (first at line {})",
-                                    p.line
+                                    "duplicate local ID in column {c:?} (first at line {first})"
                                 ),
-                                None => format!("duplicate record (first at line {})", p.line),
+                                None => format!("duplicate record (first at line {first})"),
                             };
                             if cfg.on_error == OnError::Fail {
                                 bail!(
-                                    "{}: line {}: {what}; local IDs must be unique",
-                                    cfg.input.display(),
-                                    e.line
+                                    "{}: line {line}: {what}; local IDs must be unique",
+                                    cfg.input.display()
                                 );
                             }
                             duplicates += 1;
                             summary.count_skip("duplicate local ID".to_owned());
-                            summary.uncount_record();
+                            summary.encoded = summary.encoded.saturating_sub(1);
                             if let Some(r) = rejects.as_mut() {
                                 r.write_record([
-                                    e.line.to_string(),
+                                    line.to_string(),
                                     job.id_col_name.clone().unwrap_or_default(),
                                     what,
                                 ])?;
                             }
                             return Ok(());
                         }
-                        w.write_all(e.text.as_bytes())?;
+                        w.write_all(text.as_bytes())?;
                         w.write_all(b"\n")?;
                         if let Some(m) = map.as_mut() {
-                            m.write_record([&e.text[..32], e.local_id.as_str()])?;
+                            m.write_record([&text[..32], local_id])?;
                         }
                         written += 1;
-                        prev = Some(e);
+                        prev = Some((token, line));
                         Ok(())
                     })?;
                     w.flush().context("cannot write a temporary file")?;
@@ -487,141 +581,159 @@ fn open_map(cfg: &EncodeConfig) -> Result<Option<csv::Writer<AtomicFile>>> {
         .transpose()
 }
 
-/// One kith-format row on its way to being sorted.
-struct Entry {
-    /// The record line without newline; it starts with the 32-hex-digit record token.
-    text: String,
+/// The 32 hex digits of the record token at the start of a record line.
+fn token_key(text: &str) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    let b = text.as_bytes();
+    let n = b.len().min(32);
+    k[..n].copy_from_slice(&b[..n]);
+    k
+}
+
+/// A row in a sort run: where its record line and local ID are in the run's arena.
+#[derive(Clone, Copy)]
+struct Item {
+    key: [u8; 32],
     line: u64,
-    local_id: String,
+    start: usize,
+    text_len: u32,
+    id_len: u32,
 }
 
-impl Entry {
-    fn key(&self) -> (&str, u64) {
-        (&self.text[..32], self.line)
-    }
-}
-
-/// External sort by (record token, input line): sorted runs of `run_rows` rows spill to anonymous
-/// temporary files as CSV, and are merged at the end.
+/// External sort by (record token, input line). Rows are appended to one string per run; a full
+/// run is sorted and spilled to an anonymous temporary file as CSV; spilled runs are merged at the
+/// end.
 struct Sorter {
-    run: Vec<Entry>,
+    arena: String,
+    items: Vec<Item>,
     run_rows: usize,
     spills: Vec<std::fs::File>,
     dir: std::path::PathBuf,
 }
 
+/// A run is also spilled once its text reaches this size.
+const RUN_BYTES: usize = 256 << 20;
+
 impl Sorter {
     fn new(output: &std::path::Path, run_rows: usize) -> Sorter {
         Sorter {
-            run: Vec::new(),
+            arena: String::new(),
+            items: Vec::new(),
             run_rows,
             spills: Vec::new(),
             dir: crate::atomic::parent_dir(output),
         }
     }
 
-    fn push(&mut self, e: Entry) -> Result<()> {
-        self.run.push(e);
-        if self.run.len() >= self.run_rows {
+    fn push(&mut self, text: &str, line: u64, local_id: &str) -> Result<()> {
+        let start = self.arena.len();
+        self.arena.push_str(text);
+        self.arena.push_str(local_id);
+        self.items.push(Item {
+            key: token_key(text),
+            line,
+            start,
+            text_len: text.len() as u32,
+            id_len: local_id.len() as u32,
+        });
+        if self.items.len() >= self.run_rows || self.arena.len() >= RUN_BYTES {
             self.spill()?;
         }
         Ok(())
     }
 
+    fn parts(&self, it: &Item) -> (&str, &str) {
+        let t_end = it.start + it.text_len as usize;
+        (
+            &self.arena[it.start..t_end],
+            &self.arena[t_end..t_end + it.id_len as usize],
+        )
+    }
+
+    fn sort(&mut self) {
+        self.items
+            .par_sort_unstable_by(|a, b| (a.key, a.line).cmp(&(b.key, b.line)));
+    }
+
     fn spill(&mut self) -> Result<()> {
-        self.run.par_sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+        self.sort();
         let mut file = tempfile::tempfile_in(&self.dir)
             .with_context(|| format!("cannot create a temporary file in {}", self.dir.display()))?;
         {
             let mut w = csv::WriterBuilder::new()
                 .has_headers(false)
                 .from_writer(std::io::BufWriter::with_capacity(1 << 20, &mut file));
-            for e in self.run.drain(..) {
-                w.write_record([
-                    e.text.as_str(),
-                    e.line.to_string().as_str(),
-                    e.local_id.as_str(),
-                ])?;
+            for it in &self.items {
+                let (text, id) = self.parts(it);
+                w.write_record([text, it.line.to_string().as_str(), id])?;
             }
             w.flush().context("cannot write a temporary file")?;
         }
         file.rewind().context("cannot read a temporary file")?;
         self.spills.push(file);
+        self.items.clear();
+        self.arena.clear();
         Ok(())
     }
 
-    /// Hand every entry to `emit` in (token, line) order.
-    fn merge(mut self, mut emit: impl FnMut(Entry) -> Result<()>) -> Result<()> {
-        self.run.par_sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+    /// Hand every row to `emit` in (token, line) order.
+    fn merge(mut self, mut emit: impl FnMut(&str, u64, &str) -> Result<()>) -> Result<()> {
         if self.spills.is_empty() {
-            for e in self.run {
-                emit(e)?;
+            self.sort();
+            for it in &self.items {
+                let (text, id) = self.parts(it);
+                emit(text, it.line, id)?;
             }
             return Ok(());
         }
-        let mut sources: Vec<Source> = self
+        if !self.items.is_empty() {
+            self.spill()?;
+        }
+        let mut readers: Vec<csv::Reader<BufReader<std::fs::File>>> = self
             .spills
             .into_iter()
             .map(|f| {
-                Source::File(
-                    csv::ReaderBuilder::new()
-                        .has_headers(false)
-                        .from_reader(BufReader::with_capacity(1 << 16, f)),
-                )
+                csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(BufReader::with_capacity(1 << 16, f))
             })
             .collect();
-        sources.push(Source::Mem(self.run.into_iter()));
-        let mut heads: Vec<Option<Entry>> = Vec::with_capacity(sources.len());
-        for s in &mut sources {
-            heads.push(s.next()?);
-        }
-        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(String, u64, usize)>> = heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| {
-                h.as_ref()
-                    .map(|e| std::cmp::Reverse((e.text[..32].to_owned(), e.line, i)))
-            })
-            .collect();
-        while let Some(std::cmp::Reverse((_, _, i))) = heap.pop() {
-            let Some(e) = heads[i].take() else { continue };
-            heads[i] = sources[i].next()?;
-            if let Some(n) = &heads[i] {
-                heap.push(std::cmp::Reverse((n.text[..32].to_owned(), n.line, i)));
+        let mut heads: Vec<csv::StringRecord> = vec![csv::StringRecord::new(); readers.len()];
+        let mut heap = std::collections::BinaryHeap::new();
+        let read = |r: &mut csv::Reader<BufReader<std::fs::File>>,
+                    rec: &mut csv::StringRecord|
+         -> Result<Option<u64>> {
+            if !r.read_record(rec).context("cannot read a temporary file")? {
+                return Ok(None);
             }
-            emit(e)?;
+            rec.get(1)
+                .and_then(|l| l.parse().ok())
+                .map(Some)
+                .context("a temporary file is damaged")
+        };
+        for (i, (r, rec)) in readers.iter_mut().zip(heads.iter_mut()).enumerate() {
+            if let Some(line) = read(r, rec)? {
+                heap.push(std::cmp::Reverse((
+                    token_key(rec.get(0).unwrap_or_default()),
+                    line,
+                    i,
+                )));
+            }
+        }
+        while let Some(std::cmp::Reverse((_, line, i))) = heap.pop() {
+            emit(
+                heads[i].get(0).unwrap_or_default(),
+                line,
+                heads[i].get(2).unwrap_or_default(),
+            )?;
+            if let Some(next) = read(&mut readers[i], &mut heads[i])? {
+                heap.push(std::cmp::Reverse((
+                    token_key(heads[i].get(0).unwrap_or_default()),
+                    next,
+                    i,
+                )));
+            }
         }
         Ok(())
-    }
-}
-
-enum Source {
-    File(csv::Reader<BufReader<std::fs::File>>),
-    Mem(std::vec::IntoIter<Entry>),
-}
-
-impl Source {
-    fn next(&mut self) -> Result<Option<Entry>> {
-        match self {
-            Source::Mem(it) => Ok(it.next()),
-            Source::File(r) => {
-                let mut rec = csv::StringRecord::new();
-                if !r
-                    .read_record(&mut rec)
-                    .context("cannot read a temporary file")?
-                {
-                    return Ok(None);
-                }
-                let line = rec
-                    .get(1)
-                    .and_then(|l| l.parse().ok())
-                    .context("a temporary file is damaged")?;
-                Ok(Some(Entry {
-                    text: rec.get(0).unwrap_or_default().to_owned(),
-                    line,
-                    local_id: rec.get(2).unwrap_or_default().to_owned(),
-                }))
-            }
-        }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kith::{Encoder, FieldOutcome};
+use kith::Encoder;
 
 use crate::config::EncodeConfig;
 use crate::flags::OutputFormat;
@@ -79,35 +79,13 @@ impl EncodeSummary {
         }
     }
 
-    /// Count one encoded record. `hashed` says which outcomes belong to reported fields (ignored
-    /// features have an outcome but no entry in the summary).
-    pub(crate) fn count_record(
-        &mut self,
-        outcomes: &[FieldOutcome],
-        hashed: &[bool],
-        empty_clk: bool,
-    ) {
-        self.encoded += 1;
-        if empty_clk {
-            self.empty_clks += 1;
+    /// Add one batch's field counts.
+    pub(crate) fn add_batch(&mut self, counts: &[FieldCounts], empty_clks: u64) {
+        for (c, b) in self.counts.iter_mut().zip(counts) {
+            c.missing += b.missing;
+            c.invalid += b.invalid;
         }
-        let reported = outcomes
-            .iter()
-            .zip(hashed)
-            .filter(|(_, h)| **h)
-            .map(|(o, _)| o);
-        for (c, o) in self.counts.iter_mut().zip(reported) {
-            match o {
-                FieldOutcome::Present => {}
-                FieldOutcome::Missing => c.missing += 1,
-                FieldOutcome::Invalid => c.invalid += 1,
-            }
-        }
-    }
-
-    /// A record counted as encoded was dropped as a duplicate.
-    pub(crate) fn uncount_record(&mut self) {
-        self.encoded = self.encoded.saturating_sub(1);
+        self.empty_clks += empty_clks;
     }
 
     pub(crate) fn count_skip(&mut self, reason: String) {

@@ -154,7 +154,6 @@ pub struct Scratch {
     token_bytes: Vec<u8>,
     bits: Option<BitVec>,
     field_words: Vec<u64>,
-    touched: Vec<u32>,
     caches: Vec<FeatureCache>,
     outcomes: Vec<FieldOutcome>,
     record: EncodedRecord,
@@ -388,7 +387,6 @@ impl Encoder {
                 indices,
                 token_bytes,
                 field_words,
-                touched,
                 caches,
                 ..
             } = scratch;
@@ -407,13 +405,18 @@ impl Encoder {
                     cache.values = FxHashMap::default();
                 }
             }
+            // A feature whose values are cached collects its own bits first (to cache them); any
+            // other sets its bits straight into the record.
+            let direct = cache.values_off;
             let mut set = |idx: &[u32]| {
-                for &b in idx {
-                    let w = (b / 64) as usize;
-                    if field_words[w] == 0 {
-                        touched.push(w as u32);
+                if direct {
+                    for &b in idx {
+                        bits.set(b as usize);
                     }
-                    field_words[w] |= 1u64 << (63 - b % 64);
+                } else {
+                    for &b in idx {
+                        field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+                    }
                 }
             };
             match (&h.comparison, h.strategy, h.encoding) {
@@ -463,19 +466,15 @@ impl Encoder {
                     }
                 }
             }
-            if cache.values_off {
-                for &w in touched.iter() {
-                    bits.or_word(w as usize, std::mem::take(&mut field_words[w as usize]));
-                }
-                touched.clear();
+            if direct {
                 continue;
             }
-            touched.sort_unstable();
-            let masks: WordMasks = touched
-                .iter()
-                .map(|&w| (w, std::mem::take(&mut field_words[w as usize])))
+            let masks: WordMasks = field_words
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, m)| **m != 0)
+                .map(|(w, m)| (w as u32, std::mem::take(m)))
                 .collect();
-            touched.clear();
             for &(w, m) in masks.iter() {
                 bits.or_word(w as usize, m);
             }
