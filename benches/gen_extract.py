@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Write a seeded synthetic extract for benchmarks: 10 columns matching bench-schema.json.
 
-    python3 benches/gen_extract.py ROWS OUT.csv [SEED]
+    python3 benches/gen_extract.py ROWS OUT.csv [SEED] [--diverse]
 
-Values repeat as they do in real extracts (common forenames, surnames and towns), so neither tool
-is flattered or penalised by caching.
+By default values repeat as they do in a small extract (a few dozen common forenames and surnames);
+with --diverse, names are built from syllables, so almost every name is new, as in a national
+extract. Both tools cache per value, so the two settings show both ends.
 """
 import csv
 import random
@@ -30,17 +31,31 @@ STREETS = ("High Street, Station Road, Main Street, Park Road, Church Road, Chur
 AREAS = "LS BD M S NE L WN BL PR BB YO HU DN WF HD HX HG DH CA LA CH SK OL".split()
 
 
+SYLLABLES = ("an bel cor dan el fay gar han is jo kel lin mar nor os pen quin ros sal tor ul vin wen xan "
+             "yor zel ba ce di fo gu ha ke li mo nu ra se ti vo wy").split()
+
+
+def syllable_name(rng):
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+
+
 def main():
-    rows = int(sys.argv[1])
-    out = sys.argv[2]
-    rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 2026)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    diverse = "--diverse" in sys.argv
+    rows = int(args[0])
+    out = args[1]
+    rng = random.Random(int(args[2]) if len(args) > 2 else 2026)
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["given_name", "middle_name", "surname", "dob", "sex", "address", "town", "postcode", "phone", "email"])
         for _ in range(rows):
-            given = rng.choice(GIVEN)
-            surname = rng.choice(SURNAMES)
-            middle = rng.choice(GIVEN) if rng.random() < 0.6 else ""
+            if diverse:
+                given, surname = syllable_name(rng), syllable_name(rng)
+                middle = syllable_name(rng) if rng.random() < 0.6 else ""
+            else:
+                given = rng.choice(GIVEN)
+                surname = rng.choice(SURNAMES)
+                middle = rng.choice(GIVEN) if rng.random() < 0.6 else ""
             dob = f"{rng.randint(1925, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
             sex = rng.choice("mf")
             address = f"{rng.randint(1, 250)} {rng.choice(STREETS)}"

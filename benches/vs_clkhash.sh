@@ -3,12 +3,13 @@
 # process) against `kith encode`, on the same generated extract, schema and secret, in one run.
 # Prints records per second for both, the per-core ratio, and checks the CLKs are byte-identical.
 #
-#   benches/vs_clkhash.sh [ROWS]        (default 100000)
+#   benches/vs_clkhash.sh [ROWS] [--diverse]     (default 100000 rows of repetitive names)
 #
 # Needs python3 with venv and pip (clkhash is installed from PyPI into target/bench-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-100000}
+diverse=${2:-}
 work=target/bench-vs-clkhash
 venv=target/bench-venv
 mkdir -p "$work"
@@ -19,7 +20,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import clkhash" 2>/de
 fi
 "$venv/bin/python" -c "import clkhash, sys; print('clkhash', clkhash.__version__, 'on Python', sys.version.split()[0])"
 
-python3 benches/gen_extract.py "$rows" "$work/extract.csv" 2026
+python3 benches/gen_extract.py "$rows" "$work/extract.csv" 2026 $diverse
 printf 'kith benchmark secret, not for real use\n' > "$work/secret.key"
 chmod 600 "$work/secret.key"
 
@@ -27,7 +28,7 @@ cargo build --release -q -p kith-cli
 kith=target/release/kith
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "extract: $rows records, 10 fields, 1024-bit CLKs (benches/bench-schema.json)"
+echo "extract: $rows records ${diverse:-(repetitive names)}, 10 fields, 1024-bit CLKs (benches/bench-schema.json)"
 
 clk_line=$("$venv/bin/python" benches/clkhash_encode.py benches/bench-schema.json "$work/secret.key" "$work/extract.csv" "$work/clkhash.json")
 echo "$clk_line"

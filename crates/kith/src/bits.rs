@@ -60,6 +60,21 @@ impl BitVec {
         &mut self.blocks[w / 8].0[w % 8]
     }
 
+    /// OR `src` into the vector's words, word 0 first. `src` must not be longer than the vector.
+    pub fn or_words(&mut self, src: &[u64]) {
+        assert!(
+            src.len() <= self.bits.div_ceil(64),
+            "{} words do not fit {} bits",
+            src.len(),
+            self.bits
+        );
+        for (block, chunk) in self.blocks.iter_mut().zip(src.chunks(8)) {
+            for (w, s) in block.0.iter_mut().zip(chunk) {
+                *w |= *s;
+            }
+        }
+    }
+
     /// The 512-bit blocks; bits past `len()` are zero.
     pub fn blocks(&self) -> &[Block] {
         &self.blocks

@@ -126,6 +126,12 @@ struct FeatureCache {
     /// `short[key]` is 1 + the offset in `short_arena` of `[k, index 0, …, index k-1]`, or 0.
     short: Vec<u32>,
     short_arena: Vec<u32>,
+    /// Dense per-token bit maps (`L / 64` words each) for fixed-k features with short CLKs: OR-ing
+    /// a token's words beats setting its k bits one by one. `dense_short` is indexed like `short`
+    /// and holds 1 + the slot; longer tokens go through `dense_long`.
+    dense_short: Vec<u32>,
+    dense_long: FxHashMap<Box<[u8]>, u32>,
+    dense: Vec<u64>,
     lookups: u32,
     hits: u32,
     values_off: bool,
@@ -141,6 +147,9 @@ fn short_key(token: &[u8]) -> Option<usize> {
         _ => None,
     }
 }
+
+/// Dense token maps are used up to this many words per CLK (4,096 bits before folding).
+const DENSE_MAX_WORDS: usize = 64;
 
 /// Value lookups before the value cache judges its hit rate.
 const CACHE_TRIAL: u32 = 4096;
@@ -405,20 +414,27 @@ impl Encoder {
                     cache.values = FxHashMap::default();
                 }
             }
-            // A feature whose values are cached collects its own bits first (to cache them); any
-            // other sets its bits straight into the record.
+            // The feature's bits are collected in `field_words` first: to be cached as the value's
+            // bits, or (when values are not cached) OR-ed straight into the record.
             let direct = cache.values_off;
-            let mut set = |idx: &[u32]| {
-                if direct {
-                    for &b in idx {
-                        bits.set(b as usize);
-                    }
-                } else {
-                    for &b in idx {
-                        field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
-                    }
-                }
+            let nw = field_words.len();
+            let fixed_k = match h.strategy {
+                Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(k as usize),
+                _ => None,
             };
+            let mut add =
+                |cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8], k: usize| {
+                    if fixed_k.is_some() {
+                        let map = token_dense(cache, indices, hasher, tok, k, self.big_l, nw);
+                        for (a, b) in field_words.iter_mut().zip(map) {
+                            *a |= *b;
+                        }
+                    } else {
+                        for &b in token_indices(cache, indices, hasher, tok, k, self.big_l) {
+                            field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+                        }
+                    }
+                };
             match (&h.comparison, h.strategy, h.encoding) {
                 // Fast path for the common case: plain n-grams of an ASCII value in UTF-8 or ASCII.
                 // The tokens are then just the windows of the padded bytes.
@@ -435,9 +451,7 @@ impl Encoder {
                     token_bytes.extend_from_slice(value.as_bytes());
                     token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
                     for tok in token_bytes.windows(*n) {
-                        set(token_indices(
-                            cache, indices, hasher, tok, k as usize, self.big_l,
-                        ));
+                        add(cache, indices, tok, k as usize);
                     }
                 }
                 _ => {
@@ -455,18 +469,13 @@ impl Encoder {
                             continue;
                         }
                         encode_token(h.encoding, tok, token_bytes).map_err(err)?;
-                        set(token_indices(
-                            cache,
-                            indices,
-                            hasher,
-                            token_bytes,
-                            k,
-                            self.big_l,
-                        ));
+                        add(cache, indices, token_bytes, k);
                     }
                 }
             }
             if direct {
+                bits.or_words(field_words);
+                field_words.fill(0);
                 continue;
             }
             let masks: WordMasks = field_words
@@ -549,6 +558,56 @@ fn token_indices<'c>(
     }
     cache.tokens.insert(token.into(), indices.as_slice().into());
     indices
+}
+
+/// A token's bits as `nw` dense words, from the thread's caches or freshly hashed.
+fn token_dense<'c>(
+    cache: &'c mut FeatureCache,
+    indices: &mut Vec<u32>,
+    hasher: &TokenHasher,
+    token: &[u8],
+    k: usize,
+    big_l: u32,
+    nw: usize,
+) -> &'c [u64] {
+    let known = match short_key(token) {
+        Some(key) => match cache.dense_short.get(key) {
+            Some(&slot) if slot != 0 => Some(slot as usize - 1),
+            _ => None,
+        },
+        None => cache.dense_long.get(token).map(|&slot| slot as usize),
+    };
+    let slot = match known {
+        Some(slot) => slot,
+        None => {
+            indices.clear();
+            hasher.indices(token, k as u32, big_l, indices);
+            if cache.dense.len() >= CACHE_LIMIT * nw {
+                cache.dense.clear();
+                cache.dense_long.clear();
+                cache.dense_short.fill(0);
+            }
+            let slot = cache.dense.len() / nw;
+            cache.dense.resize(cache.dense.len() + nw, 0);
+            let map = &mut cache.dense[slot * nw..];
+            for &b in indices.iter() {
+                map[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+            }
+            match short_key(token) {
+                Some(key) => {
+                    if cache.dense_short.is_empty() {
+                        cache.dense_short = vec![0; SHORT_SLOTS];
+                    }
+                    cache.dense_short[key] = slot as u32 + 1;
+                }
+                None => {
+                    cache.dense_long.insert(token.into(), slot as u32);
+                }
+            }
+            slot
+        }
+    };
+    &cache.dense[slot * nw..(slot + 1) * nw]
 }
 
 /// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
