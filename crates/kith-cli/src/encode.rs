@@ -344,6 +344,9 @@ impl Job<'_> {
             let local_id = match self.layout.local_id(&refs) {
                 Some(id) if id.trim().is_empty() => None,
                 Some(id) => Some(id),
+                // The record number stands in for a missing ID column; it is only needed for record
+                // tokens and the token map.
+                None if !kith_format && self.cfg.keep_map.is_none() => Some(""),
                 None => {
                     number.clear();
                     let _ = std::fmt::Write::write_fmt(&mut number, format_args!("{}", row.number));
