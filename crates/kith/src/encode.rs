@@ -658,3 +658,101 @@ fn encode_token(enc: TextEncoding, tok: &str, out: &mut Vec<u8>) -> Result<(), S
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::{Just, prop_assert, prop_assert_eq, prop_oneof, proptest};
+    use proptest::strategy::Strategy as _;
+
+    const SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
+      "features": [
+        {"identifier": "name", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 12}}},
+        {"identifier": "city", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2, "positional": true}, "strategy": {"bitsPerFeature": 60}, "hash": {"type": "doubleHash"}}},
+        {"identifier": "code", "format": {"type": "string"}, "hashing": {"comparison": {"type": "exact"}, "strategy": {"bitsPerToken": 9}}}],
+      "kith": {"version": 1, "normalize": {"name": "name"}, "exact": {"nhs": {"normalize": "nhs_number"}}}}"#;
+
+    fn encoder() -> Encoder {
+        let schema = Schema::from_json_str(SCHEMA).expect("schema");
+        let secret = Secret::new(b"property secret".to_vec()).expect("secret");
+        Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder")
+    }
+
+    fn encode_with(e: &Encoder, scratch: &mut Scratch, r: &[String; 3]) -> EncodedRecord {
+        let values = [r[0].as_str(), r[1].as_str(), r[2].as_str()];
+        let input = RecordInput { features: &values, exact: &["943 476 5919"], local_id: Some(&r[0]) };
+        e.encode(scratch, &input).expect("encodes").clone()
+    }
+
+    fn record() -> impl proptest::strategy::Strategy<Value = [String; 3]> {
+        // Few distinct values, so that the caches are hit, plus arbitrary Unicode.
+        let word = prop_oneof![
+            Just("ann".to_owned()),
+            Just("Zoë".to_owned()),
+            Just("".to_owned()),
+            "[a-z]{0,6}",
+            "\\PC{0,8}",
+        ];
+        [word.clone(), word.clone(), word].prop_map(|w| w)
+    }
+
+    proptest! {
+        /// The caches in a reused scratch never change a result: every record encodes exactly as it
+        /// does with a fresh scratch.
+        #[test]
+        fn caches_never_change_the_output(records in proptest::collection::vec(record(), 1..40)) {
+            let e = encoder();
+            let mut shared = Scratch::default();
+            for r in &records {
+                let warm = encode_with(&e, &mut shared, r);
+                let cold = encode_with(&e, &mut Scratch::default(), r);
+                prop_assert_eq!(warm, cold);
+            }
+        }
+
+        /// A CLK is the OR of its fields: adding a value to an empty field only sets bits.
+        #[test]
+        fn adding_a_value_only_sets_bits(r in record(), extra in "[a-z]{1,8}") {
+            let e = encoder();
+            let mut s = Scratch::default();
+            let without = encode_with(&e, &mut s, &[r[0].clone(), r[1].clone(), String::new()]);
+            let with = encode_with(&e, &mut s, &[r[0].clone(), r[1].clone(), extra]);
+            prop_assert_eq!(without.clk.len(), 64);
+            for (a, b) in without.clk.iter().zip(&with.clk) {
+                prop_assert_eq!(a & !b, 0, "a bit was cleared");
+            }
+            prop_assert!(with.clk.iter().map(|b| b.count_ones()).sum::<u32>() > without.clk.iter().map(|b| b.count_ones()).sum::<u32>());
+        }
+
+        /// Normalisation makes spelling variants of a name encode identically.
+        #[test]
+        fn name_variants_share_a_clk(name in "[a-z]{1,10}", pad in " {0,3}") {
+            let e = encoder();
+            let mut s = Scratch::default();
+            let a = encode_with(&e, &mut s, &[name.clone(), "x".into(), "y".into()]);
+            let b = encode_with(&e, &mut s, &[format!("{pad}{}{pad}", name.to_uppercase()), "x".into(), "y".into()]);
+            prop_assert_eq!(a.clk, b.clk);
+        }
+    }
+
+    #[test]
+    fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
+        let schema = Schema::from_json_str(SCHEMA).expect("schema");
+        let secret = Secret::new(b"property secret".to_vec()).expect("secret");
+        let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("encoder");
+        let b = Encoder::new(&schema, &secret, "health", &EncoderOptions::default()).expect("encoder");
+        assert_ne!(a.record_token("1"), b.record_token("1"));
+        assert_ne!(a.record_token("1"), a.record_token("2"));
+        assert_eq!(a.key_check(), b.key_check());
+        let mut s = Scratch::default();
+        let input = RecordInput { features: &["x", "y", "z"], exact: &["9434765919"], local_id: None };
+        let ea = a.encode(&mut s, &input).expect("ok").exact.clone();
+        let input = RecordInput { features: &["x", "y", "z"], exact: &["943-476-5919"], local_id: None };
+        let eb = b.encode(&mut s, &input).expect("ok").exact.clone();
+        assert_eq!(ea, eb);
+        assert!(ea[0].is_some());
+        let input = RecordInput { features: &["x", "y", "z"], exact: &["9434765918"], local_id: None };
+        assert_eq!(a.encode(&mut s, &input).expect("ok").exact, vec![None], "invalid NHS number");
+        assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
+    }
+}

@@ -342,3 +342,29 @@ fn summary_reports_counts_and_invalid_values() {
         stderr(&quiet)
     );
 }
+
+/// Golden files pin the output formats byte for byte: the kith encodings file (header, record
+/// tokens, CLKs, exact tokens, row order), the holder's map, and the clkhash JSON. They were made by
+/// this command with the secret `golden-secret-for-format-tests`; a change that alters them changes
+/// what holders send, and must be a deliberate format change (then regenerate them and bump the
+/// format version):
+///
+/// KITH_SECRET=golden-secret-for-format-tests kith encode --schema fixtures/demo/schema.json \
+///   --input fixtures/demo/council.csv --id-column person_id \
+///   --output fixtures/golden/council.kith --keep-map fixtures/golden/council-map.csv
+#[test]
+fn output_formats_match_the_golden_files() {
+    let dir = Dir::new();
+    ok(encode_cmd(&dir, &demo("council.csv"), "council.kith")
+        .args(["--id-column", "person_id", "--keep-map"])
+        .arg(dir.path("council-map.csv"))
+        .env("KITH_SECRET", "golden-secret-for-format-tests"));
+    ok(encode_cmd(&dir, &demo("council.csv"), "council-clks.json")
+        .args(["--format", "clkhash-json"])
+        .env("KITH_SECRET", "golden-secret-for-format-tests"));
+    let golden = crate::util::fixtures().join("golden");
+    for name in ["council.kith", "council-map.csv", "council-clks.json"] {
+        let want = std::fs::read_to_string(golden.join(name)).expect("golden file");
+        assert_eq!(dir.read(name), want, "{name} differs from fixtures/golden/{name}");
+    }
+}
