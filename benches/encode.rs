@@ -61,7 +61,8 @@ fn token_hashing(c: &mut Criterion) {
     // tokens per value is hashed (and put in the token cache, which is part of the cost).
     for hash in ["blakeHash", "doubleHash"] {
         let schema = schema_with_hash(hash);
-        let encoder = Encoder::new(&schema, &secret, "bench", &EncoderOptions::default()).expect("encoder");
+        let encoder =
+            Encoder::new(&schema, &secret, "bench", &EncoderOptions::default()).expect("encoder");
         group.throughput(Throughput::Elements(13));
         let mut scratch = Scratch::default();
         let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -76,7 +77,14 @@ fn token_hashing(c: &mut Criterion) {
                     })
                     .collect();
                 let vals = [v.as_str()];
-                let r = encoder.encode(&mut scratch, &RecordInput { features: &vals, exact: &[], local_id: None });
+                let r = encoder.encode(
+                    &mut scratch,
+                    &RecordInput {
+                        features: &vals,
+                        exact: &[],
+                        local_id: None,
+                    },
+                );
                 black_box(r.map(|r| r.clk.len()).unwrap_or(0))
             })
         });

@@ -205,7 +205,28 @@ impl DateFormat {
 
 /// `strftime("%Y%m%d")` as Python on Linux writes it: the year is not zero-padded.
 pub fn clkhash_date_string(date: Ymd) -> String {
-    format!("{}{:02}{:02}", date.year, date.month, date.day)
+    let mut s = String::with_capacity(8);
+    let (y, m, d) = (
+        date.year.unsigned_abs(),
+        date.month.unsigned_abs(),
+        date.day.unsigned_abs(),
+    );
+    if date.year < 0 {
+        s.push('-');
+    }
+    let mut started = false;
+    for div in [1000u16, 100, 10, 1] {
+        let digit = (y / div) % 10;
+        started |= digit != 0 || div == 1;
+        if started {
+            s.push(char::from(b'0' + digit as u8));
+        }
+    }
+    for v in [m, d] {
+        s.push(char::from(b'0' + v / 10));
+        s.push(char::from(b'0' + v % 10));
+    }
+    s
 }
 
 fn title(s: &str) -> String {

@@ -680,7 +680,11 @@ mod tests {
 
     fn encode_with(e: &Encoder, scratch: &mut Scratch, r: &[String; 3]) -> EncodedRecord {
         let values = [r[0].as_str(), r[1].as_str(), r[2].as_str()];
-        let input = RecordInput { features: &values, exact: &["943 476 5919"], local_id: Some(&r[0]) };
+        let input = RecordInput {
+            features: &values,
+            exact: &["943 476 5919"],
+            local_id: Some(&r[0]),
+        };
         e.encode(scratch, &input).expect("encodes").clone()
     }
 
@@ -739,20 +743,38 @@ mod tests {
     fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
         let schema = Schema::from_json_str(SCHEMA).expect("schema");
         let secret = Secret::new(b"property secret".to_vec()).expect("secret");
-        let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("encoder");
-        let b = Encoder::new(&schema, &secret, "health", &EncoderOptions::default()).expect("encoder");
+        let a =
+            Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("encoder");
+        let b =
+            Encoder::new(&schema, &secret, "health", &EncoderOptions::default()).expect("encoder");
         assert_ne!(a.record_token("1"), b.record_token("1"));
         assert_ne!(a.record_token("1"), a.record_token("2"));
         assert_eq!(a.key_check(), b.key_check());
         let mut s = Scratch::default();
-        let input = RecordInput { features: &["x", "y", "z"], exact: &["9434765919"], local_id: None };
+        let input = RecordInput {
+            features: &["x", "y", "z"],
+            exact: &["9434765919"],
+            local_id: None,
+        };
         let ea = a.encode(&mut s, &input).expect("ok").exact.clone();
-        let input = RecordInput { features: &["x", "y", "z"], exact: &["943-476-5919"], local_id: None };
+        let input = RecordInput {
+            features: &["x", "y", "z"],
+            exact: &["943-476-5919"],
+            local_id: None,
+        };
         let eb = b.encode(&mut s, &input).expect("ok").exact.clone();
         assert_eq!(ea, eb);
         assert!(ea[0].is_some());
-        let input = RecordInput { features: &["x", "y", "z"], exact: &["9434765918"], local_id: None };
-        assert_eq!(a.encode(&mut s, &input).expect("ok").exact, vec![None], "invalid NHS number");
+        let input = RecordInput {
+            features: &["x", "y", "z"],
+            exact: &["9434765918"],
+            local_id: None,
+        };
+        assert_eq!(
+            a.encode(&mut s, &input).expect("ok").exact,
+            vec![None],
+            "invalid NHS number"
+        );
         assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
     }
 }

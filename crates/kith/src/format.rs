@@ -28,7 +28,11 @@ pub(crate) fn format_value<'a>(h: &FeatureHashing, v: &'a str) -> Result<Cow<'a,
                     ));
                 }
             } else {
-                let len = if min_length.is_some() || max_length.is_some() { v.chars().count() as u64 } else { 0 };
+                let len = if min_length.is_some() || max_length.is_some() {
+                    v.chars().count() as u64
+                } else {
+                    0
+                };
                 if let Some(min) = min_length
                     && len < *min
                 {

@@ -62,8 +62,8 @@ impl Tokens {
         if chars.len() >= n {
             for i in 0..=chars.len() - n {
                 if positional {
-                    // Writing to a String cannot fail.
-                    let _ = write!(self.text, "{} ", i + 1);
+                    push_decimal(&mut self.text, i + 1);
+                    self.text.push(' ');
                 }
                 self.text.extend(&chars[i..i + n]);
                 self.end_token();
@@ -113,6 +113,22 @@ impl Tokens {
     }
 }
 
+/// Append the decimal digits of `n` (what `format!("{n}")` writes, without the formatting machinery).
+pub(crate) fn push_decimal(out: &mut String, n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(buf[i..].iter().map(|&b| char::from(b)));
+}
+
 /// Python's `float(s)` for finite decimal numbers: surrounding white space, sign, digits with `_`
 /// between them, a fraction and an exponent. `nan` and `inf` are refused (clkhash fails on them).
 fn py_float(s: &str) -> Option<f64> {
@@ -148,6 +164,15 @@ mod tests {
         let mut t = Tokens::default();
         t.fill(c, v).expect("tokens");
         t.iter().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn decimals_are_written_like_display() {
+        for n in [0usize, 7, 10, 99, 100, 12345, usize::MAX] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
     }
 
     #[test]

@@ -365,6 +365,10 @@ fn output_formats_match_the_golden_files() {
     let golden = crate::util::fixtures().join("golden");
     for name in ["council.kith", "council-map.csv", "council-clks.json"] {
         let want = std::fs::read_to_string(golden.join(name)).expect("golden file");
-        assert_eq!(dir.read(name), want, "{name} differs from fixtures/golden/{name}");
+        assert_eq!(
+            dir.read(name),
+            want,
+            "{name} differs from fixtures/golden/{name}"
+        );
     }
 }
