@@ -480,13 +480,7 @@ impl Sink {
             } => {
                 out.write_all(b"]}").context("cannot write the output")?;
                 summary.written = written;
-                if let Some(m) = map {
-                    m.into_inner()
-                        .map_err(|e| e.into_error())
-                        .context("cannot write the map")?
-                        .commit()?;
-                }
-                out.commit()?;
+                commit(out, map)?;
                 Ok(0)
             }
             Sink::Kith { sorter } => {
@@ -560,17 +554,22 @@ impl Sink {
                 body.rewind().context("cannot read a temporary file")?;
                 std::io::copy(&mut body, out.writer()).context("cannot write the output")?;
                 summary.written = written;
-                if let Some(m) = map {
-                    m.into_inner()
-                        .map_err(|e| e.into_error())
-                        .context("cannot write the map")?
-                        .commit()?;
-                }
-                out.commit()?;
+                commit(out, map)?;
                 Ok(duplicates)
             }
         }
     }
+}
+
+/// Put the map, then the output, in place.
+fn commit(out: AtomicFile, map: Option<csv::Writer<AtomicFile>>) -> Result<()> {
+    if let Some(m) = map {
+        m.into_inner()
+            .map_err(|e| e.into_error())
+            .context("cannot write the map")?
+            .commit()?;
+    }
+    out.commit()
 }
 
 fn open_map(cfg: &EncodeConfig) -> Result<Option<csv::Writer<AtomicFile>>> {

@@ -256,27 +256,36 @@ impl Layout {
 
         let features;
         let exact;
-        if let Some(m) = mapping {
-            let known: Vec<&str> = schema
-                .features()
-                .iter()
-                .filter(|f| f.hashing.is_some())
-                .map(|f| f.identifier.as_str())
-                .chain(schema.kith().exact.iter().map(|e| e.name.as_str()))
-                .collect();
-            if let Some(extra) = m.columns.keys().find(|k| !known.contains(&k.as_str())) {
-                return Err(LayoutError(format!(
-                    "the mapping names {extra:?}, which is not a feature or exact identifier of the schema (they are: {})",
-                    known.join(", ")
-                )));
+        if mapping.is_some() || schema.has_kith_section() {
+            if let Some(m) = mapping {
+                let known: Vec<&str> = schema
+                    .features()
+                    .iter()
+                    .filter(|f| f.hashing.is_some())
+                    .map(|f| f.identifier.as_str())
+                    .chain(schema.kith().exact.iter().map(|e| e.name.as_str()))
+                    .collect();
+                if let Some(extra) = m.columns.keys().find(|k| !known.contains(&k.as_str())) {
+                    return Err(LayoutError(format!(
+                        "the mapping names {extra:?}, which is not a feature or exact identifier of the schema (they are: {})",
+                        known.join(", ")
+                    )));
+                }
             }
+            // With a mapping, each name goes where the mapping says; without one, to the column of
+            // the same name.
             let resolve = |name: &str| -> Result<Option<Extract>, LayoutError> {
-                match m.columns.get(name) {
-                    None => Err(LayoutError(format!(
-                        "the mapping does not say where {name:?} comes from; map it to a column, or to null if this holder does not have it"
-                    ))),
-                    Some(None) => Ok(None),
-                    Some(Some(src)) => Ok(Some(Extract {
+                let source = match mapping {
+                    None => return Ok(Some(Extract { col: find(name)?, split: None })),
+                    Some(m) => m.columns.get(name).ok_or_else(|| {
+                        LayoutError(format!(
+                            "the mapping does not say where {name:?} comes from; map it to a column, or to null if this holder does not have it"
+                        ))
+                    })?,
+                };
+                match source {
+                    None => Ok(None),
+                    Some(src) => Ok(Some(Extract {
                         col: find(&src.column)?,
                         split: src.split.clone(),
                     })),
@@ -298,24 +307,6 @@ impl Layout {
                 .exact
                 .iter()
                 .map(|e| resolve(&e.name))
-                .collect::<Result<Vec<_>, _>>()?;
-        } else if schema.has_kith_section() {
-            features = schema
-                .features()
-                .iter()
-                .map(|f| {
-                    if f.hashing.is_some() {
-                        find(&f.identifier).map(|col| Some(Extract { col, split: None }))
-                    } else {
-                        Ok(None)
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            exact = schema
-                .kith()
-                .exact
-                .iter()
-                .map(|e| find(&e.name).map(|col| Some(Extract { col, split: None })))
                 .collect::<Result<Vec<_>, _>>()?;
         } else {
             let ids: Vec<&str> = schema
