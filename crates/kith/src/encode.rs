@@ -111,8 +111,26 @@ impl std::fmt::Debug for Encoder {
     }
 }
 
-/// What one value contributes to a CLK: the (word, bits) pairs it sets, words ascending.
-type WordMasks = Box<[(u32, u64)]>;
+/// What one value contributes to a CLK: all its words for CLKs of up to `DENSE_MAX_WORDS` words,
+/// else the (word, bits) pairs it sets.
+#[derive(Debug)]
+enum ValueBits {
+    Dense(Box<[u64]>),
+    Sparse(Box<[(u32, u64)]>),
+}
+
+impl ValueBits {
+    fn or_into(&self, bits: &mut BitVec) {
+        match self {
+            ValueBits::Dense(words) => bits.or_words(words),
+            ValueBits::Sparse(pairs) => {
+                for &(w, m) in pairs.iter() {
+                    bits.or_word(w as usize, m);
+                }
+            }
+        }
+    }
+}
 
 /// Per-feature caches of one thread: formatted value → bits, and token bytes → bit indices.
 ///
@@ -120,7 +138,7 @@ type WordMasks = Box<[(u32, u64)]>;
 /// so it switches itself off for a feature whose hit rate is low; the token cache still serves them.
 #[derive(Debug, Default)]
 struct FeatureCache {
-    values: FxHashMap<Box<str>, WordMasks>,
+    values: FxHashMap<Box<str>, ValueBits>,
     tokens: FxHashMap<Box<[u8]>, Box<[u32]>>,
     /// Tokens of one or two bytes (ASCII unigrams and bigrams, the bulk of all tokens) skip hashing:
     /// `short[key]` is 1 + the offset in `short_arena` of `[k, index 0, …, index k-1]`, or 0.
@@ -402,11 +420,9 @@ impl Encoder {
             let cache = &mut caches[i];
             if !cache.values_off {
                 cache.lookups += 1;
-                if let Some(masks) = cache.values.get(value.as_ref()) {
+                if let Some(cached) = cache.values.get(value.as_ref()) {
                     cache.hits += 1;
-                    for &(w, m) in masks.iter() {
-                        bits.or_word(w as usize, m);
-                    }
+                    cached.or_into(bits);
                     continue;
                 }
                 if cache.lookups == CACHE_TRIAL && cache.hits < CACHE_TRIAL / 4 {
@@ -478,19 +494,25 @@ impl Encoder {
                 field_words.fill(0);
                 continue;
             }
-            let masks: WordMasks = field_words
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, m)| **m != 0)
-                .map(|(w, m)| (w as u32, std::mem::take(m)))
-                .collect();
-            for &(w, m) in masks.iter() {
-                bits.or_word(w as usize, m);
-            }
+            let cached = if nw <= DENSE_MAX_WORDS {
+                let words: Box<[u64]> = field_words.as_slice().into();
+                field_words.fill(0);
+                ValueBits::Dense(words)
+            } else {
+                ValueBits::Sparse(
+                    field_words
+                        .iter_mut()
+                        .enumerate()
+                        .filter(|(_, m)| **m != 0)
+                        .map(|(w, m)| (w as u32, std::mem::take(m)))
+                        .collect(),
+                )
+            };
+            cached.or_into(bits);
             if cache.values.len() >= CACHE_LIMIT {
                 cache.values.clear();
             }
-            cache.values.insert(value.as_ref().into(), masks);
+            cache.values.insert(value.as_ref().into(), cached);
         }
         scratch.record.exact.clear();
         for (e, raw) in self.exact.iter().zip(input.exact) {
