@@ -124,6 +124,12 @@ impl EncodeSummary {
                 let _ = writeln!(s, "    {:>9}  {reason}", group(*n));
             }
         }
+        if self.format == OutputFormat::ClkhashJson && self.fields.iter().any(|(_, exact)| *exact) {
+            let _ = writeln!(
+                s,
+                "  note: the clkhash JSON format holds CLKs only; exact-match tokens are written in the kith format"
+            );
+        }
         if self.empty_clks > 0 {
             let _ = writeln!(
                 s,

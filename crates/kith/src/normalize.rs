@@ -327,7 +327,11 @@ mod tests {
         }
         assert_eq!(postcode("ZZ99 3VZ"), Normalized::Missing);
         assert_eq!(postcode("zz993cz"), Normalized::Missing);
-        assert_eq!(postcode("ZZ9 9AB"), v("ZZ9 9AB"), "outward ZZ9 is not a pseudo-postcode");
+        assert_eq!(
+            postcode("ZZ9 9AB"),
+            v("ZZ9 9AB"),
+            "outward ZZ9 is not a pseudo-postcode"
+        );
         assert_eq!(postcode("12345"), Normalized::Invalid);
         assert_eq!(postcode("SW1A"), Normalized::Invalid);
         assert_eq!(postcode("AAA1 1AA"), Normalized::Invalid);

@@ -335,6 +335,16 @@ fn summary_reports_counts_and_invalid_values() {
         "{dob}"
     );
     assert!(!err.contains(SECRET));
+    let json = ok(kith()
+        .args(["encode", "--format", "clkhash-json", "--schema"])
+        .arg(demo("schema.json"))
+        .arg("--input")
+        .arg(demo("council.csv"))
+        .arg("--output")
+        .arg(dir.path("c.json"))
+        .env("KITH_SECRET", SECRET));
+    assert!(stderr(&json).contains("exact-match tokens are written in the kith format"));
+    assert!(!err.contains("exact-match tokens are written"), "{err}");
     let quiet = ok(&mut encode_cmd(&dir, &demo("council.csv"), "q.kith"));
     assert!(
         quiet.stderr.is_empty(),
