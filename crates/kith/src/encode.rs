@@ -155,13 +155,15 @@ struct FeatureCache {
     values_off: bool,
 }
 
-/// Slots of the short-token table: 65,536 two-byte tokens, then 256 one-byte tokens.
-const SHORT_SLOTS: usize = 65536 + 256;
+/// Slots of the short-token table: 96 × 96 printable-ASCII bigrams, then 256 one-byte tokens.
+const SHORT_SLOTS: usize = 96 * 96 + 256;
 
+/// The slot of a one-byte token or a two-byte token of printable ASCII (the bigrams of ASCII text).
+/// The table stays small (37 KB a feature) so that it lives in the cache; other tokens use maps.
 fn short_key(token: &[u8]) -> Option<usize> {
     match *token {
-        [a] => Some(65536 + usize::from(a)),
-        [a, b] => Some(usize::from(a) << 8 | usize::from(b)),
+        [a] => Some(96 * 96 + usize::from(a)),
+        [a @ 0x20..=0x7f, b @ 0x20..=0x7f] => Some(usize::from(a - 0x20) * 96 + usize::from(b - 0x20)),
         _ => None,
     }
 }
