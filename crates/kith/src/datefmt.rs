@@ -502,13 +502,12 @@ fn candidates(d: Directive, s: &[char], pos: usize) -> Candidates {
                 Directive::WeekdayAbbr => (&WEEKDAYS, true),
                 _ => (&WEEKDAYS, false),
             };
-            // Python sorts the names longest first.
-            let mut names: Vec<(usize, &str)> = names
+            // Python tries the names longest first; no English month or weekday name (or
+            // abbreviation) is a prefix of another, so at most one can match and order is moot.
+            let names = names
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (i, if abbr { &n[..3] } else { *n }))
-                .collect();
-            names.sort_by_key(|(_, n)| std::cmp::Reverse(n.len()));
+                .map(|(i, n)| (i, if abbr { &n[..3] } else { *n }));
             for (i, name) in names {
                 let len = name.chars().count();
                 let matches = s.len() >= pos + len

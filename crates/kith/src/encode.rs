@@ -163,7 +163,9 @@ const SHORT_SLOTS: usize = 96 * 96 + 256;
 fn short_key(token: &[u8]) -> Option<usize> {
     match *token {
         [a] => Some(96 * 96 + usize::from(a)),
-        [a @ 0x20..=0x7f, b @ 0x20..=0x7f] => Some(usize::from(a - 0x20) * 96 + usize::from(b - 0x20)),
+        [a @ 0x20..=0x7f, b @ 0x20..=0x7f] => {
+            Some(usize::from(a - 0x20) * 96 + usize::from(b - 0x20))
+        }
         _ => None,
     }
 }
