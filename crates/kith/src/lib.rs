@@ -12,6 +12,38 @@
 //! 4. [`encodings`] writes and reads the file a holder sends to the linkage party.
 //!
 //! The library does no I/O of its own: callers hand it strings, readers and writers.
+//!
+//! ```
+//! use kith::{Encoder, EncoderOptions, Layout, RecordInput, Schema, Scratch, Secret};
+//!
+//! let schema = Schema::from_json_str(r#"{
+//!     "version": 3,
+//!     "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+//!     "features": [
+//!         {"identifier": "name", "format": {"type": "string"},
+//!          "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 20}}}],
+//!     "kith": {"version": 1, "normalize": {"name": "name"}}
+//! }"#)?;
+//! // A holder whose CSV calls the column `forename`:
+//! let mapping = kith::Mapping::from_json_str(r#"{"kith_mapping": 1, "columns": {"name": "forename"}}"#)?;
+//! let layout = Layout::resolve(&schema, Some(&mapping), None, &["id", "forename"])?;
+//!
+//! let secret = Secret::new(b"shared only among the data holders".to_vec())?;
+//! let encoder = Encoder::new(&schema, &secret, "council", &EncoderOptions::default())?;
+//! let mut scratch = Scratch::default();
+//!
+//! let mut clk_of = |row: &[&str]| {
+//!     let (mut features, mut exact) = (Vec::new(), Vec::new());
+//!     layout.extract(row, &mut features, &mut exact);
+//!     let input = RecordInput { features: &features, exact: &exact, local_id: Some(row[0]) };
+//!     encoder.encode(&mut scratch, &input).map(|r| r.clk.clone())
+//! };
+//! let a = clk_of(&["17", "Zoë"])?;
+//! let b = clk_of(&["18", " ZOE "])?;
+//! assert_eq!(a.len(), 128); // 1,024 bits
+//! assert_eq!(a, b); // normalisation made the two spellings one
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod bits;
 pub mod datefmt;
