@@ -98,17 +98,23 @@ pub(crate) fn fails(cmd: &mut Command) -> String {
     stderr(&o)
 }
 
-/// `kith encode` of the council demo extract with the demo schema, into `dir`.
+/// `kith encode --quiet` of `input` with the demo schema into `dir/output`, secret from the environment.
 pub(crate) fn encode_cmd(dir: &Dir, input: &Path, output: &str) -> Command {
+    let mut c = encode_with_schema(dir, &demo("schema.json"), input, output);
+    c.arg("--quiet");
+    c
+}
+
+/// `kith encode` of `input` with `schema` into `dir/output`, secret from the environment.
+pub(crate) fn encode_with_schema(dir: &Dir, schema: &Path, input: &Path, output: &str) -> Command {
     let mut c = kith();
     c.arg("encode")
         .arg("--schema")
-        .arg(demo("schema.json"))
+        .arg(schema)
         .arg("--input")
         .arg(input)
         .arg("--output")
         .arg(dir.path(output))
-        .arg("--quiet")
         .env("KITH_SECRET", SECRET);
     c
 }
@@ -117,6 +123,11 @@ pub(crate) fn encode_cmd(dir: &Dir, input: &Path, output: &str) -> Command {
 pub(crate) struct Encodings {
     pub(crate) header: serde_json::Value,
     pub(crate) rows: Vec<Vec<String>>,
+}
+
+/// The base64 CLK of the first row of the encodings file `dir/name`.
+pub(crate) fn first_clk(dir: &Dir, name: &str) -> String {
+    read_encodings(&dir.read(name)).rows[0][1].clone()
 }
 
 pub(crate) fn read_encodings(text: &str) -> Encodings {
