@@ -28,8 +28,13 @@ pub const TOKEN_BYTES: usize = 16;
 /// A 128-bit keyed token (record token or exact-match token).
 pub type Token = [u8; TOKEN_BYTES];
 
-/// Values cached per feature and thread before the cache is emptied and started again.
-const CACHE_LIMIT: usize = 1 << 16;
+/// Entries each per-feature, per-thread cache holds before it is emptied and started again. With
+/// 1,024-bit CLKs a full value or dense-token cache is about 2.5 MB, so a thread's caches stay small
+/// whatever the input.
+const CACHE_LIMIT: usize = 1 << 14;
+
+/// Each encoder gets its own number, so that a `Scratch` can tell whose caches it holds.
+static NEXT_ENCODER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Per-holder options that do not change the encodings.
 #[derive(Debug, Clone, Default)]
@@ -88,6 +93,7 @@ struct ExactEncoder {
 
 /// A prepared encoder for one schema, secret and party.
 pub struct Encoder {
+    id: u64,
     l: u32,
     big_l: u32,
     folds: u32,
@@ -188,8 +194,8 @@ pub struct Scratch {
     caches: Vec<FeatureCache>,
     outcomes: Vec<FieldOutcome>,
     record: EncodedRecord,
-    /// Identifies the encoder the caches belong to.
-    owner: usize,
+    /// The id of the encoder the caches belong to (0: none yet).
+    owner: u64,
 }
 
 impl Scratch {
@@ -280,6 +286,7 @@ impl Encoder {
             &[b"kith key check"],
         );
         Ok(Encoder {
+            id: NEXT_ENCODER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             l: clk.l,
             big_l,
             folds: clk.xor_folds,
@@ -353,7 +360,7 @@ impl Encoder {
             self.exact.len(),
             "one value per exact identifier"
         );
-        let owner = self as *const Encoder as usize;
+        let owner = self.id;
         if scratch.owner != owner || scratch.caches.len() != self.features.len() {
             scratch.caches = (0..self.features.len())
                 .map(|_| FeatureCache::default())
@@ -561,7 +568,7 @@ fn token_indices<'c>(
         }
         indices.clear();
         hasher.indices(token, k as u32, big_l, indices);
-        if cache.short_arena.len() > CACHE_LIMIT * 64 {
+        if cache.short_arena.len() > CACHE_LIMIT * 32 {
             cache.short_arena.clear();
             cache.short.fill(0);
         }
@@ -763,6 +770,31 @@ mod tests {
             let b = encode_with(&e, &mut s, &[format!("{pad}{}{pad}", name.to_uppercase()), "x".into(), "y".into()]);
             prop_assert_eq!(a.clk, b.clk);
         }
+    }
+
+    #[test]
+    fn a_scratch_moved_to_another_encoder_forgets_the_old_caches() {
+        let schema = Schema::from_json_str(SCHEMA).expect("schema");
+        let mut s = Scratch::default();
+        let input = RecordInput {
+            features: &["ann", "leeds", "x"],
+            exact: &[""],
+            local_id: None,
+        };
+        let mut clks = Vec::new();
+        for secret in [&b"first secret"[..], b"second secret", b"first secret"] {
+            // Each encoder is dropped before the next is made, so they may share an address.
+            let e = Encoder::new(
+                &schema,
+                &Secret::new(secret.to_vec()).expect("secret"),
+                "p",
+                &EncoderOptions::default(),
+            )
+            .expect("encoder");
+            clks.push(e.encode(&mut s, &input).expect("ok").clk.clone());
+        }
+        assert_ne!(clks[0], clks[1], "different secrets, different CLKs");
+        assert_eq!(clks[0], clks[2]);
     }
 
     #[test]
