@@ -272,3 +272,47 @@ fn duplicate_local_ids_are_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn bad_mappings_name_the_file_and_json_path() {
+    let dir = Dir::new();
+    let mapping = dir.write(
+        "map.json",
+        r#"{"kith_mapping": 1, "columns": {"surname": {"column": "NAME", "split": ",", "part": 2}}}"#,
+    );
+    let err = fails(
+        encode_cmd(&dir, &demo("police.csv"), "out.kith")
+            .arg("--mapping")
+            .arg(&mapping),
+    );
+    assert!(
+        err.contains("map.json: $.columns.surname.part: expected 0"),
+        "{err}"
+    );
+    let unknown = dir.write(
+        "unknown.json",
+        r#"{"kith_mapping": 1, "columns": {"surnmae": "NAME"}}"#,
+    );
+    let err = fails(
+        encode_cmd(&dir, &demo("police.csv"), "out.kith")
+            .arg("--mapping")
+            .arg(&unknown),
+    );
+    assert!(
+        err.contains("police.csv: line 1 (header): the mapping names \"surnmae\""),
+        "{err}"
+    );
+    assert_no_output(&dir);
+}
+
+#[test]
+fn a_header_without_rows_gives_an_empty_but_valid_file() {
+    let dir = Dir::new();
+    let input = dir.write("empty.csv", format!("{HEADER}\n"));
+    ok(&mut encode_cmd(&dir, &input, "out.kith"));
+    let enc = crate::util::read_encodings(&dir.read("out.kith"));
+    assert_eq!(enc.header["records"], 0);
+    assert!(enc.rows.is_empty());
+    ok(encode_cmd(&dir, &input, "out.json").args(["--format", "clkhash-json"]));
+    assert_eq!(dir.read("out.json"), "{\"clks\": []}");
+}
