@@ -144,7 +144,7 @@ impl ValueBits {
 /// so it switches itself off for a feature whose hit rate is low; the token cache still serves them.
 #[derive(Debug, Default)]
 struct FeatureCache {
-    values: FxHashMap<Box<str>, ValueBits>,
+    values: FxHashMap<Box<str>, (ValueBits, FieldOutcome)>,
     tokens: FxHashMap<Box<[u8]>, Box<[u32]>>,
     /// Tokens of one or two bytes (ASCII unigrams and bigrams, the bulk of all tokens) skip hashing:
     /// `short[key]` is 1 + the offset in `short_arena` of `[k, index 0, …, index k-1]`, or 0.
@@ -401,6 +401,24 @@ impl Encoder {
                 feature: fe.identifier.clone(),
                 message,
             };
+            // The value cache is keyed by the raw value: normalising and formatting are pure
+            // functions of it, so a hit skips them as well as the hashing.
+            // Empty cells are cheap and common; they neither use nor judge the value cache.
+            let cache = &mut scratch.caches[i];
+            let use_cache = !cache.values_off && !raw.is_empty();
+            if use_cache {
+                cache.lookups += 1;
+                if let Some((cached, outcome)) = cache.values.get(*raw) {
+                    cache.hits += 1;
+                    cached.or_into(bits);
+                    scratch.outcomes.push(*outcome);
+                    continue;
+                }
+                if cache.lookups == CACHE_TRIAL && cache.hits < CACHE_TRIAL / 4 {
+                    cache.values_off = true;
+                    cache.values = FxHashMap::default();
+                }
+            }
             let (value, outcome): (Cow<'_, str>, FieldOutcome) =
                 match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
                     None => clk_value(h, raw).map_err(err)?,
@@ -417,9 +435,6 @@ impl Encoder {
                 outcome
             };
             scratch.outcomes.push(outcome);
-            if value.is_empty() {
-                continue;
-            }
             let Scratch {
                 tokens,
                 indices,
@@ -429,21 +444,12 @@ impl Encoder {
                 ..
             } = scratch;
             let cache = &mut caches[i];
-            if !cache.values_off {
-                cache.lookups += 1;
-                if let Some(cached) = cache.values.get(value.as_ref()) {
-                    cache.hits += 1;
-                    cached.or_into(bits);
-                    continue;
-                }
-                if cache.lookups == CACHE_TRIAL && cache.hits < CACHE_TRIAL / 4 {
-                    cache.values_off = true;
-                    cache.values = FxHashMap::default();
-                }
+            if value.is_empty() {
+                continue; // no tokens, no bits (clkhash: an empty string gives no tokens)
             }
             // The feature's bits are collected in `field_words` first: to be cached as the value's
             // bits, or (when values are not cached) OR-ed straight into the record.
-            let direct = cache.values_off;
+            let direct = cache.values_off || raw.is_empty();
             let nw = field_words.len();
             let fixed_k = match h.strategy {
                 Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(k as usize),
@@ -523,7 +529,7 @@ impl Encoder {
             if cache.values.len() >= CACHE_LIMIT {
                 cache.values.clear();
             }
-            cache.values.insert(value.as_ref().into(), cached);
+            cache.values.insert((*raw).into(), (cached, outcome));
         }
         scratch.record.exact.clear();
         for (e, raw) in self.exact.iter().zip(input.exact) {
