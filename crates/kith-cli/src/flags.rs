@@ -56,6 +56,17 @@ pub(crate) enum Command {
     /// Encode one holder's CSV extract into CLKs and keyed tokens.
     #[command(after_help = EXAMPLES)]
     Encode(Box<EncodeArgs>),
+    /// Check a linkage schema and print its features and fingerprint (holders compare fingerprints
+    /// to be sure they agreed the same schema).
+    #[command(after_help = "Example:\n  kith schema schema.json")]
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    /// The schema file.
+    #[arg(value_name = "FILE")]
+    pub(crate) schema: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -50,6 +50,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Schema(args) => {
+            let schema = config::read_schema(&args.schema)?;
+            std::io::Write::write_all(
+                &mut std::io::stdout(),
+                summary::describe_schema(&schema).as_bytes(),
+            )
+            .context("cannot write to standard output")
+        }
         Command::Encode(args) => {
             let cfg = config::EncodeConfig::from_args(*args, &mut warn)?;
             let summary = encode::run(&cfg, quiet)?;

@@ -194,6 +194,72 @@ impl EncodeSummary {
     }
 }
 
+/// What `kith schema` prints: the schema's shape and fingerprint, never anything secret.
+pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
+    use kith::schema::{Comparison, HashKind, Strategy};
+    let mut s = String::new();
+    let clk = schema.clk();
+    let _ = writeln!(
+        s,
+        "linkage schema v{} (read as v3{}), {}-bit CLKs{}",
+        schema.source_version(),
+        if schema.has_kith_section() {
+            ", with a kith section"
+        } else {
+            ""
+        },
+        clk.l,
+        if clk.xor_folds > 0 {
+            format!(", {} XOR folds", clk.xor_folds)
+        } else {
+            String::new()
+        }
+    );
+    for f in schema.features() {
+        let Some(h) = &f.hashing else {
+            let _ = writeln!(s, "  {:<20} ignored", f.identifier);
+            continue;
+        };
+        let cmp = match &h.comparison {
+            Comparison::Ngram { n, positional } => {
+                format!("{}{n}-grams", if *positional { "positional " } else { "" })
+            }
+            Comparison::Exact => "exact".to_owned(),
+            Comparison::Numeric(c) => format!("numeric ±{}", c.threshold_distance),
+        };
+        let strategy = match h.strategy {
+            Strategy::BitsPerToken(k) => format!("{k} bits per token"),
+            Strategy::BitsPerFeature(k) => format!("{k} bits per feature"),
+        };
+        let hash = match h.hash {
+            HashKind::Blake => "blakeHash",
+            HashKind::Double {
+                prevent_singularity: true,
+            } => "doubleHash (prevent_singularity)",
+            HashKind::Double {
+                prevent_singularity: false,
+            } => "doubleHash",
+        };
+        let norm = schema
+            .kith()
+            .normalize
+            .get(&f.identifier)
+            .map(|n| format!(", normalised as {}", n.name()))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {:<20} {cmp}, {strategy}, {hash}{norm}", f.identifier);
+    }
+    for e in &schema.kith().exact {
+        let norm = e
+            .normalize
+            .as_ref()
+            .map(|n| format!(", normalised as {}", n.name()))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {:<20} exact-match token (HMAC-SHA256){norm}", e.name);
+    }
+    let _ = writeln!(s, "fingerprint {}", schema.fingerprint());
+    s
+}
+
 /// 1234567 as "1,234,567".
 pub(crate) fn group(n: u64) -> String {
     let digits = n.to_string();

@@ -377,3 +377,21 @@ fn output_formats_match_the_golden_files() {
         );
     }
 }
+
+#[test]
+fn schema_command_prints_the_fingerprint_holders_compare() {
+    let o = ok(kith().arg("schema").arg(demo("schema.json")));
+    let out = String::from_utf8(o.stdout).expect("utf8");
+    let schema =
+        kith::Schema::from_json_str(&std::fs::read_to_string(demo("schema.json")).expect("schema"))
+            .expect("schema");
+    assert!(
+        out.contains(&format!("fingerprint {}", schema.fingerprint())),
+        "{out}"
+    );
+    assert!(
+        out.contains("nhs_number") && out.contains("exact-match token"),
+        "{out}"
+    );
+    assert!(out.contains("normalised as date"), "{out}");
+}
