@@ -179,7 +179,7 @@ fn short_key(token: &[u8]) -> Option<usize> {
 /// Dense token maps are used up to this many words per CLK (4,096 bits before folding).
 const DENSE_MAX_WORDS: usize = 64;
 
-/// Value lookups before the value cache judges its hit rate.
+/// Value lookups before the value cache judges its hit rate (it stays on at 50% hits or more).
 const CACHE_TRIAL: u32 = 4096;
 
 /// Buffers and caches owned by one thread. Reusing one `Scratch` for many records is what makes
@@ -404,19 +404,25 @@ impl Encoder {
             // The value cache is keyed by the raw value: normalising and formatting are pure
             // functions of it, so a hit skips them as well as the hashing.
             // Empty cells are cheap and common; they neither use nor judge the value cache.
+            // After a trial of CACHE_TRIAL lookups the cache stays only if at least half of them hit:
+            // a token's bits are cheap to OR, so a large cache of rarely repeated values costs more
+            // in memory traffic than it saves.
             let cache = &mut scratch.caches[i];
+            if cache.lookups == CACHE_TRIAL && !cache.values_off {
+                if cache.hits < CACHE_TRIAL / 2 {
+                    cache.values_off = true;
+                    cache.values = FxHashMap::default();
+                }
+                cache.lookups += 1; // decided once
+            }
             let use_cache = !cache.values_off && !raw.is_empty();
             if use_cache {
-                cache.lookups += 1;
+                cache.lookups = cache.lookups.saturating_add(1);
                 if let Some((cached, outcome)) = cache.values.get(*raw) {
-                    cache.hits += 1;
+                    cache.hits = cache.hits.saturating_add(1);
                     cached.or_into(bits);
                     scratch.outcomes.push(*outcome);
                     continue;
-                }
-                if cache.lookups == CACHE_TRIAL && cache.hits < CACHE_TRIAL / 4 {
-                    cache.values_off = true;
-                    cache.values = FxHashMap::default();
                 }
             }
             let (value, outcome): (Cow<'_, str>, FieldOutcome) =
