@@ -15,6 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use kith::encode::EncodedBatch;
 use kith::encodings::{Header, record_line};
 use kith::{Encoder, EncoderOptions, FieldOutcome, Layout, RecordInput, Scratch};
 use rayon::prelude::*;
@@ -64,7 +65,8 @@ struct Job<'a> {
     id_col_name: Option<String>,
     /// Which encoder outcomes are reported (ignored features are not).
     reported: Vec<bool>,
-    scratches: Vec<Mutex<Scratch>>,
+    /// One scratch space and result buffer per worker thread.
+    scratches: Vec<Mutex<(Scratch, EncodedBatch)>>,
 }
 
 pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
@@ -135,7 +137,7 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         id_col_name,
         reported,
         scratches: (0..threads + 1)
-            .map(|_| Mutex::new(Scratch::default()))
+            .map(|_| Mutex::new((Scratch::default(), EncodedBatch::default())))
             .collect(),
     };
     let mut summary = EncodeSummary::new(cfg, &job.encoder, field_names);
@@ -243,12 +245,6 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
     Ok(summary)
 }
 
-/// Give a vector of borrowed strings a new lifetime, keeping its allocation (it is emptied first).
-fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
-    v.clear();
-    v.into_iter().map(|_| "").collect()
-}
-
 impl Job<'_> {
     fn column_label(&self, field: &str) -> String {
         match self.feature_cols.get(field) {
@@ -266,129 +262,170 @@ impl Job<'_> {
             counts: vec![FieldCounts::default(); nfields],
             empty_clks: 0,
         };
-        let slot = rayon::current_thread_index().map_or(self.scratches.len() - 1, |i| {
-            i.min(self.scratches.len() - 1)
-        });
-        let mut scratch = match self.scratches[slot].lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let ncols = self.header.len();
         let kith_format = self.cfg.format == OutputFormat::Kith;
-        let (mut refs_store, mut feats_store, mut exact_store): (Vec<&str>, Vec<&str>, Vec<&str>) =
-            Default::default();
+        let needs_id = kith_format || self.cfg.keep_map.is_some();
+
+        // 1. Decode every row; a row that cannot be decoded is refused here.
+        let mut problems: Vec<Option<BatchRow>> = Vec::with_capacity(rows.len());
         let mut decoded = String::new();
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let mut number = String::new();
+        let mut numbers = String::new();
+        let mut number_spans: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
         for row in rows {
-            let err = |field: String, message: String| BatchRow::Err {
-                line: row.line,
-                field,
-                message,
+            let err = |field: String, message: String| {
+                Some(BatchRow::Err {
+                    line: row.line,
+                    field,
+                    message,
+                })
             };
-            if row.record.len() != self.header.len() {
-                batch.rows.push(err(
+            let start = numbers.len();
+            if needs_id && self.layout.id_column().is_none() {
+                let _ = std::fmt::Write::write_fmt(&mut numbers, format_args!("{}", row.number));
+            }
+            number_spans.push((start, numbers.len()));
+            if row.record.len() != ncols {
+                problems.push(err(
                     String::new(),
                     format!(
-                        "the row has {} fields but the header has {}",
-                        row.record.len(),
-                        self.header.len()
+                        "the row has {} fields but the header has {ncols}",
+                        row.record.len()
                     ),
                 ));
                 continue;
             }
-            let mut refs = recycle(std::mem::take(&mut refs_store));
-            let mut bad = None;
-            match self.cfg.encoding {
-                InputEncoding::Utf8 => {
-                    for (i, f) in row.record.iter().enumerate() {
-                        match utf8(f) {
-                            Ok(v) => refs.push(v),
-                            Err(m) => {
-                                bad = Some((i, m));
-                                break;
-                            }
-                        }
-                    }
-                }
-                InputEncoding::Windows1252 => {
-                    decoded.clear();
-                    spans.clear();
-                    for (i, f) in row.record.iter().enumerate() {
-                        match decode(f, InputEncoding::Windows1252) {
-                            Ok(v) => {
-                                let start = decoded.len();
-                                decoded.push_str(&v);
-                                spans.push((start, decoded.len()));
-                            }
-                            Err(m) => {
-                                bad = Some((i, m));
-                                break;
-                            }
-                        }
-                    }
-                    if bad.is_none() {
-                        refs.extend(spans.iter().map(|&(a, b)| &decoded[a..b]));
-                    }
+            let mut problem = None;
+            for (i, f) in row.record.iter().enumerate() {
+                let checked = match self.cfg.encoding {
+                    InputEncoding::Utf8 => utf8(f).map(|_| ()),
+                    InputEncoding::Windows1252 => decode(f, InputEncoding::Windows1252).map(|v| {
+                        let start = decoded.len();
+                        decoded.push_str(&v);
+                        spans.push((start, decoded.len()));
+                    }),
+                };
+                if let Err(m) = checked {
+                    problem = err(format!("column {:?}", self.header[i]), m);
+                    break;
                 }
             }
-            if let Some((i, m)) = bad {
-                batch
-                    .rows
-                    .push(err(format!("column {:?}", self.header[i]), m));
-                refs_store = recycle(refs);
+            if problem.is_some() && self.cfg.encoding == InputEncoding::Windows1252 {
+                // Drop the spans of the refused row's fields decoded so far.
+                let kept = problems.iter().filter(|p| p.is_none()).count() * ncols;
+                spans.truncate(kept);
+            }
+            problems.push(problem);
+        }
+
+        // 2. Pick each good row's values in schema order.
+        let mut cells: Vec<&str> = Vec::with_capacity(rows.len() * ncols);
+        let mut spans_iter = spans.iter();
+        for (row, problem) in rows.iter().zip(&problems) {
+            if problem.is_some() {
                 continue;
             }
-            let mut features = recycle(std::mem::take(&mut feats_store));
-            let mut exact = recycle(std::mem::take(&mut exact_store));
-            self.layout.extract(&refs, &mut features, &mut exact);
-            let local_id = match self.layout.local_id(&refs) {
-                Some(id) if id.trim().is_empty() => None,
-                Some(id) => Some(id),
-                // The record number stands in for a missing ID column; it is only needed for record
-                // tokens and the token map.
-                None if !kith_format && self.cfg.keep_map.is_none() => Some(""),
-                None => {
-                    number.clear();
-                    let _ = std::fmt::Write::write_fmt(&mut number, format_args!("{}", row.number));
-                    Some(number.as_str())
+            match self.cfg.encoding {
+                InputEncoding::Utf8 => {
+                    cells.extend(row.record.iter().map(|f| utf8(f).unwrap_or_default()))
                 }
+                InputEncoding::Windows1252 => {
+                    cells.extend(
+                        spans_iter
+                            .by_ref()
+                            .take(ncols)
+                            .map(|&(a, b)| &decoded[a..b]),
+                    );
+                }
+            }
+        }
+        let (nf, nx) = (
+            self.encoder.feature_names().len(),
+            self.encoder.exact_names().len(),
+        );
+        let mut features: Vec<&str> = Vec::with_capacity(cells.len() / ncols.max(1) * nf);
+        let mut exact: Vec<&str> = Vec::with_capacity(cells.len() / ncols.max(1) * nx);
+        let mut local_ids: Vec<&str> = Vec::new();
+        let (mut f1, mut x1) = (Vec::with_capacity(nf), Vec::with_capacity(nx));
+        let mut good = 0;
+        for (r, problem) in problems.iter_mut().enumerate() {
+            if problem.is_some() {
+                continue;
+            }
+            let row_cells = &cells[good * ncols..(good + 1) * ncols];
+            good += 1;
+            let local_id = match self.layout.local_id(row_cells) {
+                Some(id) if id.trim().is_empty() => {
+                    *problem = Some(BatchRow::Err {
+                        line: rows[r].line,
+                        field: format!("column {:?}", self.id_col_name.as_deref().unwrap_or("")),
+                        message: "the local ID is empty".to_owned(),
+                    });
+                    continue;
+                }
+                Some(id) => id,
+                None => &numbers[number_spans[r].0..number_spans[r].1],
             };
-            let outcome = match local_id {
-                None => Err(err(
-                    format!("column {:?}", self.id_col_name.as_deref().unwrap_or("")),
-                    "the local ID is empty".to_owned(),
-                )),
-                Some(id) => {
-                    let input = RecordInput {
-                        features: &features,
-                        exact: &exact,
-                        local_id: kith_format.then_some(id),
-                    };
-                    match self.encoder.encode(&mut scratch, &input) {
-                        Err(e) => Err(err(self.column_label(&e.feature), e.message)),
-                        Ok(encoded) => {
-                            if encoded.clk.iter().all(|&b| b == 0) {
-                                batch.empty_clks += 1;
+            self.layout.extract(row_cells, &mut f1, &mut x1);
+            features.extend_from_slice(&f1);
+            exact.extend_from_slice(&x1);
+            local_ids.push(local_id);
+        }
+
+        // 3. Encode the good rows together, feature by feature.
+        let inputs: Vec<RecordInput<'_>> = local_ids
+            .iter()
+            .enumerate()
+            .map(|(j, id)| RecordInput {
+                features: &features[j * nf..(j + 1) * nf],
+                exact: &exact[j * nx..(j + 1) * nx],
+                local_id: kith_format.then_some(*id),
+            })
+            .collect();
+        let slot = rayon::current_thread_index().map_or(self.scratches.len() - 1, |i| {
+            i.min(self.scratches.len() - 1)
+        });
+        let mut guard = match self.scratches[slot].lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (scratch, encoded) = &mut *guard;
+        self.encoder.encode_many(scratch, &inputs, encoded);
+
+        // 4. Write the results in input order.
+        let mut j = 0;
+        for (row, problem) in rows.iter().zip(problems) {
+            if let Some(p) = problem {
+                batch.rows.push(p);
+                continue;
+            }
+            let result = encoded.get(j);
+            let outcomes = encoded.outcomes(j);
+            let local_id = local_ids[j];
+            j += 1;
+            match result {
+                Err(e) => batch.rows.push(BatchRow::Err {
+                    line: row.line,
+                    field: self.column_label(&e.feature),
+                    message: e.message.clone(),
+                }),
+                Ok(rec) => {
+                    if rec.clk.iter().all(|&b| b == 0) {
+                        batch.empty_clks += 1;
+                    }
+                    match rec.token {
+                        Some(token) if kith_format => {
+                            record_line(&token, rec, &mut batch.text);
+                            batch.ids.push_str(local_id);
+                        }
+                        _ => {
+                            B64.encode_string(&rec.clk, &mut batch.text);
+                            if self.cfg.keep_map.is_some() {
+                                batch.ids.push_str(local_id);
                             }
-                            match encoded.token {
-                                Some(token) if kith_format => {
-                                    record_line(&token, encoded, &mut batch.text);
-                                    batch.ids.push_str(id);
-                                }
-                                _ => B64.encode_string(&encoded.clk, &mut batch.text),
-                            }
-                            Ok(())
                         }
                     }
-                }
-            };
-            match outcome {
-                Ok(()) => {
-                    let reported = scratch
-                        .outcomes()
-                        .iter()
-                        .zip(&self.reported)
-                        .filter(|(_, r)| **r);
+                    let reported = outcomes.iter().zip(&self.reported).filter(|(_, r)| **r);
                     for (c, (o, _)) in batch.counts.iter_mut().zip(reported) {
                         match o {
                             FieldOutcome::Present => {}
@@ -402,11 +439,7 @@ impl Job<'_> {
                         id_end: batch.ids.len(),
                     });
                 }
-                Err(e) => batch.rows.push(e),
             }
-            feats_store = recycle(features);
-            exact_store = recycle(exact);
-            refs_store = recycle(refs);
         }
         batch
     }

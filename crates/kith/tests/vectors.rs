@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use kith::encode::EncodedBatch;
 use kith::{Encoder, EncoderOptions, RecordInput, Schema, Scratch, Secret};
 use serde_json::Value;
 
