@@ -118,8 +118,9 @@ fn check_case(rel: &str) {
         .collect();
     let mut batch = EncodedBatch::default();
     encoder.encode_many(&mut Scratch::default(), &inputs, &mut batch);
-    for i in 0..inputs.len() {
-        match (batch.get(i), clks[i].as_str()) {
+    assert_eq!(batch.len(), clks.len());
+    for (i, want) in clks.iter().enumerate() {
+        match (batch.get(i), want.as_str()) {
             (Ok(r), Some(want)) => {
                 assert_eq!(B64.encode(&r.clk), want, "{rel} record {i} (encode_many)")
             }
