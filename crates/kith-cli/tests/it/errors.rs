@@ -316,3 +316,65 @@ fn a_header_without_rows_gives_an_empty_but_valid_file() {
     ok(encode_cmd(&dir, &input, "out.json").args(["--format", "clkhash-json"]));
     assert_eq!(dir.read("out.json"), "{\"clks\": []}");
 }
+
+#[test]
+fn windows_1252_rows_around_bad_rows_keep_their_own_values() {
+    // Good, ragged, bad-date and good rows in one batch: each good row must encode exactly as it
+    // does alone, so no value may leak from one row into another.
+    let dir = Dir::new();
+    let mut bytes = format!("{HEADER},id\n").into_bytes();
+    bytes.extend_from_slice(b"Zo\xeb,Okafor,05/01/1990,F,M14 5RT,,1\n");
+    bytes.extend_from_slice(b"Ren\xe9e,Smith\n");
+    bytes.extend_from_slice(b"Ana,Lee,31/02/1990,F,LS1 1AA,943 476 5919,3\n");
+    bytes.extend_from_slice(b"Chlo\xe9,Brown,07/07/2007,F,LS6 2AB,,4\n");
+    let input = dir.write("mixed.csv", &bytes);
+    let o = ok(encode_cmd(&dir, &input, "out.kith")
+        .args([
+            "--encoding",
+            "windows-1252",
+            "--id-column",
+            "id",
+            "--party",
+            "p",
+            "--on-error",
+            "skip",
+            "--keep-map",
+        ])
+        .arg(dir.path("map.csv")));
+    assert!(o.status.success());
+    let all = crate::util::read_encodings(&dir.read("out.kith"));
+    assert_eq!(
+        all.header["records"], 3,
+        "the ragged row is skipped; the invalid date is only missing"
+    );
+    for (line, id) in [(2usize, "1"), (4, "3"), (5, "4")] {
+        let one = dir.write(
+            &format!("one{id}.csv"),
+            [
+                format!("{HEADER},id\n").into_bytes(),
+                bytes
+                    .split(|&b| b == b'\n')
+                    .nth(line - 1)
+                    .expect("line")
+                    .to_vec(),
+                b"\n".to_vec(),
+            ]
+            .concat(),
+        );
+        ok(encode_cmd(&dir, &one, &format!("one{id}.kith")).args([
+            "--encoding",
+            "windows-1252",
+            "--id-column",
+            "id",
+            "--party",
+            "p",
+        ]));
+        let single = crate::util::read_encodings(&dir.read(&format!("one{id}.kith")));
+        assert!(
+            all.rows.contains(&single.rows[0]),
+            "row with id {id} differs when encoded in a batch: {:?} not in {:?}",
+            single.rows,
+            all.rows
+        );
+    }
+}
