@@ -1,9 +1,12 @@
 //! The encoder: one record's values to its CLK, its exact-match tokens and its record token.
 //!
 //! [`Encoder`] holds the prepared keys and is shared by all threads; each thread owns a [`Scratch`]
-//! with buffers and a cache from formatted value to bit indices (names and dates repeat a lot, so most
-//! values are hashed once per thread). Encoding is a pure function of the schema, the secret, the party
-//! name and the record, so output does not depend on the thread count or the cache.
+//! with buffers and caches: per feature, the bits of every token already hashed, and (for features
+//! whose values repeat, such as forenames) the bits of every raw value already encoded. A token is
+//! hashed once per thread, however often it occurs. [`Encoder::encode`] does one record;
+//! [`Encoder::encode_many`] does a batch feature by feature, which keeps each feature's caches hot.
+//! Encoding is a pure function of the schema, the secret, the party name and the record, so output
+//! does not depend on the thread count, the batching or the caches (tested by property tests below).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
