@@ -268,6 +268,9 @@ impl Job<'_> {
 
         // 1. Decode every row; a row that cannot be decoded is refused here.
         let mut problems: Vec<Option<BatchRow>> = Vec::with_capacity(rows.len());
+        // UTF-8 cells borrow from the rows directly; Windows-1252 cells are decoded into one string
+        // and borrowed from it once it is complete.
+        let mut cells: Vec<&str> = Vec::with_capacity(rows.len() * ncols);
         let mut decoded = String::new();
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let mut numbers = String::new();
@@ -296,9 +299,10 @@ impl Job<'_> {
                 continue;
             }
             let mut problem = None;
+            let cells_before = cells.len();
             for (i, f) in row.record.iter().enumerate() {
                 let checked = match self.cfg.encoding {
-                    InputEncoding::Utf8 => utf8(f).map(|_| ()),
+                    InputEncoding::Utf8 => utf8(f).map(|v| cells.push(v)),
                     InputEncoding::Windows1252 => decode(f, InputEncoding::Windows1252).map(|v| {
                         let start = decoded.len();
                         decoded.push_str(&v);
@@ -310,8 +314,9 @@ impl Job<'_> {
                     break;
                 }
             }
-            if problem.is_some() && self.cfg.encoding == InputEncoding::Windows1252 {
-                // Drop the spans of the refused row's fields decoded so far.
+            if problem.is_some() {
+                // Drop what the refused row left behind.
+                cells.truncate(cells_before);
                 let kept = problems.iter().filter(|p| p.is_none()).count() * ncols;
                 spans.truncate(kept);
             }
@@ -319,25 +324,8 @@ impl Job<'_> {
         }
 
         // 2. Pick each good row's values in schema order.
-        let mut cells: Vec<&str> = Vec::with_capacity(rows.len() * ncols);
-        let mut spans_iter = spans.iter();
-        for (row, problem) in rows.iter().zip(&problems) {
-            if problem.is_some() {
-                continue;
-            }
-            match self.cfg.encoding {
-                InputEncoding::Utf8 => {
-                    cells.extend(row.record.iter().map(|f| utf8(f).unwrap_or_default()))
-                }
-                InputEncoding::Windows1252 => {
-                    cells.extend(
-                        spans_iter
-                            .by_ref()
-                            .take(ncols)
-                            .map(|&(a, b)| &decoded[a..b]),
-                    );
-                }
-            }
+        if self.cfg.encoding == InputEncoding::Windows1252 {
+            cells.extend(spans.iter().map(|&(a, b)| &decoded[a..b]));
         }
         let (nf, nx) = (
             self.encoder.feature_names().len(),
