@@ -28,6 +28,8 @@ use crate::summary::{EncodeSummary, FieldCounts};
 
 /// Rows read and encoded together.
 const CHUNK_ROWS: usize = 16 * 1024;
+/// Chunks read ahead of the encoders (one being encoded, up to two queued, one being read).
+const CHUNKS_IN_FLIGHT: usize = 4;
 /// Rows one worker encodes in one go.
 const BATCH_ROWS: usize = 256;
 
@@ -158,8 +160,21 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<RawRow>, u64)>>(2);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RawRow>>();
         scope.spawn(move || {
+            // A fixed pool of chunks circulates between this thread and the main thread, so rows'
+            // buffers are allocated once and memory stays bounded.
+            let mut made = 0;
             loop {
-                let mut chunk = back_rx.try_recv().unwrap_or_default();
+                let mut chunk = match back_rx.try_recv() {
+                    Ok(c) => c,
+                    Err(_) if made < CHUNKS_IN_FLIGHT => {
+                        made += 1;
+                        Vec::new()
+                    }
+                    Err(_) => match back_rx.recv() {
+                        Ok(c) => c,
+                        Err(_) => return, // the main thread has stopped
+                    },
+                };
                 match input.read_chunk(CHUNK_ROWS, &mut chunk) {
                     Ok(more) => {
                         let pos = input.position();
