@@ -192,57 +192,31 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
                 }
             }
         });
+        // A writer thread takes each chunk's results in input order while the workers encode the
+        // next chunk.
+        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(1);
+        let writer = scope.spawn(|| -> Result<()> {
+            for batches in out_rx {
+                write_batches(cfg, &batches, &mut sink, rejects.as_mut(), &mut summary)?;
+            }
+            Ok(())
+        });
         for msg in rx {
             let (chunk, pos) = msg?;
             let batches: Vec<Batch> = chunk
                 .par_chunks(BATCH_ROWS)
                 .map(|rows| job.encode_batch(rows))
                 .collect();
-            for batch in &batches {
-                summary.add_batch(&batch.counts, batch.empty_clks);
-                let (mut text_start, mut id_start) = (0, 0);
-                for row in &batch.rows {
-                    match row {
-                        BatchRow::Ok {
-                            line,
-                            text_end,
-                            id_end,
-                        } => {
-                            summary.encoded += 1;
-                            sink.push(
-                                &batch.text[text_start..*text_end],
-                                *line,
-                                &batch.ids[id_start..*id_end],
-                            )?;
-                            (text_start, id_start) = (*text_end, *id_end);
-                        }
-                        BatchRow::Err {
-                            line,
-                            field,
-                            message,
-                        } => {
-                            let reason = if field.is_empty() {
-                                message.clone()
-                            } else {
-                                format!("{field}: {message}")
-                            };
-                            if cfg.on_error == OnError::Fail {
-                                bail!(
-                                    "{}: line {line}: {reason}\n(no output was written; pass --on-error skip to skip bad rows and count them)",
-                                    cfg.input.display()
-                                );
-                            }
-                            if let Some(w) = rejects.as_mut() {
-                                w.write_record([line.to_string().as_str(), field, &reason])
-                                    .context("cannot write the rejects file")?;
-                            }
-                            summary.count_skip(reason);
-                        }
-                    }
-                }
+            let _ = back_tx.send(chunk);
+            if out_tx.send(batches).is_err() {
+                break; // the writer stopped on an error, reported below
             }
             progress.set_position(pos);
-            let _ = back_tx.send(chunk);
+        }
+        drop(out_tx);
+        match writer.join() {
+            Ok(result) => result?,
+            Err(panic) => std::panic::resume_unwind(panic),
         }
         Ok(())
     })?;
@@ -258,6 +232,61 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
     summary.elapsed = started.elapsed();
     summary.threads = threads;
     Ok(summary)
+}
+
+/// Hand one chunk's results to the output, in input order. With `--on-error fail` the first refused
+/// row ends the run.
+fn write_batches(
+    cfg: &EncodeConfig,
+    batches: &[Batch],
+    sink: &mut Sink,
+    mut rejects: Option<&mut csv::Writer<AtomicFile>>,
+    summary: &mut EncodeSummary,
+) -> Result<()> {
+    for batch in batches {
+        summary.add_batch(&batch.counts, batch.empty_clks);
+        let (mut text_start, mut id_start) = (0, 0);
+        for row in &batch.rows {
+            match row {
+                BatchRow::Ok {
+                    line,
+                    text_end,
+                    id_end,
+                } => {
+                    summary.encoded += 1;
+                    sink.push(
+                        &batch.text[text_start..*text_end],
+                        *line,
+                        &batch.ids[id_start..*id_end],
+                    )?;
+                    (text_start, id_start) = (*text_end, *id_end);
+                }
+                BatchRow::Err {
+                    line,
+                    field,
+                    message,
+                } => {
+                    let reason = if field.is_empty() {
+                        message.clone()
+                    } else {
+                        format!("{field}: {message}")
+                    };
+                    if cfg.on_error == OnError::Fail {
+                        bail!(
+                            "{}: line {line}: {reason}\n(no output was written; pass --on-error skip to skip bad rows and count them)",
+                            cfg.input.display()
+                        );
+                    }
+                    if let Some(w) = rejects.as_mut() {
+                        w.write_record([line.to_string().as_str(), field, &reason])
+                            .context("cannot write the rejects file")?;
+                    }
+                    summary.count_skip(reason);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Job<'_> {
