@@ -614,6 +614,12 @@ impl Sink {
                         .iter()
                         .map(|s| (*s).to_owned())
                         .collect(),
+                    blocks: job
+                        .encoder
+                        .block_names()
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
                 };
                 header
                     .write(out.writer())

@@ -80,12 +80,20 @@ pub struct EncodedRecord {
     pub clk: Vec<u8>,
     /// One token per exact identifier; `None` where the value was missing or invalid.
     pub exact: Vec<Option<Token>>,
+    /// One 64-bit keyed token per blocking key of the schema; `None` where a part was missing.
+    pub blocks: Vec<Option<u64>>,
 }
 
 struct FeatureEncoder {
     identifier: String,
     hashing: Option<(FeatureHashing, TokenHasher)>,
     normalizer: Option<Normalizer>,
+}
+
+struct BlockEncoder {
+    name: String,
+    parts: Vec<(usize, crate::blocking::Transform)>,
+    mac: Hmac<Sha256>,
 }
 
 struct ExactEncoder {
@@ -102,6 +110,7 @@ pub struct Encoder {
     folds: u32,
     features: Vec<FeatureEncoder>,
     exact: Vec<ExactEncoder>,
+    blocking: Vec<BlockEncoder>,
     record_mac: Hmac<Sha256>,
     party: String,
     key_check: String,
@@ -331,6 +340,23 @@ impl Encoder {
                 mac: mac_key(&kith_key(secret, fp, Purpose::ExactToken(&e.name))),
             })
             .collect();
+        let blocking = schema
+            .kith()
+            .blocking
+            .iter()
+            .map(|b| BlockEncoder {
+                name: b.name.clone(),
+                parts: b
+                    .parts
+                    .iter()
+                    .filter_map(|p| {
+                        let i = features.iter().position(|f| f.identifier == p.feature)?;
+                        Some((i, p.transform))
+                    })
+                    .collect(),
+                mac: mac_key(&kith_key(secret, fp, Purpose::BlockToken(&b.name))),
+            })
+            .collect();
         let record_mac = mac_key(&kith_key(secret, fp, Purpose::RecordToken));
         let check = token_of(
             &mac_key(&kith_key(secret, fp, Purpose::KeyCheck)),
@@ -343,6 +369,7 @@ impl Encoder {
             folds: clk.xor_folds,
             features,
             exact,
+            blocking,
             record_mac,
             party: party.to_owned(),
             key_check: crate::hex(&check[..8]),
@@ -353,6 +380,11 @@ impl Encoder {
     /// The CLK length in bits.
     pub fn clk_bits(&self) -> u32 {
         self.l
+    }
+
+    /// Names of the blocking keys, in output order.
+    pub fn block_names(&self) -> Vec<&str> {
+        self.blocking.iter().map(|b| b.name.as_str()).collect()
     }
 
     /// Names of the exact identifiers, in output order.
@@ -511,6 +543,33 @@ impl Encoder {
             };
             outcomes.push(outcome);
             record.exact.push(token);
+        }
+        record.blocks.clear();
+        let mut joined = String::new();
+        for b in &self.blocking {
+            joined.clear();
+            let mut complete = true;
+            for (n, &(i, transform)) in b.parts.iter().enumerate() {
+                let fe = &self.features[i];
+                match transform.apply(fe.normalizer.as_ref(), input.features[i]) {
+                    Some(v) => {
+                        if n > 0 {
+                            joined.push('\u{1f}');
+                        }
+                        joined.push_str(&v);
+                    }
+                    None => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            record.blocks.push(complete.then(|| {
+                let t = token_of(&b.mac, &[joined.as_bytes()]);
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&t[..8]);
+                u64::from_be_bytes(w)
+            }));
         }
         for _ in 0..self.folds {
             bits.fold();

@@ -1,12 +1,13 @@
 //! The kith encodings file: what a holder sends to the linkage party.
 //!
 //! ```text
-//! {"format":"kith-encodings","version":1,"party":"council","schema_fingerprint":"sha256:…","key_check":"…","clk_bits":1024,"records":2,"columns":["token","clk","exact:nhs_number"]}
-//! 0c5b…,k5EUAEg…==,7d1f…
-//! 3a90…,MgNABjh…==,
+//! {"format":"kith-encodings","version":1,"party":"council","schema_fingerprint":"sha256:…","key_check":"…","clk_bits":1024,"records":2,"columns":["token","clk","exact:nhs_number","block:surname_year"]}
+//! 0c5b…,k5EUAEg…==,7d1f…,5e0a…
+//! 3a90…,MgNABjh…==,,91c4…
 //! ```
 //! Line 1 is a JSON header; every other line is one record: the 32-hex-digit record token, the
-//! base64 CLK, then one 32-hex-digit token per exact identifier (empty when missing). Rows are
+//! base64 CLK, then one 32-hex-digit token per exact identifier, then one 16-hex-digit token per
+//! keyed blocking key (each empty when missing). Rows are
 //! sorted by record token, so their order says nothing about the holder's input order. The header's
 //! record count lets a reader detect a truncated file. Nothing in the file is a raw value or a local
 //! ID; nothing in it needs or reveals the secret.
@@ -40,12 +41,15 @@ pub struct Header {
     pub records: u64,
     /// Names of the exact identifiers, in column order.
     pub exact: Vec<String>,
+    /// Names of the keyed blocking keys, in column order (after the exact identifiers).
+    pub blocks: Vec<String>,
 }
 
 impl Header {
     fn columns(&self) -> Vec<String> {
         let mut c = vec!["token".to_owned(), "clk".to_owned()];
         c.extend(self.exact.iter().map(|e| format!("exact:{e}")));
+        c.extend(self.blocks.iter().map(|b| format!("block:{b}")));
         c
     }
 
@@ -116,14 +120,22 @@ impl Header {
                 "the header's columns must start with \"token\", \"clk\"".to_owned(),
             ));
         }
-        let exact = columns[2..]
-            .iter()
-            .map(|c| {
-                c.strip_prefix("exact:")
-                    .map(str::to_owned)
-                    .ok_or_else(|| bad(format!("unknown column {c:?}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut exact = Vec::new();
+        let mut blocks = Vec::new();
+        for c in &columns[2..] {
+            if let Some(e) = c.strip_prefix("exact:") {
+                if !blocks.is_empty() {
+                    return Err(bad(format!(
+                        "column {c:?} comes after a blocking key; exact tokens come first"
+                    )));
+                }
+                exact.push(e.to_owned());
+            } else if let Some(b) = c.strip_prefix("block:") {
+                blocks.push(b.to_owned());
+            } else {
+                return Err(bad(format!("unknown column {c:?}")));
+            }
+        }
         Ok(Header {
             party: text("party")?,
             schema_fingerprint: text("schema_fingerprint")?,
@@ -131,6 +143,7 @@ impl Header {
             clk_bits,
             records: number("records")?,
             exact,
+            blocks,
         })
     }
 }
@@ -144,11 +157,14 @@ pub struct Row {
     pub clk: Vec<u8>,
     /// One token per exact identifier; `None` where the value was missing.
     pub exact: Vec<Option<Token>>,
+    /// One 64-bit token per blocking key; `None` where a part was missing.
+    pub blocks: Vec<Option<u64>>,
 }
 
 /// Write one record line.
 pub fn write_record<W: Write>(w: &mut W, token: &Token, r: &EncodedRecord) -> std::io::Result<()> {
-    let mut line = String::with_capacity(40 + r.clk.len() * 4 / 3 + 34 * r.exact.len());
+    let mut line =
+        String::with_capacity(40 + r.clk.len() * 4 / 3 + 34 * r.exact.len() + 18 * r.blocks.len());
     record_line(token, r, &mut line);
     w.write_all(line.as_bytes())
 }
@@ -162,6 +178,12 @@ pub fn record_line(token: &Token, r: &EncodedRecord, out: &mut String) {
         out.push(',');
         if let Some(t) = e {
             out.push_str(&crate::hex(t));
+        }
+    }
+    for b in &r.blocks {
+        out.push(',');
+        if let Some(t) = b {
+            out.push_str(&crate::hex(&t.to_be_bytes()));
         }
     }
     out.push('\n');
@@ -235,7 +257,8 @@ impl<R: BufRead> Reader<R> {
         }
         let text = self.buf.trim_end_matches(['\n', '\r']);
         let mut parts = text.split(',');
-        let want = 2 + self.header.exact.len();
+        let n_exact = self.header.exact.len();
+        let want = 2 + n_exact + self.header.blocks.len();
         let fields: Vec<&str> = parts.by_ref().take(want + 1).collect();
         if fields.len() != want {
             return Err(bad(format!(
@@ -256,7 +279,7 @@ impl<R: BufRead> Reader<R> {
                 clk.len()
             )));
         }
-        let exact = fields[2..]
+        let exact = fields[2..2 + n_exact]
             .iter()
             .enumerate()
             .map(|(i, f)| {
@@ -273,9 +296,38 @@ impl<R: BufRead> Reader<R> {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let blocks = fields[2 + n_exact..]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if f.is_empty() {
+                    Ok(None)
+                } else {
+                    parse_block(f).map(Some).ok_or_else(|| {
+                        bad(format!(
+                            "field {} (block:{}): expected 16 hexadecimal digits or nothing",
+                            i + 3 + n_exact,
+                            self.header.blocks[i]
+                        ))
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.seen += 1;
-        Ok(Some(Row { token, clk, exact }))
+        Ok(Some(Row {
+            token,
+            clk,
+            exact,
+            blocks,
+        }))
     }
+}
+
+fn parse_block(s: &str) -> Option<u64> {
+    if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok()
 }
 
 fn parse_token(s: &str) -> Option<Token> {
@@ -301,6 +353,7 @@ mod tests {
             clk_bits: 12,
             records,
             exact: vec!["nhs".into()],
+            blocks: vec!["sx_year".into()],
         }
     }
 
@@ -314,6 +367,7 @@ mod tests {
             token: [t; 16],
             clk: vec![0xab, 0xc0],
             exact: vec![exact],
+            blocks: vec![(!t.is_multiple_of(3)).then_some(0x0123_4567_89ab_cdef ^ u64::from(t))],
         }
     }
 
@@ -325,6 +379,7 @@ mod tests {
                 token: None,
                 clk: r.clk.clone(),
                 exact: r.exact.clone(),
+                blocks: r.blocks.clone(),
             };
             write_record(&mut out, &r.token, &rec).expect("write");
         }

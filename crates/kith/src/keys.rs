@@ -120,6 +120,8 @@ pub(crate) enum Purpose<'a> {
     RecordToken,
     /// Exact-match tokens of one identifier.
     ExactToken(&'a str),
+    /// Blocking tokens of one blocking key.
+    BlockToken(&'a str),
     /// The key-check value that lets the linkage party see that holders used the same secret.
     KeyCheck,
 }
@@ -133,6 +135,7 @@ pub(crate) fn kith_key(
     let label = match purpose {
         Purpose::RecordToken => "kith/v1/record-token".to_owned(),
         Purpose::ExactToken(name) => format!("kith/v1/exact-token/{name}"),
+        Purpose::BlockToken(name) => format!("kith/v1/block-token/{name}"),
         Purpose::KeyCheck => "kith/v1/key-check".to_owned(),
     };
     let mut out = Zeroizing::new([0u8; 32]);

@@ -46,6 +46,7 @@
 //! ```
 
 pub mod bits;
+pub mod blocking;
 pub mod datefmt;
 pub mod encode;
 pub mod encodings;

@@ -245,6 +245,26 @@ pub struct KithSection {
     pub normalize: BTreeMap<String, Normalizer>,
     /// Identifiers encoded as keyed exact-match tokens rather than in the CLK.
     pub exact: Vec<ExactIdentifier>,
+    /// Keyed blocking keys, computed by holders at encode time.
+    pub blocking: Vec<BlockingKey>,
+}
+
+/// A keyed blocking key: its parts are joined and HMAC'd into a 64-bit token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockingKey {
+    /// Its name: the token's column in encodings files.
+    pub name: String,
+    /// Its parts, in order.
+    pub parts: Vec<BlockingPart>,
+}
+
+/// One part of a blocking key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockingPart {
+    /// The feature identifier it reads.
+    pub feature: String,
+    /// What it takes from the feature's normalised value.
+    pub transform: crate::blocking::Transform,
 }
 
 /// An identifier (such as the NHS number) that becomes a keyed HMAC token.
@@ -395,11 +415,24 @@ impl Schema {
             })
             .collect();
         let kith = if self.has_kith_section() {
-            json!({
+            let mut k = json!({
                 "version": self.kith.version,
                 "normalize": self.kith.normalize.iter().map(|(k, n)| (k.clone(), canonical_normalizer(n))).collect::<Map<_, _>>(),
                 "exact": self.kith.exact.iter().map(|e| json!({"name": e.name, "normalize": e.normalize.as_ref().map(canonical_normalizer)})).collect::<Vec<_>>(),
-            })
+            });
+            if !self.kith.blocking.is_empty() {
+                // Only present when used, so that schemas without blocking keys keep their
+                // fingerprints.
+                k["blocking"] = self
+                    .kith
+                    .blocking
+                    .iter()
+                    .map(|b| {
+                        json!({"name": b.name, "parts": b.parts.iter().map(|p| json!({"feature": p.feature, "transform": p.transform.name()})).collect::<Vec<_>>()})
+                    })
+                    .collect();
+            }
+            k
         } else {
             Value::Null
         };
@@ -1084,7 +1117,14 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
     let m = as_object(v, p)?;
     no_other_keys(
         m,
-        &["version", "id_column", "normalize", "exact", "description"],
+        &[
+            "version",
+            "id_column",
+            "normalize",
+            "exact",
+            "blocking",
+            "description",
+        ],
         p,
     )?;
     let version = as_int(required(m, "version", p)?, &p.key("version"), 1)?;
@@ -1144,12 +1184,105 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
             });
         }
     }
+    let blocking = match m.get("blocking") {
+        Some(b) => parse_blocking(b, &p.key("blocking"), features, &normalize, &exact)?,
+        None => Vec::new(),
+    };
     Ok(KithSection {
         version,
         id_column,
         normalize,
         exact,
+        blocking,
     })
+}
+
+/// Parse `{"name": [{"feature": "surname", "transform": "soundex"}, ...], ...}`.
+fn parse_blocking(
+    v: &Value,
+    p: &JPath,
+    features: &[Feature],
+    normalize: &BTreeMap<String, Normalizer>,
+    exact: &[ExactIdentifier],
+) -> Result<Vec<BlockingKey>, SchemaError> {
+    use crate::blocking::Transform;
+    let mut keys = Vec::new();
+    for (name, spec) in as_object(v, p)? {
+        let kp = p.key(name);
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(
+                kp.err("blocking key names may use only ASCII letters, digits, '_' and '-'")
+            );
+        }
+        if exact.iter().any(|e| &e.name == name) {
+            return Err(kp.err(format!("{name:?} is already an exact identifier's name")));
+        }
+        let list = spec.as_array().ok_or_else(|| {
+            kp.err(format!(
+                "expected a list of parts such as [{{\"feature\": \"surname\", \"transform\": \"soundex\"}}], found {}",
+                kind(spec)
+            ))
+        })?;
+        if list.is_empty() {
+            return Err(kp.err("a blocking key needs at least one part"));
+        }
+        let mut parts = Vec::new();
+        for (i, part) in list.iter().enumerate() {
+            let pp = kp.idx(i);
+            let pm = as_object(part, &pp)?;
+            no_other_keys(pm, &["feature", "transform"], &pp)?;
+            let feature = as_str(required(pm, "feature", &pp)?, &pp.key("feature"))?;
+            match features.iter().find(|f| f.identifier == feature) {
+                None => {
+                    return Err(pp
+                        .key("feature")
+                        .err(format!("there is no feature {feature:?} in the schema")));
+                }
+                Some(f) if f.hashing.is_none() => {
+                    return Err(pp.key("feature").err(format!(
+                        "feature {feature:?} is ignored; holders do not read it"
+                    )));
+                }
+                Some(_) => {}
+            }
+            let transform = match pm.get("transform") {
+                None => Transform::Value,
+                Some(t) => {
+                    let tp = pp.key("transform");
+                    let t = as_str(t, &tp)?;
+                    Transform::from_name(t).ok_or_else(|| {
+                        let names: Vec<&str> = Transform::ALL.iter().map(|t| t.name()).collect();
+                        tp.err(format!(
+                            "unknown transform {t:?}; expected one of {}",
+                            names.join(", ")
+                        ))
+                    })?
+                }
+            };
+            if let Some(need) = transform.needs() {
+                let has = normalize.get(feature).map(Normalizer::name);
+                if has != Some(need) {
+                    return Err(pp.key("transform").err(format!(
+                        "transform {:?} needs the {need:?} normaliser on feature {feature:?} (kith.normalize)",
+                        transform.name()
+                    )));
+                }
+            }
+            parts.push(BlockingPart {
+                feature: feature.to_owned(),
+                transform,
+            });
+        }
+        keys.push(BlockingKey {
+            name: name.clone(),
+            parts,
+        });
+    }
+    Ok(keys)
 }
 
 /// Parse `"name"` or `{"type": "date", "formats": [...]}`.

@@ -1,0 +1,380 @@
+//! The scoring kernels: popcount of `query AND candidate` for many candidates at once.
+//!
+//! This is the one module of kith that uses `unsafe`: SIMD intrinsics behind `#[target_feature]`,
+//! chosen at run time (as memchr and ripgrep do) so that one default release build runs the fastest
+//! kernel the CPU has and still runs everywhere:
+//!
+//! | kernel     | needs                              | per 512-bit block                     |
+//! |------------|------------------------------------|---------------------------------------|
+//! | `avx512`   | AVX-512F + AVX-512 VPOPCNTDQ       | one `vpandq`, one `vpopcntq`          |
+//! | `avx2`     | AVX2                               | nibble-table popcount (`vpshufb`)     |
+//! | `popcnt`   | POPCNT                             | eight `popcnt` instructions           |
+//! | `portable` | nothing (aarch64 and others too)   | `u64::count_ones`                     |
+//!
+//! Every kernel computes exactly the same integers; property tests check each one the CPU has
+//! against `portable`. Safety rests on two facts checked in the safe wrappers before any intrinsic
+//! runs: the feature was detected at run time, and every slice holds whole CLKs (`per` blocks each),
+//! so every load is in bounds and 64-byte aligned (a [`Block`] is `align(64)`).
+#![allow(unsafe_code)]
+
+use kith::bits::Block;
+
+/// A popcount kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512F with VPOPCNTDQ.
+    Avx512,
+    /// AVX2 nibble-table popcount.
+    Avx2,
+    /// Scalar `popcnt` instruction.
+    Popcnt,
+    /// Plain Rust; correct on every target.
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU supports.
+    pub fn detect() -> Kernel {
+        Kernel::available()
+            .into_iter()
+            .next()
+            .unwrap_or(Kernel::Portable)
+    }
+
+    /// Every kernel this CPU supports, fastest first (`Portable` is always last).
+    pub fn available() -> Vec<Kernel> {
+        let mut v = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+            {
+                v.push(Kernel::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                v.push(Kernel::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                v.push(Kernel::Popcnt);
+            }
+        }
+        v.push(Kernel::Portable);
+        v
+    }
+
+    /// The kernel called `name`, if this CPU supports it.
+    pub fn by_name(name: &str) -> Option<Kernel> {
+        Kernel::available().into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kernel's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512 => "avx512",
+            Kernel::Avx2 => "avx2",
+            Kernel::Popcnt => "popcnt",
+            Kernel::Portable => "portable",
+        }
+    }
+
+    /// `out[j] = popcount(query AND store[j])` for the CLKs of `store`, each `per` blocks long.
+    ///
+    /// # Panics
+    /// If `query` is not `per` blocks, or `store` is not `out.len() * per` blocks.
+    pub fn and_counts(self, query: &[Block], store: &[Block], per: usize, out: &mut [u32]) {
+        assert!(per > 0 && query.len() == per, "query is one CLK");
+        assert_eq!(store.len(), out.len() * per, "store holds whole CLKs");
+        self.checked_run(query, store, per, Source::Range, out);
+    }
+
+    /// `out[j] = popcount(query AND clk number idx[j] of store)`.
+    ///
+    /// # Panics
+    /// If `query` is not `per` blocks, `store` does not hold whole CLKs, `idx` and `out` differ in
+    /// length, or an index is out of range.
+    pub fn and_counts_at(
+        self,
+        query: &[Block],
+        store: &[Block],
+        per: usize,
+        idx: &[u32],
+        out: &mut [u32],
+    ) {
+        assert!(per > 0 && query.len() == per, "query is one CLK");
+        assert_eq!(store.len() % per, 0, "store holds whole CLKs");
+        assert_eq!(idx.len(), out.len(), "one output per index");
+        let n = store.len() / per;
+        assert!(
+            idx.iter().all(|&i| (i as usize) < n),
+            "candidate index out of range"
+        );
+        self.checked_run(query, store, per, Source::Gather(idx), out);
+    }
+
+    /// Runs a kernel once the caller has checked the bounds.
+    fn checked_run(
+        self,
+        query: &[Block],
+        store: &[Block],
+        per: usize,
+        src: Source<'_>,
+        out: &mut [u32],
+    ) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => {
+                assert!(
+                    std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+                );
+                // SAFETY: the features were just detected; bounds were checked by the caller.
+                unsafe { x86::avx512(query, store, per, src, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                assert!(std::arch::is_x86_feature_detected!("avx2"));
+                // SAFETY: as above.
+                unsafe { x86::avx2(query, store, per, src, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Popcnt => {
+                assert!(std::arch::is_x86_feature_detected!("popcnt"));
+                // SAFETY: as above.
+                unsafe { x86::popcnt(query, store, per, src, out) }
+            }
+            _ => portable(query, store, per, src, out),
+        }
+    }
+}
+
+/// Where the candidates are: all of the store in order, or the listed ones.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Range,
+    Gather(&'a [u32]),
+}
+
+impl Source<'_> {
+    /// Block offset of candidate `j`.
+    #[inline(always)]
+    fn offset(self, j: usize, per: usize) -> usize {
+        match self {
+            Source::Range => j * per,
+            Source::Gather(idx) => idx[j] as usize * per,
+        }
+    }
+}
+
+fn portable(query: &[Block], store: &[Block], per: usize, src: Source<'_>, out: &mut [u32]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        let at = src.offset(j, per);
+        let mut c = 0;
+        for (q, s) in query.iter().zip(&store[at..at + per]) {
+            for (a, b) in q.0.iter().zip(&s.0) {
+                c += (a & b).count_ones();
+            }
+        }
+        *o = c;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Block, Source};
+
+    /// AVX-512: one AND and one VPOPCNTQ per 512-bit block; the lane sums are reduced once per
+    /// candidate.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and VPOPCNTDQ; `query` is `per` blocks; every candidate of `src` lies
+    /// within `store`; `out` has one entry per candidate.
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    pub(super) unsafe fn avx512(
+        query: &[Block],
+        store: &[Block],
+        per: usize,
+        src: Source<'_>,
+        out: &mut [u32],
+    ) {
+        // SAFETY: the caller upholds this function's contract.
+        unsafe {
+            let base = store.as_ptr();
+            let load = |b: *const Block| _mm512_load_si512(b.cast());
+            if per == 2 {
+                // 1,024-bit CLKs, the common case: the query stays in registers.
+                let q0 = load(query.as_ptr());
+                let q1 = load(query.as_ptr().add(1));
+                for (j, o) in out.iter_mut().enumerate() {
+                    let p = base.add(src.offset(j, per));
+                    let a = _mm512_popcnt_epi64(_mm512_and_si512(q0, load(p)));
+                    let b = _mm512_popcnt_epi64(_mm512_and_si512(q1, load(p.add(1))));
+                    *o = _mm512_reduce_add_epi64(_mm512_add_epi64(a, b)) as u32;
+                }
+            } else {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let p = base.add(src.offset(j, per));
+                    let mut acc = _mm512_setzero_si512();
+                    for k in 0..per {
+                        let x = _mm512_and_si512(load(query.as_ptr().add(k)), load(p.add(k)));
+                        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+                    }
+                    *o = _mm512_reduce_add_epi64(acc) as u32;
+                }
+            }
+        }
+    }
+
+    /// Popcount of each byte of `v` by nibble-table lookup, summed into four 64-bit lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn popcount256(v: __m256i) -> __m256i {
+        let table = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+            3, 3, 4,
+        );
+        let low = _mm256_set1_epi8(0x0f);
+        let lo = _mm256_and_si256(v, low);
+        let hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+        let bytes = _mm256_add_epi8(
+            _mm256_shuffle_epi8(table, lo),
+            _mm256_shuffle_epi8(table, hi),
+        );
+        _mm256_sad_epu8(bytes, _mm256_setzero_si256())
+    }
+
+    /// AVX2: nibble-table popcount of `query AND candidate`, 256 bits at a time.
+    ///
+    /// # Safety
+    /// As [`avx512`], with AVX2 instead.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2(
+        query: &[Block],
+        store: &[Block],
+        per: usize,
+        src: Source<'_>,
+        out: &mut [u32],
+    ) {
+        // SAFETY: the caller upholds this function's contract.
+        unsafe {
+            let base = store.as_ptr().cast::<__m256i>();
+            let q = query.as_ptr().cast::<__m256i>();
+            let halves = per * 2;
+            for (j, o) in out.iter_mut().enumerate() {
+                let p = base.add(src.offset(j, per) * 2);
+                let mut acc = _mm256_setzero_si256();
+                for k in 0..halves {
+                    let x =
+                        _mm256_and_si256(_mm256_load_si256(q.add(k)), _mm256_load_si256(p.add(k)));
+                    acc = _mm256_add_epi64(acc, popcount256(x));
+                }
+                let s = _mm_add_epi64(
+                    _mm256_castsi256_si128(acc),
+                    _mm256_extracti128_si256(acc, 1),
+                );
+                *o = (_mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1)) as u32;
+            }
+        }
+    }
+
+    /// Scalar POPCNT.
+    ///
+    /// # Safety
+    /// As [`avx512`], with POPCNT instead.
+    #[target_feature(enable = "popcnt")]
+    pub(super) unsafe fn popcnt(
+        query: &[Block],
+        store: &[Block],
+        per: usize,
+        src: Source<'_>,
+        out: &mut [u32],
+    ) {
+        {
+            for (j, o) in out.iter_mut().enumerate() {
+                let at = src.offset(j, per);
+                let mut c = 0;
+                for k in 0..per {
+                    let (q, s) = (&query[k].0, &store[at + k].0);
+                    for w in 0..8 {
+                        c += (q[w] & s[w]).count_ones();
+                    }
+                }
+                *o = c;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn blocks(words: &[u64], per: usize) -> Vec<Block> {
+        let mut v = vec![Block::default(); words.len().div_ceil(8 * per) * per];
+        for (i, w) in words.iter().enumerate() {
+            v[i / 8].0[i % 8] = *w;
+        }
+        v
+    }
+
+    #[test]
+    fn portable_is_always_available_and_last() {
+        let a = Kernel::available();
+        assert_eq!(a.last(), Some(&Kernel::Portable));
+        assert_eq!(Kernel::by_name("portable"), Some(Kernel::Portable));
+        assert_eq!(Kernel::by_name("nonsense"), None);
+    }
+
+    #[test]
+    fn counts_known_values() {
+        let q = blocks(&[u64::MAX; 16], 2);
+        let mut words = vec![0u64; 48];
+        words[16] = 0b1011; // candidate 1: 3 bits
+        words[47] = u64::MAX; // candidate 2: 64 bits
+        let store = blocks(&words, 2);
+        for k in Kernel::available() {
+            let mut out = [9; 3];
+            k.and_counts(&q, &store, 2, &mut out);
+            assert_eq!(out, [0, 3, 64], "{k:?}");
+            let mut out = [9; 4];
+            k.and_counts_at(&q, &store, 2, &[2, 0, 1, 2], &mut out);
+            assert_eq!(out, [64, 0, 3, 64], "{k:?}");
+        }
+    }
+
+    proptest! {
+        /// Every kernel this CPU has agrees with the portable one, for 512-, 1,024- and
+        /// 2,048-bit CLKs, in order and gathered.
+        #[test]
+        fn every_kernel_agrees_with_portable(
+            per in prop_oneof![Just(1usize), Just(2), Just(4)],
+            seed in proptest::collection::vec(any::<u64>(), 8 * 4 * 9),
+            density in 0u32..4,
+            idx in proptest::collection::vec(0u32..8, 0..20),
+        ) {
+            let thin = |w: u64, i: usize| match density {
+                0 => w,
+                1 => w & seed[(i + 7) % seed.len()],
+                2 => w | seed[(i + 3) % seed.len()],
+                _ => if i.is_multiple_of(3) { u64::MAX } else { 0 },
+            };
+            let words: Vec<u64> = seed.iter().enumerate().map(|(i, &w)| thin(w, i)).collect();
+            let q = blocks(&words[..8 * per], per);
+            let store = blocks(&words[8 * per..8 * per * 9], per);
+            let mut want = vec![0; 8];
+            Kernel::Portable.and_counts(&q, &store, per, &mut want);
+            let mut want_at = vec![0; idx.len()];
+            Kernel::Portable.and_counts_at(&q, &store, per, &idx, &mut want_at);
+            for k in Kernel::available() {
+                let mut got = vec![0; 8];
+                k.and_counts(&q, &store, per, &mut got);
+                prop_assert_eq!(&got, &want, "{:?}", k);
+                let mut got_at = vec![0; idx.len()];
+                k.and_counts_at(&q, &store, per, &idx, &mut got_at);
+                prop_assert_eq!(&got_at, &want_at, "{:?}", k);
+            }
+        }
+    }
+}

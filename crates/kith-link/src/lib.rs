@@ -1,0 +1,2 @@
+//! The linkage party's library.
+pub mod kernel;
