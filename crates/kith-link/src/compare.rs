@@ -1,0 +1,342 @@
+//! Dice scoring of one block of encodings against another: a pure function over slices, so that the
+//! same code serves one machine's threads today and a cluster's partitions later.
+//!
+//! `dice(a, b) = 2·|a ∧ b| / (|a| + |b|)`. Popcounts are computed once per CLK; the kernel gives
+//! `|a ∧ b|`, and the threshold test is one integer comparison against a table, built once per
+//! threshold, of the smallest count that reaches it for each popcount sum. The table is built with
+//! the same floating-point expression anonlink uses, so `score >= threshold` decides exactly as it
+//! does, borderline pairs included.
+
+use kith::bits::Block;
+
+use crate::kernel::Kernel;
+
+/// CLKs and their popcounts, `per` blocks per CLK.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    clks: &'a [Block],
+    pop: &'a [u32],
+    per: usize,
+}
+
+impl<'a> View<'a> {
+    /// A view of `pop.len()` CLKs.
+    ///
+    /// # Panics
+    /// If `clks` does not hold exactly `pop.len()` CLKs of `per` blocks.
+    pub fn new(clks: &'a [Block], pop: &'a [u32], per: usize) -> View<'a> {
+        assert!(per > 0 && clks.len() == pop.len() * per, "whole CLKs only");
+        View { clks, pop, per }
+    }
+
+    /// Number of CLKs.
+    pub fn len(&self) -> usize {
+        self.pop.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.pop.is_empty()
+    }
+
+    /// The CLKs `range`.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> View<'a> {
+        View {
+            clks: &self.clks[range.start * self.per..range.end * self.per],
+            pop: &self.pop[range],
+            per: self.per,
+        }
+    }
+
+    /// CLK `i`.
+    pub fn clk(&self, i: usize) -> &'a [Block] {
+        &self.clks[i * self.per..(i + 1) * self.per]
+    }
+
+    /// Popcount of CLK `i`.
+    pub fn pop(&self, i: usize) -> u32 {
+        self.pop[i]
+    }
+
+    /// Blocks per CLK.
+    pub fn per(&self) -> usize {
+        self.per
+    }
+
+    /// All blocks.
+    pub fn blocks(&self) -> &'a [Block] {
+        self.clks
+    }
+}
+
+/// The Dice coefficient from a shared count and a popcount sum, computed as anonlink computes it.
+#[inline]
+pub fn dice(count: u32, sum: u32) -> f64 {
+    if sum == 0 {
+        0.0
+    } else {
+        2.0 * f64::from(count) / f64::from(sum)
+    }
+}
+
+/// An integer threshold test for one threshold and CLK length.
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    threshold: f64,
+    min_count: Vec<u32>,
+}
+
+impl Scorer {
+    /// The test `dice >= threshold` for CLKs of `bits` bits.
+    pub fn new(threshold: f64, bits: u32) -> Scorer {
+        let max_sum = 2 * bits;
+        let min_count = (0..=max_sum)
+            .map(|sum| {
+                // The smallest count that reaches the threshold (dice grows with the count).
+                let (mut lo, mut hi) = (0u32, sum / 2 + 1);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if dice(mid, sum) >= threshold {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                if lo > sum / 2 { u32::MAX } else { lo }
+            })
+            .collect();
+        Scorer {
+            threshold,
+            min_count,
+        }
+    }
+
+    /// The threshold.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// True when `dice(count, sum) >= threshold`.
+    #[inline]
+    pub fn passes(&self, count: u32, sum: u32) -> bool {
+        self.min_count
+            .get(sum as usize)
+            .is_some_and(|&m| count >= m)
+    }
+}
+
+/// A scored pair: row `a` of the query block, row `b` of the other, both counted from the start of
+/// their datasets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair {
+    /// Dice coefficient.
+    pub score: f64,
+    /// Row in the first dataset.
+    pub a: u32,
+    /// Row in the second dataset.
+    pub b: u32,
+}
+
+/// What one scoring call keeps.
+#[derive(Debug)]
+pub struct Keep<'s> {
+    /// Pairs at or above this are kept.
+    pub keep: &'s Scorer,
+    /// Pairs at or above this (at most `keep`'s threshold) update the query's best score.
+    pub floor: &'s Scorer,
+}
+
+/// Candidates of one query row scored in one call.
+const TILE: usize = 2048;
+
+/// Score every CLK of `a` against every CLK of `b` (or, with `triangle`, where `a` and `b` are the
+/// same rows of one dataset, each pair once). `a_first` and `b_first` are the rows' offsets in their
+/// datasets. Pairs that pass `keep.keep` are appended to `out`; `best[i]` is raised to query `i`'s
+/// best score at or above the floor. Returns the number of comparisons.
+#[allow(clippy::too_many_arguments)]
+pub fn score_block(
+    kernel: Kernel,
+    a: View<'_>,
+    a_first: u32,
+    b: View<'_>,
+    b_first: u32,
+    triangle: bool,
+    keep: &Keep<'_>,
+    best: &mut [f64],
+    out: &mut Vec<Pair>,
+) -> u64 {
+    assert_eq!(a.per, b.per, "CLKs of one length");
+    assert_eq!(best.len(), a.len(), "one best score per query");
+    let mut counts = vec![0u32; TILE.min(b.len())];
+    let mut comparisons = 0u64;
+    let mut start = 0;
+    while start < b.len() {
+        let end = (start + TILE).min(b.len());
+        let tile = b.slice(start..end);
+        for (i, best_i) in best.iter_mut().enumerate() {
+            let first = if triangle {
+                // Global row of the query is a_first + i; only later rows of b.
+                let q = (a_first as usize + i + 1).saturating_sub(b_first as usize);
+                q.clamp(start, end)
+            } else {
+                start
+            };
+            if first >= end {
+                continue;
+            }
+            let part = tile.slice(first - start..end - start);
+            let c = &mut counts[..part.len()];
+            kernel.and_counts(a.clk(i), part.blocks(), a.per, c);
+            comparisons += c.len() as u64;
+            let pa = a.pop(i);
+            scan(pa, part.pop, c, keep, best_i, |j, score| {
+                out.push(Pair {
+                    score,
+                    a: a_first + i as u32,
+                    b: b_first + (first + j) as u32,
+                });
+            });
+        }
+        start = end;
+    }
+    comparisons
+}
+
+/// Score one query against the listed rows of `b` (`b_first` is `b`'s offset in its dataset).
+#[allow(clippy::too_many_arguments)]
+pub fn score_candidates(
+    kernel: Kernel,
+    query: &[Block],
+    query_pop: u32,
+    a_row: u32,
+    b: View<'_>,
+    b_first: u32,
+    rows: &[u32],
+    keep: &Keep<'_>,
+    best: &mut f64,
+    counts: &mut Vec<u32>,
+    pops: &mut Vec<u32>,
+    out: &mut Vec<Pair>,
+) {
+    counts.clear();
+    counts.resize(rows.len(), 0);
+    kernel.and_counts_at(query, b.blocks(), b.per, rows, counts);
+    pops.clear();
+    pops.extend(rows.iter().map(|&r| b.pop(r as usize)));
+    scan(query_pop, pops, counts, keep, best, |j, score| {
+        out.push(Pair {
+            score,
+            a: a_row,
+            b: b_first + rows[j],
+        });
+    });
+}
+
+#[inline]
+fn scan(
+    pa: u32,
+    pops: &[u32],
+    counts: &[u32],
+    keep: &Keep<'_>,
+    best: &mut f64,
+    mut push: impl FnMut(usize, f64),
+) {
+    for (j, (&c, &pb)) in counts.iter().zip(pops).enumerate() {
+        let sum = pa + pb;
+        if keep.floor.passes(c, sum) {
+            let score = dice(c, sum);
+            if score > *best {
+                *best = score;
+            }
+            if keep.keep.passes(c, sum) {
+                push(j, score);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_integer_test_decides_as_the_float_comparison_does() {
+        for &t in &[0.0, 0.1, 0.5, 0.8, 0.75, 0.9, 0.95, 1.0, 2.0 / 3.0] {
+            let s = Scorer::new(t, 64);
+            for sum in 0..=128 {
+                for c in 0..=sum / 2 {
+                    assert_eq!(s.passes(c, sum), dice(c, sum) >= t, "t={t} c={c} sum={sum}");
+                }
+            }
+        }
+        // 4/5 is exactly the double nearest 0.8, so it passes a threshold of 0.8.
+        assert!(Scorer::new(0.8, 1024).passes(4, 10));
+    }
+
+    fn view_of(rows: &[Vec<u64>]) -> (Vec<Block>, Vec<u32>) {
+        let mut clks = Vec::new();
+        let mut pop = Vec::new();
+        for r in rows {
+            let mut b = [Block::default(); 2];
+            for (i, w) in r.iter().enumerate() {
+                b[i / 8].0[i % 8] = *w;
+            }
+            pop.push(r.iter().map(|w| w.count_ones()).sum());
+            clks.extend(b);
+        }
+        (clks, pop)
+    }
+
+    proptest! {
+        /// Block scoring finds exactly the pairs a direct double loop finds, with the same scores,
+        /// in both the rectangle and the triangle form.
+        #[test]
+        fn block_scoring_matches_the_definition(
+            rows in proptest::collection::vec(proptest::collection::vec(any::<u64>(), 16), 1..40),
+            split in 0usize..40,
+            t in 0.3f64..0.7,
+        ) {
+            let split = split.min(rows.len());
+            let (clks, pop) = view_of(&rows);
+            let all = View::new(&clks, &pop, 2);
+            let (a, b) = (all.slice(0..split), all.slice(split..rows.len()));
+            let keep = Scorer::new(t, 1024);
+            let floor = Scorer::new(t.min(0.4), 1024);
+            let k = Keep { keep: &keep, floor: &floor };
+            let dice_of = |x: &[u64], y: &[u64]| {
+                let c: u32 = x.iter().zip(y).map(|(p, q)| (p & q).count_ones()).sum();
+                let s: u32 = x.iter().chain(y).map(|w| w.count_ones()).sum();
+                dice(c, s)
+            };
+            let mut best = vec![0.0; a.len()];
+            let mut out = Vec::new();
+            let n = score_block(Kernel::detect(), a, 0, b, split as u32, false, &k, &mut best, &mut out);
+            prop_assert_eq!(n, (a.len() * b.len()) as u64);
+            let mut want = Vec::new();
+            for i in 0..split {
+                for j in split..rows.len() {
+                    let d = dice_of(&rows[i], &rows[j]);
+                    if d >= t {
+                        want.push(Pair { score: d, a: i as u32, b: j as u32 });
+                    }
+                }
+            }
+            prop_assert_eq!(&out, &want);
+            // Triangle over everything: each unordered pair once.
+            let mut best = vec![0.0; rows.len()];
+            let mut tri = Vec::new();
+            score_block(Kernel::Portable, all, 0, all, 0, true, &k, &mut best, &mut tri);
+            let mut want = Vec::new();
+            for i in 0..rows.len() {
+                for j in i + 1..rows.len() {
+                    let d = dice_of(&rows[i], &rows[j]);
+                    if d >= t {
+                        want.push(Pair { score: d, a: i as u32, b: j as u32 });
+                    }
+                }
+            }
+            prop_assert_eq!(tri, want);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! One partner's encodings as the linkage party holds them: CLKs packed into aligned blocks with
+//! their popcounts, record tokens, exact tokens and blocking tokens. Nothing here needs a key.
+
+use std::io::BufRead;
+
+use kith::Token;
+use kith::bits::Block;
+use kith::encodings::Reader;
+
+use crate::LinkError;
+
+/// How a dataset's records are named in outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ids {
+    /// Record tokens from a kith encodings file.
+    Tokens(Vec<Token>),
+    /// 0-based row numbers (clkhash-json input, which carries no tokens).
+    RowIndex,
+}
+
+/// One partner's encodings.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The party name (the `party` of a kith file, the stem of a clkhash-json file).
+    pub source: String,
+    /// Schema fingerprint, when the file carries one.
+    pub fingerprint: Option<String>,
+    /// Key check, when the file carries one.
+    pub key_check: Option<String>,
+    ids: Ids,
+    bits: u32,
+    per: usize,
+    len: usize,
+    clks: Vec<Block>,
+    pop: Vec<u32>,
+    exact_names: Vec<String>,
+    exact: Vec<Option<Token>>,
+    block_names: Vec<String>,
+    blocks: Vec<Option<u64>>,
+}
+
+impl Dataset {
+    /// An empty dataset for CLKs of `bits` bits, with the named exact and blocking tokens.
+    pub fn new(
+        source: &str,
+        bits: u32,
+        with_tokens: bool,
+        exact_names: Vec<String>,
+        block_names: Vec<String>,
+    ) -> Dataset {
+        Dataset {
+            source: source.to_owned(),
+            fingerprint: None,
+            key_check: None,
+            ids: if with_tokens {
+                Ids::Tokens(Vec::new())
+            } else {
+                Ids::RowIndex
+            },
+            bits,
+            per: (bits as usize).div_ceil(512).max(1),
+            len: 0,
+            clks: Vec::new(),
+            pop: Vec::new(),
+            exact_names,
+            exact: Vec::new(),
+            block_names,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Add a record. `clk` is MSB-first bytes, `ceil(bits / 8)` long, as in both file formats.
+    pub fn push(
+        &mut self,
+        token: Option<Token>,
+        clk: &[u8],
+        exact: &[Option<Token>],
+        blocks: &[Option<u64>],
+    ) -> Result<(), LinkError> {
+        let want = (self.bits as usize).div_ceil(8);
+        if clk.len() != want {
+            return Err(LinkError::Input(format!(
+                "record {}: a CLK of {} bytes where {} bits need {want}",
+                self.len + 1,
+                clk.len(),
+                self.bits
+            )));
+        }
+        assert_eq!(
+            exact.len(),
+            self.exact_names.len(),
+            "one value per exact identifier"
+        );
+        assert_eq!(
+            blocks.len(),
+            self.block_names.len(),
+            "one value per blocking key"
+        );
+        match (&mut self.ids, token) {
+            (Ids::Tokens(t), Some(tok)) => t.push(tok),
+            (Ids::RowIndex, None) => {}
+            _ => unreachable!("a dataset's records either all have tokens or none do"),
+        }
+        let start = self.clks.len();
+        self.clks.resize(start + self.per, Block::default());
+        let mut pop = 0;
+        for (i, chunk) in clk.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            let word = u64::from_be_bytes(w);
+            pop += word.count_ones();
+            self.clks[start + i / 8].0[i % 8] = word;
+        }
+        self.pop.push(pop);
+        self.exact.extend_from_slice(exact);
+        self.blocks.extend_from_slice(blocks);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Read a kith encodings file (the caller opens it).
+    pub fn from_encodings<R: BufRead>(input: R) -> Result<Dataset, LinkError> {
+        let mut reader = Reader::new(input)?;
+        let h = reader.header().clone();
+        let mut d = Dataset::new(
+            &h.party,
+            h.clk_bits,
+            true,
+            h.exact.clone(),
+            h.blocks.clone(),
+        );
+        d.fingerprint = Some(h.schema_fingerprint.clone());
+        d.key_check = Some(h.key_check.clone());
+        let cap = usize::try_from(h.records).unwrap_or(0).min(1 << 24);
+        d.clks.reserve(cap * d.per);
+        d.pop.reserve(cap);
+        while let Some(row) = reader.next_record()? {
+            d.push(Some(row.token), &row.clk, &row.exact, &row.blocks)?;
+        }
+        Ok(d)
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// CLK length in bits.
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Blocks per CLK.
+    pub fn per(&self) -> usize {
+        self.per
+    }
+
+    /// All CLKs, `per()` blocks each.
+    pub fn clks(&self) -> &[Block] {
+        &self.clks
+    }
+
+    /// CLK of record `i`.
+    pub fn clk(&self, i: usize) -> &[Block] {
+        &self.clks[i * self.per..(i + 1) * self.per]
+    }
+
+    /// Popcounts of all CLKs.
+    pub fn popcounts(&self) -> &[u32] {
+        &self.pop
+    }
+
+    /// A view of all records, for scoring.
+    pub fn view(&self) -> crate::compare::View<'_> {
+        crate::compare::View::new(&self.clks, &self.pop, self.per)
+    }
+
+    /// The record name written to outputs: its token in hex, or its row number.
+    pub fn id(&self, i: usize) -> String {
+        match &self.ids {
+            Ids::Tokens(t) => kith::hex(&t[i]),
+            Ids::RowIndex => i.to_string(),
+        }
+    }
+
+    /// The ids.
+    pub fn ids(&self) -> &Ids {
+        &self.ids
+    }
+
+    /// Names of the exact identifiers.
+    pub fn exact_names(&self) -> &[String] {
+        &self.exact_names
+    }
+
+    /// Exact token `e` of record `i`.
+    pub fn exact(&self, i: usize, e: usize) -> Option<&Token> {
+        self.exact[i * self.exact_names.len() + e].as_ref()
+    }
+
+    /// Names of the blocking keys.
+    pub fn block_names(&self) -> &[String] {
+        &self.block_names
+    }
+
+    /// Blocking token `k` of record `i`.
+    pub fn block(&self, i: usize, k: usize) -> Option<u64> {
+        self.blocks[i * self.block_names.len() + k]
+    }
+}
