@@ -1,9 +1,18 @@
-//! The linkage party's library.
+//! The linkage party's library: everything after the holders have encoded, and nothing that needs
+//! their secret.
+//!
+//! One path: [`Dataset`]s (from kith encodings or clkhash-json) → [`link::find_candidates`]
+//! (blocking in [`block`], Dice scoring in [`compare`] on the kernels of [`kernel`]) →
+//! [`threshold::suggest`] when no threshold was given → [`link::solve`] (greedy solving in
+//! [`solve`], entity ids) → outputs; [`evaluate`] scores links against a labelled sample.
 pub mod block;
 pub mod compare;
 pub mod dataset;
+pub mod evaluate;
 pub mod kernel;
+pub mod link;
 pub mod solve;
+pub mod threshold;
 
 pub use dataset::Dataset;
 

@@ -1,0 +1,195 @@
+//! Pairwise precision, recall and F1 against a labelled sample.
+//!
+//! A record is `(source, token)`. The truth gives some records an entity label; predicted pairs
+//! come from links or from clusters (every pair within a cluster). Pairs that involve a record
+//! the truth does not label are left out and counted, so a labelled sample can be used.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A record's name: source and token.
+pub type RecordName = (String, String);
+
+/// Counts for one kind of pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Predicted and true.
+    pub true_positives: u64,
+    /// Predicted, not true.
+    pub false_positives: u64,
+    /// True, not predicted.
+    pub false_negatives: u64,
+}
+
+impl Counts {
+    /// `tp / (tp + fp)` (1 when nothing was predicted).
+    pub fn precision(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
+    }
+
+    /// `tp / (tp + fn)` (1 when there was nothing to find).
+    pub fn recall(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_negatives,
+        )
+    }
+
+    /// Harmonic mean of precision and recall.
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+/// The evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Pairs across sources.
+    pub cross: Counts,
+    /// Pairs within one source (duplicates).
+    pub within: Counts,
+    /// Predicted pairs left out because a record has no label.
+    pub unlabelled: u64,
+}
+
+/// Compare predicted pairs with the truth (`record → entity label`).
+pub fn evaluate(
+    truth: &BTreeMap<RecordName, String>,
+    predicted: impl IntoIterator<Item = (RecordName, RecordName)>,
+) -> Evaluation {
+    let mut e = Evaluation::default();
+    let mut seen: BTreeSet<(RecordName, RecordName)> = BTreeSet::new();
+    for (x, y) in predicted {
+        if x == y {
+            continue;
+        }
+        let (x, y) = if x < y { (x, y) } else { (y, x) };
+        if !seen.insert((x.clone(), y.clone())) {
+            continue;
+        }
+        let (Some(ex), Some(ey)) = (truth.get(&x), truth.get(&y)) else {
+            e.unlabelled += 1;
+            continue;
+        };
+        let c = if x.0 == y.0 {
+            &mut e.within
+        } else {
+            &mut e.cross
+        };
+        if ex == ey {
+            c.true_positives += 1;
+        } else {
+            c.false_positives += 1;
+        }
+    }
+    // True pairs: every pair within each labelled entity.
+    let mut by_entity: BTreeMap<&str, Vec<&RecordName>> = BTreeMap::new();
+    for (r, ent) in truth {
+        by_entity.entry(ent.as_str()).or_default().push(r);
+    }
+    let (mut cross, mut within) = (0u64, 0u64);
+    for members in by_entity.values() {
+        for (i, x) in members.iter().enumerate() {
+            for y in &members[i + 1..] {
+                if x.0 == y.0 {
+                    within += 1;
+                } else {
+                    cross += 1;
+                }
+            }
+        }
+    }
+    e.cross.false_negatives = cross - e.cross.true_positives;
+    e.within.false_negatives = within - e.within.true_positives;
+    e
+}
+
+/// Every pair within each cluster (`record → cluster id`).
+pub fn cluster_pairs(clusters: &BTreeMap<RecordName, String>) -> Vec<(RecordName, RecordName)> {
+    let mut by: BTreeMap<&str, Vec<&RecordName>> = BTreeMap::new();
+    for (r, c) in clusters {
+        by.entry(c.as_str()).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for members in by.values() {
+        for (i, x) in members.iter().enumerate() {
+            for y in &members[i + 1..] {
+                out.push(((*x).clone(), (*y).clone()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str, t: &str) -> RecordName {
+        (s.to_owned(), t.to_owned())
+    }
+
+    #[test]
+    fn counts_cross_and_within_pairs() {
+        let truth: BTreeMap<RecordName, String> = [
+            (r("a", "1"), "p"),
+            (r("b", "1"), "p"),
+            (r("b", "2"), "p"),
+            (r("a", "2"), "q"),
+            (r("b", "3"), "q"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect();
+        let predicted = vec![
+            (r("a", "1"), r("b", "1")), // true cross
+            (r("b", "1"), r("a", "1")), // the same pair again
+            (r("a", "2"), r("b", "2")), // false cross
+            (r("b", "1"), r("b", "2")), // true within
+            (r("a", "9"), r("b", "3")), // unlabelled
+        ];
+        let e = evaluate(&truth, predicted);
+        // True cross pairs: a1-b1, a1-b2, a2-b3; within: b1-b2.
+        assert_eq!(
+            e.cross,
+            Counts {
+                true_positives: 1,
+                false_positives: 1,
+                false_negatives: 2
+            }
+        );
+        assert_eq!(
+            e.within,
+            Counts {
+                true_positives: 1,
+                false_positives: 0,
+                false_negatives: 0
+            }
+        );
+        assert_eq!(e.unlabelled, 1);
+        assert!((e.cross.precision() - 0.5).abs() < 1e-12);
+        assert!((e.cross.recall() - 1.0 / 3.0).abs() < 1e-12);
+        assert!((e.cross.f1() - 0.4).abs() < 1e-12);
+        let clusters: BTreeMap<RecordName, String> = [
+            (r("a", "1"), "x"),
+            (r("b", "1"), "x"),
+            (r("b", "2"), "x"),
+            (r("a", "2"), "y"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect();
+        assert_eq!(cluster_pairs(&clusters).len(), 3);
+    }
+}

@@ -1,0 +1,502 @@
+//! From datasets to candidate pairs, links and entities: the one path through the linkage party.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
+
+use crate::LinkError;
+use crate::block::{Blocking, Index, QueryKeys};
+use crate::compare::{Keep, Pair, Scorer, View, score_block, score_candidates};
+use crate::dataset::Dataset;
+use crate::kernel::Kernel;
+use crate::solve::{Candidate, Rec, candidate_order, greedy_solve};
+use crate::threshold::Histogram;
+
+/// Pairs below this are not looked at when kith is to suggest a threshold.
+pub const SUGGEST_FLOOR: f64 = 0.5;
+/// Without a threshold, each query keeps at most this many candidates per other dataset.
+pub const SUGGEST_TOP_K: usize = 16;
+
+/// How to link.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Match threshold; `None` asks kith to suggest one from the score distribution.
+    pub threshold: Option<f64>,
+    /// Lower bound of the clerical-review band.
+    pub review: Option<f64>,
+    /// How pairs are chosen.
+    pub blocking: Blocking,
+    /// Blocking buckets larger than this are skipped (and counted).
+    pub max_bucket: usize,
+    /// Also look for duplicates within each dataset, and allow them in one entity.
+    pub dedupe: bool,
+    /// Two different exact tokens for the same identifier veto a CLK match.
+    pub exact_veto: bool,
+    /// The popcount kernel.
+    pub kernel: Kernel,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            threshold: None,
+            review: None,
+            blocking: Blocking::None,
+            max_bucket: 20_000,
+            dedupe: false,
+            exact_veto: true,
+            kernel: Kernel::detect(),
+        }
+    }
+}
+
+/// Counts from candidate generation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// CLK comparisons made.
+    pub comparisons: u64,
+    /// Comparisons all-pairs would have made.
+    pub all_pairs: u64,
+    /// Blocking buckets skipped as oversized (per query and key).
+    pub skipped_buckets: u64,
+    /// Pairs matched by an exact token.
+    pub exact_matches: u64,
+    /// CLK matches vetoed by differing exact tokens.
+    pub vetoed: u64,
+}
+
+impl Stats {
+    /// `1 - comparisons / all pairs`.
+    pub fn reduction_ratio(&self) -> f64 {
+        if self.all_pairs == 0 {
+            0.0
+        } else {
+            1.0 - self.comparisons as f64 / self.all_pairs as f64
+        }
+    }
+}
+
+/// Candidate pairs, in solving order, with the best-score histogram.
+#[derive(Debug)]
+pub struct Candidates {
+    /// Pairs at or above the collection threshold, in [`candidate_order`].
+    pub pairs: Vec<Candidate>,
+    /// Each query record's best score against each other dataset.
+    pub best: Histogram,
+    /// Counts.
+    pub stats: Stats,
+    /// The threshold pairs were collected at.
+    pub collected_at: f64,
+}
+
+/// Refuse datasets that cannot be linked together.
+pub fn check_compatible(datasets: &[Dataset]) -> Result<(), LinkError> {
+    let Some(first) = datasets.first() else {
+        return Err(LinkError::Input("nothing to link".into()));
+    };
+    for d in datasets {
+        if d.bits() != first.bits() {
+            return Err(LinkError::Input(format!(
+                "{} has {}-bit CLKs but {} has {}-bit CLKs: they were encoded with different schemas",
+                d.source,
+                d.bits(),
+                first.source,
+                first.bits()
+            )));
+        }
+        if let (Some(a), Some(b)) = (&d.fingerprint, &first.fingerprint) {
+            if a != b {
+                return Err(LinkError::Input(format!(
+                    "{} and {} were encoded with different schemas (fingerprints {a} and {b}); every holder must encode with the agreed schema",
+                    d.source, first.source
+                )));
+            }
+        }
+        if let (Some(a), Some(b)) = (&d.key_check, &first.key_check) {
+            if a != b {
+                return Err(LinkError::Input(format!(
+                    "{} and {} were encoded with different secrets (key checks {a} and {b}); their encodings cannot match",
+                    d.source, first.source
+                )));
+            }
+        }
+        if d.fingerprint.is_some() != first.fingerprint.is_some() {
+            // Mixing kith and clkhash-json inputs is allowed: nothing more to check.
+        }
+    }
+    for (i, a) in datasets.iter().enumerate() {
+        if datasets[..i].iter().any(|b| b.source == a.source) {
+            return Err(LinkError::Input(format!(
+                "two inputs are both called {:?}; give each party its own name",
+                a.source
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Score the pairs blocking allows and collect candidates.
+pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candidates, LinkError> {
+    check_compatible(datasets)?;
+    let bits = datasets[0].bits();
+    let collect_at = match opts.threshold {
+        Some(t) => opts.review.map_or(t, |r| r.min(t)),
+        None => opts.review.map_or(SUGGEST_FLOOR, |r| r.min(SUGGEST_FLOOR)),
+    };
+    let keep = Scorer::new(collect_at, bits);
+    let floor = Scorer::new(collect_at.min(SUGGEST_FLOOR), bits);
+    let k = Keep {
+        keep: &keep,
+        floor: &floor,
+    };
+    let top_k = opts.threshold.is_none().then_some(SUGGEST_TOP_K);
+    let mut stats = Stats::default();
+    let mut best = Histogram::default();
+    let mut pairs: Vec<Candidate> = Vec::new();
+    for i in 0..datasets.len() {
+        let first_j = if opts.dedupe { i } else { i + 1 };
+        for j in first_j..datasets.len() {
+            let (a, b) = (&datasets[i], &datasets[j]);
+            let same = i == j;
+            stats.all_pairs += if same {
+                (a.len() as u64 * a.len().saturating_sub(1) as u64) / 2
+            } else {
+                a.len() as u64 * b.len() as u64
+            };
+            let (mut found, bests, n, skipped) = match opts.blocking {
+                Blocking::None => all_pairs(a, b, same, opts.kernel, &k),
+                blocking => blocked(a, b, same, blocking, opts, &k),
+            };
+            stats.comparisons += n;
+            stats.skipped_buckets += skipped;
+            best.add_bests(&bests, floor.threshold());
+            if let Some(k) = top_k {
+                found = cap_per_query(found, k);
+            }
+            let exact = exact_pairs(a, b, same, opts.max_bucket);
+            stats.exact_matches += exact.len() as u64;
+            let mut vetoed = 0;
+            let (di, dj) = (i as u32, j as u32);
+            let mut merged: FxHashMap<(u32, u32), Candidate> = FxHashMap::default();
+            for p in found {
+                if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
+                    vetoed += 1;
+                    continue;
+                }
+                merged.insert((p.a, p.b), cand(p, di, dj, false));
+            }
+            for (x, y) in exact {
+                let p = Pair {
+                    score: 1.0,
+                    a: x,
+                    b: y,
+                };
+                merged.insert((x, y), cand(p, di, dj, true));
+            }
+            stats.vetoed += vetoed;
+            pairs.extend(merged.into_values());
+        }
+    }
+    pairs.par_sort_unstable_by(candidate_order);
+    Ok(Candidates {
+        pairs,
+        best,
+        stats,
+        collected_at: collect_at,
+    })
+}
+
+fn cand(p: Pair, di: u32, dj: u32, exact: bool) -> Candidate {
+    Candidate {
+        score: p.score,
+        a: Rec { ds: di, row: p.a },
+        b: Rec { ds: dj, row: p.b },
+        exact,
+    }
+}
+
+/// Keep each query's `k` best candidates.
+fn cap_per_query(mut found: Vec<Pair>, k: usize) -> Vec<Pair> {
+    found.sort_unstable_by(|x, y| {
+        x.a.cmp(&y.a)
+            .then(y.score.total_cmp(&x.score))
+            .then(x.b.cmp(&y.b))
+    });
+    let mut out = Vec::with_capacity(found.len());
+    let mut run = 0;
+    for (n, p) in found.iter().enumerate() {
+        run = if n > 0 && found[n - 1].a == p.a {
+            run + 1
+        } else {
+            0
+        };
+        if run < k {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+/// Queries per parallel task.
+const CHUNK: usize = 256;
+
+type Found = (Vec<Pair>, Vec<f64>, u64, u64);
+
+fn all_pairs(a: &Dataset, b: &Dataset, same: bool, kernel: Kernel, k: &Keep<'_>) -> Found {
+    let (va, vb) = (a.view(), b.view());
+    let parts: Vec<(Vec<Pair>, Vec<f64>, u64)> = (0..a.len().div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
+            let mut best = vec![0.0; r.len()];
+            let mut out = Vec::new();
+            let first = r.start as u32;
+            let n = score_block(
+                kernel,
+                va.slice(r),
+                first,
+                vb,
+                0,
+                same,
+                k,
+                &mut best,
+                &mut out,
+            );
+            (out, best, n)
+        })
+        .collect();
+    join(parts, 0)
+}
+
+fn join(parts: Vec<(Vec<Pair>, Vec<f64>, u64)>, skipped: u64) -> Found {
+    let mut pairs = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let mut best = Vec::new();
+    let mut n = 0;
+    for (p, b, c) in parts {
+        pairs.extend(p);
+        best.extend(b);
+        n += c;
+    }
+    (pairs, best, n, skipped)
+}
+
+fn blocked(
+    a: &Dataset,
+    b: &Dataset,
+    same: bool,
+    blocking: Blocking,
+    opts: &LinkOptions,
+    k: &Keep<'_>,
+) -> Found {
+    let index = Index::new(b, blocking, opts.max_bucket);
+    let vb: View<'_> = b.view();
+    let parts: Vec<(Vec<Pair>, Vec<f64>, u64, u64)> = (0..a.len().div_ceil(CHUNK))
+        .into_par_iter()
+        .map_init(
+            || {
+                (
+                    vec![0u32; b.len()],
+                    QueryKeys::default(),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    0u32,
+                )
+            },
+            |(stamp, q, rows, counts, pops, mark), c| {
+                let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
+                let mut best = vec![0.0; r.len()];
+                let mut out = Vec::new();
+                let (mut n, mut skipped) = (0u64, 0u64);
+                for (slot, i) in best.iter_mut().zip(r) {
+                    *mark = mark.wrapping_add(1);
+                    if *mark == 0 {
+                        stamp.fill(0);
+                        *mark = 1;
+                    }
+                    index.query_keys(a, i, q);
+                    rows.clear();
+                    skipped += index.candidates(q, stamp, *mark, rows);
+                    if same {
+                        rows.retain(|&r| r as usize > i);
+                    }
+                    rows.sort_unstable();
+                    n += rows.len() as u64;
+                    score_candidates(
+                        opts.kernel,
+                        a.clk(i),
+                        a.popcounts()[i],
+                        i as u32,
+                        vb,
+                        0,
+                        rows,
+                        k,
+                        slot,
+                        counts,
+                        pops,
+                        &mut out,
+                    );
+                }
+                (out, best, n, skipped)
+            },
+        )
+        .collect();
+    let skipped = parts.iter().map(|p| p.3).sum();
+    join(
+        parts.into_iter().map(|(p, b, n, _)| (p, b, n)).collect(),
+        skipped,
+    )
+}
+
+/// Pairs that share a token for any exact identifier both datasets carry.
+fn exact_pairs(a: &Dataset, b: &Dataset, same: bool, max_bucket: usize) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for (ea, name) in a.exact_names().iter().enumerate() {
+        let Some(eb) = b.exact_names().iter().position(|n| n == name) else {
+            continue;
+        };
+        let mut by_token: FxHashMap<&kith::Token, Vec<u32>> = FxHashMap::default();
+        for r in 0..b.len() {
+            if let Some(t) = b.exact(r, eb) {
+                by_token.entry(t).or_default().push(r as u32);
+            }
+        }
+        for r in 0..a.len() {
+            let Some(t) = a.exact(r, ea) else { continue };
+            let Some(rows) = by_token.get(t) else {
+                continue;
+            };
+            if rows.len() > max_bucket {
+                continue;
+            }
+            out.extend(
+                rows.iter()
+                    .filter(|&&s| !same || s as usize > r)
+                    .map(|&s| (r as u32, s)),
+            );
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// True when the two records carry different tokens for one exact identifier.
+fn exact_conflict(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> bool {
+    a.exact_names().iter().enumerate().any(|(ea, name)| {
+        b.exact_names()
+            .iter()
+            .position(|n| n == name)
+            .is_some_and(|eb| match (a.exact(ra, ea), b.exact(rb, eb)) {
+                (Some(x), Some(y)) => x != y,
+                _ => false,
+            })
+    })
+}
+
+/// The result of solving.
+#[derive(Debug)]
+pub struct Linkage {
+    /// The threshold used.
+    pub threshold: f64,
+    /// Matched pairs: candidates at or above the threshold whose records ended in one entity.
+    pub links: Vec<Candidate>,
+    /// Candidates in the review band `[review, threshold)`.
+    pub review: Vec<Candidate>,
+    /// Every record's entity id, per dataset.
+    pub entity: Vec<Vec<String>>,
+    /// Entities of two or more records.
+    pub groups: usize,
+}
+
+/// Solve at `threshold` and name the entities.
+pub fn solve(
+    datasets: &[Dataset],
+    candidates: &Candidates,
+    threshold: f64,
+    review: Option<f64>,
+    dedupe: bool,
+) -> Linkage {
+    let above: Vec<Candidate> = candidates
+        .pairs
+        .iter()
+        .filter(|c| c.score >= threshold)
+        .copied()
+        .collect();
+    let mut offsets = vec![0usize];
+    for d in datasets {
+        offsets.push(offsets.last().copied().unwrap_or(0) + d.len());
+    }
+    let groups = greedy_solve(&above, &offsets, !dedupe);
+    let mut group_of: FxHashMap<Rec, usize> = FxHashMap::default();
+    for (g, members) in groups.iter().enumerate() {
+        for r in members {
+            group_of.insert(*r, g);
+        }
+    }
+    let links = above
+        .iter()
+        .filter(|c| {
+            group_of
+                .get(&c.a)
+                .is_some_and(|g| group_of.get(&c.b) == Some(g))
+        })
+        .copied()
+        .collect();
+    let review = match review {
+        Some(r) => candidates
+            .pairs
+            .iter()
+            .filter(|c| c.score >= r && c.score < threshold)
+            .copied()
+            .collect(),
+        None => Vec::new(),
+    };
+    // Entity ids: a hash of the sorted member names, so that the same inputs give the same ids
+    // and an entity's id does not depend on anything outside it.
+    let name_of = |members: &[Rec]| {
+        let mut names: Vec<(String, String)> = members
+            .iter()
+            .map(|r| {
+                let d = &datasets[r.ds as usize];
+                (d.source.clone(), d.id(r.row as usize))
+            })
+            .collect();
+        names.sort();
+        let mut h = Sha256::new();
+        for (s, t) in &names {
+            h.update(s.as_bytes());
+            h.update([0x1f]);
+            h.update(t.as_bytes());
+            h.update([0x1e]);
+        }
+        kith::hex(&h.finalize()[..8])
+    };
+    let mut entity: Vec<Vec<String>> = datasets
+        .iter()
+        .map(|d| vec![String::new(); d.len()])
+        .collect();
+    for members in &groups {
+        let id = name_of(members);
+        for r in members {
+            entity[r.ds as usize][r.row as usize] = id.clone();
+        }
+    }
+    for (ds, ids) in entity.iter_mut().enumerate() {
+        for (row, id) in ids.iter_mut().enumerate() {
+            if id.is_empty() {
+                *id = name_of(&[Rec {
+                    ds: ds as u32,
+                    row: row as u32,
+                }]);
+            }
+        }
+    }
+    Linkage {
+        threshold,
+        links,
+        review,
+        entity,
+        groups: groups.len(),
+    }
+}

@@ -1,0 +1,226 @@
+//! Threshold help without labels: the histogram of each record's best score, and the valley
+//! between the non-matches and the matches.
+//!
+//! Most records of one source either have a true partner in the other (their best score is high)
+//! or do not (their best score is whatever a stranger happens to share with them), so the best
+//! scores form two humps. kith splits them where they separate best (Otsu's method: the split
+//! that maximises the variance between the two groups) and then puts the threshold at the lowest
+//! point of the histogram between the two humps' means.
+
+/// Bins per unit of score.
+pub const BINS: usize = 100;
+
+/// Counts of best scores in bins of 0.01, plus records whose best score was below the floor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Histogram {
+    /// `bins[k]` counts best scores in `[k/100, (k+1)/100)`; the last bin holds exactly 1.0.
+    pub bins: [u64; BINS + 1],
+    /// Records whose best score was below `floor`.
+    pub below: u64,
+    /// The floor.
+    pub floor_bin: usize,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            bins: [0; BINS + 1],
+            below: 0,
+            floor_bin: BINS,
+        }
+    }
+}
+
+/// The bin of a score.
+pub fn bin(score: f64) -> usize {
+    ((score * BINS as f64 + 1e-9).floor().max(0.0) as usize).min(BINS)
+}
+
+impl Histogram {
+    /// Add best scores; a best below `floor` (or none) counts as below.
+    pub fn add_bests(&mut self, bests: &[f64], floor: f64) {
+        self.floor_bin = self.floor_bin.min(bin(floor));
+        for &b in bests {
+            if b >= floor && b > 0.0 {
+                self.bins[bin(b)] += 1;
+            } else {
+                self.below += 1;
+            }
+        }
+    }
+
+    /// Records counted.
+    pub fn total(&self) -> u64 {
+        self.below + self.bins.iter().sum::<u64>()
+    }
+}
+
+/// A suggested threshold and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    /// The threshold.
+    pub threshold: f64,
+    /// The reasoning, one line each.
+    pub reasons: Vec<String>,
+}
+
+/// Used when the scores give no usable valley.
+pub const FALLBACK: f64 = 0.8;
+
+/// Suggest a threshold from the best-score histogram.
+pub fn suggest(h: &Histogram) -> Suggestion {
+    let lo = h.floor_bin.min(BINS);
+    let counts: Vec<f64> = h.bins[lo..].iter().map(|&c| c as f64).collect();
+    let n: f64 = counts.iter().sum();
+    let at = |k: usize| (lo + k) as f64 / BINS as f64;
+    let mut reasons = vec![format!(
+        "{} records' best scores were looked at; {} had no pair scoring {:.2} or more",
+        h.total(),
+        h.below,
+        at(0)
+    )];
+    if n < 2.0 {
+        reasons.push(format!(
+            "too few scores to see two humps; using the default {FALLBACK:.2}"
+        ));
+        return Suggestion {
+            threshold: FALLBACK,
+            reasons,
+        };
+    }
+    // Otsu: the split maximising between-class variance.
+    let total_mean: f64 = counts
+        .iter()
+        .enumerate()
+        .map(|(k, c)| k as f64 * c)
+        .sum::<f64>()
+        / n;
+    let (mut w0, mut sum0) = (0.0, 0.0);
+    let (mut best_split, mut best_var) = (0usize, -1.0);
+    for (k, c) in counts.iter().enumerate().take(counts.len() - 1) {
+        w0 += c;
+        sum0 += k as f64 * c;
+        let w1 = n - w0;
+        if w0 == 0.0 || w1 == 0.0 {
+            continue;
+        }
+        let m0 = sum0 / w0;
+        let m1 = (total_mean * n - sum0) / w1;
+        let var = w0 * w1 * (m0 - m1) * (m0 - m1);
+        if var > best_var {
+            best_var = var;
+            best_split = k;
+        }
+    }
+    let (low, high) = counts.split_at(best_split + 1);
+    let mean = |part: &[f64], off: usize| {
+        let w: f64 = part.iter().sum();
+        part.iter()
+            .enumerate()
+            .map(|(k, c)| (k + off) as f64 * c)
+            .sum::<f64>()
+            / w.max(1.0)
+    };
+    let (m0, m1) = (mean(low, 0), mean(high, best_split + 1));
+    let (w_low, w_high): (f64, f64) = (low.iter().sum(), high.iter().sum());
+    reasons.push(format!(
+        "the best scores split best at {:.2}: {} records below (centred on {:.2}, no partner) and {} above (centred on {:.2}, likely partners)",
+        at(best_split + 1),
+        w_low,
+        (lo as f64 + m0) / BINS as f64,
+        w_high,
+        (lo as f64 + m1) / BINS as f64
+    ));
+    // The lowest point of the lightly smoothed histogram between the two means.
+    let smooth = |k: usize| {
+        let a = k.saturating_sub(1);
+        let b = (k + 1).min(counts.len() - 1);
+        counts[a..=b].iter().sum::<f64>() / (b - a + 1) as f64
+    };
+    let (from, to) = (
+        m0.round() as usize,
+        (m1.round() as usize).min(counts.len() - 1),
+    );
+    let mut valley = best_split + 1;
+    if from < to {
+        let min = (from..=to).map(smooth).fold(f64::INFINITY, f64::min);
+        // The middle of the lowest run.
+        let run: Vec<usize> = (from..=to).filter(|&k| smooth(k) <= min).collect();
+        valley = run[run.len() / 2];
+    }
+    let threshold = at(valley.max(1));
+    reasons.push(format!(
+        "the histogram is lowest between the two at {:.2} ({} records there); scores from {threshold:.2} up are taken as matches",
+        at(valley),
+        counts[valley]
+    ));
+    if (m1 - m0) < 10.0 {
+        reasons.push(
+            "the two humps are close together: check the review band before trusting this".into(),
+        );
+    }
+    Suggestion { threshold, reasons }
+}
+
+impl Histogram {
+    /// Text lines of the histogram from the floor up, one per 0.02, with bars.
+    pub fn render(&self) -> Vec<String> {
+        let lo = self.floor_bin.min(BINS);
+        let mut rows = Vec::new();
+        let mut k = lo - lo % 2;
+        while k <= BINS {
+            let c: u64 = self.bins[k.max(lo)..(k + 2).min(BINS + 1)].iter().sum();
+            rows.push((k, c));
+            k += 2;
+        }
+        let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+        let mut out = vec![format!(
+            "  below {:.2}  {:>9}",
+            lo as f64 / 100.0,
+            self.below
+        )];
+        for (k, c) in rows {
+            let width = ((c as f64 / max as f64) * 50.0).ceil() as usize;
+            out.push(format!(
+                "  {:.2}-{:.2}  {:>9}  {}",
+                k as f64 / 100.0,
+                ((k + 2).min(BINS + 1)) as f64 / 100.0,
+                c,
+                "#".repeat(width)
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bimodal_histogram_gives_its_valley() {
+        let mut h = Histogram::default();
+        let mut bests = Vec::new();
+        for k in 0..400 {
+            bests.push(0.55 + 0.1 * ((k % 20) as f64 / 20.0)); // 0.55..0.65
+        }
+        for k in 0..300 {
+            bests.push(0.86 + 0.1 * ((k % 13) as f64 / 13.0)); // 0.86..0.96
+        }
+        bests.extend([0.3; 50]);
+        h.add_bests(&bests, 0.5);
+        assert_eq!(h.total(), 750);
+        assert_eq!(h.below, 50);
+        let s = suggest(&h);
+        assert!(s.threshold > 0.65 && s.threshold < 0.86, "{s:?}");
+        assert!(s.reasons.len() >= 3);
+        assert!(h.render().len() > 10);
+    }
+
+    #[test]
+    fn too_few_scores_fall_back() {
+        let mut h = Histogram::default();
+        h.add_bests(&[0.1, 0.2], 0.5);
+        assert_eq!(suggest(&h).threshold, FALLBACK);
+    }
+}
