@@ -60,6 +60,118 @@ pub(crate) enum Command {
     /// to be sure they agreed the same schema).
     #[command(after_help = "Example:\n  kith schema schema.json")]
     Schema(SchemaArgs),
+    /// Link encodings from two or more holders: the linkage party's job. Needs no secret.
+    #[command(after_help = LINK_EXAMPLES)]
+    Link(Box<LinkArgs>),
+    /// Pairwise precision, recall and F1 of links or clusters against a labelled sample.
+    #[command(after_help = EVALUATE_EXAMPLES)]
+    Evaluate(EvaluateArgs),
+}
+
+const LINK_EXAMPLES: &str = "\
+Examples:
+  # Link three holders' encodings; kith suggests the threshold from the scores:
+  kith link council.kith health.kith police.kith --output links/
+
+  # A fixed threshold, a clerical-review band, and duplicates within each holder:
+  kith link council.kith health.kith --output links/ --threshold 0.85 \\
+      --review-threshold 0.75 --dedupe
+
+  # anonlink/clkhash CLKs, every pair compared:
+  kith link a.json b.json --output out/ --blocking none --threshold 0.9
+
+Outputs: DIR/links.csv (source_a,token_a,source_b,token_b,score), DIR/clusters.csv
+(source,token,entity_id) and, with --review-threshold, DIR/review.csv.";
+
+const EVALUATE_EXAMPLES: &str = "\
+Examples:
+  kith evaluate --truth truth.csv --links out/links.csv
+  kith evaluate --truth truth.csv --clusters out/clusters.csv
+
+The truth is a CSV with the columns source, token and entity: records with the same entity are
+the same person. Records it does not list are left out of the figures.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BlockingArg {
+    /// Keyed blocking keys when the encodings carry them, plus LSH.
+    Auto,
+    /// Compare every pair.
+    None,
+    /// Only the holders' keyed blocking keys.
+    Keys,
+    /// Only LSH on the CLKs.
+    Lsh,
+    /// Keyed blocking keys and LSH (a pair is compared when either matches).
+    #[value(name = "keys+lsh")]
+    KeysLsh,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// Encodings files: kith encodings, or clkhash-json (`{"clks": [...]}`).
+    #[arg(value_name = "ENCODINGS", required = true)]
+    pub(crate) inputs: Vec<PathBuf>,
+
+    /// Folder for links.csv, clusters.csv and review.csv (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
+
+    /// Dice threshold for a match (default: suggested from the score distribution).
+    #[arg(long, value_name = "T")]
+    pub(crate) threshold: Option<f64>,
+
+    /// Pairs scoring from R up to the threshold go to review.csv for clerical review.
+    #[arg(long, value_name = "R")]
+    pub(crate) review_threshold: Option<f64>,
+
+    /// Which pairs to compare.
+    #[arg(long, value_enum, default_value_t = BlockingArg::Auto)]
+    pub(crate) blocking: BlockingArg,
+
+    /// LSH tables.
+    #[arg(long, default_value_t = 24, value_name = "N")]
+    pub(crate) lsh_tables: u32,
+
+    /// CLK bits sampled per LSH table (1 to 64).
+    #[arg(long, default_value_t = 24, value_name = "N")]
+    pub(crate) lsh_bits: u32,
+
+    /// Blocking buckets larger than this are skipped (and counted in the summary).
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub(crate) max_bucket: usize,
+
+    /// Also find duplicates within each holder's records and let them share an entity.
+    #[arg(long)]
+    pub(crate) dedupe: bool,
+
+    /// Do not let two different exact tokens (e.g. NHS numbers) veto a CLK match.
+    #[arg(long)]
+    pub(crate) no_exact_veto: bool,
+
+    /// Also compare this many sampled records with every record, and report the share of their
+    /// matching pairs that blocking found (pairs completeness).
+    #[arg(long, value_name = "N")]
+    pub(crate) check_blocking: Option<usize>,
+
+    /// Popcount kernel (default: the fastest this CPU has).
+    #[arg(long, value_name = "NAME", value_parser = ["avx512", "avx2", "popcnt", "portable"])]
+    pub(crate) kernel: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("predicted").required(true).args(["links", "clusters"])))]
+pub(crate) struct EvaluateArgs {
+    /// The labelled sample: CSV with columns source, token, entity.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) truth: PathBuf,
+
+    /// links.csv from `kith link`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) links: Option<PathBuf>,
+
+    /// clusters.csv from `kith link`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) clusters: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

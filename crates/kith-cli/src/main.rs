@@ -6,7 +6,9 @@ mod atomic;
 mod config;
 mod csvin;
 mod encode;
+mod evaluate;
 mod flags;
+mod link;
 mod secret;
 mod summary;
 
@@ -58,6 +60,8 @@ fn run(cli: Cli) -> Result<()> {
             )
             .context("cannot write to standard output")
         }
+        Command::Link(args) => link::run(&link::LinkConfig::from_args(*args)?, quiet),
+        Command::Evaluate(args) => evaluate::run(&args),
         Command::Encode(args) => {
             let cfg = config::EncodeConfig::from_args(*args, &mut warn)?;
             let summary = encode::run(&cfg, quiet)?;

@@ -104,24 +104,21 @@ pub fn check_compatible(datasets: &[Dataset]) -> Result<(), LinkError> {
                 first.bits()
             )));
         }
-        if let (Some(a), Some(b)) = (&d.fingerprint, &first.fingerprint) {
-            if a != b {
-                return Err(LinkError::Input(format!(
-                    "{} and {} were encoded with different schemas (fingerprints {a} and {b}); every holder must encode with the agreed schema",
-                    d.source, first.source
-                )));
-            }
+        if let (Some(a), Some(b)) = (&d.fingerprint, &first.fingerprint)
+            && a != b
+        {
+            return Err(LinkError::Input(format!(
+                "{} and {} were encoded with different schemas (fingerprints {a} and {b}); every holder must encode with the agreed schema",
+                d.source, first.source
+            )));
         }
-        if let (Some(a), Some(b)) = (&d.key_check, &first.key_check) {
-            if a != b {
-                return Err(LinkError::Input(format!(
-                    "{} and {} were encoded with different secrets (key checks {a} and {b}); their encodings cannot match",
-                    d.source, first.source
-                )));
-            }
-        }
-        if d.fingerprint.is_some() != first.fingerprint.is_some() {
-            // Mixing kith and clkhash-json inputs is allowed: nothing more to check.
+        if let (Some(a), Some(b)) = (&d.key_check, &first.key_check)
+            && a != b
+        {
+            return Err(LinkError::Input(format!(
+                "{} and {} were encoded with different secrets (key checks {a} and {b}); their encodings cannot match",
+                d.source, first.source
+            )));
         }
     }
     for (i, a) in datasets.iter().enumerate() {
@@ -499,4 +496,79 @@ pub fn solve(
         entity,
         groups: groups.len(),
     }
+}
+
+/// Pairs completeness of blocking, measured on a sample: up to `sample` evenly spaced records of
+/// each dataset are compared with every record of each later dataset, and the pairs at or above
+/// `threshold` are looked up among the candidates. Returns (found, all).
+pub fn pairs_completeness(
+    datasets: &[Dataset],
+    candidates: &Candidates,
+    threshold: f64,
+    sample: usize,
+    opts: &LinkOptions,
+) -> (u64, u64) {
+    let Some(first) = datasets.first() else {
+        return (0, 0);
+    };
+    let keep = Scorer::new(threshold, first.bits());
+    let k = Keep {
+        keep: &keep,
+        floor: &keep,
+    };
+    let have: rustc_hash::FxHashSet<(Rec, Rec)> = candidates
+        .pairs
+        .iter()
+        .filter(|c| c.score >= threshold)
+        .map(|c| (c.a, c.b))
+        .collect();
+    let (mut found, mut all) = (0, 0);
+    for (i, a) in datasets.iter().enumerate() {
+        if a.is_empty() || sample == 0 {
+            continue;
+        }
+        let step = (a.len() / sample).max(1);
+        let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
+        for (j, b) in datasets.iter().enumerate().skip(i + 1) {
+            let pairs: Vec<Pair> = rows
+                .par_iter()
+                .flat_map_iter(|&r| {
+                    let mut best = [0.0];
+                    let mut out = Vec::new();
+                    score_block(
+                        opts.kernel,
+                        a.view().slice(r..r + 1),
+                        r as u32,
+                        b.view(),
+                        0,
+                        false,
+                        &k,
+                        &mut best,
+                        &mut out,
+                    );
+                    out
+                })
+                .collect();
+            for p in pairs {
+                if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
+                    continue;
+                }
+                all += 1;
+                let key = (
+                    Rec {
+                        ds: i as u32,
+                        row: p.a,
+                    },
+                    Rec {
+                        ds: j as u32,
+                        row: p.b,
+                    },
+                );
+                if have.contains(&key) {
+                    found += 1;
+                }
+            }
+        }
+    }
+    (found, all)
 }

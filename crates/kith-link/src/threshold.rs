@@ -181,13 +181,12 @@ impl Histogram {
         )];
         for (k, c) in rows {
             let width = ((c as f64 / max as f64) * 50.0).ceil() as usize;
-            out.push(format!(
-                "  {:.2}-{:.2}  {:>9}  {}",
-                k as f64 / 100.0,
-                ((k + 2).min(BINS + 1)) as f64 / 100.0,
-                c,
-                "#".repeat(width)
-            ));
+            let label = if k >= BINS {
+                "     1.00".to_owned()
+            } else {
+                format!("{:.2}-{:.2}", k as f64 / 100.0, (k + 2) as f64 / 100.0)
+            };
+            out.push(format!("  {label}  {c:>9}  {}", "#".repeat(width)));
         }
         out
     }

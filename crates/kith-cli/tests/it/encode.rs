@@ -16,7 +16,14 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
     assert_eq!(h["clk_bits"], 1024);
     assert_eq!(
         h["columns"],
-        serde_json::json!(["token", "clk", "exact:nhs_number"])
+        serde_json::json!([
+            "token",
+            "clk",
+            "exact:nhs_number",
+            "block:district_year",
+            "block:forename_dob",
+            "block:surname_year"
+        ])
     );
     let schema =
         kith::Schema::from_json_str(&std::fs::read_to_string(demo("schema.json")).expect("schema"))

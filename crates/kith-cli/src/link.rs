@@ -1,0 +1,397 @@
+//! `kith link`: read encodings, link, write links, clusters and the review band.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use kith_link::Dataset;
+use kith_link::block::{Blocking, LshParams};
+use kith_link::kernel::Kernel;
+use kith_link::link::{self, LinkOptions};
+use kith_link::solve::Candidate;
+use kith_link::threshold;
+
+use crate::atomic::AtomicFile;
+use crate::flags::{BlockingArg, LinkArgs};
+
+/// The checked configuration of one `kith link` run.
+#[derive(Debug)]
+pub(crate) struct LinkConfig {
+    inputs: Vec<PathBuf>,
+    output: PathBuf,
+    blocking: BlockingArg,
+    lsh: LshParams,
+    check_blocking: Option<usize>,
+    options: LinkOptions,
+}
+
+fn check_score(name: &str, v: Option<f64>) -> Result<()> {
+    if let Some(t) = v {
+        ensure!(
+            t.is_finite() && (0.0..=1.0).contains(&t),
+            "{name} must be between 0 and 1, not {t}"
+        );
+    }
+    Ok(())
+}
+
+impl LinkConfig {
+    pub(crate) fn from_args(a: LinkArgs) -> Result<LinkConfig> {
+        check_score("--threshold", a.threshold)?;
+        check_score("--review-threshold", a.review_threshold)?;
+        if let (Some(t), Some(r)) = (a.threshold, a.review_threshold) {
+            ensure!(
+                r < t,
+                "--review-threshold ({r}) must be below --threshold ({t})"
+            );
+        }
+        ensure!(
+            a.inputs.len() >= 2 || a.dedupe,
+            "give at least two encodings files (or one with --dedupe)"
+        );
+        ensure!(
+            (1..=64).contains(&a.lsh_bits),
+            "--lsh-bits must be between 1 and 64"
+        );
+        ensure!(a.lsh_tables >= 1, "--lsh-tables must be at least 1");
+        ensure!(a.max_bucket >= 1, "--max-bucket must be at least 1");
+        for (i, p) in a.inputs.iter().enumerate() {
+            if a.inputs[..i].contains(p) {
+                bail!("{} is given twice", p.display());
+            }
+        }
+        let kernel = match &a.kernel {
+            None => Kernel::detect(),
+            Some(n) => {
+                Kernel::by_name(n).with_context(|| format!("this CPU cannot run the {n} kernel"))?
+            }
+        };
+        Ok(LinkConfig {
+            lsh: LshParams {
+                tables: a.lsh_tables,
+                bits: a.lsh_bits,
+                ..LshParams::default()
+            },
+            inputs: a.inputs,
+            output: a.output,
+            blocking: a.blocking,
+            check_blocking: a.check_blocking,
+            options: LinkOptions {
+                threshold: a.threshold,
+                review: a.review_threshold,
+                blocking: Blocking::None,
+                max_bucket: a.max_bucket,
+                dedupe: a.dedupe,
+                exact_veto: !a.no_exact_veto,
+                kernel,
+            },
+        })
+    }
+}
+
+/// Read one encodings file, kith or clkhash-json.
+pub(crate) fn read_dataset(path: &Path) -> Result<Dataset> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let start = input
+        .fill_buf()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text_start = String::from_utf8_lossy(&start[..start.len().min(200)]).into_owned();
+    let trimmed = text_start.trim_start();
+    if trimmed.starts_with("{\"format\"") || trimmed.contains("\"kith-encodings\"") {
+        return Dataset::from_encodings(input).with_context(|| format!("{}", path.display()));
+    }
+    if !trimmed.starts_with('{') {
+        bail!(
+            "{}: not an encodings file (expected a kith encodings header or clkhash-json {{\"clks\": [...]}})",
+            path.display()
+        );
+    }
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {} (it must be UTF-8 JSON)", path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct ClkFile {
+        clks: Vec<String>,
+    }
+    let parsed: ClkFile = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: line {} column {}: not clkhash-json ({{\"clks\": [base64, ...]}}): {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    drop(text);
+    let source = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".to_owned());
+    let mut d: Option<Dataset> = None;
+    for (i, c) in parsed.clks.iter().enumerate() {
+        let bytes = B64
+            .decode(c)
+            .with_context(|| format!("{}: clks[{i}] is not valid base64", path.display()))?;
+        ensure!(!bytes.is_empty(), "{}: clks[{i}] is empty", path.display());
+        let ds = d.get_or_insert_with(|| {
+            Dataset::new(
+                &source,
+                (bytes.len() * 8) as u32,
+                false,
+                Vec::new(),
+                Vec::new(),
+            )
+        });
+        ds.push(None, &bytes, &[], &[]).with_context(|| {
+            format!(
+                "{}: clks[{i}] has {} bytes but clks[0] has {}",
+                path.display(),
+                bytes.len(),
+                ds.bits() / 8
+            )
+        })?;
+    }
+    d.with_context(|| format!("{}: the file holds no CLKs", path.display()))
+}
+
+fn blocking_for(cfg: &LinkConfig, datasets: &[Dataset]) -> Result<Blocking> {
+    let have_keys = datasets.iter().all(|d| !d.block_names().is_empty())
+        && datasets
+            .windows(2)
+            .all(|w| w[0].block_names() == w[1].block_names());
+    Ok(match cfg.blocking {
+        BlockingArg::None => Blocking::None,
+        BlockingArg::Lsh => Blocking::Lsh(cfg.lsh),
+        BlockingArg::Auto if have_keys => Blocking::KeysAndLsh(cfg.lsh),
+        BlockingArg::Auto => Blocking::Lsh(cfg.lsh),
+        BlockingArg::Keys | BlockingArg::KeysLsh => {
+            ensure!(
+                have_keys,
+                "--blocking keys needs every input to carry the same keyed blocking keys (the schema's kith.blocking section); these inputs carry {}",
+                datasets
+                    .iter()
+                    .map(|d| format!("{}: [{}]", d.source, d.block_names().join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            if cfg.blocking == BlockingArg::Keys {
+                Blocking::Keys
+            } else {
+                Blocking::KeysAndLsh(cfg.lsh)
+            }
+        }
+    })
+}
+
+pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
+    let say = |m: String| {
+        if !quiet {
+            eprintln!("{m}");
+        }
+    };
+    let t0 = Instant::now();
+    let mut datasets = Vec::with_capacity(cfg.inputs.len());
+    for p in &cfg.inputs {
+        let d = read_dataset(p)?;
+        say(format!(
+            "kith: read {} records of {} from {} ({} bits{})",
+            d.len(),
+            d.source,
+            p.display(),
+            d.bits(),
+            if d.fingerprint.is_some() {
+                ""
+            } else {
+                ", clkhash-json"
+            }
+        ));
+        datasets.push(d);
+    }
+    let kinds = datasets.iter().filter(|d| d.fingerprint.is_some()).count();
+    if kinds != 0 && kinds != datasets.len() {
+        say("kith: warning: mixing kith encodings with clkhash-json files; kith cannot check that the clkhash-json files used the same schema and secret".into());
+    }
+    link::check_compatible(&datasets).context("these inputs cannot be linked")?;
+    let mut options = cfg.options.clone();
+    options.blocking = blocking_for(cfg, &datasets)?;
+    let read_time = t0.elapsed();
+
+    let t1 = Instant::now();
+    let candidates = link::find_candidates(&datasets, &options)?;
+    let score_time = t1.elapsed();
+    let s = &candidates.stats;
+    say(format!(
+        "kith: blocking {}; {} comparisons of {} possible (reduction ratio {:.6}); {} candidate pairs at {:.2} or above; kernel {}; {:.1} s ({:.0} M comparisons/s)",
+        describe(options.blocking),
+        s.comparisons,
+        s.all_pairs,
+        s.reduction_ratio(),
+        candidates.pairs.len(),
+        candidates.collected_at,
+        options.kernel.name(),
+        score_time.as_secs_f64(),
+        s.comparisons as f64 / score_time.as_secs_f64().max(1e-9) / 1e6
+    ));
+    if s.skipped_buckets > 0 {
+        say(format!(
+            "kith: warning: {} oversized blocking buckets (over {} records) were skipped; raise --max-bucket or use more specific keys",
+            s.skipped_buckets, options.max_bucket
+        ));
+    }
+    if s.exact_matches > 0 || s.vetoed > 0 {
+        say(format!(
+            "kith: {} pairs matched on exact tokens; {} CLK matches vetoed by differing exact tokens",
+            s.exact_matches, s.vetoed
+        ));
+    }
+    say("kith: each record's best score against each other source:".into());
+    for line in candidates.best.render() {
+        say(line);
+    }
+    let suggestion = threshold::suggest(&candidates.best);
+    let threshold = match options.threshold {
+        Some(t) => {
+            say(format!(
+                "kith: threshold {t:.2} (given); kith would suggest {:.2}",
+                suggestion.threshold
+            ));
+            t
+        }
+        None => {
+            say(format!(
+                "kith: suggested threshold {:.2}:",
+                suggestion.threshold
+            ));
+            for r in &suggestion.reasons {
+                say(format!("  - {r}"));
+            }
+            suggestion.threshold.max(candidates.collected_at)
+        }
+    };
+    if let Some(n) = cfg.check_blocking {
+        let (found, all) = link::pairs_completeness(&datasets, &candidates, threshold, n, &options);
+        say(format!(
+            "kith: blocking check on up to {n} records per source: {found} of {all} pairs at {threshold:.2} or above were candidates (pairs completeness {:.4})",
+            if all == 0 {
+                1.0
+            } else {
+                found as f64 / all as f64
+            }
+        ));
+    }
+    let review = options.review.filter(|&r| r < threshold);
+    let linkage = link::solve(&datasets, &candidates, threshold, review, options.dedupe);
+
+    std::fs::create_dir_all(&cfg.output)
+        .with_context(|| format!("cannot create the folder {}", cfg.output.display()))?;
+    let links_path = cfg.output.join("links.csv");
+    let clusters_path = cfg.output.join("clusters.csv");
+    let review_path = cfg.output.join("review.csv");
+    let links = write_pairs(&links_path, &datasets, &linkage.links)?;
+    let clusters = write_clusters(&clusters_path, &datasets, &linkage.entity)?;
+    let review_file = match review {
+        Some(_) => Some(write_pairs(&review_path, &datasets, &linkage.review)?),
+        None => None,
+    };
+    links.commit()?;
+    clusters.commit()?;
+    if let Some(r) = review_file {
+        r.commit()?;
+    }
+    say(format!(
+        "kith: {} links, {} entities of two or more records{}; wrote {}, {}{} (read {:.1} s, total {:.1} s)",
+        linkage.links.len(),
+        linkage.groups,
+        if review.is_some() {
+            format!(", {} pairs for review", linkage.review.len())
+        } else {
+            String::new()
+        },
+        links_path.display(),
+        clusters_path.display(),
+        if review.is_some() {
+            format!(", {}", review_path.display())
+        } else {
+            String::new()
+        },
+        read_time.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn describe(b: Blocking) -> String {
+    match b {
+        Blocking::None => "none (all pairs)".into(),
+        Blocking::Keys => "keyed blocking keys".into(),
+        Blocking::Lsh(p) => format!("LSH ({} tables of {} bits)", p.tables, p.bits),
+        Blocking::KeysAndLsh(p) => format!(
+            "keyed blocking keys + LSH ({} tables of {} bits)",
+            p.tables, p.bits
+        ),
+    }
+}
+
+/// Write pairs sorted by their names, so that the order says nothing about input order.
+fn write_pairs(path: &Path, datasets: &[Dataset], pairs: &[Candidate]) -> Result<AtomicFile> {
+    let mut rows: Vec<(&str, String, &str, String, f64)> = pairs
+        .iter()
+        .map(|c| {
+            let (a, b) = (&datasets[c.a.ds as usize], &datasets[c.b.ds as usize]);
+            (
+                a.source.as_str(),
+                a.id(c.a.row as usize),
+                b.source.as_str(),
+                b.id(c.b.row as usize),
+                c.score,
+            )
+        })
+        .collect();
+    rows.sort_by(|x, y| (x.0, &x.1, x.2, &x.3).cmp(&(y.0, &y.1, y.2, &y.3)));
+    let mut f = AtomicFile::create(path)?;
+    let w = f.writer();
+    let ctx = || format!("cannot write {}", path.display());
+    writeln!(w, "source_a,token_a,source_b,token_b,score").with_context(ctx)?;
+    for (sa, ta, sb, tb, score) in rows {
+        writeln!(
+            w,
+            "{},{ta},{},{tb},{score:.6}",
+            csv_field(sa),
+            csv_field(sb)
+        )
+        .with_context(ctx)?;
+    }
+    Ok(f)
+}
+
+fn write_clusters(path: &Path, datasets: &[Dataset], entity: &[Vec<String>]) -> Result<AtomicFile> {
+    let mut rows: Vec<(&str, &str, String)> = Vec::new();
+    for (d, ids) in datasets.iter().zip(entity) {
+        for (row, e) in ids.iter().enumerate() {
+            rows.push((e.as_str(), d.source.as_str(), d.id(row)));
+        }
+    }
+    rows.sort();
+    let mut f = AtomicFile::create(path)?;
+    let w = f.writer();
+    let ctx = || format!("cannot write {}", path.display());
+    writeln!(w, "source,token,entity_id").with_context(ctx)?;
+    for (e, s, t) in rows {
+        writeln!(w, "{},{t},{e}", csv_field(s)).with_context(ctx)?;
+    }
+    Ok(f)
+}
+
+/// Quote a party name if CSV needs it.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
