@@ -226,7 +226,7 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     let score_time = t1.elapsed();
     let s = &candidates.stats;
     say(format!(
-        "kith: blocking {}; {} comparisons of {} possible (reduction ratio {:.6}); {} candidate pairs at {:.2} or above; kernel {}; {:.1} s ({:.0} M comparisons/s)",
+        "kith: blocking {}; {} comparisons of {} possible (reduction ratio {:.6}); {} candidate pairs at {:.2} or above; kernel {}; {:.3} s ({:.0} M comparisons/s)",
         describe(options.blocking),
         s.comparisons,
         s.all_pairs,

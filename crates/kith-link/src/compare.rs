@@ -168,6 +168,7 @@ pub fn score_block(
     assert_eq!(a.per, b.per, "CLKs of one length");
     assert_eq!(best.len(), a.len(), "one best score per query");
     let mut counts = vec![0u32; TILE.min(b.len())];
+    let mut hits = Vec::new();
     let mut comparisons = 0u64;
     let mut start = 0;
     while start < b.len() {
@@ -189,13 +190,22 @@ pub fn score_block(
             kernel.and_counts(a.clk(i), part.blocks(), a.per, c);
             comparisons += c.len() as u64;
             let pa = a.pop(i);
-            scan(pa, part.pop, c, keep, best_i, |j, score| {
-                out.push(Pair {
-                    score,
-                    a: a_first + i as u32,
-                    b: b_first + (first + j) as u32,
-                });
-            });
+            scan(
+                kernel,
+                pa,
+                part.pop,
+                c,
+                keep,
+                best_i,
+                &mut hits,
+                |j, score| {
+                    out.push(Pair {
+                        score,
+                        a: a_first + i as u32,
+                        b: b_first + (first + j) as u32,
+                    });
+                },
+            );
         }
         start = end;
     }
@@ -223,25 +233,43 @@ pub fn score_candidates(
     kernel.and_counts_at(query, b.blocks(), b.per, rows, counts);
     pops.clear();
     pops.extend(rows.iter().map(|&r| b.pop(r as usize)));
-    scan(query_pop, pops, counts, keep, best, |j, score| {
-        out.push(Pair {
-            score,
-            a: a_row,
-            b: b_first + rows[j],
-        });
-    });
+    let mut hits = Vec::new();
+    scan(
+        kernel,
+        query_pop,
+        pops,
+        counts,
+        keep,
+        best,
+        &mut hits,
+        |j, score| {
+            out.push(Pair {
+                score,
+                a: a_row,
+                b: b_first + rows[j],
+            });
+        },
+    );
 }
 
+/// The exact threshold tests, on the candidates the kernel's cheap filter lets through.
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn scan(
+    kernel: Kernel,
     pa: u32,
     pops: &[u32],
     counts: &[u32],
     keep: &Keep<'_>,
     best: &mut f64,
+    hits: &mut Vec<u32>,
     mut push: impl FnMut(usize, f64),
 ) {
-    for (j, (&c, &pb)) in counts.iter().zip(pops).enumerate() {
+    hits.clear();
+    kernel.maybe_over(counts, pops, pa, keep.floor.threshold(), hits);
+    for &j in hits.iter() {
+        let j = j as usize;
+        let (c, pb) = (counts[j], pops[j]);
         let sum = pa + pb;
         if keep.floor.passes(c, sum) {
             let score = dice(c, sum);

@@ -111,6 +111,29 @@ impl Kernel {
         self.checked_run(query, store, per, Source::Gather(idx), out);
     }
 
+    /// Append to `hits` every `j` for which `2·counts[j] >= t·(pa + pops[j])` may hold: a cheap,
+    /// conservative filter (it errs towards keeping; callers make the exact test on the hits).
+    ///
+    /// # Panics
+    /// If `counts` and `pops` differ in length.
+    pub fn maybe_over(self, counts: &[u32], pops: &[u32], pa: u32, t: f64, hits: &mut Vec<u32>) {
+        assert_eq!(counts.len(), pops.len(), "one popcount per count");
+        // Slightly below t, so that float rounding never drops a pair that passes exactly.
+        let t = (t * (1.0 - 1e-6)) as f32;
+        #[cfg(target_arch = "x86_64")]
+        if self == Kernel::Avx512 {
+            assert!(std::arch::is_x86_feature_detected!("avx512f"));
+            // SAFETY: the feature was just detected; the slices have equal lengths.
+            unsafe { x86::maybe_over(counts, pops, pa, t, hits) };
+            return;
+        }
+        for (j, (&c, &pb)) in counts.iter().zip(pops).enumerate() {
+            if 2.0 * c as f32 >= t * (pa + pb) as f32 {
+                hits.push(j as u32);
+            }
+        }
+    }
+
     /// Runs a kernel once the caller has checked the bounds.
     fn checked_run(
         self,
@@ -206,11 +229,34 @@ mod x86 {
                 // 1,024-bit CLKs, the common case: the query stays in registers.
                 let q0 = load(query.as_ptr());
                 let q1 = load(query.as_ptr().add(1));
-                for (j, o) in out.iter_mut().enumerate() {
+                let lanes = |j: usize| {
                     let p = base.add(src.offset(j, per));
                     let a = _mm512_popcnt_epi64(_mm512_and_si512(q0, load(p)));
                     let b = _mm512_popcnt_epi64(_mm512_and_si512(q1, load(p.add(1))));
-                    *o = _mm512_reduce_add_epi64(_mm512_add_epi64(a, b)) as u32;
+                    _mm512_add_epi64(a, b)
+                };
+                // Each lane holds at most 128, so four candidates' lanes pack into the four 16-bit
+                // fields of one vector, and one horizontal sum (at most 1,024 per field) serves four.
+                let mut chunks = out.chunks_exact_mut(4);
+                let mut j = 0;
+                for o in &mut chunks {
+                    let packed = _mm512_or_si512(
+                        _mm512_or_si512(lanes(j), _mm512_slli_epi64(lanes(j + 1), 16)),
+                        _mm512_or_si512(
+                            _mm512_slli_epi64(lanes(j + 2), 32),
+                            _mm512_slli_epi64(lanes(j + 3), 48),
+                        ),
+                    );
+                    let sum = _mm512_reduce_add_epi64(packed) as u64;
+                    o[0] = (sum & 0xffff) as u32;
+                    o[1] = ((sum >> 16) & 0xffff) as u32;
+                    o[2] = ((sum >> 32) & 0xffff) as u32;
+                    o[3] = (sum >> 48) as u32;
+                    j += 4;
+                }
+                for o in chunks.into_remainder() {
+                    *o = _mm512_reduce_add_epi64(lanes(j)) as u32;
+                    j += 1;
                 }
             } else {
                 for (j, o) in out.iter_mut().enumerate() {
@@ -222,6 +268,44 @@ mod x86 {
                     }
                     *o = _mm512_reduce_add_epi64(acc) as u32;
                 }
+            }
+        }
+    }
+
+    /// The AVX-512 form of [`super::Kernel::maybe_over`], sixteen candidates at a time.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `counts` and `pops` have equal lengths.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn maybe_over(
+        counts: &[u32],
+        pops: &[u32],
+        pa: u32,
+        t: f32,
+        hits: &mut Vec<u32>,
+    ) {
+        let n = counts.len();
+        let tv = _mm512_set1_ps(t);
+        let pav = _mm512_set1_epi32(pa as i32);
+        let mut j = 0;
+        // SAFETY: every load reads 16 values at j < n - 15.
+        unsafe {
+            while j + 16 <= n {
+                let c = _mm512_loadu_si512(counts.as_ptr().add(j).cast());
+                let pb = _mm512_loadu_si512(pops.as_ptr().add(j).cast());
+                let lhs = _mm512_cvtepu32_ps(_mm512_add_epi32(c, c));
+                let rhs = _mm512_mul_ps(tv, _mm512_cvtepu32_ps(_mm512_add_epi32(pav, pb)));
+                let mut m: u16 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(lhs, rhs);
+                while m != 0 {
+                    hits.push((j + m.trailing_zeros() as usize) as u32);
+                    m &= m - 1;
+                }
+                j += 16;
+            }
+        }
+        for k in j..n {
+            if 2.0 * counts[k] as f32 >= t * (pa + pops[k]) as f32 {
+                hits.push(k as u32);
             }
         }
     }
@@ -345,6 +429,30 @@ mod tests {
     }
 
     proptest! {
+        /// The filter never drops a pair that passes the exact test, and every kernel's filter
+        /// gives the same hits.
+        #[test]
+        fn the_filter_keeps_every_passing_pair(
+            rows in proptest::collection::vec((0u32..600, 0u32..1200), 0..70),
+            pa in 0u32..1024,
+            t in prop_oneof![Just(0.8f64), Just(0.5), 0.0f64..1.0],
+        ) {
+            let counts: Vec<u32> = rows.iter().map(|r| r.0.min(pa)).collect();
+            let pops: Vec<u32> = rows.iter().map(|r| r.1.max(r.0.min(pa))).collect();
+            let mut want = Vec::new();
+            Kernel::Portable.maybe_over(&counts, &pops, pa, t, &mut want);
+            for (j, (&c, &pb)) in counts.iter().zip(&pops).enumerate() {
+                if crate::compare::dice(c, pa + pb) >= t {
+                    prop_assert!(want.contains(&(j as u32)), "pair {} dropped", j);
+                }
+            }
+            for k in Kernel::available() {
+                let mut got = Vec::new();
+                k.maybe_over(&counts, &pops, pa, t, &mut got);
+                prop_assert_eq!(&got, &want, "{:?}", k);
+            }
+        }
+
         /// Every kernel this CPU has agrees with the portable one, for 512-, 1,024- and
         /// 2,048-bit CLKs, in order and gathered.
         #[test]
