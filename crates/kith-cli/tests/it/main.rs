@@ -4,4 +4,5 @@
 mod encode;
 mod errors;
 mod keygen;
+mod link;
 mod util;

@@ -1,0 +1,236 @@
+use std::collections::BTreeMap;
+
+use crate::util::{Dir, SECRET, demo, encode_cmd, fails, fixtures, kith, ok, stderr};
+
+/// Groups of two or more records from clusters.csv, written as anonlink's fixture writes them:
+/// `a:0 b:12` per line, sorted.
+fn groups_of(clusters: &str) -> Vec<String> {
+    let mut by: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
+    for line in clusters.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        by.entry(f[2])
+            .or_default()
+            .push((f[0].to_owned(), f[1].parse().expect("row index")));
+    }
+    let mut out: Vec<Vec<(String, usize)>> = by
+        .into_values()
+        .filter(|g| g.len() > 1)
+        .map(|mut g| {
+            g.sort();
+            g
+        })
+        .collect();
+    out.sort();
+    out.iter()
+        .map(|g| {
+            g.iter()
+                .map(|(s, r)| format!("{s}:{r}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// On fixtures made by anonlink 0.15.3 itself (benches/anonlink/make_solve_fixture.py), kith's
+/// greedy solving gives exactly anonlink's groups, for two parties and for three, ties included.
+#[test]
+fn greedy_solving_gives_anonlinks_groups() {
+    let f = fixtures().join("anonlink");
+    for (inputs, want) in [
+        (&["a", "b"][..], "groups-ab.csv"),
+        (&["a", "b", "c"][..], "groups-abc.csv"),
+    ] {
+        let dir = Dir::new();
+        let mut c = kith();
+        c.arg("link");
+        for i in inputs {
+            c.arg(f.join(format!("{i}.json")));
+        }
+        ok(c.args([
+            "--blocking",
+            "none",
+            "--threshold",
+            "0.8",
+            "--quiet",
+            "--output",
+        ])
+        .arg(dir.path("out")));
+        let got = groups_of(&dir.read("out/clusters.csv"));
+        let expected: Vec<String> = std::fs::read_to_string(f.join(want))
+            .expect("fixture")
+            .lines()
+            .skip(1)
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, expected, "{want}");
+    }
+}
+
+fn encode_demo(dir: &Dir) {
+    ok(encode_cmd(dir, &demo("council.csv"), "council.kith").args(["--id-column", "person_id"]));
+    ok(encode_cmd(dir, &demo("health.csv"), "health.kith")
+        .arg("--mapping")
+        .arg(demo("health-mapping.json")));
+    ok(encode_cmd(dir, &demo("police.csv"), "police.kith")
+        .arg("--mapping")
+        .arg(demo("police-mapping.json")));
+}
+
+#[test]
+fn links_clusters_and_review_are_written_and_do_not_depend_on_threads() {
+    let dir = Dir::new();
+    encode_demo(&dir);
+    let mut outputs = Vec::new();
+    for threads in ["1", "3"] {
+        let out = format!("out{threads}");
+        let o = ok(kith()
+            .args([
+                "link",
+                "--threads",
+                threads,
+                "--review-threshold",
+                "0.6",
+                "--output",
+            ])
+            .arg(dir.path(&out))
+            .arg(dir.path("council.kith"))
+            .arg(dir.path("health.kith"))
+            .arg(dir.path("police.kith")));
+        let err = stderr(&o);
+        assert!(err.contains("suggested threshold"), "{err}");
+        assert!(err.contains("reduction ratio"), "{err}");
+        outputs.push(
+            ["links.csv", "clusters.csv", "review.csv"].map(|f| dir.read(&format!("{out}/{f}"))),
+        );
+    }
+    assert_eq!(
+        outputs[0], outputs[1],
+        "same output whatever the thread count"
+    );
+    let [links, clusters, review] = &outputs[0];
+    assert!(links.starts_with("source_a,token_a,source_b,token_b,score\n"));
+    assert!(clusters.starts_with("source,token,entity_id\n"));
+    assert!(review.starts_with("source_a,token_a,source_b,token_b,score\n"));
+    // Every record of every source is in clusters.csv: 18 + 11 + 4.
+    assert_eq!(clusters.lines().count() - 1, 33);
+    // The NHS numbers the council and health share are certain matches.
+    assert!(
+        links.lines().filter(|l| l.ends_with(",1.000000")).count() >= 4,
+        "{links}"
+    );
+    // Rows are sorted by name, not by input order.
+    let rows: Vec<&str> = links.lines().skip(1).collect();
+    assert!(rows.windows(2).all(|w| w[0] < w[1]));
+    // Tokens in links are the holders' record tokens.
+    let council = dir.read("council.kith");
+    for l in &rows {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[0] == "council" {
+            assert!(council.contains(f[1]), "{l}");
+        }
+    }
+}
+
+#[test]
+fn inputs_from_different_schemas_or_secrets_are_refused() {
+    let dir = Dir::new();
+    encode_demo(&dir);
+    let schema = std::fs::read_to_string(demo("schema.json"))
+        .expect("schema")
+        .replace("\"bitsPerToken\": 15", "\"bitsPerToken\": 14");
+    let other = dir.write("other-schema.json", schema);
+    ok(
+        crate::util::encode_with_schema(&dir, &other, &demo("council.csv"), "other.kith")
+            .arg("--quiet")
+            .args(["--party", "other"]),
+    );
+    let err = fails(
+        kith()
+            .args(["link", "--output"])
+            .arg(dir.path("out"))
+            .arg(dir.path("health.kith"))
+            .arg(dir.path("other.kith")),
+    );
+    assert!(err.contains("different schemas"), "{err}");
+    assert!(!dir.path("out/links.csv").exists());
+    ok(encode_cmd(&dir, &demo("council.csv"), "council2.kith")
+        .args(["--party", "council2"])
+        .env("KITH_SECRET", format!("{SECRET}-other")));
+    let err = fails(
+        kith()
+            .args(["link", "--output"])
+            .arg(dir.path("out"))
+            .arg(dir.path("health.kith"))
+            .arg(dir.path("council2.kith")),
+    );
+    assert!(err.contains("different secrets"), "{err}");
+    let err = fails(
+        kith()
+            .args(["link", "--output"])
+            .arg(dir.path("out"))
+            .arg(dir.path("health.kith"))
+            .arg(dir.path("health.kith")),
+    );
+    assert!(err.contains("given twice"), "{err}");
+    let bad = dir.write("bad.json", "{\"clks\": [\"AAAA\", \"not base64!\"]}");
+    let err = fails(
+        kith()
+            .args(["link", "--output"])
+            .arg(dir.path("out"))
+            .arg(dir.path("health.kith"))
+            .arg(&bad),
+    );
+    assert!(
+        err.contains("bad.json: clks[1] is not valid base64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn evaluate_reports_pairwise_precision_recall_and_f1() {
+    let dir = Dir::new();
+    let truth = dir.write(
+        "truth.csv",
+        "source,token,entity\na,1,p\nb,1,p\nb,2,p\na,2,q\nb,3,q\n",
+    );
+    let links = dir.write(
+        "links.csv",
+        "source_a,token_a,source_b,token_b,score\na,1,b,1,0.9\na,2,b,2,0.85\nb,1,b,2,0.8\n",
+    );
+    let o = ok(kith()
+        .args(["evaluate", "--truth"])
+        .arg(&truth)
+        .arg("--links")
+        .arg(&links));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("cross-source   precision 0.5000  recall 0.3333  F1 0.4000"),
+        "{out}"
+    );
+    assert!(
+        out.contains("within-source  precision 1.0000  recall 1.0000  F1 1.0000"),
+        "{out}"
+    );
+    let clusters = dir.write(
+        "clusters.csv",
+        "source,token,entity_id\na,1,x\nb,1,x\nb,2,x\na,2,y\nb,3,y\n",
+    );
+    let o = ok(kith()
+        .args(["evaluate", "--truth"])
+        .arg(&truth)
+        .arg("--clusters")
+        .arg(&clusters));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("cross-source   precision 1.0000  recall 1.0000"),
+        "{out}"
+    );
+    let err = fails(
+        kith()
+            .args(["evaluate", "--truth"])
+            .arg(&links)
+            .arg("--links")
+            .arg(&links),
+    );
+    assert!(err.contains("no column \"source\""), "{err}");
+}
