@@ -129,11 +129,11 @@ pub(crate) struct LinkArgs {
     pub(crate) blocking: BlockingArg,
 
     /// LSH tables.
-    #[arg(long, default_value_t = 24, value_name = "N")]
+    #[arg(long, default_value_t = 32, value_name = "N")]
     pub(crate) lsh_tables: u32,
 
     /// CLK bits sampled per LSH table (1 to 64).
-    #[arg(long, default_value_t = 24, value_name = "N")]
+    #[arg(long, default_value_t = 16, value_name = "N")]
     pub(crate) lsh_bits: u32,
 
     /// Blocking buckets larger than this are skipped (and counted in the summary).

@@ -26,8 +26,8 @@ pub struct LshParams {
 impl Default for LshParams {
     fn default() -> Self {
         LshParams {
-            tables: 24,
-            bits: 24,
+            tables: 32,
+            bits: 16,
             seed: 0x6b69_7468_6c73_6821,
         }
     }
@@ -39,6 +39,11 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// A 64-bit key folded to the 32 bits tables store (keyed tokens and mixed LSH keys are uniform).
+fn fold(k: u64) -> u32 {
+    (k ^ (k >> 32)) as u32
 }
 
 /// The bit positions of each LSH table.
@@ -88,18 +93,19 @@ impl Lsh {
 /// Rows of one dataset grouped by key, for one key kind (a blocking key or an LSH table).
 #[derive(Debug)]
 struct Table {
-    /// (key, row), sorted.
-    entries: Vec<(u64, u32)>,
+    /// (key, row), sorted. Keys are folded to 32 bits: a rare collision only merges two buckets,
+    /// and the table takes 8 bytes per record.
+    entries: Vec<(u32, u32)>,
     /// `dir[k >> shift]` is the first entry whose key has that prefix; one extra entry at the end.
     dir: Vec<u32>,
     shift: u32,
 }
 
 impl Table {
-    fn new(mut entries: Vec<(u64, u32)>) -> Table {
+    fn new(mut entries: Vec<(u32, u32)>) -> Table {
         entries.sort_unstable();
-        let dir_bits = (usize::BITS - entries.len().leading_zeros()).clamp(1, 24);
-        let shift = 64 - dir_bits;
+        let dir_bits = (usize::BITS - entries.len().leading_zeros()).clamp(1, 18);
+        let shift = 32 - dir_bits;
         let mut dir = vec![0u32; (1usize << dir_bits) + 1];
         for &(k, _) in &entries {
             dir[(k >> shift) as usize + 1] += 1;
@@ -115,7 +121,7 @@ impl Table {
     }
 
     /// The rows with key `k`.
-    fn rows(&self, k: u64) -> &[(u64, u32)] {
+    fn rows(&self, k: u32) -> &[(u32, u32)] {
         let p = (k >> self.shift) as usize;
         let (lo, hi) = (self.dir[p] as usize, self.dir[p + 1] as usize);
         let bucket = &self.entries[lo..hi];
@@ -178,7 +184,7 @@ impl Index {
             n_block_keys = d.block_names().len();
             for k in 0..n_block_keys {
                 let e = (0..d.len())
-                    .filter_map(|i| d.block(i, k).map(|t| (t, i as u32)))
+                    .filter_map(|i| d.block(i, k).map(|t| (fold(t), i as u32)))
                     .collect();
                 tables.push(Table::new(e));
             }
@@ -187,7 +193,7 @@ impl Index {
         if let Some(l) = &lsh {
             for t in 0..l.tables() {
                 let e = (0..d.len())
-                    .map(|i| (l.key(t, d.clk(i)), i as u32))
+                    .map(|i| (fold(l.key(t, d.clk(i))), i as u32))
                     .collect();
                 tables.push(Table::new(e));
             }
@@ -226,7 +232,7 @@ impl Index {
         let mut skipped = 0;
         for (table, key) in self.tables.iter().zip(&q.keys) {
             let Some(k) = key else { continue };
-            let bucket = table.rows(*k);
+            let bucket = table.rows(fold(*k));
             if bucket.len() > self.max_bucket {
                 skipped += 1;
                 continue;
@@ -297,7 +303,7 @@ mod tests {
         assert!(
             a.positions
                 .iter()
-                .all(|t| t.len() == 24 && t.iter().all(|&b| b < 1024))
+                .all(|t| t.len() == 16 && t.iter().all(|&b| b < 1024))
         );
         let c = Lsh::new(LshParams { seed: 2, ..p }, 1024);
         assert_ne!(a.positions, c.positions);

@@ -69,8 +69,10 @@ pub const FALLBACK: f64 = 0.8;
 
 /// Suggest a threshold from the best-score histogram.
 pub fn suggest(h: &Histogram) -> Suggestion {
-    let lo = h.floor_bin.min(BINS);
-    let counts: Vec<f64> = h.bins[lo..].iter().map(|&c| c as f64).collect();
+    let lo = h.floor_bin.min(BINS - 1);
+    // Scores of exactly 1 (records entered identically) are certain matches; left out of the
+    // search, their spike would pull the split into the matches' hump.
+    let counts: Vec<f64> = h.bins[lo..BINS].iter().map(|&c| c as f64).collect();
     let n: f64 = counts.iter().sum();
     let at = |k: usize| (lo + k) as f64 / BINS as f64;
     let mut reasons = vec![format!(
