@@ -31,7 +31,9 @@ fn clks(n: usize, seed: u64) -> (Vec<Block>, Vec<u32>) {
 fn kernels(c: &mut Criterion) {
     let (store, _) = clks(N, 0x9e37_79b9);
     let (query, _) = clks(1, 7);
-    let idx: Vec<u32> = (0..N as u32).map(|i| (i * 2_654_435_761) % N as u32).collect();
+    let idx: Vec<u32> = (0..N as u32)
+        .map(|i| i.wrapping_mul(2_654_435_761) % N as u32)
+        .collect();
     let mut out = vec![0u32; N];
     let mut g = c.benchmark_group("and_popcount_1024");
     g.throughput(Throughput::Elements(N as u64));
@@ -51,7 +53,10 @@ fn block_scoring(c: &mut Criterion) {
     let (b, pb) = clks(N, 2);
     let keep = Scorer::new(0.9, 1024);
     let floor = Scorer::new(0.5, 1024);
-    let k = Keep { keep: &keep, floor: &floor };
+    let k = Keep {
+        keep: &keep,
+        floor: &floor,
+    };
     let mut g = c.benchmark_group("score_block_64x4096");
     g.throughput(Throughput::Elements((64 * N) as u64));
     let kernel = Kernel::detect();
