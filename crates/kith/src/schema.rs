@@ -1437,6 +1437,49 @@ mod tests {
         assert_eq!(e.path, "$.features[0].extra");
     }
 
+    /// Blocking keys are checked part by part, and change the fingerprint only when present.
+    #[test]
+    fn blocking_keys_are_validated_and_fingerprinted() {
+        let mut doc = v3(json!([name_feature()]));
+        doc["kith"] = json!({"version": 1, "normalize": {"name": "name"}});
+        let plain = Schema::from_value(&doc)
+            .expect("valid")
+            .fingerprint()
+            .to_owned();
+        doc["kith"]["blocking"] = json!({});
+        assert_eq!(
+            Schema::from_value(&doc).expect("valid").fingerprint(),
+            plain
+        );
+        doc["kith"]["blocking"] = json!({"name_sx": [{"feature": "name", "transform": "soundex"}]});
+        let s = Schema::from_value(&doc).expect("valid");
+        assert_eq!(s.kith().blocking[0].parts[0].feature, "name");
+        assert_ne!(s.fingerprint(), plain);
+        for (bad, path) in [
+            (
+                json!({"k": [{"feature": "nope"}]}),
+                "$.kith.blocking.k[0].feature",
+            ),
+            (
+                json!({"k": [{"feature": "name", "transform": "year"}]}),
+                "$.kith.blocking.k[0].transform",
+            ),
+            (
+                json!({"k": [{"feature": "name", "transform": "metaphone"}]}),
+                "$.kith.blocking.k[0].transform",
+            ),
+            (json!({"k": []}), "$.kith.blocking.k"),
+            (
+                json!({"k k": [{"feature": "name"}]}),
+                "$.kith.blocking[\"k k\"]",
+            ),
+        ] {
+            doc["kith"]["blocking"] = bad;
+            let e = err(doc.clone());
+            assert_eq!(e.path, path, "{e}");
+        }
+    }
+
     #[test]
     fn prevent_singularity_needs_double_hash() {
         let mut f = name_feature();
