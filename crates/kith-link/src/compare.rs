@@ -212,6 +212,14 @@ pub fn score_block(
     comparisons
 }
 
+/// Buffers [`score_candidates`] reuses from one query to the next.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    counts: Vec<u32>,
+    pops: Vec<u32>,
+    hits: Vec<u32>,
+}
+
 /// Score one query against the listed rows of `b` (`b_first` is `b`'s offset in its dataset).
 #[allow(clippy::too_many_arguments)]
 pub fn score_candidates(
@@ -224,24 +232,22 @@ pub fn score_candidates(
     rows: &[u32],
     keep: &Keep<'_>,
     best: &mut f64,
-    counts: &mut Vec<u32>,
-    pops: &mut Vec<u32>,
+    buf: &mut Buffers,
     out: &mut Vec<Pair>,
 ) {
-    counts.clear();
-    counts.resize(rows.len(), 0);
-    kernel.and_counts_at(query, b.blocks(), b.per, rows, counts);
-    pops.clear();
-    pops.extend(rows.iter().map(|&r| b.pop(r as usize)));
-    let mut hits = Vec::new();
+    buf.counts.clear();
+    buf.counts.resize(rows.len(), 0);
+    kernel.and_counts_at(query, b.blocks(), b.per, rows, &mut buf.counts);
+    buf.pops.clear();
+    buf.pops.extend(rows.iter().map(|&r| b.pop(r as usize)));
     scan(
         kernel,
         query_pop,
-        pops,
-        counts,
+        &buf.pops,
+        &buf.counts,
         keep,
         best,
-        &mut hits,
+        &mut buf.hits,
         |j, score| {
             out.push(Pair {
                 score,

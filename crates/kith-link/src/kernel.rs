@@ -127,11 +127,7 @@ impl Kernel {
             unsafe { x86::maybe_over(counts, pops, pa, t, hits) };
             return;
         }
-        for (j, (&c, &pb)) in counts.iter().zip(pops).enumerate() {
-            if 2.0 * c as f32 >= t * (pa + pb) as f32 {
-                hits.push(j as u32);
-            }
-        }
+        maybe_over_scalar(counts, pops, pa, t, 0, hits);
     }
 
     /// Runs a kernel once the caller has checked the bounds.
@@ -184,6 +180,22 @@ impl Source<'_> {
         match self {
             Source::Range => j * per,
             Source::Gather(idx) => idx[j] as usize * per,
+        }
+    }
+}
+
+/// The float filter one candidate at a time; `first` is added to each hit's index.
+fn maybe_over_scalar(
+    counts: &[u32],
+    pops: &[u32],
+    pa: u32,
+    t: f32,
+    first: usize,
+    hits: &mut Vec<u32>,
+) {
+    for (j, (&c, &pb)) in counts.iter().zip(pops).enumerate() {
+        if 2.0 * c as f32 >= t * (pa + pb) as f32 {
+            hits.push((first + j) as u32);
         }
     }
 }
@@ -303,11 +315,7 @@ mod x86 {
                 j += 16;
             }
         }
-        for k in j..n {
-            if 2.0 * counts[k] as f32 >= t * (pa + pops[k]) as f32 {
-                hits.push(k as u32);
-            }
-        }
+        super::maybe_over_scalar(&counts[j..], &pops[j..], pa, t, j, hits);
     }
 
     /// Popcount of each byte of `v` by nibble-table lookup, summed into four 64-bit lanes.

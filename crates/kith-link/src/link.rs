@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::LinkError;
 use crate::block::{Blocking, Index, QueryKeys};
-use crate::compare::{Keep, Pair, Scorer, View, score_block, score_candidates};
+use crate::compare::{Buffers, Keep, Pair, Scorer, View, score_block, score_candidates};
 use crate::dataset::Dataset;
 use crate::kernel::Kernel;
 use crate::solve::{Candidate, Rec, candidate_order, greedy_solve};
@@ -150,6 +150,16 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     let mut stats = Stats::default();
     let mut best = Histogram::default();
     let mut pairs: Vec<Candidate> = Vec::new();
+    // Each dataset's index is built once, however many datasets are compared with it. The first
+    // is only ever the query side, unless duplicates are looked for within it.
+    let indexes: Vec<Option<Index>> = datasets
+        .iter()
+        .enumerate()
+        .map(|(j, d)| {
+            (opts.blocking != Blocking::None && (j > 0 || opts.dedupe))
+                .then(|| Index::new(d, opts.blocking, opts.max_bucket))
+        })
+        .collect();
     for i in 0..datasets.len() {
         let first_j = if opts.dedupe { i } else { i + 1 };
         for j in first_j..datasets.len() {
@@ -160,9 +170,9 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             } else {
                 a.len() as u64 * b.len() as u64
             };
-            let (mut found, bests, n, skipped) = match opts.blocking {
-                Blocking::None => all_pairs(a, b, same, opts.kernel, &k),
-                blocking => blocked(a, b, same, blocking, opts, &k),
+            let (mut found, bests, n, skipped) = match &indexes[j] {
+                None => all_pairs(a, b, same, opts.kernel, &k),
+                Some(index) => blocked(a, b, index, same, opts.kernel, &k),
             };
             stats.comparisons += n;
             stats.skipped_buckets += skipped;
@@ -280,12 +290,11 @@ fn join(parts: Vec<(Vec<Pair>, Vec<f64>, u64)>, skipped: u64) -> Found {
 fn blocked(
     a: &Dataset,
     b: &Dataset,
+    index: &Index,
     same: bool,
-    blocking: Blocking,
-    opts: &LinkOptions,
+    kernel: Kernel,
     k: &Keep<'_>,
 ) -> Found {
-    let index = Index::new(b, blocking, opts.max_bucket);
     let vb: View<'_> = b.view();
     let parts: Vec<(Vec<Pair>, Vec<f64>, u64, u64)> = (0..a.len().div_ceil(CHUNK))
         .into_par_iter()
@@ -295,12 +304,11 @@ fn blocked(
                     vec![0u32; b.len()],
                     QueryKeys::default(),
                     Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
+                    Buffers::default(),
                     0u32,
                 )
             },
-            |(stamp, q, rows, counts, pops, mark), c| {
+            |(stamp, q, rows, buf, mark), c| {
                 let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
                 let mut best = vec![0.0; r.len()];
                 let mut out = Vec::new();
@@ -320,7 +328,7 @@ fn blocked(
                     rows.sort_unstable();
                     n += rows.len() as u64;
                     score_candidates(
-                        opts.kernel,
+                        kernel,
                         a.clk(i),
                         a.popcounts()[i],
                         i as u32,
@@ -329,8 +337,7 @@ fn blocked(
                         rows,
                         k,
                         slot,
-                        counts,
-                        pops,
+                        buf,
                         &mut out,
                     );
                 }

@@ -279,40 +279,24 @@ impl<R: BufRead> Reader<R> {
                 clk.len()
             )));
         }
-        let exact = fields[2..2 + n_exact]
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                if f.is_empty() {
-                    Ok(None)
-                } else {
-                    parse_token(f).map(Some).ok_or_else(|| {
-                        bad(format!(
-                            "field {} (exact:{}): expected 32 hexadecimal digits or nothing",
-                            i + 3,
-                            self.header.exact[i]
-                        ))
-                    })
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let blocks = fields[2 + n_exact..]
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                if f.is_empty() {
-                    Ok(None)
-                } else {
-                    parse_block(f).map(Some).ok_or_else(|| {
-                        bad(format!(
-                            "field {} (block:{}): expected 16 hexadecimal digits or nothing",
-                            i + 3 + n_exact,
-                            self.header.blocks[i]
-                        ))
-                    })
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let exact = optional_columns(
+            &fields[2..2 + n_exact],
+            3,
+            &self.header.exact,
+            "exact",
+            2 * TOKEN_BYTES,
+            parse_token,
+            line,
+        )?;
+        let blocks = optional_columns(
+            &fields[2 + n_exact..],
+            3 + n_exact,
+            &self.header.blocks,
+            "block",
+            16,
+            parse_block,
+            line,
+        )?;
         self.seen += 1;
         Ok(Some(Row {
             token,
@@ -321,6 +305,37 @@ impl<R: BufRead> Reader<R> {
             blocks,
         }))
     }
+}
+
+/// Parse optional token columns (empty when missing); an error names the line, the 1-based field
+/// number (`first` is that of `fields[0]`) and the column.
+fn optional_columns<T>(
+    fields: &[&str],
+    first: usize,
+    names: &[String],
+    kind: &str,
+    digits: usize,
+    parse: fn(&str) -> Option<T>,
+    line: u64,
+) -> Result<Vec<Option<T>>, EncodingsError> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if f.is_empty() {
+                return Ok(None);
+            }
+            parse(f).map(Some).ok_or_else(|| EncodingsError::Format {
+                line,
+                message: format!(
+                    "field {} ({kind}:{}): expected {} hexadecimal digits or nothing",
+                    first + i,
+                    names[i],
+                    digits
+                ),
+            })
+        })
+        .collect()
 }
 
 fn parse_block(s: &str) -> Option<u64> {
@@ -417,6 +432,14 @@ mod tests {
             .replace("q8A=", "q8D=");
         let e = read_all(text.as_bytes()).expect_err("padding bits");
         assert!(e.to_string().starts_with("line 2"), "{e}");
+        let good = String::from_utf8(write(&header(1), &[record(1)])).expect("utf8");
+        let cut_block = format!("{}\n", &good[..good.len() - 2]);
+        let e = read_all(cut_block.as_bytes()).expect_err("short block token");
+        assert!(
+            e.to_string()
+                .contains("field 4 (block:sx_year): expected 16 hexadecimal digits"),
+            "{e}"
+        );
         let e = read_all(b"not json\n").expect_err("header");
         assert!(e.to_string().starts_with("line 1"), "{e}");
     }
