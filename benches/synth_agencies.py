@@ -8,9 +8,10 @@ postcode, nhs_number; the NHS number is left empty, so linkage uses names, date 
 postcode only) and OUTDIR/truth-local.csv (source, person_id, entity). Each agency holds about 80% of
 the people. Errors, drawn per record: typos in names, nicknames, swapped forename and surname,
 diacritics dropped, surnames changed by marriage, day and month swapped or a day off by one, a moved
-household's new postcode, missing values, SURNAME in capitals. About 3% of people have a twin (same
-surname, date of birth, postcode, and a similar forename), and about 3% of council records are
-duplicated within the council with fresh errors.
+household's new postcode, missing values, SURNAME in capitals. About 1.5% of people have a twin (same
+surname, date of birth and postcode, a similar forename: a known pair such as Jack and Jake, or
+one with the same initial), and about 3% of council records are duplicated within the council
+with fresh errors.
 
 This stands in for `kith synth` until the families issue builds it.
 """
@@ -117,9 +118,18 @@ def main():
     while len(people) < n:
         p = person(rng)
         people.append(p)
-        if rng.random() < 0.03 and p["given"] in TWIN:
+        if rng.random() < 0.015:
+            # A twin: same surname, date of birth and address, a similar forename (a known pair,
+            # or one with the same initial), and the sex that goes with it.
             t = dict(p)
-            t["given"] = TWIN[p["given"]]
+            if p["given"] in TWIN and rng.random() < 0.5:
+                t["given"] = TWIN[p["given"]]
+                t["sex"] = "F" if t["given"] in GIVEN_F else "M"
+            else:
+                t["sex"] = rng.choice("MF")
+                pool = GIVEN_M if t["sex"] == "M" else GIVEN_F
+                same = [g for g in pool if g[0] == p["given"][0] and g != p["given"]]
+                t["given"] = rng.choice(same or [g for g in pool if g != p["given"]])
             people.append(t)
     truth = open(os.path.join(out, "truth-local.csv"), "w", newline="", encoding="utf-8")
     tw = csv.writer(truth)

@@ -620,6 +620,23 @@ impl Sink {
                         .iter()
                         .map(|s| (*s).to_owned())
                         .collect(),
+                    fields: cfg
+                        .schema
+                        .kith()
+                        .fields
+                        .iter()
+                        .map(|f| kith::encodings::FieldSpec {
+                            name: f.feature.clone(),
+                            bits: f.bits,
+                            group: f.group.clone(),
+                        })
+                        .collect(),
+                    twins: cfg
+                        .schema
+                        .kith()
+                        .twins
+                        .as_ref()
+                        .map(|t| (t.differ.clone(), t.agree.clone())),
                 };
                 header
                     .write(out.writer())

@@ -92,6 +92,16 @@ The truth is a CSV with the columns source, token and entity: records with the s
 the same person. Records it does not list are left out of the figures.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScoringArg {
+    /// Field by field when every input carries the same field-level filters, else CLK Dice.
+    Auto,
+    /// CLK Dice only.
+    Clk,
+    /// Field by field (an error when the inputs carry no field-level filters).
+    Fields,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BlockingArg {
     /// Keyed blocking keys when the encodings carry them, plus LSH.
     Auto,
@@ -116,7 +126,8 @@ pub(crate) struct LinkArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) output: PathBuf,
 
-    /// Dice threshold for a match (default: suggested from the score distribution).
+    /// Match threshold (default: the one kith suggests). With field scoring it is a match
+    /// probability; with CLK scoring, a Dice coefficient.
     #[arg(long, value_name = "T")]
     pub(crate) threshold: Option<f64>,
 
@@ -127,6 +138,15 @@ pub(crate) struct LinkArgs {
     /// Which pairs to compare.
     #[arg(long, value_enum, default_value_t = BlockingArg::Auto)]
     pub(crate) blocking: BlockingArg,
+
+    /// How to score pairs: field by field when the encodings carry field-level filters (auto),
+    /// or by CLK Dice only.
+    #[arg(long, value_enum, default_value_t = ScoringArg::Auto)]
+    pub(crate) scoring: ScoringArg,
+
+    /// With field scoring: pairs whose CLK Dice is below this are not considered.
+    #[arg(long, default_value_t = 0.4, value_name = "D")]
+    pub(crate) candidate_floor: f64,
 
     /// LSH tables.
     #[arg(long, default_value_t = 32, value_name = "N")]

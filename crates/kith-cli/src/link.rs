@@ -16,7 +16,7 @@ use kith_link::solve::Candidate;
 use kith_link::threshold;
 
 use crate::atomic::AtomicFile;
-use crate::flags::{BlockingArg, LinkArgs};
+use crate::flags::{BlockingArg, LinkArgs, ScoringArg};
 
 /// The checked configuration of one `kith link` run.
 #[derive(Debug)]
@@ -26,6 +26,7 @@ pub(crate) struct LinkConfig {
     blocking: BlockingArg,
     lsh: LshParams,
     check_blocking: Option<usize>,
+    scoring: ScoringArg,
     options: LinkOptions,
 }
 
@@ -43,6 +44,7 @@ impl LinkConfig {
     pub(crate) fn from_args(a: LinkArgs) -> Result<LinkConfig> {
         check_score("--threshold", a.threshold)?;
         check_score("--review-threshold", a.review_threshold)?;
+        check_score("--candidate-floor", Some(a.candidate_floor))?;
         if let (Some(t), Some(r)) = (a.threshold, a.review_threshold) {
             ensure!(
                 r < t,
@@ -80,6 +82,7 @@ impl LinkConfig {
             output: a.output,
             blocking: a.blocking,
             check_blocking: a.check_blocking,
+            scoring: a.scoring,
             options: LinkOptions {
                 threshold: a.threshold,
                 review: a.review_threshold,
@@ -88,6 +91,8 @@ impl LinkConfig {
                 dedupe: a.dedupe,
                 exact_veto: !a.no_exact_veto,
                 kernel,
+                fields: a.scoring != ScoringArg::Clk,
+                candidate_floor: a.candidate_floor,
             },
         })
     }
@@ -100,9 +105,14 @@ pub(crate) fn read_dataset(path: &Path) -> Result<Dataset> {
     let start = input
         .fill_buf()
         .with_context(|| format!("cannot read {}", path.display()))?;
+    // A kith file's first line is its JSON header, which names the format.
+    let first_line = start.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let is_kith = first_line
+        .windows(b"\"kith-encodings\"".len())
+        .any(|w| w == b"\"kith-encodings\"");
     let text_start = String::from_utf8_lossy(&start[..start.len().min(200)]).into_owned();
     let trimmed = text_start.trim_start();
-    if trimmed.starts_with("{\"format\"") || trimmed.contains("\"kith-encodings\"") {
+    if is_kith {
         return Dataset::from_encodings(input).with_context(|| format!("{}", path.display()));
     }
     if !trimmed.starts_with('{') {
@@ -219,6 +229,24 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     link::check_compatible(&datasets).context("these inputs cannot be linked")?;
     let mut options = cfg.options.clone();
     options.blocking = blocking_for(cfg, &datasets)?;
+    let fields = link::uses_fields(&datasets, &options);
+    ensure!(
+        fields || cfg.scoring != ScoringArg::Fields,
+        "--scoring fields needs every input to carry the same field-level filters (the schema's kith.fields section); these inputs carry {}",
+        datasets
+            .iter()
+            .map(|d| format!(
+                "{}: [{}]",
+                d.source,
+                d.field_specs()
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     let read_time = t0.elapsed();
 
     let t1 = Instant::now();
@@ -226,12 +254,20 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     let score_time = t1.elapsed();
     let s = &candidates.stats;
     say(format!(
-        "kith: blocking {}; {} comparisons of {} possible (reduction ratio {:.6}); {} candidate pairs at {:.2} or above; kernel {}; {:.3} s ({:.0} M comparisons/s)",
+        "kith: blocking {}; {} comparisons of {} possible (reduction ratio {:.6}); {} candidate pairs at {} {:.2} or above; kernel {}; {:.3} s ({:.0} M comparisons/s)",
         describe(options.blocking),
         s.comparisons,
         s.all_pairs,
         s.reduction_ratio(),
         candidates.pairs.len(),
+        if fields {
+            format!(
+                "CLK Dice {:.2} and match probability",
+                options.candidate_floor
+            )
+        } else {
+            "Dice".to_owned()
+        },
         candidates.collected_at,
         options.kernel.name(),
         score_time.as_secs_f64(),
@@ -243,40 +279,78 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             s.skipped_buckets, options.max_bucket
         ));
     }
+    if s.possible_twins > 0 {
+        say(format!(
+            "kith: {} pairs within one source look like twins (shared fields agree, the differing field does not): not merged{}",
+            s.possible_twins,
+            if options.review.is_some() {
+                "; listed in review.csv"
+            } else {
+                "; give --review-threshold to list them for review"
+            }
+        ));
+    }
     if s.exact_matches > 0 || s.vetoed > 0 {
         say(format!(
             "kith: {} pairs matched on exact tokens; {} CLK matches vetoed by differing exact tokens",
             s.exact_matches, s.vetoed
         ));
     }
-    say("kith: each record's best score against each other source:".into());
-    for line in candidates.best.render() {
-        say(line);
-    }
-    let suggestion = threshold::suggest(&candidates.best);
-    let threshold = match options.threshold {
-        Some(t) => {
-            say(format!(
-                "kith: threshold {t:.2} (given); kith would suggest {:.2}",
-                suggestion.threshold
-            ));
-            t
+    let threshold = match &candidates.model {
+        Some(model) => {
+            for line in describe_model(model) {
+                say(line);
+            }
+            match options.threshold {
+                Some(t) => {
+                    say(format!(
+                        "kith: threshold {t:.2} (given); kith would suggest 0.50"
+                    ));
+                    t
+                }
+                None => {
+                    say("kith: suggested threshold 0.50: pairs from there up are more likely matches than not, under the model".into());
+                    0.5
+                }
+            }
         }
         None => {
-            say(format!(
-                "kith: suggested threshold {:.2}:",
-                suggestion.threshold
-            ));
-            for r in &suggestion.reasons {
-                say(format!("  - {r}"));
+            say("kith: each record's best score against each other source:".into());
+            for line in candidates.best.render() {
+                say(line);
             }
-            suggestion.threshold.max(candidates.collected_at)
+            let suggestion = threshold::suggest(&candidates.best);
+            match options.threshold {
+                Some(t) => {
+                    say(format!(
+                        "kith: threshold {t:.2} (given); kith would suggest {:.2}",
+                        suggestion.threshold
+                    ));
+                    t
+                }
+                None => {
+                    say(format!(
+                        "kith: suggested threshold {:.2}:",
+                        suggestion.threshold
+                    ));
+                    for r in &suggestion.reasons {
+                        say(format!("  - {r}"));
+                    }
+                    suggestion.threshold.max(candidates.collected_at)
+                }
+            }
         }
     };
     if let Some(n) = cfg.check_blocking {
-        let (found, all) = link::pairs_completeness(&datasets, &candidates, threshold, n, &options);
+        // With field scoring, blocking is judged on the CLK floor candidates are collected at.
+        let at = if fields {
+            options.candidate_floor
+        } else {
+            threshold
+        };
+        let (found, all) = link::pairs_completeness(&datasets, &candidates, at, n, &options);
         say(format!(
-            "kith: blocking check on up to {n} records per source: {found} of {all} pairs at {threshold:.2} or above were candidates (pairs completeness {:.4})",
+            "kith: blocking check on up to {n} records per source: {found} of {all} pairs at CLK Dice {at:.2} or above were candidates (pairs completeness {:.4})",
             if all == 0 {
                 1.0
             } else {
@@ -323,6 +397,50 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
         t0.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// The fitted model, one line per field.
+fn describe_model(m: &kith_link::weigh::Model) -> Vec<String> {
+    use kith_link::weigh;
+    let mut out = vec![format!(
+        "kith: field scoring model, fitted without labels on {} candidate pairs across sources and {} within ({} EM iterations; {:.2}% and {:.2}% of them look like matches; u from {} random pairs):",
+        m.fitted[weigh::CROSS],
+        m.fitted[weigh::WITHIN],
+        m.iterations,
+        100.0 * m.candidate_share[weigh::CROSS],
+        100.0 * m.candidate_share[weigh::WITHIN],
+        m.random_pairs
+    )];
+    out.push(format!(
+        "  {:<14} weight log2(m/u) at Dice <{:.2} / {:.2} / {:.2} / {:.2} / {:.2}+",
+        "field",
+        kith_link::weigh::LEVELS[3],
+        kith_link::weigh::LEVELS[3],
+        kith_link::weigh::LEVELS[2],
+        kith_link::weigh::LEVELS[1],
+        kith_link::weigh::LEVELS[0]
+    ));
+    for (f, name) in m.names.iter().enumerate() {
+        let w: Vec<String> = (0..kith_link::weigh::NLEVELS)
+            .map(|l| format!("{:+6.1}", (m.m[f][l] / m.u[f][l]).log2()))
+            .collect();
+        out.push(format!("  {name:<14} {}", w.join(" ")));
+    }
+    out.push(format!(
+        "  a pair is more likely a match than not from weight {:.1} across sources (prior {:.2e}){}",
+        m.even_weight(weigh::CROSS),
+        m.prior[weigh::CROSS],
+        if m.fitted[weigh::WITHIN] > 0 {
+            format!(
+                ", {:.1} within one source (prior {:.2e})",
+                m.even_weight(weigh::WITHIN),
+                m.prior[weigh::WITHIN]
+            )
+        } else {
+            String::new()
+        }
+    ));
+    out
 }
 
 fn describe(b: Blocking) -> String {

@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use kith::Token;
 use kith::bits::Block;
-use kith::encodings::Reader;
+use kith::encodings::{FieldSpec, Reader};
 
 use crate::LinkError;
 
@@ -37,6 +37,15 @@ pub struct Dataset {
     exact: Vec<Option<Token>>,
     block_names: Vec<String>,
     blocks: Vec<Option<u64>>,
+    field_specs: Vec<FieldSpec>,
+    /// Word offset of each field filter within a record's `field_stride` words.
+    field_offsets: Vec<usize>,
+    field_stride: usize,
+    field_words: Vec<u64>,
+    /// Popcount of each record's field filters; 0 where the value was missing.
+    field_pop: Vec<u16>,
+    /// The twin rule: (the field that differs, the fields twins share).
+    pub twins: Option<(String, Vec<String>)>,
 }
 
 impl Dataset {
@@ -66,7 +75,87 @@ impl Dataset {
             exact: Vec::new(),
             block_names,
             blocks: Vec::new(),
+            field_specs: Vec::new(),
+            field_offsets: Vec::new(),
+            field_stride: 0,
+            field_words: Vec::new(),
+            field_pop: Vec::new(),
+            twins: None,
         }
+    }
+
+    /// Declare field-level filters (before the first record is pushed).
+    pub fn with_fields(mut self, specs: Vec<FieldSpec>) -> Dataset {
+        assert_eq!(self.len, 0, "fields are declared before records");
+        self.field_offsets.clear();
+        let mut at = 0;
+        for f in &specs {
+            self.field_offsets.push(at);
+            at += f.bits as usize / 64;
+        }
+        self.field_stride = at;
+        self.field_specs = specs;
+        self
+    }
+
+    /// Add the field filters of the record just pushed (MSB-first bytes, `None` when missing).
+    pub fn push_fields(&mut self, fields: &[Option<Vec<u8>>]) -> Result<(), LinkError> {
+        assert_eq!(
+            fields.len(),
+            self.field_specs.len(),
+            "one value per field filter"
+        );
+        assert_eq!(
+            self.field_pop.len(),
+            (self.len - 1) * self.field_specs.len(),
+            "field filters follow their record"
+        );
+        for (f, spec) in fields.iter().zip(&self.field_specs) {
+            let words = spec.bits as usize / 64;
+            match f {
+                None => {
+                    self.field_words.extend(std::iter::repeat_n(0, words));
+                    self.field_pop.push(0);
+                }
+                Some(bytes) => {
+                    if bytes.len() * 8 != spec.bits as usize {
+                        return Err(LinkError::Input(format!(
+                            "record {}: field filter {} has {} bytes where {} bits need {}",
+                            self.len,
+                            spec.name,
+                            bytes.len(),
+                            spec.bits,
+                            spec.bits / 8
+                        )));
+                    }
+                    let mut pop = 0;
+                    for chunk in bytes.chunks(8) {
+                        let mut w = [0u8; 8];
+                        w.copy_from_slice(chunk);
+                        let word = u64::from_be_bytes(w);
+                        pop += word.count_ones();
+                        self.field_words.push(word);
+                    }
+                    self.field_pop.push(pop as u16);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The field-level filters the records carry.
+    pub fn field_specs(&self) -> &[FieldSpec] {
+        &self.field_specs
+    }
+
+    /// Field filter `f` of record `i` (all zero when missing) and its popcount (0 when missing).
+    pub fn field(&self, i: usize, f: usize) -> (&[u64], u32) {
+        let start = i * self.field_stride + self.field_offsets[f];
+        let words = self.field_specs[f].bits as usize / 64;
+        (
+            &self.field_words[start..start + words],
+            u32::from(self.field_pop[i * self.field_specs.len() + f]),
+        )
     }
 
     /// Add a record. `clk` is MSB-first bytes, `ceil(bits / 8)` long, as in both file formats.
@@ -128,14 +217,17 @@ impl Dataset {
             true,
             h.exact.clone(),
             h.blocks.clone(),
-        );
+        )
+        .with_fields(h.fields.clone());
         d.fingerprint = Some(h.schema_fingerprint.clone());
+        d.twins = h.twins.clone();
         d.key_check = Some(h.key_check.clone());
         let cap = usize::try_from(h.records).unwrap_or(0).min(1 << 24);
         d.clks.reserve(cap * d.per);
         d.pop.reserve(cap);
         while let Some(row) = reader.next_record()? {
             d.push(Some(row.token), &row.clk, &row.exact, &row.blocks)?;
+            d.push_fields(&row.fields)?;
         }
         Ok(d)
     }

@@ -13,6 +13,7 @@ pub mod kernel;
 pub mod link;
 pub mod solve;
 pub mod threshold;
+pub mod weigh;
 
 pub use dataset::Dataset;
 

@@ -11,6 +11,7 @@ use crate::dataset::Dataset;
 use crate::kernel::Kernel;
 use crate::solve::{Candidate, Rec, candidate_order, greedy_solve};
 use crate::threshold::Histogram;
+use crate::weigh::{self, Comparator, Model};
 
 /// Pairs below this are not looked at when kith is to suggest a threshold.
 pub const SUGGEST_FLOOR: f64 = 0.5;
@@ -34,6 +35,11 @@ pub struct LinkOptions {
     pub exact_veto: bool,
     /// The popcount kernel.
     pub kernel: Kernel,
+    /// Score pairs field by field (see [`crate::weigh`]) when every dataset carries the same
+    /// field-level filters; thresholds are then match probabilities.
+    pub fields: bool,
+    /// With field scoring: pairs whose CLK Dice is below this are not candidates.
+    pub candidate_floor: f64,
 }
 
 impl Default for LinkOptions {
@@ -46,6 +52,8 @@ impl Default for LinkOptions {
             dedupe: false,
             exact_veto: true,
             kernel: Kernel::detect(),
+            fields: true,
+            candidate_floor: 0.4,
         }
     }
 }
@@ -63,6 +71,8 @@ pub struct Stats {
     pub exact_matches: u64,
     /// CLK matches vetoed by differing exact tokens.
     pub vetoed: u64,
+    /// Pairs within one source set aside as possible twins (see [`Comparator::twin_like`]).
+    pub possible_twins: u64,
 }
 
 impl Stats {
@@ -85,8 +95,13 @@ pub struct Candidates {
     pub best: Histogram,
     /// Counts.
     pub stats: Stats,
-    /// The threshold pairs were collected at.
+    /// The threshold pairs were collected at (a CLK Dice, or with field scoring a match
+    /// probability).
     pub collected_at: f64,
+    /// The field scoring model, when pairs were scored field by field.
+    pub model: Option<Model>,
+    /// Pairs within one source that look like twins: never merged, listed for review.
+    pub twins: Vec<Candidate>,
 }
 
 /// Refuse datasets that cannot be linked together.
@@ -132,21 +147,169 @@ pub fn check_compatible(datasets: &[Dataset]) -> Result<(), LinkError> {
     Ok(())
 }
 
+/// True when pairs are to be scored field by field: asked for, and every dataset carries the same
+/// field-level filters.
+pub fn uses_fields(datasets: &[Dataset], opts: &LinkOptions) -> bool {
+    opts.fields
+        && datasets
+            .first()
+            .is_some_and(|d| !d.field_specs().is_empty())
+        && datasets
+            .windows(2)
+            .all(|w| w[0].field_specs() == w[1].field_specs())
+}
+
 /// Score the pairs blocking allows and collect candidates.
+///
+/// With CLK scoring, a candidate is a pair whose Dice reaches the threshold (or the review
+/// threshold, or [`SUGGEST_FLOOR`] when kith is to suggest one). With field scoring (see
+/// [`weigh`]), pairs whose CLK Dice reaches `candidate_floor` are compared field by field: a first
+/// pass over a sample of the queries counts their comparison vectors and fits the model, and a
+/// second pass keeps the pairs whose match probability reaches the threshold or review threshold
+/// (0.5 when kith is to suggest one). Neither pass holds more than one chunk's pairs below that.
 pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candidates, LinkError> {
     check_compatible(datasets)?;
-    let bits = datasets[0].bits();
-    let collect_at = match opts.threshold {
-        Some(t) => opts.review.map_or(t, |r| r.min(t)),
-        None => opts.review.map_or(SUGGEST_FLOOR, |r| r.min(SUGGEST_FLOOR)),
+    if !uses_fields(datasets, opts) {
+        let collect_at = match opts.threshold {
+            Some(t) => opts.review.map_or(t, |r| r.min(t)),
+            None => opts.review.map_or(SUGGEST_FLOOR, |r| r.min(SUGGEST_FLOOR)),
+        };
+        let top_k = opts.threshold.is_none().then_some(SUGGEST_TOP_K);
+        return scan_pairs(datasets, opts, SUGGEST_FLOOR, collect_at, top_k, None, 1);
+    }
+    let cmp = Comparator::new(&datasets[0], &datasets[0])
+        .ok_or_else(|| LinkError::Input("the inputs share no field filters".into()))?;
+    // Pass 1: comparison vectors of the CLK candidates of a sample of queries.
+    let queries: usize = datasets.iter().map(Dataset::len).sum();
+    let every = queries.div_ceil(FIT_QUERIES).max(1);
+    let patterns = std::sync::Mutex::new(FxHashMap::<(usize, u64), u64>::default());
+    let kind = |i: usize, j: usize| if i == j { weigh::WITHIN } else { weigh::CROSS };
+    let count = |i: usize, j: usize, found: &mut Vec<Pair>| {
+        let mut local: FxHashMap<(usize, u64), u64> = FxHashMap::default();
+        let mut g = Vec::new();
+        for p in found.iter() {
+            cmp.gamma(
+                &datasets[i],
+                p.a as usize,
+                &datasets[j],
+                p.b as usize,
+                &mut g,
+            );
+            if !cmp.twin_like(&g) {
+                *local.entry((kind(i, j), weigh::pack(&g))).or_default() += 1;
+            }
+        }
+        found.clear();
+        let mut all = patterns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (k, c) in local {
+            *all.entry(k).or_default() += c;
+        }
     };
+    let floor = opts.candidate_floor;
+    scan_pairs(datasets, opts, floor, floor, None, Some(&count), every)?;
+    let patterns: FxHashMap<(usize, Vec<u8>), u64> = patterns
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .map(|((k, g), c)| ((k, weigh::unpack(g, cmp.names().len())), c))
+        .collect();
+    let mut pairs_of_sets = Vec::new();
+    for i in 0..datasets.len() {
+        for j in i..datasets.len() {
+            if i != j || opts.dedupe {
+                pairs_of_sets.push((i, j));
+            }
+        }
+    }
+    let (u, random) = weigh::estimate_u(&cmp, datasets, &pairs_of_sets);
+    // The sampled queries' pairs of each kind: a share 1/every of all.
+    let mut all = [0u64; 2];
+    for &(i, j) in &pairs_of_sets {
+        let (a, b) = (datasets[i].len() as u64, datasets[j].len() as u64);
+        all[kind(i, j)] += if i == j {
+            a * a.saturating_sub(1) / 2
+        } else {
+            a * b
+        };
+    }
+    let sampled_all = all.map(|x| x / every as u64);
+    let model = weigh::fit(cmp.names(), &patterns, u, random, sampled_all);
+    // Pass 2: every query, pairs scored by match probability.
+    let keep_at = opts.threshold.unwrap_or(0.5);
+    let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));
+    let twins = std::sync::Mutex::new(Vec::new());
+    let rescore = |i: usize, j: usize, found: &mut Vec<Pair>| {
+        let mut g = Vec::new();
+        let mut set_aside = Vec::new();
+        found.retain_mut(|p| {
+            cmp.gamma(
+                &datasets[i],
+                p.a as usize,
+                &datasets[j],
+                p.b as usize,
+                &mut g,
+            );
+            p.score = model.probability(kind(i, j), &g);
+            if i == j && p.score >= keep_at && cmp.twin_like(&g) {
+                set_aside.push(cand(*p, i as u32, j as u32, false));
+                return false;
+            }
+            p.score >= keep_at
+        });
+        if !set_aside.is_empty() {
+            twins
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(set_aside);
+        }
+    };
+    let mut c = scan_pairs(
+        datasets,
+        opts,
+        floor,
+        floor,
+        Some(SUGGEST_TOP_K),
+        Some(&rescore),
+        1,
+    )?;
+    c.collected_at = keep_at;
+    c.model = Some(model);
+    let mut twins = twins
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    twins.sort_unstable_by(candidate_order);
+    c.stats.possible_twins = twins.len() as u64;
+    c.twins = twins;
+    Ok(c)
+}
+
+/// Queries the field scoring model is fitted on, at most (a sample of every `n`-th chunk).
+const FIT_QUERIES: usize = 200_000;
+
+/// What to do with one chunk's pairs between datasets `i` and `j`, before they are kept.
+type Post<'p> = &'p (dyn Fn(usize, usize, &mut Vec<Pair>) + Sync);
+
+/// The scan behind [`find_candidates`]: pairs whose CLK Dice reaches `collect_at` (and, for the
+/// best-score histogram, `floor`), each chunk's passed through `post`, capped at `top_k` per query,
+/// merged with exact-token pairs. Only every `every`-th chunk of queries is scanned.
+fn scan_pairs(
+    datasets: &[Dataset],
+    opts: &LinkOptions,
+    floor: f64,
+    collect_at: f64,
+    top_k: Option<usize>,
+    post: Option<Post<'_>>,
+    every: usize,
+) -> Result<Candidates, LinkError> {
+    let bits = datasets[0].bits();
     let keep = Scorer::new(collect_at, bits);
-    let floor = Scorer::new(collect_at.min(SUGGEST_FLOOR), bits);
+    let floor = Scorer::new(floor.min(collect_at), bits);
     let k = Keep {
         keep: &keep,
         floor: &floor,
     };
-    let top_k = opts.threshold.is_none().then_some(SUGGEST_TOP_K);
     let mut stats = Stats::default();
     let mut best = Histogram::default();
     let mut pairs: Vec<Candidate> = Vec::new();
@@ -170,9 +333,13 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             } else {
                 a.len() as u64 * b.len() as u64
             };
+            let post_ij = post.map(|f| move |v: &mut Vec<Pair>| f(i, j, v));
+            let post_ij = post_ij
+                .as_ref()
+                .map(|f| f as &(dyn Fn(&mut Vec<Pair>) + Sync));
             let (mut found, bests, n, skipped) = match &indexes[j] {
-                None => all_pairs(a, b, same, opts.kernel, &k),
-                Some(index) => blocked(a, b, index, same, opts.kernel, &k),
+                None => all_pairs(a, b, same, opts.kernel, &k, post_ij, every),
+                Some(index) => blocked(a, b, index, same, opts.kernel, &k, post_ij, every),
             };
             stats.comparisons += n;
             stats.skipped_buckets += skipped;
@@ -180,7 +347,11 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             if let Some(k) = top_k {
                 found = cap_per_query(found, k);
             }
-            let exact = exact_pairs(a, b, same, opts.max_bucket);
+            let exact = if every == 1 {
+                exact_pairs(a, b, same, opts.max_bucket)
+            } else {
+                Vec::new()
+            };
             stats.exact_matches += exact.len() as u64;
             let mut vetoed = 0;
             let (di, dj) = (i as u32, j as u32);
@@ -210,6 +381,8 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         best,
         stats,
         collected_at: collect_at,
+        model: None,
+        twins: Vec::new(),
     })
 }
 
@@ -249,10 +422,21 @@ const CHUNK: usize = 256;
 
 type Found = (Vec<Pair>, Vec<f64>, u64, u64);
 
-fn all_pairs(a: &Dataset, b: &Dataset, same: bool, kernel: Kernel, k: &Keep<'_>) -> Found {
+type ChunkPost<'p> = Option<&'p (dyn Fn(&mut Vec<Pair>) + Sync)>;
+
+fn all_pairs(
+    a: &Dataset,
+    b: &Dataset,
+    same: bool,
+    kernel: Kernel,
+    k: &Keep<'_>,
+    post: ChunkPost<'_>,
+    every: usize,
+) -> Found {
     let (va, vb) = (a.view(), b.view());
     let parts: Vec<(Vec<Pair>, Vec<f64>, u64)> = (0..a.len().div_ceil(CHUNK))
         .into_par_iter()
+        .filter(|c| c % every == 0)
         .map(|c| {
             let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
             let mut best = vec![0.0; r.len()];
@@ -269,6 +453,9 @@ fn all_pairs(a: &Dataset, b: &Dataset, same: bool, kernel: Kernel, k: &Keep<'_>)
                 &mut best,
                 &mut out,
             );
+            if let Some(f) = post {
+                f(&mut out);
+            }
             (out, best, n)
         })
         .collect();
@@ -287,6 +474,7 @@ fn join(parts: Vec<(Vec<Pair>, Vec<f64>, u64)>, skipped: u64) -> Found {
     (pairs, best, n, skipped)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn blocked(
     a: &Dataset,
     b: &Dataset,
@@ -294,10 +482,13 @@ fn blocked(
     same: bool,
     kernel: Kernel,
     k: &Keep<'_>,
+    post: ChunkPost<'_>,
+    every: usize,
 ) -> Found {
     let vb: View<'_> = b.view();
     let parts: Vec<(Vec<Pair>, Vec<f64>, u64, u64)> = (0..a.len().div_ceil(CHUNK))
         .into_par_iter()
+        .filter(|c| c % every == 0)
         .map_init(
             || {
                 (
@@ -340,6 +531,9 @@ fn blocked(
                         buf,
                         &mut out,
                     );
+                }
+                if let Some(f) = post {
+                    f(&mut out);
                 }
                 (out, best, n, skipped)
             },
@@ -447,11 +641,13 @@ pub fn solve(
         })
         .copied()
         .collect();
+    // The review band, and the possible twins at or above its floor, whatever their score.
     let review = match review {
         Some(r) => candidates
             .pairs
             .iter()
             .filter(|c| c.score >= r && c.score < threshold)
+            .chain(candidates.twins.iter().filter(|c| c.score >= r))
             .copied()
             .collect(),
         None => Vec::new(),
@@ -523,10 +719,11 @@ pub fn pairs_completeness(
         keep: &keep,
         floor: &keep,
     };
+    let fields = uses_fields(datasets, opts);
     let have: rustc_hash::FxHashSet<(Rec, Rec)> = candidates
         .pairs
         .iter()
-        .filter(|c| c.score >= threshold)
+        .filter(|c| fields || c.score >= threshold)
         .map(|c| (c.a, c.b))
         .collect();
     let (mut found, mut all) = (0, 0);

@@ -82,6 +82,9 @@ pub struct EncodedRecord {
     pub exact: Vec<Option<Token>>,
     /// One 64-bit keyed token per blocking key of the schema; `None` where a part was missing.
     pub blocks: Vec<Option<u64>>,
+    /// One field-level Bloom filter per `kith.fields` entry (MSB-first bytes); `None` where the
+    /// value was missing.
+    pub fields: Vec<Option<Vec<u8>>>,
 }
 
 struct FeatureEncoder {
@@ -93,6 +96,14 @@ struct FeatureEncoder {
 struct BlockEncoder {
     name: String,
     parts: Vec<(usize, crate::blocking::Transform)>,
+    mac: Hmac<Sha256>,
+}
+
+struct FieldEncoder {
+    name: String,
+    feature: usize,
+    bits: u32,
+    k: u32,
     mac: Hmac<Sha256>,
 }
 
@@ -111,6 +122,7 @@ pub struct Encoder {
     features: Vec<FeatureEncoder>,
     exact: Vec<ExactEncoder>,
     blocking: Vec<BlockEncoder>,
+    fields: Vec<FieldEncoder>,
     record_mac: Hmac<Sha256>,
     party: String,
     key_check: String,
@@ -206,6 +218,9 @@ pub struct Scratch {
     single: EncodedBatch,
 }
 
+/// Token bytes → the two hash words of a field-level filter.
+type FieldCache = FxHashMap<Box<[u8]>, (u64, u64)>;
+
 /// The buffers and caches one field's encoding uses.
 #[derive(Debug, Default)]
 struct Work {
@@ -214,6 +229,8 @@ struct Work {
     token_bytes: Vec<u8>,
     field_words: Vec<u64>,
     caches: Vec<FeatureCache>,
+    /// Per field-level filter: token bytes → its two hash words.
+    field_caches: Vec<FieldCache>,
     /// The id of the encoder the caches belong to (0: none yet).
     owner: u64,
 }
@@ -357,6 +374,20 @@ impl Encoder {
                 mac: mac_key(&kith_key(secret, fp, Purpose::BlockToken(&b.name))),
             })
             .collect();
+        let fields = schema
+            .kith()
+            .fields
+            .iter()
+            .filter_map(|f| {
+                Some(FieldEncoder {
+                    name: f.feature.clone(),
+                    feature: features.iter().position(|x| x.identifier == f.feature)?,
+                    bits: f.bits,
+                    k: f.k,
+                    mac: mac_key(&kith_key(secret, fp, Purpose::FieldFilter(&f.group))),
+                })
+            })
+            .collect();
         let record_mac = mac_key(&kith_key(secret, fp, Purpose::RecordToken));
         let check = token_of(
             &mac_key(&kith_key(secret, fp, Purpose::KeyCheck)),
@@ -370,6 +401,7 @@ impl Encoder {
             features,
             exact,
             blocking,
+            fields,
             record_mac,
             party: party.to_owned(),
             key_check: crate::hex(&check[..8]),
@@ -385,6 +417,14 @@ impl Encoder {
     /// Names of the blocking keys, in output order.
     pub fn block_names(&self) -> Vec<&str> {
         self.blocking.iter().map(|b| b.name.as_str()).collect()
+    }
+
+    /// Field-level filters: (feature, bits), in output order.
+    pub fn field_filters(&self) -> Vec<(&str, u32)> {
+        self.fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.bits))
+            .collect()
     }
 
     /// Names of the exact identifiers, in output order.
@@ -492,6 +532,7 @@ impl Encoder {
             if out.errors[r].is_none() {
                 outcomes.clear();
                 self.finish(&mut bits[r], input, &mut out.records[r], &mut outcomes);
+                self.field_filters_of(&mut scratch.work, input, &mut out.records[r]);
                 out.outcomes[r * width + self.features.len()..(r + 1) * width]
                     .copy_from_slice(&outcomes);
             }
@@ -505,6 +546,9 @@ impl Encoder {
         if work.owner != self.id || work.caches.len() != self.features.len() {
             work.caches = (0..self.features.len())
                 .map(|_| FeatureCache::default())
+                .collect();
+            work.field_caches = (0..self.fields.len())
+                .map(|_| FxHashMap::default())
                 .collect();
             work.owner = self.id;
         }
@@ -576,6 +620,77 @@ impl Encoder {
         }
         bits.write_bytes(&mut record.clk);
         record.token = input.local_id.map(|id| self.record_token(id));
+    }
+
+    /// The record's field-level Bloom filters. A token's bits are `(a + i·b) mod bits` for
+    /// `i < k`, where `a` and `b` are the first two words of the token's HMAC under the filter's
+    /// group key (`b` made odd). Missing and invalid values give no filter.
+    fn field_filters_of(
+        &self,
+        work: &mut Work,
+        input: &RecordInput<'_>,
+        record: &mut EncodedRecord,
+    ) {
+        record.fields.clear();
+        for (fi, f) in self.fields.iter().enumerate() {
+            let fe = &self.features[f.feature];
+            let Some((h, _)) = &fe.hashing else {
+                record.fields.push(None);
+                continue;
+            };
+            let raw = input.features[f.feature];
+            let value = match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
+                None => clk_value(h, raw).ok().map(|(v, o)| (v.into_owned(), o)),
+                Some(Normalized::Value(v)) => {
+                    clk_value(h, &v).ok().map(|(v, o)| (v.into_owned(), o))
+                }
+                Some(Normalized::Missing | Normalized::Invalid) => None,
+            };
+            let value: String = match value {
+                Some((v, FieldOutcome::Present)) if !v.is_empty() => v,
+                _ => {
+                    record.fields.push(None);
+                    continue;
+                }
+            };
+            if work.tokens.fill(&h.comparison, &value).is_err() {
+                record.fields.push(None);
+                continue;
+            }
+            let mut words = vec![0u64; f.bits as usize / 64];
+            let cache = &mut work.field_caches[fi];
+            for tok in work.tokens.iter() {
+                if encode_token(h.encoding, tok, &mut work.token_bytes).is_err() {
+                    continue;
+                }
+                let (a, b) = match cache.get(work.token_bytes.as_slice()) {
+                    Some(&ab) => ab,
+                    None => {
+                        let mut m = f.mac.clone();
+                        m.update(&work.token_bytes);
+                        let d = m.finalize().into_bytes();
+                        let word = |i: usize| {
+                            let mut w = [0u8; 8];
+                            w.copy_from_slice(&d[i * 8..i * 8 + 8]);
+                            u64::from_be_bytes(w)
+                        };
+                        let ab = (word(0), word(1) | 1);
+                        if cache.len() >= CACHE_LIMIT {
+                            cache.clear();
+                        }
+                        cache.insert(work.token_bytes.as_slice().into(), ab);
+                        ab
+                    }
+                };
+                for i in 0..u64::from(f.k) {
+                    let bit = a.wrapping_add(i.wrapping_mul(b)) % u64::from(f.bits);
+                    words[(bit / 64) as usize] |= 1u64 << (63 - bit % 64);
+                }
+            }
+            record
+                .fields
+                .push(Some(words.iter().flat_map(|w| w.to_be_bytes()).collect()));
+        }
     }
 
     /// Encode feature `i` of one record into `bits`.

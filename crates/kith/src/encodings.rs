@@ -1,13 +1,15 @@
 //! The kith encodings file: what a holder sends to the linkage party.
 //!
 //! ```text
-//! {"format":"kith-encodings","version":1,"party":"council","schema_fingerprint":"sha256:…","key_check":"…","clk_bits":1024,"records":2,"columns":["token","clk","exact:nhs_number","block:surname_year"]}
-//! 0c5b…,k5EUAEg…==,7d1f…,5e0a…
-//! 3a90…,MgNABjh…==,,91c4…
+//! {"format":"kith-encodings","version":1,"party":"council","schema_fingerprint":"sha256:…","key_check":"…","clk_bits":1024,"records":2,"columns":["token","clk","exact:nhs_number","block:surname_year","field:surname"],"fields":[{"name":"surname","bits":128,"group":"name"}]}
+//! 0c5b…,k5EUAEg…==,7d1f…,5e0a…,AAgQ…==
+//! 3a90…,MgNABjh…==,,91c4…,
 //! ```
 //! Line 1 is a JSON header; every other line is one record: the 32-hex-digit record token, the
 //! base64 CLK, then one 32-hex-digit token per exact identifier, then one 16-hex-digit token per
-//! keyed blocking key (each empty when missing). Rows are
+//! keyed blocking key, then one base64 field-level Bloom filter per `fields` entry (each empty
+//! when missing). The header's `fields` list gives each filter's length and key group (filters of
+//! one group can be compared with each other). Rows are
 //! sorted by record token, so their order says nothing about the holder's input order. The header's
 //! record count lets a reader detect a truncated file. Nothing in the file is a raw value or a local
 //! ID; nothing in it needs or reveals the secret.
@@ -43,6 +45,21 @@ pub struct Header {
     pub exact: Vec<String>,
     /// Names of the keyed blocking keys, in column order (after the exact identifiers).
     pub blocks: Vec<String>,
+    /// Field-level Bloom filters, in column order (after the blocking keys).
+    pub fields: Vec<FieldSpec>,
+    /// The schema's twin rule: (the field that differs, the fields twins share).
+    pub twins: Option<(String, Vec<String>)>,
+}
+
+/// One field-level Bloom filter column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The feature it encodes.
+    pub name: String,
+    /// Its length in bits (a multiple of 64).
+    pub bits: u32,
+    /// Its key group.
+    pub group: String,
 }
 
 impl Header {
@@ -50,12 +67,13 @@ impl Header {
         let mut c = vec!["token".to_owned(), "clk".to_owned()];
         c.extend(self.exact.iter().map(|e| format!("exact:{e}")));
         c.extend(self.blocks.iter().map(|b| format!("block:{b}")));
+        c.extend(self.fields.iter().map(|f| format!("field:{}", f.name)));
         c
     }
 
     /// Write the header line.
     pub fn write<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
-        let v = json!({
+        let mut v = json!({
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "party": self.party,
@@ -65,6 +83,16 @@ impl Header {
             "records": self.records,
             "columns": self.columns(),
         });
+        if !self.fields.is_empty() {
+            v["fields"] = self
+                .fields
+                .iter()
+                .map(|f| json!({"name": f.name, "bits": f.bits, "group": f.group}))
+                .collect();
+        }
+        if let Some((differ, agree)) = &self.twins {
+            v["twins"] = json!({"differ": differ, "agree": agree});
+        }
         writeln!(w, "{v}")
     }
 
@@ -120,9 +148,51 @@ impl Header {
                 "the header's columns must start with \"token\", \"clk\"".to_owned(),
             ));
         }
+        let mut specs: Vec<FieldSpec> = Vec::new();
+        if let Some(list) = v.get("fields") {
+            let list = list
+                .as_array()
+                .ok_or_else(|| bad("the header's \"fields\" is not a list".to_owned()))?;
+            for (i, f) in list.iter().enumerate() {
+                let what = |m: &str| bad(format!("the header's fields[{i}]: {m}"));
+                let name = f
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| what("no string \"name\""))?;
+                let bits = f
+                    .get("bits")
+                    .and_then(Value::as_u64)
+                    .filter(|b| (64..=1024).contains(b) && b % 64 == 0)
+                    .ok_or_else(|| what("\"bits\" must be a multiple of 64 from 64 to 1024"))?;
+                let group = f
+                    .get("group")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| what("no string \"group\""))?;
+                specs.push(FieldSpec {
+                    name: name.to_owned(),
+                    bits: bits as u32,
+                    group: group.to_owned(),
+                });
+            }
+        }
         let mut exact = Vec::new();
         let mut blocks = Vec::new();
+        let mut fields = Vec::new();
         for c in &columns[2..] {
+            if let Some(f) = c.strip_prefix("field:") {
+                let spec = specs.iter().find(|s| s.name == f).ok_or_else(|| {
+                    bad(format!(
+                        "column {c:?} has no entry in the header's \"fields\""
+                    ))
+                })?;
+                fields.push(spec.clone());
+                continue;
+            }
+            if !fields.is_empty() {
+                return Err(bad(format!(
+                    "column {c:?} comes after a field filter; field filters come last"
+                )));
+            }
             if let Some(e) = c.strip_prefix("exact:") {
                 if !blocks.is_empty() {
                     return Err(bad(format!(
@@ -136,6 +206,32 @@ impl Header {
                 return Err(bad(format!("unknown column {c:?}")));
             }
         }
+        let twins = match v.get("twins") {
+            None => None,
+            Some(t) => {
+                let differ = t.get("differ").and_then(Value::as_str);
+                let agree: Option<Vec<String>> =
+                    t.get("agree").and_then(Value::as_array).map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    });
+                match (differ, agree) {
+                    (Some(d), Some(a))
+                        if fields.iter().any(|f: &FieldSpec| f.name == d)
+                            && a.iter().all(|x| fields.iter().any(|f| &f.name == x)) =>
+                    {
+                        Some((d.to_owned(), a))
+                    }
+                    _ => {
+                        return Err(bad(
+                            "the header's \"twins\" must name a differing field and a list of shared fields, all with field filters".to_owned(),
+                        ));
+                    }
+                }
+            }
+        };
         Ok(Header {
             party: text("party")?,
             schema_fingerprint: text("schema_fingerprint")?,
@@ -144,6 +240,8 @@ impl Header {
             records: number("records")?,
             exact,
             blocks,
+            fields,
+            twins,
         })
     }
 }
@@ -159,6 +257,8 @@ pub struct Row {
     pub exact: Vec<Option<Token>>,
     /// One 64-bit token per blocking key; `None` where a part was missing.
     pub blocks: Vec<Option<u64>>,
+    /// One field-level filter per header `fields` entry; `None` where the value was missing.
+    pub fields: Vec<Option<Vec<u8>>>,
 }
 
 /// Write one record line.
@@ -184,6 +284,12 @@ pub fn record_line(token: &Token, r: &EncodedRecord, out: &mut String) {
         out.push(',');
         if let Some(t) = b {
             out.push_str(&crate::hex(&t.to_be_bytes()));
+        }
+    }
+    for f in &r.fields {
+        out.push(',');
+        if let Some(bytes) = f {
+            B64.encode_string(bytes, out);
         }
     }
     out.push('\n');
@@ -258,7 +364,8 @@ impl<R: BufRead> Reader<R> {
         let text = self.buf.trim_end_matches(['\n', '\r']);
         let mut parts = text.split(',');
         let n_exact = self.header.exact.len();
-        let want = 2 + n_exact + self.header.blocks.len();
+        let n_blocks = self.header.blocks.len();
+        let want = 2 + n_exact + n_blocks + self.header.fields.len();
         let fields: Vec<&str> = parts.by_ref().take(want + 1).collect();
         if fields.len() != want {
             return Err(bad(format!(
@@ -289,7 +396,7 @@ impl<R: BufRead> Reader<R> {
             line,
         )?;
         let blocks = optional_columns(
-            &fields[2 + n_exact..],
+            &fields[2 + n_exact..2 + n_exact + n_blocks],
             3 + n_exact,
             &self.header.blocks,
             "block",
@@ -297,12 +404,41 @@ impl<R: BufRead> Reader<R> {
             parse_block,
             line,
         )?;
+        let mut filters = Vec::with_capacity(self.header.fields.len());
+        for (i, (f, spec)) in fields[2 + n_exact + n_blocks..]
+            .iter()
+            .zip(&self.header.fields)
+            .enumerate()
+        {
+            if f.is_empty() {
+                filters.push(None);
+                continue;
+            }
+            let at = 3 + n_exact + n_blocks + i;
+            let bytes = B64.decode(f).map_err(|e| {
+                bad(format!(
+                    "field {at} (field:{}): not valid base64: {e}",
+                    spec.name
+                ))
+            })?;
+            if bytes.len() * 8 != spec.bits as usize {
+                return Err(bad(format!(
+                    "field {at} (field:{}): expected {} bytes for {} bits, found {}",
+                    spec.name,
+                    spec.bits / 8,
+                    spec.bits,
+                    bytes.len()
+                )));
+            }
+            filters.push(Some(bytes));
+        }
         self.seen += 1;
         Ok(Some(Row {
             token,
             clk,
             exact,
             blocks,
+            fields: filters,
         }))
     }
 }
@@ -369,6 +505,12 @@ mod tests {
             records,
             exact: vec!["nhs".into()],
             blocks: vec!["sx_year".into()],
+            fields: vec![FieldSpec {
+                name: "surname".into(),
+                bits: 64,
+                group: "name".into(),
+            }],
+            twins: None,
         }
     }
 
@@ -383,6 +525,7 @@ mod tests {
             clk: vec![0xab, 0xc0],
             exact: vec![exact],
             blocks: vec![(!t.is_multiple_of(3)).then_some(0x0123_4567_89ab_cdef ^ u64::from(t))],
+            fields: vec![(!t.is_multiple_of(5)).then(|| vec![t; 8])],
         }
     }
 
@@ -395,6 +538,7 @@ mod tests {
                 clk: r.clk.clone(),
                 exact: r.exact.clone(),
                 blocks: r.blocks.clone(),
+                fields: r.fields.clone(),
             };
             write_record(&mut out, &r.token, &rec).expect("write");
         }
@@ -433,11 +577,19 @@ mod tests {
         let e = read_all(text.as_bytes()).expect_err("padding bits");
         assert!(e.to_string().starts_with("line 2"), "{e}");
         let good = String::from_utf8(write(&header(1), &[record(1)])).expect("utf8");
-        let cut_block = format!("{}\n", &good[..good.len() - 2]);
+        assert!(good.contains(",0123456789abcdee,"), "{good}");
+        let cut_block = good.replace(",0123456789abcdee,", ",0123456789abcd,");
         let e = read_all(cut_block.as_bytes()).expect_err("short block token");
         assert!(
             e.to_string()
                 .contains("field 4 (block:sx_year): expected 16 hexadecimal digits"),
+            "{e}"
+        );
+        let cut_field = good.replace(&B64.encode([1u8; 8]), &B64.encode([1u8; 7]));
+        let e = read_all(cut_field.as_bytes()).expect_err("short field filter");
+        assert!(
+            e.to_string()
+                .contains("field 5 (field:surname): expected 8 bytes for 64 bits"),
             "{e}"
         );
         let e = read_all(b"not json\n").expect_err("header");

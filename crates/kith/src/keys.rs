@@ -122,6 +122,8 @@ pub(crate) enum Purpose<'a> {
     ExactToken(&'a str),
     /// Blocking tokens of one blocking key.
     BlockToken(&'a str),
+    /// Field-level Bloom filters of one key group.
+    FieldFilter(&'a str),
     /// The key-check value that lets the linkage party see that holders used the same secret.
     KeyCheck,
 }
@@ -136,6 +138,7 @@ pub(crate) fn kith_key(
         Purpose::RecordToken => "kith/v1/record-token".to_owned(),
         Purpose::ExactToken(name) => format!("kith/v1/exact-token/{name}"),
         Purpose::BlockToken(name) => format!("kith/v1/block-token/{name}"),
+        Purpose::FieldFilter(group) => format!("kith/v1/field-filter/{group}"),
         Purpose::KeyCheck => "kith/v1/key-check".to_owned(),
     };
     let mut out = Zeroizing::new([0u8; 32]);

@@ -247,6 +247,37 @@ pub struct KithSection {
     pub exact: Vec<ExactIdentifier>,
     /// Keyed blocking keys, computed by holders at encode time.
     pub blocking: Vec<BlockingKey>,
+    /// Field-level Bloom filters, for field-by-field scoring at the linkage party.
+    pub fields: Vec<FieldFilter>,
+    /// The twin rule for field scoring, if any.
+    pub twins: Option<TwinRule>,
+}
+
+/// Which field-level filters tell twins from duplicates: two records of one holder that agree on
+/// every `agree` field but whose `differ` fields clearly disagree are possible twins, never merged
+/// as duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwinRule {
+    /// The field that differs between twins (the forename).
+    pub differ: String,
+    /// The fields twins share (date of birth, surname).
+    pub agree: Vec<String>,
+}
+
+/// A field-level Bloom filter: one feature's tokens (as its CLK hashing makes them) hashed, under
+/// a key of their own, into a small filter of their own, so that the linkage party can compare
+/// records field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldFilter {
+    /// The feature identifier (also the filter's column name).
+    pub feature: String,
+    /// Filter length in bits (a multiple of 64, at most 1024).
+    pub bits: u32,
+    /// Bits set per token.
+    pub k: u32,
+    /// Key group: filters with the same group are hashed under one key, so the linkage party can
+    /// compare them crosswise (a forename entered as the surname).
+    pub group: String,
 }
 
 /// A keyed blocking key: its parts are joined and HMAC'd into a 64-bit token.
@@ -431,6 +462,17 @@ impl Schema {
                         json!({"name": b.name, "parts": b.parts.iter().map(|p| json!({"feature": p.feature, "transform": p.transform.name()})).collect::<Vec<_>>()})
                     })
                     .collect();
+            }
+            if !self.kith.fields.is_empty() {
+                k["fields"] = self
+                    .kith
+                    .fields
+                    .iter()
+                    .map(|f| json!({"feature": f.feature, "bits": f.bits, "k": f.k, "group": f.group}))
+                    .collect();
+            }
+            if let Some(t) = &self.kith.twins {
+                k["twins"] = json!({"differ": t.differ, "agree": t.agree});
             }
             k
         } else {
@@ -1123,6 +1165,8 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
             "normalize",
             "exact",
             "blocking",
+            "fields",
+            "twins",
             "description",
         ],
         p,
@@ -1188,13 +1232,127 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
         Some(b) => parse_blocking(b, &p.key("blocking"), features, &normalize, &exact)?,
         None => Vec::new(),
     };
+    let fields = match m.get("fields") {
+        Some(f) => parse_fields(f, &p.key("fields"), features)?,
+        None => Vec::new(),
+    };
+    let twins = match m.get("twins") {
+        Some(t) => Some(parse_twins(t, &p.key("twins"), &fields)?),
+        None => None,
+    };
     Ok(KithSection {
         version,
         id_column,
         normalize,
         exact,
         blocking,
+        fields,
+        twins,
     })
+}
+
+/// Parse `{"differ": "given_name", "agree": ["dob", "surname"]}`; every name must have a field
+/// filter.
+fn parse_twins(v: &Value, p: &JPath, fields: &[FieldFilter]) -> Result<TwinRule, SchemaError> {
+    let m = as_object(v, p)?;
+    no_other_keys(m, &["differ", "agree", "description"], p)?;
+    let known = |name: &str, at: &JPath| -> Result<String, SchemaError> {
+        if fields.iter().any(|f| f.feature == name) {
+            Ok(name.to_owned())
+        } else {
+            Err(at.err(format!("{name:?} has no field-level filter (kith.fields)")))
+        }
+    };
+    let differ = known(
+        as_str(required(m, "differ", p)?, &p.key("differ"))?,
+        &p.key("differ"),
+    )?;
+    let ap = p.key("agree");
+    let list = required(m, "agree", p)?
+        .as_array()
+        .ok_or_else(|| ap.err("expected a list of field names"))?;
+    if list.is_empty() {
+        return Err(ap.err("name at least one field twins share"));
+    }
+    let mut agree = Vec::new();
+    for (i, a) in list.iter().enumerate() {
+        let name = known(as_str(a, &ap.idx(i))?, &ap.idx(i))?;
+        if name == differ || agree.contains(&name) {
+            return Err(ap.idx(i).err(format!("{name:?} is named twice")));
+        }
+        agree.push(name);
+    }
+    Ok(TwinRule { differ, agree })
+}
+
+/// Parse `{"surname": {"bits": 256, "k": 8, "group": "name"}, ...}`.
+fn parse_fields(
+    v: &Value,
+    p: &JPath,
+    features: &[Feature],
+) -> Result<Vec<FieldFilter>, SchemaError> {
+    let mut out: Vec<FieldFilter> = Vec::new();
+    for (feature, spec) in as_object(v, p)? {
+        let fp = p.key(feature);
+        match features.iter().find(|f| &f.identifier == feature) {
+            None => return Err(fp.err(format!("there is no feature {feature:?} in the schema"))),
+            Some(f) if f.hashing.is_none() => {
+                return Err(fp.err(format!(
+                    "feature {feature:?} is ignored; holders do not read it"
+                )));
+            }
+            Some(_) => {}
+        }
+        let sm = as_object(spec, &fp)?;
+        no_other_keys(sm, &["bits", "k", "group", "description"], &fp)?;
+        let bits = as_int(required(sm, "bits", &fp)?, &fp.key("bits"), 64)?;
+        if !(64..=1024).contains(&bits) || bits % 64 != 0 {
+            return Err(fp.key("bits").err(format!(
+                "expected a multiple of 64 from 64 to 1024, found {bits}"
+            )));
+        }
+        let k = match sm.get("k") {
+            Some(k) => as_int(k, &fp.key("k"), 1)?,
+            None => 4,
+        };
+        if !(1..=64).contains(&k) {
+            return Err(fp
+                .key("k")
+                .err(format!("expected 1 to 64 bits per token, found {k}")));
+        }
+        let group = match sm.get("group") {
+            Some(g) => {
+                let g = as_str(g, &fp.key("group"))?;
+                if g.is_empty()
+                    || !g
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(fp
+                        .key("group")
+                        .err("group names may use only ASCII letters, digits, '_' and '-'"));
+                }
+                g.to_owned()
+            }
+            None => feature.clone(),
+        };
+        if let Some(other) = out
+            .iter()
+            .find(|o| o.group == group && o.bits != bits as u32)
+        {
+            return Err(fp.key("bits").err(format!(
+                "filters of one group must have one length; {:?} in group {group:?} has {} bits",
+                other.feature, other.bits
+            )));
+        }
+        out.push(FieldFilter {
+            feature: feature.clone(),
+            bits: bits as u32,
+            k: k as u32,
+            group,
+        });
+    }
+    Ok(out)
 }
 
 /// Parse `{"name": [{"feature": "surname", "transform": "soundex"}, ...], ...}`.

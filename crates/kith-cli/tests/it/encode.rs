@@ -21,9 +21,25 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "clk",
             "exact:nhs_number",
             "block:district_year",
+            "block:dob",
             "block:forename_dob",
-            "block:surname_year"
+            "block:surname_year",
+            "field:dob",
+            "field:given_name",
+            "field:postcode",
+            "field:sex",
+            "field:surname"
         ])
+    );
+    // Forename and surname filters share a key group, so the linkage party can compare them
+    // crosswise; the twin rule travels with the filters.
+    assert_eq!(
+        h["fields"][1],
+        serde_json::json!({"name": "given_name", "bits": 256, "group": "name"})
+    );
+    assert_eq!(
+        h["twins"],
+        serde_json::json!({"differ": "given_name", "agree": ["dob", "surname"]})
     );
     let schema =
         kith::Schema::from_json_str(&std::fs::read_to_string(demo("schema.json")).expect("schema"))

@@ -89,7 +89,7 @@ fn links_clusters_and_review_are_written_and_do_not_depend_on_threads() {
                 "--threads",
                 threads,
                 "--review-threshold",
-                "0.6",
+                "0.1",
                 "--output",
             ])
             .arg(dir.path(&out))

@@ -1,0 +1,485 @@
+//! Field-by-field scoring: a Fellegi–Sunter model over the field-level Bloom filters.
+//!
+//! One CLK mixes every field into one Dice score, so a pair that agrees on a common name but not on
+//! the date of birth can outscore a true match whose postcode changed. When the holders also send
+//! field-level filters (`kith.fields` in the schema), each candidate pair gets a comparison vector:
+//! per field, a level from the field's Dice coefficient (see [`LEVELS`]), or "missing" when either
+//! side has no value. Fields of one key group are also compared crosswise, and the better of the
+//! straight and the crossed assignment is used, so a forename entered as the surname still agrees.
+//!
+//! The model has, per field and level, `m` (how often true matches show that level) and `u` (how
+//! often non-matches do). `u` is counted on random pairs, which are nearly all non-matches. `m` and
+//! the share of matches among the candidates are learned without labels by expectation
+//! maximisation over the candidates' comparison vectors. A pair's weight is
+//! `Σ log2(m / u)` over its present fields, and its match probability is
+//! `λ·2^w / (λ·2^w + 1 − λ)` with `λ` the share of matches among all pairs: the probability that
+//! the two records are one person, given the model. Pairs at 0.5 or above are more likely than not
+//! to be matches, which is the threshold kith suggests.
+//!
+//! Everything is a pure function of the datasets, so results do not depend on the thread count.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::Dataset;
+
+/// Dice lower bounds of the agreement levels, highest first: level `NLEVELS - 1 - i` is reached at
+/// `LEVELS[i]`; below the last bound is level 0 (disagreement).
+pub const LEVELS: [f64; 4] = [0.99, 0.85, 0.7, 0.5];
+/// Agreement levels per field (disagree, then one per bound in [`LEVELS`]).
+pub const NLEVELS: usize = LEVELS.len() + 1;
+/// The comparison value of a field missing on either side.
+pub const MISSING: u8 = u8::MAX;
+
+/// Most random pairs counted for `u`.
+const U_SAMPLES: usize = 1 << 21;
+/// Expectation-maximisation iterations at most.
+const EM_ITERATIONS: usize = 200;
+
+/// Which fields two datasets share, and how to compare them.
+#[derive(Debug, Clone)]
+pub struct Comparator {
+    names: Vec<String>,
+    /// (field index in a, field index in b) per compared field.
+    fields: Vec<(usize, usize)>,
+    /// Pairs of compared fields (positions in `fields`) of one key group.
+    swaps: Vec<(usize, usize)>,
+    /// The twin rule: the position of the field that differs, and of those twins share.
+    twin: Option<(usize, Vec<usize>)>,
+}
+
+/// The twin rule's fields "clearly disagree" below this level (Dice under 0.7)...
+const TWIN_DIFFER_BELOW: u8 = 2;
+/// ...and "agree" from this level (Dice 0.7 or more, so that a typing error does not hide twins).
+const TWIN_AGREE_FROM: u8 = 2;
+
+fn field_dice(a: &[u64], pa: u32, b: &[u64], pb: u32) -> f64 {
+    let common: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
+    2.0 * f64::from(common) / f64::from(pa + pb)
+}
+
+fn level(d: f64) -> u8 {
+    for (i, &bound) in LEVELS.iter().enumerate() {
+        if d >= bound {
+            return (NLEVELS - 1 - i) as u8;
+        }
+    }
+    0
+}
+
+impl Comparator {
+    /// The fields both datasets carry with the same length and key group; `None` when there are
+    /// none.
+    pub fn new(a: &Dataset, b: &Dataset) -> Option<Comparator> {
+        let mut names = Vec::new();
+        let mut fields = Vec::new();
+        let mut groups = Vec::new();
+        for (i, fa) in a.field_specs().iter().enumerate() {
+            if let Some(j) = b.field_specs().iter().position(|fb| fb == fa) {
+                names.push(fa.name.clone());
+                fields.push((i, j));
+                groups.push((fa.group.clone(), fa.bits));
+            }
+        }
+        if fields.is_empty() {
+            return None;
+        }
+        let mut swaps = Vec::new();
+        for x in 0..fields.len() {
+            for y in x + 1..fields.len() {
+                if groups[x] == groups[y] {
+                    swaps.push((x, y));
+                }
+            }
+        }
+        let pos = |n: &str| names.iter().position(|x| x == n);
+        let twin = a.twins.as_ref().and_then(|(differ, agree)| {
+            let agree: Option<Vec<usize>> = agree.iter().map(|x| pos(x)).collect();
+            Some((pos(differ)?, agree?))
+        });
+        Some(Comparator {
+            names,
+            fields,
+            swaps,
+            twin,
+        })
+    }
+
+    /// True when a comparison vector looks like twins under the schema's twin rule: every shared
+    /// field agrees, and the differing field is present on both sides and clearly disagrees.
+    /// Such a pair may be a duplicate with a badly typed forename, or two people; the model,
+    /// which takes fields as independent, cannot tell, so these pairs are not merged as
+    /// duplicates and are left out of fitting (they would teach it that matches often disagree).
+    pub fn twin_like(&self, gamma: &[u8]) -> bool {
+        let Some((differ, agree)) = &self.twin else {
+            return false;
+        };
+        let d = gamma[*differ];
+        d != MISSING
+            && d < TWIN_DIFFER_BELOW
+            && agree
+                .iter()
+                .all(|&a| gamma[a] != MISSING && gamma[a] >= TWIN_AGREE_FROM)
+    }
+
+    /// Names of the compared fields.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The comparison vector of record `ra` of `a` and `rb` of `b` (one value per compared field).
+    pub fn gamma(&self, a: &Dataset, ra: usize, b: &Dataset, rb: usize, out: &mut Vec<u8>) {
+        out.clear();
+        let mut dice = [f64::NAN; 16];
+        for (n, &(fa, fb)) in self.fields.iter().enumerate() {
+            let (wa, pa) = a.field(ra, fa);
+            let (wb, pb) = b.field(rb, fb);
+            if pa == 0 || pb == 0 {
+                out.push(MISSING);
+            } else {
+                let d = field_dice(wa, pa, wb, pb);
+                if n < dice.len() {
+                    dice[n] = d;
+                }
+                out.push(level(d));
+            }
+        }
+        for &(x, y) in &self.swaps {
+            if out[x] == MISSING || out[y] == MISSING || y >= dice.len() {
+                continue;
+            }
+            let (ax, bx) = self.fields[x];
+            let (ay, by) = self.fields[y];
+            let cross = |fa: usize, fb: usize| {
+                let (wa, pa) = a.field(ra, fa);
+                let (wb, pb) = b.field(rb, fb);
+                field_dice(wa, pa, wb, pb)
+            };
+            let (dxy, dyx) = (cross(ax, by), cross(ay, bx));
+            if dxy + dyx > dice[x] + dice[y] {
+                out[x] = level(dxy);
+                out[y] = level(dyx);
+            }
+        }
+    }
+}
+
+/// A comparison vector packed into a word (3 bits per field; at most 21 fields).
+pub fn pack(gamma: &[u8]) -> u64 {
+    gamma
+        .iter()
+        .fold(0u64, |k, &g| (k << 3) | u64::from(g.min(NLEVELS as u8)))
+}
+
+/// The comparison vector of `nf` fields packed by [`pack`].
+pub fn unpack(key: u64, nf: usize) -> Vec<u8> {
+    (0..nf)
+        .rev()
+        .map(|f| match ((key >> (3 * f)) & 7) as u8 {
+            g if (g as usize) < NLEVELS => g,
+            _ => MISSING,
+        })
+        .collect()
+}
+
+/// Pairs of records from two datasets.
+pub const CROSS: usize = 0;
+/// Pairs of records from one dataset (duplicates).
+pub const WITHIN: usize = 1;
+
+/// A fitted model. The agreement probabilities are shared by both kinds of pair, but each has its
+/// own share of matches: duplicates within one holder's records are far rarer than the same
+/// person in two holders' records, so they need more evidence.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Field names.
+    pub names: Vec<String>,
+    /// Per field and level: the share of true matches at that level.
+    pub m: Vec<[f64; NLEVELS]>,
+    /// Per field and level: the share of random pairs at that level.
+    pub u: Vec<[f64; NLEVELS]>,
+    /// Share of matches among all pairs, per kind of pair ([`CROSS`], [`WITHIN`]).
+    pub prior: [f64; 2],
+    /// Share of matches among the candidates the model was fitted on, per kind of pair.
+    pub candidate_share: [f64; 2],
+    /// Candidates of each kind the model was fitted on.
+    pub fitted: [u64; 2],
+    /// Random pairs `u` was counted on.
+    pub random_pairs: u64,
+    /// EM iterations run.
+    pub iterations: usize,
+}
+
+impl Model {
+    /// The weight `Σ log2(m / u)` of a comparison vector.
+    pub fn weight(&self, gamma: &[u8]) -> f64 {
+        gamma
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| **g != MISSING)
+            .map(|(f, &g)| (self.m[f][g as usize] / self.u[f][g as usize]).log2())
+            .sum()
+    }
+
+    /// The weight from which a pair of kind `kind` is more likely a match than not.
+    pub fn even_weight(&self, kind: usize) -> f64 {
+        ((1.0 - self.prior[kind]) / self.prior[kind]).log2()
+    }
+
+    /// The match probability of a comparison vector of a pair of kind `kind`.
+    pub fn probability(&self, kind: usize, gamma: &[u8]) -> f64 {
+        let w = self.weight(gamma) - self.even_weight(kind);
+        // λ·2^w' / (λ·2^w' + 1 − λ) = 1 / (1 + 2^-(w − even)).
+        1.0 / (1.0 + (-w).exp2())
+    }
+}
+
+/// Count each field's levels on random pairs between `pairs` of datasets (deterministic: the
+/// pairs come from a fixed generator). Every count starts at one half so no level has `u = 0`.
+pub fn estimate_u(
+    cmp: &Comparator,
+    datasets: &[Dataset],
+    pairs: &[(usize, usize)],
+) -> (Vec<[f64; NLEVELS]>, u64) {
+    let nf = cmp.fields.len();
+    let per = (U_SAMPLES / pairs.len().max(1)).max(1);
+    let mut counts = vec![[0.5f64; NLEVELS]; nf];
+    let mut total = 0u64;
+    for (k, &(i, j)) in pairs.iter().enumerate() {
+        let (a, b) = (&datasets[i], &datasets[j]);
+        if a.is_empty() || b.is_empty() {
+            continue;
+        }
+        let chunks: Vec<Vec<[f64; NLEVELS]>> = (0..per.div_ceil(4096))
+            .into_par_iter()
+            .map(|c| {
+                let mut state = 0x6b69_7468_7521_u64 ^ ((k as u64) << 40) ^ c as u64;
+                let mut local = vec![[0.0f64; NLEVELS]; nf];
+                let mut g = Vec::new();
+                for _ in 0..4096.min(per - c * 4096) {
+                    state = crate::block::mix(state);
+                    let ra = (state % a.len() as u64) as usize;
+                    state = crate::block::mix(state);
+                    let rb = (state % b.len() as u64) as usize;
+                    if i == j && ra == rb {
+                        continue;
+                    }
+                    cmp.gamma(a, ra, b, rb, &mut g);
+                    for (f, &l) in g.iter().enumerate() {
+                        if l != MISSING {
+                            local[f][l as usize] += 1.0;
+                        }
+                    }
+                }
+                local
+            })
+            .collect();
+        for local in chunks {
+            for (f, row) in local.iter().enumerate() {
+                for (l, c) in row.iter().enumerate() {
+                    counts[f][l] += c;
+                }
+            }
+        }
+        total += per as u64;
+    }
+    for row in &mut counts {
+        let sum: f64 = row.iter().sum();
+        for c in row.iter_mut() {
+            *c /= sum;
+        }
+    }
+    (counts, total)
+}
+
+/// Where EM starts `m`: matches mostly agree at the top level. Also the pseudo-counts' shape.
+const M_START: [f64; NLEVELS] = [0.02, 0.03, 0.05, 0.1, 0.8];
+/// Pseudo-pairs of prior belief in each class (negligible against thousands of candidates).
+const PSEUDO: f64 = 50.0;
+
+/// Make the weight `log2(m/u)` rise with the agreement level (pooling adjacent levels that break
+/// the order, as isotonic regression does): closer values are never evidence against a match.
+fn monotone(m: &mut [f64; NLEVELS], u: &[f64; NLEVELS]) {
+    // Blocks of levels [start, end) with pooled m and u.
+    let mut blocks: Vec<(usize, usize, f64, f64)> = Vec::new();
+    for l in 0..NLEVELS {
+        blocks.push((l, l + 1, m[l], u[l]));
+        while blocks.len() > 1 {
+            let n = blocks.len();
+            let (a, b) = (blocks[n - 2], blocks[n - 1]);
+            if a.2 / a.3 <= b.2 / b.3 {
+                break;
+            }
+            blocks.truncate(n - 2);
+            blocks.push((a.0, b.1, a.2 + b.2, a.3 + b.3));
+        }
+    }
+    for (start, end, pm, pu) in blocks {
+        let ratio = pm / pu;
+        for l in start..end {
+            m[l] = ratio * u[l];
+        }
+    }
+}
+
+/// Fit `m` and the shares of matches by expectation maximisation over the candidates' comparison
+/// vectors (`patterns`: (kind, vector) → how many candidates have it). `u` is the random-pair
+/// estimate; `all_pairs[kind]` is the number of pairs the candidates of that kind were drawn from.
+pub fn fit(
+    names: &[String],
+    patterns: &FxHashMap<(usize, Vec<u8>), u64>,
+    u: Vec<[f64; NLEVELS]>,
+    random_pairs: u64,
+    all_pairs: [u64; 2],
+) -> Model {
+    let nf = names.len();
+    // Sorted, so that the floating-point sums (and so the model) do not depend on hashing order.
+    let mut pats: Vec<(usize, &Vec<u8>, f64)> = patterns
+        .iter()
+        .map(|((k, p), &c)| (*k, p, c as f64))
+        .collect();
+    pats.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    let mut n = [0.0f64; 2];
+    for p in &pats {
+        n[p.0] += p.2;
+    }
+    // Start: matches mostly agree at the top level, candidate non-matches look like random pairs,
+    // and few candidates are matches. (Starting from many matches lets EM settle on "shares a
+    // common forename" as its match class.)
+    let mut m = vec![M_START; nf];
+    let mut uc = u.clone();
+    let mut lambda = [0.05f64; 2];
+    let mut iterations = 0;
+    for it in 0..EM_ITERATIONS {
+        iterations = it + 1;
+        // Pseudo-counts: with few candidates the model stays near its starting values instead
+        // of fitting noise.
+        let mut m_acc: Vec<[f64; NLEVELS]> = vec![M_START.map(|x| x * PSEUDO); nf];
+        let mut u_acc: Vec<[f64; NLEVELS]> = u.iter().map(|r| r.map(|x| x * PSEUDO)).collect();
+        let mut matches = [0.0f64; 2];
+        for &(kind, p, c) in &pats {
+            let (mut pm, mut pu) = (lambda[kind], 1.0 - lambda[kind]);
+            for (f, &g) in p.iter().enumerate() {
+                if g != MISSING {
+                    pm *= m[f][g as usize];
+                    pu *= uc[f][g as usize];
+                }
+            }
+            let r = if pm + pu > 0.0 { pm / (pm + pu) } else { 0.0 };
+            matches[kind] += c * r;
+            for (f, &g) in p.iter().enumerate() {
+                if g != MISSING {
+                    m_acc[f][g as usize] += c * r;
+                    u_acc[f][g as usize] += c * (1.0 - r);
+                }
+            }
+        }
+        let norm = |acc: &mut Vec<[f64; NLEVELS]>| {
+            for row in acc.iter_mut() {
+                let s: f64 = row.iter().sum();
+                for x in row.iter_mut() {
+                    *x /= s;
+                }
+            }
+        };
+        norm(&mut m_acc);
+        norm(&mut u_acc);
+        let new_lambda = [0, 1].map(|k| if n[k] > 0.0 { matches[k] / n[k] } else { 0.0 });
+        let change = m_acc
+            .iter()
+            .zip(&m)
+            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(
+                (new_lambda[0] - lambda[0])
+                    .abs()
+                    .max((new_lambda[1] - lambda[1]).abs()),
+                f64::max,
+            );
+        m = m_acc;
+        uc = u_acc;
+        lambda = new_lambda;
+        if change < 1e-7 {
+            break;
+        }
+    }
+    for (mf, uf) in m.iter_mut().zip(&u) {
+        monotone(mf, uf);
+    }
+    let prior = [0, 1].map(|k| {
+        if all_pairs[k] > 0 {
+            (lambda[k] * n[k] / all_pairs[k] as f64).clamp(1e-15, 0.5)
+        } else {
+            0.5
+        }
+    });
+    Model {
+        names: names.to_vec(),
+        m,
+        u,
+        prior,
+        candidate_share: lambda,
+        fitted: n.map(|x| x as u64),
+        random_pairs,
+        iterations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_rise_with_the_level() {
+        let u = [0.5, 0.2, 0.1, 0.1, 0.1];
+        let mut m = [0.01, 0.2, 0.05, 0.04, 0.7];
+        monotone(&mut m, &u);
+        let w: Vec<f64> = m.iter().zip(&u).map(|(a, b)| (a / b).log2()).collect();
+        assert!(w.windows(2).all(|p| p[0] <= p[1] + 1e-12), "{w:?}");
+        // Pooling keeps the total mass of the pooled levels.
+        assert!((m.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{m:?}");
+        assert_eq!(m[0], 0.01);
+    }
+
+    #[test]
+    fn levels_follow_the_bounds() {
+        assert_eq!(level(1.0), 4);
+        assert_eq!(level(0.99), 4);
+        assert_eq!(level(0.9), 3);
+        assert_eq!(level(0.7), 2);
+        assert_eq!(level(0.6), 1);
+        assert_eq!(level(0.49), 0);
+    }
+
+    /// EM recovers a planted mixture of three independent fields (three are needed for the
+    /// mixture to be identifiable): 20% matches that agree on each field 90% of the time, 80%
+    /// non-matches that agree 5% of the time.
+    #[test]
+    fn em_recovers_a_planted_mixture() {
+        let mut patterns: FxHashMap<(usize, Vec<u8>), u64> = FxHashMap::default();
+        let (agree_m, agree_u) = (0.9f64, 0.05f64);
+        let p = |x: u8, q: f64| if x == 4 { q } else { 1.0 - q };
+        for a in [0u8, 4] {
+            for b in [0u8, 4] {
+                for c in [0u8, 4] {
+                    let n = 20_000.0 * p(a, agree_m) * p(b, agree_m) * p(c, agree_m)
+                        + 80_000.0 * p(a, agree_u) * p(b, agree_u) * p(c, agree_u);
+                    patterns.insert((CROSS, vec![a, b, c]), n.round() as u64);
+                }
+            }
+        }
+        let u = vec![[0.95, 0.0, 0.0, 0.0, 0.05]; 3];
+        let names = vec!["x".to_owned(), "y".to_owned(), "z".to_owned()];
+        let model = fit(&names, &patterns, u, 1000, [1_000_000, 0]);
+        assert!(
+            (model.candidate_share[CROSS] - 0.2).abs() < 0.01,
+            "{model:?}"
+        );
+        assert!((model.m[0][4] - 0.9).abs() < 0.01, "{model:?}");
+        // 20,000 expected matches among a million pairs.
+        assert!((model.prior[CROSS] - 0.02).abs() < 0.001, "{model:?}");
+        assert!(model.probability(CROSS, &[4, 4, 4]) > model.probability(CROSS, &[4, 0, 4]));
+        assert!(model.probability(CROSS, &[0, 0, 0]) < 0.5);
+        // A missing field moves nothing.
+        assert_eq!(model.weight(&[4, MISSING]), model.weight(&[4]));
+    }
+}
