@@ -440,6 +440,66 @@ mod tests {
         assert_eq!(m[0], 0.01);
     }
 
+    fn spec(name: &str, group: &str) -> kith::encodings::FieldSpec {
+        kith::encodings::FieldSpec {
+            name: name.into(),
+            bits: 64,
+            group: group.into(),
+        }
+    }
+
+    /// A dataset of records with fields first, last (one key group) and dob.
+    fn people(records: &[[Option<u64>; 3]]) -> Dataset {
+        let mut d = Dataset::new("p", 64, false, Vec::new(), Vec::new()).with_fields(vec![
+            spec("first", "name"),
+            spec("last", "name"),
+            spec("dob", "dob"),
+        ]);
+        d.twins = Some(("first".into(), vec!["dob".into(), "last".into()]));
+        for r in records {
+            d.push(None, &[0xff; 8], &[], &[]).expect("push");
+            let f: Vec<Option<Vec<u8>>> = r
+                .iter()
+                .map(|v| v.map(|w| w.to_be_bytes().to_vec()))
+                .collect();
+            d.push_fields(&f).expect("fields");
+        }
+        d
+    }
+
+    #[test]
+    fn swapped_names_agree_and_twins_are_recognised() {
+        let (ann, smith, dob) = (
+            0x0f0f_0000_0000_00ffu64,
+            0xf0f0_ff00_0000_0000u64,
+            0x1111u64,
+        );
+        let ben = 0x0f00_0000_00ff_0000u64; // shares a quarter of Ann's bits
+        let d = people(&[
+            [Some(ann), Some(smith), Some(dob)],
+            [Some(smith), Some(ann), Some(dob)], // names swapped
+            [Some(ben), Some(smith), Some(dob)], // a twin
+            [None, Some(smith), Some(dob)],      // forename missing
+        ]);
+        let c = Comparator::new(&d, &d).expect("shared fields");
+        assert_eq!(c.names(), ["first", "last", "dob"]);
+        let mut g = Vec::new();
+        c.gamma(&d, 0, &d, 1, &mut g);
+        assert_eq!(g, vec![4, 4, 4], "swapped names are compared crosswise");
+        assert!(!c.twin_like(&g));
+        c.gamma(&d, 0, &d, 2, &mut g);
+        assert_eq!(g[1..], [4, 4]);
+        assert!(g[0] < 2, "{g:?}");
+        assert!(
+            c.twin_like(&g),
+            "same surname and date of birth, another forename"
+        );
+        c.gamma(&d, 0, &d, 3, &mut g);
+        assert_eq!(g, vec![MISSING, 4, 4]);
+        assert!(!c.twin_like(&g), "a missing forename says nothing");
+        assert_eq!(unpack(pack(&g), 3), g);
+    }
+
     #[test]
     fn levels_follow_the_bounds() {
         assert_eq!(level(1.0), 4);

@@ -1150,6 +1150,53 @@ mod tests {
         assert_eq!(clks[0], clks[2]);
     }
 
+    const FIELD_SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
+      "features": [
+        {"identifier": "first", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 12}}},
+        {"identifier": "last", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 12}}},
+        {"identifier": "dob", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}}],
+      "kith": {"version": 1, "normalize": {"first": "name", "last": "name"},
+        "fields": {"first": {"bits": 256, "k": 4, "group": "name"}, "last": {"bits": 256, "k": 4, "group": "name"}, "dob": {"bits": 128}},
+        "twins": {"differ": "first", "agree": ["dob", "last"]}}}"#;
+
+    fn field_filters(e: &Encoder, s: &mut Scratch, values: [&str; 3]) -> Vec<Option<Vec<u8>>> {
+        let input = RecordInput {
+            features: &values,
+            exact: &[],
+            local_id: None,
+        };
+        e.encode(s, &input).expect("encodes").fields.clone()
+    }
+
+    proptest! {
+        /// Field filters: one per field, `bits / 8` bytes, at most k bits per token, the same for
+        /// every holder, and crosswise equal within a key group (a forename typed as the surname
+        /// gives the surname's filter). A missing value gives no filter.
+        #[test]
+        fn field_filters_follow_the_schema(first in "[a-z]{1,9}", last in "[a-z]{1,9}", dob in "[0-9]{8}") {
+            let schema = Schema::from_json_str(FIELD_SCHEMA).expect("schema");
+            let secret = Secret::new(b"field secret".to_vec()).expect("secret");
+            let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("encoder");
+            let b = Encoder::new(&schema, &secret, "health", &EncoderOptions::default()).expect("encoder");
+            let mut s = Scratch::default();
+            let fa = field_filters(&a, &mut s, [&first, &last, &dob]);
+            let fb = field_filters(&b, &mut s, [&last.to_uppercase(), &first, &dob]);
+            prop_assert_eq!(fa.len(), 3);
+            let lens: Vec<usize> = fa.iter().map(|f| f.as_ref().map_or(0, Vec::len)).collect();
+            // Filters come in the order of the schema's `fields` object: dob, first, last.
+            prop_assert_eq!(lens, vec![16, 32, 32]);
+            prop_assert_eq!(&fa[1], &fb[2], "the forename's filter, typed as the surname");
+            prop_assert_eq!(&fa[2], &fb[1]);
+            prop_assert_eq!(&fa[0], &fb[0]);
+            let ones: u32 = fa[1].as_ref().map_or(0, |f| f.iter().map(|b| b.count_ones()).sum());
+            prop_assert!(ones >= 1 && ones as usize <= 4 * (first.len() + 1));
+            let missing = field_filters(&a, &mut s, ["", &last, &dob]);
+            prop_assert_eq!(&missing[1], &None);
+            let other = Encoder::new(&schema, &Secret::new(b"another secret".to_vec()).expect("secret"), "council", &EncoderOptions::default()).expect("encoder");
+            prop_assert!(field_filters(&other, &mut s, [&first, &last, &dob])[0] != fa[0], "filters are keyed");
+        }
+    }
+
     #[test]
     fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
         let schema = Schema::from_json_str(SCHEMA).expect("schema");

@@ -1638,6 +1638,91 @@ mod tests {
         }
     }
 
+    /// Field filters and the twin rule are checked with JSON paths, and change the fingerprint
+    /// only when present.
+    #[test]
+    fn field_filters_and_twin_rule_are_validated_and_fingerprinted() {
+        let mut second = name_feature();
+        second["identifier"] = json!("surname");
+        let mut doc = v3(json!([name_feature(), second]));
+        doc["kith"] = json!({"version": 1});
+        let plain = Schema::from_value(&doc)
+            .expect("valid")
+            .fingerprint()
+            .to_owned();
+        doc["kith"]["fields"] = json!({
+            "name": {"bits": 256, "k": 4, "group": "names"},
+            "surname": {"bits": 256, "group": "names"}
+        });
+        doc["kith"]["twins"] = json!({"differ": "name", "agree": ["surname"]});
+        let s = Schema::from_value(&doc).expect("valid");
+        assert_eq!(s.kith().fields.len(), 2);
+        assert_eq!(s.kith().fields[1].k, 4, "k defaults to 4");
+        assert_eq!(s.kith().fields[1].group, "names");
+        assert_eq!(
+            s.kith().twins.as_ref().map(|t| t.differ.as_str()),
+            Some("name")
+        );
+        assert_ne!(s.fingerprint(), plain);
+        let with_twins = s.fingerprint().to_owned();
+        doc["kith"]["twins"] = json!({"differ": "surname", "agree": ["name"]});
+        assert_ne!(
+            Schema::from_value(&doc).expect("valid").fingerprint(),
+            with_twins
+        );
+        for (fields, twins, path) in [
+            (json!({"nope": {"bits": 64}}), None, "$.kith.fields.nope"),
+            (
+                json!({"name": {"bits": 100}}),
+                None,
+                "$.kith.fields.name.bits",
+            ),
+            (
+                json!({"name": {"bits": 2048}}),
+                None,
+                "$.kith.fields.name.bits",
+            ),
+            (json!({"name": {}}), None, "$.kith.fields.name"),
+            (
+                json!({"name": {"bits": 64, "k": 0}}),
+                None,
+                "$.kith.fields.name.k",
+            ),
+            (
+                json!({"name": {"bits": 64, "group": "g"}, "surname": {"bits": 128, "group": "g"}}),
+                None,
+                "$.kith.fields.surname.bits",
+            ),
+            (
+                json!({"name": {"bits": 64}}),
+                Some(json!({"differ": "surname", "agree": ["name"]})),
+                "$.kith.twins.differ",
+            ),
+            (
+                json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+                Some(json!({"differ": "name", "agree": ["name"]})),
+                "$.kith.twins.agree[0]",
+            ),
+            (
+                json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+                Some(json!({"differ": "name", "agree": []})),
+                "$.kith.twins.agree",
+            ),
+        ] {
+            doc["kith"]["fields"] = fields;
+            match twins {
+                Some(t) => doc["kith"]["twins"] = t,
+                None => {
+                    if let Some(k) = doc["kith"].as_object_mut() {
+                        k.remove("twins");
+                    }
+                }
+            }
+            let e = err(doc.clone());
+            assert_eq!(e.path, path, "{e}");
+        }
+    }
+
     #[test]
     fn prevent_singularity_needs_double_hash() {
         let mut f = name_feature();

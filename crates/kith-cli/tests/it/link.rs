@@ -234,3 +234,95 @@ fn evaluate_reports_pairwise_precision_recall_and_f1() {
     );
     assert!(err.contains("no column \"source\""), "{err}");
 }
+
+/// The holders' local IDs of each linked pair (each holder maps its own tokens back).
+fn linked_ids(dir: &Dir, links: &str) -> Vec<(String, String)> {
+    let mut local: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (source, map) in [("council", "council-map.csv"), ("health", "health-map.csv")] {
+        for line in dir.read(map).lines().skip(1) {
+            let (token, id) = line.split_once(',').expect("token,local_id");
+            local.insert((source.to_owned(), token.to_owned()), id.to_owned());
+        }
+    }
+    let id = |s: &str, t: &str| local[&(s.to_owned(), t.to_owned())].clone();
+    let mut out: Vec<(String, String)> = links
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (id(f[0], f[1]), id(f[2], f[3]))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// With the demo schema's field-level filters, pairs are scored field by field: the council and
+/// health extracts link as a person would link them (diacritics, a hyphenated surname partly
+/// present, Ewa as Eva), and the twins in each household (same surname, date of birth
+/// and postcode) stay apart, also when duplicates are looked for within each holder.
+#[test]
+fn field_scoring_links_the_demo_and_keeps_twins_apart() {
+    let dir = Dir::new();
+    ok(encode_cmd(&dir, &demo("council.csv"), "council.kith")
+        .args(["--id-column", "person_id", "--keep-map"])
+        .arg(dir.path("council-map.csv")));
+    ok(encode_cmd(&dir, &demo("health.csv"), "health.kith")
+        .arg("--mapping")
+        .arg(demo("health-mapping.json"))
+        .arg("--keep-map")
+        .arg(dir.path("health-map.csv")));
+    let expected: Vec<(String, String)> = [
+        ("C1001", "H-77"),
+        ("C1003", "H-78"),
+        ("C1004", "H-79"),
+        ("C1005", "H-80"),
+        ("C1006", "H-81"),
+        ("C1008", "H-82"),
+        ("C1010", "H-83"),
+        ("C1013", "H-84"),
+        ("C1014", "H-85"),
+        ("C1015", "H-86"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    for dedupe in [false, true] {
+        let out = format!("out-{dedupe}");
+        let mut c = kith();
+        c.args(["link", "--output"])
+            .arg(dir.path(&out))
+            .arg(dir.path("council.kith"))
+            .arg(dir.path("health.kith"));
+        if dedupe {
+            c.arg("--dedupe");
+        }
+        let err = stderr(&ok(&mut c));
+        assert!(err.contains("field scoring model"), "{err}");
+        assert!(err.contains("suggested threshold 0.50"), "{err}");
+        assert_eq!(
+            linked_ids(&dir, &dir.read(&format!("{out}/links.csv"))),
+            expected,
+            "dedupe {dedupe}"
+        );
+    }
+    // CLK scoring is still there on request: Dice scores and the best-score histogram.
+    let err = stderr(&ok(kith()
+        .args(["link", "--scoring", "clk", "--output"])
+        .arg(dir.path("clk"))
+        .arg(dir.path("council.kith"))
+        .arg(dir.path("health.kith"))));
+    assert!(err.contains("each record's best score"), "{err}");
+    assert!(!err.contains("field scoring model"), "{err}");
+    // clkhash-json carries no field filters.
+    let f = fixtures().join("anonlink");
+    let err = fails(
+        kith()
+            .args(["link", "--scoring", "fields", "--output"])
+            .arg(dir.path("x"))
+            .arg(f.join("a.json"))
+            .arg(f.join("b.json")),
+    );
+    assert!(err.contains("--scoring fields needs every input"), "{err}");
+    assert!(!dir.path("x/links.csv").exists());
+}
