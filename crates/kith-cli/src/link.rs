@@ -169,7 +169,7 @@ pub(crate) fn read_dataset(path: &Path) -> Result<Dataset> {
     d.with_context(|| format!("{}: the file holds no CLKs", path.display()))
 }
 
-fn blocking_for(cfg: &LinkConfig, datasets: &[Dataset]) -> Result<Blocking> {
+fn blocking_for(cfg: &LinkConfig, datasets: &[Dataset], fields: bool) -> Result<Blocking> {
     let have_keys = datasets.iter().all(|d| !d.block_names().is_empty())
         && datasets
             .windows(2)
@@ -177,6 +177,8 @@ fn blocking_for(cfg: &LinkConfig, datasets: &[Dataset]) -> Result<Blocking> {
     Ok(match cfg.blocking {
         BlockingArg::None => Blocking::None,
         BlockingArg::Lsh => Blocking::Lsh(cfg.lsh),
+        // Field scoring recovers what keyed blocking keys alone find well, and LSH costs far more.
+        BlockingArg::Auto if have_keys && fields => Blocking::Keys,
         BlockingArg::Auto if have_keys => Blocking::KeysAndLsh(cfg.lsh),
         BlockingArg::Auto => Blocking::Lsh(cfg.lsh),
         BlockingArg::Keys | BlockingArg::KeysLsh => {
@@ -228,8 +230,8 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     }
     link::check_compatible(&datasets).context("these inputs cannot be linked")?;
     let mut options = cfg.options.clone();
-    options.blocking = blocking_for(cfg, &datasets)?;
     let fields = link::uses_fields(&datasets, &options);
+    options.blocking = blocking_for(cfg, &datasets, fields)?;
     ensure!(
         fields || cfg.scoring != ScoringArg::Fields,
         "--scoring fields needs every input to carry the same field-level filters (the schema's kith.fields section); these inputs carry {}",
@@ -342,15 +344,9 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
         }
     };
     if let Some(n) = cfg.check_blocking {
-        // With field scoring, blocking is judged on the CLK floor candidates are collected at.
-        let at = if fields {
-            options.candidate_floor
-        } else {
-            threshold
-        };
-        let (found, all) = link::pairs_completeness(&datasets, &candidates, at, n, &options);
+        let (found, all) = link::pairs_completeness(&datasets, &candidates, threshold, n, &options);
         say(format!(
-            "kith: blocking check on up to {n} records per source: {found} of {all} pairs at CLK Dice {at:.2} or above were candidates (pairs completeness {:.4})",
+            "kith: blocking check on up to {n} records per source: of the {all} pairs all-pairs scoring would link at {threshold:.2}, blocking found {found} (pairs completeness {:.4})",
             if all == 0 {
                 1.0
             } else {

@@ -130,6 +130,22 @@ impl Kernel {
         maybe_over_scalar(counts, pops, pa, t, 0, hits);
     }
 
+    /// `popcount(a AND b)` of two short bit vectors (field-level filters), with the POPCNT
+    /// instruction when the CPU has it and the kernel is not `portable`.
+    ///
+    /// # Panics
+    /// If `a` and `b` differ in length.
+    #[inline]
+    pub fn and_count_words(self, a: &[u64], b: &[u64]) -> u32 {
+        assert_eq!(a.len(), b.len(), "filters of one length");
+        #[cfg(target_arch = "x86_64")]
+        if self != Kernel::Portable && std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the feature was just detected; the slices have equal lengths.
+            return unsafe { x86::and_count_words(a, b) };
+        }
+        a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()
+    }
+
     /// Runs a kernel once the caller has checked the bounds.
     fn checked_run(
         self,
@@ -368,6 +384,15 @@ mod x86 {
                 *o = (_mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1)) as u32;
             }
         }
+    }
+
+    /// `popcount(a AND b)` word by word with POPCNT.
+    ///
+    /// # Safety
+    /// The CPU must have POPCNT. (Slices of unequal length are read only as far as the shorter.)
+    #[target_feature(enable = "popcnt")]
+    pub(super) unsafe fn and_count_words(a: &[u64], b: &[u64]) -> u32 {
+        a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()
     }
 
     /// Scalar POPCNT.

@@ -178,10 +178,19 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         return scan_pairs(datasets, opts, SUGGEST_FLOOR, collect_at, top_k, None, 1);
     }
     let cmp = Comparator::new(&datasets[0], &datasets[0])
-        .ok_or_else(|| LinkError::Input("the inputs share no field filters".into()))?;
+        .ok_or_else(|| LinkError::Input("the inputs share no field filters".into()))?
+        .with_kernel(opts.kernel);
     // Pass 1: comparison vectors of the CLK candidates of a sample of queries.
-    let queries: usize = datasets.iter().map(Dataset::len).sum();
+    // The model is fitted on all pairs of a sample of the queries (every `every`-th chunk) whose
+    // CLK Dice reaches the floor: mostly unrelated records, with the matches among them, which is
+    // what lets EM tell the two apart. (Blocked candidates are dominated by relatives and
+    // namesakes, who agree on several fields at once and can pass for a class of matches.)
+    let queries = datasets.iter().map(Dataset::len).max().unwrap_or(0);
     let every = queries.div_ceil(FIT_QUERIES).max(1);
+    let fit_opts = LinkOptions {
+        blocking: Blocking::None,
+        ..opts.clone()
+    };
     let patterns = std::sync::Mutex::new(FxHashMap::<(usize, u64), u64>::default());
     let kind = |i: usize, j: usize| if i == j { weigh::WITHIN } else { weigh::CROSS };
     let count = |i: usize, j: usize, found: &mut Vec<Pair>| {
@@ -208,7 +217,17 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         }
     };
     let floor = opts.candidate_floor;
-    scan_pairs(datasets, opts, floor, floor, None, Some(&count), every)?;
+    // A higher CLK floor for fitting keeps its cost down: about 1% of unrelated pairs reach 0.5.
+    let fit_floor = floor.max(FIT_FLOOR);
+    scan_pairs(
+        datasets,
+        &fit_opts,
+        fit_floor,
+        fit_floor,
+        None,
+        Some(&count),
+        every,
+    )?;
     let patterns: FxHashMap<(usize, Vec<u8>), u64> = patterns
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -285,8 +304,10 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     Ok(c)
 }
 
-/// Queries the field scoring model is fitted on, at most (a sample of every `n`-th chunk).
-const FIT_QUERIES: usize = 200_000;
+/// Queries per dataset the field scoring model is fitted on, about (every `n`-th chunk).
+const FIT_QUERIES: usize = 2_000;
+/// The CLK Dice from which pairs of the fitting sample are compared field by field.
+const FIT_FLOOR: f64 = 0.5;
 
 /// What to do with one chunk's pairs between datasets `i` and `j`, before they are kept.
 type Post<'p> = &'p (dyn Fn(usize, usize, &mut Vec<Pair>) + Sync);
@@ -719,11 +740,22 @@ pub fn pairs_completeness(
         keep: &keep,
         floor: &keep,
     };
-    let fields = uses_fields(datasets, opts);
+    // With field scoring the reference is the pairs all-pairs scoring would link: CLK Dice at
+    // the floor, then match probability at the threshold.
+    let model = candidates.model.as_ref();
+    let cmp = model.and_then(|_| Comparator::new(first, first).map(|c| c.with_kernel(opts.kernel)));
+    let clk_floor = Scorer::new(opts.candidate_floor, first.bits());
+    let k = match model {
+        Some(_) => Keep {
+            keep: &clk_floor,
+            floor: &clk_floor,
+        },
+        None => k,
+    };
     let have: rustc_hash::FxHashSet<(Rec, Rec)> = candidates
         .pairs
         .iter()
-        .filter(|c| fields || c.score >= threshold)
+        .filter(|c| c.score >= threshold)
         .map(|c| (c.a, c.b))
         .collect();
     let (mut found, mut all) = (0, 0);
@@ -753,9 +785,16 @@ pub fn pairs_completeness(
                     out
                 })
                 .collect();
+            let mut g = Vec::new();
             for p in pairs {
                 if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
                     continue;
+                }
+                if let (Some(m), Some(c)) = (model, &cmp) {
+                    c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
+                    if m.probability(weigh::CROSS, &g) < threshold {
+                        continue;
+                    }
                 }
                 all += 1;
                 let key = (

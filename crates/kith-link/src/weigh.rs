@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::Dataset;
+use crate::kernel::Kernel;
 
 /// Dice lower bounds of the agreement levels, highest first: level `NLEVELS - 1 - i` is reached at
 /// `LEVELS[i]`; below the last bound is level 0 (disagreement).
@@ -46,6 +47,7 @@ pub struct Comparator {
     swaps: Vec<(usize, usize)>,
     /// The twin rule: the position of the field that differs, and of those twins share.
     twin: Option<(usize, Vec<usize>)>,
+    kernel: Kernel,
 }
 
 /// The twin rule's fields "clearly disagree" below this level (Dice under 0.7)...
@@ -53,9 +55,8 @@ const TWIN_DIFFER_BELOW: u8 = 2;
 /// ...and "agree" from this level (Dice 0.7 or more, so that a typing error does not hide twins).
 const TWIN_AGREE_FROM: u8 = 2;
 
-fn field_dice(a: &[u64], pa: u32, b: &[u64], pb: u32) -> f64 {
-    let common: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
-    2.0 * f64::from(common) / f64::from(pa + pb)
+fn field_dice(kernel: Kernel, a: &[u64], pa: u32, b: &[u64], pb: u32) -> f64 {
+    2.0 * f64::from(kernel.and_count_words(a, b)) / f64::from(pa + pb)
 }
 
 fn level(d: f64) -> u8 {
@@ -102,7 +103,14 @@ impl Comparator {
             fields,
             swaps,
             twin,
+            kernel: Kernel::Portable,
         })
+    }
+
+    /// Count bits with `kernel` (the result is the same with every kernel).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Comparator {
+        self.kernel = kernel;
+        self
     }
 
     /// True when a comparison vector looks like twins under the schema's twin rule: every shared
@@ -137,7 +145,7 @@ impl Comparator {
             if pa == 0 || pb == 0 {
                 out.push(MISSING);
             } else {
-                let d = field_dice(wa, pa, wb, pb);
+                let d = field_dice(self.kernel, wa, pa, wb, pb);
                 if n < dice.len() {
                     dice[n] = d;
                 }
@@ -145,7 +153,13 @@ impl Comparator {
             }
         }
         for &(x, y) in &self.swaps {
-            if out[x] == MISSING || out[y] == MISSING || y >= dice.len() {
+            // Crossing cannot change two top-level agreements.
+            let top = (NLEVELS - 1) as u8;
+            if out[x] == MISSING
+                || out[y] == MISSING
+                || y >= dice.len()
+                || (out[x] == top && out[y] == top)
+            {
                 continue;
             }
             let (ax, bx) = self.fields[x];
@@ -153,7 +167,7 @@ impl Comparator {
             let cross = |fa: usize, fb: usize| {
                 let (wa, pa) = a.field(ra, fa);
                 let (wb, pb) = b.field(rb, fb);
-                field_dice(wa, pa, wb, pb)
+                field_dice(self.kernel, wa, pa, wb, pb)
             };
             let (dxy, dyx) = (cross(ax, by), cross(ay, bx));
             if dxy + dyx > dice[x] + dice[y] {
@@ -208,6 +222,8 @@ pub struct Model {
     pub random_pairs: u64,
     /// EM iterations run.
     pub iterations: usize,
+    /// `log2(m / u)` per field and level.
+    pub weights: Vec<[f64; NLEVELS]>,
 }
 
 impl Model {
@@ -217,7 +233,7 @@ impl Model {
             .iter()
             .enumerate()
             .filter(|(_, g)| **g != MISSING)
-            .map(|(f, &g)| (self.m[f][g as usize] / self.u[f][g as usize]).log2())
+            .map(|(f, &g)| self.weights[f][g as usize])
             .sum()
     }
 
@@ -412,7 +428,13 @@ pub fn fit(
             0.5
         }
     });
+    let weights = m
+        .iter()
+        .zip(&u)
+        .map(|(mf, uf)| std::array::from_fn(|l| (mf[l] / uf[l]).log2()))
+        .collect();
     Model {
+        weights,
         names: names.to_vec(),
         m,
         u,
