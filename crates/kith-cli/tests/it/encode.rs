@@ -23,6 +23,8 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "block:district_year",
             "block:dob",
             "block:forename_dob",
+            "block:names",
+            "block:surname_postcode",
             "block:surname_year",
             "field:dob",
             "field:given_name",
