@@ -14,6 +14,7 @@ use kith_link::kernel::Kernel;
 use kith_link::link::{self, LinkOptions};
 use kith_link::solve::Candidate;
 use kith_link::threshold;
+use rayon::prelude::*;
 
 use crate::atomic::AtomicFile;
 use crate::flags::{BlockingArg, LinkArgs, ScoringArg};
@@ -483,20 +484,36 @@ fn write_pairs(path: &Path, datasets: &[Dataset], pairs: &[Candidate]) -> Result
     Ok(f)
 }
 
-fn write_clusters(path: &Path, datasets: &[Dataset], entity: &[Vec<String>]) -> Result<AtomicFile> {
-    let mut rows: Vec<(&str, &str, String)> = Vec::new();
-    for (d, ids) in datasets.iter().zip(entity) {
-        for (row, e) in ids.iter().enumerate() {
-            rows.push((e.as_str(), d.source.as_str(), d.id(row)));
-        }
+fn write_clusters(path: &Path, datasets: &[Dataset], entity: &[Vec<u64>]) -> Result<AtomicFile> {
+    // Sorted by entity id, then source and record name; names are made only to break ties within
+    // an entity, so a national extract does not need a string per record in memory.
+    let mut rows: Vec<(u64, u32, u32)> = Vec::with_capacity(entity.iter().map(Vec::len).sum());
+    for (ds, ids) in entity.iter().enumerate() {
+        rows.extend(
+            ids.iter()
+                .enumerate()
+                .map(|(row, &e)| (e, ds as u32, row as u32)),
+        );
     }
-    rows.sort();
+    rows.par_sort_unstable_by(|x, y| {
+        x.0.cmp(&y.0).then_with(|| {
+            let (a, b) = (&datasets[x.1 as usize], &datasets[y.1 as usize]);
+            (a.source.as_str(), a.id(x.2 as usize)).cmp(&(b.source.as_str(), b.id(y.2 as usize)))
+        })
+    });
     let mut f = AtomicFile::create(path)?;
     let w = f.writer();
     let ctx = || format!("cannot write {}", path.display());
     writeln!(w, "source,token,entity_id").with_context(ctx)?;
-    for (e, s, t) in rows {
-        writeln!(w, "{},{t},{e}", csv_field(s)).with_context(ctx)?;
+    for (e, ds, row) in rows {
+        let d = &datasets[ds as usize];
+        writeln!(
+            w,
+            "{},{},{e:016x}",
+            csv_field(&d.source),
+            d.id(row as usize)
+        )
+        .with_context(ctx)?;
     }
     Ok(f)
 }

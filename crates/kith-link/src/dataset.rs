@@ -36,7 +36,9 @@ pub struct Dataset {
     exact_names: Vec<String>,
     exact: Vec<Option<Token>>,
     block_names: Vec<String>,
-    blocks: Vec<Option<u64>>,
+    /// Blocking tokens, 0 where missing (a token that is 0 is stored as 1; the linkage party only
+    /// compares them for equality).
+    blocks: Vec<u64>,
     field_specs: Vec<FieldSpec>,
     /// Word offset of each field filter within a record's `field_stride` words.
     field_offsets: Vec<usize>,
@@ -202,7 +204,8 @@ impl Dataset {
         }
         self.pop.push(pop);
         self.exact.extend_from_slice(exact);
-        self.blocks.extend_from_slice(blocks);
+        self.blocks
+            .extend(blocks.iter().map(|b| b.map_or(0, |v| v.max(1))));
         self.len += 1;
         Ok(())
     }
@@ -302,6 +305,7 @@ impl Dataset {
 
     /// Blocking token `k` of record `i`.
     pub fn block(&self, i: usize, k: usize) -> Option<u64> {
-        self.blocks[i * self.block_names.len() + k]
+        let v = self.blocks[i * self.block_names.len() + k];
+        (v != 0).then_some(v)
     }
 }

@@ -254,7 +254,19 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         };
     }
     let sampled_all = all.map(|x| x / every as u64);
-    let model = weigh::fit(cmp.names(), &patterns, u, random, sampled_all);
+    // EM starts from about one match per sampled query across sources, and one duplicate per
+    // hundred within a source: far from the split by shared surname it could otherwise settle on.
+    let mut sampled_queries = [0f64; 2];
+    for &(i, j) in &pairs_of_sets {
+        let n = datasets[i].len().min(datasets[j].len()) as f64 / every as f64;
+        sampled_queries[kind(i, j)] += if i == j { 0.01 * n } else { n };
+    }
+    let mut fitted = [0f64; 2];
+    for ((k, _), c) in &patterns {
+        fitted[*k] += *c as f64;
+    }
+    let start = [0, 1].map(|k| (sampled_queries[k] / fitted[k].max(1.0)).clamp(1e-6, 0.5));
+    let model = weigh::fit(cmp.names(), &patterns, u, random, sampled_all, start);
     // Pass 2: every query, pairs scored by match probability.
     let keep_at = opts.threshold.unwrap_or(0.5);
     let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));
@@ -476,6 +488,7 @@ fn all_pairs(
             );
             if let Some(f) = post {
                 f(&mut out);
+                out.shrink_to_fit();
             }
             (out, best, n)
         })
@@ -555,6 +568,8 @@ fn blocked(
                 }
                 if let Some(f) = post {
                     f(&mut out);
+                    // What the chunk keeps is small; its scratch capacity must not outlive it.
+                    out.shrink_to_fit();
                 }
                 (out, best, n, skipped)
             },
@@ -622,8 +637,8 @@ pub struct Linkage {
     pub links: Vec<Candidate>,
     /// Candidates in the review band `[review, threshold)`.
     pub review: Vec<Candidate>,
-    /// Every record's entity id, per dataset.
-    pub entity: Vec<Vec<String>>,
+    /// Every record's entity id, per dataset (written as 16 hexadecimal digits).
+    pub entity: Vec<Vec<u64>>,
     /// Entities of two or more records.
     pub groups: usize,
 }
@@ -691,26 +706,30 @@ pub fn solve(
             h.update(t.as_bytes());
             h.update([0x1e]);
         }
-        kith::hex(&h.finalize()[..8])
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&h.finalize()[..8]);
+        u64::from_be_bytes(w)
     };
-    let mut entity: Vec<Vec<String>> = datasets
+    // Every record starts as its own entity; then the groups.
+    let mut entity: Vec<Vec<u64>> = datasets
         .iter()
-        .map(|d| vec![String::new(); d.len()])
+        .enumerate()
+        .map(|(ds, d)| {
+            (0..d.len())
+                .into_par_iter()
+                .map(|row| {
+                    name_of(&[Rec {
+                        ds: ds as u32,
+                        row: row as u32,
+                    }])
+                })
+                .collect()
+        })
         .collect();
     for members in &groups {
         let id = name_of(members);
         for r in members {
-            entity[r.ds as usize][r.row as usize] = id.clone();
-        }
-    }
-    for (ds, ids) in entity.iter_mut().enumerate() {
-        for (row, id) in ids.iter_mut().enumerate() {
-            if id.is_empty() {
-                *id = name_of(&[Rec {
-                    ds: ds as u32,
-                    row: row as u32,
-                }]);
-            }
+            entity[r.ds as usize][r.row as usize] = id;
         }
     }
     Linkage {

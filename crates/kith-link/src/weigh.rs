@@ -340,13 +340,15 @@ fn monotone(m: &mut [f64; NLEVELS], u: &[f64; NLEVELS]) {
 
 /// Fit `m` and the shares of matches by expectation maximisation over the candidates' comparison
 /// vectors (`patterns`: (kind, vector) → how many candidates have it). `u` is the random-pair
-/// estimate; `all_pairs[kind]` is the number of pairs the candidates of that kind were drawn from.
+/// estimate; `all_pairs[kind]` is the number of pairs the candidates of that kind were drawn from;
+/// `start[kind]` is where the share of matches starts.
 pub fn fit(
     names: &[String],
     patterns: &FxHashMap<(usize, Vec<u8>), u64>,
     u: Vec<[f64; NLEVELS]>,
     random_pairs: u64,
     all_pairs: [u64; 2],
+    start: [f64; 2],
 ) -> Model {
     let nf = names.len();
     // Sorted, so that the floating-point sums (and so the model) do not depend on hashing order.
@@ -364,7 +366,7 @@ pub fn fit(
     // common forename" as its match class.)
     let mut m = vec![M_START; nf];
     let mut uc = u.clone();
-    let mut lambda = [0.05f64; 2];
+    let mut lambda = start;
     let mut iterations = 0;
     for it in 0..EM_ITERATIONS {
         iterations = it + 1;
@@ -551,7 +553,7 @@ mod tests {
         }
         let u = vec![[0.95, 0.0, 0.0, 0.0, 0.05]; 3];
         let names = vec!["x".to_owned(), "y".to_owned(), "z".to_owned()];
-        let model = fit(&names, &patterns, u, 1000, [1_000_000, 0]);
+        let model = fit(&names, &patterns, u, 1000, [1_000_000, 0], [0.05, 0.05]);
         assert!(
             (model.candidate_share[CROSS] - 0.2).abs() < 0.01,
             "{model:?}"
