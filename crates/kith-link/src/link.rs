@@ -470,11 +470,11 @@ fn all_pairs(
     let parts: Vec<(Vec<Pair>, Vec<f64>, u64)> = (0..a.len().div_ceil(CHUNK))
         .into_par_iter()
         .filter(|c| c % every == 0)
-        .map(|c| {
+        .map_init(Vec::new, |scratch, c| {
             let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
             let mut best = vec![0.0; r.len()];
-            let mut out = Vec::new();
             let first = r.start as u32;
+            scratch.clear();
             let n = score_block(
                 kernel,
                 va.slice(r),
@@ -484,16 +484,22 @@ fn all_pairs(
                 same,
                 k,
                 &mut best,
-                &mut out,
+                scratch,
             );
-            if let Some(f) = post {
-                f(&mut out);
-                out.shrink_to_fit();
-            }
-            (out, best, n)
+            (keep_chunk(scratch, post), best, n)
         })
         .collect();
     join(parts, 0)
+}
+
+/// What a chunk keeps, in a vector of its own: the scratch vector (which can grow large) stays
+/// with the thread, so that large short-lived buffers and small long-lived ones do not interleave
+/// on the heap (which fragments it: resident memory grew by the whole scan's scratch before).
+fn keep_chunk(scratch: &mut Vec<Pair>, post: ChunkPost<'_>) -> Vec<Pair> {
+    if let Some(f) = post {
+        f(scratch);
+    }
+    scratch.drain(..).collect()
 }
 
 fn join(parts: Vec<(Vec<Pair>, Vec<f64>, u64)>, skipped: u64) -> Found {
@@ -531,12 +537,13 @@ fn blocked(
                     Vec::new(),
                     Buffers::default(),
                     0u32,
+                    Vec::new(),
                 )
             },
-            |(stamp, q, rows, buf, mark), c| {
+            |(stamp, q, rows, buf, mark, out), c| {
                 let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
                 let mut best = vec![0.0; r.len()];
-                let mut out = Vec::new();
+                out.clear();
                 let (mut n, mut skipped) = (0u64, 0u64);
                 for (slot, i) in best.iter_mut().zip(r) {
                     *mark = mark.wrapping_add(1);
@@ -563,15 +570,10 @@ fn blocked(
                         k,
                         slot,
                         buf,
-                        &mut out,
+                        out,
                     );
                 }
-                if let Some(f) = post {
-                    f(&mut out);
-                    // What the chunk keeps is small; its scratch capacity must not outlive it.
-                    out.shrink_to_fit();
-                }
-                (out, best, n, skipped)
+                (keep_chunk(out, post), best, n, skipped)
             },
         )
         .collect();
