@@ -499,7 +499,9 @@ fn keep_chunk(scratch: &mut Vec<Pair>, post: ChunkPost<'_>) -> Vec<Pair> {
     if let Some(f) = post {
         f(scratch);
     }
-    scratch.drain(..).collect()
+    let kept = scratch.as_slice().to_vec();
+    scratch.clear();
+    kept
 }
 
 fn join(parts: Vec<(Vec<Pair>, Vec<f64>, u64)>, skipped: u64) -> Found {
