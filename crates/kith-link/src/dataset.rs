@@ -40,12 +40,12 @@ pub struct Dataset {
     /// compares them for equality).
     blocks: Vec<u64>,
     field_specs: Vec<FieldSpec>,
-    /// Word offset of each field filter within a record's `field_stride` words.
-    field_offsets: Vec<usize>,
+    /// (start, words) of each field filter within a record's `field_stride` words. A record's
+    /// words start with its filters' popcounts, four 16-bit counts to a word, so that one
+    /// record's field data is one contiguous run (one or two cache lines to fetch).
+    field_spans: Vec<(usize, usize)>,
     field_stride: usize,
     field_words: Vec<u64>,
-    /// Popcount of each record's field filters; 0 where the value was missing.
-    field_pop: Vec<u16>,
     /// The twin rule: (the field that differs, the fields twins share).
     pub twins: Option<(String, Vec<String>)>,
 }
@@ -78,10 +78,9 @@ impl Dataset {
             block_names,
             blocks: Vec::new(),
             field_specs: Vec::new(),
-            field_offsets: Vec::new(),
+            field_spans: Vec::new(),
             field_stride: 0,
             field_words: Vec::new(),
-            field_pop: Vec::new(),
             twins: None,
         }
     }
@@ -89,10 +88,10 @@ impl Dataset {
     /// Declare field-level filters (before the first record is pushed).
     pub fn with_fields(mut self, specs: Vec<FieldSpec>) -> Dataset {
         assert_eq!(self.len, 0, "fields are declared before records");
-        self.field_offsets.clear();
-        let mut at = 0;
+        self.field_spans.clear();
+        let mut at = specs.len().div_ceil(4);
         for f in &specs {
-            self.field_offsets.push(at);
+            self.field_spans.push((at, f.bits as usize / 64));
             at += f.bits as usize / 64;
         }
         self.field_stride = at;
@@ -108,16 +107,18 @@ impl Dataset {
             "one value per field filter"
         );
         assert_eq!(
-            self.field_pop.len(),
-            (self.len - 1) * self.field_specs.len(),
+            self.field_words.len(),
+            (self.len - 1) * self.field_stride,
             "field filters follow their record"
         );
-        for (f, spec) in fields.iter().zip(&self.field_specs) {
+        let head = self.field_words.len();
+        self.field_words
+            .extend(std::iter::repeat_n(0, self.field_specs.len().div_ceil(4)));
+        for (n, (f, spec)) in fields.iter().zip(&self.field_specs).enumerate() {
             let words = spec.bits as usize / 64;
             match f {
                 None => {
                     self.field_words.extend(std::iter::repeat_n(0, words));
-                    self.field_pop.push(0);
                 }
                 Some(bytes) => {
                     if bytes.len() * 8 != spec.bits as usize {
@@ -138,7 +139,7 @@ impl Dataset {
                         pop += word.count_ones();
                         self.field_words.push(word);
                     }
-                    self.field_pop.push(pop as u16);
+                    self.field_words[head + n / 4] |= u64::from(pop) << (16 * (n % 4));
                 }
             }
         }
@@ -150,14 +151,18 @@ impl Dataset {
         &self.field_specs
     }
 
+    /// All field filters of record `i`, end to end.
+    pub fn field_words(&self, i: usize) -> &[u64] {
+        &self.field_words[i * self.field_stride..(i + 1) * self.field_stride]
+    }
+
     /// Field filter `f` of record `i` (all zero when missing) and its popcount (0 when missing).
+    #[inline]
     pub fn field(&self, i: usize, f: usize) -> (&[u64], u32) {
-        let start = i * self.field_stride + self.field_offsets[f];
-        let words = self.field_specs[f].bits as usize / 64;
-        (
-            &self.field_words[start..start + words],
-            u32::from(self.field_pop[i * self.field_specs.len() + f]),
-        )
+        let rec = self.field_words(i);
+        let (start, words) = self.field_spans[f];
+        let pop = (rec[f / 4] >> (16 * (f % 4))) & 0xffff;
+        (&rec[start..start + words], pop as u32)
     }
 
     /// Add a record. `clk` is MSB-first bytes, `ceil(bits / 8)` long, as in both file formats.

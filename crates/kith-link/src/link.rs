@@ -272,23 +272,30 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));
     let twins = std::sync::Mutex::new(Vec::new());
     let rescore = |i: usize, j: usize, found: &mut Vec<Pair>| {
+        let (da, db) = (&datasets[i], &datasets[j]);
         let mut g = Vec::new();
         let mut set_aside = Vec::new();
-        found.retain_mut(|p| {
-            cmp.gamma(
-                &datasets[i],
-                p.a as usize,
-                &datasets[j],
-                p.b as usize,
-                &mut g,
-            );
-            p.score = model.probability(kind(i, j), &g);
-            if i == j && p.score >= keep_at && cmp.twin_like(&g) {
-                set_aside.push(cand(*p, i as u32, j as u32, false));
-                return false;
+        let mut kept = 0;
+        for n in 0..found.len() {
+            // The rows come from anywhere in `db`: fetch the filters of a pair a few places on
+            // while this one is compared.
+            if let Some(q) = found.get(n + PREFETCH_AHEAD) {
+                crate::kernel::prefetch(db.field_words(q.b as usize));
             }
-            p.score >= keep_at
-        });
+            let mut p = found[n];
+            cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
+            p.score = model.probability(kind(i, j), &g);
+            if p.score < keep_at {
+                continue;
+            }
+            if i == j && cmp.twin_like(&g) {
+                set_aside.push(cand(p, i as u32, j as u32, false));
+                continue;
+            }
+            found[kept] = p;
+            kept += 1;
+        }
+        found.truncate(kept);
         if !set_aside.is_empty() {
             twins
                 .lock()
@@ -315,6 +322,9 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     c.twins = twins;
     Ok(c)
 }
+
+/// How many pairs ahead field filters are prefetched.
+const PREFETCH_AHEAD: usize = 8;
 
 /// Queries per dataset the field scoring model is fitted on, about (every `n`-th chunk).
 const FIT_QUERIES: usize = 2_000;
