@@ -799,9 +799,10 @@ pub fn pairs_completeness(
         let step = (a.len() / sample).max(1);
         let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
         for (j, b) in datasets.iter().enumerate().skip(i + 1) {
-            let pairs: Vec<Pair> = rows
+            // Query by query, counting as it goes: all-pairs output for a sample can be large.
+            let (f, n) = rows
                 .par_iter()
-                .flat_map_iter(|&r| {
+                .map(|&r| {
                     let mut best = [0.0];
                     let mut out = Vec::new();
                     score_block(
@@ -815,35 +816,38 @@ pub fn pairs_completeness(
                         &mut best,
                         &mut out,
                     );
-                    out
-                })
-                .collect();
-            let mut g = Vec::new();
-            for p in pairs {
-                if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
-                    continue;
-                }
-                if let (Some(m), Some(c)) = (model, &cmp) {
-                    c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
-                    if m.probability(weigh::CROSS, &g) < threshold {
-                        continue;
+                    let mut g = Vec::new();
+                    let (mut found, mut all) = (0u64, 0u64);
+                    for p in out {
+                        if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
+                            continue;
+                        }
+                        if let (Some(m), Some(c)) = (model, &cmp) {
+                            c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
+                            if m.probability(weigh::CROSS, &g) < threshold {
+                                continue;
+                            }
+                        }
+                        all += 1;
+                        let key = (
+                            Rec {
+                                ds: i as u32,
+                                row: p.a,
+                            },
+                            Rec {
+                                ds: j as u32,
+                                row: p.b,
+                            },
+                        );
+                        if have.contains(&key) {
+                            found += 1;
+                        }
                     }
-                }
-                all += 1;
-                let key = (
-                    Rec {
-                        ds: i as u32,
-                        row: p.a,
-                    },
-                    Rec {
-                        ds: j as u32,
-                        row: p.b,
-                    },
-                );
-                if have.contains(&key) {
-                    found += 1;
-                }
-            }
+                    (found, all)
+                })
+                .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
+            found += f;
+            all += n;
         }
     }
     (found, all)

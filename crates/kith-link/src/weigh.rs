@@ -224,6 +224,8 @@ pub struct Model {
     pub iterations: usize,
     /// `log2(m / u)` per field and level.
     pub weights: Vec<[f64; NLEVELS]>,
+    /// [`Model::even_weight`] of each kind of pair.
+    even: [f64; 2],
 }
 
 impl Model {
@@ -239,7 +241,7 @@ impl Model {
 
     /// The weight from which a pair of kind `kind` is more likely a match than not.
     pub fn even_weight(&self, kind: usize) -> f64 {
-        ((1.0 - self.prior[kind]) / self.prior[kind]).log2()
+        self.even[kind]
     }
 
     /// The match probability of a comparison vector of a pair of kind `kind`.
@@ -435,8 +437,10 @@ pub fn fit(
         .zip(&u)
         .map(|(mf, uf)| std::array::from_fn(|l| (mf[l] / uf[l]).log2()))
         .collect();
+    let even = prior.map(|p| ((1.0 - p) / p).log2());
     Model {
         weights,
+        even,
         names: names.to_vec(),
         m,
         u,
