@@ -217,7 +217,7 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
     );
     for f in schema.features() {
         let Some(h) = &f.hashing else {
-            let _ = writeln!(s, "  {:<20} ignored", f.identifier);
+            let _ = writeln!(s, "  {:<24} ignored", f.identifier);
             continue;
         };
         let cmp = match &h.comparison {
@@ -246,7 +246,7 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
             .get(&f.identifier)
             .map(|n| format!(", normalised as {}", n.name()))
             .unwrap_or_default();
-        let _ = writeln!(s, "  {:<20} {cmp}, {strategy}, {hash}{norm}", f.identifier);
+        let _ = writeln!(s, "  {:<24} {cmp}, {strategy}, {hash}{norm}", f.identifier);
     }
     for e in &schema.kith().exact {
         let norm = e
@@ -254,7 +254,38 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
             .as_ref()
             .map(|n| format!(", normalised as {}", n.name()))
             .unwrap_or_default();
-        let _ = writeln!(s, "  {:<20} exact-match token (HMAC-SHA256){norm}", e.name);
+        let _ = writeln!(s, "  {:<24} exact-match token (HMAC-SHA256){norm}", e.name);
+    }
+    for b in &schema.kith().blocking {
+        let parts: Vec<String> = b
+            .parts
+            .iter()
+            .map(|p| format!("{} of {}", p.transform.name(), p.feature))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {:<24} blocking key: {}",
+            format!("block:{}", b.name),
+            parts.join(" + ")
+        );
+    }
+    for f in &schema.kith().fields {
+        let _ = writeln!(
+            s,
+            "  {:<24} field filter: {} bits, {} bits per token, key group {}",
+            format!("field:{}", f.feature),
+            f.bits,
+            f.k,
+            f.group
+        );
+    }
+    if let Some(t) = &schema.kith().twins {
+        let _ = writeln!(
+            s,
+            "  twin rule: {} agreeing while {} differs marks possible twins",
+            t.agree.join(" and "),
+            t.differ
+        );
     }
     let _ = writeln!(s, "fingerprint {}", schema.fingerprint());
     s

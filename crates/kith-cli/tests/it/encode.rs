@@ -419,4 +419,17 @@ fn schema_command_prints_the_fingerprint_holders_compare() {
         "{out}"
     );
     assert!(out.contains("normalised as date"), "{out}");
+    assert!(
+        out.contains("block:surname_year") && out.contains("soundex of surname + year of dob"),
+        "{out}"
+    );
+    assert!(
+        out.contains("field:given_name")
+            && out.contains("256 bits, 4 bits per token, key group name"),
+        "{out}"
+    );
+    assert!(
+        out.contains("twin rule: dob and surname agreeing while given_name differs"),
+        "{out}"
+    );
 }
