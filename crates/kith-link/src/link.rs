@@ -179,7 +179,8 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     }
     let cmp = Comparator::new(&datasets[0], &datasets[0])
         .ok_or_else(|| LinkError::Input("the inputs share no field filters".into()))?
-        .with_kernel(opts.kernel);
+        .with_kernel(opts.kernel)
+        .with_value_counts(datasets);
     // Pass 1: comparison vectors of the CLK candidates of a sample of queries.
     // The model is fitted on all pairs of a sample of the queries (every `every`-th chunk) whose
     // CLK Dice reaches the floor: mostly unrelated records, with the matches among them, which is
@@ -204,7 +205,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
                 p.b as usize,
                 &mut g,
             );
-            if !cmp.twin_like(&g) {
+            if !cmp.twin_like(&g, &datasets[i], p.a as usize, &datasets[j], p.b as usize) {
                 *local.entry((kind(i, j), weigh::pack(&g))).or_default() += 1;
             }
         }
@@ -288,7 +289,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             if p.score < keep_at {
                 continue;
             }
-            if i == j && cmp.twin_like(&g) {
+            if i == j && cmp.twin_like(&g, da, p.a as usize, db, p.b as usize) {
                 set_aside.push(cand(p, i as u32, j as u32, false));
                 continue;
             }

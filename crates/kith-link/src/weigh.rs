@@ -47,13 +47,34 @@ pub struct Comparator {
     swaps: Vec<(usize, usize)>,
     /// The twin rule: the position of the field that differs, and of those twins share.
     twin: Option<(usize, Vec<usize>)>,
+    /// Hashes of every record's value of the twin rule's differing field, sorted (to count how
+    /// often a value occurs); empty when not counted.
+    differ_values: Vec<u64>,
     kernel: Kernel,
 }
 
-/// The twin rule's fields "clearly disagree" below this level (Dice under 0.7)...
-const TWIN_DIFFER_BELOW: u8 = 2;
-/// ...and "agree" from this level (Dice 0.7 or more, so that a typing error does not hide twins).
+/// The twin rule, in levels and counts. The shared fields "agree" from this level (Dice 0.7 or
+/// more, so that a typing error does not hide twins).
 const TWIN_AGREE_FROM: u8 = 2;
+/// The differing field "clearly differs" below this level (Dice under 0.7): twins, whatever the
+/// values.
+const TWIN_CLEARLY_BELOW: u8 = 2;
+/// Up to this level (Dice under 0.85) it "differs" when both values are established: each occurs
+/// at least [`TWIN_COMMON`] times among all records, and the rarer at least 1/[`TWIN_RATIO`] as
+/// often as the other. A typing error makes a value far rarer than the one it spoils (Evi for
+/// Evie); twins have two real names (Sophie and Sophia).
+const TWIN_DIFFER_BELOW: u8 = 3;
+/// See [`TWIN_DIFFER_BELOW`].
+const TWIN_COMMON: usize = 5;
+/// See [`TWIN_DIFFER_BELOW`].
+const TWIN_RATIO: usize = 20;
+
+/// A hash of a field filter's words (for counting equal values).
+fn value_hash(words: &[u64]) -> u64 {
+    words
+        .iter()
+        .fold(0x6b69_7468_7477_696e, |h, &w| crate::block::mix(h ^ w))
+}
 
 fn field_dice(kernel: Kernel, a: &[u64], pa: u32, b: &[u64], pb: u32) -> f64 {
     2.0 * f64::from(kernel.and_count_words(a, b)) / f64::from(pa + pb)
@@ -103,6 +124,7 @@ impl Comparator {
             fields,
             swaps,
             twin,
+            differ_values: Vec::new(),
             kernel: Kernel::Portable,
         })
     }
@@ -113,21 +135,61 @@ impl Comparator {
         self
     }
 
-    /// True when a comparison vector looks like twins under the schema's twin rule: every shared
-    /// field agrees, and the differing field is present on both sides and clearly disagrees.
-    /// Such a pair may be a duplicate with a badly typed forename, or two people; the model,
-    /// which takes fields as independent, cannot tell, so these pairs are not merged as
-    /// duplicates and are left out of fitting (they would teach it that matches often disagree).
-    pub fn twin_like(&self, gamma: &[u8]) -> bool {
+    /// Count the values of the twin rule's differing field over `datasets`, so that
+    /// [`Comparator::twin_like`] can tell an established name from a typing error.
+    pub fn with_value_counts(mut self, datasets: &[Dataset]) -> Comparator {
+        let Some((differ, _)) = &self.twin else {
+            return self;
+        };
+        let f = self.fields[*differ].0;
+        let mut v: Vec<u64> = datasets
+            .iter()
+            .flat_map(|d| {
+                (0..d.len()).filter_map(move |r| {
+                    let (w, pop) = d.field(r, f);
+                    (pop > 0).then(|| value_hash(w))
+                })
+            })
+            .collect();
+        v.sort_unstable();
+        self.differ_values = v;
+        self
+    }
+
+    /// How many records carry the value of field `f` of record `r` (`usize::MAX` when values
+    /// were not counted).
+    fn value_count(&self, d: &Dataset, r: usize, f: usize) -> usize {
+        if self.differ_values.is_empty() {
+            return usize::MAX;
+        }
+        let h = value_hash(d.field(r, f).0);
+        let lo = self.differ_values.partition_point(|&x| x < h);
+        let hi = self.differ_values.partition_point(|&x| x <= h);
+        hi - lo
+    }
+
+    /// True when the pair looks like twins under the schema's twin rule: every shared field
+    /// agrees, and the differing field is present on both sides and clearly differs, or differs
+    /// and holds an established value on each (see [`TWIN_DIFFER_BELOW`]). Such a pair may be a duplicate with a
+    /// badly typed forename, or two people; the model, which takes fields as independent, cannot
+    /// tell, so these pairs are not merged as duplicates and are left out of fitting (they would
+    /// teach it that matches often disagree).
+    pub fn twin_like(&self, gamma: &[u8], a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> bool {
         let Some((differ, agree)) = &self.twin else {
             return false;
         };
         let d = gamma[*differ];
+        let (fa, fb) = self.fields[*differ];
         d != MISSING
             && d < TWIN_DIFFER_BELOW
             && agree
                 .iter()
-                .all(|&a| gamma[a] != MISSING && gamma[a] >= TWIN_AGREE_FROM)
+                .all(|&x| gamma[x] != MISSING && gamma[x] >= TWIN_AGREE_FROM)
+            && (d < TWIN_CLEARLY_BELOW || {
+                let (x, y) = (self.value_count(a, ra, fa), self.value_count(b, rb, fb));
+                let (lo, hi) = (x.min(y), x.max(y));
+                lo >= TWIN_COMMON && lo.saturating_mul(TWIN_RATIO) >= hi
+            })
     }
 
     /// Names of the compared fields.
@@ -503,28 +565,50 @@ mod tests {
             0x1111u64,
         );
         let ben = 0x0f00_0000_00ff_0000u64; // shares a quarter of Ann's bits
-        let d = people(&[
+        let anm = 0x0f01_0000_0000_00f0u64; // Ann with a typing error: Dice 0.72 with Ann
+        let mut records = vec![
             [Some(ann), Some(smith), Some(dob)],
             [Some(smith), Some(ann), Some(dob)], // names swapped
             [Some(ben), Some(smith), Some(dob)], // a twin
             [None, Some(smith), Some(dob)],      // forename missing
-        ]);
-        let c = Comparator::new(&d, &d).expect("shared fields");
+            [Some(anm), Some(smith), Some(dob)], // a duplicate of Ann with a typing error
+        ];
+        // Ann and Ben are established names: each occurs five times or more.
+        for _ in 0..5 {
+            records.push([Some(ann), None, None]);
+            records.push([Some(ben), None, None]);
+        }
+        let d = people(&records);
+        let plain = Comparator::new(&d, &d).expect("shared fields");
+        let c = plain.clone().with_value_counts(std::slice::from_ref(&d));
         assert_eq!(c.names(), ["first", "last", "dob"]);
         let mut g = Vec::new();
         c.gamma(&d, 0, &d, 1, &mut g);
         assert_eq!(g, vec![4, 4, 4], "swapped names are compared crosswise");
-        assert!(!c.twin_like(&g));
+        assert!(!c.twin_like(&g, &d, 0, &d, 1));
         c.gamma(&d, 0, &d, 2, &mut g);
         assert_eq!(g[1..], [4, 4]);
         assert!(g[0] < 2, "{g:?}");
         assert!(
-            c.twin_like(&g),
-            "same surname and date of birth, another forename"
+            c.twin_like(&g, &d, 0, &d, 2),
+            "same surname and date of birth, another established forename"
         );
         c.gamma(&d, 0, &d, 3, &mut g);
         assert_eq!(g, vec![MISSING, 4, 4]);
-        assert!(!c.twin_like(&g), "a missing forename says nothing");
+        assert!(
+            !c.twin_like(&g, &d, 0, &d, 3),
+            "a missing forename says nothing"
+        );
+        c.gamma(&d, 0, &d, 4, &mut g);
+        assert_eq!(g[0], 2, "{g:?}");
+        assert!(
+            !c.twin_like(&g, &d, 0, &d, 4),
+            "a rare forename is a typing error, not a twin"
+        );
+        assert!(
+            plain.twin_like(&g, &d, 0, &d, 4),
+            "without counts every differing forename counts as established"
+        );
         assert_eq!(unpack(pack(&g), 3), g);
     }
 
