@@ -322,7 +322,6 @@ pub fn estimate_u(
     pairs: &[(usize, usize)],
 ) -> (Vec<[f64; NLEVELS]>, u64) {
     let nf = cmp.fields.len();
-    let per = (U_SAMPLES / pairs.len().max(1)).max(1);
     let mut counts = vec![[0.5f64; NLEVELS]; nf];
     let mut total = 0u64;
     for (k, &(i, j)) in pairs.iter().enumerate() {
@@ -330,6 +329,10 @@ pub fn estimate_u(
         if a.is_empty() || b.is_empty() {
             continue;
         }
+        // Small extracts need no more draws than they have pairs (twice over).
+        let per = (U_SAMPLES / pairs.len().max(1))
+            .min(a.len().saturating_mul(b.len()).saturating_mul(2))
+            .max(1);
         let chunks: Vec<Vec<[f64; NLEVELS]>> = (0..per.div_ceil(4096))
             .into_par_iter()
             .map(|c| {

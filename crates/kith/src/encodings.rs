@@ -175,6 +175,13 @@ impl Header {
                 });
             }
         }
+        if specs.len() > crate::schema::MAX_FIELD_FILTERS {
+            return Err(bad(format!(
+                "the header lists {} field filters; at most {} are allowed",
+                specs.len(),
+                crate::schema::MAX_FIELD_FILTERS
+            )));
+        }
         let mut exact = Vec::new();
         let mut blocks = Vec::new();
         let mut fields = Vec::new();

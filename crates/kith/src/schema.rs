@@ -1285,6 +1285,9 @@ fn parse_twins(v: &Value, p: &JPath, fields: &[FieldFilter]) -> Result<TwinRule,
     Ok(TwinRule { differ, agree })
 }
 
+/// Field-level filters a schema may declare (the linkage party packs a comparison into a word).
+pub const MAX_FIELD_FILTERS: usize = 16;
+
 /// Parse `{"surname": {"bits": 256, "k": 8, "group": "name"}, ...}`.
 fn parse_fields(
     v: &Value,
@@ -1292,7 +1295,14 @@ fn parse_fields(
     features: &[Feature],
 ) -> Result<Vec<FieldFilter>, SchemaError> {
     let mut out: Vec<FieldFilter> = Vec::new();
-    for (feature, spec) in as_object(v, p)? {
+    let m = as_object(v, p)?;
+    if m.len() > MAX_FIELD_FILTERS {
+        return Err(p.err(format!(
+            "at most {MAX_FIELD_FILTERS} field filters, found {}",
+            m.len()
+        )));
+    }
+    for (feature, spec) in m {
         let fp = p.key(feature);
         match features.iter().find(|f| &f.identifier == feature) {
             None => return Err(fp.err(format!("there is no feature {feature:?} in the schema"))),
