@@ -570,6 +570,39 @@ mod tests {
         assert_eq!(r.header(), &header(2));
     }
 
+    /// Field filter columns need a `fields` entry of a valid length; the twin rule must name
+    /// filters the file has. Each mistake is an error on line 1 that says what is wrong.
+    #[test]
+    fn field_filter_headers_are_checked() {
+        let good = String::from_utf8(write(&header(0), &[])).expect("utf8");
+        assert!(read_all(good.as_bytes()).is_ok());
+        for (from, to, says) in [
+            (r#""bits":64"#, r#""bits":100"#, "multiple of 64"),
+            (
+                r#""name":"surname""#,
+                r#""name":"forename""#,
+                "has no entry",
+            ),
+            (r#""group":"name""#, r#""group":7"#, r#"no string "group""#),
+            (
+                r#""format":"#,
+                r#""twins":{"differ":"nope","agree":["surname"]},"format":"#,
+                "twins",
+            ),
+        ] {
+            assert!(good.contains(from), "{good}");
+            let bad = good.replacen(from, to, 1);
+            let e = read_all(bad.as_bytes()).expect_err(says);
+            let m = e.to_string();
+            assert!(m.starts_with("line 1") && m.contains(says), "{m}");
+        }
+        let mut with_twins = header(0);
+        with_twins.twins = Some(("surname".into(), vec![]));
+        let bytes = write(&with_twins, &[]);
+        let r = Reader::new(bytes.as_slice()).expect("header");
+        assert_eq!(r.header().twins, with_twins.twins);
+    }
+
     #[test]
     fn truncation_and_bad_rows_are_caught_with_line_numbers() {
         let bytes = write(&header(3), &[record(1), record(2)]);
