@@ -355,6 +355,16 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             }
         ));
     }
+    if let Some(r) = options.review.filter(|&r| r >= threshold) {
+        say(format!(
+            "kith: warning: --review-threshold {r} is not below the threshold {threshold:.2}, so there is no review band{}",
+            if fields {
+                " (with field scoring both are match probabilities; try 0.1)"
+            } else {
+                ""
+            }
+        ));
+    }
     let review = options.review.filter(|&r| r < threshold);
     let linkage = link::solve(&datasets, &candidates, threshold, review, options.dedupe);
 

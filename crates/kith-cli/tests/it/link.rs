@@ -306,6 +306,17 @@ fn field_scoring_links_the_demo_and_keeps_twins_apart() {
             "dedupe {dedupe}"
         );
     }
+    // A review threshold above the (probability) threshold gives no band, and says so.
+    let err = stderr(&ok(kith()
+        .args(["link", "--review-threshold", "0.7", "--output"])
+        .arg(dir.path("rv"))
+        .arg(dir.path("council.kith"))
+        .arg(dir.path("health.kith"))));
+    assert!(
+        err.contains("no review band") && err.contains("try 0.1"),
+        "{err}"
+    );
+    assert!(!dir.path("rv/review.csv").exists());
     // CLK scoring is still there on request: Dice scores and the best-score histogram.
     let err = stderr(&ok(kith()
         .args(["link", "--scoring", "clk", "--output"])
