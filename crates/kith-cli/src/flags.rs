@@ -73,11 +73,13 @@ Examples:
   # Link three holders' encodings; kith suggests the threshold from the scores:
   kith link council.kith health.kith police.kith --output links/
 
-  # A fixed threshold, a clerical-review band, and duplicates within each holder:
-  kith link council.kith health.kith --output links/ --threshold 0.85 \\
-      --review-threshold 0.75 --dedupe
+  # Encodings with field filters (kith.fields in the schema) are scored field by field and
+  # thresholds are match probabilities: a stricter threshold, a clerical-review band, and
+  # duplicates within each holder (possible twins go to review, never merged):
+  kith link council.kith health.kith --output links/ --threshold 0.9 \\
+      --review-threshold 0.1 --dedupe
 
-  # anonlink/clkhash CLKs, every pair compared:
+  # anonlink/clkhash CLKs (CLK Dice scoring), every pair compared:
   kith link a.json b.json --output out/ --blocking none --threshold 0.9
 
 Outputs: DIR/links.csv (source_a,token_a,source_b,token_b,score), DIR/clusters.csv
