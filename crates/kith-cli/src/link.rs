@@ -410,7 +410,7 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
 fn describe_model(m: &kith_link::weigh::Model) -> Vec<String> {
     use kith_link::weigh;
     let mut out = vec![format!(
-        "kith: field scoring model, fitted without labels on {} candidate pairs across sources and {} within ({} EM iterations; {:.2}% and {:.2}% of them look like matches; u from {} random pairs):",
+        "kith: field scoring model, fitted without labels on {} sampled pairs across sources and {} within ({} EM iterations; {:.2}% and {:.2}% of them look like matches; u from {} random pairs):",
         m.fitted[weigh::CROSS],
         m.fitted[weigh::WITHIN],
         m.iterations,

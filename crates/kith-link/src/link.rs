@@ -15,7 +15,8 @@ use crate::weigh::{self, Comparator, Model};
 
 /// Pairs below this are not looked at when kith is to suggest a threshold.
 pub const SUGGEST_FLOOR: f64 = 0.5;
-/// Without a threshold, each query keeps at most this many candidates per other dataset.
+/// Without a threshold, or with field scoring, each query keeps at most this many candidates per
+/// other dataset.
 pub const SUGGEST_TOP_K: usize = 16;
 
 /// How to link.

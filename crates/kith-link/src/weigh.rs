@@ -9,8 +9,9 @@
 //!
 //! The model has, per field and level, `m` (how often true matches show that level) and `u` (how
 //! often non-matches do). `u` is counted on random pairs, which are nearly all non-matches. `m` and
-//! the share of matches among the candidates are learned without labels by expectation
-//! maximisation over the candidates' comparison vectors. A pair's weight is
+//! the share of matches are learned without labels by expectation maximisation (see [`fit`]: three
+//! classes, matches, relatives and unrelated pairs) over the comparison vectors of a sample of
+//! pairs that `link::find_candidates` draws. A pair's weight is
 //! `Σ log2(m / u)` over its present fields, and its match probability is
 //! `λ·2^w / (λ·2^w + 1 − λ)` with `λ` the share of matches among all pairs: the probability that
 //! the two records are one person, given the model. Pairs at 0.5 or above are more likely than not
@@ -276,7 +277,7 @@ pub struct Model {
     pub u: Vec<[f64; NLEVELS]>,
     /// Share of matches among all pairs, per kind of pair ([`CROSS`], [`WITHIN`]).
     pub prior: [f64; 2],
-    /// Share of matches among the candidates the model was fitted on, per kind of pair.
+    /// Share of matches among the pairs the model was fitted on, per kind of pair.
     pub candidate_share: [f64; 2],
     /// Candidates of each kind the model was fitted on.
     pub fitted: [u64; 2],
@@ -377,7 +378,7 @@ pub fn estimate_u(
 
 /// Where EM starts `m`: matches mostly agree at the top level. Also the pseudo-counts' shape.
 const M_START: [f64; NLEVELS] = [0.02, 0.03, 0.05, 0.1, 0.8];
-/// Pseudo-pairs of prior belief in each class (negligible against thousands of candidates).
+/// Pseudo-pairs of prior belief in each class (negligible against thousands of pairs).
 const PSEUDO: f64 = 50.0;
 
 /// Make the weight `log2(m/u)` rise with the agreement level (pooling adjacent levels that break
@@ -405,9 +406,9 @@ fn monotone(m: &mut [f64; NLEVELS], u: &[f64; NLEVELS]) {
     }
 }
 
-/// Fit `m` and the shares of matches by expectation maximisation over the candidates' comparison
-/// vectors (`patterns`: (kind, vector) → how many candidates have it). `u` is the random-pair
-/// estimate; `all_pairs[kind]` is the number of pairs the candidates of that kind were drawn from;
+/// Fit `m` and the shares of matches by expectation maximisation over the fitting pairs' comparison
+/// vectors (`patterns`: (kind, vector) → how many pairs have it). `u` is the random-pair
+/// estimate; `all_pairs[kind]` is the number of pairs the fitting pairs of that kind were drawn from;
 /// `start[kind]` is where the share of matches starts.
 pub fn fit(
     names: &[String],
@@ -454,7 +455,7 @@ pub fn fit(
     let mut iterations = 0;
     for it in 0..EM_ITERATIONS {
         iterations = it + 1;
-        // Pseudo-counts: with few candidates the model stays near its starting values instead
+        // Pseudo-counts: with few pairs the model stays near its starting values instead
         // of fitting noise.
         let mut m_acc: Vec<[f64; NLEVELS]> = vec![M_START.map(|x| x * PSEUDO); nf];
         let mut u_acc: Vec<[f64; NLEVELS]> = u.iter().map(|r| r.map(|x| x * PSEUDO)).collect();

@@ -631,11 +631,13 @@ impl Encoder {
         input: &RecordInput<'_>,
         record: &mut EncodedRecord,
     ) {
-        record.fields.clear();
+        // Each slot's buffer is reused from the record's last use.
+        record.fields.resize(self.fields.len(), None);
         for (fi, f) in self.fields.iter().enumerate() {
+            let slot = &mut record.fields[fi];
             let fe = &self.features[f.feature];
             let Some((h, _)) = &fe.hashing else {
-                record.fields.push(None);
+                *slot = None;
                 continue;
             };
             let raw = input.features[f.feature];
@@ -649,15 +651,17 @@ impl Encoder {
             let value: String = match value {
                 Some((v, FieldOutcome::Present)) if !v.is_empty() => v,
                 _ => {
-                    record.fields.push(None);
+                    *slot = None;
                     continue;
                 }
             };
             if work.tokens.fill(&h.comparison, &value).is_err() {
-                record.fields.push(None);
+                *slot = None;
                 continue;
             }
-            let mut words = vec![0u64; f.bits as usize / 64];
+            // The schema allows at most 1,024 bits.
+            let mut all_words = [0u64; 16];
+            let words = &mut all_words[..f.bits as usize / 64];
             let cache = &mut work.field_caches[fi];
             for tok in work.tokens.iter() {
                 if encode_token(h.encoding, tok, &mut work.token_bytes).is_err() {
@@ -687,9 +691,9 @@ impl Encoder {
                     words[(bit / 64) as usize] |= 1u64 << (63 - bit % 64);
                 }
             }
-            record
-                .fields
-                .push(Some(words.iter().flat_map(|w| w.to_be_bytes()).collect()));
+            let buf = slot.get_or_insert_with(Vec::new);
+            buf.clear();
+            buf.extend(words.iter().flat_map(|w| w.to_be_bytes()));
         }
     }
 
