@@ -307,13 +307,17 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             match options.threshold {
                 Some(t) => {
                     say(format!(
-                        "kith: threshold {t:.2} (given); kith would suggest 0.50"
+                        "kith: threshold {t:.2} (given); kith would suggest {:.2}",
+                        link::FIELD_THRESHOLD
                     ));
                     t
                 }
                 None => {
-                    say("kith: suggested threshold 0.50: pairs from there up are more likely matches than not, under the model".into());
-                    0.5
+                    say(format!(
+                        "kith: suggested threshold {:.2}: pairs from there up are more likely matches than not, under the model",
+                        link::FIELD_THRESHOLD
+                    ));
+                    link::FIELD_THRESHOLD
                 }
             }
         }

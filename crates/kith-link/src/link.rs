@@ -15,6 +15,9 @@ use crate::weigh::{self, Comparator, Model};
 
 /// Pairs below this are not looked at when kith is to suggest a threshold.
 pub const SUGGEST_FLOOR: f64 = 0.5;
+/// The threshold kith suggests with field scoring: a match probability from which a pair is more
+/// likely a match than not.
+pub const FIELD_THRESHOLD: f64 = 0.5;
 /// Without a threshold, or with field scoring, each query keeps at most this many candidates per
 /// other dataset.
 pub const SUGGEST_TOP_K: usize = 16;
@@ -270,7 +273,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     let start = [0, 1].map(|k| (sampled_queries[k] / fitted[k].max(1.0)).clamp(1e-6, 0.5));
     let model = weigh::fit(cmp.names(), &patterns, u, random, sampled_all, start);
     // Pass 2: every query, pairs scored by match probability.
-    let keep_at = opts.threshold.unwrap_or(0.5);
+    let keep_at = opts.threshold.unwrap_or(FIELD_THRESHOLD);
     let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));
     let twins = std::sync::Mutex::new(Vec::new());
     let rescore = |i: usize, j: usize, found: &mut Vec<Pair>| {
