@@ -1,9 +1,10 @@
 //! Criterion benches for the scoring kernels: one query against 4,096 1,024-bit CLKs, per kernel
-//! this CPU has, in order and gathered, and the whole block scorer with its threshold filter.
+//! this CPU has, in order, gathered, and interleaved (the all-pairs scan, at a low and a high
+//! threshold), and the whole block scorer with its threshold filter.
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kith::bits::Block;
 use kith_link::compare::{Keep, Scorer, View, score_block};
-use kith_link::kernel::Kernel;
+use kith_link::kernel::{Interleaved, Kernel, fixed_threshold};
 
 const N: usize = 4096;
 
@@ -35,6 +36,7 @@ fn kernels(c: &mut Criterion) {
         .map(|i| i.wrapping_mul(2_654_435_761) % N as u32)
         .collect();
     let mut out = vec![0u32; N];
+    let lanes = Interleaved::new(&store, 2);
     let mut g = c.benchmark_group("and_popcount_1024");
     g.throughput(Throughput::Elements(N as u64));
     for k in Kernel::available() {
@@ -44,40 +46,57 @@ fn kernels(c: &mut Criterion) {
         g.bench_function(format!("{}/gathered", k.name()), |b| {
             b.iter(|| k.and_counts_at(&query, &store, 2, &idx, &mut out));
         });
+        for t in [0.5, 0.9] {
+            let mut hits = Vec::new();
+            g.bench_function(format!("{}/interleaved_scan_{t}", k.name()), |b| {
+                b.iter(|| {
+                    hits.clear();
+                    k.scan_interleaved(
+                        &query,
+                        &lanes,
+                        0..lanes.groups(),
+                        fixed_threshold(t),
+                        &mut hits,
+                    );
+                });
+            });
+        }
     }
     g.finish();
 }
 
 fn block_scoring(c: &mut Criterion) {
     let (a, pa) = clks(64, 1);
-    let (b, pb) = clks(N, 2);
-    let keep = Scorer::new(0.9, 1024);
-    let floor = Scorer::new(0.5, 1024);
-    let k = Keep {
-        keep: &keep,
-        floor: &floor,
-    };
+    let (b, _) = clks(N, 2);
+    let lanes = Interleaved::new(&b, 2);
     let mut g = c.benchmark_group("score_block_64x4096");
     g.throughput(Throughput::Elements((64 * N) as u64));
     let kernel = Kernel::detect();
-    g.bench_function(kernel.name(), |bench| {
-        let mut best = vec![0.0; 64];
-        let mut out = Vec::new();
-        bench.iter(|| {
-            out.clear();
-            score_block(
-                kernel,
-                View::new(&a, &pa, 2),
-                0,
-                View::new(&b, &pb, 2),
-                0,
-                false,
-                &k,
-                &mut best,
-                &mut out,
-            )
+    // With the histogram's floor at 0.5 every pair is counted in full; with the floor at the
+    // threshold, most are dropped after the first 256 bits.
+    for floor in [0.5, 0.9] {
+        let keep = Scorer::new(0.9, 1024);
+        let floor_scorer = Scorer::new(floor, 1024);
+        let k = Keep::new(&keep, &floor_scorer);
+        g.bench_function(format!("{}/floor_{floor}", kernel.name()), |bench| {
+            let mut best = vec![0.0; 64];
+            let mut out = Vec::new();
+            bench.iter(|| {
+                out.clear();
+                score_block(
+                    kernel,
+                    View::new(&a, &pa, 2),
+                    0,
+                    &lanes,
+                    0,
+                    false,
+                    &k,
+                    &mut best,
+                    &mut out,
+                )
+            });
         });
-    });
+    }
     g.finish();
 }
 

@@ -322,7 +322,15 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             }
         }
         None => {
-            say("kith: each record's best score against each other source:".into());
+            if candidates.best.sampled {
+                say(format!(
+                    "kith: best score against each other source, for a sample of {} records (all pairs were scored at the given threshold; the sample, from {:.2}):",
+                    candidates.best.total(),
+                    candidates.best.floor_bin as f64 / threshold::BINS as f64
+                ));
+            } else {
+                say("kith: each record's best score against each other source:".into());
+            }
             for line in candidates.best.render() {
                 say(line);
             }

@@ -9,7 +9,7 @@
 
 use kith::bits::Block;
 
-use crate::kernel::Kernel;
+use crate::kernel::{Interleaved, Kernel, fixed_threshold};
 
 /// CLKs and their popcounts, `per` blocks per CLK.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +83,7 @@ pub fn dice(count: u32, sum: u32) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Scorer {
     threshold: f64,
+    fixed: u64,
     min_count: Vec<u32>,
 }
 
@@ -107,6 +108,7 @@ impl Scorer {
             .collect();
         Scorer {
             threshold,
+            fixed: fixed_threshold(threshold),
             min_count,
         }
     }
@@ -114,6 +116,11 @@ impl Scorer {
     /// The threshold.
     pub fn threshold(&self) -> f64 {
         self.threshold
+    }
+
+    /// The threshold in the kernels' fixed-point form ([`fixed_threshold`]).
+    pub fn fixed(&self) -> u64 {
+        self.fixed
     }
 
     /// True when `dice(count, sum) >= threshold`.
@@ -138,76 +145,108 @@ pub struct Pair {
 }
 
 /// What one scoring call keeps.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Keep<'s> {
     /// Pairs at or above this are kept.
     pub keep: &'s Scorer,
     /// Pairs at or above this (at most `keep`'s threshold) update the query's best score.
     pub floor: &'s Scorer,
+    /// [`score_block`] applies the floor only to query rows that are multiples of this (the
+    /// others use `keep` for both, and their best scores are not to be used): the best-score
+    /// histogram can come from a sample of the queries, so that a scan at a high threshold is not
+    /// held to the floor's much lower one. 1 applies the floor to every query.
+    pub floor_every: u32,
 }
 
-/// Candidates of one query row scored in one call.
-const TILE: usize = 2048;
+impl<'s> Keep<'s> {
+    /// Keep pairs at `keep`; best scores from `floor` up, for every query.
+    pub fn new(keep: &'s Scorer, floor: &'s Scorer) -> Keep<'s> {
+        Keep {
+            keep,
+            floor,
+            floor_every: 1,
+        }
+    }
+
+    /// The floor for query row `row`.
+    #[inline]
+    pub fn floor_for(&self, row: u32) -> &'s Scorer {
+        if self.floor_every <= 1 || row.is_multiple_of(self.floor_every) {
+            self.floor
+        } else {
+            self.keep
+        }
+    }
+}
+
+/// Groups of eight candidates scored per query in one call: 2,048 CLKs, so that a tile stays in
+/// the L2 cache while a chunk of queries passes over it.
+const TILE_GROUPS: usize = 256;
 
 /// Score every CLK of `a` against every CLK of `b` (or, with `triangle`, where `a` and `b` are the
 /// same rows of one dataset, each pair once). `a_first` and `b_first` are the rows' offsets in their
 /// datasets. Pairs that pass `keep.keep` are appended to `out`; `best[i]` is raised to query `i`'s
-/// best score at or above the floor. Returns the number of comparisons.
+/// best score at or above its floor ([`Keep::floor_for`]). Returns the number of comparisons.
 #[allow(clippy::too_many_arguments)]
 pub fn score_block(
     kernel: Kernel,
     a: View<'_>,
     a_first: u32,
-    b: View<'_>,
+    b: &Interleaved,
     b_first: u32,
     triangle: bool,
     keep: &Keep<'_>,
     best: &mut [f64],
     out: &mut Vec<Pair>,
 ) -> u64 {
-    assert_eq!(a.per, b.per, "CLKs of one length");
+    assert_eq!(a.per * 512, b.bits(), "CLKs of one length");
     assert_eq!(best.len(), a.len(), "one best score per query");
-    let mut counts = vec![0u32; TILE.min(b.len())];
     let mut hits = Vec::new();
     let mut comparisons = 0u64;
-    let mut start = 0;
-    while start < b.len() {
-        let end = (start + TILE).min(b.len());
-        let tile = b.slice(start..end);
+    let groups = b.groups();
+    let mut g0 = 0;
+    while g0 < groups {
+        let g1 = (g0 + TILE_GROUPS).min(groups);
+        let (start, end) = (g0 * 8, (g1 * 8).min(b.len()));
         for (i, best_i) in best.iter_mut().enumerate() {
+            let row = a_first + i as u32;
             let first = if triangle {
-                // Global row of the query is a_first + i; only later rows of b.
-                let q = (a_first as usize + i + 1).saturating_sub(b_first as usize);
-                q.clamp(start, end)
+                // Only later rows of the same dataset.
+                (row as usize + 1)
+                    .saturating_sub(b_first as usize)
+                    .clamp(start, end)
             } else {
                 start
             };
             if first >= end {
                 continue;
             }
-            let part = tile.slice(first - start..end - start);
-            let c = &mut counts[..part.len()];
-            kernel.and_counts(a.clk(i), part.blocks(), a.per, c);
-            comparisons += c.len() as u64;
+            comparisons += (end - first) as u64;
+            let floor = keep.floor_for(row);
+            hits.clear();
+            kernel.scan_interleaved(a.clk(i), b, first / 8..g1, floor.fixed(), &mut hits);
             let pa = a.pop(i);
-            scan(
-                kernel,
-                pa,
-                part.pop,
-                c,
-                keep,
-                best_i,
-                &mut hits,
-                |j, score| {
-                    out.push(Pair {
-                        score,
-                        a: a_first + i as u32,
-                        b: b_first + (first + j) as u32,
-                    });
-                },
-            );
+            for &(j, c) in &hits {
+                if (j as usize) < first {
+                    continue;
+                }
+                let sum = pa + b.pop(j as usize);
+                if floor.passes(c, sum) {
+                    let score = dice(c, sum);
+                    if score > *best_i {
+                        *best_i = score;
+                    }
+                    if keep.keep.passes(c, sum) {
+                        out.push(Pair {
+                            score,
+                            a: row,
+                            b: b_first + j,
+                        });
+                    }
+                }
+            }
         }
-        start = end;
+        g0 = g1;
     }
     comparisons
 }
@@ -337,7 +376,7 @@ mod tests {
             let (a, b) = (all.slice(0..split), all.slice(split..rows.len()));
             let keep = Scorer::new(t, 1024);
             let floor = Scorer::new(t.min(0.4), 1024);
-            let k = Keep { keep: &keep, floor: &floor };
+            let k = Keep::new(&keep, &floor);
             let dice_of = |x: &[u64], y: &[u64]| {
                 let c: u32 = x.iter().zip(y).map(|(p, q)| (p & q).count_ones()).sum();
                 let s: u32 = x.iter().chain(y).map(|w| w.count_ones()).sum();
@@ -345,7 +384,8 @@ mod tests {
             };
             let mut best = vec![0.0; a.len()];
             let mut out = Vec::new();
-            let n = score_block(Kernel::detect(), a, 0, b, split as u32, false, &k, &mut best, &mut out);
+            let lanes_b = Interleaved::new(b.blocks(), 2);
+            let n = score_block(Kernel::detect(), a, 0, &lanes_b, split as u32, false, &k, &mut best, &mut out);
             prop_assert_eq!(n, (a.len() * b.len()) as u64);
             let mut want = Vec::new();
             for i in 0..split {
@@ -357,10 +397,24 @@ mod tests {
                 }
             }
             prop_assert_eq!(&out, &want);
+            // With the floor applied to every third query only, the same pairs are kept, and
+            // the sampled queries' best scores are unchanged.
+            let mut sampled = k;
+            sampled.floor_every = 3;
+            let mut best3 = vec![0.0; a.len()];
+            let mut out3 = Vec::new();
+            score_block(Kernel::detect(), a, 0, &lanes_b, split as u32, false, &sampled, &mut best3, &mut out3);
+            prop_assert_eq!(&out3, &out);
+            for (i, (x, y)) in best.iter().zip(&best3).enumerate() {
+                if i % 3 == 0 {
+                    prop_assert_eq!(x, y);
+                }
+            }
             // Triangle over everything: each unordered pair once.
             let mut best = vec![0.0; rows.len()];
             let mut tri = Vec::new();
-            score_block(Kernel::Portable, all, 0, all, 0, true, &k, &mut best, &mut tri);
+            let lanes_all = Interleaved::new(all.blocks(), 2);
+            score_block(Kernel::Portable, all, 0, &lanes_all, 0, true, &k, &mut best, &mut tri);
             let mut want = Vec::new();
             for i in 0..rows.len() {
                 for j in i + 1..rows.len() {

@@ -11,6 +11,15 @@
 //! | `popcnt`   | POPCNT                             | eight `popcnt` instructions           |
 //! | `portable` | nothing (aarch64 and others too)   | `u64::count_ones`                     |
 //!
+//! Scoring one query against every record of a dataset (all-pairs) uses a second layout,
+//! [`Interleaved`]: eight CLKs to a group, stored word-major, so that one vector holds the same
+//! word of eight CLKs and eight counts build up in eight lanes without any horizontal sum. The
+//! first [`PREFIX_WORDS`] words of a group are counted first; a CLK whose count so far plus the
+//! fewer of the two remaining popcounts cannot reach the threshold is dropped without reading the
+//! rest (an exact bound, not a heuristic: no pair that passes is ever dropped). At a high threshold
+//! most pairs of unrelated records end there, after a quarter of a 1,024-bit CLK
+//! ([`Kernel::scan_interleaved`]).
+//!
 //! Every kernel computes exactly the same integers; property tests check each one the CPU has
 //! against `portable`. Safety rests on two facts checked in the safe wrappers before any intrinsic
 //! runs: the feature was detected at run time, and every slice holds whole CLKs (`per` blocks each),
@@ -146,6 +155,57 @@ impl Kernel {
         a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()
     }
 
+    /// Append to `hits` `(j, popcount(query AND clk j))` for every CLK `j` of the groups `groups`
+    /// of `lanes` that reaches the fixed-point threshold `tq` (from [`fixed_threshold`]), that is
+    /// `2·count >= tq/2¹⁶ · (popcount(query) + popcount(clk j))`, in order of `j`. Callers make
+    /// the exact Dice test on the hits; this test only errs towards keeping.
+    ///
+    /// # Panics
+    /// If `query` is not one CLK of `lanes`' length, or `groups` runs past the last group.
+    pub fn scan_interleaved(
+        self,
+        query: &[Block],
+        lanes: &Interleaved,
+        groups: std::ops::Range<usize>,
+        tq: u64,
+        hits: &mut Vec<(u32, u32)>,
+    ) {
+        assert_eq!(
+            query.len() * 8,
+            lanes.words,
+            "query is one CLK of the lanes' length"
+        );
+        assert!(
+            groups.start <= groups.end && groups.end <= lanes.groups(),
+            "groups in range"
+        );
+        assert!(tq <= 1 << 16, "a fixed-point threshold");
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => {
+                assert!(
+                    std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+                );
+                // SAFETY: the features were just detected; the bounds were checked above.
+                unsafe { x86::interleaved_avx512(query, lanes, groups, tq, hits) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                assert!(std::arch::is_x86_feature_detected!("avx2"));
+                // SAFETY: as above.
+                unsafe { x86::interleaved_avx2(query, lanes, groups, tq, hits) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Popcnt => {
+                assert!(std::arch::is_x86_feature_detected!("popcnt"));
+                // SAFETY: as above.
+                unsafe { x86::interleaved_popcnt(query, lanes, groups, tq, hits) }
+            }
+            _ => interleaved_portable(query, lanes, groups, tq, hits),
+        }
+    }
+
     /// Runs a kernel once the caller has checked the bounds.
     fn checked_run(
         self,
@@ -180,6 +240,101 @@ impl Kernel {
             _ => portable(query, store, per, src, out),
         }
     }
+}
+
+/// Words of each CLK counted before the bound test of [`Kernel::scan_interleaved`].
+pub const PREFIX_WORDS: usize = 4;
+
+/// Blocks at the head of each group of [`Interleaved`]: the prefix words, then the popcounts of
+/// the rest of each CLK, then the popcounts of each whole CLK.
+const HEAD: usize = PREFIX_WORDS + 2;
+
+/// CLKs of one length laid out for scanning, eight to a group (see the module documentation).
+///
+/// Group `g` holds CLKs `8g .. 8g + 8`; lane `l` of each of its blocks belongs to CLK `8g + l`.
+/// Its head is [`PREFIX_WORDS`] blocks of words (block `w` holds word `w` of each of the eight),
+/// then a block of the popcounts of words `PREFIX_WORDS..`, then a block of whole popcounts; its
+/// tail holds the remaining words the same way. Lanes past the last CLK are zero.
+#[derive(Debug, Clone, Default)]
+pub struct Interleaved {
+    head: Vec<Block>,
+    tail: Vec<Block>,
+    words: usize,
+    len: usize,
+}
+
+impl Interleaved {
+    /// Lay out the CLKs of `clks`, each `per` blocks long.
+    ///
+    /// # Panics
+    /// If `per` is zero or `clks` does not hold whole CLKs.
+    pub fn new(clks: &[Block], per: usize) -> Interleaved {
+        assert!(per > 0 && clks.len().is_multiple_of(per), "whole CLKs only");
+        let words = per * 8;
+        let len = clks.len() / per;
+        let groups = len.div_ceil(8);
+        let mut head = vec![Block::default(); groups * HEAD];
+        let mut tail = vec![Block::default(); groups * (words - PREFIX_WORDS)];
+        for (j, clk) in clks.chunks_exact(per).enumerate() {
+            let (g, lane) = (j / 8, j % 8);
+            let (mut rest, mut all) = (0u64, 0u64);
+            for (w, &word) in clk.iter().flat_map(|b| b.0.iter()).enumerate() {
+                let ones = u64::from(word.count_ones());
+                all += ones;
+                if w < PREFIX_WORDS {
+                    head[g * HEAD + w].0[lane] = word;
+                } else {
+                    rest += ones;
+                    tail[g * (words - PREFIX_WORDS) + w - PREFIX_WORDS].0[lane] = word;
+                }
+            }
+            head[g * HEAD + PREFIX_WORDS].0[lane] = rest;
+            head[g * HEAD + PREFIX_WORDS + 1].0[lane] = all;
+        }
+        Interleaved {
+            head,
+            tail,
+            words,
+            len,
+        }
+    }
+
+    /// Number of CLKs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Groups of eight (the last may be partly padding).
+    pub fn groups(&self) -> usize {
+        self.len.div_ceil(8)
+    }
+
+    /// Bits per CLK.
+    pub fn bits(&self) -> usize {
+        self.words * 64
+    }
+
+    /// Popcount of CLK `j`.
+    pub fn pop(&self, j: usize) -> u32 {
+        self.head[j / 8 * HEAD + PREFIX_WORDS + 1].0[j % 8] as u32
+    }
+}
+
+/// A threshold `t` in the fixed-point form [`Kernel::scan_interleaved`] tests: `⌊t·2¹⁶⌋`, a shade
+/// below `t` so that rounding never loses a pair whose Dice reaches `t` exactly.
+pub fn fixed_threshold(t: f64) -> u64 {
+    (t.clamp(0.0, 1.0) * (1.0 - 1e-6) * 65536.0).floor() as u64
+}
+
+/// The test [`Kernel::scan_interleaved`] makes: `2·count/(pa + pb) >= tq/2¹⁶`, in integers.
+#[inline(always)]
+fn reaches(count: u64, pa: u64, pb: u64, tq: u64) -> bool {
+    count << 17 >= tq * (pa + pb)
 }
 
 /// Ask the CPU to fetch the cache lines of `words` (at most the first two) ahead of their use:
@@ -238,6 +393,62 @@ fn maybe_over_scalar(
     }
 }
 
+/// Words of a CLK in order.
+#[inline(always)]
+fn word(query: &[Block], w: usize) -> u64 {
+    query[w / 8].0[w % 8]
+}
+
+/// [`Kernel::scan_interleaved`] one CLK at a time; `#[inline(always)]` so that the POPCNT kernel
+/// compiles it with the instruction.
+#[inline(always)]
+fn interleaved_scalar(
+    query: &[Block],
+    lanes: &Interleaved,
+    groups: std::ops::Range<usize>,
+    tq: u64,
+    hits: &mut Vec<(u32, u32)>,
+) {
+    let words = lanes.words;
+    let ones = |w: u64| u64::from(w.count_ones());
+    let pa: u64 = query.iter().flat_map(|b| b.0).map(ones).sum();
+    let qrest: u64 = (PREFIX_WORDS..words).map(|w| ones(word(query, w))).sum();
+    let tail_len = words - PREFIX_WORDS;
+    for g in groups {
+        let head = &lanes.head[g * HEAD..(g + 1) * HEAD];
+        let tail = &lanes.tail[g * tail_len..(g + 1) * tail_len];
+        for lane in 0..8 {
+            let j = g * 8 + lane;
+            if j >= lanes.len {
+                break;
+            }
+            let mut c: u64 = (0..PREFIX_WORDS)
+                .map(|w| ones(word(query, w) & head[w].0[lane]))
+                .sum();
+            let (rest, pb) = (head[PREFIX_WORDS].0[lane], head[PREFIX_WORDS + 1].0[lane]);
+            if !reaches(c + qrest.min(rest), pa, pb, tq) {
+                continue;
+            }
+            c += (PREFIX_WORDS..words)
+                .map(|w| ones(word(query, w) & tail[w - PREFIX_WORDS].0[lane]))
+                .sum::<u64>();
+            if reaches(c, pa, pb, tq) {
+                hits.push((j as u32, c as u32));
+            }
+        }
+    }
+}
+
+fn interleaved_portable(
+    query: &[Block],
+    lanes: &Interleaved,
+    groups: std::ops::Range<usize>,
+    tq: u64,
+    hits: &mut Vec<(u32, u32)>,
+) {
+    interleaved_scalar(query, lanes, groups, tq, hits);
+}
+
 fn portable(query: &[Block], store: &[Block], per: usize, src: Source<'_>, out: &mut [u32]) {
     for (j, o) in out.iter_mut().enumerate() {
         let at = src.offset(j, per);
@@ -255,7 +466,197 @@ fn portable(query: &[Block], store: &[Block], per: usize, src: Source<'_>, out: 
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Block, Source};
+    use super::{Block, HEAD, Interleaved, PREFIX_WORDS, Source};
+
+    /// Pushes the lanes of `mask` (those within the lanes' length) with their counts.
+    #[inline(always)]
+    fn push_lanes(
+        mut mask: u8,
+        g: usize,
+        counts: &[u64; 8],
+        len: usize,
+        hits: &mut Vec<(u32, u32)>,
+    ) {
+        while mask != 0 {
+            let lane = mask.trailing_zeros() as usize;
+            let j = g * 8 + lane;
+            if j < len {
+                hits.push((j as u32, counts[lane] as u32));
+            }
+            mask &= mask - 1;
+        }
+    }
+
+    /// AVX-512 [`super::Kernel::scan_interleaved`]: one `vpandq` and one `vpopcntq` per word of
+    /// eight CLKs; the bound test on the prefix is one compare into a mask, and a pair of groups
+    /// shares one branch.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and VPOPCNTDQ; `query` is one CLK of `lanes`' length; `groups` lies
+    /// within `lanes`; `tq <= 2¹⁶`.
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    pub(super) unsafe fn interleaved_avx512(
+        query: &[Block],
+        lanes: &Interleaved,
+        groups: std::ops::Range<usize>,
+        tq: u64,
+        hits: &mut Vec<(u32, u32)>,
+    ) {
+        let words = lanes.words;
+        let tail_len = words - PREFIX_WORDS;
+        let q = |w: usize| query[w / 8].0[w % 8];
+        let pa: u64 = (0..words).map(|w| u64::from(q(w).count_ones())).sum();
+        let qrest: u64 = (PREFIX_WORDS..words)
+            .map(|w| u64::from(q(w).count_ones()))
+            .sum();
+        let load = |b: *const Block| {
+            // SAFETY: callers pass pointers to blocks inside `lanes` (see below).
+            unsafe { _mm512_load_si512(b.cast()) }
+        };
+        let tqv = _mm512_set1_epi64(tq as i64);
+        let na = _mm512_set1_epi64((tq * pa) as i64);
+        let qr = _mm512_set1_epi64(qrest as i64);
+        let head = lanes.head.as_ptr();
+        let tail = lanes.tail.as_ptr();
+        // The prefix count, the group's threshold test and the lanes whose bound reaches it.
+        // SAFETY (both closures): `g` is in `groups`, which lies within `lanes`, so the head
+        // blocks `g·HEAD .. (g+1)·HEAD` and tail blocks `g·tail_len .. (g+1)·tail_len` exist;
+        // `Block` is 64-byte aligned.
+        let prefix = |g: usize| unsafe {
+            let p = head.add(g * HEAD);
+            let mut acc = _mm512_setzero_si512();
+            for w in 0..PREFIX_WORDS {
+                let x = _mm512_and_si512(_mm512_set1_epi64(q(w) as i64), load(p.add(w)));
+                acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+            }
+            let rest = load(p.add(PREFIX_WORDS));
+            let pb = load(p.add(PREFIX_WORDS + 1));
+            // tq < 2^17 and pb < 2^32, so the low-half multiply is exact.
+            let need = _mm512_add_epi64(na, _mm512_mul_epu32(tqv, pb));
+            let bound = _mm512_slli_epi64::<17>(_mm512_add_epi64(acc, _mm512_min_epu64(qr, rest)));
+            (acc, need, _mm512_cmpge_epu64_mask(bound, need))
+        };
+        let finish = |g: usize, mut acc: __m512i, need: __m512i, hits: &mut Vec<(u32, u32)>| unsafe {
+            let p = tail.add(g * tail_len);
+            for w in PREFIX_WORDS..words {
+                let x = _mm512_and_si512(
+                    _mm512_set1_epi64(q(w) as i64),
+                    load(p.add(w - PREFIX_WORDS)),
+                );
+                acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+            }
+            let m = _mm512_cmpge_epu64_mask(_mm512_slli_epi64::<17>(acc), need);
+            if m != 0 {
+                let mut counts = [0u64; 8];
+                _mm512_storeu_si512(counts.as_mut_ptr().cast(), acc);
+                push_lanes(m, g, &counts, lanes.len, hits);
+            }
+        };
+        let mut g = groups.start;
+        while g + 2 <= groups.end {
+            let (a0, n0, m0) = prefix(g);
+            let (a1, n1, m1) = prefix(g + 1);
+            if m0 | m1 != 0 {
+                if m0 != 0 {
+                    finish(g, a0, n0, hits);
+                }
+                if m1 != 0 {
+                    finish(g + 1, a1, n1, hits);
+                }
+            }
+            g += 2;
+        }
+        if g < groups.end {
+            let (a0, n0, m0) = prefix(g);
+            if m0 != 0 {
+                finish(g, a0, n0, hits);
+            }
+        }
+    }
+
+    /// AVX2 [`super::Kernel::scan_interleaved`]: four lanes at a time, with the nibble-table
+    /// popcount (whose byte sums per 64-bit lane are exactly each CLK's count).
+    ///
+    /// # Safety
+    /// As [`interleaved_avx512`], with AVX2 instead.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn interleaved_avx2(
+        query: &[Block],
+        lanes: &Interleaved,
+        groups: std::ops::Range<usize>,
+        tq: u64,
+        hits: &mut Vec<(u32, u32)>,
+    ) {
+        let words = lanes.words;
+        let tail_len = words - PREFIX_WORDS;
+        let q = |w: usize| query[w / 8].0[w % 8];
+        let pa: u64 = (0..words).map(|w| u64::from(q(w).count_ones())).sum();
+        let qrest: u64 = (PREFIX_WORDS..words)
+            .map(|w| u64::from(q(w).count_ones()))
+            .sum();
+        let tqv = _mm256_set1_epi64x(tq as i64);
+        let na = _mm256_set1_epi64x((tq * pa) as i64);
+        let qr = _mm256_set1_epi64x(qrest as i64);
+        for g in groups {
+            for half in 0..2 {
+                // SAFETY: group `g` lies within `lanes`; each block is 64-byte aligned, so its
+                // halves are 32-byte aligned.
+                unsafe {
+                    let at = |b: &Block| b.0.as_ptr().add(half * 4).cast::<__m256i>();
+                    let head = &lanes.head[g * HEAD..(g + 1) * HEAD];
+                    let mut acc = _mm256_setzero_si256();
+                    for (w, b) in head[..PREFIX_WORDS].iter().enumerate() {
+                        let x = _mm256_and_si256(
+                            _mm256_set1_epi64x(q(w) as i64),
+                            _mm256_load_si256(at(b)),
+                        );
+                        acc = _mm256_add_epi64(acc, popcount256(x));
+                    }
+                    let rest = _mm256_load_si256(at(&head[PREFIX_WORDS]));
+                    let pb = _mm256_load_si256(at(&head[PREFIX_WORDS + 1]));
+                    let need = _mm256_add_epi64(na, _mm256_mul_epu32(tqv, pb));
+                    // All values are far below 2^63, so the signed compares are exact.
+                    let fewer = _mm256_blendv_epi8(qr, rest, _mm256_cmpgt_epi64(qr, rest));
+                    let bound = _mm256_slli_epi64::<17>(_mm256_add_epi64(acc, fewer));
+                    let below =
+                        _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(need, bound)));
+                    if below == 0xf {
+                        continue;
+                    }
+                    let tail = &lanes.tail[g * tail_len..(g + 1) * tail_len];
+                    for (w, b) in tail.iter().enumerate() {
+                        let x = _mm256_and_si256(
+                            _mm256_set1_epi64x(q(w + PREFIX_WORDS) as i64),
+                            _mm256_load_si256(at(b)),
+                        );
+                        acc = _mm256_add_epi64(acc, popcount256(x));
+                    }
+                    let full = _mm256_slli_epi64::<17>(acc);
+                    let below =
+                        _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(need, full)));
+                    let mut counts = [0u64; 8];
+                    _mm256_storeu_si256(counts.as_mut_ptr().add(half * 4).cast(), acc);
+                    let mask = ((!below as u8) & 0xf) << (half * 4);
+                    push_lanes(mask, g, &counts, lanes.len, hits);
+                }
+            }
+        }
+    }
+
+    /// POPCNT [`super::Kernel::scan_interleaved`].
+    ///
+    /// # Safety
+    /// The CPU has POPCNT.
+    #[target_feature(enable = "popcnt")]
+    pub(super) unsafe fn interleaved_popcnt(
+        query: &[Block],
+        lanes: &Interleaved,
+        groups: std::ops::Range<usize>,
+        tq: u64,
+        hits: &mut Vec<(u32, u32)>,
+    ) {
+        super::interleaved_scalar(query, lanes, groups, tq, hits);
+    }
 
     /// AVX-512: one AND and one VPOPCNTQ per 512-bit block; the lane sums are reduced once per
     /// candidate.
@@ -504,6 +905,64 @@ mod tests {
             for k in Kernel::available() {
                 let mut got = Vec::new();
                 k.maybe_over(&counts, &pops, pa, t, &mut got);
+                prop_assert_eq!(&got, &want, "{:?}", k);
+            }
+        }
+
+        /// The interleaved scan of every kernel reports exactly the CLKs whose count reaches the
+        /// fixed-point test, with their counts: the prefix bound drops none that reach it, for
+        /// any length, density, threshold and range of groups, padding lanes included.
+        #[test]
+        fn the_interleaved_scan_reports_exactly_the_pairs_that_reach_the_test(
+            per in prop_oneof![Just(1usize), Just(2), Just(4)],
+            seed in proptest::collection::vec(any::<u64>(), 8 * 4 * 30),
+            n in 0usize..29,
+            density in 0u32..5,
+            t in prop_oneof![Just(0.0f64), Just(0.5), Just(0.9), Just(1.0), 0.0f64..1.0],
+            range in (0usize..5, 0usize..5),
+        ) {
+            let thin = |w: u64, i: usize| match density {
+                0 => w,
+                1 => w & seed[(i + 7) % seed.len()],
+                2 => w | seed[(i + 3) % seed.len()],
+                3 => 0,
+                _ => if i.is_multiple_of(3) { u64::MAX } else { 0 },
+            };
+            let words: Vec<u64> = seed.iter().enumerate().map(|(i, &w)| thin(w, i)).collect();
+            let words_per = 8 * per;
+            // The query is the first CLK; some candidates are copies of it or near copies.
+            let q = blocks(&words[..words_per], per);
+            let mut cand: Vec<u64> = words[words_per..words_per * (n + 1)].to_vec();
+            for (k, c) in cand.chunks_mut(words_per).enumerate() {
+                if k % 4 == 1 {
+                    c.copy_from_slice(&words[..words_per]);
+                    c[k % words_per] ^= 1 << (k % 64);
+                }
+            }
+            let store = blocks(&cand, per);
+            let lanes = Interleaved::new(&store, per);
+            prop_assert_eq!(lanes.len(), n);
+            let tq = fixed_threshold(t);
+            let groups = lanes.groups();
+            let (lo, hi) = (range.0.min(groups), (range.0 + range.1).min(groups));
+            let pa: u64 = q.iter().flat_map(|b| b.0).map(|w| u64::from(w.count_ones())).sum();
+            let mut want = Vec::new();
+            for j in lo * 8..(hi * 8).min(n) {
+                let clk = &cand[j * words_per..(j + 1) * words_per];
+                let c: u64 = clk.iter().enumerate().map(|(w, x)| u64::from((x & word(&q, w)).count_ones())).sum();
+                let pb: u64 = clk.iter().map(|x| u64::from(x.count_ones())).sum();
+                prop_assert_eq!(u64::from(lanes.pop(j)), pb);
+                if reaches(c, pa, pb, tq) {
+                    want.push((j as u32, c as u32));
+                }
+                // Every pair whose Dice reaches t exactly reaches the fixed-point test.
+                if crate::compare::dice(c as u32, (pa + pb) as u32) >= t {
+                    prop_assert!(reaches(c, pa, pb, tq), "pair {} lost to rounding", j);
+                }
+            }
+            for k in Kernel::available() {
+                let mut got = Vec::new();
+                k.scan_interleaved(&q, &lanes, lo..hi, tq, &mut got);
                 prop_assert_eq!(&got, &want, "{:?}", k);
             }
         }

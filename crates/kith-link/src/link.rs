@@ -8,6 +8,7 @@ use crate::LinkError;
 use crate::block::{Blocking, Index, QueryKeys};
 use crate::compare::{Buffers, Keep, Pair, Scorer, View, score_block, score_candidates};
 use crate::dataset::Dataset;
+use crate::kernel::Interleaved;
 use crate::kernel::Kernel;
 use crate::solve::{Candidate, Rec, candidate_order, greedy_solve};
 use crate::threshold::Histogram;
@@ -354,10 +355,6 @@ fn scan_pairs(
     let bits = datasets[0].bits();
     let keep = Scorer::new(collect_at, bits);
     let floor = Scorer::new(floor.min(collect_at), bits);
-    let k = Keep {
-        keep: &keep,
-        floor: &floor,
-    };
     let mut stats = Stats::default();
     let mut best = Histogram::default();
     let mut pairs: Vec<Candidate> = Vec::new();
@@ -385,6 +382,14 @@ fn scan_pairs(
             let post_ij = post_ij
                 .as_ref()
                 .map(|f| f as &(dyn Fn(&mut Vec<Pair>) + Sync));
+            let mut k = Keep::new(&keep, &floor);
+            if indexes[j].is_none() && floor.threshold() < keep.threshold() {
+                // Scanning all pairs at a threshold above the histogram's floor: the floor is
+                // applied to a sample of the queries only, so that the scan can drop most pairs
+                // after a quarter of each CLK (see `kernel`).
+                k.floor_every = (a.len() / HISTOGRAM_SAMPLE).clamp(1, 64) as u32;
+                best.sampled |= k.floor_every > 1;
+            }
             let (mut found, bests, n, skipped) = match &indexes[j] {
                 None => all_pairs(a, b, same, opts.kernel, &k, post_ij, every),
                 Some(index) => blocked(a, b, index, same, opts.kernel, &k, post_ij, every),
@@ -468,6 +473,10 @@ fn cap_per_query(mut found: Vec<Pair>, k: usize) -> Vec<Pair> {
 /// Queries per parallel task.
 const CHUNK: usize = 256;
 
+/// Records, about, whose best score makes the histogram when an all-pairs scan at a high
+/// threshold applies the histogram's floor to a sample of the queries only.
+const HISTOGRAM_SAMPLE: usize = 1_000;
+
 type Found = (Vec<Pair>, Vec<f64>, u64, u64);
 
 type ChunkPost<'p> = Option<&'p (dyn Fn(&mut Vec<Pair>) + Sync)>;
@@ -481,7 +490,8 @@ fn all_pairs(
     post: ChunkPost<'_>,
     every: usize,
 ) -> Found {
-    let (va, vb) = (a.view(), b.view());
+    let va = a.view();
+    let lanes = Interleaved::new(b.view().blocks(), b.view().per());
     let parts: Vec<(Vec<Pair>, Vec<f64>, u64)> = (0..a.len().div_ceil(CHUNK))
         .into_par_iter()
         .filter(|c| c % every == 0)
@@ -494,13 +504,22 @@ fn all_pairs(
                 kernel,
                 va.slice(r),
                 first,
-                vb,
+                &lanes,
                 0,
                 same,
                 k,
                 &mut best,
                 scratch,
             );
+            if k.floor_every > 1 {
+                // Only the sampled queries' best scores are what the histogram counts.
+                let rows = first..first + best.len() as u32;
+                best = rows
+                    .zip(best)
+                    .filter(|&(row, _)| row.is_multiple_of(k.floor_every))
+                    .map(|(_, b)| b)
+                    .collect();
+            }
             (keep_chunk(scratch, post), best, n)
         })
         .collect();
@@ -774,20 +793,14 @@ pub fn pairs_completeness(
         return (0, 0);
     };
     let keep = Scorer::new(threshold, first.bits());
-    let k = Keep {
-        keep: &keep,
-        floor: &keep,
-    };
+    let k = Keep::new(&keep, &keep);
     // With field scoring the reference is the pairs all-pairs scoring would link: CLK Dice at
     // the floor, then match probability at the threshold.
     let model = candidates.model.as_ref();
     let cmp = model.and_then(|_| Comparator::new(first, first).map(|c| c.with_kernel(opts.kernel)));
     let clk_floor = Scorer::new(opts.candidate_floor, first.bits());
     let k = match model {
-        Some(_) => Keep {
-            keep: &clk_floor,
-            floor: &clk_floor,
-        },
+        Some(_) => Keep::new(&clk_floor, &clk_floor),
         None => k,
     };
     let have: rustc_hash::FxHashSet<(Rec, Rec)> = candidates
@@ -804,56 +817,67 @@ pub fn pairs_completeness(
         let step = (a.len() / sample).max(1);
         let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
         for (j, b) in datasets.iter().enumerate().skip(i + 1) {
-            // Query by query, counting as it goes: all-pairs output for a sample can be large.
-            let (f, n) = rows
-                .par_iter()
-                .map(|&r| {
-                    let mut best = [0.0];
-                    let mut out = Vec::new();
-                    score_block(
-                        opts.kernel,
-                        a.view().slice(r..r + 1),
-                        r as u32,
-                        b.view(),
-                        0,
-                        false,
-                        &k,
-                        &mut best,
-                        &mut out,
-                    );
-                    let mut g = Vec::new();
-                    let (mut found, mut all) = (0u64, 0u64);
-                    for p in out {
-                        if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
-                            continue;
-                        }
-                        if let (Some(m), Some(c)) = (model, &cmp) {
-                            c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
-                            if m.probability(weigh::CROSS, &g) < threshold {
+            // A tile of `b` at a time, laid out for the scan once and shared by every sampled row
+            // (the layout is a copy, which the whole of a national extract would not fit beside).
+            for tile in (0..b.len()).step_by(COMPLETENESS_TILE) {
+                let part = b
+                    .view()
+                    .slice(tile..(tile + COMPLETENESS_TILE).min(b.len()));
+                let lanes = Interleaved::new(part.blocks(), part.per());
+                // Query by query, counting as it goes: all-pairs output for a sample can be large.
+                let (f, n) = rows
+                    .par_iter()
+                    .map(|&r| {
+                        let mut best = [0.0];
+                        let mut out = Vec::new();
+                        score_block(
+                            opts.kernel,
+                            a.view().slice(r..r + 1),
+                            r as u32,
+                            &lanes,
+                            tile as u32,
+                            false,
+                            &k,
+                            &mut best,
+                            &mut out,
+                        );
+                        let mut g = Vec::new();
+                        let (mut found, mut all) = (0u64, 0u64);
+                        for p in out {
+                            if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
                                 continue;
                             }
+                            if let (Some(m), Some(c)) = (model, &cmp) {
+                                c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
+                                if m.probability(weigh::CROSS, &g) < threshold {
+                                    continue;
+                                }
+                            }
+                            all += 1;
+                            let key = (
+                                Rec {
+                                    ds: i as u32,
+                                    row: p.a,
+                                },
+                                Rec {
+                                    ds: j as u32,
+                                    row: p.b,
+                                },
+                            );
+                            if have.contains(&key) {
+                                found += 1;
+                            }
                         }
-                        all += 1;
-                        let key = (
-                            Rec {
-                                ds: i as u32,
-                                row: p.a,
-                            },
-                            Rec {
-                                ds: j as u32,
-                                row: p.b,
-                            },
-                        );
-                        if have.contains(&key) {
-                            found += 1;
-                        }
-                    }
-                    (found, all)
-                })
-                .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
-            found += f;
-            all += n;
+                        (found, all)
+                    })
+                    .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
+                found += f;
+                all += n;
+            }
         }
     }
     (found, all)
 }
+
+/// Records of the other dataset laid out at a time by [`pairs_completeness`].
+const COMPLETENESS_TILE: usize = 1 << 16;

@@ -19,6 +19,8 @@ pub struct Histogram {
     pub below: u64,
     /// The floor.
     pub floor_bin: usize,
+    /// True when the best scores are those of a sample of the records, not of all.
+    pub sampled: bool,
 }
 
 impl Default for Histogram {
@@ -27,6 +29,7 @@ impl Default for Histogram {
             bins: [0; BINS + 1],
             below: 0,
             floor_bin: BINS,
+            sampled: false,
         }
     }
 }
