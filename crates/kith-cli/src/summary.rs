@@ -284,7 +284,7 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
             s,
             "  twin rule: {} agreeing while {} differs marks possible twins",
             t.agree.join(" and "),
-            t.differ
+            t.differ.join(" or ")
         );
     }
     let _ = writeln!(s, "fingerprint {}", schema.fingerprint());

@@ -46,8 +46,8 @@ pub struct Dataset {
     field_spans: Vec<(usize, usize)>,
     field_stride: usize,
     field_words: Vec<u64>,
-    /// The twin rule: (the field that differs, the fields twins share).
-    pub twins: Option<(String, Vec<String>)>,
+    /// The twin rule: (the fields that may differ, the fields twins share).
+    pub twins: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Dataset {

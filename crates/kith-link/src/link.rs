@@ -203,14 +203,21 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         let mut local: FxHashMap<(usize, u64), u64> = FxHashMap::default();
         let mut g = Vec::new();
         for p in found.iter() {
-            cmp.gamma(
+            let crossed = cmp.gamma(
                 &datasets[i],
                 p.a as usize,
                 &datasets[j],
                 p.b as usize,
                 &mut g,
             );
-            if !cmp.twin_like(&g, &datasets[i], p.a as usize, &datasets[j], p.b as usize) {
+            if !cmp.twin_like(
+                &g,
+                crossed,
+                &datasets[i],
+                p.a as usize,
+                &datasets[j],
+                p.b as usize,
+            ) {
                 *local.entry((kind(i, j), weigh::pack(&g))).or_default() += 1;
             }
         }
@@ -289,12 +296,12 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
                 crate::kernel::prefetch(db.field_words(q.b as usize));
             }
             let mut p = found[n];
-            cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
+            let crossed = cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
             p.score = model.probability(kind(i, j), &g);
             if p.score < keep_at {
                 continue;
             }
-            if i == j && cmp.twin_like(&g, da, p.a as usize, db, p.b as usize) {
+            if i == j && cmp.twin_like(&g, crossed, da, p.a as usize, db, p.b as usize) {
                 set_aside.push(cand(p, i as u32, j as u32, false));
                 continue;
             }

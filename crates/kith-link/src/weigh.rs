@@ -46,24 +46,24 @@ pub struct Comparator {
     fields: Vec<(usize, usize)>,
     /// Pairs of compared fields (positions in `fields`) of one key group.
     swaps: Vec<(usize, usize)>,
-    /// The twin rule: the position of the field that differs, and of those twins share.
-    twin: Option<(usize, Vec<usize>)>,
-    /// Hashes of every record's value of the twin rule's differing field, sorted (to count how
+    /// The twin rule: the positions of the fields that may differ, and of those twins share.
+    twin: Option<(Vec<usize>, Vec<usize>)>,
+    /// Per differing field of the twin rule, hashes of every record's value, sorted (to count how
     /// often a value occurs); empty when not counted.
-    differ_values: Vec<u64>,
+    differ_values: Vec<Vec<u64>>,
     kernel: Kernel,
 }
 
-/// The twin rule, in levels and counts. The shared fields "agree" from this level (Dice 0.7 or
-/// more, so that a typing error does not hide twins).
-const TWIN_AGREE_FROM: u8 = 2;
-/// The differing field "clearly differs" below this level (Dice under 0.7): twins, whatever the
+/// The twin rule, in levels and counts. The shared fields "agree" from this level (Dice 0.5 or
+/// more, so that a typing error in a shared surname does not hide twins).
+const TWIN_AGREE_FROM: u8 = 1;
+/// A differing field "clearly differs" below this level (Dice under 0.5): twins, whatever the
 /// values.
-const TWIN_CLEARLY_BELOW: u8 = 2;
+const TWIN_CLEARLY_BELOW: u8 = 1;
 /// Up to this level (Dice under 0.85) it "differs" when both values are established: each occurs
 /// at least [`TWIN_COMMON`] times among all records, and the rarer at least 1/[`TWIN_RATIO`] as
-/// often as the other. A typing error makes a value far rarer than the one it spoils (Evi for
-/// Evie); twins have two real names (Sophie and Sophia).
+/// often as the other. A typing error makes a value far rarer than the one it spoils (Niocla for
+/// Nicola, Evi for Evie); twins have two real names (Sophie and Sophia).
 const TWIN_DIFFER_BELOW: u8 = 3;
 /// See [`TWIN_DIFFER_BELOW`].
 const TWIN_COMMON: usize = 5;
@@ -118,7 +118,8 @@ impl Comparator {
         let pos = |n: &str| names.iter().position(|x| x == n);
         let twin = a.twins.as_ref().and_then(|(differ, agree)| {
             let agree: Option<Vec<usize>> = agree.iter().map(|x| pos(x)).collect();
-            Some((pos(differ)?, agree?))
+            let differ: Option<Vec<usize>> = differ.iter().map(|x| pos(x)).collect();
+            Some((differ?, agree?))
         });
         Some(Comparator {
             names,
@@ -136,61 +137,108 @@ impl Comparator {
         self
     }
 
-    /// Count the values of the twin rule's differing field over `datasets`, so that
+    /// Count the values of the twin rule's differing fields over `datasets`, so that
     /// [`Comparator::twin_like`] can tell an established name from a typing error.
     pub fn with_value_counts(mut self, datasets: &[Dataset]) -> Comparator {
         let Some((differ, _)) = &self.twin else {
             return self;
         };
-        let f = self.fields[*differ].0;
-        let mut v: Vec<u64> = datasets
+        self.differ_values = differ
             .iter()
-            .flat_map(|d| {
-                (0..d.len()).filter_map(move |r| {
-                    let (w, pop) = d.field(r, f);
-                    (pop > 0).then(|| value_hash(w))
-                })
+            .map(|&slot| {
+                let f = self.fields[slot].0;
+                let mut v: Vec<u64> = datasets
+                    .iter()
+                    .flat_map(|d| {
+                        (0..d.len()).filter_map(move |r| {
+                            let (w, pop) = d.field(r, f);
+                            (pop > 0).then(|| value_hash(w))
+                        })
+                    })
+                    .collect();
+                v.sort_unstable();
+                v
             })
             .collect();
-        v.sort_unstable();
-        self.differ_values = v;
         self
     }
 
-    /// How many records carry the value of field `f` of record `r` (`usize::MAX` when values
-    /// were not counted).
-    fn value_count(&self, d: &Dataset, r: usize, f: usize) -> usize {
-        if self.differ_values.is_empty() {
+    /// How many records carry, in the `k`-th differing field of the twin rule, the value that
+    /// record `r` of `d` has in its field `f` (`usize::MAX` when values were not counted). Fields
+    /// of one key group share a key, so a forename found in the surname field (swapped names)
+    /// is counted among the forenames.
+    fn value_count(&self, k: usize, d: &Dataset, r: usize, f: usize) -> usize {
+        let Some(values) = self.differ_values.get(k) else {
             return usize::MAX;
-        }
+        };
         let h = value_hash(d.field(r, f).0);
-        let lo = self.differ_values.partition_point(|&x| x < h);
-        let hi = self.differ_values.partition_point(|&x| x <= h);
+        let lo = values.partition_point(|&x| x < h);
+        let hi = values.partition_point(|&x| x <= h);
         hi - lo
     }
 
     /// True when the pair looks like twins under the schema's twin rule: every shared field
-    /// agrees, and the differing field is present on both sides and clearly differs, or differs
-    /// and holds an established value on each (see [`TWIN_DIFFER_BELOW`]). Such a pair may be a duplicate with a
-    /// badly typed forename, or two people; the model, which takes fields as independent, cannot
-    /// tell, so these pairs are not merged as duplicates and are left out of fitting (they would
-    /// teach it that matches often disagree).
-    pub fn twin_like(&self, gamma: &[u8], a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> bool {
+    /// agrees, and one of the differing fields is present on both sides and clearly differs, or
+    /// differs and holds an established value on each (see [`TWIN_DIFFER_BELOW`]). Such a pair
+    /// may be a duplicate with a badly typed forename, or two people; the model, which takes
+    /// fields as independent, cannot tell, so these pairs are not merged as duplicates and are
+    /// left out of fitting (they would teach it that matches often disagree).
+    ///
+    /// `crossed` is what [`Comparator::gamma`] returned. When it compared two fields of a key
+    /// group crosswise (one record's names swapped), which of the two crosswise comparisons is
+    /// the forenames' and which the surnames' is unknown, so the rule is tried both ways.
+    pub fn twin_like(
+        &self,
+        gamma: &[u8],
+        crossed: u32,
+        a: &Dataset,
+        ra: usize,
+        b: &Dataset,
+        rb: usize,
+    ) -> bool {
         let Some((differ, agree)) = &self.twin else {
             return false;
         };
-        let d = gamma[*differ];
-        let (fa, fb) = self.fields[*differ];
-        d != MISSING
-            && d < TWIN_DIFFER_BELOW
-            && agree
+        // Per compared field: its level, and which field of each record it compared.
+        let mut slots: Vec<(u8, usize, usize)> = gamma
+            .iter()
+            .zip(&self.fields)
+            .map(|(&g, &(fa, fb))| (g, fa, fb))
+            .collect();
+        for (n, &(x, y)) in self.swaps.iter().enumerate() {
+            if crossed & (1 << n) != 0 {
+                (slots[x].2, slots[y].2) = (self.fields[y].1, self.fields[x].1);
+            }
+        }
+        let holds = |slots: &[(u8, usize, usize)]| {
+            agree
                 .iter()
-                .all(|&x| gamma[x] != MISSING && gamma[x] >= TWIN_AGREE_FROM)
-            && (d < TWIN_CLEARLY_BELOW || {
-                let (x, y) = (self.value_count(a, ra, fa), self.value_count(b, rb, fb));
-                let (lo, hi) = (x.min(y), x.max(y));
-                lo >= TWIN_COMMON && lo.saturating_mul(TWIN_RATIO) >= hi
-            })
+                .all(|&x| slots[x].0 != MISSING && slots[x].0 >= TWIN_AGREE_FROM)
+                && differ.iter().enumerate().any(|(k, &x)| {
+                    let (d, fa, fb) = slots[x];
+                    d != MISSING
+                        && d < TWIN_DIFFER_BELOW
+                        && (d < TWIN_CLEARLY_BELOW || {
+                            let (x, y) = (
+                                self.value_count(k, a, ra, fa),
+                                self.value_count(k, b, rb, fb),
+                            );
+                            let (lo, hi) = (x.min(y), x.max(y));
+                            lo >= TWIN_COMMON && lo.saturating_mul(TWIN_RATIO) >= hi
+                        })
+                })
+        };
+        if holds(&slots) {
+            return true;
+        }
+        let mut other = false;
+        for (n, &(x, y)) in self.swaps.iter().enumerate() {
+            if crossed & (1 << n) != 0 {
+                slots.swap(x, y);
+                other = true;
+            }
+        }
+        other && holds(&slots)
     }
 
     /// Names of the compared fields.
@@ -199,7 +247,10 @@ impl Comparator {
     }
 
     /// The comparison vector of record `ra` of `a` and `rb` of `b` (one value per compared field).
-    pub fn gamma(&self, a: &Dataset, ra: usize, b: &Dataset, rb: usize, out: &mut Vec<u8>) {
+    /// Returns which pairs of fields of one key group were compared crosswise (bit `n` for the
+    /// `n`-th pair), for [`Comparator::twin_like`].
+    pub fn gamma(&self, a: &Dataset, ra: usize, b: &Dataset, rb: usize, out: &mut Vec<u8>) -> u32 {
+        let mut crossed = 0;
         out.clear();
         let mut dice = [f64::NAN; 16];
         for (n, &(fa, fb)) in self.fields.iter().enumerate() {
@@ -215,7 +266,7 @@ impl Comparator {
                 out.push(level(d));
             }
         }
-        for &(x, y) in &self.swaps {
+        for (n, &(x, y)) in self.swaps.iter().enumerate() {
             // Crossing cannot change two top-level agreements.
             let top = (NLEVELS - 1) as u8;
             if out[x] == MISSING
@@ -236,8 +287,12 @@ impl Comparator {
             if dxy + dyx > dice[x] + dice[y] {
                 out[x] = level(dxy);
                 out[y] = level(dyx);
+                if let Some(bit) = 1u32.checked_shl(n as u32) {
+                    crossed |= bit;
+                }
             }
         }
+        crossed
     }
 }
 
@@ -629,14 +684,19 @@ mod tests {
         }
     }
 
-    /// A dataset of records with fields first, last (one key group) and dob.
-    fn people(records: &[[Option<u64>; 3]]) -> Dataset {
-        let mut d = Dataset::new("p", 64, false, Vec::new(), Vec::new()).with_fields(vec![
-            spec("first", "name"),
-            spec("last", "name"),
-            spec("dob", "dob"),
-        ]);
-        d.twins = Some(("first".into(), vec!["dob".into(), "last".into()]));
+    /// A dataset of records with fields first, last (one key group), dob and sex; twins differ
+    /// in the forename or the sex.
+    fn people<const N: usize>(records: &[[Option<u64>; N]]) -> Dataset {
+        let names = ["first", "last", "dob", "sex"];
+        let groups = ["name", "name", "dob", "sex"];
+        let mut d = Dataset::new("p", 64, false, Vec::new(), Vec::new())
+            .with_fields((0..N).map(|f| spec(names[f], groups[f])).collect());
+        let differ = if N > 3 {
+            vec!["first".into(), "sex".into()]
+        } else {
+            vec!["first".into()]
+        };
+        d.twins = Some((differ, vec!["dob".into(), "last".into()]));
         for r in records {
             d.push(None, &[0xff; 8], &[], &[]).expect("push");
             let f: Vec<Option<Vec<u8>>> = r
@@ -674,33 +734,68 @@ mod tests {
         let c = plain.clone().with_value_counts(std::slice::from_ref(&d));
         assert_eq!(c.names(), ["first", "last", "dob"]);
         let mut g = Vec::new();
-        c.gamma(&d, 0, &d, 1, &mut g);
+        let crossed = c.gamma(&d, 0, &d, 1, &mut g);
         assert_eq!(g, vec![4, 4, 4], "swapped names are compared crosswise");
-        assert!(!c.twin_like(&g, &d, 0, &d, 1));
-        c.gamma(&d, 0, &d, 2, &mut g);
+        assert_eq!(crossed, 1);
+        assert!(!c.twin_like(&g, crossed, &d, 0, &d, 1));
+        let crossed = c.gamma(&d, 0, &d, 2, &mut g);
+        assert_eq!(crossed, 0);
         assert_eq!(g[1..], [4, 4]);
         assert!(g[0] < 2, "{g:?}");
         assert!(
-            c.twin_like(&g, &d, 0, &d, 2),
+            c.twin_like(&g, 0, &d, 0, &d, 2),
             "same surname and date of birth, another established forename"
         );
         c.gamma(&d, 0, &d, 3, &mut g);
         assert_eq!(g, vec![MISSING, 4, 4]);
         assert!(
-            !c.twin_like(&g, &d, 0, &d, 3),
+            !c.twin_like(&g, 0, &d, 0, &d, 3),
             "a missing forename says nothing"
         );
         c.gamma(&d, 0, &d, 4, &mut g);
         assert_eq!(g[0], 2, "{g:?}");
         assert!(
-            !c.twin_like(&g, &d, 0, &d, 4),
+            !c.twin_like(&g, 0, &d, 0, &d, 4),
             "a rare forename is a typing error, not a twin"
         );
         assert!(
-            plain.twin_like(&g, &d, 0, &d, 4),
+            plain.twin_like(&g, 0, &d, 0, &d, 4),
             "without counts every differing forename counts as established"
         );
         assert_eq!(unpack(pack(&g), 3), g);
+        // Ann with her names swapped against her twin Ben: the crosswise comparison puts the
+        // surnames' agreement in the forename's place, and the rule is tried both ways.
+        let crossed = c.gamma(&d, 1, &d, 2, &mut g);
+        assert_eq!(crossed, 1);
+        assert_eq!(g[0], 4, "{g:?}");
+        assert!(g[1] < 2, "{g:?}");
+        assert!(
+            c.twin_like(&g, crossed, &d, 1, &d, 2),
+            "twins, one with swapped names"
+        );
+        assert!(
+            !c.twin_like(&g, 0, &d, 1, &d, 2),
+            "taken as compared, the surnames would differ"
+        );
+    }
+
+    #[test]
+    fn twins_may_differ_in_sex_instead_of_forename() {
+        let (ann, smith, dob, f, m) = (0x0f0f_u64, 0xf0f0_0000_u64, 0x1111_0000_0000u64, 0x3, 0xc0);
+        let d = people(&[
+            [Some(ann), Some(smith), Some(dob), Some(f)],
+            [None, Some(smith), Some(dob), Some(m)], // forename missing, other sex: a twin
+            [None, Some(smith), Some(dob), Some(f)], // forename missing, same sex
+            [Some(ann), Some(smith), Some(dob), None], // sex missing
+        ]);
+        let c = Comparator::new(&d, &d).expect("shared fields");
+        let mut g = Vec::new();
+        let x = c.gamma(&d, 0, &d, 1, &mut g);
+        assert!(c.twin_like(&g, x, &d, 0, &d, 1), "{g:?}");
+        for r in [2, 3] {
+            let x = c.gamma(&d, 0, &d, r, &mut g);
+            assert!(!c.twin_like(&g, x, &d, 0, &d, r), "record {r}: {g:?}");
+        }
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub struct Header {
     pub blocks: Vec<String>,
     /// Field-level Bloom filters, in column order (after the blocking keys).
     pub fields: Vec<FieldSpec>,
-    /// The schema's twin rule: (the field that differs, the fields twins share).
-    pub twins: Option<(String, Vec<String>)>,
+    /// The schema's twin rule: (the fields that may differ, the fields twins share).
+    pub twins: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// One field-level Bloom filter column.
@@ -91,6 +91,11 @@ impl Header {
                 .collect();
         }
         if let Some((differ, agree)) = &self.twins {
+            // One differing field is written as a string, as before lists were allowed.
+            let differ = match differ.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
             v["twins"] = json!({"differ": differ, "agree": agree});
         }
         writeln!(w, "{v}")
@@ -216,21 +221,22 @@ impl Header {
         let twins = match v.get("twins") {
             None => None,
             Some(t) => {
-                let differ = t.get("differ").and_then(Value::as_str);
-                let agree: Option<Vec<String>> =
-                    t.get("agree").and_then(Value::as_array).map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    });
-                match (differ, agree) {
-                    (Some(d), Some(a))
-                        if fields.iter().any(|f: &FieldSpec| f.name == d)
-                            && a.iter().all(|x| fields.iter().any(|f| &f.name == x)) =>
-                    {
-                        Some((d.to_owned(), a))
+                // A list of names (or, for "differ", one name); every name a field filter's.
+                let names = |v: Option<&Value>, one: bool| -> Option<Vec<String>> {
+                    match v? {
+                        Value::String(s) if one => Some(vec![s.clone()]),
+                        Value::Array(a) => {
+                            a.iter().map(|x| x.as_str().map(str::to_owned)).collect()
+                        }
+                        _ => None,
                     }
+                };
+                let known = |v: &[String]| {
+                    v.iter()
+                        .all(|x| fields.iter().any(|f: &FieldSpec| &f.name == x))
+                };
+                match (names(t.get("differ"), true), names(t.get("agree"), false)) {
+                    (Some(d), Some(a)) if !d.is_empty() && known(&d) && known(&a) => Some((d, a)),
                     _ => {
                         return Err(bad(
                             "the header's \"twins\" must name a differing field and a list of shared fields, all with field filters".to_owned(),
@@ -597,10 +603,20 @@ mod tests {
             assert!(m.starts_with("line 1") && m.contains(says), "{m}");
         }
         let mut with_twins = header(0);
-        with_twins.twins = Some(("surname".into(), vec![]));
-        let bytes = write(&with_twins, &[]);
-        let r = Reader::new(bytes.as_slice()).expect("header");
-        assert_eq!(r.header().twins, with_twins.twins);
+        with_twins.fields.push(FieldSpec {
+            name: "forename".into(),
+            bits: 64,
+            group: "name".into(),
+        });
+        for differ in [
+            vec!["surname".to_owned()],
+            vec!["surname".into(), "forename".into()],
+        ] {
+            with_twins.twins = Some((differ, vec![]));
+            let bytes = write(&with_twins, &[]);
+            let r = Reader::new(bytes.as_slice()).expect("header");
+            assert_eq!(r.header().twins, with_twins.twins);
+        }
     }
 
     #[test]

@@ -254,12 +254,13 @@ pub struct KithSection {
 }
 
 /// Which field-level filters tell twins from duplicates: two records of one holder that agree on
-/// every `agree` field but whose `differ` fields clearly disagree are possible twins, never merged
-/// as duplicates.
+/// every `agree` field but one of whose `differ` fields clearly disagrees are possible twins,
+/// never merged as duplicates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwinRule {
-    /// The field that differs between twins (the forename).
-    pub differ: String,
+    /// The fields that may differ between twins (the forename, the sex); written in the schema as
+    /// one name or a list.
+    pub differ: Vec<String>,
     /// The fields twins share (date of birth, surname).
     pub agree: Vec<String>,
 }
@@ -472,7 +473,7 @@ impl Schema {
                     .collect();
             }
             if let Some(t) = &self.kith.twins {
-                k["twins"] = json!({"differ": t.differ, "agree": t.agree});
+                k["twins"] = json!({"differ": t.differ_json(), "agree": t.agree});
             }
             k
         } else {
@@ -1251,8 +1252,19 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
     })
 }
 
-/// Parse `{"differ": "given_name", "agree": ["dob", "surname"]}`; every name must have a field
-/// filter.
+impl TwinRule {
+    /// `differ` as the schema writes it: one name as a string (as schemas before lists wrote it,
+    /// so that their fingerprints stay the same), several as a list.
+    pub fn differ_json(&self) -> Value {
+        match self.differ.as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        }
+    }
+}
+
+/// Parse `{"differ": "given_name" | ["given_name", "sex"], "agree": ["dob", "surname"]}`; every
+/// name must have a field filter, and none may be named twice.
 fn parse_twins(v: &Value, p: &JPath, fields: &[FieldFilter]) -> Result<TwinRule, SchemaError> {
     let m = as_object(v, p)?;
     no_other_keys(m, &["differ", "agree", "description"], p)?;
@@ -1263,10 +1275,23 @@ fn parse_twins(v: &Value, p: &JPath, fields: &[FieldFilter]) -> Result<TwinRule,
             Err(at.err(format!("{name:?} has no field-level filter (kith.fields)")))
         }
     };
-    let differ = known(
-        as_str(required(m, "differ", p)?, &p.key("differ"))?,
-        &p.key("differ"),
-    )?;
+    let dp = p.key("differ");
+    let mut differ = Vec::new();
+    match required(m, "differ", p)? {
+        Value::Array(list) => {
+            if list.is_empty() {
+                return Err(dp.err("name at least one field that differs between twins"));
+            }
+            for (i, d) in list.iter().enumerate() {
+                let name = known(as_str(d, &dp.idx(i))?, &dp.idx(i))?;
+                if differ.contains(&name) {
+                    return Err(dp.idx(i).err(format!("{name:?} is named twice")));
+                }
+                differ.push(name);
+            }
+        }
+        d => differ.push(known(as_str(d, &dp)?, &dp)?),
+    }
     let ap = p.key("agree");
     let list = required(m, "agree", p)?
         .as_array()
@@ -1277,7 +1302,7 @@ fn parse_twins(v: &Value, p: &JPath, fields: &[FieldFilter]) -> Result<TwinRule,
     let mut agree = Vec::new();
     for (i, a) in list.iter().enumerate() {
         let name = known(as_str(a, &ap.idx(i))?, &ap.idx(i))?;
-        if name == differ || agree.contains(&name) {
+        if differ.contains(&name) || agree.contains(&name) {
             return Err(ap.idx(i).err(format!("{name:?} is named twice")));
         }
         agree.push(name);
@@ -1654,7 +1679,9 @@ mod tests {
     fn field_filters_and_twin_rule_are_validated_and_fingerprinted() {
         let mut second = name_feature();
         second["identifier"] = json!("surname");
-        let mut doc = v3(json!([name_feature(), second]));
+        let mut third = name_feature();
+        third["identifier"] = json!("sex");
+        let mut doc = v3(json!([name_feature(), second, third]));
         doc["kith"] = json!({"version": 1});
         let plain = Schema::from_value(&doc)
             .expect("valid")
@@ -1670,11 +1697,22 @@ mod tests {
         assert_eq!(s.kith().fields[1].k, 4, "k defaults to 4");
         assert_eq!(s.kith().fields[1].group, "names");
         assert_eq!(
-            s.kith().twins.as_ref().map(|t| t.differ.as_str()),
-            Some("name")
+            s.kith().twins.as_ref().map(|t| t.differ.clone()),
+            Some(vec!["name".to_owned()])
         );
         assert_ne!(s.fingerprint(), plain);
         let with_twins = s.fingerprint().to_owned();
+        // One differing field written as a list of one is the same rule, with the same
+        // fingerprint; a second differing field is another rule.
+        doc["kith"]["twins"] = json!({"differ": ["name"], "agree": ["surname"]});
+        assert_eq!(
+            Schema::from_value(&doc).expect("valid").fingerprint(),
+            with_twins
+        );
+        doc["kith"]["fields"]["sex"] = json!({"bits": 64});
+        doc["kith"]["twins"] = json!({"differ": ["name", "sex"], "agree": ["surname"]});
+        let both = Schema::from_value(&doc).expect("valid");
+        assert_eq!(both.kith().twins.as_ref().map(|t| t.differ.len()), Some(2));
         doc["kith"]["twins"] = json!({"differ": "surname", "agree": ["name"]});
         assert_ne!(
             Schema::from_value(&doc).expect("valid").fingerprint(),
@@ -1717,6 +1755,21 @@ mod tests {
                 json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
                 Some(json!({"differ": "name", "agree": []})),
                 "$.kith.twins.agree",
+            ),
+            (
+                json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+                Some(json!({"differ": [], "agree": ["surname"]})),
+                "$.kith.twins.differ",
+            ),
+            (
+                json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+                Some(json!({"differ": ["name", "name"], "agree": ["surname"]})),
+                "$.kith.twins.differ[1]",
+            ),
+            (
+                json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+                Some(json!({"differ": ["name", "nope"], "agree": ["surname"]})),
+                "$.kith.twins.differ[1]",
             ),
         ] {
             doc["kith"]["fields"] = fields;
