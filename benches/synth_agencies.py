@@ -24,18 +24,22 @@ GIVEN_F = ("Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Frey
            "Evie Elsie Charlotte Zoë Siobhán Aoife Niamh Priya Aisha Fatima Ewa Zofia Amara Mei Hannah Lucy Chloe "
            "Jessica Sophie Megan Holly Ellie Katie Lauren Amy Rebecca Rachel Laura Emma Sarah Victoria Catherine "
            "Elizabeth Margaret Susan Patricia Jennifer Deborah Karen Julie Joanne Nicola Claire Michelle Kelly "
-           "Gemma Danielle Stacey Leanne Natalie Samantha Jade Abigail Phoebe Matilda Harriet Imogen Esme Thea").split()
+           "Gemma Danielle Stacey Leanne Natalie Samantha Jade Abigail Phoebe Matilda Harriet Imogen Esme Thea "
+           "Emilia Lola Eva").split()
 GIVEN_M = ("Noah Oliver George Arthur Muhammad Leo Harry Oscar Archie Henry Theodore Freddie Jack Charlie Theo Alfie "
            "Jacob Thomas Finley Arlo William Lucas Roman Tommy Isaac Teddy Alexander Luca Edward James Joshua Albie "
            "Elijah Max Mohammed Reggie Hugo Harrison Yusuf Ibrahim Omar Jakub Kacper Chidi Kwame Ade Wei Jun Daniel "
            "Matthew Ryan Liam Connor Callum Kieran Jordan Bradley Lewis Nathan Adam Michael David Richard Robert "
-           "Stephen Paul Mark Andrew Christopher Anthony Peter John Steven Gary Lee Craig Dean Wayne Darren Shaun").split()
+           "Stephen Paul Mark Andrew Christopher Anthony Peter John Steven Gary Lee Craig Dean Wayne Darren Shaun "
+           "Jake Leon Maxwell Rhys").split()
 NICK = {"William": "Bill", "Robert": "Bob", "Elizabeth": "Liz", "Margaret": "Maggie", "Thomas": "Tom",
         "James": "Jim", "Alexander": "Alex", "Catherine": "Kate", "Rebecca": "Becky", "Samantha": "Sam",
         "Christopher": "Chris", "Anthony": "Tony", "Michael": "Mike", "Daniel": "Dan", "Matthew": "Matt",
         "Richard": "Dick", "Stephen": "Steve", "Andrew": "Andy", "Edward": "Ed", "Joshua": "Josh",
         "Victoria": "Vicky", "Jennifer": "Jenny", "Patricia": "Trish", "Nicola": "Nicky", "Abigail": "Abbie",
         "Theodore": "Theo", "Frederick": "Fred", "Isabella": "Bella", "Charlotte": "Lottie", "Peter": "Pete"}
+# Twins' forenames are names the population uses too (a twin's name found nowhere else would look
+# like a typing error of its twin's).
 TWIN = {"Amelia": "Emilia", "Isla": "Ella", "Lily": "Lola", "Jack": "Jake", "Oliver": "Olivia", "Harry": "Harriet",
         "Sophie": "Sophia", "Leo": "Leon", "Max": "Maxwell", "Evie": "Eva", "Lucas": "Luca", "Ryan": "Rhys"}
 SURNAMES = ("Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson Thompson Wright "

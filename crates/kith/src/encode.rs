@@ -22,7 +22,7 @@ use crate::format::format_value;
 use crate::hash::TokenHasher;
 use crate::keys::{Purpose, Secret, clk_keys, kith_key};
 use crate::normalize::{DateNormalizer, Normalized, Normalizer};
-use crate::schema::{Comparison, FeatureHashing, Schema, Strategy, TextEncoding};
+use crate::schema::{Comparison, FeatureHashing, FieldTokens, Schema, Strategy, TextEncoding};
 use crate::tokenize::Tokens;
 
 /// Length of record and exact tokens in bytes (128 bits).
@@ -104,7 +104,48 @@ struct FieldEncoder {
     feature: usize,
     bits: u32,
     k: u32,
+    tokens: FieldTokens,
     mac: Hmac<Sha256>,
+}
+
+impl FieldEncoder {
+    /// Set the token's `k` bits in `words` (its two hash words come from the cache when they
+    /// can).
+    fn add(&self, cache: &mut FieldCache, token: &[u8], words: &mut [u64]) {
+        let (a, b) = match cache.get(token) {
+            Some(&ab) => ab,
+            None => {
+                let mut m = self.mac.clone();
+                m.update(token);
+                let d = m.finalize().into_bytes();
+                let word = |i: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&d[i * 8..i * 8 + 8]);
+                    u64::from_be_bytes(w)
+                };
+                let ab = (word(0), word(1) | 1);
+                if cache.len() >= CACHE_LIMIT {
+                    cache.clear();
+                }
+                cache.insert(token.into(), ab);
+                ab
+            }
+        };
+        for i in 0..u64::from(self.k) {
+            let bit = a.wrapping_add(i.wrapping_mul(b)) % u64::from(self.bits);
+            words[(bit / 64) as usize] |= 1u64 << (63 - bit % 64);
+        }
+    }
+}
+
+/// The parts of a date as clkhash formats it (`%Y%m%d`, the year not zero-padded): year, month,
+/// day, as text.
+fn date_parts(value: &str) -> Option<(&str, &str, &str)> {
+    let n = value.len();
+    if n < 5 || !value.is_ascii() {
+        return None;
+    }
+    Some((&value[..n - 4], &value[n - 4..n - 2], &value[n - 2..]))
 }
 
 struct ExactEncoder {
@@ -384,6 +425,7 @@ impl Encoder {
                     feature: features.iter().position(|x| x.identifier == f.feature)?,
                     bits: f.bits,
                     k: f.k,
+                    tokens: f.tokens,
                     mac: mac_key(&kith_key(secret, fp, Purpose::FieldFilter(&f.group))),
                 })
             })
@@ -655,40 +697,45 @@ impl Encoder {
                     continue;
                 }
             };
-            if work.tokens.fill(&h.comparison, &value).is_err() {
-                *slot = None;
-                continue;
-            }
             // The schema allows at most 1,024 bits.
             let mut all_words = [0u64; 16];
             let words = &mut all_words[..f.bits as usize / 64];
             let cache = &mut work.field_caches[fi];
-            for tok in work.tokens.iter() {
-                if encode_token(h.encoding, tok, &mut work.token_bytes).is_err() {
-                    continue;
-                }
-                let (a, b) = match cache.get(work.token_bytes.as_slice()) {
-                    Some(&ab) => ab,
-                    None => {
-                        let mut m = f.mac.clone();
-                        m.update(&work.token_bytes);
-                        let d = m.finalize().into_bytes();
-                        let word = |i: usize| {
-                            let mut w = [0u8; 8];
-                            w.copy_from_slice(&d[i * 8..i * 8 + 8]);
-                            u64::from_be_bytes(w)
-                        };
-                        let ab = (word(0), word(1) | 1);
-                        if cache.len() >= CACHE_LIMIT {
-                            cache.clear();
-                        }
-                        cache.insert(work.token_bytes.as_slice().into(), ab);
-                        ab
+            match f.tokens {
+                FieldTokens::Clk => {
+                    if work.tokens.fill(&h.comparison, &value).is_err() {
+                        *slot = None;
+                        continue;
                     }
-                };
-                for i in 0..u64::from(f.k) {
-                    let bit = a.wrapping_add(i.wrapping_mul(b)) % u64::from(f.bits);
-                    words[(bit / 64) as usize] |= 1u64 << (63 - bit % 64);
+                    for tok in work.tokens.iter() {
+                        if encode_token(h.encoding, tok, &mut work.token_bytes).is_ok() {
+                            f.add(cache, &work.token_bytes, words);
+                        }
+                    }
+                }
+                FieldTokens::Date => {
+                    let Some((y, m, d)) = date_parts(&value) else {
+                        *slot = None;
+                        continue;
+                    };
+                    let (lo, hi) = if m <= d { (m, d) } else { (d, m) };
+                    let t = &mut work.token_bytes;
+                    for (tag, a, b) in [
+                        ("y1:", y, ""),
+                        ("y2:", y, ""),
+                        ("y3:", y, ""),
+                        ("y4:", y, ""),
+                        ("y5:", y, ""),
+                        ("m:", m, ""),
+                        ("d:", d, ""),
+                        ("md:", lo, hi),
+                    ] {
+                        t.clear();
+                        t.extend_from_slice(tag.as_bytes());
+                        t.extend_from_slice(a.as_bytes());
+                        t.extend_from_slice(b.as_bytes());
+                        f.add(cache, t, words);
+                    }
                 }
             }
             let buf = slot.get_or_insert_with(Vec::new);
@@ -1198,6 +1245,70 @@ mod tests {
             prop_assert_eq!(&missing[1], &None);
             let other = Encoder::new(&schema, &Secret::new(b"another secret".to_vec()).expect("secret"), "council", &EncoderOptions::default()).expect("encoder");
             prop_assert!(field_filters(&other, &mut s, [&first, &last, &dob])[0] != fa[0], "filters are keyed");
+        }
+    }
+
+    /// `"tokens": "date"`: a swapped day and month, or a day one out, keeps a date's filter
+    /// close; another year, even one digit out, takes it far (positional characters, the CLK's
+    /// tokens, rate 1945 as close to 1940 as the 4th to the 3rd).
+    #[test]
+    fn date_field_filters_keep_swaps_and_day_errors_close_and_other_years_far() {
+        let schema = Schema::from_json_str(
+            r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
+              "features": [{"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"},
+                "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}}],
+              "kith": {"version": 1, "normalize": {"dob": "date"},
+                "fields": {"dob": {"bits": 256, "k": 4, "tokens": "date"}}}}"#,
+        )
+        .expect("schema");
+        let secret = Secret::new(b"date secret".to_vec()).expect("secret");
+        let e = Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder");
+        let mut s = Scratch::default();
+        let mut filter = |v: &str| {
+            let input = RecordInput {
+                features: &[v],
+                exact: &[],
+                local_id: None,
+            };
+            e.encode(&mut s, &input).expect("encodes").fields[0]
+                .clone()
+                .unwrap_or_else(|| panic!("no filter for {v}"))
+        };
+        let dice = |a: &[u8], b: &[u8]| {
+            let ones = |x: &[u8]| x.iter().map(|b| b.count_ones()).sum::<u32>();
+            let both: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
+            2.0 * f64::from(both) / f64::from(ones(a) + ones(b))
+        };
+        for (date, close, far) in [
+            (
+                "03/02/1970",
+                ["02/03/1970", "04/02/1970", "03/01/1970"],
+                ["03/02/1971", "03/02/1907"],
+            ),
+            (
+                "25/06/1956",
+                ["26/06/1956", "25/07/1956", "24/06/1956"],
+                ["25/06/1971", "25/06/1965"],
+            ),
+            (
+                "09/04/1940",
+                ["04/09/1940", "10/04/1940", "09/05/1940"],
+                ["09/04/1945", "09/04/2040"],
+            ),
+        ] {
+            let f = filter(date);
+            assert_eq!(f.len(), 32);
+            assert!(f.iter().map(|b| b.count_ones()).sum::<u32>() <= 8 * 4);
+            let iso = format!("{}-{}-{}", &date[6..], &date[3..5], &date[..2]);
+            assert_eq!(filter(&iso), f, "one date, one filter");
+            for c in close {
+                let d = dice(&f, &filter(c));
+                assert!(d >= 0.6 && d < 0.95, "{date} and {c}: {d}");
+            }
+            for o in far {
+                let d = dice(&f, &filter(o));
+                assert!(d < 0.5, "{date} and {o}: {d}");
+            }
         }
     }
 

@@ -16,6 +16,9 @@ use crate::datefmt::{DateFormat, Ymd};
 pub enum Normalizer {
     /// Personal names: NFKC, diacritics folded, case-folded, punctuation dropped.
     Name,
+    /// Forenames: as [`Normalizer::Name`], then each common diminutive replaced by the full name
+    /// (Bill by William, Trish by Patricia; see `data/nicknames.txt`).
+    Forename,
     /// Dates in the usual UK forms (and any configured `strptime` formats) to one canonical form.
     Date(DateNormalizer),
     /// UK postcodes: upper case, one space before the inward code; ZZ99 pseudo-postcodes are missing.
@@ -89,6 +92,7 @@ impl Normalizer {
     pub fn name(&self) -> &'static str {
         match self {
             Normalizer::Name => "name",
+            Normalizer::Forename => "forename",
             Normalizer::Date(_) => "date",
             Normalizer::Postcode => "postcode",
             Normalizer::NhsNumber => "nhs_number",
@@ -103,6 +107,10 @@ impl Normalizer {
         }
         match self {
             Normalizer::Name => match name(raw) {
+                s if s.is_empty() => Normalized::Missing,
+                s => Normalized::Value(Cow::Owned(s)),
+            },
+            Normalizer::Forename => match forename(raw) {
                 s if s.is_empty() => Normalized::Missing,
                 s => Normalized::Value(Cow::Owned(s)),
             },
@@ -165,6 +173,36 @@ pub fn name(raw: &str) -> String {
         }
     }
     out
+}
+
+/// Diminutive to full name, from `data/nicknames.txt`.
+fn nicknames() -> &'static rustc_hash::FxHashMap<&'static str, &'static str> {
+    static MAP: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, &'static str>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        include_str!("../data/nicknames.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(':'))
+            .flat_map(|(full, short)| short.split_whitespace().map(move |s| (s, full.trim())))
+            .collect()
+    })
+}
+
+/// Normalise a forename: [`name`], then every word that is a common diminutive with only one
+/// full form becomes that form: `"Bill"` becomes `"william"`, `"Trish Ann"` `"patricia ann"`.
+/// Diminutives of several names (Sam, Alex, Chris) and diminutives that are names in their own
+/// right (Harry, Jack, Ellie) are left as they are.
+pub fn forename(raw: &str) -> String {
+    let plain = name(raw);
+    if !plain.split(' ').any(|w| nicknames().contains_key(w)) {
+        return plain;
+    }
+    plain
+        .split(' ')
+        .map(|w| nicknames().get(w).copied().unwrap_or(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Normalise a UK postcode to `"SW1A 1AA"` form.
@@ -282,6 +320,45 @@ mod tests {
     }
 
     #[test]
+    fn forenames_replace_diminutives_with_one_full_form() {
+        assert_eq!(forename("Bill"), "william");
+        assert_eq!(forename("TRISH"), "patricia");
+        assert_eq!(forename("Becky-Jo"), "rebecca jo");
+        assert_eq!(forename("Steve"), "stephen");
+        assert_eq!(forename("Steven"), "steven", "a full name stays");
+        for kept in [
+            "Sam", "Alex", "Chris", "Harry", "Jack", "Ellie", "Theo", "Nicky",
+        ] {
+            assert_eq!(
+                forename(kept),
+                name(kept),
+                "{kept} stands for several names or itself"
+            );
+        }
+        assert_eq!(Normalizer::Forename.apply("  "), Normalized::Missing);
+        // The table: lower-case ASCII words, each diminutive once, and never a full name too.
+        let map = nicknames();
+        assert!(map.len() > 80);
+        let mut seen = std::collections::HashSet::new();
+        for line in include_str!("../data/nicknames.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+        {
+            let (full, short) = line.split_once(':').expect("full: diminutives");
+            for w in std::iter::once(full).chain(short.split_whitespace()) {
+                assert!(w.bytes().all(|b| b.is_ascii_lowercase()), "{w:?}");
+            }
+            assert!(
+                !map.contains_key(full),
+                "{full} is both a full name and a diminutive"
+            );
+            for d in short.split_whitespace() {
+                assert!(seen.insert(d), "{d} is listed twice");
+            }
+        }
+    }
+
+    #[test]
     fn dates_read_uk_forms() {
         let n = Normalizer::Date(DateNormalizer::new(
             vec![],
@@ -383,6 +460,17 @@ mod tests {
             prop_assert_eq!(name(&once), once.clone());
             prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
             prop_assert!(once.chars().all(|c| c == ' ' || c.is_alphanumeric()));
+        }
+
+        #[test]
+        fn forename_is_name_with_diminutives_replaced(s in "[a-zA-Z '-]{0,30}") {
+            let f = forename(&s);
+            prop_assert_eq!(forename(&f), f.clone(), "idempotent");
+            let n = name(&s);
+            prop_assert_eq!(f.split(' ').count(), n.split(' ').count());
+            for (a, b) in f.split(' ').zip(n.split(' ')) {
+                prop_assert_eq!(a, nicknames().get(b).copied().unwrap_or(b));
+            }
         }
 
         #[test]
