@@ -1303,7 +1303,7 @@ mod tests {
             assert_eq!(filter(&iso), f, "one date, one filter");
             for c in close {
                 let d = dice(&f, &filter(c));
-                assert!(d >= 0.6 && d < 0.95, "{date} and {c}: {d}");
+                assert!((0.6..0.95).contains(&d), "{date} and {c}: {d}");
             }
             for o in far {
                 let d = dice(&f, &filter(o));
