@@ -66,6 +66,34 @@ pub(crate) enum Command {
     /// Pairwise precision, recall and F1 of links or clusters against a labelled sample.
     #[command(after_help = EVALUATE_EXAMPLES)]
     Evaluate(EvaluateArgs),
+    /// Write a synthetic population's extracts (council, health, police, school), their column
+    /// mappings and the truth, to try kith where the answer is known.
+    #[command(after_help = SYNTH_EXAMPLES)]
+    Synth(SynthArgs),
+}
+
+const SYNTH_EXAMPLES: &str = "\
+Examples:
+  # 20,000 people: council.csv, health.csv, police.csv (Windows-1252), school.csv, a column
+  # mapping for each, truth-local.csv (source, local_id, person, household) and households.csv:
+  kith synth --people 20000 --output synthetic/
+
+  # Another population of the same size:
+  kith synth --people 20000 --seed 2 --output other/";
+
+#[derive(Debug, Args)]
+pub(crate) struct SynthArgs {
+    /// People in the population (the last household may add a few).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub(crate) people: usize,
+
+    /// Seed: the same seed and size give byte-identical files.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) seed: u64,
+
+    /// Folder to write into (created if missing; files in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
 }
 
 const LINK_EXAMPLES: &str = "\

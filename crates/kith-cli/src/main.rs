@@ -11,6 +11,7 @@ mod flags;
 mod link;
 mod secret;
 mod summary;
+mod synth;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Link(args) => link::run(&link::LinkConfig::from_args(*args)?, quiet),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Synth(args) => synth::run(&args, quiet),
         Command::Encode(args) => {
             let cfg = config::EncodeConfig::from_args(*args, &mut warn)?;
             let summary = encode::run(&cfg, quiet)?;

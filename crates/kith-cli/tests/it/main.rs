@@ -5,4 +5,5 @@ mod encode;
 mod errors;
 mod keygen;
 mod link;
+mod synth;
 mod util;

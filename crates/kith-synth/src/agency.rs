@@ -1,0 +1,482 @@
+//! Per-agency extracts: who each agency knows, in its own columns and formats, with errors.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{Date, Person, Population, Sex, YEAR, names};
+
+/// An agency that holds an extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agency {
+    /// A council: `person_id, forename, surname, dob (DD/MM/YYYY), sex (Male/Female), address,
+    /// postcode, nhs_number (for a few), household_ref` (its household register). Knows about 85%
+    /// of people; 3% of its rows are duplicates.
+    Council,
+    /// A health service: `patient_id, given, family, birth_date (YYYY-MM-DD), sex_code (1/2),
+    /// address, post_code, nhs`. Knows about 96% of people, with the NHS number for most.
+    Health,
+    /// The police: `URN, NAME ("SURNAME, Forename"), DOB (DD-Mon-YYYY), SEX (M/F), ADDRESS,
+    /// LAST_KNOWN_POSTCODE`, exported as Windows-1252. Knows a few people over 12.
+    Police,
+    /// Schools: `pupil_id, forename, surname, dob (DD/MM/YYYY), gender (M/F), postcode`. Knows
+    /// children of school age.
+    School,
+}
+
+impl Agency {
+    /// Every agency.
+    pub const ALL: [Agency; 4] = [
+        Agency::Council,
+        Agency::Health,
+        Agency::Police,
+        Agency::School,
+    ];
+
+    /// Its name (the party name and the file stem).
+    pub fn name(self) -> &'static str {
+        match self {
+            Agency::Council => "council",
+            Agency::Health => "health",
+            Agency::Police => "police",
+            Agency::School => "school",
+        }
+    }
+
+    /// Its CSV header.
+    pub fn header(self) -> &'static [&'static str] {
+        match self {
+            Agency::Council => &[
+                "person_id",
+                "forename",
+                "surname",
+                "dob",
+                "sex",
+                "address",
+                "postcode",
+                "nhs_number",
+                "household_ref",
+            ],
+            Agency::Health => &[
+                "patient_id",
+                "given",
+                "family",
+                "birth_date",
+                "sex_code",
+                "address",
+                "post_code",
+                "nhs",
+            ],
+            Agency::Police => &[
+                "URN",
+                "NAME",
+                "DOB",
+                "SEX",
+                "ADDRESS",
+                "LAST_KNOWN_POSTCODE",
+            ],
+            Agency::School => &[
+                "pupil_id", "forename", "surname", "dob", "gender", "postcode",
+            ],
+        }
+    }
+
+    /// True when its extract is written in Windows-1252, not UTF-8.
+    pub fn windows_1252(self) -> bool {
+        self == Agency::Police
+    }
+
+    /// Its column mapping (a kith mapping file) onto the features `given_name`, `surname`, `dob`,
+    /// `sex`, `postcode` and the exact identifier `nhs_number`.
+    pub fn mapping_json(self) -> String {
+        let (id, given, surname, dob, sex, postcode, nhs) = match self {
+            Agency::Council => (
+                "person_id",
+                "\"forename\"",
+                "\"surname\"",
+                "dob",
+                "sex",
+                "postcode",
+                "\"nhs_number\"",
+            ),
+            Agency::Health => (
+                "patient_id",
+                "\"given\"",
+                "\"family\"",
+                "birth_date",
+                "sex_code",
+                "post_code",
+                "\"nhs\"",
+            ),
+            Agency::Police => (
+                "URN",
+                r#"{"column": "NAME", "split": ",", "part": 1}"#,
+                r#"{"column": "NAME", "split": ",", "part": 0}"#,
+                "DOB",
+                "SEX",
+                "LAST_KNOWN_POSTCODE",
+                "null",
+            ),
+            Agency::School => (
+                "pupil_id",
+                "\"forename\"",
+                "\"surname\"",
+                "dob",
+                "gender",
+                "postcode",
+                "null",
+            ),
+        };
+        format!(
+            "{{\n  \"kith_mapping\": 1,\n  \"party\": \"{}\",\n  \"id_column\": \"{id}\",\n  \"columns\": {{\n    \"given_name\": {given},\n    \"surname\": {surname},\n    \"dob\": \"{dob}\",\n    \"sex\": \"{sex}\",\n    \"postcode\": \"{postcode}\",\n    \"nhs_number\": {nhs}\n  }}\n}}\n",
+            self.name()
+        )
+    }
+
+    fn id_prefix(self) -> &'static str {
+        match self {
+            Agency::Council => "C",
+            Agency::Health => "H",
+            Agency::Police => "P",
+            Agency::School => "S",
+        }
+    }
+
+    /// The chance that this agency holds a record of `p`.
+    fn knows(self, p: &Person) -> f64 {
+        let age = p.age(YEAR);
+        match self {
+            Agency::Council => 0.85,
+            Agency::Health => 0.96,
+            Agency::Police if age < 12 => 0.0,
+            Agency::Police if age <= 40 => 0.06,
+            Agency::Police => 0.02,
+            Agency::School if (4..=17).contains(&age) => 0.97,
+            Agency::School => 0.0,
+        }
+    }
+
+    /// The chance that one of its records is held twice.
+    fn duplicates(self) -> f64 {
+        match self {
+            Agency::Council => 0.03,
+            Agency::Health => 0.01,
+            Agency::Police => 0.02,
+            Agency::School => 0.005,
+        }
+    }
+
+    /// The chance that it still holds a moved household's previous address.
+    fn stale_address(self) -> f64 {
+        match self {
+            Agency::Council => 0.2,
+            Agency::Health => 0.4,
+            Agency::Police => 0.6,
+            Agency::School => 0.1,
+        }
+    }
+}
+
+/// One agency's extract: rows in the order written, and for each row (by its local ID) the person
+/// and household it came from.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    /// The agency.
+    pub agency: Agency,
+    /// Rows, each as many fields as the agency's header.
+    pub rows: Vec<Vec<String>>,
+    /// (local ID, person, household) per row.
+    pub truth: Vec<(String, u32, u32)>,
+}
+
+/// `agency`'s extract of `pop`, with its own errors; `seed` as for the population.
+pub fn extract(pop: &Population, agency: Agency, seed: u64) -> Extract {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (0x6167_656e_6379 + agency as u64));
+    let mut picked: Vec<usize> = Vec::new();
+    for (i, p) in pop.people.iter().enumerate() {
+        if rng.random_bool(agency.knows(p)) {
+            picked.push(i);
+            if rng.random_bool(agency.duplicates()) {
+                picked.push(i);
+            }
+        }
+    }
+    // Row order follows nothing about the population's order.
+    picked.shuffle(&mut rng);
+    let mut rows = Vec::with_capacity(picked.len());
+    let mut truth = Vec::with_capacity(picked.len());
+    for (n, &i) in picked.iter().enumerate() {
+        let p = &pop.people[i];
+        let h = &pop.households[p.household as usize - 1];
+        let id = format!("{}{:07}", agency.id_prefix(), n + 1);
+        rows.push(render(&mut rng, agency, p, h, &id));
+        truth.push((id, p.id, p.household));
+    }
+    Extract {
+        agency,
+        rows,
+        truth,
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// One row for person `p`, with this row's errors.
+fn render<R: Rng>(
+    rng: &mut R,
+    agency: Agency,
+    p: &Person,
+    h: &crate::Household,
+    id: &str,
+) -> Vec<String> {
+    let mut forename = p.forename.clone();
+    let mut surname = p.surname.clone();
+    // Names.
+    if let Some(maiden) = &p.birth_surname
+        && rng.random_bool(0.06)
+    {
+        surname = maiden.clone();
+    }
+    if let Some((a, b)) = surname.split_once('-')
+        && rng.random_bool(0.5)
+    {
+        surname = if rng.random_bool(0.5) { a } else { b }.to_owned();
+    }
+    let nick = names::nicknames(&forename);
+    if !nick.is_empty() && rng.random_bool(0.05) {
+        forename = nick[rng.random_range(0..nick.len())].to_owned();
+    }
+    if rng.random_bool(0.02) {
+        forename = typo(rng, &forename);
+    }
+    if rng.random_bool(0.02) {
+        surname = typo(rng, &surname);
+    }
+    // The police system keeps what Windows-1252 holds (Zoë, José) and loses the rest (Wiśniewski);
+    // some health records lose every accent.
+    if agency == Agency::Police || (agency == Agency::Health && rng.random_bool(0.3)) {
+        forename = fold(&forename, agency == Agency::Health);
+        surname = fold(&surname, agency == Agency::Health);
+    }
+    if rng.random_bool(0.01) {
+        std::mem::swap(&mut forename, &mut surname);
+    }
+    if rng.random_bool(0.01) {
+        forename.clear();
+    }
+    if agency != Agency::Police && rng.random_bool(0.25) {
+        surname = surname.to_uppercase();
+    }
+    // Date of birth.
+    let mut dob = Some(p.dob);
+    let r = rng.random::<f64>();
+    if r < 0.01 {
+        dob = None;
+    } else if r < 0.02 && p.dob.day <= 12 && p.dob.day != p.dob.month {
+        dob = Some(Date {
+            year: p.dob.year,
+            month: p.dob.day,
+            day: p.dob.month,
+        });
+    } else if r < 0.03 {
+        let mut d = p.dob;
+        if d.day > 1 && (d.day == Date::month_len(d.year, d.month) || rng.random_bool(0.5)) {
+            d.day -= 1;
+        } else {
+            d.day += 1;
+        }
+        dob = Some(d);
+    }
+    let dob = dob.map_or_else(String::new, |d| match agency {
+        Agency::Council | Agency::School => format!("{:02}/{:02}/{}", d.day, d.month, d.year),
+        Agency::Health => format!("{}-{:02}-{:02}", d.year, d.month, d.day),
+        Agency::Police => format!("{:02}-{}-{}", d.day, MONTHS[d.month as usize - 1], d.year),
+    });
+    let sex = if rng.random_bool(0.005) {
+        String::new()
+    } else {
+        match (agency, p.sex) {
+            (Agency::Council, Sex::Female) => "Female",
+            (Agency::Council, Sex::Male) => "Male",
+            (Agency::Health, Sex::Female) => "2",
+            (Agency::Health, Sex::Male) => "1",
+            (_, Sex::Female) => "F",
+            (_, Sex::Male) => "M",
+        }
+        .to_owned()
+    };
+    // Address.
+    let (mut postcode, address) = match &h.previous {
+        Some((pc, a)) if rng.random_bool(agency.stale_address()) => (pc.clone(), a.clone()),
+        _ => (h.postcode.clone(), h.address.clone()),
+    };
+    if rng.random_bool(0.02) {
+        postcode.clear();
+    } else if agency == Agency::Health && rng.random_bool(0.3) {
+        postcode = postcode.replace(' ', "").to_lowercase();
+    }
+    let nhs = |share: f64, rng: &mut R, spaced: bool| -> String {
+        if !rng.random_bool(share) {
+            return String::new();
+        }
+        if spaced {
+            format!("{} {} {}", &p.nhs[..3], &p.nhs[3..6], &p.nhs[6..])
+        } else {
+            p.nhs.clone()
+        }
+    };
+    match agency {
+        Agency::Council => {
+            let nhs = nhs(0.1, rng, true);
+            let register = if rng.random_bool(0.95) {
+                format!(
+                    "HR{:08}",
+                    u64::from(h.id).wrapping_mul(2_654_435_761) % 100_000_000
+                )
+            } else {
+                String::new()
+            };
+            vec![
+                id.to_owned(),
+                forename,
+                surname,
+                dob,
+                sex,
+                address,
+                postcode,
+                nhs,
+                register,
+            ]
+        }
+        Agency::Health => {
+            let nhs = nhs(0.92, rng, false);
+            vec![
+                id.to_owned(),
+                forename,
+                surname,
+                dob,
+                sex,
+                address,
+                postcode,
+                nhs,
+            ]
+        }
+        Agency::Police => {
+            let name = format!("{}, {}", surname.to_uppercase(), forename);
+            vec![
+                id.to_owned(),
+                name,
+                dob,
+                sex,
+                address.to_uppercase(),
+                postcode,
+            ]
+        }
+        Agency::School => vec![id.to_owned(), forename, surname, dob, sex, postcode],
+    }
+}
+
+/// One typing error: a letter replaced, dropped, doubled, or two swapped.
+fn typo<R: Rng + ?Sized>(rng: &mut R, s: &str) -> String {
+    let mut c: Vec<char> = s.chars().collect();
+    if c.len() < 3 {
+        return s.to_owned();
+    }
+    let i = rng.random_range(1..c.len() - 1);
+    match rng.random_range(0..4) {
+        0 => c[i] = char::from(b'a' + rng.random_range(0..26)),
+        1 => {
+            c.remove(i);
+        }
+        2 => c.insert(i, c[i]),
+        _ => c.swap(i, i + 1),
+    }
+    c.into_iter().collect()
+}
+
+/// Letters without their accents: all of them (`all`), or only those Windows-1252 cannot hold.
+fn fold(s: &str, all: bool) -> String {
+    s.chars()
+        .map(|c| {
+            let plain = match c {
+                'á' | 'à' | 'â' | 'ä' | 'ą' => 'a',
+                'é' | 'è' | 'ê' | 'ë' | 'ę' => 'e',
+                'í' | 'ì' | 'î' | 'ï' => 'i',
+                'ó' | 'ò' | 'ô' | 'ö' | 'ő' => 'o',
+                'ú' | 'ù' | 'û' | 'ü' => 'u',
+                'Á' => 'A',
+                'É' => 'E',
+                'Ó' => 'O',
+                'ç' | 'č' | 'ć' => 'c',
+                'ñ' | 'ń' => 'n',
+                'ś' | 'š' => 's',
+                'ł' => 'l',
+                'ž' | 'ż' | 'ź' => 'z',
+                other => other,
+            };
+            if all || u32::from(c) > 0xff { plain } else { c }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::population;
+
+    #[test]
+    fn extracts_have_their_columns_formats_and_truth() {
+        let pop = population(5000, 11);
+        for a in Agency::ALL {
+            let e = extract(&pop, a, 11);
+            assert!(!e.rows.is_empty(), "{a:?}");
+            assert_eq!(e.rows.len(), e.truth.len());
+            for r in &e.rows {
+                assert_eq!(r.len(), a.header().len(), "{a:?}");
+            }
+            let ids: std::collections::HashSet<&String> = e.truth.iter().map(|t| &t.0).collect();
+            assert_eq!(ids.len(), e.rows.len(), "local IDs are unique");
+            let people: std::collections::HashSet<u32> = e.truth.iter().map(|t| t.1).collect();
+            assert!(people.len() < e.rows.len(), "{a:?} holds some people twice");
+            // The order of rows does not follow the population's.
+            let first: Vec<u32> = e.truth.iter().take(20).map(|t| t.1).collect();
+            let mut sorted = first.clone();
+            sorted.sort_unstable();
+            assert_ne!(first, sorted);
+        }
+        let police = extract(&pop, Agency::Police, 11);
+        assert!(police.rows.iter().all(|r| r[1].contains(", ")));
+        assert!(
+            police
+                .rows
+                .iter()
+                .flatten()
+                .all(|f| f.chars().all(|c| u32::from(c) <= 0xff))
+        );
+        let health = extract(&pop, Agency::Health, 11);
+        let with_nhs = health.rows.iter().filter(|r| !r[7].is_empty()).count();
+        assert!(
+            with_nhs * 10 > health.rows.len() * 8,
+            "most health rows carry the NHS number"
+        );
+        let school = extract(&pop, Agency::School, 11);
+        assert!(school.truth.iter().all(|t| {
+            let age = pop.people[t.1 as usize - 1].age(YEAR);
+            (4..=17).contains(&age)
+        }));
+    }
+
+    #[test]
+    fn typos_change_one_letter_and_folding_keeps_what_1252_holds() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..200 {
+            let t = typo(&mut rng, "Margaret");
+            assert_ne!(t, "", "{t}");
+            assert!((7..=9).contains(&t.chars().count()), "{t}");
+        }
+        assert_eq!(fold("Zoë Wiśniewski", false), "Zoë Wisniewski");
+        assert_eq!(fold("Zoë Wiśniewski", true), "Zoe Wisniewski");
+    }
+}

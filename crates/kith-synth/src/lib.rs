@@ -1,0 +1,465 @@
+//! A seeded generator of a synthetic population in households, and of the extracts that a council,
+//! a health service, the police and schools would hold about it, with the errors real extracts
+//! have. It exists to test record linkage where the truth is known: every extract row carries,
+//! in a separate truth file, the person and household it came from.
+//!
+//! - [`population`] makes households: single people, couples with and without children, single
+//!   parents, step-families whose children carry another surname, three generations under one
+//!   roof; twins (and, rarely, triplets) with similar names; streets of neighbours and blocks of
+//!   flats sharing a postcode; households that moved, whose old postcode some agencies still hold.
+//! - [`extract`] makes one agency's rows (see [`Agency`] for their columns and formats) with
+//!   typing errors, nicknames, swapped forename and surname, half of a double-barrelled surname,
+//!   maiden names, dropped diacritics, swapped or shifted dates of birth, missing values, old
+//!   postcodes and duplicate rows.
+//!
+//! Everything is a function of the seed: the same seed and size give the same bytes.
+//!
+//! The library does no I/O; `kith synth` writes the files.
+
+mod agency;
+mod names;
+mod nhs;
+mod places;
+
+pub use agency::{Agency, Extract, extract};
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Sex as recorded at birth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sex {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+}
+
+/// A date of birth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    /// Year.
+    pub year: i32,
+    /// Month, 1 to 12.
+    pub month: u32,
+    /// Day, 1 to the month's length.
+    pub day: u32,
+}
+
+impl Date {
+    /// Days in `month` of `year`.
+    pub fn month_len(year: i32, month: u32) -> u32 {
+        match month {
+            2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+}
+
+/// What kind of household.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One adult.
+    Single,
+    /// Two adults.
+    Couple,
+    /// Two adults and their children.
+    Family,
+    /// One adult and children.
+    SingleParent,
+    /// Two adults, with children of one of them from before who carry another surname.
+    StepFamily,
+    /// A grandparent living with a family.
+    ThreeGenerations,
+}
+
+impl Kind {
+    /// Its name in the truth files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Single => "single",
+            Kind::Couple => "couple",
+            Kind::Family => "family",
+            Kind::SingleParent => "single_parent",
+            Kind::StepFamily => "step_family",
+            Kind::ThreeGenerations => "three_generations",
+        }
+    }
+}
+
+/// A household.
+#[derive(Debug, Clone)]
+pub struct Household {
+    /// Its number, from 1.
+    pub id: u32,
+    /// Its kind.
+    pub kind: Kind,
+    /// Current postcode.
+    pub postcode: String,
+    /// Current address line.
+    pub address: String,
+    /// Where it lived before, for a household that moved: (postcode, address).
+    pub previous: Option<(String, String)>,
+}
+
+/// A person.
+#[derive(Debug, Clone)]
+pub struct Person {
+    /// Their number, from 1.
+    pub id: u32,
+    /// Their household's number.
+    pub household: u32,
+    /// Forename.
+    pub forename: String,
+    /// Current surname.
+    pub surname: String,
+    /// The surname before marriage, if it changed.
+    pub birth_surname: Option<String>,
+    /// Date of birth.
+    pub dob: Date,
+    /// Sex.
+    pub sex: Sex,
+    /// NHS number (ten digits, valid).
+    pub nhs: String,
+    /// True for a twin or triplet.
+    pub multiple_birth: bool,
+}
+
+impl Person {
+    /// Age on 1 January of `year`.
+    pub fn age(&self, year: i32) -> i32 {
+        year - self.dob.year - 1
+    }
+}
+
+/// A synthetic population.
+#[derive(Debug, Clone, Default)]
+pub struct Population {
+    /// Households.
+    pub households: Vec<Household>,
+    /// People, household by household.
+    pub people: Vec<Person>,
+}
+
+/// The year extracts are taken in.
+pub const YEAR: i32 = 2026;
+
+/// Households per postcode unit, about.
+const PER_UNIT: u32 = 12;
+
+/// A population of about `people` people (the last household may take it a little over).
+pub fn population(people: usize, seed: u64) -> Population {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut pop = Population::default();
+    let mut unit = places::unit(&mut rng);
+    let mut in_unit = 0;
+    while pop.people.len() < people {
+        if in_unit >= PER_UNIT {
+            unit = places::unit(&mut rng);
+            in_unit = 0;
+        }
+        in_unit += 1;
+        let id = pop.households.len() as u32 + 1;
+        let previous = rng.random_bool(0.12).then(|| {
+            let mut old = places::unit(&mut rng);
+            (old.postcode.clone(), old.address())
+        });
+        let kind = match rng.random::<f64>() {
+            x if x < 0.28 => Kind::Single,
+            x if x < 0.48 => Kind::Couple,
+            x if x < 0.73 => Kind::Family,
+            x if x < 0.85 => Kind::SingleParent,
+            x if x < 0.94 => Kind::StepFamily,
+            _ => Kind::ThreeGenerations,
+        };
+        let household = Household {
+            id,
+            kind,
+            postcode: unit.postcode.clone(),
+            address: unit.address(),
+            previous,
+        };
+        let first = pop.people.len();
+        let mut g = Gen {
+            rng: &mut rng,
+            household: id,
+            first,
+            people: &mut pop.people,
+        };
+        g.members(kind);
+        pop.households.push(household);
+    }
+    pop
+}
+
+/// Makes one household's members.
+struct Gen<'a, R: Rng> {
+    rng: &'a mut R,
+    household: u32,
+    /// Index of the household's first member.
+    first: usize,
+    people: &'a mut Vec<Person>,
+}
+
+impl<R: Rng> Gen<'_, R> {
+    fn sex(&mut self) -> Sex {
+        if self.rng.random_bool(0.5) {
+            Sex::Female
+        } else {
+            Sex::Male
+        }
+    }
+
+    fn date(&mut self, year: i32) -> Date {
+        let month = self.rng.random_range(1..=12);
+        let day = self.rng.random_range(1..=Date::month_len(year, month));
+        Date { year, month, day }
+    }
+
+    fn person(&mut self, sex: Sex, dob: Date, surname: &str, forename: &str) -> usize {
+        let nhs = nhs::number(self.rng);
+        self.people.push(Person {
+            id: self.people.len() as u32 + 1,
+            household: self.household,
+            forename: forename.to_owned(),
+            surname: surname.to_owned(),
+            birth_surname: None,
+            dob,
+            sex,
+            nhs,
+            multiple_birth: false,
+        });
+        self.people.len() - 1
+    }
+
+    fn adult(&mut self, sex: Sex, youngest: i32, oldest: i32, surname: &str) -> usize {
+        let year = YEAR - self.rng.random_range(youngest..=oldest);
+        let dob = self.date(year);
+        let forename = names::forename(self.rng, sex, year);
+        self.person(sex, dob, surname, forename)
+    }
+
+    /// A surname, sometimes double-barrelled.
+    fn surname(&mut self) -> String {
+        let a = names::surname(self.rng);
+        if self.rng.random_bool(0.015) {
+            format!("{a}-{}", names::surname(self.rng))
+        } else {
+            a.to_owned()
+        }
+    }
+
+    /// Two adults; a married couple usually shares one surname (hers changed).
+    fn couple(&mut self, youngest: i32, oldest: i32) -> (usize, String) {
+        let surname = self.surname();
+        let a = self.adult(Sex::Male, youngest, oldest, &surname);
+        let year = self.people[a].dob.year + self.rng.random_range(-5..=5);
+        let dob = self.date(year.min(YEAR - 18));
+        if self.rng.random_bool(0.8) {
+            let maiden = self.surname();
+            let f = names::forename(self.rng, Sex::Female, dob.year);
+            let b = self.person(Sex::Female, dob, &surname, f);
+            self.people[b].birth_surname = Some(maiden);
+        } else {
+            let own = self.surname();
+            let f = names::forename(self.rng, Sex::Female, dob.year);
+            self.person(Sex::Female, dob, &own, f);
+        }
+        (a, surname)
+    }
+
+    /// Children born to a parent born in `parent_year`, with `surname`: one to three births,
+    /// some of them twins (1.5%) or triplets (0.03%) with similar names.
+    fn children(&mut self, parent_year: i32, surname: &str) {
+        let births = self.rng.random_range(1..=3);
+        for _ in 0..births {
+            let year = parent_year + self.rng.random_range(20..=42);
+            if year > YEAR - 1 {
+                continue;
+            }
+            let dob = self.date(year);
+            let many = match self.rng.random::<f64>() {
+                x if x < 0.0003 => 3,
+                x if x < 0.0153 => 2,
+                _ => 1,
+            };
+            let first = self.people.len();
+            for k in 0..many {
+                let sex = self.sex();
+                let name = if k == 0 {
+                    self.new_forename(sex, year)
+                } else {
+                    let sibling = self.people[first].forename.clone();
+                    let taken: Vec<String> = self.people[self.first..]
+                        .iter()
+                        .map(|p| p.forename.clone())
+                        .collect();
+                    names::twin_forename(self.rng, &sibling, sex, year, &|n| {
+                        taken.iter().any(|t| t == n)
+                    })
+                };
+                let i = self.person(sex, dob, surname, name);
+                self.people[i].multiple_birth = many > 1;
+            }
+        }
+    }
+
+    /// A child's forename: not one of the household's names already (two children of one family
+    /// are not given one name), except for the occasional son named after his father.
+    fn new_forename(&mut self, sex: Sex, year: i32) -> &'static str {
+        let taken = |g: &Self, n: &str| g.people[g.first..].iter().any(|p| p.forename == n);
+        let mut name = names::forename(self.rng, sex, year);
+        for _ in 0..50 {
+            if !taken(self, name) {
+                break;
+            }
+            name = names::forename(self.rng, sex, year);
+        }
+        if sex == Sex::Male && self.rng.random_bool(0.01) {
+            // Junior.
+            let father = self.people[self.first..]
+                .iter()
+                .find(|p| p.sex == Sex::Male && p.dob.year + 18 <= year)
+                .map(|p| p.forename.clone());
+            if let Some(f) = father
+                && self.people[self.first..]
+                    .iter()
+                    .filter(|p| p.forename == f)
+                    .count()
+                    == 1
+            {
+                return names::same(&f).unwrap_or(name);
+            }
+        }
+        name
+    }
+
+    fn members(&mut self, kind: Kind) {
+        match kind {
+            Kind::Single => {
+                let s = self.sex();
+                let surname = self.surname();
+                self.adult(s, 18, 95, &surname);
+            }
+            Kind::Couple => {
+                self.couple(20, 90);
+            }
+            Kind::Family => {
+                let (a, surname) = self.couple(22, 60);
+                let year = self.people[a].dob.year;
+                self.children(year, &surname);
+            }
+            Kind::SingleParent => {
+                let s = if self.rng.random_bool(0.85) {
+                    Sex::Female
+                } else {
+                    Sex::Male
+                };
+                let surname = self.surname();
+                let a = self.adult(s, 20, 55, &surname);
+                let year = self.people[a].dob.year;
+                // Some children carry the other parent's surname.
+                let theirs = if self.rng.random_bool(0.3) {
+                    self.surname()
+                } else {
+                    surname
+                };
+                self.children(year, &theirs);
+            }
+            Kind::StepFamily => {
+                let (a, surname) = self.couple(25, 55);
+                let year = self.people[a].dob.year;
+                let before = self.surname();
+                self.children(year, &before);
+                if self.rng.random_bool(0.5) {
+                    self.children(year, &surname);
+                }
+            }
+            Kind::ThreeGenerations => {
+                let (a, surname) = self.couple(25, 55);
+                let year = self.people[a].dob.year;
+                self.children(year, &surname);
+                let g = self.sex();
+                let oldest = (YEAR - year + 45).min(100);
+                let youngest = (YEAR - year + 20).min(oldest);
+                self.adult(g, youngest, oldest, &surname);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_population_has_its_size_its_kinds_and_its_twins() {
+        let p = population(20_000, 42);
+        assert!(p.people.len() >= 20_000 && p.people.len() < 20_010);
+        let twins = p.people.iter().filter(|x| x.multiple_birth).count();
+        assert!((100..600).contains(&twins), "{twins} twins");
+        for k in [
+            Kind::Single,
+            Kind::Couple,
+            Kind::Family,
+            Kind::SingleParent,
+            Kind::StepFamily,
+            Kind::ThreeGenerations,
+        ] {
+            assert!(p.households.iter().any(|h| h.kind == k), "{k:?}");
+        }
+        // Step-families hold two surnames.
+        let step = p
+            .households
+            .iter()
+            .find(|h| {
+                h.kind == Kind::StepFamily
+                    && p.people.iter().filter(|x| x.household == h.id).count() > 2
+            })
+            .expect("a step-family with children");
+        let surnames: std::collections::HashSet<&str> = p
+            .people
+            .iter()
+            .filter(|x| x.household == step.id)
+            .map(|x| x.surname.as_str())
+            .collect();
+        assert!(surnames.len() >= 2, "{surnames:?}");
+        // Children of one household have different forenames (twins too).
+        for h in p.households.iter().take(3000) {
+            let kids: Vec<&Person> = p
+                .people
+                .iter()
+                .filter(|x| x.household == h.id && x.age(YEAR) < 16)
+                .collect();
+            for (i, a) in kids.iter().enumerate() {
+                for b in &kids[i + 1..] {
+                    assert_ne!(a.forename, b.forename, "household {}", h.id);
+                }
+            }
+        }
+        // Neighbours share a postcode.
+        let mut by_postcode = std::collections::HashMap::new();
+        for h in &p.households {
+            *by_postcode.entry(&h.postcode).or_insert(0) += 1;
+        }
+        assert!(by_postcode.values().any(|&n| n > 5));
+        for x in &p.people {
+            assert!(x.dob.day >= 1 && x.dob.day <= Date::month_len(x.dob.year, x.dob.month));
+            assert!(x.dob.year < YEAR);
+        }
+    }
+
+    #[test]
+    fn the_seed_decides_everything() {
+        let (a, b, c) = (
+            population(3000, 7),
+            population(3000, 7),
+            population(3000, 8),
+        );
+        let key = |p: &Population| format!("{:?}", p.people);
+        assert_eq!(key(&a), key(&b));
+        assert_ne!(key(&a), key(&c));
+    }
+}
