@@ -54,19 +54,11 @@ impl Kernel {
     pub fn available() -> Vec<Kernel> {
         let mut v = Vec::new();
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
-            {
-                v.push(Kernel::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                v.push(Kernel::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("popcnt") {
-                v.push(Kernel::Popcnt);
-            }
-        }
+        v.extend(
+            [Kernel::Avx512, Kernel::Avx2, Kernel::Popcnt]
+                .into_iter()
+                .filter(|k| k.cpu_has()),
+        );
         v.push(Kernel::Portable);
         v
     }
@@ -180,29 +172,37 @@ impl Kernel {
             "groups in range"
         );
         assert!(tq <= 1 << 16, "a fixed-point threshold");
+        assert!(
+            self.cpu_has(),
+            "{} needs CPU features this machine lacks",
+            self.name()
+        );
+        match self {
+            // SAFETY (each arm): the kernel's features were detected just above, and the bounds
+            // were checked above.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::interleaved_avx512(query, lanes, groups, tq, hits) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::interleaved_avx2(query, lanes, groups, tq, hits) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Popcnt => unsafe { x86::interleaved_popcnt(query, lanes, groups, tq, hits) },
+            _ => interleaved_portable(query, lanes, groups, tq, hits),
+        }
+    }
+
+    /// True when this CPU has the instructions the kernel uses (checked before any of them runs).
+    fn cpu_has(self) -> bool {
         match self {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => {
-                assert!(
-                    std::arch::is_x86_feature_detected!("avx512f")
-                        && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
-                );
-                // SAFETY: the features were just detected; the bounds were checked above.
-                unsafe { x86::interleaved_avx512(query, lanes, groups, tq, hits) }
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
             }
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => {
-                assert!(std::arch::is_x86_feature_detected!("avx2"));
-                // SAFETY: as above.
-                unsafe { x86::interleaved_avx2(query, lanes, groups, tq, hits) }
-            }
+            Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Popcnt => {
-                assert!(std::arch::is_x86_feature_detected!("popcnt"));
-                // SAFETY: as above.
-                unsafe { x86::interleaved_popcnt(query, lanes, groups, tq, hits) }
-            }
-            _ => interleaved_portable(query, lanes, groups, tq, hits),
+            Kernel::Popcnt => std::arch::is_x86_feature_detected!("popcnt"),
+            _ => true,
         }
     }
 
@@ -215,28 +215,20 @@ impl Kernel {
         src: Source<'_>,
         out: &mut [u32],
     ) {
+        assert!(
+            self.cpu_has(),
+            "{} needs CPU features this machine lacks",
+            self.name()
+        );
         match self {
+            // SAFETY (each arm): the kernel's features were detected just above; the bounds were
+            // checked by the caller.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => {
-                assert!(
-                    std::arch::is_x86_feature_detected!("avx512f")
-                        && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
-                );
-                // SAFETY: the features were just detected; bounds were checked by the caller.
-                unsafe { x86::avx512(query, store, per, src, out) }
-            }
+            Kernel::Avx512 => unsafe { x86::avx512(query, store, per, src, out) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => {
-                assert!(std::arch::is_x86_feature_detected!("avx2"));
-                // SAFETY: as above.
-                unsafe { x86::avx2(query, store, per, src, out) }
-            }
+            Kernel::Avx2 => unsafe { x86::avx2(query, store, per, src, out) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::Popcnt => {
-                assert!(std::arch::is_x86_feature_detected!("popcnt"));
-                // SAFETY: as above.
-                unsafe { x86::popcnt(query, store, per, src, out) }
-            }
+            Kernel::Popcnt => unsafe { x86::popcnt(query, store, per, src, out) },
             _ => portable(query, store, per, src, out),
         }
     }
