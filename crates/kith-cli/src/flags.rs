@@ -70,6 +70,26 @@ pub(crate) enum Command {
     /// mappings and the truth, to try kith where the answer is known.
     #[command(after_help = SYNTH_EXAMPLES)]
     Synth(SynthArgs),
+    /// Run the whole protocol on a synthetic population in a temporary folder: four agencies
+    /// encode with a fresh secret, the linkage party links, each holder maps back, and the links
+    /// are scored against the truth; with an account of what each party sees.
+    #[command(after_help = "Examples:\n  kith demo\n  kith demo --people 100000 --keep demo/")]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// People in the synthetic population.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub(crate) people: usize,
+
+    /// Seed of the population.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) seed: u64,
+
+    /// Keep every file in this folder instead of a temporary one removed at the end.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) keep: Option<PathBuf>,
 }
 
 const SYNTH_EXAMPLES: &str = "\

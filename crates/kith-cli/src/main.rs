@@ -5,6 +5,7 @@
 mod atomic;
 mod config;
 mod csvin;
+mod demo;
 mod encode;
 mod evaluate;
 mod flags;
@@ -64,6 +65,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Link(args) => link::run(&link::LinkConfig::from_args(*args)?, quiet),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Synth(args) => synth::run(&args, quiet),
+        Command::Demo(args) => demo::run(&args),
         Command::Encode(args) => {
             let cfg = config::EncodeConfig::from_args(*args, &mut warn)?;
             let summary = encode::run(&cfg, quiet)?;

@@ -72,3 +72,39 @@ fn synth_writes_agency_extracts_that_encode_with_their_mappings() {
         );
     }
 }
+
+/// `kith demo` runs the protocol end to end and reports each step and the quality; with `--keep`
+/// every party's files stay, and what the holders send holds no raw name from their extracts.
+#[test]
+fn demo_runs_the_protocol_and_keeps_raw_values_with_their_holders() {
+    let dir = Dir::new();
+    let out = ok(kith()
+        .args(["demo", "--people", "3000", "--keep"])
+        .arg(dir.path("demo")));
+    let err = crate::util::stderr(&out);
+    for step in [
+        "1. Four agencies",
+        "3. Each holder encodes",
+        "4. The linkage party",
+        "5. Each holder joins",
+        "6. Scored",
+    ] {
+        assert!(err.contains(step), "{step}: {err}");
+    }
+    let scores = String::from_utf8(out.stdout).expect("utf8");
+    assert!(scores.contains("cross-source   precision"), "{scores}");
+    let council = std::fs::read_to_string(dir.path("demo/extracts/council.csv")).expect("extract");
+    let sent = std::fs::read_to_string(dir.path("demo/council.kith")).expect("encodings");
+    let surnames: std::collections::HashSet<&str> = council
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(2))
+        // Long enough that base64 text does not hold one by chance.
+        .filter(|s| s.len() >= 8)
+        .collect();
+    assert!(surnames.len() > 20);
+    for s in surnames {
+        assert!(!sent.contains(s), "{s} left the council");
+    }
+    assert!(dir.path("demo/links/clusters.csv").exists());
+}

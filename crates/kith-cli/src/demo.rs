@@ -1,0 +1,246 @@
+//! `kith demo`: the protocol end to end on a synthetic population, in a temporary folder, with a
+//! short account of what each party sees and keeps.
+//!
+//! 1. `kith synth` makes four agencies' extracts and the truth.
+//! 2. The holders agree the demo schema and a freshly generated secret.
+//! 3. Each holder encodes its own extract with its own column mapping, keeping its map.
+//! 4. The linkage party, with no secret, links the four encodings files (duplicates within each
+//!    holder looked for too).
+//! 5. Each holder joins the returned entities to its own records through its map.
+//! 6. The links are scored against the synthetic truth.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use kith_synth::Agency;
+
+use crate::flags::{Cli, DemoArgs, EvaluateArgs, SynthArgs};
+
+/// The agreed schema of the demo (the repository's `fixtures/demo/schema.json`).
+const SCHEMA: &str = include_str!("../../../fixtures/demo/schema.json");
+
+pub(crate) fn run(args: &DemoArgs) -> Result<()> {
+    let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let dir: PathBuf = match &args.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            d.clone()
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    let say = |s: String| eprintln!("{s}");
+    let extracts = dir.join("extracts");
+    say(format!(
+        "kith demo: the whole protocol on {} synthetic people, in {}{}",
+        args.people,
+        dir.display(),
+        if args.keep.is_some() {
+            ""
+        } else {
+            " (removed at the end; --keep DIR keeps it)"
+        }
+    ));
+
+    // 1. The population and the agencies' extracts.
+    crate::synth::run(
+        &SynthArgs {
+            people: args.people,
+            seed: args.seed,
+            output: extracts.clone(),
+        },
+        true,
+    )?;
+    let rows: Vec<(Agency, usize)> = Agency::ALL
+        .iter()
+        .map(|&a| Ok((a, count_rows(&extracts.join(format!("{}.csv", a.name())))?)))
+        .collect::<Result<_>>()?;
+    say(String::new());
+    say("1. Four agencies hold extracts about the same households, each in its own columns and formats:".into());
+    for (a, n) in &rows {
+        say(format!(
+            "   {:<8} {n:>7} rows   ({})",
+            a.name(),
+            a.header().join(", ")
+        ));
+    }
+
+    // 2. The agreed schema and the shared secret.
+    let schema = dir.join("schema.json");
+    std::fs::write(&schema, SCHEMA)
+        .with_context(|| format!("cannot write {}", schema.display()))?;
+    let secret = dir.join("holders.key");
+    crate::secret::keygen(&secret)?;
+    say(String::new());
+    say("2. The holders agree a schema (names, date of birth, sex, postcode; the NHS number as a keyed".into());
+    say("   token) and generate a secret among themselves. The linkage party gets neither the secret nor".into());
+    say(format!(
+        "   any raw value. Schema fingerprint: {}",
+        kith::Schema::from_json_str(SCHEMA)?.fingerprint()
+    ));
+
+    // 3. Each holder encodes its own extract.
+    say(String::new());
+    say("3. Each holder encodes locally. What leaves it is an encodings file of record tokens, CLKs,".into());
+    say(
+        "   keyed tokens and field filters; what stays is its map from record token to local ID."
+            .into(),
+    );
+    for (a, n) in &rows {
+        let name = a.name();
+        let mut argv: Vec<String> = vec!["kith".into(), "--quiet".into(), "encode".into()];
+        argv.extend([
+            "--schema".into(),
+            path(&schema),
+            "--secret-file".into(),
+            path(&secret),
+        ]);
+        argv.extend([
+            "--mapping".into(),
+            path(&extracts.join(format!("{name}-mapping.json"))),
+        ]);
+        argv.extend([
+            "--input".into(),
+            path(&extracts.join(format!("{name}.csv"))),
+        ]);
+        argv.extend(["--output".into(), path(&dir.join(format!("{name}.kith")))]);
+        argv.extend([
+            "--keep-map".into(),
+            path(&dir.join(format!("{name}-map.csv"))),
+        ]);
+        if a.windows_1252() {
+            argv.extend(["--encoding".into(), "windows-1252".into()]);
+        }
+        sub(&argv).with_context(|| format!("{name} could not encode its extract"))?;
+        say(format!(
+            "   {name:<8} sends {name}.kith ({n} records, {} bytes); keeps {name}-map.csv and the secret",
+            std::fs::metadata(dir.join(format!("{name}.kith")))?.len()
+        ));
+    }
+
+    // 4. The linkage party.
+    say(String::new());
+    say("4. The linkage party links the four files, holding no key. Its own account:".into());
+    let out = dir.join("links");
+    let mut argv: Vec<String> = vec!["kith".into(), "link".into()];
+    argv.extend(
+        Agency::ALL
+            .iter()
+            .map(|a| path(&dir.join(format!("{}.kith", a.name())))),
+    );
+    argv.extend(["--dedupe".into(), "--review-threshold".into(), "0.1".into()]);
+    argv.extend(["--output".into(), path(&out)]);
+    sub(&argv)?;
+
+    // 5. Each holder maps the entities back to its own records.
+    let entities = read_clusters(&out.join("clusters.csv"))?;
+    let mut sources_of: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (source, _, entity) in &entities {
+        sources_of.entry(entity).or_default().insert(source);
+    }
+    say(String::new());
+    say("5. Each holder joins the entity ids back to its own records with its map, and learns which of".into());
+    say("   its records other agencies also know, never those agencies' records:".into());
+    for (a, _) in &rows {
+        let name = a.name();
+        let map = read_map(&dir.join(format!("{name}-map.csv")))?;
+        let shared = entities
+            .iter()
+            .filter(|(s, t, e)| {
+                s == name && map.contains_key(t) && sources_of[e.as_str()].len() > 1
+            })
+            .count();
+        say(format!(
+            "   {name:<8} {shared:>7} of its records are known to another agency too"
+        ));
+    }
+    let families: HashSet<&str> = entities
+        .iter()
+        .map(|e| e.2.as_str())
+        .filter(|e| sources_of[e].len() >= 3)
+        .collect();
+    say(format!(
+        "   {} people are known to three or more agencies",
+        families.len()
+    ));
+
+    // 6. Quality against the truth.
+    let truth = dir.join("truth.csv");
+    write_truth(&dir, &extracts.join("truth-local.csv"), &truth)?;
+    say(String::new());
+    say("6. Scored against the synthetic truth (pairs of records of one person):".into());
+    crate::evaluate::run(&EvaluateArgs {
+        truth,
+        links: None,
+        clusters: Some(out.join("clusters.csv")),
+    })?;
+    Ok(())
+}
+
+/// Run a `kith` subcommand given as its command line.
+fn sub(argv: &[String]) -> Result<()> {
+    let cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::run(cli)
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn count_rows(p: &Path) -> Result<usize> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    Ok(bytes
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_sub(1))
+}
+
+/// (source, token, entity) rows of clusters.csv.
+fn read_clusters(p: &Path) -> Result<Vec<(String, String, String)>> {
+    let mut r =
+        csv::Reader::from_path(p).with_context(|| format!("cannot read {}", p.display()))?;
+    r.records()
+        .map(|rec| {
+            let rec = rec.with_context(|| format!("cannot read {}", p.display()))?;
+            Ok((rec[0].to_owned(), rec[1].to_owned(), rec[2].to_owned()))
+        })
+        .collect()
+}
+
+/// A holder's map: record token → local ID.
+fn read_map(p: &Path) -> Result<HashMap<String, String>> {
+    let mut r =
+        csv::Reader::from_path(p).with_context(|| format!("cannot read {}", p.display()))?;
+    r.records()
+        .map(|rec| {
+            let rec = rec.with_context(|| format!("cannot read {}", p.display()))?;
+            Ok((rec[0].to_owned(), rec[1].to_owned()))
+        })
+        .collect()
+}
+
+/// The truth in record tokens: each holder's map joined to the synthetic truth's local IDs.
+fn write_truth(dir: &Path, local: &Path, out: &Path) -> Result<()> {
+    let mut token_of: HashMap<(String, String), String> = HashMap::new();
+    for a in Agency::ALL {
+        for (token, id) in read_map(&dir.join(format!("{}-map.csv", a.name())))? {
+            token_of.insert((a.name().to_owned(), id), token);
+        }
+    }
+    let mut r = csv::Reader::from_path(local)
+        .with_context(|| format!("cannot read {}", local.display()))?;
+    let mut w =
+        csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))?;
+    w.write_record(["source", "token", "entity"])?;
+    for rec in r.records() {
+        let rec = rec.with_context(|| format!("cannot read {}", local.display()))?;
+        if let Some(t) = token_of.get(&(rec[0].to_owned(), rec[1].to_owned())) {
+            w.write_record([&rec[0], t.as_str(), &rec[2]])?;
+        }
+    }
+    w.flush()
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
