@@ -5,5 +5,6 @@ mod encode;
 mod errors;
 mod keygen;
 mod link;
+mod pipeline;
 mod synth;
 mod util;

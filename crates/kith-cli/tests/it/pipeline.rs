@@ -1,0 +1,181 @@
+//! The whole pipeline on a synthetic population: the same bytes at any thread count, and nothing
+//! of a holder's raw values or of the secret in what leaves the holder.
+
+use crate::util::{Dir, SECRET, encode_cmd, kith, ok};
+
+const AGENCIES: [&str; 4] = ["council", "health", "police", "school"];
+
+/// Synthesise (`--people 3000`) into `dir/src`, then encode every agency and link them all (with
+/// `--dedupe` and a review band) at `threads` threads into `dir/t<threads>`.
+fn pipeline(dir: &Dir, threads: &str) {
+    let src = dir.path("src");
+    if !src.exists() {
+        ok(kith()
+            .args([
+                "synth", "--quiet", "--people", "3000", "--seed", "3", "--output",
+            ])
+            .arg(&src));
+    }
+    let out = dir.path(&format!("t{threads}"));
+    std::fs::create_dir_all(&out).expect("folder");
+    for a in AGENCIES {
+        let mut c = encode_cmd(
+            dir,
+            &src.join(format!("{a}.csv")),
+            &format!("t{threads}/{a}.kith"),
+        );
+        c.arg("--mapping")
+            .arg(src.join(format!("{a}-mapping.json")))
+            .arg("--keep-map")
+            .arg(out.join(format!("{a}-map.csv")))
+            .args(["--threads", threads]);
+        if a == "police" {
+            c.args(["--encoding", "windows-1252"]);
+        }
+        ok(&mut c);
+    }
+    let mut c = kith();
+    c.arg("link");
+    for a in AGENCIES {
+        c.arg(out.join(format!("{a}.kith")));
+    }
+    ok(c.args([
+        "--dedupe",
+        "--review-threshold",
+        "0.1",
+        "--quiet",
+        "--threads",
+        threads,
+        "--output",
+    ])
+    .arg(out.join("links")));
+}
+
+/// Encodings, maps, links, clusters and the review band are byte-identical at 1, 2 and 8 threads.
+#[test]
+fn outputs_are_byte_identical_at_1_2_and_8_threads() {
+    let dir = Dir::new();
+    for t in ["1", "2", "8"] {
+        pipeline(&dir, t);
+    }
+    let mut files: Vec<String> = AGENCIES
+        .iter()
+        .flat_map(|a| [format!("{a}.kith"), format!("{a}-map.csv")])
+        .collect();
+    files.extend(["links/links.csv", "links/clusters.csv", "links/review.csv"].map(String::from));
+    for f in files {
+        let one = std::fs::read(dir.path(&format!("t1/{f}"))).expect("written");
+        assert!(!one.is_empty(), "{f}");
+        for t in ["2", "8"] {
+            assert!(
+                one == std::fs::read(dir.path(&format!("t{t}/{f}"))).expect("written"),
+                "{f} differs at {t} threads"
+            );
+        }
+    }
+}
+
+/// `text` with an index of its 8-byte windows, so that asking whether it holds a value of 8 bytes
+/// or more is a few hash lookups first (a plain search per value is too slow unoptimised).
+struct Haystack {
+    text: String,
+    windows: std::collections::HashSet<[u8; 8]>,
+}
+
+impl Haystack {
+    fn new(text: String) -> Haystack {
+        let windows = text
+            .as_bytes()
+            .windows(8)
+            .map(|w| <[u8; 8]>::try_from(w).expect("8 bytes"))
+            .collect();
+        Haystack { text, windows }
+    }
+
+    fn holds(&self, value: &str) -> bool {
+        let v = value.as_bytes();
+        assert!(v.len() >= 8, "values of 8 bytes or more");
+        v.windows(8).all(|w| self.windows.contains(w)) && self.text.contains(value)
+    }
+}
+
+/// What leaves a holder (its encodings file) and what the linkage party returns hold none of the
+/// holder's raw values (names, dates of birth in the extract's own format, postcodes, NHS
+/// numbers, local IDs, addresses) and no run of the secret's bytes; and the encodings rows do not
+/// follow the extract's row order.
+#[test]
+fn nothing_raw_and_nothing_of_the_secret_leaves_a_holder() {
+    let dir = Dir::new();
+    pipeline(&dir, "2");
+    let src = dir.path("src");
+    let returned: String = ["links.csv", "clusters.csv", "review.csv"]
+        .iter()
+        .map(|f| dir.read(&format!("t2/links/{f}")))
+        .collect();
+    let back = Haystack::new(returned.clone());
+    let mut sent_all = String::new();
+    for a in AGENCIES {
+        let bytes = std::fs::read(src.join(format!("{a}.csv"))).expect("extract");
+        // Windows-1252 (the police) read as Latin-1: the same characters for these names.
+        let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+        let mut rows = csv::Reader::from_reader(text.as_bytes());
+        let sent_text = dir.read(&format!("t2/{a}.kith"));
+        let sent = Haystack::new(sent_text.clone());
+        let (mut checked, mut ids) = (0, Vec::new());
+        for row in rows.records() {
+            let row = row.expect("row");
+            ids.push(row[0].to_owned());
+            for field in row.iter() {
+                // Values long enough that encoded text (hex and base64) cannot hold them by
+                // chance; shorter ones (sex codes, short names) are covered by the longer ones.
+                if field.len() >= 8 {
+                    checked += 1;
+                    assert!(!sent.holds(field), "{a}: {field:?} is in {a}.kith");
+                    assert!(!back.holds(field), "{a}: {field:?} came back from linkage");
+                } else if field.contains(' ') && field.len() >= 6 {
+                    // A short postcode ("LS6 2AB"): encoded text holds no spaces at all.
+                    checked += 1;
+                    assert!(!sent_text.contains(field), "{a}: {field:?} is in {a}.kith");
+                }
+            }
+        }
+        assert!(
+            checked > 500 || a == "police",
+            "{a}: only {checked} values checked"
+        );
+        // The check itself finds a value where there is one.
+        assert!(Haystack::new(text.clone()).holds(&ids[ids.len() / 2]));
+        // Record tokens, not local IDs, and not in the extract's order.
+        let map = dir.read(&format!("t2/{a}-map.csv"));
+        let local: std::collections::HashMap<&str, &str> = map
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(','))
+            .collect();
+        let order: Vec<&str> = sent_text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .map(|t| local[t])
+            .collect();
+        assert_eq!(order.len(), ids.len());
+        assert_ne!(
+            order,
+            ids.iter().map(String::as_str).collect::<Vec<_>>(),
+            "{a}: rows in input order"
+        );
+        sent_all.push_str(&sent_text);
+    }
+    // No 8-byte run of the secret, as text or in hex, anywhere the holders send or get back.
+    let everything = Haystack::new(sent_all + &returned);
+    let secret = SECRET.as_bytes();
+    for w in secret.windows(8) {
+        let w = std::str::from_utf8(w).expect("ascii secret");
+        assert!(!everything.holds(w), "{w:?} of the secret");
+    }
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    for w in hex.as_bytes().windows(16).step_by(2) {
+        let w = std::str::from_utf8(w).expect("hex");
+        assert!(!everything.holds(w), "{w} of the secret in hex");
+    }
+}
