@@ -155,7 +155,17 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, String> {
     })
 }
 
+/// The longest field read, in bytes: far longer than any name, date or address, short enough that
+/// a missing closing quote (which makes the rest of the file one field) is caught on its row.
+pub(crate) const MAX_FIELD: usize = 64 * 1024;
+
 fn no_nul(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() > MAX_FIELD {
+        return Err(format!(
+            "the value is {} bytes long; at most {MAX_FIELD} are read (is a closing quote missing?)",
+            bytes.len()
+        ));
+    }
     if bytes.contains(&0) {
         return Err(
             "contains a NUL byte; is the file UTF-16 or binary? Save it as UTF-8 CSV".to_owned(),

@@ -378,3 +378,75 @@ fn windows_1252_rows_around_bad_rows_keep_their_own_values() {
         );
     }
 }
+
+/// A field over 64 KiB (here 10 MB: a closing quote gone missing makes the rest of a file one
+/// field) is an error on its row, with file, line and column, and nothing written; with
+/// `--on-error skip` the row is skipped and counted. A quoted newline is part of its field, and
+/// later rows keep their own line numbers.
+#[test]
+fn a_huge_field_is_refused_and_quoted_newlines_keep_line_numbers() {
+    let dir = Dir::new();
+    let huge = dir.write(
+        "huge.csv",
+        format!(
+            "{HEADER}\nAnn,Smith,14/03/1984,F,LS6 2AB,\n{},Smith,14/03/1984,F,LS6 2AB,\n",
+            "A".repeat(10 << 20)
+        ),
+    );
+    let err = fails(&mut encode_cmd(&dir, &huge, "out.kith"));
+    assert!(
+        err.contains("huge.csv: line 3: column \"given_name\": the value is 10485760 bytes long"),
+        "{err}"
+    );
+    assert_no_output(&dir);
+    let o = ok(encode_cmd(&dir, &huge, "out.kith").args(["--on-error", "skip"]));
+    assert!(crate::util::stderr(&o).is_empty(), "quiet");
+    let enc = crate::util::read_encodings(&dir.read("out.kith"));
+    assert_eq!(enc.rows.len(), 1, "the huge row skipped, the other kept");
+
+    let quoted = dir.write(
+        "quoted.csv",
+        format!("{HEADER}\n\"Ann\nMarie\",Smith,14/03/1984,F,LS6 2AB,\nJo\u{0},Smith,14/03/1984,F,LS6 2AB,\n"),
+    );
+    let err = fails(&mut encode_cmd(&dir, &quoted, "q.kith"));
+    assert!(
+        err.contains("quoted.csv: line 4: column \"given_name\": contains a NUL byte"),
+        "the second record starts on line 4: {err}"
+    );
+}
+
+/// An encodings file cut short, mid-line or between lines, is refused by name.
+#[test]
+fn truncated_encodings_are_refused() {
+    let dir = Dir::new();
+    ok(encode_cmd(&dir, &demo("council.csv"), "council.kith").args(["--id-column", "person_id"]));
+    ok(encode_cmd(&dir, &demo("health.csv"), "health.kith")
+        .arg("--mapping")
+        .arg(demo("health-mapping.json")));
+    let whole = dir.read("council.kith");
+    let lines: Vec<&str> = whole.lines().collect();
+    let between = format!("{}\n{}\n", lines[0], lines[1]);
+    let within = &whole[..whole.len() - 20];
+    for (cut, says) in [
+        (between.as_str(), "ends after 1 records but its header says"),
+        (
+            within,
+            "the last line has no line end: the file is truncated",
+        ),
+    ] {
+        let f = dir.write("cut.kith", cut);
+        let err = fails(
+            kith()
+                .arg("link")
+                .arg(dir.path("health.kith"))
+                .arg(&f)
+                .arg("--output")
+                .arg(dir.path("links")),
+        );
+        assert!(
+            err.contains("cut.kith: line") && err.contains(says),
+            "{err}"
+        );
+        assert!(!dir.path("links/links.csv").exists());
+    }
+}
