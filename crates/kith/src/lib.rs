@@ -52,6 +52,8 @@ pub mod encode;
 pub mod encodings;
 pub mod error;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 mod jsonpath;
 pub mod keys;

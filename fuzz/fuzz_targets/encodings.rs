@@ -1,0 +1,6 @@
+//! Fuzz target: `kith::fuzzing::encodings` on arbitrary bytes (see `fuzz/run.sh`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = kith::fuzzing::encodings(data);
+});
