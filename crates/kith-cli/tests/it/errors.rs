@@ -450,3 +450,48 @@ fn truncated_encodings_are_refused() {
         assert!(!dir.path("links/links.csv").exists());
     }
 }
+
+/// The secret appears in no summary, warning or error, from the file or the environment.
+#[test]
+fn summaries_warnings_and_errors_never_show_the_secret() {
+    let dir = Dir::new();
+    let secret = "distinctive-secret-value-7f3a9c";
+    let file = dir.secret_file(secret);
+    let bad = dir.write(
+        "bad.csv",
+        format!("{HEADER},person_id\nAnn,Smith,14/03/1984,F,LS6 2AB,,1\nJo\u{0},Smith,,F,,,2\n"),
+    );
+    let mut outputs = Vec::new();
+    for from_file in [true, false] {
+        for (input, good) in [(demo("council.csv"), true), (bad.clone(), false)] {
+            let mut c = kith();
+            c.args(["encode", "--schema"])
+                .arg(demo("schema.json"))
+                .arg("--input")
+                .arg(&input)
+                .arg("--output")
+                .arg(dir.path("out.kith"))
+                .args(["--id-column", "person_id"]);
+            if from_file {
+                c.arg("--secret-file").arg(&file);
+            } else {
+                c.env("KITH_SECRET", secret);
+            }
+            let o = crate::util::run(&mut c);
+            assert_eq!(
+                o.status.code(),
+                Some(if good { 0 } else { 1 }),
+                "{}",
+                crate::util::stderr(&o)
+            );
+            outputs.push(crate::util::stderr(&o) + &String::from_utf8_lossy(&o.stdout));
+        }
+    }
+    for out in outputs {
+        assert!(!out.is_empty());
+        for w in secret.as_bytes().windows(8) {
+            let w = std::str::from_utf8(w).expect("ascii");
+            assert!(!out.contains(w), "{w:?} of the secret in: {out}");
+        }
+    }
+}
