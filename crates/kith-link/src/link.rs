@@ -384,10 +384,19 @@ fn scan_pairs(
             } else {
                 a.len() as u64 * b.len() as u64
             };
-            let post_ij = post.map(|f| move |v: &mut Vec<Pair>| f(i, j, v));
-            let post_ij = post_ij
-                .as_ref()
-                .map(|f| f as &(dyn Fn(&mut Vec<Pair>) + Sync));
+            // Each chunk's pairs go through `post`, then keep their query's best `top_k`: a
+            // query's pairs all come from its own chunk, so capping there gives what capping the
+            // whole scan would, without ever holding more than `top_k` pairs per query.
+            let chunk_post = |v: &mut Vec<Pair>| {
+                if let Some(f) = post {
+                    f(i, j, v);
+                }
+                if let Some(k) = top_k {
+                    *v = cap_per_query(std::mem::take(v), k);
+                }
+            };
+            let post_ij = (post.is_some() || top_k.is_some())
+                .then_some(&chunk_post as &(dyn Fn(&mut Vec<Pair>) + Sync));
             let mut k = Keep::new(&keep, &floor);
             if indexes[j].is_none() && floor.threshold() < keep.threshold() {
                 // Scanning all pairs at a threshold above the histogram's floor: the floor is
@@ -396,16 +405,13 @@ fn scan_pairs(
                 k.floor_every = (a.len() / HISTOGRAM_SAMPLE).clamp(1, 64) as u32;
                 best.sampled |= k.floor_every > 1;
             }
-            let (mut found, bests, n, skipped) = match &indexes[j] {
+            let (found, bests, n, skipped) = match &indexes[j] {
                 None => all_pairs(a, b, same, opts.kernel, &k, post_ij, every),
                 Some(index) => blocked(a, b, index, same, opts.kernel, &k, post_ij, every),
             };
             stats.comparisons += n;
             stats.skipped_buckets += skipped;
             best.add_bests(&bests, floor.threshold());
-            if let Some(k) = top_k {
-                found = cap_per_query(found, k);
-            }
             let exact = if every == 1 {
                 exact_pairs(a, b, same, opts.max_bucket)
             } else {
