@@ -91,6 +91,17 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
             .as_ref()
             .map(|m| m.date_formats.clone())
             .unwrap_or_default(),
+        criteria_not_held: cfg
+            .mapping
+            .as_ref()
+            .map(|m| {
+                m.columns
+                    .iter()
+                    .filter(|(_, c)| c.is_none())
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let encoder = Encoder::new(&cfg.schema, &cfg.secret, &cfg.party, &options)
         .context("cannot derive the keys")?;
@@ -99,7 +110,7 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
     let names = encoder
         .feature_names()
         .into_iter()
-        .chain(encoder.exact_names());
+        .chain(encoder.input_names());
     for (name, col) in names.zip(
         layout
             .feature_columns()
@@ -116,7 +127,11 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         .features()
         .iter()
         .map(|f| f.hashing.is_some())
-        .chain(encoder.exact_names().iter().map(|_| true))
+        .chain(encoder.input_names().iter().map(|n| {
+            // A criterion this holder does not hold is not reported as missing everywhere.
+            !cfg.schema.kith().criteria.iter().any(|c| c.name == *n)
+                || encoder.criteria_names().contains(n)
+        }))
         .collect();
     let field_names: Vec<(String, bool)> = encoder
         .feature_names()
@@ -126,9 +141,11 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         .map(|(n, _)| ((*n).to_owned(), false))
         .chain(
             encoder
-                .exact_names()
+                .input_names()
                 .iter()
-                .map(|n| ((*n).to_owned(), true)),
+                .zip(&reported[cfg.schema.features().len()..])
+                .filter(|(_, r)| **r)
+                .map(|(n, _)| ((*n).to_owned(), true)),
         )
         .collect();
     let threads = rayon::current_num_threads();
@@ -375,7 +392,7 @@ impl Job<'_> {
         }
         let (nf, nx) = (
             self.encoder.feature_names().len(),
-            self.encoder.exact_names().len(),
+            self.encoder.input_names().len(),
         );
         let mut features: Vec<&str> = Vec::with_capacity(cells.len() / ncols.max(1) * nf);
         let mut exact: Vec<&str> = Vec::with_capacity(cells.len() / ncols.max(1) * nx);
@@ -617,6 +634,18 @@ impl Sink {
                     blocks: job
                         .encoder
                         .block_names()
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                    house: job
+                        .encoder
+                        .house_names()
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                    flags: job
+                        .encoder
+                        .criteria_names()
                         .iter()
                         .map(|s| (*s).to_owned())
                         .collect(),

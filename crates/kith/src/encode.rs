@@ -22,7 +22,9 @@ use crate::format::format_value;
 use crate::hash::TokenHasher;
 use crate::keys::{Purpose, Secret, clk_keys, kith_key};
 use crate::normalize::{DateNormalizer, Normalized, Normalizer};
-use crate::schema::{Comparison, FeatureHashing, FieldTokens, Schema, Strategy, TextEncoding};
+use crate::schema::{
+    Comparison, FeatureHashing, FieldTokens, InputKind, Schema, Strategy, TextEncoding,
+};
 use crate::tokenize::Tokens;
 
 /// Length of record and exact tokens in bytes (128 bits).
@@ -45,6 +47,9 @@ pub struct EncoderOptions {
     /// Extra input date formats per feature or exact identifier (from the holder's column mapping),
     /// tried before the schema's own.
     pub extra_date_formats: BTreeMap<String, Vec<DateFormat>>,
+    /// Criteria this holder does not hold (its mapping maps them to `null`): they get no
+    /// `flag:` column, rather than a column that says "no" for everyone.
+    pub criteria_not_held: std::collections::BTreeSet<String>,
 }
 
 /// What became of one field of one record.
@@ -63,7 +68,8 @@ pub enum FieldOutcome {
 pub struct RecordInput<'a> {
     /// One value per schema feature (ignored features' values are not read).
     pub features: &'a [&'a str],
-    /// One value per exact identifier of the schema's `kith` section.
+    /// One value per keyed input of the schema's `kith` section, in the order of
+    /// [`crate::schema::KithSection::keyed_inputs`]: exact identifiers, household inputs, criteria.
     pub exact: &'a [&'a str],
     /// The holder's local ID of the record; it only feeds the keyed record token, which is not
     /// computed when this is `None`.
@@ -85,6 +91,12 @@ pub struct EncodedRecord {
     /// One field-level Bloom filter per `kith.fields` entry (MSB-first bytes); `None` where the
     /// value was missing.
     pub fields: Vec<Option<Vec<u8>>>,
+    /// The household tokens, in the order of [`Encoder::house_names`] (`dwelling`, `register`);
+    /// `None` where a part was missing.
+    pub house: Vec<Option<Token>>,
+    /// One flag per criterion this holder holds ([`Encoder::criteria_names`]); `None` where the
+    /// value could not be read.
+    pub flags: Vec<Option<bool>>,
 }
 
 struct FeatureEncoder {
@@ -154,6 +166,20 @@ struct ExactEncoder {
     mac: Hmac<Sha256>,
 }
 
+/// The dwelling token's parts: the postcode feature and the address input (index among the keyed
+/// inputs).
+struct DwellingEncoder {
+    postcode: usize,
+    address: usize,
+    mac: Hmac<Sha256>,
+}
+
+/// The household register token: the input's index among the keyed inputs.
+struct RegisterEncoder {
+    input: usize,
+    mac: Hmac<Sha256>,
+}
+
 /// A prepared encoder for one schema, secret and party.
 pub struct Encoder {
     id: u64,
@@ -162,6 +188,12 @@ pub struct Encoder {
     folds: u32,
     features: Vec<FeatureEncoder>,
     exact: Vec<ExactEncoder>,
+    /// Names and kinds of every keyed input (exact identifiers first).
+    inputs: Vec<(String, InputKind)>,
+    dwelling: Option<DwellingEncoder>,
+    register: Option<RegisterEncoder>,
+    /// The criteria held: (name, index among the keyed inputs).
+    criteria: Vec<(String, usize)>,
     blocking: Vec<BlockEncoder>,
     fields: Vec<FieldEncoder>,
     record_mac: Hmac<Sha256>,
@@ -430,6 +462,37 @@ impl Encoder {
                 })
             })
             .collect();
+        let inputs: Vec<(String, InputKind)> = schema
+            .kith()
+            .keyed_inputs()
+            .into_iter()
+            .map(|(n, k)| (n.to_owned(), k))
+            .collect();
+        let input_of = |kind: InputKind| inputs.iter().position(|(_, k)| *k == kind);
+        let dwelling = schema
+            .kith()
+            .household
+            .as_ref()
+            .and_then(|h| h.dwelling.as_ref())
+            .and_then(|d| {
+                Some(DwellingEncoder {
+                    postcode: features.iter().position(|f| f.identifier == d.postcode)?,
+                    address: input_of(InputKind::Address)?,
+                    mac: mac_key(&kith_key(secret, fp, Purpose::HouseToken("dwelling"))),
+                })
+            });
+        let register = input_of(InputKind::Register).map(|input| RegisterEncoder {
+            input,
+            mac: mac_key(&kith_key(secret, fp, Purpose::HouseToken("register"))),
+        });
+        let criteria = inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, k))| {
+                *k == InputKind::Criterion && !options.criteria_not_held.contains(n)
+            })
+            .map(|(i, (n, _))| (n.clone(), i))
+            .collect();
         let record_mac = mac_key(&kith_key(secret, fp, Purpose::RecordToken));
         let check = token_of(
             &mac_key(&kith_key(secret, fp, Purpose::KeyCheck)),
@@ -442,6 +505,10 @@ impl Encoder {
             folds: clk.xor_folds,
             features,
             exact,
+            inputs,
+            dwelling,
+            register,
+            criteria,
             blocking,
             fields,
             record_mac,
@@ -472,6 +539,30 @@ impl Encoder {
     /// Names of the exact identifiers, in output order.
     pub fn exact_names(&self) -> Vec<&str> {
         self.exact.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    /// Names of every keyed input (exact identifiers, household inputs, criteria), in the order
+    /// [`RecordInput::exact`] takes their values.
+    pub fn input_names(&self) -> Vec<&str> {
+        self.inputs.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Names of the household tokens, in output order: `dwelling` and `register`, as the schema
+    /// has them.
+    pub fn house_names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.dwelling.is_some() {
+            v.push("dwelling");
+        }
+        if self.register.is_some() {
+            v.push("register");
+        }
+        v
+    }
+
+    /// Names of the criteria this holder holds, in output order.
+    pub fn criteria_names(&self) -> Vec<&str> {
+        self.criteria.iter().map(|(n, _)| n.as_str()).collect()
     }
 
     /// Feature identifiers in schema order.
@@ -531,7 +622,7 @@ impl Encoder {
         out: &mut EncodedBatch,
     ) {
         let n = inputs.len();
-        let width = self.features.len() + self.exact.len();
+        let width = self.features.len() + self.inputs.len();
         for input in inputs {
             assert_eq!(
                 input.features.len(),
@@ -540,8 +631,8 @@ impl Encoder {
             );
             assert_eq!(
                 input.exact.len(),
-                self.exact.len(),
-                "one value per exact identifier"
+                self.inputs.len(),
+                "one value per keyed input"
             );
         }
         let mut bits = std::mem::take(&mut scratch.bits);
@@ -630,6 +721,7 @@ impl Encoder {
             outcomes.push(outcome);
             record.exact.push(token);
         }
+        self.household_of(input, record, outcomes);
         record.blocks.clear();
         let mut joined = String::new();
         for b in &self.blocking {
@@ -662,6 +754,68 @@ impl Encoder {
         }
         bits.write_bytes(&mut record.clk);
         record.token = input.local_id.map(|id| self.record_token(id));
+    }
+
+    /// The household tokens and criteria flags; one outcome per keyed input after the exact
+    /// identifiers is appended to `outcomes`.
+    fn household_of(
+        &self,
+        input: &RecordInput<'_>,
+        record: &mut EncodedRecord,
+        outcomes: &mut Vec<FieldOutcome>,
+    ) {
+        let outcome = |n: &Normalized<'_>| match n {
+            Normalized::Value(_) => FieldOutcome::Present,
+            Normalized::Missing => FieldOutcome::Missing,
+            Normalized::Invalid => FieldOutcome::Invalid,
+        };
+        outcomes.resize(self.inputs.len(), FieldOutcome::Missing);
+        record.house.clear();
+        if let Some(d) = &self.dwelling {
+            let premise = Normalizer::Premise.apply(input.exact[d.address]);
+            outcomes[d.address] = outcome(&premise);
+            let fe = &self.features[d.postcode];
+            let raw = input.features[d.postcode];
+            let postcode = match &fe.normalizer {
+                Some(n) => n.apply(raw),
+                None => match raw.trim() {
+                    "" => Normalized::Missing,
+                    v => Normalized::Value(Cow::Owned(v.to_uppercase())),
+                },
+            };
+            record.house.push(match (postcode, premise) {
+                (Normalized::Value(pc), Normalized::Value(pr)) => {
+                    Some(token_of(&d.mac, &[pc.as_bytes(), &[0x1f], pr.as_bytes()]))
+                }
+                _ => None,
+            });
+        }
+        if let Some(r) = &self.register {
+            let v = input.exact[r.input].trim();
+            outcomes[r.input] = if v.is_empty() {
+                FieldOutcome::Missing
+            } else {
+                FieldOutcome::Present
+            };
+            record.house.push(
+                (!v.is_empty())
+                    .then(|| token_of(&r.mac, &[self.party.as_bytes(), &[0], v.as_bytes()])),
+            );
+        }
+        record.flags.clear();
+        for &(_, i) in &self.criteria {
+            let f = Normalizer::Flag.apply(input.exact[i]);
+            outcomes[i] = match &f {
+                Normalized::Value(v) if v == "0" && input.exact[i].trim().is_empty() => {
+                    FieldOutcome::Missing
+                }
+                other => outcome(other),
+            };
+            record.flags.push(match f {
+                Normalized::Value(v) => Some(v == "1"),
+                _ => None,
+            });
+        }
     }
 
     /// The record's field-level Bloom filters. A token's bits are `(a + i·b) mod bits` for
@@ -1348,6 +1502,82 @@ mod tests {
             vec![None],
             "invalid NHS number"
         );
+        assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
+    }
+
+    /// The dwelling token is the postcode and the premise: one dwelling written two ways gives one
+    /// token, whoever holds it; a neighbour or another flat of the building another. The register
+    /// token groups only its own holder's records. Flags carry yes, no, or unreadable.
+    #[test]
+    fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() {
+        let schema = Schema::from_json_str(
+            r#"{"version": 3, "clkConfig": {"l": 64, "kdf": {"type": "HKDF"}},
+              "features": [{"identifier": "postcode", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 2}}}],
+              "kith": {"version": 1, "normalize": {"postcode": "postcode"},
+                "household": {"dwelling": {"postcode": "postcode", "address": "address"}, "register": "ref"},
+                "criteria": {"absence": {}, "offending": {}}}}"#,
+        )
+        .expect("schema");
+        let secret = Secret::new(b"property secret".to_vec()).expect("secret");
+        let not_held = EncoderOptions {
+            criteria_not_held: ["offending".to_owned()].into(),
+            ..EncoderOptions::default()
+        };
+        let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("a");
+        let b = Encoder::new(&schema, &secret, "health", &not_held).expect("b");
+        assert_eq!(a.house_names(), ["dwelling", "register"]);
+        assert_eq!(a.criteria_names(), ["absence", "offending"]);
+        assert_eq!(b.criteria_names(), ["absence"]);
+        let mut s = Scratch::default();
+        let mut enc = |e: &Encoder, pc: &str, address: &str, r: &str, flags: [&str; 2]| {
+            let out = e
+                .encode(
+                    &mut s,
+                    &RecordInput {
+                        features: &[pc],
+                        exact: &[address, r, flags[0], flags[1]],
+                        local_id: None,
+                    },
+                )
+                .expect("ok");
+            (out.house.clone(), out.flags.clone())
+        };
+        let (h1, f1) = enc(
+            &a,
+            "M1 1AA",
+            "Flat 3, Mill House, Mill Lane",
+            "HR1",
+            ["Y", ""],
+        );
+        let (h2, f2) = enc(&b, "m11aa", "FLAT 3 MILL HOUSE", "HR1", ["1", "junk"]);
+        assert_eq!(h1[0], h2[0], "one dwelling written two ways");
+        assert!(h1[0].is_some());
+        assert_ne!(
+            h1[1], h2[1],
+            "a register reference means something only to its holder"
+        );
+        assert_eq!(f1, [Some(true), Some(false)]);
+        assert_eq!(f2, [Some(true)], "offending is not held by health");
+        let (h3, _) = enc(
+            &a,
+            "M1 1AA",
+            "Flat 4, Mill House, Mill Lane",
+            "HR1",
+            ["", ""],
+        );
+        let (h4, _) = enc(
+            &a,
+            "M1 1AB",
+            "Flat 3, Mill House, Mill Lane",
+            "HR1",
+            ["", ""],
+        );
+        assert_ne!(h1[0], h3[0], "another flat");
+        assert_ne!(h1[0], h4[0], "another postcode");
+        assert_eq!(h1[1], h3[1], "one holder's register reference");
+        let (h5, f5) = enc(&a, "", "3 Mill House", "", ["maybe", "no"]);
+        assert_eq!(h5, [None, None]);
+        assert_eq!(f5, [None, Some(false)]);
         assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
     }
 }

@@ -25,8 +25,10 @@ use crate::error::EncodingsError;
 
 /// The format name in the header.
 pub const FORMAT_NAME: &str = "kith-encodings";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: i64 = 1;
+/// The newest format version this build writes and reads. Version 2 adds household tokens
+/// (`house:` columns) and criteria flags (`flag:` columns); a file without them is written as
+/// version 1, so that older readers still take it.
+pub const FORMAT_VERSION: i64 = 2;
 
 /// The header of an encodings file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +47,11 @@ pub struct Header {
     pub exact: Vec<String>,
     /// Names of the keyed blocking keys, in column order (after the exact identifiers).
     pub blocks: Vec<String>,
-    /// Field-level Bloom filters, in column order (after the blocking keys).
+    /// Household tokens (`dwelling`, `register`), in column order (after the blocking keys).
+    pub house: Vec<String>,
+    /// Criteria flags this holder holds, in column order (after the household tokens).
+    pub flags: Vec<String>,
+    /// Field-level Bloom filters, in column order (after the flags).
     pub fields: Vec<FieldSpec>,
     /// The schema's twin rule: (the fields that may differ, the fields twins share).
     pub twins: Option<(Vec<String>, Vec<String>)>,
@@ -67,6 +73,8 @@ impl Header {
         let mut c = vec!["token".to_owned(), "clk".to_owned()];
         c.extend(self.exact.iter().map(|e| format!("exact:{e}")));
         c.extend(self.blocks.iter().map(|b| format!("block:{b}")));
+        c.extend(self.house.iter().map(|h| format!("house:{h}")));
+        c.extend(self.flags.iter().map(|f| format!("flag:{f}")));
         c.extend(self.fields.iter().map(|f| format!("field:{}", f.name)));
         c
     }
@@ -75,7 +83,7 @@ impl Header {
     pub fn write<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
         let mut v = json!({
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": if self.house.is_empty() && self.flags.is_empty() { 1 } else { FORMAT_VERSION },
             "party": self.party,
             "schema_fingerprint": self.schema_fingerprint,
             "key_check": self.key_check,
@@ -113,8 +121,9 @@ impl Header {
                 "not a kith encodings file (the header's \"format\" is not {FORMAT_NAME:?})"
             )));
         }
-        match v.get("version").and_then(Value::as_i64) {
-            Some(FORMAT_VERSION) => {}
+        let version = v.get("version").and_then(Value::as_i64);
+        match version {
+            Some(1..=FORMAT_VERSION) => {}
             other => {
                 return Err(bad(format!(
                     "encodings format version {} is not supported (this kith reads version {FORMAT_VERSION})",
@@ -189,6 +198,8 @@ impl Header {
         }
         let mut exact = Vec::new();
         let mut blocks = Vec::new();
+        let mut house: Vec<String> = Vec::new();
+        let mut flags: Vec<String> = Vec::new();
         let mut fields = Vec::new();
         for c in &columns[2..] {
             if let Some(f) = c.strip_prefix("field:") {
@@ -203,6 +214,38 @@ impl Header {
             if !fields.is_empty() {
                 return Err(bad(format!(
                     "column {c:?} comes after a field filter; field filters come last"
+                )));
+            }
+            if let Some(h) = c.strip_prefix("house:") {
+                if version == Some(1) {
+                    return Err(bad(format!("column {c:?} needs format version 2")));
+                }
+                if !matches!(h, "dwelling" | "register") || house.iter().any(|x| x == h) {
+                    return Err(bad(format!(
+                        "column {c:?}: household columns are house:dwelling and house:register, once each"
+                    )));
+                }
+                if !flags.is_empty() {
+                    return Err(bad(format!(
+                        "column {c:?} comes after a flag; household tokens come first"
+                    )));
+                }
+                house.push(h.to_owned());
+                continue;
+            }
+            if let Some(f) = c.strip_prefix("flag:") {
+                if version == Some(1) {
+                    return Err(bad(format!("column {c:?} needs format version 2")));
+                }
+                if f.is_empty() || flags.iter().any(|x| x == f) {
+                    return Err(bad(format!("column {c:?}: a flag needs a name, once")));
+                }
+                flags.push(f.to_owned());
+                continue;
+            }
+            if !house.is_empty() || !flags.is_empty() {
+                return Err(bad(format!(
+                    "column {c:?} comes after a household token or flag; those come after the blocking keys"
                 )));
             }
             if let Some(e) = c.strip_prefix("exact:") {
@@ -253,6 +296,8 @@ impl Header {
             records: number("records")?,
             exact,
             blocks,
+            house,
+            flags,
             fields,
             twins,
         })
@@ -270,6 +315,10 @@ pub struct Row {
     pub exact: Vec<Option<Token>>,
     /// One 64-bit token per blocking key; `None` where a part was missing.
     pub blocks: Vec<Option<u64>>,
+    /// One household token per header `house` entry; `None` where missing.
+    pub house: Vec<Option<Token>>,
+    /// One flag per header `flags` entry; `None` where the holder could not read it.
+    pub flags: Vec<Option<bool>>,
     /// One field-level filter per header `fields` entry; `None` where the value was missing.
     pub fields: Vec<Option<Vec<u8>>>,
 }
@@ -298,6 +347,19 @@ pub fn record_line(token: &Token, r: &EncodedRecord, out: &mut String) {
         if let Some(t) = b {
             out.push_str(&crate::hex(&t.to_be_bytes()));
         }
+    }
+    for h in &r.house {
+        out.push(',');
+        if let Some(t) = h {
+            out.push_str(&crate::hex(t));
+        }
+    }
+    for f in &r.flags {
+        out.push_str(match f {
+            Some(true) => ",1",
+            Some(false) => ",0",
+            None => ",",
+        });
     }
     for f in &r.fields {
         out.push(',');
@@ -378,7 +440,8 @@ impl<R: BufRead> Reader<R> {
         let mut parts = text.split(',');
         let n_exact = self.header.exact.len();
         let n_blocks = self.header.blocks.len();
-        let want = 2 + n_exact + n_blocks + self.header.fields.len();
+        let (n_house, n_flags) = (self.header.house.len(), self.header.flags.len());
+        let want = 2 + n_exact + n_blocks + n_house + n_flags + self.header.fields.len();
         let fields: Vec<&str> = parts.by_ref().take(want + 1).collect();
         if fields.len() != want {
             return Err(bad(format!(
@@ -417,8 +480,37 @@ impl<R: BufRead> Reader<R> {
             parse_block,
             line,
         )?;
+        let at = 2 + n_exact + n_blocks;
+        let house = optional_columns(
+            &fields[at..at + n_house],
+            at + 1,
+            &self.header.house,
+            "house",
+            2 * TOKEN_BYTES,
+            parse_token,
+            line,
+        )?;
+        let mut flags = Vec::with_capacity(n_flags);
+        for (i, (f, name)) in fields[at + n_house..at + n_house + n_flags]
+            .iter()
+            .zip(&self.header.flags)
+            .enumerate()
+        {
+            flags.push(match *f {
+                "1" => Some(true),
+                "0" => Some(false),
+                "" => None,
+                _ => {
+                    return Err(bad(format!(
+                        "field {} (flag:{name}): expected 1, 0 or nothing",
+                        at + n_house + i + 1
+                    )));
+                }
+            });
+        }
+        let n_before = n_exact + n_blocks + n_house + n_flags;
         let mut filters = Vec::with_capacity(self.header.fields.len());
-        for (i, (f, spec)) in fields[2 + n_exact + n_blocks..]
+        for (i, (f, spec)) in fields[2 + n_before..]
             .iter()
             .zip(&self.header.fields)
             .enumerate()
@@ -427,7 +519,7 @@ impl<R: BufRead> Reader<R> {
                 filters.push(None);
                 continue;
             }
-            let at = 3 + n_exact + n_blocks + i;
+            let at = 3 + n_before + i;
             let bytes = B64.decode(f).map_err(|e| {
                 bad(format!(
                     "field {at} (field:{}): not valid base64: {e}",
@@ -451,6 +543,8 @@ impl<R: BufRead> Reader<R> {
             clk,
             exact,
             blocks,
+            house,
+            flags,
             fields: filters,
         }))
     }
@@ -518,6 +612,8 @@ mod tests {
             records,
             exact: vec!["nhs".into()],
             blocks: vec!["sx_year".into()],
+            house: vec![],
+            flags: vec![],
             fields: vec![FieldSpec {
                 name: "surname".into(),
                 bits: 64,
@@ -538,6 +634,8 @@ mod tests {
             clk: vec![0xab, 0xc0],
             exact: vec![exact],
             blocks: vec![(!t.is_multiple_of(3)).then_some(0x0123_4567_89ab_cdef ^ u64::from(t))],
+            house: vec![],
+            flags: vec![],
             fields: vec![(!t.is_multiple_of(5)).then(|| vec![t; 8])],
         }
     }
@@ -552,6 +650,8 @@ mod tests {
                 exact: r.exact.clone(),
                 blocks: r.blocks.clone(),
                 fields: r.fields.clone(),
+                house: r.house.clone(),
+                flags: r.flags.clone(),
             };
             write_record(&mut out, &r.token, &rec).expect("write");
         }
@@ -565,6 +665,49 @@ mod tests {
             out.push(rec);
         }
         Ok(out)
+    }
+
+    /// Household tokens and flags make a version 2 file; without them a file stays version 1.
+    #[test]
+    fn household_tokens_and_flags_round_trip_as_version_2() {
+        let v1 = String::from_utf8(write(&header(0), &[])).expect("utf8");
+        assert!(v1.contains(r#""version":1"#), "{v1}");
+        let mut h = header(3);
+        h.house = vec!["dwelling".into(), "register".into()];
+        h.flags = vec!["absence".into(), "offending".into()];
+        let rows: Vec<Row> = (1..=3u8)
+            .map(|t| {
+                let mut r = record(t);
+                r.house = vec![(t != 2).then_some([t; 16]), (t == 3).then_some([7; 16])];
+                r.flags = vec![Some(t == 1), (t != 3).then_some(false)];
+                r
+            })
+            .collect();
+        let bytes = write(&h, &rows);
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(text.contains(r#""version":2"#), "{text}");
+        assert!(text.contains(r#""house:dwelling","house:register","flag:absence","flag:offending","field:surname""#), "{text}");
+        assert_eq!(read_all(&bytes).expect("read"), rows);
+        assert_eq!(Reader::new(bytes.as_slice()).expect("header").header(), &h);
+        // A flag other than 1, 0 or nothing, a house column in a version 1 file, and a flag
+        // before a household token are refused.
+        let bad_flag = text.replacen(",1,0,", ",yes,0,", 1);
+        assert_ne!(bad_flag, text);
+        let e = read_all(bad_flag.as_bytes()).expect_err("flag");
+        assert!(e.to_string().contains("flag:absence"), "{e}");
+        let e = read_all(
+            text.replacen(r#""version":2"#, r#""version":1"#, 1)
+                .as_bytes(),
+        )
+        .expect_err("v1");
+        assert!(e.to_string().contains("version 2"), "{e}");
+        let swapped = text.replacen(
+            r#""house:register","flag:absence""#,
+            r#""flag:absence","house:register""#,
+            1,
+        );
+        let e = read_all(swapped.as_bytes()).expect_err("order");
+        assert!(e.to_string().contains("household tokens come first"), "{e}");
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn extract(data: &[u8]) -> usize {
         return 0;
     };
     let text = String::from_utf8_lossy(data);
-    let (nf, ne) = (schema.features().len(), schema.kith().exact.len());
+    let (nf, ne) = (schema.features().len(), schema.kith().keyed_inputs().len());
     let mut scratch = Scratch::default();
     let mut encoded = 0;
     for line in text.lines() {

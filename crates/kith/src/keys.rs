@@ -124,6 +124,8 @@ pub(crate) enum Purpose<'a> {
     BlockToken(&'a str),
     /// Field-level Bloom filters of one key group.
     FieldFilter(&'a str),
+    /// Household tokens of one kind (`dwelling`, `register`).
+    HouseToken(&'a str),
     /// The key-check value that lets the linkage party see that holders used the same secret.
     KeyCheck,
 }
@@ -139,6 +141,7 @@ pub(crate) fn kith_key(
         Purpose::ExactToken(name) => format!("kith/v1/exact-token/{name}"),
         Purpose::BlockToken(name) => format!("kith/v1/block-token/{name}"),
         Purpose::FieldFilter(group) => format!("kith/v1/field-filter/{group}"),
+        Purpose::HouseToken(name) => format!("kith/v1/house-token/{name}"),
         Purpose::KeyCheck => "kith/v1/key-check".to_owned(),
     };
     let mut out = Zeroizing::new([0u8; 32]);

@@ -263,11 +263,11 @@ impl Layout {
                     .iter()
                     .filter(|f| f.hashing.is_some())
                     .map(|f| f.identifier.as_str())
-                    .chain(schema.kith().exact.iter().map(|e| e.name.as_str()))
+                    .chain(schema.kith().keyed_inputs().into_iter().map(|(n, _)| n))
                     .collect();
                 if let Some(extra) = m.columns.keys().find(|k| !known.contains(&k.as_str())) {
                     return Err(LayoutError(format!(
-                        "the mapping names {extra:?}, which is not a feature or exact identifier of the schema (they are: {})",
+                        "the mapping names {extra:?}, which is not a feature or input of the schema (they are: {})",
                         known.join(", ")
                     )));
                 }
@@ -304,9 +304,9 @@ impl Layout {
                 .collect::<Result<Vec<_>, _>>()?;
             exact = schema
                 .kith()
-                .exact
-                .iter()
-                .map(|e| resolve(&e.name))
+                .keyed_inputs()
+                .into_iter()
+                .map(|(name, _)| resolve(name))
                 .collect::<Result<Vec<_>, _>>()?;
         } else {
             let ids: Vec<&str> = schema
@@ -346,7 +346,8 @@ impl Layout {
             .collect()
     }
 
-    /// The input column (0-based) of each exact identifier; `None` where unmapped.
+    /// The input column (0-based) of each keyed input (exact identifiers, household inputs,
+    /// criteria: [`crate::schema::KithSection::keyed_inputs`]); `None` where unmapped.
     pub fn exact_columns(&self) -> Vec<Option<usize>> {
         self.exact
             .iter()

@@ -27,6 +27,13 @@ pub enum Normalizer {
     NhsNumber,
     /// Sex codes (M/F/Male/Female/1/2, U and other "unknown" codes) to `m` or `f`.
     Sex,
+    /// The premise of an address line: its house and flat numbers (`"Flat 3, 12A Mill Lane"` gives
+    /// `"3/12A"`), or, with no number, its first part's words (`"Rose Cottage, Mill Lane"` gives
+    /// `"ROSE COTTAGE"`). With the postcode it tells one dwelling from its neighbours.
+    Premise,
+    /// A yes/no flag: `1`, `y`, `yes`, `true`, `t` give `"1"`; `0`, `n`, `no`, `false`, `f` and an
+    /// empty value give `"0"`; anything else is invalid.
+    Flag,
 }
 
 /// The outcome of normalising one value.
@@ -97,11 +104,16 @@ impl Normalizer {
             Normalizer::Postcode => "postcode",
             Normalizer::NhsNumber => "nhs_number",
             Normalizer::Sex => "sex",
+            Normalizer::Premise => "premise",
+            Normalizer::Flag => "flag",
         }
     }
 
     /// Normalise one raw value.
     pub fn apply<'a>(&self, raw: &'a str) -> Normalized<'a> {
+        if let Normalizer::Flag = self {
+            return flag(raw);
+        }
         if raw.trim().is_empty() {
             return Normalized::Missing;
         }
@@ -121,8 +133,69 @@ impl Normalizer {
             Normalizer::Postcode => postcode(raw),
             Normalizer::NhsNumber => nhs_number(raw),
             Normalizer::Sex => sex(raw),
+            Normalizer::Premise => match premise(raw) {
+                s if s.is_empty() => Normalized::Missing,
+                s => Normalized::Value(Cow::Owned(s)),
+            },
+            Normalizer::Flag => flag(raw),
         }
     }
+}
+
+/// A yes/no flag to `"1"` or `"0"` (empty is `"0"`: extracts mark what holds and leave the rest
+/// blank).
+fn flag(raw: &str) -> Normalized<'static> {
+    let v = raw.trim();
+    let is = |words: &[&str]| words.iter().any(|w| v.eq_ignore_ascii_case(w));
+    if v.is_empty() || is(&["0", "n", "no", "false", "f"]) {
+        Normalized::Value(Cow::Borrowed("0"))
+    } else if is(&["1", "y", "yes", "true", "t"]) {
+        Normalized::Value(Cow::Borrowed("1"))
+    } else {
+        Normalized::Invalid
+    }
+}
+
+/// The premise of an address line: its numbers (a digit run with at most one letter straight
+/// after it, `12A`; `12-14` gives `12/14`) joined by `/` in order, upper case; with no number, the
+/// words of its first comma-separated part (as [`name`] makes them, upper case). Street names,
+/// towns and the word "Flat" are dropped, so `"Flat 3, Mill House, Mill Lane"`, `"FLAT 3 MILL
+/// HOUSE"` and `"3 Mill House"` are one premise, and `"12 Mill Lane"` and `"12, Mill Ln"` another.
+pub fn premise(raw: &str) -> String {
+    let folded = name(raw);
+    let mut out = String::new();
+    let mut chars = folded.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_ascii_digit() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push(c);
+        while let Some(&d) = chars.peek() {
+            if d.is_ascii_digit() {
+                out.push(d);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        // One letter straight after the number, and not the start of a word (12a, not 12 and).
+        let mut ahead = chars.clone();
+        if let Some(l) = ahead.next()
+            && l.is_alphabetic()
+            && ahead.next().is_none_or(|n| !n.is_alphanumeric())
+        {
+            out.extend(l.to_uppercase());
+            chars.next();
+        }
+    }
+    if out.is_empty() {
+        let first = raw.split(',').next().unwrap_or("");
+        out = name(first).to_uppercase();
+    }
+    out
 }
 
 /// Fold a letter that has no Unicode decomposition into its usual ASCII spelling.
@@ -526,5 +599,63 @@ mod tests {
                 prop_assert_eq!(n.parse(&raw), want, "{}", raw);
             }
         }
+
+        #[test]
+        fn a_premise_is_its_numbers_whatever_the_street_case_and_punctuation(
+            flat in proptest::option::of(1u32..200),
+            house in 1u32..400,
+            suffix in proptest::option::of("[A-D]"),
+            street in "[A-Za-z]{3,12}( [A-Za-z]{2,8})?",
+            upper in any::<bool>(),
+            comma in any::<bool>(),
+        ) {
+            let number = format!("{house}{}", suffix.clone().unwrap_or_default());
+            let line = match flat {
+                Some(f) => format!("Flat {f}{} {number} {street}", if comma { "," } else { "" }),
+                None => format!("{number}{} {street}", if comma { "," } else { "" }),
+            };
+            let line = if upper { line.to_uppercase() } else { line.to_lowercase() };
+            let want = match flat {
+                Some(f) => format!("{f}/{house}{}", suffix.unwrap_or_default()),
+                None => format!("{house}{}", suffix.unwrap_or_default()),
+            };
+            prop_assert_eq!(premise(&line), want);
+        }
+
+        #[test]
+        fn a_flag_reads_only_yes_no_words(raw in "\\PC{0,6}") {
+            match Normalizer::Flag.apply(&raw) {
+                Normalized::Value(v) => {
+                    let t = raw.trim().to_ascii_lowercase();
+                    let yes = ["1", "y", "yes", "true", "t"].contains(&t.as_str());
+                    let no = ["", "0", "n", "no", "false", "f"].contains(&t.as_str());
+                    prop_assert!(yes || no, "{:?}", raw);
+                    prop_assert_eq!(v.as_ref(), if yes { "1" } else { "0" });
+                }
+                Normalized::Invalid => prop_assert!(!["", "0", "1", "y", "n", "yes", "no", "true", "false", "t", "f"].contains(&raw.trim().to_ascii_lowercase().as_str())),
+                Normalized::Missing => prop_assert!(false, "a flag is never missing"),
+            }
+        }
+    }
+
+    #[test]
+    fn premises_tell_flats_and_houses_apart_and_keep_house_names() {
+        for (raw, want) in [
+            ("Flat 3, Mill House, Mill Lane", "3"),
+            ("FLAT 3 MILL HOUSE", "3"),
+            ("12 Mill Lane", "12"),
+            ("12, Mill Ln", "12"),
+            ("12a Mill Lane", "12A"),
+            ("12 and 14 High Street", "12/14"),
+            ("Flat 2, 12-14 High Street", "2/12/14"),
+            ("Rose Cottage, Mill Lane", "ROSE COTTAGE"),
+            ("  ", ""),
+        ] {
+            assert_eq!(premise(raw), want, "{raw}");
+        }
+        assert_eq!(Normalizer::Premise.apply(" "), Normalized::Missing);
+        assert_eq!(Normalizer::Flag.apply(""), v("0"));
+        assert_eq!(Normalizer::Flag.apply(" Yes "), v("1"));
+        assert_eq!(Normalizer::Flag.apply("maybe"), Normalized::Invalid);
     }
 }

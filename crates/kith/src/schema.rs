@@ -251,6 +251,79 @@ pub struct KithSection {
     pub fields: Vec<FieldFilter>,
     /// The twin rule for field scoring, if any.
     pub twins: Option<TwinRule>,
+    /// What holders encode about households, if anything.
+    pub household: Option<Household>,
+    /// Criteria flags holders may attach to records (an identification run's criteria).
+    pub criteria: Vec<Criterion>,
+}
+
+/// What holders encode about households: keyed tokens that let the linkage party group linked
+/// people into families without seeing an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Household {
+    /// The dwelling token: the postcode feature's normalised value and the premise (house and flat
+    /// numbers) of an address input, HMAC'd together. Neighbours and flats of one building differ.
+    pub dwelling: Option<Dwelling>,
+    /// The name of an input carrying the holder's own household grouping (a council's household
+    /// register reference), encoded as a token keyed to the holder, so that it groups only that
+    /// holder's records.
+    pub register: Option<String>,
+}
+
+/// Where a dwelling token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dwelling {
+    /// The feature holding the postcode.
+    pub postcode: String,
+    /// The name of the input holding the address line (not a feature: it is never hashed into a
+    /// CLK, only its premise into the dwelling token).
+    pub address: String,
+}
+
+/// A criterion flag: one yes/no input, carried to the linkage party as a flag only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Criterion {
+    /// Its name: the input's name in mappings and its column (`flag:<name>`) in encodings files.
+    pub name: String,
+}
+
+/// What one keyed input (an input that is not a CLK feature) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// An exact identifier.
+    Exact,
+    /// The address line of the dwelling token.
+    Address,
+    /// The holder's household register reference.
+    Register,
+    /// A criterion flag.
+    Criterion,
+}
+
+impl KithSection {
+    /// The inputs other than CLK features, in the order an encoder takes their values: the exact
+    /// identifiers, then the household inputs (address, register), then the criteria.
+    pub fn keyed_inputs(&self) -> Vec<(&str, InputKind)> {
+        let mut v: Vec<(&str, InputKind)> = self
+            .exact
+            .iter()
+            .map(|e| (e.name.as_str(), InputKind::Exact))
+            .collect();
+        if let Some(h) = &self.household {
+            if let Some(d) = &h.dwelling {
+                v.push((d.address.as_str(), InputKind::Address));
+            }
+            if let Some(r) = &h.register {
+                v.push((r.as_str(), InputKind::Register));
+            }
+        }
+        v.extend(
+            self.criteria
+                .iter()
+                .map(|c| (c.name.as_str(), InputKind::Criterion)),
+        );
+        v
+    }
 }
 
 /// Which field-level filters tell twins from duplicates: two records of one holder that agree on
@@ -508,6 +581,15 @@ impl Schema {
             }
             if let Some(t) = &self.kith.twins {
                 k["twins"] = json!({"differ": t.differ_json(), "agree": t.agree});
+            }
+            if let Some(h) = &self.kith.household {
+                k["household"] = json!({
+                    "dwelling": h.dwelling.as_ref().map(|d| json!({"postcode": d.postcode, "address": d.address})),
+                    "register": h.register,
+                });
+            }
+            if !self.kith.criteria.is_empty() {
+                k["criteria"] = self.kith.criteria.iter().map(|c| json!(c.name)).collect();
             }
             k
         } else {
@@ -1202,6 +1284,8 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
             "blocking",
             "fields",
             "twins",
+            "household",
+            "criteria",
             "description",
         ],
         p,
@@ -1275,6 +1359,26 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
         Some(t) => Some(parse_twins(t, &p.key("twins"), &fields)?),
         None => None,
     };
+    let household = m
+        .get("household")
+        .map(|h| parse_household(h, &p.key("household"), features, &exact))
+        .transpose()?;
+    let mut criteria: Vec<Criterion> = Vec::new();
+    if let Some(c) = m.get("criteria") {
+        let cp = p.key("criteria");
+        for (name, spec) in as_object(c, &cp)? {
+            let np = cp.key(name);
+            check_input_name(name, &np, features, &exact)?;
+            if household.as_ref().is_some_and(|h| {
+                h.register.as_deref() == Some(name)
+                    || h.dwelling.as_ref().is_some_and(|d| &d.address == name)
+            }) {
+                return Err(np.err(format!("{name:?} is already a household input")));
+            }
+            no_other_keys(as_object(spec, &np)?, &["description"], &np)?;
+            criteria.push(Criterion { name: name.clone() });
+        }
+    }
     Ok(KithSection {
         version,
         id_column,
@@ -1283,7 +1387,81 @@ fn parse_kith(v: &Value, p: &JPath, features: &[Feature]) -> Result<KithSection,
         blocking,
         fields,
         twins,
+        household,
+        criteria,
     })
+}
+
+/// An input name must be plain and must not already name a feature or an exact identifier.
+fn check_input_name(
+    name: &str,
+    p: &JPath,
+    features: &[Feature],
+    exact: &[ExactIdentifier],
+) -> Result<(), SchemaError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(p.err("input names may use only ASCII letters, digits, '_' and '-'"));
+    }
+    if features.iter().any(|f| f.identifier == name) || exact.iter().any(|e| e.name == name) {
+        return Err(p.err(format!(
+            "{name:?} is already a feature or exact identifier; give this input its own name"
+        )));
+    }
+    Ok(())
+}
+
+/// Parse `{"dwelling": {"postcode": "postcode", "address": "address"}, "register": "household_ref"}`.
+fn parse_household(
+    v: &Value,
+    p: &JPath,
+    features: &[Feature],
+    exact: &[ExactIdentifier],
+) -> Result<Household, SchemaError> {
+    let m = as_object(v, p)?;
+    no_other_keys(m, &["dwelling", "register", "description"], p)?;
+    let dwelling = match m.get("dwelling") {
+        None => None,
+        Some(d) => {
+            let dp = p.key("dwelling");
+            let dm = as_object(d, &dp)?;
+            no_other_keys(dm, &["postcode", "address", "description"], &dp)?;
+            let postcode = as_str(required(dm, "postcode", &dp)?, &dp.key("postcode"))?;
+            if !features
+                .iter()
+                .any(|f| f.identifier == postcode && f.hashing.is_some())
+            {
+                return Err(dp.key("postcode").err(format!(
+                    "there is no (hashed) feature {postcode:?} in the schema"
+                )));
+            }
+            let address = as_str(required(dm, "address", &dp)?, &dp.key("address"))?;
+            check_input_name(address, &dp.key("address"), features, exact)?;
+            Some(Dwelling {
+                postcode: postcode.to_owned(),
+                address: address.to_owned(),
+            })
+        }
+    };
+    let register = match m.get("register") {
+        None => None,
+        Some(r) => {
+            let rp = p.key("register");
+            let name = as_str(r, &rp)?;
+            check_input_name(name, &rp, features, exact)?;
+            if dwelling.as_ref().is_some_and(|d| d.address == name) {
+                return Err(rp.err(format!("{name:?} is already the address input")));
+            }
+            Some(name.to_owned())
+        }
+    };
+    if dwelling.is_none() && register.is_none() {
+        return Err(p.err("name a \"dwelling\", a \"register\", or both"));
+    }
+    Ok(Household { dwelling, register })
 }
 
 impl TwinRule {
@@ -1562,6 +1740,8 @@ pub(crate) fn parse_normalizer(
         "postcode" => Normalizer::Postcode,
         "nhs_number" => Normalizer::NhsNumber,
         "sex" => Normalizer::Sex,
+        "premise" => Normalizer::Premise,
+        "flag" => Normalizer::Flag,
         "date" => {
             let mut formats = Vec::new();
             if let Some(list) = options.and_then(|m| m.get("formats")) {
@@ -1585,7 +1765,7 @@ pub(crate) fn parse_normalizer(
         }
         other => {
             return Err(p.err(format!(
-                "unknown normaliser {other:?} (expected \"name\", \"forename\", \"date\", \"postcode\", \"nhs_number\" or \"sex\")"
+                "unknown normaliser {other:?} (expected \"name\", \"forename\", \"date\", \"postcode\", \"nhs_number\", \"sex\", \"premise\" or \"flag\")"
             )));
         }
     })
@@ -1926,6 +2106,54 @@ mod tests {
         let c = Schema::from_value(&v3(json!([g]))).expect("valid");
         assert_ne!(a.fingerprint(), c.fingerprint());
         assert!(a.fingerprint().starts_with("sha256:") && a.fingerprint().len() == 71);
+    }
+
+    #[test]
+    fn household_and_criteria_are_validated_and_fingerprinted() {
+        let mut doc = v3(json!([name_feature()]));
+        doc["kith"] = json!({"version": 1,
+            "household": {"dwelling": {"postcode": "name", "address": "address"}, "register": "household_ref"},
+            "criteria": {"offending": {"description": "Crime or anti-social behaviour"}, "absence": {}}});
+        let s = Schema::from_value(&doc).expect("valid");
+        let names: Vec<_> = s.kith().keyed_inputs();
+        assert_eq!(
+            names,
+            [
+                ("address", InputKind::Address),
+                ("household_ref", InputKind::Register),
+                ("absence", InputKind::Criterion),
+                ("offending", InputKind::Criterion),
+            ]
+        );
+        let mut other = doc.clone();
+        other["kith"]["criteria"] = json!({"offending": {}});
+        let t = Schema::from_value(&other).expect("valid");
+        assert_ne!(s.fingerprint(), t.fingerprint());
+        other["kith"]["criteria"]["offending"] = json!({"description": "changed words"});
+        other["kith"]["criteria"]["absence"] = json!({});
+        assert_eq!(
+            Schema::from_value(&other).expect("valid").fingerprint(),
+            s.fingerprint()
+        );
+        for (bad, path) in [
+            (
+                json!({"dwelling": {"postcode": "nope", "address": "a"}}),
+                "$.kith.household.dwelling.postcode",
+            ),
+            (
+                json!({"dwelling": {"postcode": "name", "address": "name"}}),
+                "$.kith.household.dwelling.address",
+            ),
+            (json!({"register": "a b"}), "$.kith.household.register"),
+            (json!({}), "$.kith.household"),
+        ] {
+            let mut d = doc.clone();
+            d["kith"]["household"] = bad;
+            assert_eq!(err(d).path, path);
+        }
+        let mut d = doc.clone();
+        d["kith"]["criteria"] = json!({"household_ref": {}});
+        assert_eq!(err(d).path, "$.kith.criteria.household_ref");
     }
 
     #[test]
