@@ -19,6 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use kith::encode::EncodedBatch;
 use kith::encodings::{Header, record_line};
+use kith::schema::InputKind;
 use kith::{Encoder, EncoderOptions, FieldOutcome, Layout, RecordInput, Scratch};
 use rayon::prelude::*;
 
@@ -91,17 +92,11 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
             .as_ref()
             .map(|m| m.date_formats.clone())
             .unwrap_or_default(),
-        criteria_not_held: cfg
-            .mapping
-            .as_ref()
-            .map(|m| {
-                m.columns
-                    .iter()
-                    .filter(|(_, c)| c.is_none())
-                    .map(|(n, _)| n.clone())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        criteria_not_held: layout
+            .not_held(&cfg.schema)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
     };
     let encoder = Encoder::new(&cfg.schema, &cfg.secret, &cfg.party, &options)
         .context("cannot derive the keys")?;
@@ -140,12 +135,20 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         .filter(|(_, f)| f.hashing.is_some())
         .map(|(n, _)| ((*n).to_owned(), false))
         .chain(
-            encoder
-                .input_names()
-                .iter()
+            cfg.schema
+                .kith()
+                .keyed_inputs()
+                .into_iter()
                 .zip(&reported[cfg.schema.features().len()..])
                 .filter(|(_, r)| **r)
-                .map(|(n, _)| ((*n).to_owned(), true)),
+                .map(|((n, kind), _)| {
+                    let label = match kind {
+                        InputKind::Exact => n.to_owned(),
+                        InputKind::Address | InputKind::Register => format!("{n} (household)"),
+                        InputKind::Criterion => format!("{n} (flag)"),
+                    };
+                    (label, true)
+                }),
         )
         .collect();
     let threads = rayon::current_num_threads();

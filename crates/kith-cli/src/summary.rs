@@ -42,6 +42,8 @@ pub(crate) struct EncodeSummary {
     fingerprint: String,
     key_check: String,
     fields: Vec<(String, bool)>,
+    /// Criteria of the schema this holder does not hold.
+    criteria_not_held: Vec<String>,
     counts: Vec<FieldCounts>,
     pub(crate) encoded: u64,
     pub(crate) written: u64,
@@ -68,6 +70,14 @@ impl EncodeSummary {
             fingerprint: encoder.fingerprint().to_owned(),
             key_check: encoder.key_check().to_owned(),
             fields,
+            criteria_not_held: cfg
+                .schema
+                .kith()
+                .criteria
+                .iter()
+                .map(|c| c.name.clone())
+                .filter(|c| !encoder.criteria_names().contains(&c.as_str()))
+                .collect(),
             counts: vec![FieldCounts::default(); n],
             encoded: 0,
             written: 0,
@@ -141,7 +151,7 @@ impl EncodeSummary {
             let width = self
                 .fields
                 .iter()
-                .map(|(n, e)| n.len() + if *e { 8 } else { 0 })
+                .map(|(n, e)| n.len() + if *e && !n.contains(' ') { 8 } else { 0 })
                 .max()
                 .unwrap_or(5)
                 .max(5);
@@ -151,7 +161,8 @@ impl EncodeSummary {
                 "field", "missing", "invalid"
             );
             for ((name, exact), c) in self.fields.iter().zip(&self.counts) {
-                let label = if *exact {
+                // Household inputs and criteria come labelled already.
+                let label = if *exact && !name.contains(' ') {
                     format!("{name} (exact)")
                 } else {
                     name.clone()
@@ -170,8 +181,15 @@ impl EncodeSummary {
             }
             let _ = writeln!(
                 s,
-                "  (invalid values could not be read and were treated as missing)"
+                "  (invalid values could not be read and were treated as missing; a blank flag is \"no\")"
             );
+            if !self.criteria_not_held.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  criteria this holder does not hold (no flag sent): {}",
+                    self.criteria_not_held.join(", ")
+                );
+            }
         }
         let secs = self.elapsed.as_secs_f64();
         let rate = if secs > 0.0 {

@@ -4,23 +4,26 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{Date, Person, Population, Sex, YEAR, names};
+use crate::{Criterion, Date, Person, Population, Sex, YEAR, names};
 
 /// An agency that holds an extract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Agency {
     /// A council: `person_id, forename, surname, dob (DD/MM/YYYY), sex (Male/Female), address,
-    /// postcode, nhs_number (for a few), household_ref` (its household register). Knows about 85%
-    /// of people; 3% of its rows are duplicates.
+    /// postcode, nhs_number (for a few), household_ref` (its household register), and the flags
+    /// `out_of_work` and `child_in_need` (`Y` or blank). Knows about 85% of people; 3% of its rows
+    /// are duplicates.
     Council,
     /// A health service: `patient_id, given, family, birth_date (YYYY-MM-DD), sex_code (1/2),
-    /// address, post_code, nhs`. Knows about 96% of people, with the NHS number for most.
+    /// address, post_code, nhs, health_need (1/0)`. Knows about 96% of people, with the NHS number
+    /// for most.
     Health,
     /// The police: `URN, NAME ("SURNAME, Forename"), DOB (DD-Mon-YYYY), SEX (M/F), ADDRESS,
-    /// LAST_KNOWN_POSTCODE`, exported as Windows-1252. Knows a few people over 12.
+    /// LAST_KNOWN_POSTCODE, OFFENDING (Y/N), DA_MARKER (Y/N)`, exported as Windows-1252. Knows
+    /// nearly everyone who offended or lives with domestic abuse, and a few others over 12.
     Police,
-    /// Schools: `pupil_id, forename, surname, dob (DD/MM/YYYY), gender (M/F), postcode`. Knows
-    /// children of school age.
+    /// Schools: `pupil_id, forename, surname, dob (DD/MM/YYYY), gender (M/F), postcode,
+    /// persistent_absence (TRUE/FALSE)`. Knows children of school age; holds no address line.
     School,
 }
 
@@ -56,6 +59,8 @@ impl Agency {
                 "postcode",
                 "nhs_number",
                 "household_ref",
+                "out_of_work",
+                "child_in_need",
             ],
             Agency::Health => &[
                 "patient_id",
@@ -66,6 +71,7 @@ impl Agency {
                 "address",
                 "post_code",
                 "nhs",
+                "health_need",
             ],
             Agency::Police => &[
                 "URN",
@@ -74,9 +80,17 @@ impl Agency {
                 "SEX",
                 "ADDRESS",
                 "LAST_KNOWN_POSTCODE",
+                "OFFENDING",
+                "DA_MARKER",
             ],
             Agency::School => &[
-                "pupil_id", "forename", "surname", "dob", "gender", "postcode",
+                "pupil_id",
+                "forename",
+                "surname",
+                "dob",
+                "gender",
+                "postcode",
+                "persistent_absence",
             ],
         }
     }
@@ -86,8 +100,25 @@ impl Agency {
         self == Agency::Police
     }
 
+    /// The criteria whose flags it holds, with their columns.
+    pub fn criteria(self) -> &'static [(Criterion, &'static str)] {
+        match self {
+            Agency::Council => &[
+                (Criterion::OutOfWork, "out_of_work"),
+                (Criterion::ChildInNeed, "child_in_need"),
+            ],
+            Agency::Health => &[(Criterion::HealthNeed, "health_need")],
+            Agency::Police => &[
+                (Criterion::Offending, "OFFENDING"),
+                (Criterion::DomesticAbuse, "DA_MARKER"),
+            ],
+            Agency::School => &[(Criterion::Absence, "persistent_absence")],
+        }
+    }
+
     /// Its column mapping (a kith mapping file) onto the features `given_name`, `surname`, `dob`,
-    /// `sex`, `postcode` and the exact identifier `nhs_number`.
+    /// `sex`, `postcode`, the exact identifier `nhs_number`, the household inputs `address` and
+    /// `household_ref`, and the criteria (those it does not hold mapped to `null`).
     pub fn mapping_json(self) -> String {
         let (id, given, surname, dob, sex, postcode, nhs) = match self {
             Agency::Council => (
@@ -127,8 +158,28 @@ impl Agency {
                 "null",
             ),
         };
+        let quoted = |c: &str| format!("\"{c}\"");
+        let address = match self {
+            Agency::Council | Agency::Health => quoted("address"),
+            Agency::Police => quoted("ADDRESS"),
+            Agency::School => "null".to_owned(),
+        };
+        let register = if self == Agency::Council {
+            quoted("household_ref")
+        } else {
+            "null".to_owned()
+        };
+        let mut criteria = String::new();
+        for c in Criterion::ALL {
+            let column = self
+                .criteria()
+                .iter()
+                .find(|(x, _)| *x == c)
+                .map_or("null".to_owned(), |(_, col)| quoted(col));
+            criteria.push_str(&format!(",\n    \"{}\": {column}", c.name()));
+        }
         format!(
-            "{{\n  \"kith_mapping\": 1,\n  \"party\": \"{}\",\n  \"id_column\": \"{id}\",\n  \"columns\": {{\n    \"given_name\": {given},\n    \"surname\": {surname},\n    \"dob\": \"{dob}\",\n    \"sex\": \"{sex}\",\n    \"postcode\": \"{postcode}\",\n    \"nhs_number\": {nhs}\n  }}\n}}\n",
+            "{{\n  \"kith_mapping\": 1,\n  \"party\": \"{}\",\n  \"id_column\": \"{id}\",\n  \"columns\": {{\n    \"given_name\": {given},\n    \"surname\": {surname},\n    \"dob\": \"{dob}\",\n    \"sex\": \"{sex}\",\n    \"postcode\": \"{postcode}\",\n    \"nhs_number\": {nhs},\n    \"address\": {address},\n    \"household_ref\": {register}{criteria}\n  }}\n}}\n",
             self.name()
         )
     }
@@ -149,6 +200,11 @@ impl Agency {
             Agency::Council => 0.85,
             Agency::Health => 0.96,
             Agency::Police if age < 12 => 0.0,
+            Agency::Police
+                if p.meets(Criterion::Offending) || p.meets(Criterion::DomesticAbuse) =>
+            {
+                0.9
+            }
             Agency::Police if age <= 40 => 0.06,
             Agency::Police => 0.02,
             Agency::School if (4..=17).contains(&age) => 0.97,
@@ -308,9 +364,28 @@ fn render<R: Rng>(
         .to_owned()
     };
     // Address.
-    let (mut postcode, address) = match &h.previous {
+    let (mut postcode, mut address) = match &h.previous {
         Some((pc, a)) if rng.random_bool(agency.stale_address()) => (pc.clone(), a.clone()),
         _ => (h.postcode.clone(), h.address.clone()),
+    };
+    // Each system writes addresses its own way: a comma after the house number, a flat without
+    // the word "Flat", a missing line.
+    if agency == Agency::Council && rng.random_bool(0.2) {
+        if let Some((n, rest)) = address.split_once(' ')
+            && n.chars().all(|c| c.is_ascii_digit())
+        {
+            address = format!("{n}, {rest}");
+        }
+    } else if agency == Agency::Health && rng.random_bool(0.3) {
+        if let Some(rest) = address.strip_prefix("Flat ") {
+            address = rest.replacen(',', "", 1);
+        }
+    }
+    if rng.random_bool(0.02) {
+        address.clear();
+    }
+    let flag = |c: Criterion, yes: &str, no: &str| -> String {
+        if p.meets(c) { yes } else { no }.to_owned()
     };
     if rng.random_bool(0.02) {
         postcode.clear();
@@ -348,6 +423,8 @@ fn render<R: Rng>(
                 postcode,
                 nhs,
                 register,
+                flag(Criterion::OutOfWork, "Y", ""),
+                flag(Criterion::ChildInNeed, "Y", ""),
             ]
         }
         Agency::Health => {
@@ -361,6 +438,7 @@ fn render<R: Rng>(
                 address,
                 postcode,
                 nhs,
+                flag(Criterion::HealthNeed, "1", "0"),
             ]
         }
         Agency::Police => {
@@ -372,9 +450,19 @@ fn render<R: Rng>(
                 sex,
                 address.to_uppercase(),
                 postcode,
+                flag(Criterion::Offending, "Y", "N"),
+                flag(Criterion::DomesticAbuse, "Y", "N"),
             ]
         }
-        Agency::School => vec![id.to_owned(), forename, surname, dob, sex, postcode],
+        Agency::School => vec![
+            id.to_owned(),
+            forename,
+            surname,
+            dob,
+            sex,
+            postcode,
+            flag(Criterion::Absence, "TRUE", "FALSE"),
+        ],
     }
 }
 

@@ -23,6 +23,52 @@ mod places;
 
 pub use agency::{Agency, Extract, extract};
 
+/// The criteria of an identification run (after the Troubled Families programme's), each known to
+/// one agency: what a person's record there would be flagged with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Criterion {
+    /// Crime or anti-social behaviour (police).
+    Offending,
+    /// Domestic abuse in the household (police).
+    DomesticAbuse,
+    /// Persistent school absence (schools).
+    Absence,
+    /// An adult out of work (council).
+    OutOfWork,
+    /// A child in need (council).
+    ChildInNeed,
+    /// A health need (health).
+    HealthNeed,
+}
+
+impl Criterion {
+    /// Every criterion.
+    pub const ALL: [Criterion; 6] = [
+        Criterion::Offending,
+        Criterion::DomesticAbuse,
+        Criterion::Absence,
+        Criterion::OutOfWork,
+        Criterion::ChildInNeed,
+        Criterion::HealthNeed,
+    ];
+
+    /// Its name in schemas and mappings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Offending => "offending",
+            Criterion::DomesticAbuse => "domestic_abuse",
+            Criterion::Absence => "absence",
+            Criterion::OutOfWork => "out_of_work",
+            Criterion::ChildInNeed => "child_in_need",
+            Criterion::HealthNeed => "health_need",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -100,8 +146,11 @@ pub struct Household {
     pub postcode: String,
     /// Current address line.
     pub address: String,
-    /// Where it lived before, for a household that moved: (postcode, address).
+    /// Where it lived before, for a household that moved: (postcode, address). Half the time
+    /// that is where another household of the population lives now.
     pub previous: Option<(String, String)>,
+    /// True for a household with several problems: its members meet criteria far more often.
+    pub troubled: bool,
 }
 
 /// A person.
@@ -125,12 +174,19 @@ pub struct Person {
     pub nhs: String,
     /// True for a twin or triplet.
     pub multiple_birth: bool,
+    /// The criteria that hold for this person (a bit per [`Criterion`]); see [`Person::meets`].
+    pub criteria: u8,
 }
 
 impl Person {
     /// Age on 1 January of `year`.
     pub fn age(&self, year: i32) -> i32 {
         year - self.dob.year - 1
+    }
+
+    /// True when criterion `c` holds for this person.
+    pub fn meets(&self, c: Criterion) -> bool {
+        self.criteria & c.bit() != 0
     }
 }
 
@@ -163,9 +219,17 @@ pub fn population(people: usize, seed: u64) -> Population {
         in_unit += 1;
         let id = pop.households.len() as u32 + 1;
         let previous = rng.random_bool(0.12).then(|| {
-            let mut old = places::unit(&mut rng);
-            (old.postcode.clone(), old.address())
+            // Half of those who moved left a home another household of the population now lives
+            // in, so an agency's stale address is someone else's current one.
+            if !pop.households.is_empty() && rng.random_bool(0.5) {
+                let h = &pop.households[rng.random_range(0..pop.households.len())];
+                (h.postcode.clone(), h.address.clone())
+            } else {
+                let mut old = places::unit(&mut rng);
+                (old.postcode.clone(), old.address())
+            }
         });
+        let troubled = rng.random_bool(0.06);
         let kind = match rng.random::<f64>() {
             x if x < 0.28 => Kind::Single,
             x if x < 0.48 => Kind::Couple,
@@ -180,6 +244,7 @@ pub fn population(people: usize, seed: u64) -> Population {
             postcode: unit.postcode.clone(),
             address: unit.address(),
             previous,
+            troubled,
         };
         let first = pop.people.len();
         let mut g = Gen {
@@ -189,9 +254,45 @@ pub fn population(people: usize, seed: u64) -> Population {
             people: &mut pop.people,
         };
         g.members(kind);
+        criteria(&mut rng, troubled, &mut pop.people[first..]);
         pop.households.push(household);
     }
     pop
+}
+
+/// Draw which criteria hold for one household's members: rarely, except in a troubled household.
+/// Domestic abuse is the household's, recorded against its adults.
+fn criteria<R: Rng>(rng: &mut R, troubled: bool, members: &mut [Person]) {
+    let p = |usual: f64, troubled_rate: f64| if troubled { troubled_rate } else { usual };
+    let abuse = rng.random_bool(p(0.01, 0.3));
+    for m in members {
+        let age = m.age(YEAR);
+        let mut c = 0u8;
+        let mut set = |rng: &mut R, on: bool, crit: Criterion, usual: f64, t: f64| {
+            if on && rng.random_bool(p(usual, t)) {
+                c |= crit.bit();
+            }
+        };
+        set(
+            rng,
+            (12..=70).contains(&age),
+            Criterion::Offending,
+            0.015,
+            0.25,
+        );
+        set(rng, abuse && age >= 18, Criterion::DomesticAbuse, 1.0, 1.0);
+        set(rng, (5..=16).contains(&age), Criterion::Absence, 0.04, 0.4);
+        set(
+            rng,
+            (18..=64).contains(&age),
+            Criterion::OutOfWork,
+            0.06,
+            0.5,
+        );
+        set(rng, age < 18, Criterion::ChildInNeed, 0.01, 0.3);
+        set(rng, true, Criterion::HealthNeed, 0.03, 0.2);
+        m.criteria = c;
+    }
 }
 
 /// Makes one household's members.
@@ -230,6 +331,7 @@ impl<R: Rng> Gen<'_, R> {
             sex,
             nhs,
             multiple_birth: false,
+            criteria: 0,
         });
         self.people.len() - 1
     }
@@ -410,22 +512,63 @@ mod tests {
         ] {
             assert!(p.households.iter().any(|h| h.kind == k), "{k:?}");
         }
-        // Step-families hold two surnames.
-        let step = p
+        // Step-families with children hold two surnames (nearly always: a child's surname from
+        // before can be the same common name by chance).
+        let mut members: std::collections::HashMap<u32, Vec<&Person>> = Default::default();
+        for x in &p.people {
+            members.entry(x.household).or_default().push(x);
+        }
+        let (mut two, mut with_children) = (0, 0);
+        for h in p.households.iter().filter(|h| h.kind == Kind::StepFamily) {
+            let m = &members[&h.id];
+            if m.len() > 2 {
+                with_children += 1;
+                let surnames: std::collections::HashSet<&str> =
+                    m.iter().map(|x| x.surname.as_str()).collect();
+                two += usize::from(surnames.len() >= 2);
+            }
+        }
+        assert!(
+            with_children > 50 && two * 10 >= with_children * 9,
+            "{two} of {with_children}"
+        );
+        // Troubled households meet criteria far more often than others.
+        let rate = |troubled: bool| {
+            let hs: Vec<&Household> = p
+                .households
+                .iter()
+                .filter(|h| h.troubled == troubled)
+                .collect();
+            let met = hs
+                .iter()
+                .filter(|h| {
+                    members[&h.id]
+                        .iter()
+                        .map(|x| x.criteria.count_ones())
+                        .sum::<u32>()
+                        >= 2
+                })
+                .count();
+            met as f64 / hs.len() as f64
+        };
+        assert!(
+            rate(true) > 0.5 && rate(false) < 0.15,
+            "{} {}",
+            rate(true),
+            rate(false)
+        );
+        // Some households that moved left a home another household lives in now.
+        let current: std::collections::HashSet<(&str, &str)> = p
             .households
             .iter()
-            .find(|h| {
-                h.kind == Kind::StepFamily
-                    && p.people.iter().filter(|x| x.household == h.id).count() > 2
-            })
-            .expect("a step-family with children");
-        let surnames: std::collections::HashSet<&str> = p
-            .people
-            .iter()
-            .filter(|x| x.household == step.id)
-            .map(|x| x.surname.as_str())
+            .map(|h| (h.postcode.as_str(), h.address.as_str()))
             .collect();
-        assert!(surnames.len() >= 2, "{surnames:?}");
+        assert!(
+            p.households
+                .iter()
+                .filter_map(|h| h.previous.as_ref())
+                .any(|(pc, a)| current.contains(&(pc.as_str(), a.as_str())))
+        );
         // Children of one household have different forenames (twins too).
         for h in p.households.iter().take(3000) {
             let kids: Vec<&Person> = p

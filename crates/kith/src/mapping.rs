@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::datefmt::DateFormat;
 use crate::error::{LayoutError, SchemaError};
 use crate::jsonpath::{JPath, as_int, as_object, as_str, kind, no_other_keys, required};
-use crate::schema::Schema;
+use crate::schema::{InputKind, Schema};
 
 /// The version of the mapping format this build reads.
 pub const MAPPING_VERSION: i64 = 1;
@@ -302,11 +302,22 @@ impl Layout {
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            // Without a mapping, a household input or criterion whose column the header lacks is
+            // one this holder does not hold (an exact identifier's column must be there).
             exact = schema
                 .kith()
                 .keyed_inputs()
                 .into_iter()
-                .map(|(name, _)| resolve(name))
+                .map(|(name, kind)| match resolve(name) {
+                    Err(_)
+                        if mapping.is_none()
+                            && kind != InputKind::Exact
+                            && !header.contains(&name) =>
+                    {
+                        Ok(None)
+                    }
+                    other => other,
+                })
                 .collect::<Result<Vec<_>, _>>()?;
         } else {
             let ids: Vec<&str> = schema
@@ -352,6 +363,19 @@ impl Layout {
         self.exact
             .iter()
             .map(|e| e.as_ref().map(|e| e.col))
+            .collect()
+    }
+
+    /// The keyed inputs this holder does not have (mapped to `null`, or, without a mapping, a
+    /// household input or criterion whose column the header lacks).
+    pub fn not_held<'s>(&self, schema: &'s Schema) -> Vec<&'s str> {
+        schema
+            .kith()
+            .keyed_inputs()
+            .into_iter()
+            .zip(&self.exact)
+            .filter(|(_, e)| e.is_none())
+            .map(|((n, _), _)| n)
             .collect()
     }
 

@@ -26,6 +26,10 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "block:names",
             "block:surname_postcode",
             "block:surname_year",
+            "house:dwelling",
+            "house:register",
+            "flag:child_in_need",
+            "flag:out_of_work",
             "field:dob",
             "field:given_name",
             "field:postcode",
@@ -33,6 +37,7 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "field:surname"
         ])
     );
+    assert_eq!(h["version"], 2, "household columns make a version 2 file");
     // Forename and surname filters share a key group, so the linkage party can compare them
     // crosswise; the twin rule travels with the filters.
     assert_eq!(
@@ -69,6 +74,42 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
     let ids: BTreeSet<&str> = map.values().copied().collect();
     assert_eq!(ids.len(), 18);
     assert!(ids.contains("C1001") && ids.contains("C1018"));
+
+    // Household tokens and flags, by local ID: (dwelling, register, child_in_need, out_of_work).
+    let by_id: BTreeMap<&str, &[String]> = enc
+        .rows
+        .iter()
+        .map(|r| (map[r[0].as_str()], &r[9..13]))
+        .collect();
+    let smiths: Vec<_> = ["C1001", "C1002", "C1003", "C1004"]
+        .iter()
+        .map(|id| (&by_id[id][0], &by_id[id][1]))
+        .collect();
+    assert!(
+        smiths.iter().all(|s| *s == smiths[0] && !s.0.is_empty()),
+        "one dwelling written two ways, one register group: {smiths:?}"
+    );
+    assert_ne!(
+        by_id["C1005"][0], by_id["C1015"][0],
+        "two flats of one building"
+    );
+    assert_eq!(by_id["C1005"][0], by_id["C1006"][0]);
+    assert_ne!(by_id["C1001"][1], by_id["C1007"][1]);
+    assert_eq!(by_id["C1011"][0], "", "no address, no dwelling token");
+    assert_eq!(
+        (by_id["C1002"][3].as_str(), by_id["C1002"][2].as_str()),
+        ("1", "0")
+    );
+    assert_eq!(by_id["C1004"][2], "1");
+    assert_eq!(by_id["C1016"][3], "", "an unreadable flag is unknown");
+    let summary = stderr(&ok(crate::util::encode_with_schema(
+        &dir,
+        &demo("schema.json"),
+        &demo("council.csv"),
+        "again.kith",
+    )
+    .args(["--id-column", "person_id"])));
+    assert!(summary.contains("out_of_work"), "{summary}");
 }
 
 #[test]
