@@ -6,10 +6,12 @@
 //! 3. Each holder encodes its own extract with its own column mapping, keeping its map.
 //! 4. The linkage party, with no secret, links the four encodings files (duplicates within each
 //!    holder looked for too).
-//! 5. Each holder joins the returned entities to its own records through its map.
-//! 6. The links are scored against the synthetic truth.
+//! 5. The linkage party groups people into families and finds those meeting two or more criteria.
+//! 6. Each holder gets its own tokens back (`kith split`) and joins them to its local IDs
+//!    (`kith reveal`).
+//! 7. Links and families are scored against the synthetic truth.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -133,47 +135,101 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     argv.extend(["--output".into(), path(&out)]);
     sub(&argv)?;
 
-    // 5. Each holder maps the entities back to its own records.
-    let entities = read_clusters(&out.join("clusters.csv"))?;
-    let mut sources_of: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for (source, _, entity) in &entities {
-        sources_of.entry(entity).or_default().insert(source);
-    }
+    // 5. Families and the identification run, at the linkage party.
     say(String::new());
-    say("5. Each holder joins the entity ids back to its own records with its map, and learns which of".into());
-    say("   its records other agencies also know, never those agencies' records:".into());
-    for (a, _) in &rows {
-        let name = a.name();
-        let map = read_map(&dir.join(format!("{name}-map.csv")))?;
-        let shared = entities
-            .iter()
-            .filter(|(s, t, e)| {
-                s == name && map.contains_key(t) && sources_of[e.as_str()].len() > 1
-            })
-            .count();
-        say(format!(
-            "   {name:<8} {shared:>7} of its records are known to another agency too"
-        ));
-    }
-    let families: HashSet<&str> = entities
+    say("5. The linkage party groups linked people into families by the keyed dwelling and register".into());
+    say(
+        "   tokens (never an address), and finds the families meeting two or more criteria:".into(),
+    );
+    let kith_files: Vec<String> = Agency::ALL
         .iter()
-        .map(|e| e.2.as_str())
-        .filter(|e| sources_of[e].len() >= 3)
+        .map(|a| path(&dir.join(format!("{}.kith", a.name()))))
         .collect();
+    let families = dir.join("families");
+    let mut argv: Vec<String> = vec!["kith".into(), "families".into()];
+    argv.extend(kith_files.iter().cloned());
+    argv.extend([
+        "--links".into(),
+        path(&out),
+        "--output".into(),
+        path(&families),
+    ]);
+    sub(&argv)?;
+    let run = dir.join("run");
+    let mut argv: Vec<String> = vec!["kith".into(), "--quiet".into(), "families".into()];
+    argv.extend(kith_files.iter().cloned());
+    argv.extend([
+        "--links".into(),
+        path(&out),
+        "--min-criteria".into(),
+        "2".into(),
+    ]);
+    argv.extend(["--output".into(), path(&run)]);
+    sub(&argv)?;
     say(format!(
-        "   {} people are known to three or more agencies",
-        families.len()
+        "   {} families meet two or more criteria (run/families.csv)",
+        count_rows(&run.join("families.csv"))?
     ));
 
-    // 6. Quality against the truth.
+    // 6. Results back to the holders.
+    let results = dir.join("results");
+    sub(&[
+        "kith".into(),
+        "--quiet".into(),
+        "split".into(),
+        "--families".into(),
+        path(&run),
+        "--criteria-to".into(),
+        "council".into(),
+        "--output".into(),
+        path(&results),
+    ])?;
+    say(String::new());
+    say("6. Each holder gets only its own record tokens with their family ids (the council, leading".into());
+    say(
+        "   the run, also which criteria each family meets), and joins them to its own local IDs"
+            .into(),
+    );
+    say("   with the map it kept, on its own machine:".into());
+    for a in Agency::ALL {
+        let name = a.name();
+        let file = results.join(format!("{name}.csv"));
+        if !file.exists() {
+            say(format!(
+                "   {name:<8} none of its records is in an identified family"
+            ));
+            continue;
+        }
+        let revealed = dir.join(format!("{name}-identified.csv"));
+        sub(&[
+            "kith".into(),
+            "--quiet".into(),
+            "reveal".into(),
+            "--map".into(),
+            path(&dir.join(format!("{name}-map.csv"))),
+            "--input".into(),
+            path(&file),
+            "--output".into(),
+            path(&revealed),
+        ])?;
+        say(format!(
+            "   {name:<8} {:>6} of its records are in identified families ({name}-identified.csv)",
+            count_rows(&revealed)?
+        ));
+    }
+
+    // 7. Quality against the truth.
     let truth = dir.join("truth.csv");
     write_truth(&dir, &extracts.join("truth-local.csv"), &truth)?;
     say(String::new());
-    say("6. Scored against the synthetic truth (pairs of records of one person):".into());
+    say("7. Scored against the synthetic truth: pairs of records of one person; pairs of records of".into());
+    say("   one household; and the families meeting two or more criteria:".into());
     crate::evaluate::run(&EvaluateArgs {
         truth,
         links: None,
         clusters: Some(out.join("clusters.csv")),
+        families: Some(families),
+        min_criteria: 2,
     })?;
     Ok(())
 }
@@ -195,18 +251,6 @@ fn count_rows(p: &Path) -> Result<usize> {
         .filter(|&&b| b == b'\n')
         .count()
         .saturating_sub(1))
-}
-
-/// (source, token, entity) rows of clusters.csv.
-fn read_clusters(p: &Path) -> Result<Vec<(String, String, String)>> {
-    let mut r =
-        csv::Reader::from_path(p).with_context(|| format!("cannot read {}", p.display()))?;
-    r.records()
-        .map(|rec| {
-            let rec = rec.with_context(|| format!("cannot read {}", p.display()))?;
-            Ok((rec[0].to_owned(), rec[1].to_owned(), rec[2].to_owned()))
-        })
-        .collect()
 }
 
 /// A holder's map: record token → local ID.
@@ -233,11 +277,11 @@ fn write_truth(dir: &Path, local: &Path, out: &Path) -> Result<()> {
         .with_context(|| format!("cannot read {}", local.display()))?;
     let mut w =
         csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))?;
-    w.write_record(["source", "token", "entity"])?;
+    w.write_record(["source", "token", "entity", "household", "criteria"])?;
     for rec in r.records() {
         let rec = rec.with_context(|| format!("cannot read {}", local.display()))?;
         if let Some(t) = token_of.get(&(rec[0].to_owned(), rec[1].to_owned())) {
-            w.write_record([&rec[0], t.as_str(), &rec[2]])?;
+            w.write_record([&rec[0], t.as_str(), &rec[2], &rec[3], &rec[4]])?;
         }
     }
     w.flush()

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use kith_link::evaluate::{Counts, RecordName, cluster_pairs, evaluate};
+use kith_link::evaluate::{Counts, RecordName, cluster_pairs, evaluate, evaluate_families};
 
 use crate::flags::EvaluateArgs;
 
@@ -66,7 +66,97 @@ fn to_map(rows: Vec<Vec<String>>, path: &Path) -> Result<BTreeMap<RecordName, St
     Ok(m)
 }
 
+/// Score families against a truth with household and criteria columns.
+fn families(args: &EvaluateArgs, dir: &Path) -> Result<String> {
+    let mut names: BTreeMap<String, u32> = BTreeMap::new();
+    let mut households: BTreeMap<String, u32> = BTreeMap::new();
+    let mut truth: BTreeMap<RecordName, (u32, u64)> = BTreeMap::new();
+    for r in read_columns(&args.truth, &["source", "token", "household", "criteria"])? {
+        let mut bits = 0u64;
+        for c in r[3].split(';').map(str::trim).filter(|c| !c.is_empty()) {
+            let next = names.len() as u32;
+            let i = *names.entry(c.to_owned()).or_insert(next);
+            anyhow::ensure!(i < 64, "{}: more than 64 criteria", args.truth.display());
+            bits |= 1 << i;
+        }
+        let next = households.len() as u32;
+        let h = *households.entry(r[2].clone()).or_insert(next);
+        truth.insert((r[0].clone(), r[1].clone()), (h, bits));
+    }
+    let fam_path = dir.join("families.csv");
+    let mut index: BTreeMap<String, u32> = BTreeMap::new();
+    let mut met: Vec<usize> = Vec::new();
+    for r in read_columns(&fam_path, &["family_id", "criteria_met"])? {
+        let n: usize = r[1].parse().with_context(|| {
+            format!(
+                "{}: criteria_met {:?} is not a number",
+                fam_path.display(),
+                r[1]
+            )
+        })?;
+        index.insert(r[0].clone(), met.len() as u32);
+        met.push(n);
+    }
+    let mem_path = dir.join("members.csv");
+    let mut records = Vec::new();
+    let mut unlabelled = 0;
+    for r in read_columns(&mem_path, &["family_id", "source", "token"])? {
+        let f = *index.get(&r[0]).with_context(|| {
+            format!(
+                "{}: family {} is not in {}",
+                mem_path.display(),
+                r[0],
+                fam_path.display()
+            )
+        })?;
+        match truth.get(&(r[1].clone(), r[2].clone())) {
+            Some(&(h, bits)) => records.push((f, h, bits)),
+            None => unlabelled += 1,
+        }
+    }
+    let s = evaluate_families(&records, &met, args.min_criteria);
+    let mut out = line("families", &s.pairs);
+    out.push_str(&line(
+        &format!(">={} criteria", args.min_criteria),
+        &s.identified,
+    ));
+    out.push_str(&format!(
+        "(families: pairs of records put in one family, against pairs from one true household; >={n} criteria: families meeting {n} or more criteria, each right when most of its records come from one true household that meets them and it holds most of that household's records)\n",
+        n = args.min_criteria
+    ));
+    if unlabelled > 0 {
+        out.push_str(&format!(
+            "{unlabelled} family members are not in the truth; they are left out\n"
+        ));
+    }
+    Ok(out)
+}
+
+fn line(name: &str, c: &Counts) -> String {
+    format!(
+        "{name:<14} precision {:.4}  recall {:.4}  F1 {:.4}  (true positives {}, false positives {}, false negatives {})\n",
+        c.precision(),
+        c.recall(),
+        c.f1(),
+        c.true_positives,
+        c.false_positives,
+        c.false_negatives
+    )
+}
+
 pub(crate) fn run(args: &EvaluateArgs) -> Result<()> {
+    let mut out = String::new();
+    if let Some(dir) = &args.families {
+        out.push_str(&families(args, dir)?);
+    }
+    if args.families.is_none() || args.links.is_some() || args.clusters.is_some() {
+        out.push_str(&persons(args)?);
+    }
+    std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())
+        .context("cannot write to standard output")
+}
+
+fn persons(args: &EvaluateArgs) -> Result<String> {
     let truth = to_map(
         read_columns(&args.truth, &["source", "token", "entity"])?,
         &args.truth,
@@ -91,17 +181,6 @@ pub(crate) fn run(args: &EvaluateArgs) -> Result<()> {
         bail!("give --links or --clusters");
     };
     let e = evaluate(&truth, predicted);
-    let line = |name: &str, c: &Counts| {
-        format!(
-            "{name:<14} precision {:.4}  recall {:.4}  F1 {:.4}  (true positives {}, false positives {}, false negatives {})\n",
-            c.precision(),
-            c.recall(),
-            c.f1(),
-            c.true_positives,
-            c.false_positives,
-            c.false_negatives
-        )
-    };
     let mut out = String::new();
     out.push_str(&line("cross-source", &e.cross));
     out.push_str(&line("within-source", &e.within));
@@ -111,6 +190,5 @@ pub(crate) fn run(args: &EvaluateArgs) -> Result<()> {
             e.unlabelled
         ));
     }
-    std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())
-        .context("cannot write to standard output")
+    Ok(out)
 }

@@ -63,6 +63,19 @@ pub(crate) enum Command {
     /// Link encodings from two or more holders: the linkage party's job. Needs no secret.
     #[command(after_help = LINK_EXAMPLES)]
     Link(Box<LinkArgs>),
+    /// Group linked people into families by the household tokens holders encoded, and say which
+    /// criteria each family meets and how many holders know it: the linkage party's job.
+    #[command(after_help = FAMILIES_EXAMPLES)]
+    Families(FamiliesArgs),
+    /// Cut the linkage party's results into one file per holder, holding only that holder's
+    /// record tokens.
+    #[command(after_help = SPLIT_EXAMPLES)]
+    Split(SplitArgs),
+    /// A holder joins its results file back to its own local IDs through the map it kept when
+    /// encoding, on its own machine.
+    #[command(after_help = "Example:
+  kith reveal --map council-map.csv --input results/council.csv --output council-families.csv")]
+    Reveal(RevealArgs),
     /// Pairwise precision, recall and F1 of links or clusters against a labelled sample.
     #[command(after_help = EVALUATE_EXAMPLES)]
     Evaluate(EvaluateArgs),
@@ -242,6 +255,92 @@ pub(crate) struct EvaluateArgs {
     /// clusters.csv from `kith link`.
     #[arg(long, value_name = "FILE")]
     pub(crate) clusters: Option<PathBuf>,
+
+    /// The output folder of `kith families` (run with no --min-criteria, so that it holds every
+    /// family); the truth then needs the columns household and criteria (names joined by ';').
+    #[arg(long, value_name = "DIR")]
+    pub(crate) families: Option<PathBuf>,
+
+    /// With --families: score the families meeting at least this many criteria.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub(crate) min_criteria: usize,
+}
+
+const FAMILIES_EXAMPLES: &str = "\
+Examples:
+  # After `kith link council.kith health.kith police.kith school.kith --output links/`:
+  kith families --links links/ council.kith health.kith police.kith school.kith --output families/
+
+  # An identification run: only families meeting two or more criteria:
+  kith families --links links/ *.kith --min-criteria 2 --output run/";
+
+const SPLIT_EXAMPLES: &str = "\
+Examples:
+  # One results file per holder from a families run; the lead (the council) also learns which
+  # criteria each family meets, the others only how many:
+  kith split --families run/ --criteria-to council --output results/
+
+  # From person-level links only:
+  kith split --links links/ --output results/";
+
+#[derive(Debug, Args)]
+pub(crate) struct FamiliesArgs {
+    /// The encodings files that were linked (every one of them).
+    #[arg(value_name = "ENCODINGS", required = true)]
+    pub(crate) inputs: Vec<PathBuf>,
+
+    /// The output folder of `kith link` (its clusters.csv), or that clusters.csv itself.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) links: PathBuf,
+
+    /// Write only families meeting at least this many criteria (an identification run).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) min_criteria: usize,
+
+    /// Output folder: families.csv (one row per family) and members.csv (its record tokens per
+    /// holder).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SplitArgs {
+    /// The output folder of `kith families`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "links",
+        required_unless_present = "links"
+    )]
+    pub(crate) families: Option<PathBuf>,
+
+    /// The output folder of `kith link` (person-level results only).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) links: Option<PathBuf>,
+
+    /// A holder whose file also says which criteria its families meet (repeatable); the others
+    /// learn only how many.
+    #[arg(long, value_name = "PARTY", requires = "families")]
+    pub(crate) criteria_to: Vec<String>,
+
+    /// Output folder: one <party>.csv per holder.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RevealArgs {
+    /// The map this holder kept when encoding (`kith encode --keep-map`): token,local_id.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) map: PathBuf,
+
+    /// This holder's results file from `kith split`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: PathBuf,
+
+    /// Where to write the results with local IDs.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod csvin;
 mod demo;
 mod encode;
 mod evaluate;
+mod families;
 mod flags;
 mod link;
 mod secret;
@@ -64,6 +65,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Link(args) => link::run(&link::LinkConfig::from_args(*args)?, quiet),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Families(args) => families::run_families(&args, quiet),
+        Command::Split(args) => families::run_split(&args, quiet).map(|_| ()),
+        Command::Reveal(args) => families::run_reveal(&args, quiet).map(|_| ()),
         Command::Synth(args) => synth::run(&args, quiet),
         Command::Demo(args) => demo::run(&args),
         Command::Encode(args) => {

@@ -29,7 +29,7 @@ pub(crate) fn run(args: &SynthArgs, quiet: bool) -> Result<()> {
             .join(format!("{}-mapping.json", e.agency.name()));
         write_bytes(&mapping, e.agency.mapping_json().as_bytes())?;
     }
-    write_truth(&args.output.join("truth-local.csv"), &extracts)?;
+    write_truth(&args.output.join("truth-local.csv"), &extracts, &pop)?;
     write_households(&args.output.join("households.csv"), &pop)?;
     if !quiet {
         let counts: Vec<String> = extracts
@@ -85,18 +85,29 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     f.commit()
 }
 
-fn write_truth(path: &Path, extracts: &[Extract]) -> Result<()> {
+/// truth-local.csv: each row's person and household, and the criteria the row is flagged with
+/// (names joined by ';').
+fn write_truth(path: &Path, extracts: &[Extract], pop: &kith_synth::Population) -> Result<()> {
     let mut f = AtomicFile::create(path)?;
     {
         let mut w = csv::Writer::from_writer(f.writer());
-        w.write_record(["source", "local_id", "person", "household"])?;
+        w.write_record(["source", "local_id", "person", "household", "criteria"])?;
         for e in extracts {
             for (id, person, household) in &e.truth {
+                let p = &pop.people[*person as usize - 1];
+                let criteria: Vec<&str> = e
+                    .agency
+                    .criteria()
+                    .iter()
+                    .filter(|(c, _)| p.meets(*c))
+                    .map(|(c, _)| c.name())
+                    .collect();
                 w.write_record([
                     e.agency.name(),
                     id,
                     &format!("P{person}"),
                     &format!("F{household}"),
+                    &criteria.join(";"),
                 ])?;
             }
         }

@@ -132,9 +132,119 @@ pub fn cluster_pairs(clusters: &BTreeMap<RecordName, String>) -> Vec<(RecordName
     out
 }
 
+/// How well families were found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FamilyScores {
+    /// Pairs of records placed in one family, against pairs of records of one true household.
+    pub pairs: Counts,
+    /// Families meeting the criteria threshold: a predicted family is right when the true
+    /// household most of its records come from meets the threshold too, and most of that
+    /// household's records are in this family.
+    pub identified: Counts,
+}
+
+/// Score families. `records` gives, per record, (predicted family, true household, the criteria
+/// its true record carries as bits); `family_met` the criteria each predicted family meets. A
+/// true household meets the criteria its records carry, together.
+pub fn evaluate_families(
+    records: &[(u32, u32, u64)],
+    family_met: &[usize],
+    min: usize,
+) -> FamilyScores {
+    let pairs_of = |n: u64| n * n.saturating_sub(1) / 2;
+    let mut per_family: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut per_household: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    for &(f, h, bits) in records {
+        *per_family.entry(f).or_default() += 1;
+        let e = per_household.entry(h).or_default();
+        e.0 += 1;
+        e.1 |= bits;
+        *cells.entry((f, h)).or_default() += 1;
+    }
+    let both: u64 = cells.values().map(|&n| pairs_of(n)).sum();
+    let predicted: u64 = per_family.values().map(|&n| pairs_of(n)).sum();
+    let truth: u64 = per_household.values().map(|&(n, _)| pairs_of(n)).sum();
+    let pairs = Counts {
+        true_positives: both,
+        false_positives: predicted - both,
+        false_negatives: truth - both,
+    };
+    // Plurality household of each family and family of each household (ties: the smaller index).
+    let mut best_h: BTreeMap<u32, (u64, u32)> = BTreeMap::new();
+    let mut best_f: BTreeMap<u32, (u64, u32)> = BTreeMap::new();
+    for (&(f, h), &n) in &cells {
+        let bh = best_h.entry(f).or_insert((0, h));
+        if n > bh.0 {
+            *bh = (n, h);
+        }
+        let bf = best_f.entry(h).or_insert((0, f));
+        if n > bf.0 {
+            *bf = (n, f);
+        }
+    }
+    let flagged = |h: u32| per_household[&h].1.count_ones() as usize >= min;
+    let called = |f: u32| family_met.get(f as usize).copied().unwrap_or(0) >= min;
+    let called_n = per_family.keys().filter(|&&f| called(f)).count() as u64;
+    let true_n = per_household.keys().filter(|&&h| flagged(h)).count() as u64;
+    let tp = per_family
+        .keys()
+        .filter(|&&f| called(f))
+        .filter(|&&f| {
+            let h = best_h[&f].1;
+            flagged(h) && best_f[&h].1 == f
+        })
+        .count() as u64;
+    FamilyScores {
+        pairs,
+        identified: Counts {
+            true_positives: tp,
+            false_positives: called_n - tp,
+            false_negatives: true_n - tp,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn families_are_scored_by_pairs_and_by_identified_households() {
+        // Household 0 (criteria a and b across two records) found whole as family 0; household 1
+        // (criterion a only) split into families 1 and 2; household 2 (a, b) merged with household
+        // 3 (nothing) into family 3, where household 3 holds most records.
+        let records = [
+            (0, 0, 0b01),
+            (0, 0, 0b10),
+            (1, 1, 0b01),
+            (2, 1, 0),
+            (3, 2, 0b11),
+            (3, 3, 0),
+            (3, 3, 0),
+        ];
+        let met = [2, 1, 0, 2];
+        let s = evaluate_families(&records, &met, 2);
+        // Pairs: predicted 1 + 0 + 0 + 3 = 4; true 1 + 1 + 0 + 1 = 3; both 1 + 1 = 2.
+        assert_eq!(
+            s.pairs,
+            Counts {
+                true_positives: 2,
+                false_positives: 2,
+                false_negatives: 1
+            }
+        );
+        // Called: families 0 and 3; right: family 0; household 2 is missed (family 3 is mostly
+        // household 3).
+        assert_eq!(
+            s.identified,
+            Counts {
+                true_positives: 1,
+                false_positives: 1,
+                false_negatives: 1
+            }
+        );
+    }
 
     fn r(s: &str, t: &str) -> RecordName {
         (s.to_owned(), t.to_owned())

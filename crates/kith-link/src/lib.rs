@@ -9,6 +9,7 @@ pub mod block;
 pub mod compare;
 pub mod dataset;
 pub mod evaluate;
+pub mod families;
 pub mod kernel;
 pub mod link;
 pub mod solve;

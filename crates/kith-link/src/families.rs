@@ -1,0 +1,316 @@
+//! Families: linked people grouped into households, from the household tokens holders encode.
+//!
+//! The linkage party knows, for every record, its entity (the person it was linked to), and the
+//! keyed household tokens its holder sent: a dwelling token (postcode and house or flat number)
+//! and a register token (the holder's own household grouping, such as a council's household
+//! register, keyed to that holder). It never sees an address. The rules:
+//!
+//! 1. **A person's home** is the dwelling token most of their records carry. When two dwellings
+//!    tie (one agency holds the new address, another the old), the person has no home by dwelling:
+//!    a stale address alone never places anyone.
+//! 2. **A holder's register** places a person in the group most of their records at that holder
+//!    carry; a tie (a person the holder files in two households) places them in neither.
+//! 3. **A family** is a connected group of people who share a home (rule 1) or a register group
+//!    (rule 2). Surnames play no part, so a step-family whose children carry another surname stays
+//!    together; neighbours and the flats of one building have other dwelling tokens and stay apart.
+//!
+//! Grouping is a pure function of its input, taken in order, so the result does not depend on
+//! threads. Families are then described ([`describe`]) by who knows them and which criteria their
+//! members' records carry.
+
+use rustc_hash::FxHashMap;
+
+/// A 128-bit keyed token.
+pub type Token = [u8; 16];
+
+/// One record, as families see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// The holder (an index into the caller's list of sources).
+    pub source: u32,
+    /// The entity (person) it was linked to, an index from 0.
+    pub entity: u32,
+    /// Its dwelling token, if its holder had the address.
+    pub dwelling: Option<Token>,
+    /// Its register token, if its holder keeps a register and filed it.
+    pub register: Option<Token>,
+    /// The criteria its holder flagged it with, a bit per criterion.
+    pub flags: u64,
+}
+
+/// How people were grouped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grouping {
+    /// The family (an index from 0, numbered in order of each family's first entity) of each
+    /// entity.
+    pub family: Vec<u32>,
+    /// Number of families.
+    pub families: usize,
+    /// People with a home by dwelling.
+    pub with_home: usize,
+    /// People whose records' dwellings tie, so who have no home by dwelling.
+    pub ambiguous_homes: usize,
+    /// People placed in a register group.
+    pub in_register: usize,
+    /// People a holder files in two register groups equally often (placed in neither).
+    pub register_conflicts: usize,
+}
+
+struct UnionFind(Vec<u32>);
+
+impl UnionFind {
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.0[x as usize] != x {
+            let up = self.0[self.0[x as usize] as usize];
+            self.0[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        // The smaller index is the root, so the result does not depend on the order of unions.
+        if ra < rb {
+            self.0[rb as usize] = ra;
+        } else if rb < ra {
+            self.0[ra as usize] = rb;
+        }
+    }
+}
+
+/// The value with strictly the most votes, if one has.
+fn majority<K: Copy + Eq + std::hash::Hash>(votes: &FxHashMap<K, u32>) -> Option<K> {
+    let best = votes.values().copied().max()?;
+    let mut top = votes.iter().filter(|(_, n)| **n == best);
+    let first = top.next().map(|(k, _)| *k);
+    if top.next().is_some() { None } else { first }
+}
+
+/// Group `entities` people into families by the rules of this module. Every member's entity must
+/// be below `entities`.
+pub fn group(entities: usize, members: &[Member]) -> Grouping {
+    // Each entity's records, in input order.
+    let mut by_entity: Vec<Vec<u32>> = vec![Vec::new(); entities];
+    for (i, m) in members.iter().enumerate() {
+        by_entity[m.entity as usize].push(i as u32);
+    }
+    let mut uf = UnionFind((0..entities as u32).collect());
+    let mut first_at_home: FxHashMap<Token, u32> = FxHashMap::default();
+    let mut first_in_group: FxHashMap<(u32, Token), u32> = FxHashMap::default();
+    let mut g = Grouping::default();
+    let mut dwellings: FxHashMap<Token, u32> = FxHashMap::default();
+    let mut registers: FxHashMap<(u32, Token), u32> = FxHashMap::default();
+    for (e, records) in by_entity.iter().enumerate() {
+        let e = e as u32;
+        dwellings.clear();
+        registers.clear();
+        for &r in records {
+            let m = &members[r as usize];
+            if let Some(d) = m.dwelling {
+                *dwellings.entry(d).or_default() += 1;
+            }
+            if let Some(t) = m.register {
+                *registers.entry((m.source, t)).or_default() += 1;
+            }
+        }
+        // Rule 1.
+        if !dwellings.is_empty() {
+            match majority(&dwellings) {
+                Some(home) => {
+                    g.with_home += 1;
+                    let first = *first_at_home.entry(home).or_insert(e);
+                    uf.union(first, e);
+                }
+                None => g.ambiguous_homes += 1,
+            }
+        }
+        // Rule 2, holder by holder (in order, for determinism).
+        let mut sources: Vec<u32> = registers.keys().map(|k| k.0).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let mut placed = false;
+        for s in sources {
+            let of_source: FxHashMap<Token, u32> = registers
+                .iter()
+                .filter(|(k, _)| k.0 == s)
+                .map(|(k, n)| (k.1, *n))
+                .collect();
+            match majority(&of_source) {
+                Some(t) => {
+                    placed = true;
+                    let first = *first_in_group.entry((s, t)).or_insert(e);
+                    uf.union(first, e);
+                }
+                None => g.register_conflicts += 1,
+            }
+        }
+        g.in_register += usize::from(placed);
+    }
+    // Number the families in order of their first entity.
+    let mut number: FxHashMap<u32, u32> = FxHashMap::default();
+    g.family = (0..entities as u32)
+        .map(|e| {
+            let root = uf.find(e);
+            let next = number.len() as u32;
+            *number.entry(root).or_insert(next)
+        })
+        .collect();
+    g.families = number.len();
+    g
+}
+
+/// One family, described.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Family {
+    /// Its people.
+    pub persons: u32,
+    /// Its records.
+    pub records: u32,
+    /// The holders that know it (sorted source indices).
+    pub sources: Vec<u32>,
+    /// Per criterion (bit order of [`Member::flags`]), the holders that flagged one of its
+    /// records (sorted source indices); empty where the criterion is not met.
+    pub criteria: Vec<Vec<u32>>,
+}
+
+impl Family {
+    /// The number of criteria met.
+    pub fn criteria_met(&self) -> usize {
+        self.criteria.iter().filter(|c| !c.is_empty()).count()
+    }
+}
+
+/// Describe each family of `grouping`: its size, its holders and, for each of `criteria`
+/// criteria, which holders flagged it.
+pub fn describe(grouping: &Grouping, members: &[Member], criteria: usize) -> Vec<Family> {
+    let mut out = vec![
+        Family {
+            criteria: vec![Vec::new(); criteria],
+            ..Family::default()
+        };
+        grouping.families
+    ];
+    for &f in &grouping.family {
+        out[f as usize].persons += 1;
+    }
+    for m in members {
+        let f = &mut out[grouping.family[m.entity as usize] as usize];
+        f.records += 1;
+        if !f.sources.contains(&m.source) {
+            f.sources.push(m.source);
+        }
+        for (c, holders) in f.criteria.iter_mut().enumerate() {
+            if m.flags >> c & 1 == 1 && !holders.contains(&m.source) {
+                holders.push(m.source);
+            }
+        }
+    }
+    for f in &mut out {
+        f.sources.sort_unstable();
+        for c in &mut f.criteria {
+            c.sort_unstable();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COUNCIL: u32 = 0;
+    const HEALTH: u32 = 1;
+    const POLICE: u32 = 2;
+
+    fn m(source: u32, entity: u32, dwelling: u8, register: u8, flags: u64) -> Member {
+        Member {
+            source,
+            entity,
+            dwelling: (dwelling != 0).then_some([dwelling; 16]),
+            register: (register != 0).then_some([register; 16]),
+            flags,
+        }
+    }
+
+    #[test]
+    fn households_stay_together_and_neighbours_apart() {
+        // Family at dwelling 1: mother 0, her son 1 by an earlier partner (another surname, which
+        // families never look at), stepfather 2 known only to the police at the same dwelling.
+        // Neighbour 3 at dwelling 2; flat 4 at dwelling 3 of the same building.
+        let members = [
+            m(COUNCIL, 0, 1, 7, 0),
+            m(HEALTH, 0, 1, 0, 0b100),
+            m(COUNCIL, 1, 1, 7, 0),
+            m(HEALTH, 1, 0, 0, 0),
+            m(POLICE, 2, 1, 0, 0b001),
+            m(COUNCIL, 3, 2, 8, 0b001),
+            m(HEALTH, 4, 3, 0, 0),
+        ];
+        let g = group(5, &members);
+        assert_eq!(g.family, [0, 0, 0, 1, 2]);
+        assert_eq!(g.families, 3);
+        let f = describe(&g, &members, 3);
+        assert_eq!(f[0].persons, 3);
+        assert_eq!(f[0].records, 5);
+        assert_eq!(f[0].sources, [COUNCIL, HEALTH, POLICE]);
+        assert_eq!(f[0].criteria, [vec![POLICE], vec![], vec![HEALTH]]);
+        assert_eq!(f[0].criteria_met(), 2);
+        assert_eq!(f[1].criteria_met(), 1);
+    }
+
+    #[test]
+    fn a_stale_address_never_joins_a_family_to_the_new_occupants() {
+        // Person 0 moved from dwelling 5 to dwelling 6: the council and health know the new home,
+        // the police the old one, where person 1 lives now.
+        let members = [
+            m(COUNCIL, 0, 6, 0, 0),
+            m(HEALTH, 0, 6, 0, 0),
+            m(POLICE, 0, 5, 0, 0),
+            m(COUNCIL, 1, 5, 0, 0),
+        ];
+        let g = group(2, &members);
+        assert_ne!(g.family[0], g.family[1]);
+        // With one record at each, the person has no home by dwelling at all.
+        let members = [
+            m(COUNCIL, 0, 6, 0, 0),
+            m(POLICE, 0, 5, 0, 0),
+            m(COUNCIL, 1, 5, 0, 0),
+        ];
+        let g = group(2, &members);
+        assert_ne!(g.family[0], g.family[1]);
+        assert_eq!(g.ambiguous_homes, 1);
+    }
+
+    #[test]
+    fn registers_group_only_within_their_holder_and_conflicts_place_no_one() {
+        // One register token value at two holders means nothing: registers are per holder.
+        let members = [m(COUNCIL, 0, 0, 9, 0), m(HEALTH, 1, 0, 9, 0)];
+        assert_eq!(group(2, &members).families, 2);
+        // Person 1 is filed in two of the council's households equally often (two people linked
+        // as one, or a move within the council): joined to neither.
+        let members = [
+            m(COUNCIL, 0, 0, 1, 0),
+            m(COUNCIL, 1, 0, 1, 0),
+            m(COUNCIL, 1, 0, 2, 0),
+            m(COUNCIL, 2, 0, 2, 0),
+        ];
+        let g = group(3, &members);
+        assert_eq!(g.families, 3);
+        assert_eq!(g.register_conflicts, 1);
+    }
+
+    #[test]
+    fn grouping_does_not_depend_on_the_order_of_records_within_a_person() {
+        let a = [
+            m(COUNCIL, 0, 1, 3, 0),
+            m(HEALTH, 0, 2, 0, 0),
+            m(HEALTH, 1, 2, 0, 0),
+            m(COUNCIL, 1, 2, 3, 0),
+            m(POLICE, 2, 1, 0, 0),
+        ];
+        let mut b = a;
+        b.reverse();
+        assert_eq!(group(3, &a).family, group(3, &b).family);
+    }
+}
