@@ -376,10 +376,11 @@ fn render<R: Rng>(
         {
             address = format!("{n}, {rest}");
         }
-    } else if agency == Agency::Health && rng.random_bool(0.3) {
-        if let Some(rest) = address.strip_prefix("Flat ") {
-            address = rest.replacen(',', "", 1);
-        }
+    } else if agency == Agency::Health
+        && rng.random_bool(0.3)
+        && let Some(rest) = address.strip_prefix("Flat ")
+    {
+        address = rest.replacen(',', "", 1);
     }
     if rng.random_bool(0.02) {
         address.clear();
