@@ -116,17 +116,28 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
         }
     };
     let (clusters_path, clusters) = read_clusters(&args.links)?;
-    // The criteria of every file, in order of first appearance.
-    let mut criteria: Vec<String> = Vec::new();
+    // Every file's header first: the criteria of all files, sorted by name, so that the output
+    // does not depend on the order the files are given in.
+    let mut readers = Vec::with_capacity(args.inputs.len());
+    for path in &args.inputs {
+        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let r = Reader::new(BufReader::with_capacity(1 << 20, f))
+            .with_context(|| path.display().to_string())?;
+        readers.push((path, r));
+    }
+    let criteria: Vec<String> = readers
+        .iter()
+        .flat_map(|(_, r)| r.header().flags.iter().cloned())
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    ensure!(criteria.len() <= 64, "more than 64 criteria in one run");
     let mut sources: Vec<String> = Vec::new();
     let mut members: Vec<Member> = Vec::new();
     let mut tokens: Vec<Token> = Vec::new();
     let mut check: Option<(String, String, PathBuf)> = None;
     let mut held: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for path in &args.inputs {
-        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let mut r = Reader::new(BufReader::with_capacity(1 << 20, f))
-            .with_context(|| path.display().to_string())?;
+    for (path, mut r) in readers {
         let h = r.header().clone();
         let this = (h.schema_fingerprint.clone(), h.key_check.clone());
         match &check {
@@ -150,18 +161,10 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
             .flags
             .iter()
             .map(|f| {
-                if !criteria.contains(f) {
-                    criteria.push(f.clone());
-                }
                 held.entry(f.clone()).or_default().push(h.party.clone());
                 criteria.iter().position(|c| c == f).unwrap_or(0) as u32
             })
             .collect();
-        ensure!(
-            criteria.len() <= 64,
-            "{}: more than 64 criteria in one run",
-            path.display()
-        );
         let dwelling = h.house.iter().position(|x| x == "dwelling");
         let register = h.house.iter().position(|x| x == "register");
         let mut line = 1u64;

@@ -242,14 +242,14 @@ pub(crate) struct LinkArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("predicted").required(true).args(["links", "clusters"])))]
+#[command(group(clap::ArgGroup::new("predicted").required(true).multiple(true).args(["links", "clusters", "families"])))]
 pub(crate) struct EvaluateArgs {
     /// The labelled sample: CSV with columns source, token, entity.
     #[arg(long, value_name = "FILE")]
     pub(crate) truth: PathBuf,
 
     /// links.csv from `kith link`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "clusters")]
     pub(crate) links: Option<PathBuf>,
 
     /// clusters.csv from `kith link`.

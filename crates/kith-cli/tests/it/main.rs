@@ -3,6 +3,7 @@
 
 mod encode;
 mod errors;
+mod families;
 mod keygen;
 mod link;
 mod pipeline;

@@ -5,9 +5,10 @@ use crate::util::{Dir, SECRET, encode_cmd, kith, ok};
 
 const AGENCIES: [&str; 4] = ["council", "health", "police", "school"];
 
-/// Synthesise (`--people 3000`) into `dir/src`, then encode every agency and link them all (with
-/// `--dedupe` and a review band) at `threads` threads into `dir/t<threads>`.
-fn pipeline(dir: &Dir, threads: &str) {
+/// Synthesise (`--people 3000`) into `dir/src`, then encode every agency, link them all (with
+/// `--dedupe` and a review band), group families, run an identification (two or more criteria)
+/// and split its results per holder, at `threads` threads into `dir/t<threads>`.
+pub(crate) fn pipeline(dir: &Dir, threads: &str) {
     let src = dir.path("src");
     if !src.exists() {
         ok(kith()
@@ -49,6 +50,47 @@ fn pipeline(dir: &Dir, threads: &str) {
         "--output",
     ])
     .arg(out.join("links")));
+    for (folder, min) in [("families", "0"), ("run", "2")] {
+        let mut c = kith();
+        c.args([
+            "families",
+            "--quiet",
+            "--threads",
+            threads,
+            "--min-criteria",
+            min,
+        ]);
+        // In another order than the link's: the output does not depend on it.
+        for a in AGENCIES.iter().rev() {
+            c.arg(out.join(format!("{a}.kith")));
+        }
+        ok(c.arg("--links")
+            .arg(out.join("links"))
+            .arg("--output")
+            .arg(out.join(folder)));
+    }
+    ok(kith()
+        .args(["split", "--quiet", "--criteria-to", "council", "--families"])
+        .arg(out.join("run"))
+        .arg("--output")
+        .arg(out.join("results")));
+}
+
+/// Everything the linkage party returns, as one text.
+pub(crate) fn returned(dir: &Dir, t: &str) -> String {
+    let mut files: Vec<String> = ["links/links.csv", "links/clusters.csv", "links/review.csv"]
+        .map(String::from)
+        .to_vec();
+    files.extend(
+        ["families", "run"]
+            .iter()
+            .flat_map(|f| [format!("{f}/families.csv"), format!("{f}/members.csv")]),
+    );
+    files.extend(AGENCIES.map(|a| format!("results/{a}.csv")));
+    files
+        .iter()
+        .map(|f| dir.read(&format!("t{t}/{f}")))
+        .collect()
 }
 
 /// Encodings, maps, links, clusters and the review band are byte-identical at 1, 2 and 8 threads.
@@ -63,6 +105,16 @@ fn outputs_are_byte_identical_at_1_2_and_8_threads() {
         .flat_map(|a| [format!("{a}.kith"), format!("{a}-map.csv")])
         .collect();
     files.extend(["links/links.csv", "links/clusters.csv", "links/review.csv"].map(String::from));
+    files.extend(
+        [
+            "families/families.csv",
+            "families/members.csv",
+            "run/families.csv",
+            "run/members.csv",
+        ]
+        .map(String::from),
+    );
+    files.extend(AGENCIES.map(|a| format!("results/{a}.csv")));
     for f in files {
         let one = std::fs::read(dir.path(&format!("t1/{f}"))).expect("written");
         assert!(!one.is_empty(), "{f}");
@@ -99,19 +151,17 @@ impl Haystack {
     }
 }
 
-/// What leaves a holder (its encodings file) and what the linkage party returns hold none of the
-/// holder's raw values (names, dates of birth in the extract's own format, postcodes, NHS
-/// numbers, local IDs, addresses) and no run of the secret's bytes; and the encodings rows do not
+/// What leaves a holder (its encodings file) and what the linkage party returns (links, clusters,
+/// families, the identification run, each holder's results) hold none of the holder's raw values
+/// (names, dates of birth in the extract's own format, postcodes, NHS numbers, local IDs,
+/// addresses, household register references) and no run of the secret's bytes; and the encodings rows do not
 /// follow the extract's row order.
 #[test]
 fn nothing_raw_and_nothing_of_the_secret_leaves_a_holder() {
     let dir = Dir::new();
     pipeline(&dir, "2");
     let src = dir.path("src");
-    let returned: String = ["links.csv", "clusters.csv", "review.csv"]
-        .iter()
-        .map(|f| dir.read(&format!("t2/links/{f}")))
-        .collect();
+    let returned = returned(&dir, "2");
     let back = Haystack::new(returned.clone());
     let mut sent_all = String::new();
     for a in AGENCIES {

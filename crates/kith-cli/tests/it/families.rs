@@ -1,0 +1,222 @@
+//! `kith families`, `kith split` and `kith reveal` on a synthetic population (the pipeline of
+//! `pipeline.rs`), and their errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::pipeline::pipeline;
+use crate::util::{Dir, kith, ok, stderr};
+
+const AGENCIES: [&str; 4] = ["council", "health", "police", "school"];
+
+/// Rows of a CSV file as maps from column name to value.
+fn rows(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let head: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("row");
+            head.iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn families_split_and_reveal_give_each_holder_only_its_own_records() {
+    let dir = Dir::new();
+    pipeline(&dir, "2");
+    let all = rows(&dir.read("t2/families/families.csv"));
+    let run = rows(&dir.read("t2/run/families.csv"));
+    // The identification run holds exactly the families meeting two or more criteria.
+    let met = |r: &BTreeMap<String, String>| r["criteria_met"].parse::<usize>().expect("number");
+    assert!(run.len() > 10, "{} families identified", run.len());
+    assert!(run.iter().all(|r| met(r) >= 2));
+    assert_eq!(run.len(), all.iter().filter(|r| met(r) >= 2).count());
+    // Each criterion column counts the holders that flagged it; criteria_met counts those met.
+    for r in &all {
+        let counted = [
+            "absence",
+            "child_in_need",
+            "domestic_abuse",
+            "health_need",
+            "offending",
+            "out_of_work",
+        ]
+        .iter()
+        .filter(|c| r[**c] != "0")
+        .count();
+        assert_eq!(counted, met(r));
+    }
+    // Every linked record is in exactly one family.
+    let clusters = rows(&dir.read("t2/links/clusters.csv"));
+    let members = rows(&dir.read("t2/families/members.csv"));
+    let key = |r: &BTreeMap<String, String>| (r["source"].clone(), r["token"].clone());
+    let in_clusters: BTreeSet<_> = clusters.iter().map(key).collect();
+    let in_families: BTreeSet<_> = members.iter().map(key).collect();
+    assert_eq!(members.len(), clusters.len());
+    assert_eq!(in_clusters, in_families);
+
+    // Each holder's results file holds exactly its records of identified families.
+    let run_members = rows(&dir.read("t2/run/members.csv"));
+    for a in AGENCIES {
+        let text = dir.read(&format!("t2/results/{a}.csv"));
+        let got: BTreeSet<String> = rows(&text).iter().map(|r| r["token"].clone()).collect();
+        let want: BTreeSet<String> = run_members
+            .iter()
+            .filter(|r| r["source"] == a)
+            .map(|r| r["token"].clone())
+            .collect();
+        assert_eq!(got, want, "{a}");
+        assert_eq!(
+            text.lines()
+                .next()
+                .expect("header")
+                .ends_with(",family_criteria"),
+            a == "council",
+            "only the lead learns which criteria: {a}"
+        );
+    }
+
+    // The council joins its results to its own local IDs.
+    ok(kith()
+        .args(["reveal", "--map"])
+        .arg(dir.path("t2/council-map.csv"))
+        .arg("--input")
+        .arg(dir.path("t2/results/council.csv"))
+        .arg("--output")
+        .arg(dir.path("council-identified.csv")));
+    let revealed = rows(&dir.read("council-identified.csv"));
+    let results = rows(&dir.read("t2/results/council.csv"));
+    assert_eq!(revealed.len(), results.len());
+    assert!(
+        revealed
+            .iter()
+            .all(|r| r["local_id"].starts_with('C') && !r.contains_key("token"))
+    );
+    let map = rows(&dir.read("t2/council-map.csv"));
+    let local: BTreeMap<&str, &str> = map
+        .iter()
+        .map(|r| (r["token"].as_str(), r["local_id"].as_str()))
+        .collect();
+    for (r, x) in results.iter().zip(&revealed) {
+        assert_eq!(local[r["token"].as_str()], x["local_id"]);
+        assert_eq!(r["family_id"], x["family_id"]);
+    }
+
+    // Another holder's map does not fit: an error naming the file, line and token; no output.
+    let o = kith()
+        .args(["reveal", "--map"])
+        .arg(dir.path("t2/health-map.csv"))
+        .arg("--input")
+        .arg(dir.path("t2/results/council.csv"))
+        .arg("--output")
+        .arg(dir.path("wrong.csv"))
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("council.csv: line 2: token") && e.contains("is not in your map"),
+        "{e}"
+    );
+    assert!(!dir.path("wrong.csv").exists());
+}
+
+/// The families found agree with the synthetic households: scored by `kith evaluate` against the
+/// truth in record tokens.
+#[test]
+fn families_meeting_two_criteria_are_found() {
+    let dir = Dir::new();
+    pipeline(&dir, "2");
+    let mut token_of: BTreeMap<(String, String), String> = BTreeMap::new();
+    for a in AGENCIES {
+        for r in rows(&dir.read(&format!("t2/{a}-map.csv"))) {
+            token_of.insert((a.to_owned(), r["local_id"].clone()), r["token"].clone());
+        }
+    }
+    let mut truth = String::from("source,token,entity,household,criteria\n");
+    for r in rows(&dir.read("src/truth-local.csv")) {
+        let t = &token_of[&(r["source"].clone(), r["local_id"].clone())];
+        truth.push_str(&format!(
+            "{},{t},{},{},{}\n",
+            r["source"], r["person"], r["household"], r["criteria"]
+        ));
+    }
+    std::fs::write(dir.path("truth.csv"), truth).expect("write");
+    let o = ok(kith()
+        .args(["evaluate", "--truth"])
+        .arg(dir.path("truth.csv"))
+        .arg("--families")
+        .arg(dir.path("t2/families")));
+    let out = String::from_utf8(o.stdout).expect("utf8");
+    let score = |name: &str, what: &str| -> f64 {
+        let line = out.lines().find(|l| l.starts_with(name)).expect(name);
+        let at = line.find(what).expect(what) + what.len();
+        line[at..]
+            .split_whitespace()
+            .next()
+            .expect("number")
+            .parse()
+            .expect("number")
+    };
+    for what in ["precision ", "recall "] {
+        assert!(score("families", what) > 0.93, "{out}");
+        assert!(score(">=2 criteria", what) > 0.9, "{out}");
+    }
+}
+
+#[test]
+fn families_refuse_files_that_were_not_linked_together() {
+    let dir = Dir::new();
+    pipeline(&dir, "1");
+    let t = dir.path("t1");
+    // Three of the four linked files.
+    let mut c = kith();
+    c.arg("families");
+    for a in &AGENCIES[..3] {
+        c.arg(t.join(format!("{a}.kith")));
+    }
+    let o = c
+        .arg("--links")
+        .arg(t.join("links"))
+        .arg("--output")
+        .arg(dir.path("out"))
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("give every file that was linked"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path("out/families.csv").exists());
+    // A clusters file with a broken token: the file and line are named.
+    let clusters = dir.read("t1/links/clusters.csv");
+    let mut lines: Vec<&str> = clusters.lines().collect();
+    let broken = lines[3].replacen(',', ",zz", 1);
+    lines[3] = &broken;
+    std::fs::write(dir.path("bad-clusters.csv"), lines.join("\n") + "\n").expect("write");
+    let mut c = kith();
+    c.arg("families");
+    for a in AGENCIES {
+        c.arg(t.join(format!("{a}.kith")));
+    }
+    let o = c
+        .arg("--links")
+        .arg(dir.path("bad-clusters.csv"))
+        .arg("--output")
+        .arg(dir.path("out"))
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("bad-clusters.csv: line 4: field token"), "{e}");
+    assert!(!dir.path("out/families.csv").exists());
+}
