@@ -297,11 +297,11 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
         sources.join(", ")
     ));
     say(format!(
-        "  grouped by home (the dwelling most of a person's records give): {} people; by a holder's register: {}",
-        grouping.with_home, grouping.in_register
+        "  in a holder's register group: {} people; placed by their household's home (the dwelling most of its records give): {}",
+        grouping.in_register, grouping.with_home
     ));
     say(format!(
-        "  left ungrouped by dwelling because their records' dwellings tie (stale addresses): {}; filed in two register groups by one holder: {}",
+        "  not placed by dwelling because their household's records' dwellings tie (stale addresses): {}; filed in two register groups by one holder: {}",
         grouping.ambiguous_homes, grouping.register_conflicts
     ));
     say(format!(

@@ -5,14 +5,16 @@
 //! and a register token (the holder's own household grouping, such as a council's household
 //! register, keyed to that holder). It never sees an address. The rules:
 //!
-//! 1. **A person's home** is the dwelling token most of their records carry. When two dwellings
-//!    tie (one agency holds the new address, another the old), the person has no home by dwelling:
-//!    a stale address alone never places anyone.
-//! 2. **A holder's register** places a person in the group most of their records at that holder
-//!    carry; a tie (a person the holder files in two households) places them in neither.
-//! 3. **A family** is a connected group of people who share a home (rule 1) or a register group
-//!    (rule 2). Surnames play no part, so a step-family whose children carry another surname stays
-//!    together; neighbours and the flats of one building have other dwelling tokens and stay apart.
+//! 1. **A holder's register** places a person in the group most of their records at that holder
+//!    carry; a tie (a person the holder files in two households) places them in neither. People
+//!    in one register group are one household.
+//! 2. **A household's home** is the dwelling token most of its members' records carry (a person in
+//!    no register group is a household of one). When two dwellings tie (one agency holds the new
+//!    address, another the old), the household has no home: a stale address never outvotes the
+//!    current one, and one member's stale record is outvoted by the rest of the household.
+//! 3. **A family** is a connected group of households that share a home. Surnames play no part,
+//!    so a step-family whose children carry another surname stays together; neighbours and the
+//!    flats of one building have other dwelling tokens and stay apart.
 //!
 //! Grouping is a pure function of its input, taken in order, so the result does not depend on
 //! threads. Families are then described ([`describe`]) by who knows them and which criteria their
@@ -46,9 +48,9 @@ pub struct Grouping {
     pub family: Vec<u32>,
     /// Number of families.
     pub families: usize,
-    /// People with a home by dwelling.
+    /// People whose household (rule 2) has a home.
     pub with_home: usize,
-    /// People whose records' dwellings tie, so who have no home by dwelling.
+    /// People whose household's records' dwellings tie, so who have no home by dwelling.
     pub ambiguous_homes: usize,
     /// People placed in a register group.
     pub in_register: usize,
@@ -95,37 +97,21 @@ pub fn group(entities: usize, members: &[Member]) -> Grouping {
     for (i, m) in members.iter().enumerate() {
         by_entity[m.entity as usize].push(i as u32);
     }
-    let mut uf = UnionFind((0..entities as u32).collect());
-    let mut first_at_home: FxHashMap<Token, u32> = FxHashMap::default();
-    let mut first_in_group: FxHashMap<(u32, Token), u32> = FxHashMap::default();
     let mut g = Grouping::default();
-    let mut dwellings: FxHashMap<Token, u32> = FxHashMap::default();
+
+    // Rule 1: register groups, holder by holder (in order, for determinism).
+    let mut households = UnionFind((0..entities as u32).collect());
+    let mut first_in_group: FxHashMap<(u32, Token), u32> = FxHashMap::default();
     let mut registers: FxHashMap<(u32, Token), u32> = FxHashMap::default();
     for (e, records) in by_entity.iter().enumerate() {
         let e = e as u32;
-        dwellings.clear();
         registers.clear();
         for &r in records {
             let m = &members[r as usize];
-            if let Some(d) = m.dwelling {
-                *dwellings.entry(d).or_default() += 1;
-            }
             if let Some(t) = m.register {
                 *registers.entry((m.source, t)).or_default() += 1;
             }
         }
-        // Rule 1.
-        if !dwellings.is_empty() {
-            match majority(&dwellings) {
-                Some(home) => {
-                    g.with_home += 1;
-                    let first = *first_at_home.entry(home).or_insert(e);
-                    uf.union(first, e);
-                }
-                None => g.ambiguous_homes += 1,
-            }
-        }
-        // Rule 2, holder by holder (in order, for determinism).
         let mut sources: Vec<u32> = registers.keys().map(|k| k.0).collect();
         sources.sort_unstable();
         sources.dedup();
@@ -140,13 +126,52 @@ pub fn group(entities: usize, members: &[Member]) -> Grouping {
                 Some(t) => {
                     placed = true;
                     let first = *first_in_group.entry((s, t)).or_insert(e);
-                    uf.union(first, e);
+                    households.union(first, e);
                 }
                 None => g.register_conflicts += 1,
             }
         }
         g.in_register += usize::from(placed);
     }
+
+    // Rule 2: each household's home, from all its members' records.
+    let mut votes: FxHashMap<u32, FxHashMap<Token, u32>> = FxHashMap::default();
+    for m in members {
+        if let Some(d) = m.dwelling {
+            let h = households.find(m.entity);
+            *votes.entry(h).or_default().entry(d).or_default() += 1;
+        }
+    }
+    let mut size: FxHashMap<u32, usize> = FxHashMap::default();
+    for e in 0..entities as u32 {
+        *size.entry(households.find(e)).or_default() += 1;
+    }
+
+    // Rule 3: households sharing a home are one family; households are taken in order of their
+    // root entity, so that the result does not depend on hash order.
+    let mut uf = UnionFind((0..entities as u32).collect());
+    for e in 0..entities as u32 {
+        let h = households.find(e);
+        if h != e {
+            uf.union(h, e);
+        }
+    }
+    let mut first_at_home: FxHashMap<Token, u32> = FxHashMap::default();
+    for h in 0..entities as u32 {
+        if households.find(h) != h {
+            continue;
+        }
+        let Some(v) = votes.get(&h) else { continue };
+        match majority(v) {
+            Some(home) => {
+                g.with_home += size[&h];
+                let first = *first_at_home.entry(home).or_insert(h);
+                uf.union(first, h);
+            }
+            None => g.ambiguous_homes += size[&h],
+        }
+    }
+
     // Number the families in order of their first entity.
     let mut number: FxHashMap<u32, u32> = FxHashMap::default();
     g.family = (0..entities as u32)
@@ -280,6 +305,25 @@ mod tests {
         let g = group(2, &members);
         assert_ne!(g.family[0], g.family[1]);
         assert_eq!(g.ambiguous_homes, 1);
+    }
+
+    #[test]
+    fn one_members_stale_address_is_outvoted_by_the_rest_of_the_household() {
+        // The council's household 4: persons 0 and 1, at dwelling 6 now. Person 1's records
+        // both carry the old dwelling 5 (the council and health were not told), where person 2
+        // lives now. The household's home is 6 (three records to two), so person 2 stays apart.
+        let members = [
+            m(COUNCIL, 0, 6, 4, 0),
+            m(HEALTH, 0, 6, 0, 0),
+            m(POLICE, 0, 6, 0, 0),
+            m(COUNCIL, 1, 5, 4, 0),
+            m(HEALTH, 1, 5, 0, 0),
+            m(COUNCIL, 2, 5, 9, 0),
+        ];
+        let g = group(3, &members);
+        assert_eq!(g.family[0], g.family[1]);
+        assert_ne!(g.family[1], g.family[2]);
+        assert_eq!(g.with_home, 3);
     }
 
     #[test]
