@@ -86,13 +86,20 @@ fn demo_runs_the_protocol_and_keeps_raw_values_with_their_holders() {
         "1. Four agencies",
         "3. Each holder encodes",
         "4. The linkage party",
-        "5. Each holder joins",
-        "6. Scored",
+        "5. The linkage party groups linked people into families",
+        "6. Each holder gets only its own record tokens",
+        "7. Scored",
     ] {
         assert!(err.contains(step), "{step}: {err}");
     }
     let scores = String::from_utf8(out.stdout).expect("utf8");
-    assert!(scores.contains("cross-source   precision"), "{scores}");
+    for line in [
+        "cross-source   precision",
+        "families       precision",
+        ">=2 criteria   precision",
+    ] {
+        assert!(scores.contains(line), "{line}: {scores}");
+    }
     let council = std::fs::read_to_string(dir.path("demo/extracts/council.csv")).expect("extract");
     let sent = std::fs::read_to_string(dir.path("demo/council.kith")).expect("encodings");
     let surnames: std::collections::HashSet<&str> = council
@@ -107,4 +114,15 @@ fn demo_runs_the_protocol_and_keeps_raw_values_with_their_holders() {
         assert!(!sent.contains(s), "{s} left the council");
     }
     assert!(dir.path("demo/links/clusters.csv").exists());
+    // Each holder's results, and the council's joined to its own local IDs.
+    for a in ["council", "health", "police", "school"] {
+        assert!(dir.path(&format!("demo/results/{a}.csv")).exists(), "{a}");
+    }
+    let identified =
+        std::fs::read_to_string(dir.path("demo/council-identified.csv")).expect("revealed");
+    assert!(
+        identified.starts_with("local_id,entity_id,family_id,"),
+        "{identified}"
+    );
+    assert!(identified.lines().skip(1).all(|l| l.starts_with('C')));
 }
