@@ -239,6 +239,14 @@ pub(crate) struct LinkArgs {
     /// Popcount kernel (default: the fastest this CPU has).
     #[arg(long, value_name = "NAME", value_parser = ["avx512", "avx2", "popcnt", "portable"])]
     pub(crate) kernel: Option<String>,
+
+    /// Read the first encodings file N records at a time and link each chunk against the others
+    /// (held in memory), so that memory does not grow with the first file: for an extract larger
+    /// than memory. Needs --threshold with CLK scoring; not with --dedupe or --check-blocking.
+    /// With CLK scoring the links are those of an ordinary run; with field scoring each chunk
+    /// fits its own model.
+    #[arg(long, value_name = "N")]
+    pub(crate) chunk: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! `kith link`: read encodings, link, write links, clusters and the review band.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -8,8 +9,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use kith::Token;
 use kith_link::Dataset;
 use kith_link::block::{Blocking, LshParams};
+use kith_link::dataset::Chunks;
 use kith_link::kernel::Kernel;
 use kith_link::link::{self, LinkOptions};
 use kith_link::solve::Candidate;
@@ -29,6 +32,7 @@ pub(crate) struct LinkConfig {
     check_blocking: Option<usize>,
     scoring: ScoringArg,
     options: LinkOptions,
+    chunk: Option<usize>,
 }
 
 fn check_score(name: &str, v: Option<f64>) -> Result<()> {
@@ -62,6 +66,17 @@ impl LinkConfig {
         );
         ensure!(a.lsh_tables >= 1, "--lsh-tables must be at least 1");
         ensure!(a.max_bucket >= 1, "--max-bucket must be at least 1");
+        if let Some(n) = a.chunk {
+            ensure!(n >= 1, "--chunk must be at least 1");
+            ensure!(
+                a.inputs.len() >= 2 && !a.dedupe && a.check_blocking.is_none(),
+                "--chunk links the first file chunk by chunk against the others: give two or more files, without --dedupe or --check-blocking"
+            );
+            ensure!(
+                a.threshold.is_some() || a.scoring != ScoringArg::Clk,
+                "--chunk with CLK scoring needs --threshold (kith suggests one from the whole score distribution; run without --chunk on a sample to see it)"
+            );
+        }
         for (i, p) in a.inputs.iter().enumerate() {
             if a.inputs[..i].contains(p) {
                 bail!("{} is given twice", p.display());
@@ -79,6 +94,7 @@ impl LinkConfig {
                 bits: a.lsh_bits,
                 ..LshParams::default()
             },
+            chunk: a.chunk,
             inputs: a.inputs,
             output: a.output,
             blocking: a.blocking,
@@ -202,6 +218,9 @@ fn blocking_for(cfg: &LinkConfig, datasets: &[Dataset], fields: bool) -> Result<
 }
 
 pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
+    if cfg.chunk.is_some() {
+        return run_chunked(cfg, quiet);
+    }
     let say = |m: String| {
         if !quiet {
             eprintln!("{m}");
@@ -546,5 +565,230 @@ pub(crate) fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_owned()
+    }
+}
+
+/// `kith link --chunk N`: the first file is read N records at a time and each chunk is linked
+/// against the other files, which are held in memory. Only records of the first file that are in
+/// a candidate pair are kept (as their tokens) for solving, so memory does not grow with the first
+/// file. With CLK scoring and a given threshold every pair at or above it is a candidate whatever
+/// the chunking, so the links are those of an ordinary run (tested). `clusters.csv` lists the
+/// entities of two or more records and the other files' records first (sorted by entity id),
+/// then the first file's unlinked records in the file's order (by token).
+fn run_chunked(cfg: &LinkConfig, quiet: bool) -> Result<()> {
+    let say = |m: String| {
+        if !quiet {
+            eprintln!("{m}");
+        }
+    };
+    let chunk = cfg.chunk.unwrap_or(usize::MAX);
+    let t0 = Instant::now();
+    let mut others = Vec::with_capacity(cfg.inputs.len() - 1);
+    for p in &cfg.inputs[1..] {
+        let d = read_dataset(p)?;
+        say(format!(
+            "kith: read {} records of {} from {} ({} bits)",
+            d.len(),
+            d.source,
+            p.display(),
+            d.bits()
+        ));
+        others.push(d);
+    }
+    let first = &cfg.inputs[0];
+    let open = || -> Result<Chunks<BufReader<File>>> {
+        let f = File::open(first).with_context(|| format!("cannot open {}", first.display()))?;
+        Chunks::new(BufReader::with_capacity(1 << 20, f), chunk).with_context(|| {
+            format!(
+                "{}: --chunk reads kith encodings files only",
+                first.display()
+            )
+        })
+    };
+    let mut chunks = open()?;
+    let source = chunks.header().party.clone();
+    let mut compact = Dataset::new(
+        &source,
+        chunks.header().clk_bits,
+        true,
+        chunks.header().exact.clone(),
+        chunks.header().blocks.clone(),
+    );
+    let zero_clk = vec![0u8; (chunks.header().clk_bits as usize).div_ceil(8)];
+    let no_exact = vec![None; chunks.header().exact.len()];
+    let no_blocks = vec![None; chunks.header().blocks.len()];
+    let mut options = cfg.options.clone();
+    let mut pairs: Vec<Candidate> = Vec::new();
+    let mut stats = link::Stats::default();
+    let mut model = None;
+    let mut collected_at = 0.0;
+    let (mut read, mut n_chunks) = (0usize, 0usize);
+    let floor = match (options.threshold, options.review) {
+        (Some(t), Some(r)) => t.min(r),
+        (Some(t), None) => t,
+        (None, Some(r)) => r.min(link::FIELD_THRESHOLD),
+        (None, None) => link::FIELD_THRESHOLD,
+    };
+    while let Some(d) = chunks
+        .next_chunk()
+        .with_context(|| first.display().to_string())?
+    {
+        let base = read;
+        read += d.len();
+        let mut datasets = Vec::with_capacity(1 + others.len());
+        datasets.push(d);
+        datasets.append(&mut others);
+        if n_chunks == 0 {
+            link::check_compatible(&datasets).context("these inputs cannot be linked")?;
+            let fields = link::uses_fields(&datasets, &options);
+            ensure!(
+                fields || cfg.scoring != ScoringArg::Fields,
+                "--scoring fields needs every input to carry the same field-level filters"
+            );
+            options.blocking = blocking_for(cfg, &datasets, fields)?;
+        }
+        n_chunks += 1;
+        let found = link::find_candidates(&datasets, &options)?;
+        let s = &found.stats;
+        stats.comparisons += s.comparisons;
+        stats.all_pairs += s.all_pairs;
+        stats.skipped_buckets += s.skipped_buckets;
+        stats.exact_matches += s.exact_matches;
+        stats.vetoed += s.vetoed;
+        collected_at = found.collected_at;
+        if model.is_none() {
+            model = found.model;
+        }
+        // Keep the pairs that can matter, renumbering the chunk's records into `compact` in
+        // file order.
+        // Pairs between the other files are the same in every chunk: kept from the first only.
+        let kept: Vec<Candidate> = found
+            .pairs
+            .into_iter()
+            .filter(|c| c.score >= floor && (n_chunks == 1 || c.a.ds == 0 || c.b.ds == 0))
+            .collect();
+        let mut rows: Vec<u32> = kept
+            .iter()
+            .flat_map(|c| [c.a, c.b])
+            .filter(|r| r.ds == 0)
+            .map(|r| r.row)
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let mut to_compact: HashMap<u32, u32> = HashMap::with_capacity(rows.len());
+        for r in rows {
+            to_compact.insert(r, compact.len() as u32);
+            let token = token_of_row(&datasets[0], r as usize)?;
+            compact
+                .push(Some(token), &zero_clk, &no_exact, &no_blocks)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        for mut c in kept {
+            for r in [&mut c.a, &mut c.b] {
+                if r.ds == 0 {
+                    r.row = to_compact[&r.row];
+                }
+            }
+            pairs.push(c);
+        }
+        others = datasets.split_off(1);
+        say(format!(
+            "kith: chunk {n_chunks}: records {}-{} of {}; {} pairs kept so far",
+            base + 1,
+            read,
+            first.display(),
+            pairs.len()
+        ));
+    }
+    say(format!(
+        "kith: read {read} records of {source} from {} in {n_chunks} chunks of up to {chunk}; blocking {}; {} comparisons of {} possible (reduction ratio {:.6})",
+        first.display(),
+        describe(options.blocking),
+        stats.comparisons,
+        stats.all_pairs,
+        stats.reduction_ratio()
+    ));
+    if stats.skipped_buckets > 0 {
+        say(format!(
+            "kith: warning: {} oversized blocking buckets (over {} records) were skipped; raise --max-bucket or use more specific keys",
+            stats.skipped_buckets, options.max_bucket
+        ));
+    }
+    if let Some(m) = &model {
+        say("kith: field scoring model of the first chunk (each chunk fits its own):".into());
+        for line in describe_model(m) {
+            say(line);
+        }
+    }
+    let threshold = options.threshold.unwrap_or(link::FIELD_THRESHOLD);
+    pairs.sort_by(kith_link::solve::candidate_order);
+    let mut datasets = Vec::with_capacity(1 + others.len());
+    datasets.push(compact);
+    datasets.append(&mut others);
+    let candidates = link::Candidates {
+        pairs,
+        best: threshold::Histogram::default(),
+        stats,
+        collected_at,
+        model: None,
+        twins: Vec::new(),
+    };
+    let review = options.review.filter(|&r| r < threshold);
+    let linkage = link::solve(&datasets, &candidates, threshold, review, false);
+
+    std::fs::create_dir_all(&cfg.output)
+        .with_context(|| format!("cannot create the folder {}", cfg.output.display()))?;
+    let links_path = cfg.output.join("links.csv");
+    let clusters_path = cfg.output.join("clusters.csv");
+    let review_path = cfg.output.join("review.csv");
+    let links = write_pairs(&links_path, &datasets, &linkage.links)?;
+    let mut clusters = write_clusters(&clusters_path, &datasets, &linkage.entity)?;
+    // The first file's records that were in no candidate pair: a second pass, in file order.
+    let kept: HashSet<Token> = match datasets[0].ids() {
+        kith_link::dataset::Ids::Tokens(t) => t.iter().copied().collect(),
+        kith_link::dataset::Ids::RowIndex => HashSet::new(),
+    };
+    let f = File::open(first).with_context(|| format!("cannot open {}", first.display()))?;
+    let mut reader = kith::encodings::Reader::new(BufReader::with_capacity(1 << 20, f))
+        .with_context(|| first.display().to_string())?;
+    let w = clusters.writer();
+    let ctx = || format!("cannot write {}", clusters_path.display());
+    let party = csv_field(&source);
+    while let Some(row) = reader
+        .next_record()
+        .with_context(|| first.display().to_string())?
+    {
+        if kept.contains(&row.token) {
+            continue;
+        }
+        let token = kith::hex(&row.token);
+        let id = link::entity_id(&mut [(source.clone(), token.clone())]);
+        writeln!(w, "{party},{token},{id:016x}").with_context(ctx)?;
+    }
+    let review_file = match review {
+        Some(_) => Some(write_pairs(&review_path, &datasets, &linkage.review)?),
+        None => None,
+    };
+    links.commit()?;
+    clusters.commit()?;
+    if let Some(r) = review_file {
+        r.commit()?;
+    }
+    say(format!(
+        "kith: threshold {threshold:.2}; {} links, {} entities of two or more records; wrote {}, {} (total {:.1} s)",
+        linkage.links.len(),
+        linkage.groups,
+        links_path.display(),
+        clusters_path.display(),
+        t0.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// The record token of row `r` of a dataset read from a kith file.
+fn token_of_row(d: &Dataset, r: usize) -> Result<Token> {
+    match d.ids() {
+        kith_link::dataset::Ids::Tokens(t) => t.get(r).copied().context("no such row"),
+        kith_link::dataset::Ids::RowIndex => bail!("--chunk reads kith encodings files only"),
     }
 }

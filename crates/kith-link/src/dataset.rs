@@ -18,6 +18,62 @@ pub enum Ids {
     RowIndex,
 }
 
+/// Reads an encodings file a chunk of records at a time, each chunk a [`Dataset`] of its own, so
+/// that a file larger than memory can be linked against others chunk by chunk.
+#[derive(Debug)]
+pub struct Chunks<R> {
+    reader: Reader<R>,
+    header: kith::encodings::Header,
+    chunk: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Chunks<R> {
+    /// Read the header; chunks will hold up to `chunk` records.
+    pub fn new(input: R, chunk: usize) -> Result<Chunks<R>, LinkError> {
+        let reader = Reader::new(input)?;
+        let header = reader.header().clone();
+        Ok(Chunks {
+            reader,
+            header,
+            chunk: chunk.max(1),
+            done: false,
+        })
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &kith::encodings::Header {
+        &self.header
+    }
+
+    /// The next chunk, `None` after the last record.
+    pub fn next_chunk(&mut self) -> Result<Option<Dataset>, LinkError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut d = Dataset::from_header(&self.header);
+        let cap = usize::try_from(self.header.records)
+            .unwrap_or(0)
+            .min(self.chunk)
+            .min(1 << 24);
+        d.clks.reserve(cap * d.per);
+        d.pop.reserve(cap);
+        while d.len < self.chunk {
+            match self.reader.next_record()? {
+                Some(row) => {
+                    d.push(Some(row.token), &row.clk, &row.exact, &row.blocks)?;
+                    d.push_fields(&row.fields)?;
+                }
+                None => {
+                    self.done = true;
+                    break;
+                }
+            }
+        }
+        Ok((d.len > 0).then_some(d))
+    }
+}
+
 /// One partner's encodings.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -215,10 +271,8 @@ impl Dataset {
         Ok(())
     }
 
-    /// Read a kith encodings file (the caller opens it).
-    pub fn from_encodings<R: BufRead>(input: R) -> Result<Dataset, LinkError> {
-        let mut reader = Reader::new(input)?;
-        let h = reader.header().clone();
+    /// An empty dataset shaped by an encodings file's header.
+    pub fn from_header(h: &kith::encodings::Header) -> Dataset {
         let mut d = Dataset::new(
             &h.party,
             h.clk_bits,
@@ -230,14 +284,16 @@ impl Dataset {
         d.fingerprint = Some(h.schema_fingerprint.clone());
         d.twins = h.twins.clone();
         d.key_check = Some(h.key_check.clone());
-        let cap = usize::try_from(h.records).unwrap_or(0).min(1 << 24);
-        d.clks.reserve(cap * d.per);
-        d.pop.reserve(cap);
-        while let Some(row) = reader.next_record()? {
-            d.push(Some(row.token), &row.clk, &row.exact, &row.blocks)?;
-            d.push_fields(&row.fields)?;
-        }
-        Ok(d)
+        d
+    }
+
+    /// Read a kith encodings file (the caller opens it).
+    pub fn from_encodings<R: BufRead>(input: R) -> Result<Dataset, LinkError> {
+        let mut reader = Chunks::new(input, usize::MAX)?;
+        Ok(match reader.next_chunk()? {
+            Some(d) => d,
+            None => Dataset::from_header(reader.header()),
+        })
     }
 
     /// Number of records.

@@ -693,6 +693,22 @@ pub struct Linkage {
     pub groups: usize,
 }
 
+/// An entity's id: a hash of its members' (source, record name) pairs, sorted (this sorts them).
+/// The same members always give the same id, and an id depends on nothing outside its entity.
+pub fn entity_id(names: &mut [(String, String)]) -> u64 {
+    names.sort();
+    let mut h = Sha256::new();
+    for (s, t) in names.iter() {
+        h.update(s.as_bytes());
+        h.update([0x1f]);
+        h.update(t.as_bytes());
+        h.update([0x1e]);
+    }
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&h.finalize()[..8]);
+    u64::from_be_bytes(w)
+}
+
 /// Solve at `threshold` and name the entities.
 pub fn solve(
     datasets: &[Dataset],
@@ -748,17 +764,7 @@ pub fn solve(
                 (d.source.clone(), d.id(r.row as usize))
             })
             .collect();
-        names.sort();
-        let mut h = Sha256::new();
-        for (s, t) in &names {
-            h.update(s.as_bytes());
-            h.update([0x1f]);
-            h.update(t.as_bytes());
-            h.update([0x1e]);
-        }
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&h.finalize()[..8]);
-        u64::from_be_bytes(w)
+        entity_id(&mut names)
     };
     // Every record starts as its own entity; then the groups.
     let mut entity: Vec<Vec<u64>> = datasets

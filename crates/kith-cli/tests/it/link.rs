@@ -419,3 +419,58 @@ fn an_all_pairs_scan_at_a_high_threshold_finds_every_planted_pair() {
         assert_eq!(got, planted, "{kernel}");
     }
 }
+
+/// `kith link --chunk`: the first file read a few hundred records at a time gives, with CLK
+/// scoring at a given threshold, exactly the links of an ordinary run, and every record in
+/// clusters.csv once; the options it cannot honour are refused.
+#[test]
+fn linking_in_chunks_gives_the_links_of_an_ordinary_run() {
+    let dir = Dir::new();
+    crate::pipeline::pipeline(&dir, "1");
+    let t = dir.path("t1");
+    let run = |extra: &[&str], out: &str| {
+        let mut c = kith();
+        c.args(["link", "--quiet"]);
+        for a in ["council", "health", "police"] {
+            c.arg(t.join(format!("{a}.kith")));
+        }
+        c.args(["--scoring", "clk", "--threshold", "0.8"])
+            .args(extra)
+            .arg("--output")
+            .arg(dir.path(out));
+        ok(&mut c);
+    };
+    run(&[], "whole");
+    run(&["--chunk", "700"], "chunked");
+    let links = dir.read("whole/links.csv");
+    assert!(links.lines().count() > 1000);
+    assert_eq!(dir.read("chunked/links.csv"), links);
+    let sorted = |f: &str| {
+        let mut l: Vec<String> = dir.read(f).lines().map(String::from).collect();
+        l.sort();
+        l
+    };
+    assert_eq!(sorted("chunked/clusters.csv"), sorted("whole/clusters.csv"));
+    for (extra, says) in [
+        (
+            &["--chunk", "700", "--scoring", "clk"][..],
+            "needs --threshold",
+        ),
+        (&["--chunk", "700", "--dedupe"][..], "without --dedupe"),
+    ] {
+        let mut c = kith();
+        c.arg("link");
+        for a in ["council", "health"] {
+            c.arg(t.join(format!("{a}.kith")));
+        }
+        let o = c
+            .args(extra)
+            .arg("--output")
+            .arg(dir.path("x"))
+            .output()
+            .expect("run");
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert!(!dir.path("x/links.csv").exists());
+    }
+}
