@@ -220,3 +220,47 @@ fn families_refuse_files_that_were_not_linked_together() {
     assert!(e.contains("bad-clusters.csv: line 4: field token"), "{e}");
     assert!(!dir.path("out/families.csv").exists());
 }
+
+/// `kith split` refuses an unknown lead and a members file that does not fit its families file,
+/// naming the file and line, and writes nothing.
+#[test]
+fn split_refuses_inconsistent_results_and_writes_nothing() {
+    let dir = Dir::new();
+    pipeline(&dir, "1");
+    let run = dir.path("t1/run");
+    let o = kith()
+        .args(["split", "--criteria-to", "nobody", "--families"])
+        .arg(&run)
+        .arg("--output")
+        .arg(dir.path("out"))
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--criteria-to nobody"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path("out/council.csv").exists());
+    // A members file whose third row names a family the families file does not have.
+    std::fs::create_dir_all(dir.path("bad")).expect("folder");
+    std::fs::copy(run.join("families.csv"), dir.path("bad/families.csv")).expect("copy");
+    let members = dir.read("t1/run/members.csv");
+    let mut lines: Vec<String> = members.lines().map(String::from).collect();
+    lines[3] = format!("ffffffffffffffff{}", &lines[3][16..]);
+    std::fs::write(dir.path("bad/members.csv"), lines.join("\n") + "\n").expect("write");
+    let o = kith()
+        .args(["split", "--families"])
+        .arg(dir.path("bad"))
+        .arg("--output")
+        .arg(dir.path("out"))
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("members.csv: line 4: family ffffffffffffffff is not in"),
+        "{e}"
+    );
+    assert!(!dir.path("out/council.csv").exists());
+}
