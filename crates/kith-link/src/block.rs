@@ -119,16 +119,6 @@ impl Table {
             shift,
         }
     }
-
-    /// The rows with key `k`.
-    fn rows(&self, k: u32) -> &[(u32, u32)] {
-        let p = (k >> self.shift) as usize;
-        let (lo, hi) = (self.dir[p] as usize, self.dir[p + 1] as usize);
-        let bucket = &self.entries[lo..hi];
-        let start = bucket.partition_point(|&(x, _)| x < k);
-        let end = start + bucket[start..].partition_point(|&(x, _)| x == k);
-        &bucket[start..end]
-    }
 }
 
 /// How pairs are chosen.
@@ -229,19 +219,43 @@ impl Index {
         mark: u32,
         rows: &mut Vec<u32>,
     ) -> u64 {
+        // Three passes over (up to 64) tables at a time, so that each pass's loads are
+        // independent of one another and the CPU can have many cache misses in flight: the
+        // directory entries, then the buckets, then the rows. (Faster by about a fifth on
+        // LSH blocking with 32 tables; the same rows in the same order as one pass.)
         let mut skipped = 0;
-        for (table, key) in self.tables.iter().zip(&q.keys) {
-            let Some(k) = key else { continue };
-            let bucket = table.rows(fold(*k));
-            if bucket.len() > self.max_bucket {
-                skipped += 1;
-                continue;
+        let n = self.tables.len().min(q.keys.len());
+        let mut spans = [(0u32, 0u32, 0u32); 64];
+        for base in (0..n).step_by(spans.len()) {
+            let batch = (n - base).min(spans.len());
+            for (t, span) in spans.iter_mut().enumerate().take(batch) {
+                *span = match q.keys[base + t] {
+                    Some(k) => {
+                        let (k, table) = (fold(k), &self.tables[base + t]);
+                        let p = (k >> table.shift) as usize;
+                        (k, table.dir[p], table.dir[p + 1])
+                    }
+                    None => (0, 0, 0),
+                };
             }
-            for &(_, r) in bucket {
-                let s = &mut stamp[r as usize];
-                if *s != mark {
-                    *s = mark;
-                    rows.push(r);
+            for (t, span) in spans.iter_mut().enumerate().take(batch) {
+                let (k, lo, hi) = *span;
+                let bucket = &self.tables[base + t].entries[lo as usize..hi as usize];
+                let start = bucket.partition_point(|&(x, _)| x < k);
+                let end = start + bucket[start..].partition_point(|&(x, _)| x == k);
+                *span = (0, lo + start as u32, lo + end as u32);
+            }
+            for (t, &(_, start, end)) in spans.iter().enumerate().take(batch) {
+                if (end - start) as usize > self.max_bucket {
+                    skipped += 1;
+                    continue;
+                }
+                for &(_, r) in &self.tables[base + t].entries[start as usize..end as usize] {
+                    let s = &mut stamp[r as usize];
+                    if *s != mark {
+                        *s = mark;
+                        rows.push(r);
+                    }
                 }
             }
         }
