@@ -16,24 +16,13 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
-use kith::encodings::Reader;
+use kith::encodings::{Reader, parse_token};
 use kith_link::families::{self, Member, Token};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::AtomicFile;
 use crate::flags::{FamiliesArgs, RevealArgs, SplitArgs};
 use crate::link::csv_field;
-
-fn token_of(s: &str) -> Option<Token> {
-    if s.len() != 32 {
-        return None;
-    }
-    let mut t = [0u8; 16];
-    for (i, b) in t.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(t)
-}
 
 fn open_csv(path: &Path) -> Result<csv::Reader<File>> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -59,9 +48,10 @@ fn line_of(rec: &csv::StringRecord) -> u64 {
     rec.position().map_or(0, |p| p.line())
 }
 
-/// clusters.csv: (source, token) → entity index, and the entity ids.
+/// clusters.csv: source → token → entity index, and the entity ids.
 struct Clusters {
-    entity_of: HashMap<(String, Token), u32>,
+    entity_of: HashMap<String, HashMap<Token, u32>>,
+    records: usize,
     ids: Vec<String>,
 }
 
@@ -75,13 +65,14 @@ fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
     expect_header(&mut r, &path, &["source", "token", "entity_id"])?;
     let mut c = Clusters {
         entity_of: HashMap::new(),
+        records: 0,
         ids: Vec::new(),
     };
     let mut index: HashMap<String, u32> = HashMap::new();
     for rec in r.records() {
         let rec = rec.with_context(|| format!("cannot read {}", path.display()))?;
         let line = line_of(&rec);
-        let token = token_of(&rec[1]).with_context(|| {
+        let token = parse_token(&rec[1]).with_context(|| {
             format!(
                 "{}: line {line}: field token: expected 32 hexadecimal digits",
                 path.display()
@@ -97,7 +88,13 @@ fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
         if e == next {
             c.ids.push(rec[2].to_owned());
         }
-        if c.entity_of.insert((rec[0].to_owned(), token), e).is_some() {
+        c.records += 1;
+        if c.entity_of
+            .entry(rec[0].to_owned())
+            .or_default()
+            .insert(token, e)
+            .is_some()
+        {
             bail!(
                 "{}: line {line}: record {} of {} appears twice",
                 path.display(),
@@ -165,6 +162,8 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
                 criteria.iter().position(|c| c == f).unwrap_or(0) as u32
             })
             .collect();
+        let no_records = HashMap::new();
+        let entity_of = clusters.entity_of.get(&h.party).unwrap_or(&no_records);
         let dwelling = h.house.iter().position(|x| x == "dwelling");
         let register = h.house.iter().position(|x| x == "register");
         let mut line = 1u64;
@@ -173,10 +172,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
             .with_context(|| path.display().to_string())?
         {
             line += 1;
-            let entity = *clusters
-                .entity_of
-                .get(&(h.party.clone(), row.token))
-                .with_context(|| {
+            let entity = *entity_of.get(&row.token).with_context(|| {
                     format!(
                         "{}: line {line}: record {} is not in {}: were these links made from these files?",
                         path.display(),
@@ -201,10 +197,10 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
         }
     }
     ensure!(
-        members.len() == clusters.entity_of.len(),
+        members.len() == clusters.records,
         "{} holds {} records but the encodings files {}: give every file that was linked, and only those",
         clusters_path.display(),
-        clusters.entity_of.len(),
+        clusters.records,
         members.len()
     );
     let grouping = families::group(clusters.ids.len(), &members);

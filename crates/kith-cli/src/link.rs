@@ -398,23 +398,8 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     }
     let review = options.review.filter(|&r| r < threshold);
     let linkage = link::solve(&datasets, &candidates, threshold, review, options.dedupe);
-
-    std::fs::create_dir_all(&cfg.output)
-        .with_context(|| format!("cannot create the folder {}", cfg.output.display()))?;
-    let links_path = cfg.output.join("links.csv");
-    let clusters_path = cfg.output.join("clusters.csv");
-    let review_path = cfg.output.join("review.csv");
-    let links = write_pairs(&links_path, &datasets, &linkage.links)?;
-    let clusters = write_clusters(&clusters_path, &datasets, &linkage.entity)?;
-    let review_file = match review {
-        Some(_) => Some(write_pairs(&review_path, &datasets, &linkage.review)?),
-        None => None,
-    };
-    links.commit()?;
-    clusters.commit()?;
-    if let Some(r) = review_file {
-        r.commit()?;
-    }
+    let (links_path, clusters_path, review_path) =
+        write_outputs(&cfg.output, &datasets, &linkage, review, |_| Ok(()))?;
     say(format!(
         "kith: {} links, {} entities of two or more records{}; wrote {}, {}{} (read {:.1} s, total {:.1} s)",
         linkage.links.len(),
@@ -737,44 +722,32 @@ fn run_chunked(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     let review = options.review.filter(|&r| r < threshold);
     let linkage = link::solve(&datasets, &candidates, threshold, review, false);
 
-    std::fs::create_dir_all(&cfg.output)
-        .with_context(|| format!("cannot create the folder {}", cfg.output.display()))?;
-    let links_path = cfg.output.join("links.csv");
-    let clusters_path = cfg.output.join("clusters.csv");
-    let review_path = cfg.output.join("review.csv");
-    let links = write_pairs(&links_path, &datasets, &linkage.links)?;
-    let mut clusters = write_clusters(&clusters_path, &datasets, &linkage.entity)?;
-    // The first file's records that were in no candidate pair: a second pass, in file order.
+    // The first file's records that were in no candidate pair: a second pass, in file order,
+    // appended to clusters.csv.
     let kept: HashSet<Token> = match datasets[0].ids() {
         kith_link::dataset::Ids::Tokens(t) => t.iter().copied().collect(),
         kith_link::dataset::Ids::RowIndex => HashSet::new(),
     };
-    let f = File::open(first).with_context(|| format!("cannot open {}", first.display()))?;
-    let mut reader = kith::encodings::Reader::new(BufReader::with_capacity(1 << 20, f))
-        .with_context(|| first.display().to_string())?;
-    let w = clusters.writer();
-    let ctx = || format!("cannot write {}", clusters_path.display());
-    let party = csv_field(&source);
-    while let Some(row) = reader
-        .next_record()
-        .with_context(|| first.display().to_string())?
-    {
-        if kept.contains(&row.token) {
-            continue;
-        }
-        let token = kith::hex(&row.token);
-        let id = link::entity_id(&mut [(source.clone(), token.clone())]);
-        writeln!(w, "{party},{token},{id:016x}").with_context(ctx)?;
-    }
-    let review_file = match review {
-        Some(_) => Some(write_pairs(&review_path, &datasets, &linkage.review)?),
-        None => None,
-    };
-    links.commit()?;
-    clusters.commit()?;
-    if let Some(r) = review_file {
-        r.commit()?;
-    }
+    let (links_path, clusters_path, _) =
+        write_outputs(&cfg.output, &datasets, &linkage, review, |w| {
+            let f =
+                File::open(first).with_context(|| format!("cannot open {}", first.display()))?;
+            let mut reader = kith::encodings::Reader::new(BufReader::with_capacity(1 << 20, f))
+                .with_context(|| first.display().to_string())?;
+            let party = csv_field(&source);
+            while let Some(row) = reader
+                .next_record()
+                .with_context(|| first.display().to_string())?
+            {
+                if kept.contains(&row.token) {
+                    continue;
+                }
+                let token = kith::hex(&row.token);
+                let id = link::entity_id(&mut [(source.clone(), token.clone())]);
+                writeln!(w, "{party},{token},{id:016x}").context("cannot write clusters.csv")?;
+            }
+            Ok(())
+        })?;
     say(format!(
         "kith: threshold {threshold:.2}; {} links, {} entities of two or more records; wrote {}, {} (reading and scoring {:.1} s, solving and writing {:.1} s)",
         linkage.links.len(),
@@ -785,6 +758,35 @@ fn run_chunked(cfg: &LinkConfig, quiet: bool) -> Result<()> {
         (t0.elapsed() - chunk_time).as_secs_f64()
     ));
     Ok(())
+}
+
+/// Write links.csv, clusters.csv (then whatever `more_clusters` appends to it) and, with a review
+/// band, review.csv into `output`; each appears whole or not at all. Returns their paths.
+fn write_outputs(
+    output: &Path,
+    datasets: &[Dataset],
+    linkage: &link::Linkage,
+    review: Option<f64>,
+    more_clusters: impl FnOnce(&mut std::io::BufWriter<tempfile::NamedTempFile>) -> Result<()>,
+) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("cannot create the folder {}", output.display()))?;
+    let links_path = output.join("links.csv");
+    let clusters_path = output.join("clusters.csv");
+    let review_path = output.join("review.csv");
+    let links = write_pairs(&links_path, datasets, &linkage.links)?;
+    let mut clusters = write_clusters(&clusters_path, datasets, &linkage.entity)?;
+    more_clusters(clusters.writer())?;
+    let review_file = match review {
+        Some(_) => Some(write_pairs(&review_path, datasets, &linkage.review)?),
+        None => None,
+    };
+    links.commit()?;
+    clusters.commit()?;
+    if let Some(r) = review_file {
+        r.commit()?;
+    }
+    Ok((links_path, clusters_path, review_path))
 }
 
 /// The record token of row `r` of a dataset read from a kith file.

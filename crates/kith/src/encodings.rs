@@ -588,7 +588,8 @@ fn parse_block(s: &str) -> Option<u64> {
     u64::from_str_radix(s, 16).ok()
 }
 
-fn parse_token(s: &str) -> Option<Token> {
+/// A 128-bit token from its 32 hexadecimal digits (as encodings and results files write it).
+pub fn parse_token(s: &str) -> Option<Token> {
     if s.len() != 2 * TOKEN_BYTES {
         return None;
     }
