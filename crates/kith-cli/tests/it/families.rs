@@ -84,6 +84,35 @@ fn families_split_and_reveal_give_each_holder_only_its_own_records() {
         );
     }
 
+    // From person-level links alone: each holder's records with their entity and how many holders
+    // know the entity.
+    ok(kith()
+        .args(["split", "--quiet", "--links"])
+        .arg(dir.path("t2/links"))
+        .arg("--output")
+        .arg(dir.path("person-results")));
+    let holders_of: BTreeMap<&str, BTreeSet<&str>> =
+        clusters.iter().fold(BTreeMap::new(), |mut m, r| {
+            m.entry(r["entity_id"].as_str())
+                .or_default()
+                .insert(r["source"].as_str());
+            m
+        });
+    for a in AGENCIES {
+        let got = rows(&dir.read(&format!("person-results/{a}.csv")));
+        let want: BTreeSet<&str> = clusters
+            .iter()
+            .filter(|r| r["source"] == a)
+            .map(|r| r["token"].as_str())
+            .collect();
+        assert_eq!(got.len(), want.len(), "{a}");
+        for r in &got {
+            assert!(want.contains(r["token"].as_str()), "{a}");
+            let n: usize = r["agencies"].parse().expect("number");
+            assert_eq!(n, holders_of[r["entity_id"].as_str()].len());
+        }
+    }
+
     // The council joins its results to its own local IDs.
     ok(kith()
         .args(["reveal", "--map"])
