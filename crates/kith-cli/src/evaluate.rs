@@ -100,6 +100,7 @@ fn families(args: &EvaluateArgs, dir: &Path) -> Result<String> {
     let mem_path = dir.join("members.csv");
     let mut records = Vec::new();
     let mut unlabelled = 0;
+    let mut seen = 0usize;
     for r in read_columns(&mem_path, &["family_id", "source", "token"])? {
         let f = *index.get(&r[0]).with_context(|| {
             format!(
@@ -110,10 +111,21 @@ fn families(args: &EvaluateArgs, dir: &Path) -> Result<String> {
             )
         })?;
         match truth.get(&(r[1].clone(), r[2].clone())) {
-            Some(&(h, bits)) => records.push((f, h, bits)),
+            Some(&(h, bits)) => {
+                seen += 1;
+                records.push((f, h, bits));
+            }
             None => unlabelled += 1,
         }
     }
+    // Every labelled record must be in some family, or the households are scored on a part of
+    // their records: the output of an identification run (--min-criteria) holds only some.
+    anyhow::ensure!(
+        seen == truth.len(),
+        "{} of the truth's records are in no family of {}: score the output of `kith families` without --min-criteria (it holds every family), from the same link",
+        truth.len() - seen,
+        mem_path.display()
+    );
     let s = evaluate_families(&records, &met, args.min_criteria);
     let mut out = line("families", &s.pairs);
     out.push_str(&line(

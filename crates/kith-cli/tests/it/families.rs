@@ -199,6 +199,20 @@ fn families_meeting_two_criteria_are_found() {
         assert!(score("families", what) > 0.93, "{out}");
         assert!(score(">=2 criteria", what) > 0.9, "{out}");
     }
+    // The identification run holds only some families: scoring it would mislead, so it is refused.
+    let o = kith()
+        .args(["evaluate", "--truth"])
+        .arg(dir.path("truth.csv"))
+        .arg("--families")
+        .arg(dir.path("t2/run"))
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("without --min-criteria"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
