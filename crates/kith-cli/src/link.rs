@@ -735,14 +735,14 @@ fn run_chunked(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             let mut reader = kith::encodings::Reader::new(BufReader::with_capacity(1 << 20, f))
                 .with_context(|| first.display().to_string())?;
             let party = csv_field(&source);
-            while let Some(row) = reader
-                .next_record()
+            while let Some(t) = reader
+                .next_token()
                 .with_context(|| first.display().to_string())?
             {
-                if kept.contains(&row.token) {
+                if kept.contains(&t) {
                     continue;
                 }
-                let token = kith::hex(&row.token);
+                let token = kith::hex(&t);
                 let id = link::entity_id(&mut [(source.clone(), token.clone())]);
                 writeln!(w, "{party},{token},{id:016x}").context("cannot write clusters.csv")?;
             }

@@ -405,9 +405,9 @@ impl<R: BufRead> Reader<R> {
         &self.header
     }
 
-    /// The next record, `None` at the end. A file with fewer or more rows than its header says is an
-    /// error (a truncated copy, or two files joined).
-    pub fn next_record(&mut self) -> Result<Option<Row>, EncodingsError> {
+    /// Read the next line into the buffer, checking the file's shape (line ends, record count);
+    /// `false` at the end.
+    fn next_line(&mut self) -> Result<bool, EncodingsError> {
         self.buf.clear();
         let n = self.input.read_line(&mut self.buf)?;
         if n == 0 {
@@ -420,7 +420,7 @@ impl<R: BufRead> Reader<R> {
                     ),
                 });
             }
-            return Ok(None);
+            return Ok(false);
         }
         self.line += 1;
         let line = self.line;
@@ -436,6 +436,34 @@ impl<R: BufRead> Reader<R> {
                 self.header.records
             )));
         }
+        Ok(true)
+    }
+
+    /// The next record's token only, `None` at the end, for a second pass over a file whose
+    /// records were checked on the first: the rest of each line is not read. The file's shape is
+    /// checked as by [`Reader::next_record`].
+    pub fn next_token(&mut self) -> Result<Option<Token>, EncodingsError> {
+        if !self.next_line()? {
+            return Ok(None);
+        }
+        let line = self.line;
+        let first = self.buf.split([',', '\n', '\r']).next().unwrap_or("");
+        let token = parse_token(first).ok_or_else(|| EncodingsError::Format {
+            line,
+            message: "field 1 (token): expected 32 hexadecimal digits".to_owned(),
+        })?;
+        self.seen += 1;
+        Ok(Some(token))
+    }
+
+    /// The next record, `None` at the end. A file with fewer or more rows than its header says is an
+    /// error (a truncated copy, or two files joined).
+    pub fn next_record(&mut self) -> Result<Option<Row>, EncodingsError> {
+        if !self.next_line()? {
+            return Ok(None);
+        }
+        let line = self.line;
+        let bad = |message: String| EncodingsError::Format { line, message };
         let text = self.buf.trim_end_matches(['\n', '\r']);
         let mut parts = text.split(',');
         let n_exact = self.header.exact.len();
@@ -709,6 +737,25 @@ mod tests {
         );
         let e = read_all(swapped.as_bytes()).expect_err("order");
         assert!(e.to_string().contains("household tokens come first"), "{e}");
+    }
+
+    /// A second pass by token gives the tokens in order and still catches a truncated file.
+    #[test]
+    fn tokens_alone_are_read_in_order_and_truncation_is_caught() {
+        let rows = [record(1), record(2), record(3)];
+        let bytes = write(&header(3), &rows);
+        let mut r = Reader::new(bytes.as_slice()).expect("header");
+        let mut got = Vec::new();
+        while let Some(t) = r.next_token().expect("token") {
+            got.push(t);
+        }
+        assert_eq!(got, rows.iter().map(|r| r.token).collect::<Vec<_>>());
+        let cut = write(&header(4), &rows);
+        let mut r = Reader::new(cut.as_slice()).expect("header");
+        let e = std::iter::from_fn(|| r.next_token().transpose())
+            .find_map(Result::err)
+            .expect("truncated");
+        assert!(e.to_string().contains("truncated"), "{e}");
     }
 
     #[test]
