@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::pipeline::pipeline;
-use crate::util::{Dir, kith, ok, stderr};
+use crate::util::{Dir, fails, kith, ok, stderr};
 
 const AGENCIES: [&str; 4] = ["council", "health", "police", "school"];
 
@@ -140,17 +140,15 @@ fn families_split_and_reveal_give_each_holder_only_its_own_records() {
     }
 
     // Another holder's map does not fit: an error naming the file, line and token; no output.
-    let o = kith()
-        .args(["reveal", "--map"])
-        .arg(dir.path("t2/health-map.csv"))
-        .arg("--input")
-        .arg(dir.path("t2/results/council.csv"))
-        .arg("--output")
-        .arg(dir.path("wrong.csv"))
-        .output()
-        .expect("run");
-    assert!(!o.status.success());
-    let e = stderr(&o);
+    let e = fails(
+        kith()
+            .args(["reveal", "--map"])
+            .arg(dir.path("t2/health-map.csv"))
+            .arg("--input")
+            .arg(dir.path("t2/results/council.csv"))
+            .arg("--output")
+            .arg(dir.path("wrong.csv")),
+    );
     assert!(
         e.contains("council.csv: line 2: token") && e.contains("is not in your map"),
         "{e}"
@@ -220,25 +218,21 @@ fn families_refuse_files_that_were_not_linked_together() {
     let dir = Dir::new();
     pipeline(&dir, "1");
     let t = dir.path("t1");
+    let families = |agencies: &[&str], links: std::path::PathBuf| {
+        let mut c = kith();
+        c.arg("families");
+        for a in agencies {
+            c.arg(t.join(format!("{a}.kith")));
+        }
+        c.arg("--links")
+            .arg(links)
+            .arg("--output")
+            .arg(dir.path("out"));
+        c
+    };
     // Three of the four linked files.
-    let mut c = kith();
-    c.arg("families");
-    for a in &AGENCIES[..3] {
-        c.arg(t.join(format!("{a}.kith")));
-    }
-    let o = c
-        .arg("--links")
-        .arg(t.join("links"))
-        .arg("--output")
-        .arg(dir.path("out"))
-        .output()
-        .expect("run");
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("give every file that was linked"),
-        "{}",
-        stderr(&o)
-    );
+    let e = fails(&mut families(&AGENCIES[..3], t.join("links")));
+    assert!(e.contains("give every file that was linked"), "{e}");
     assert!(!dir.path("out/families.csv").exists());
     // A clusters file with a broken token: the file and line are named.
     let clusters = dir.read("t1/links/clusters.csv");
@@ -246,20 +240,7 @@ fn families_refuse_files_that_were_not_linked_together() {
     let broken = lines[3].replacen(',', ",zz", 1);
     lines[3] = &broken;
     std::fs::write(dir.path("bad-clusters.csv"), lines.join("\n") + "\n").expect("write");
-    let mut c = kith();
-    c.arg("families");
-    for a in AGENCIES {
-        c.arg(t.join(format!("{a}.kith")));
-    }
-    let o = c
-        .arg("--links")
-        .arg(dir.path("bad-clusters.csv"))
-        .arg("--output")
-        .arg(dir.path("out"))
-        .output()
-        .expect("run");
-    assert!(!o.status.success());
-    let e = stderr(&o);
+    let e = fails(&mut families(&AGENCIES, dir.path("bad-clusters.csv")));
     assert!(e.contains("bad-clusters.csv: line 4: field token"), "{e}");
     assert!(!dir.path("out/families.csv").exists());
 }
@@ -271,19 +252,14 @@ fn split_refuses_inconsistent_results_and_writes_nothing() {
     let dir = Dir::new();
     pipeline(&dir, "1");
     let run = dir.path("t1/run");
-    let o = kith()
-        .args(["split", "--criteria-to", "nobody", "--families"])
-        .arg(&run)
-        .arg("--output")
-        .arg(dir.path("out"))
-        .output()
-        .expect("run");
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("--criteria-to nobody"),
-        "{}",
-        stderr(&o)
+    let e = fails(
+        kith()
+            .args(["split", "--criteria-to", "nobody", "--families"])
+            .arg(&run)
+            .arg("--output")
+            .arg(dir.path("out")),
     );
+    assert!(e.contains("--criteria-to nobody"), "{e}");
     assert!(!dir.path("out/council.csv").exists());
     // A members file whose third row names a family the families file does not have.
     std::fs::create_dir_all(dir.path("bad")).expect("folder");
@@ -292,15 +268,13 @@ fn split_refuses_inconsistent_results_and_writes_nothing() {
     let mut lines: Vec<String> = members.lines().map(String::from).collect();
     lines[3] = format!("ffffffffffffffff{}", &lines[3][16..]);
     std::fs::write(dir.path("bad/members.csv"), lines.join("\n") + "\n").expect("write");
-    let o = kith()
-        .args(["split", "--families"])
-        .arg(dir.path("bad"))
-        .arg("--output")
-        .arg(dir.path("out"))
-        .output()
-        .expect("run");
-    assert!(!o.status.success());
-    let e = stderr(&o);
+    let e = fails(
+        kith()
+            .args(["split", "--families"])
+            .arg(dir.path("bad"))
+            .arg("--output")
+            .arg(dir.path("out")),
+    );
     assert!(
         e.contains("members.csv: line 4: family ffffffffffffffff is not in"),
         "{e}"
