@@ -633,25 +633,44 @@ fn run_chunked(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             options.blocking = blocking_for(cfg, &datasets, fields)?;
         }
         n_chunks += 1;
-        let found = link::find_candidates(&datasets, &options)?;
-        let s = &found.stats;
-        stats.comparisons += s.comparisons;
-        stats.all_pairs += s.all_pairs;
-        stats.skipped_buckets += s.skipped_buckets;
-        stats.exact_matches += s.exact_matches;
-        stats.vetoed += s.vetoed;
-        collected_at = found.collected_at;
-        if model.is_none() {
-            model = found.model;
+        // The first chunk is linked with all the other files together, which also finds the
+        // pairs between them; later chunks only against each other file in turn (put second in
+        // the slice, then renumbered back), since those pairs would be the same every time.
+        let mut parts = Vec::new();
+        if n_chunks == 1 || datasets.len() == 2 {
+            parts.push(link::find_candidates(&datasets, &options)?);
+        } else {
+            for j in 1..datasets.len() {
+                datasets.swap(1, j);
+                let found = link::find_candidates(&datasets[..2], &options);
+                datasets.swap(1, j);
+                let mut found = found?;
+                for c in &mut found.pairs {
+                    for r in [&mut c.a, &mut c.b] {
+                        if r.ds == 1 {
+                            r.ds = j as u32;
+                        }
+                    }
+                }
+                parts.push(found);
+            }
+        }
+        let mut kept: Vec<Candidate> = Vec::new();
+        for found in parts {
+            let s = &found.stats;
+            stats.comparisons += s.comparisons;
+            stats.all_pairs += s.all_pairs;
+            stats.skipped_buckets += s.skipped_buckets;
+            stats.exact_matches += s.exact_matches;
+            stats.vetoed += s.vetoed;
+            collected_at = found.collected_at;
+            if model.is_none() {
+                model = found.model;
+            }
+            kept.extend(found.pairs.into_iter().filter(|c| c.score >= floor));
         }
         // Keep the pairs that can matter, renumbering the chunk's records into `compact` in
         // file order.
-        // Pairs between the other files are the same in every chunk: kept from the first only.
-        let kept: Vec<Candidate> = found
-            .pairs
-            .into_iter()
-            .filter(|c| c.score >= floor && (n_chunks == 1 || c.a.ds == 0 || c.b.ds == 0))
-            .collect();
         let mut rows: Vec<u32> = kept
             .iter()
             .flat_map(|c| [c.a, c.b])
