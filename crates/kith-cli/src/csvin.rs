@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -23,7 +22,7 @@ pub(crate) struct RawRow {
 /// An open extract.
 pub(crate) struct CsvInput {
     path: PathBuf,
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<File>,
     header: Vec<String>,
     rows: u64,
     size: u64,
@@ -44,7 +43,8 @@ impl CsvInput {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(BufReader::with_capacity(1 << 20, file));
+            .buffer_capacity(1 << 20)
+            .from_reader(file);
         let raw = reader
             .byte_headers()
             .map_err(|e| csv_error(path, e))?
@@ -94,10 +94,11 @@ impl CsvInput {
         let mut filled = 0;
         while filled < n {
             if filled == out.len() {
+                // Sized for a typical row, so that a new record does not grow step by step.
                 out.push(RawRow {
                     line: 0,
                     number: 0,
-                    record: csv::ByteRecord::new(),
+                    record: csv::ByteRecord::with_capacity(256, self.header.len()),
                 });
             }
             let row = &mut out[filled];

@@ -143,6 +143,55 @@ impl DateFormat {
 
     /// Read a date as Python's `datetime.strptime` would; `None` where Python raises `ValueError`.
     pub fn parse_date(&self, input: &str) -> Option<Ymd> {
+        match self.parse_full_width(input.as_bytes()) {
+            Some(fields) => fields.resolve(),
+            None => self.parse_date_matcher(input),
+        }
+    }
+
+    /// The common case in one pass: every `%Y`, `%m` and `%d` written at full width (4, 2 and 2
+    /// ASCII digits, month 01–12, day 01–31) between punctuation literals that match exactly, to the
+    /// end of the input. Each directive's first alternative in Python's order is then its full-width
+    /// one and it leads to a complete match, so the matcher would read the same fields. Anything
+    /// else (`None`) goes to the matcher.
+    fn parse_full_width(&self, s: &[u8]) -> Option<Fields> {
+        let mut fields = Fields::default();
+        let mut pos = 0;
+        let num = |at: usize, width: usize| -> Option<i32> {
+            let digits = s.get(at..at + width)?;
+            digits.iter().try_fold(0i32, |v, &b| {
+                b.is_ascii_digit().then(|| v * 10 + i32::from(b - b'0'))
+            })
+        };
+        for item in &self.items {
+            match *item {
+                Item::Literal(c) if c.is_ascii_punctuation() => {
+                    if s.get(pos) != Some(&(c as u8)) {
+                        return None;
+                    }
+                    pos += 1;
+                }
+                Item::Directive(d @ Directive::Year4) => {
+                    store(&mut fields, d, num(pos, 4)?);
+                    pos += 4;
+                }
+                Item::Directive(d @ (Directive::Month | Directive::Day)) => {
+                    let v = num(pos, 2)?;
+                    let top = if d == Directive::Month { 12 } else { 31 };
+                    if !(1..=top).contains(&v) {
+                        return None;
+                    }
+                    store(&mut fields, d, v);
+                    pos += 2;
+                }
+                _ => return None,
+            }
+        }
+        (pos == s.len()).then_some(fields)
+    }
+
+    /// The general matcher (Python's alternations with backtracking).
+    fn parse_date_matcher(&self, input: &str) -> Option<Ymd> {
         // Dates are short: match on a stack buffer, and fall back to the heap for long strings.
         let mut stack = ['\0'; 48];
         let heap: Vec<char>;
@@ -563,6 +612,28 @@ mod tests {
         assert_eq!(p("%Y-%m-%d %H:%M:%S", "1985-03-21 23:59:60"), None);
         assert_eq!(p("%y", "68").as_deref(), Some("20680101"));
         assert_eq!(p("%y", "69").as_deref(), Some("19690101"));
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading of full-width dates gives what the general matcher gives, on
+        /// inputs of digits and separators built to hit both its edges and its refusals.
+        #[test]
+        fn the_full_width_pass_agrees_with_the_matcher(
+            fmt in proptest::sample::select(vec!["%Y-%m-%d", "%d/%m/%Y", "%d%m%Y", "%Y%m%d", "%m-%d-%Y", "%d.%m.%Y", "%Y-%d"]),
+            s in "[0-9/.\\- ]{0,12}",
+            y in 0u32..10000, m in 0u32..14, d in 0u32..33, sep in proptest::sample::select(vec!["-", "/", "", "."]),
+        ) {
+            let f = DateFormat::parse(fmt).expect("format");
+            proptest::prop_assert_eq!(f.parse_date(&s), f.parse_date_matcher(&s));
+            for built in [
+                format!("{y:04}{sep}{m:02}{sep}{d:02}"),
+                format!("{d:02}{sep}{m:02}{sep}{y:04}"),
+                format!("{m:02}{sep}{d:02}{sep}{y:04}"),
+                format!("{y:04}{sep}{d:02}"),
+            ] {
+                proptest::prop_assert_eq!(f.parse_date(&built), f.parse_date_matcher(&built), "{} {}", fmt, built);
+            }
+        }
     }
 
     #[test]

@@ -251,6 +251,9 @@ struct FeatureCache {
     /// a token's words beats setting its k bits one by one. `dense_short` is indexed like `short`
     /// and holds 1 + the slot; longer tokens go through `dense_long`.
     dense_short: Vec<u32>,
+    /// Like `dense_short`, for positional unigrams of ASCII values (`"{i + 1} {c}"`), indexed by
+    /// `i * 128 + c` for the first `POSITIONAL_SLOTS / 128` positions.
+    dense_positional: Vec<u32>,
     dense_long: FxHashMap<Box<[u8]>, u32>,
     dense: Vec<u64>,
     lookups: u32,
@@ -272,6 +275,9 @@ fn short_key(token: &[u8]) -> Option<usize> {
         _ => None,
     }
 }
+
+/// Slots of the positional-unigram table: 64 positions × 128 ASCII characters.
+const POSITIONAL_SLOTS: usize = 64 * 128;
 
 /// Dense token maps are used up to this many words per CLK (4,096 bits before folding).
 const DENSE_MAX_WORDS: usize = 64;
@@ -975,9 +981,7 @@ impl Encoder {
         let mut add = |cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8], k: usize| {
             if fixed_k.is_some() {
                 let map = token_dense(cache, indices, hasher, tok, k, self.big_l, nw);
-                for (a, b) in field_words.iter_mut().zip(map) {
-                    *a |= *b;
-                }
+                or_dense(field_words, map);
             } else {
                 for &b in token_indices(cache, indices, hasher, tok, k, self.big_l) {
                     field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
@@ -999,8 +1003,64 @@ impl Encoder {
                 token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
                 token_bytes.extend_from_slice(value.as_bytes());
                 token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
-                for tok in token_bytes.windows(*n) {
-                    add(cache, indices, tok, k as usize);
+                if fixed_k.is_some() && *n <= 2 {
+                    // Unigrams and bigrams: each token's slot is found by its bytes alone.
+                    for tok in token_bytes.windows(*n) {
+                        let slot = match short_key(tok) {
+                            Some(key) => match cache.dense_short.get(key) {
+                                Some(&slot) if slot != 0 => slot as usize - 1,
+                                _ => dense_slot(
+                                    cache, indices, hasher, tok, k as usize, self.big_l, nw,
+                                ),
+                            },
+                            None => {
+                                dense_slot(cache, indices, hasher, tok, k as usize, self.big_l, nw)
+                            }
+                        };
+                        or_dense(field_words, &cache.dense[slot * nw..(slot + 1) * nw]);
+                    }
+                } else {
+                    for tok in token_bytes.windows(*n) {
+                        add(cache, indices, tok, k as usize);
+                    }
+                }
+            }
+            // Positional unigrams of a short ASCII value (dates): the slot of `"{i + 1} {c}"` is
+            // found by (i, c) without writing the token out.
+            (
+                Comparison::Ngram {
+                    n: 1,
+                    positional: true,
+                },
+                Strategy::BitsPerToken(k),
+                TextEncoding::Utf8 | TextEncoding::Ascii,
+            ) if fixed_k.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
+                for (i, &c) in value.as_bytes().iter().enumerate() {
+                    let key = i * 128 + usize::from(c);
+                    let slot = match cache.dense_positional.get(key) {
+                        Some(&slot) if slot != 0 => slot as usize - 1,
+                        _ => {
+                            token_bytes.clear();
+                            token_bytes.extend_from_slice((i + 1).to_string().as_bytes());
+                            token_bytes.push(b' ');
+                            token_bytes.push(c);
+                            let slot = new_dense_slot(
+                                cache,
+                                indices,
+                                hasher,
+                                token_bytes,
+                                k as usize,
+                                self.big_l,
+                                nw,
+                            );
+                            if cache.dense_positional.is_empty() {
+                                cache.dense_positional = vec![0; POSITIONAL_SLOTS];
+                            }
+                            cache.dense_positional[key] = slot as u32 + 1;
+                            slot
+                        }
+                    };
+                    or_dense(field_words, &cache.dense[slot * nw..(slot + 1) * nw]);
                 }
             }
             _ => {
@@ -1104,6 +1164,20 @@ fn token_dense<'c>(
     big_l: u32,
     nw: usize,
 ) -> &'c [u64] {
+    let slot = dense_slot(cache, indices, hasher, token, k, big_l, nw);
+    &cache.dense[slot * nw..(slot + 1) * nw]
+}
+
+/// The slot of a token's dense bits, found by its bytes or made.
+fn dense_slot(
+    cache: &mut FeatureCache,
+    indices: &mut Vec<u32>,
+    hasher: &TokenHasher,
+    token: &[u8],
+    k: usize,
+    big_l: u32,
+    nw: usize,
+) -> usize {
     let known = match short_key(token) {
         Some(key) => match cache.dense_short.get(key) {
             Some(&slot) if slot != 0 => Some(slot as usize - 1),
@@ -1111,37 +1185,72 @@ fn token_dense<'c>(
         },
         None => cache.dense_long.get(token).map(|&slot| slot as usize),
     };
-    let slot = match known {
-        Some(slot) => slot,
-        None => {
-            indices.clear();
-            hasher.indices(token, k as u32, big_l, indices);
-            if cache.dense.len() >= CACHE_LIMIT * nw {
-                cache.dense.clear();
-                cache.dense_long.clear();
-                cache.dense_short.fill(0);
+    if let Some(slot) = known {
+        return slot;
+    }
+    let slot = new_dense_slot(cache, indices, hasher, token, k, big_l, nw);
+    match short_key(token) {
+        Some(key) => {
+            if cache.dense_short.is_empty() {
+                cache.dense_short = vec![0; SHORT_SLOTS];
             }
-            let slot = cache.dense.len() / nw;
-            cache.dense.resize(cache.dense.len() + nw, 0);
-            let map = &mut cache.dense[slot * nw..];
-            for &b in indices.iter() {
-                map[(b / 64) as usize] |= 1u64 << (63 - b % 64);
-            }
-            match short_key(token) {
-                Some(key) => {
-                    if cache.dense_short.is_empty() {
-                        cache.dense_short = vec![0; SHORT_SLOTS];
-                    }
-                    cache.dense_short[key] = slot as u32 + 1;
-                }
-                None => {
-                    cache.dense_long.insert(token.into(), slot as u32);
-                }
-            }
-            slot
+            cache.dense_short[key] = slot as u32 + 1;
         }
-    };
-    &cache.dense[slot * nw..(slot + 1) * nw]
+        None => {
+            cache.dense_long.insert(token.into(), slot as u32);
+        }
+    }
+    slot
+}
+
+/// Hash a token into a new slot of dense bits (the caller records where it is). A full arena is
+/// emptied first, with every table that points into it.
+fn new_dense_slot(
+    cache: &mut FeatureCache,
+    indices: &mut Vec<u32>,
+    hasher: &TokenHasher,
+    token: &[u8],
+    k: usize,
+    big_l: u32,
+    nw: usize,
+) -> usize {
+    indices.clear();
+    hasher.indices(token, k as u32, big_l, indices);
+    if cache.dense.len() >= CACHE_LIMIT * nw {
+        cache.dense.clear();
+        cache.dense_long.clear();
+        cache.dense_short.fill(0);
+        cache.dense_positional.fill(0);
+    }
+    let slot = cache.dense.len() / nw;
+    cache.dense.resize(cache.dense.len() + nw, 0);
+    let map = &mut cache.dense[slot * nw..];
+    for &b in indices.iter() {
+        map[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+    }
+    slot
+}
+
+/// `out |= src`, word by word; the common CLK sizes get loops of a fixed length, which the
+/// compiler unrolls into vector instructions.
+#[inline]
+fn or_dense(out: &mut [u64], src: &[u64]) {
+    fn fixed<const N: usize>(out: &mut [u64], src: &[u64]) -> bool {
+        match (<&mut [u64; N]>::try_from(out), <&[u64; N]>::try_from(src)) {
+            (Ok(out), Ok(src)) => {
+                for (a, b) in out.iter_mut().zip(src) {
+                    *a |= *b;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+    if !(fixed::<16>(out, src) || fixed::<8>(out, src) || fixed::<32>(out, src)) {
+        for (a, b) in out.iter_mut().zip(src) {
+            *a |= *b;
+        }
+    }
 }
 
 /// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
