@@ -9,20 +9,76 @@ use anyhow::{Context, Result, bail};
 
 use crate::flags::InputEncoding;
 
-/// One data row as read, before decoding.
-#[derive(Debug)]
+/// One data row as read, before decoding; its fields live in its [`Chunk`].
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct RawRow {
     /// 1-based line where the row starts.
     pub(crate) line: u64,
     /// 1-based number of the data row (the header is not counted).
     pub(crate) number: u64,
-    pub(crate) record: csv::ByteRecord,
+    /// Index in the chunk's `ends` of the row's first field.
+    first: usize,
+    /// Number of fields.
+    fields: usize,
+    /// Offset in the chunk's `bytes` where the row's first field starts.
+    start: usize,
+}
+
+impl RawRow {
+    /// Number of fields in the row.
+    pub(crate) fn len(&self) -> usize {
+        self.fields
+    }
+}
+
+/// Rows read together: every field's bytes back to back in one buffer, so that a chunk costs a
+/// few allocations however many rows it holds, and a recycled chunk none.
+#[derive(Debug, Default)]
+pub(crate) struct Chunk {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    pub(crate) rows: Vec<RawRow>,
+}
+
+impl Chunk {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The fields of a row of this chunk.
+    pub(crate) fn fields(&self, row: &RawRow) -> impl Iterator<Item = &[u8]> + '_ {
+        let ends = &self.ends[row.first..row.first + row.fields];
+        let mut start = row.start;
+        ends.iter().map(move |&end| {
+            let f = &self.bytes[start..end];
+            start = end;
+            f
+        })
+    }
+
+    /// All of a row's field bytes, back to back, and each field's range in them.
+    pub(crate) fn row_bytes(
+        &self,
+        row: &RawRow,
+    ) -> (&[u8], impl Iterator<Item = (usize, usize)> + '_) {
+        let ends = &self.ends[row.first..row.first + row.fields];
+        let end = ends.last().copied().unwrap_or(row.start);
+        let mut start = row.start;
+        let base = row.start;
+        let ranges = ends.iter().map(move |&e| {
+            let r = (start - base, e - base);
+            start = e;
+            r
+        });
+        (&self.bytes[row.start..end], ranges)
+    }
 }
 
 /// An open extract.
 pub(crate) struct CsvInput {
     path: PathBuf,
     reader: csv::Reader<File>,
+    record: csv::ByteRecord,
     header: Vec<String>,
     rows: u64,
     size: u64,
@@ -67,6 +123,7 @@ impl CsvInput {
         Ok(CsvInput {
             path: path.to_path_buf(),
             reader,
+            record: csv::ByteRecord::new(),
             header,
             rows: 0,
             size,
@@ -87,35 +144,36 @@ impl CsvInput {
         self.reader.position().byte()
     }
 
-    /// Read up to `n` rows into `out`, reusing the records already there (their buffers are kept, so
-    /// a recycled chunk costs no allocation). `out` is truncated to the rows read. Returns false at
-    /// the end of the file.
-    pub(crate) fn read_chunk(&mut self, n: usize, out: &mut Vec<RawRow>) -> Result<bool> {
-        let mut filled = 0;
-        while filled < n {
-            if filled == out.len() {
-                // Sized for a typical row, so that a new record does not grow step by step.
-                out.push(RawRow {
-                    line: 0,
-                    number: 0,
-                    record: csv::ByteRecord::with_capacity(256, self.header.len()),
-                });
-            }
-            let row = &mut out[filled];
+    /// Read up to `n` rows into `out`, replacing what it held (its buffers are kept, so a recycled
+    /// chunk costs no allocation). Returns false at the end of the file.
+    pub(crate) fn read_chunk(&mut self, n: usize, out: &mut Chunk) -> Result<bool> {
+        out.bytes.clear();
+        out.ends.clear();
+        out.rows.clear();
+        while out.rows.len() < n {
             let more = self
                 .reader
-                .read_byte_record(&mut row.record)
+                .read_byte_record(&mut self.record)
                 .map_err(|e| csv_error(&self.path, e))?;
             if !more {
-                out.truncate(filled);
                 return Ok(false);
             }
             self.rows += 1;
-            row.line = row.record.position().map_or(0, |p| p.line());
-            row.number = self.rows;
-            filled += 1;
+            let start = out.bytes.len();
+            out.rows.push(RawRow {
+                line: self.record.position().map_or(0, |p| p.line()),
+                number: self.rows,
+                first: out.ends.len(),
+                fields: self.record.len(),
+                start,
+            });
+            out.bytes.extend_from_slice(self.record.as_slice());
+            let mut field_start = start;
+            for f in self.record.iter() {
+                field_start += f.len();
+                out.ends.push(field_start);
+            }
         }
-        out.truncate(filled);
         Ok(true)
     }
 }

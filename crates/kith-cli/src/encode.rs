@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::atomic::AtomicFile;
 use crate::config::EncodeConfig;
-use crate::csvin::{CsvInput, RawRow, decode, utf8};
+use crate::csvin::{Chunk, CsvInput, MAX_FIELD, RawRow, decode, utf8};
 use crate::flags::{InputEncoding, OnError, OutputFormat};
 use crate::summary::{EncodeSummary, FieldCounts};
 
@@ -179,8 +179,8 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         .transpose()?;
 
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<RawRow>, u64)>>(2);
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RawRow>>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Chunk, u64)>>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
         scope.spawn(move || {
             // A fixed pool of chunks circulates between this thread and the main thread, so rows'
             // buffers are allocated once and memory stays bounded.
@@ -190,7 +190,7 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
                     Ok(c) => c,
                     Err(_) if made < CHUNKS_IN_FLIGHT => {
                         made += 1;
-                        Vec::new()
+                        Chunk::default()
                     }
                     Err(_) => match back_rx.recv() {
                         Ok(c) => c,
@@ -226,8 +226,9 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         for msg in rx {
             let (chunk, pos) = msg?;
             let batches: Vec<Batch> = chunk
+                .rows
                 .par_chunks(BATCH_ROWS)
-                .map(|rows| job.encode_batch(rows))
+                .map(|rows| job.encode_batch(&chunk, rows))
                 .collect();
             let _ = back_tx.send(chunk);
             if out_tx.send(batches).is_err() {
@@ -319,7 +320,7 @@ impl Job<'_> {
         }
     }
 
-    fn encode_batch(&self, rows: &[RawRow]) -> Batch {
+    fn encode_batch(&self, chunk: &Chunk, rows: &[RawRow]) -> Batch {
         let nfields = self.reported.iter().filter(|r| **r).count();
         let mut batch = Batch {
             text: String::with_capacity(rows.len() * 240),
@@ -354,19 +355,44 @@ impl Job<'_> {
                 let _ = std::fmt::Write::write_fmt(&mut numbers, format_args!("{}", row.number));
             }
             number_spans.push((start, numbers.len()));
-            if row.record.len() != ncols {
+            if row.len() != ncols {
                 problems.push(err(
                     String::new(),
                     format!(
                         "the row has {} fields but the header has {ncols}",
-                        row.record.len()
+                        row.len()
                     ),
                 ));
                 continue;
             }
+            if self.cfg.encoding == InputEncoding::Utf8 {
+                // The common case checked once for the whole row: valid UTF-8, no NUL byte, every
+                // field starting on a character and short enough. Otherwise the fields are checked
+                // one by one below, to say which column is wrong.
+                let (bytes, ranges) = chunk.row_bytes(row);
+                if !bytes.contains(&0)
+                    && let Ok(text) = std::str::from_utf8(bytes)
+                {
+                    let before = cells.len();
+                    let all = ranges.into_iter().all(|(a, b)| {
+                        match text.get(a..b).filter(|f| f.len() <= MAX_FIELD) {
+                            Some(f) => {
+                                cells.push(f);
+                                true
+                            }
+                            None => false,
+                        }
+                    });
+                    if all {
+                        problems.push(None);
+                        continue;
+                    }
+                    cells.truncate(before);
+                }
+            }
             let mut problem = None;
             let cells_before = cells.len();
-            for (i, f) in row.record.iter().enumerate() {
+            for (i, f) in chunk.fields(row).enumerate() {
                 let checked = match self.cfg.encoding {
                     InputEncoding::Utf8 => utf8(f).map(|v| cells.push(v)),
                     InputEncoding::Windows1252 => decode(f, InputEncoding::Windows1252).map(|v| {

@@ -128,6 +128,22 @@ fn non_utf8_input_gets_a_hint_and_windows_1252_works() {
     );
 }
 
+/// A character cut in two by a comma makes the row's bytes valid UTF-8 back to back, but neither
+/// field is: the row is refused, naming the first column.
+#[test]
+fn a_character_split_across_two_fields_is_refused() {
+    let dir = Dir::new();
+    let mut bytes = format!("{HEADER}\nZoe,Okafor,05/01/1990,F,M14 5RT,\n").into_bytes();
+    bytes.extend_from_slice(b"Zo\xc3,\xabkafor,05/01/1990,F,M14 5RT,\n");
+    let input = dir.write("split.csv", &bytes);
+    let err = fails(&mut encode_cmd(&dir, &input, "out.kith"));
+    assert!(
+        err.contains("split.csv: line 3: column \"given_name\": not valid UTF-8"),
+        "{err}"
+    );
+    assert_no_output(&dir);
+}
+
 #[test]
 fn bom_and_crlf_are_accepted() {
     let dir = Dir::new();
