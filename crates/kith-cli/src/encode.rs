@@ -15,10 +15,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use kith::encode::EncodedBatch;
-use kith::encodings::{Header, record_line};
+use kith::encodings::{Header, push_base64, record_line};
 use kith::schema::InputKind;
 use kith::{Encoder, EncoderOptions, FieldOutcome, Layout, RecordInput, Scratch};
 use rayon::prelude::*;
@@ -499,7 +497,7 @@ impl Job<'_> {
                             batch.ids.push_str(local_id);
                         }
                         _ => {
-                            B64.encode_string(&rec.clk, &mut batch.text);
+                            push_base64(&rec.clk, &mut batch.text);
                             if self.cfg.keep_map.is_some() {
                                 batch.ids.push_str(local_id);
                             }

@@ -1005,19 +1005,16 @@ impl Encoder {
                 token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
                 if fixed_k.is_some() && *n <= 2 {
                     // Unigrams and bigrams: each token's slot is found by its bytes alone.
-                    for tok in token_bytes.windows(*n) {
-                        let slot = match short_key(tok) {
-                            Some(key) => match cache.dense_short.get(key) {
-                                Some(&slot) if slot != 0 => slot as usize - 1,
-                                _ => dense_slot(
-                                    cache, indices, hasher, tok, k as usize, self.big_l, nw,
-                                ),
-                            },
-                            None => {
-                                dense_slot(cache, indices, hasher, tok, k as usize, self.big_l, nw)
-                            }
-                        };
-                        or_dense(field_words, &cache.dense[slot * nw..(slot + 1) * nw]);
+                    let t = ShortTokens {
+                        hasher,
+                        k: k as usize,
+                        big_l: self.big_l,
+                    };
+                    match nw {
+                        16 => t.or_windows::<16>(cache, indices, token_bytes, *n, field_words),
+                        8 => t.or_windows::<8>(cache, indices, token_bytes, *n, field_words),
+                        32 => t.or_windows::<32>(cache, indices, token_bytes, *n, field_words),
+                        _ => t.or_windows_any(cache, indices, token_bytes, *n, field_words),
                     }
                 } else {
                     for tok in token_bytes.windows(*n) {
@@ -1229,6 +1226,68 @@ fn new_dense_slot(
         map[(b / 64) as usize] |= 1u64 << (63 - b % 64);
     }
     slot
+}
+
+/// The dense bits of unigrams and bigrams, found by direct index.
+struct ShortTokens<'h> {
+    hasher: &'h TokenHasher,
+    k: usize,
+    big_l: u32,
+}
+
+impl ShortTokens<'_> {
+    fn slot(
+        &self,
+        cache: &mut FeatureCache,
+        indices: &mut Vec<u32>,
+        tok: &[u8],
+        nw: usize,
+    ) -> usize {
+        match short_key(tok).and_then(|key| cache.dense_short.get(key)) {
+            Some(&slot) if slot != 0 => slot as usize - 1,
+            _ => dense_slot(cache, indices, self.hasher, tok, self.k, self.big_l, nw),
+        }
+    }
+
+    /// OR the bits of every `n`-byte window of `bytes` into `out`, for CLKs of `N` words: loops of
+    /// a fixed length, which the compiler unrolls into vector instructions.
+    fn or_windows<const N: usize>(
+        &self,
+        cache: &mut FeatureCache,
+        indices: &mut Vec<u32>,
+        bytes: &[u8],
+        n: usize,
+        out: &mut [u64],
+    ) {
+        if out.len() != N {
+            return self.or_windows_any(cache, indices, bytes, n, out);
+        }
+        let Ok(out) = <&mut [u64; N]>::try_from(out) else {
+            return; // the length was checked above
+        };
+        for tok in bytes.windows(n) {
+            let slot = self.slot(cache, indices, tok, N);
+            let (maps, _) = cache.dense.as_chunks::<N>();
+            for (a, b) in out.iter_mut().zip(&maps[slot]) {
+                *a |= *b;
+            }
+        }
+    }
+
+    fn or_windows_any(
+        &self,
+        cache: &mut FeatureCache,
+        indices: &mut Vec<u32>,
+        bytes: &[u8],
+        n: usize,
+        out: &mut [u64],
+    ) {
+        let nw = out.len();
+        for tok in bytes.windows(n) {
+            let slot = self.slot(cache, indices, tok, nw);
+            or_dense(out, &cache.dense[slot * nw..(slot + 1) * nw]);
+        }
+    }
 }
 
 /// `out |= src`, word by word; the common CLK sizes get loops of a fixed length, which the
