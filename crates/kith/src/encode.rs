@@ -214,24 +214,81 @@ impl std::fmt::Debug for Encoder {
     }
 }
 
-/// What one value contributes to a CLK: all its words for CLKs of up to `DENSE_MAX_WORDS` words,
-/// else the (word, bits) pairs it sets.
-#[derive(Debug)]
-enum ValueBits {
-    Dense(Box<[u64]>),
-    Sparse(Box<[(u32, u64)]>),
+/// Values already encoded by one thread, for one feature: raw value → what it contributed.
+///
+/// Values of up to 15 bytes (most names, dates, towns) are keyed inline, so that a lookup reads no
+/// memory but the table's; the bits are kept in one arena, so that a hit costs no pointer chase.
+#[derive(Debug, Default)]
+struct ValueCache {
+    short: FxHashMap<[u8; 16], u32>,
+    long: FxHashMap<Box<str>, u32>,
+    outcomes: Vec<FieldOutcome>,
+    /// For CLKs of up to `DENSE_MAX_WORDS` words: `nw` words per value.
+    dense: Vec<u64>,
+    /// For longer CLKs: the (word, bits) pairs each value sets.
+    sparse: Vec<Box<[(u32, u64)]>>,
 }
 
-impl ValueBits {
-    fn or_into(&self, bits: &mut BitVec) {
-        match self {
-            ValueBits::Dense(words) => bits.or_words(words),
-            ValueBits::Sparse(pairs) => {
-                for &(w, m) in pairs.iter() {
-                    bits.or_word(w as usize, m);
-                }
+/// The inline key of a value of up to 15 bytes: the bytes, zero-padded, and the length.
+fn short_value_key(raw: &str) -> Option<[u8; 16]> {
+    let b = raw.as_bytes();
+    (b.len() < 16).then(|| {
+        let mut key = [0u8; 16];
+        key[..b.len()].copy_from_slice(b);
+        key[15] = b.len() as u8;
+        key
+    })
+}
+
+impl ValueCache {
+    fn len(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    fn get(&self, raw: &str) -> Option<usize> {
+        match short_value_key(raw) {
+            Some(key) => self.short.get(&key),
+            None => self.long.get(raw),
+        }
+        .map(|&slot| slot as usize)
+    }
+
+    /// OR value `slot`'s bits into `bits`; its outcome.
+    fn or_into(&self, slot: usize, nw: usize, bits: &mut BitVec) -> FieldOutcome {
+        if nw <= DENSE_MAX_WORDS {
+            bits.or_words(&self.dense[slot * nw..(slot + 1) * nw]);
+        } else {
+            for &(w, m) in self.sparse[slot].iter() {
+                bits.or_word(w as usize, m);
             }
         }
+        self.outcomes[slot]
+    }
+
+    /// Remember a value's bits (`words`, which is left zeroed) and outcome.
+    fn insert(&mut self, raw: &str, words: &mut [u64], outcome: FieldOutcome) {
+        if self.len() >= CACHE_LIMIT {
+            *self = ValueCache::default();
+        }
+        let slot = self.len() as u32;
+        if words.len() <= DENSE_MAX_WORDS {
+            self.dense.extend_from_slice(words);
+            words.fill(0);
+        } else {
+            self.sparse.push(
+                words
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(_, m)| **m != 0)
+                    .map(|(w, m)| (w as u32, std::mem::take(m)))
+                    .collect(),
+            );
+        }
+        self.outcomes.push(outcome);
+        match short_value_key(raw) {
+            Some(key) => self.short.insert(key, slot),
+            None => self.long.insert(raw.into(), slot),
+        };
     }
 }
 
@@ -241,7 +298,7 @@ impl ValueBits {
 /// so it switches itself off for a feature whose hit rate is low; the token cache still serves them.
 #[derive(Debug, Default)]
 struct FeatureCache {
-    values: FxHashMap<Box<str>, (ValueBits, FieldOutcome)>,
+    values: ValueCache,
     tokens: FxHashMap<Box<[u8]>, Box<[u32]>>,
     /// Tokens of one or two bytes (ASCII unigrams and bigrams, the bulk of all tokens) skip hashing:
     /// `short[key]` is 1 + the offset in `short_arena` of `[k, index 0, …, index k-1]`, or 0.
@@ -278,6 +335,11 @@ fn short_key(token: &[u8]) -> Option<usize> {
 
 /// Slots of the positional-unigram table: 64 positions × 128 ASCII characters.
 const POSITIONAL_SLOTS: usize = 64 * 128;
+
+/// Words of a CLK of `big_l` bits.
+fn field_words_len(big_l: u32) -> usize {
+    (big_l as usize).div_ceil(64)
+}
 
 /// Dense token maps are used up to this many words per CLK (4,096 bits before folding).
 const DENSE_MAX_WORDS: usize = 64;
@@ -930,17 +992,16 @@ impl Encoder {
         if cache.lookups == CACHE_TRIAL && !cache.values_off {
             if cache.hits < CACHE_TRIAL / 2 {
                 cache.values_off = true;
-                cache.values = FxHashMap::default();
+                cache.values = ValueCache::default();
             }
             cache.lookups += 1; // decided once
         }
         let use_cache = !cache.values_off && !raw.is_empty();
         if use_cache {
             cache.lookups = cache.lookups.saturating_add(1);
-            if let Some((cached, outcome)) = cache.values.get(raw) {
+            if let Some(slot) = cache.values.get(raw) {
                 cache.hits = cache.hits.saturating_add(1);
-                cached.or_into(bits);
-                return Ok(*outcome);
+                return Ok(cache.values.or_into(slot, field_words_len(self.big_l), bits));
             }
         }
         let (value, outcome): (Cow<'_, str>, FieldOutcome) =
@@ -1084,25 +1145,8 @@ impl Encoder {
             field_words.fill(0);
             return Ok(outcome);
         }
-        let cached = if nw <= DENSE_MAX_WORDS {
-            let words: Box<[u64]> = field_words.as_slice().into();
-            field_words.fill(0);
-            ValueBits::Dense(words)
-        } else {
-            ValueBits::Sparse(
-                field_words
-                    .iter_mut()
-                    .enumerate()
-                    .filter(|(_, m)| **m != 0)
-                    .map(|(w, m)| (w as u32, std::mem::take(m)))
-                    .collect(),
-            )
-        };
-        cached.or_into(bits);
-        if cache.values.len() >= CACHE_LIMIT {
-            cache.values.clear();
-        }
-        cache.values.insert(raw.into(), (cached, outcome));
+        bits.or_words(field_words);
+        cache.values.insert(raw, field_words, outcome);
         Ok(outcome)
     }
 }
