@@ -68,8 +68,14 @@ impl BitVec {
             src.len(),
             self.bits
         );
-        for (block, chunk) in self.blocks.iter_mut().zip(src.chunks(8)) {
+        let (whole, rest) = src.as_chunks::<8>();
+        for (block, chunk) in self.blocks.iter_mut().zip(whole) {
             for (w, s) in block.0.iter_mut().zip(chunk) {
+                *w |= *s;
+            }
+        }
+        if let Some(block) = self.blocks.get_mut(whole.len()) {
+            for (w, s) in block.0.iter_mut().zip(rest) {
                 *w |= *s;
             }
         }

@@ -313,6 +313,8 @@ struct FeatureCache {
     dense_positional: Vec<u32>,
     dense_long: FxHashMap<Box<[u8]>, u32>,
     dense: Vec<u64>,
+    /// How many times `dense` was emptied (slots found before then are stale).
+    dense_generation: u32,
     lookups: u32,
     hits: u32,
     values_off: bool,
@@ -1001,7 +1003,9 @@ impl Encoder {
             cache.lookups = cache.lookups.saturating_add(1);
             if let Some(slot) = cache.values.get(raw) {
                 cache.hits = cache.hits.saturating_add(1);
-                return Ok(cache.values.or_into(slot, field_words_len(self.big_l), bits));
+                return Ok(cache
+                    .values
+                    .or_into(slot, field_words_len(self.big_l), bits));
             }
         }
         let (value, outcome): (Cow<'_, str>, FieldOutcome) =
@@ -1071,12 +1075,7 @@ impl Encoder {
                         k: k as usize,
                         big_l: self.big_l,
                     };
-                    match nw {
-                        16 => t.or_windows::<16>(cache, indices, token_bytes, *n, field_words),
-                        8 => t.or_windows::<8>(cache, indices, token_bytes, *n, field_words),
-                        32 => t.or_windows::<32>(cache, indices, token_bytes, *n, field_words),
-                        _ => t.or_windows_any(cache, indices, token_bytes, *n, field_words),
-                    }
+                    t.or_windows(cache, indices, token_bytes, *n, field_words);
                 } else {
                     for tok in token_bytes.windows(*n) {
                         add(cache, indices, tok, k as usize);
@@ -1093,9 +1092,12 @@ impl Encoder {
                 Strategy::BitsPerToken(k),
                 TextEncoding::Utf8 | TextEncoding::Ascii,
             ) if fixed_k.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
-                for (i, &c) in value.as_bytes().iter().enumerate() {
+                let chars = value.as_bytes();
+                let big_l = self.big_l;
+                or_slots(cache, field_words, chars.len(), |cache, i| {
+                    let c = chars[i];
                     let key = i * 128 + usize::from(c);
-                    let slot = match cache.dense_positional.get(key) {
+                    match cache.dense_positional.get(key) {
                         Some(&slot) if slot != 0 => slot as usize - 1,
                         _ => {
                             token_bytes.clear();
@@ -1108,7 +1110,7 @@ impl Encoder {
                                 hasher,
                                 token_bytes,
                                 k as usize,
-                                self.big_l,
+                                big_l,
                                 nw,
                             );
                             if cache.dense_positional.is_empty() {
@@ -1117,9 +1119,8 @@ impl Encoder {
                             cache.dense_positional[key] = slot as u32 + 1;
                             slot
                         }
-                    };
-                    or_dense(field_words, &cache.dense[slot * nw..(slot + 1) * nw]);
-                }
+                    }
+                });
             }
             _ => {
                 tokens.fill(&h.comparison, &value).map_err(err)?;
@@ -1258,6 +1259,7 @@ fn new_dense_slot(
     indices.clear();
     hasher.indices(token, k as u32, big_l, indices);
     if cache.dense.len() >= CACHE_LIMIT * nw {
+        cache.dense_generation = cache.dense_generation.wrapping_add(1);
         cache.dense.clear();
         cache.dense_long.clear();
         cache.dense_short.fill(0);
@@ -1293,32 +1295,8 @@ impl ShortTokens<'_> {
         }
     }
 
-    /// OR the bits of every `n`-byte window of `bytes` into `out`, for CLKs of `N` words: loops of
-    /// a fixed length, which the compiler unrolls into vector instructions.
-    fn or_windows<const N: usize>(
-        &self,
-        cache: &mut FeatureCache,
-        indices: &mut Vec<u32>,
-        bytes: &[u8],
-        n: usize,
-        out: &mut [u64],
-    ) {
-        if out.len() != N {
-            return self.or_windows_any(cache, indices, bytes, n, out);
-        }
-        let Ok(out) = <&mut [u64; N]>::try_from(out) else {
-            return; // the length was checked above
-        };
-        for tok in bytes.windows(n) {
-            let slot = self.slot(cache, indices, tok, N);
-            let (maps, _) = cache.dense.as_chunks::<N>();
-            for (a, b) in out.iter_mut().zip(&maps[slot]) {
-                *a |= *b;
-            }
-        }
-    }
-
-    fn or_windows_any(
+    /// OR the bits of every `n`-byte window of `bytes` into `out`.
+    fn or_windows(
         &self,
         cache: &mut FeatureCache,
         indices: &mut Vec<u32>,
@@ -1327,10 +1305,78 @@ impl ShortTokens<'_> {
         out: &mut [u64],
     ) {
         let nw = out.len();
-        for tok in bytes.windows(n) {
-            let slot = self.slot(cache, indices, tok, nw);
-            or_dense(out, &cache.dense[slot * nw..(slot + 1) * nw]);
+        let count = (bytes.len() + 1).saturating_sub(n);
+        or_slots(cache, out, count, |cache, i| {
+            self.slot(cache, indices, &bytes[i..i + n], nw)
+        });
+    }
+}
+
+/// OR into `out` the dense bits of tokens `0..count`, whose slots `slot_of` finds (hashing new
+/// tokens). For the common CLK sizes the slots of up to 32 tokens are found first and then OR-ed
+/// in a loop of fixed length without calls: the accumulator stays in vector registers and the
+/// loads overlap.
+fn or_slots(
+    cache: &mut FeatureCache,
+    out: &mut [u64],
+    count: usize,
+    slot_of: impl FnMut(&mut FeatureCache, usize) -> usize,
+) {
+    fn fixed<const N: usize>(
+        cache: &mut FeatureCache,
+        out: &mut [u64; N],
+        count: usize,
+        mut slot_of: impl FnMut(&mut FeatureCache, usize) -> usize,
+    ) {
+        let mut slots = [0usize; 32];
+        let mut start = 0;
+        while start < count {
+            let m = (count - start).min(slots.len());
+            let generation = cache.dense_generation;
+            for (j, slot) in slots[..m].iter_mut().enumerate() {
+                *slot = slot_of(cache, start + j);
+            }
+            if cache.dense_generation != generation {
+                // A new token emptied the full arena: the group's first slots are stale. Find
+                // them again (the arena now has room for all of them).
+                continue;
+            }
+            let (maps, _) = cache.dense.as_chunks::<N>();
+            let mut acc = [0u64; N];
+            for &slot in &slots[..m] {
+                for (a, b) in acc.iter_mut().zip(&maps[slot]) {
+                    *a |= *b;
+                }
+            }
+            for (o, a) in out.iter_mut().zip(acc) {
+                *o |= a;
+            }
+            start += m;
         }
+    }
+    let mut slot_of = slot_of;
+    let nw = out.len();
+    match nw {
+        16 => {
+            if let Ok(out) = <&mut [u64; 16]>::try_from(&mut *out) {
+                return fixed::<16>(cache, out, count, slot_of);
+            }
+        }
+        8 => {
+            if let Ok(out) = <&mut [u64; 8]>::try_from(&mut *out) {
+                return fixed::<8>(cache, out, count, slot_of);
+            }
+        }
+        32 => {
+            if let Ok(out) = <&mut [u64; 32]>::try_from(&mut *out) {
+                return fixed::<32>(cache, out, count, slot_of);
+            }
+        }
+        _ => {}
+    }
+    for i in 0..count {
+        let slot = slot_of(cache, i);
+        or_dense(out, &cache.dense[slot * nw..(slot + 1) * nw]);
     }
 }
 
@@ -1539,6 +1585,106 @@ mod tests {
             let a = encode_with(&e, &mut s, &[name.clone(), "x".into(), "y".into()]);
             let b = encode_with(&e, &mut s, &[format!("{pad}{}{pad}", name.to_uppercase()), "x".into(), "y".into()]);
             prop_assert_eq!(a.clk, b.clk);
+        }
+    }
+
+    /// When a new token empties the full arena in the middle of a group, the group's slots found
+    /// before are stale and are found again: the bits OR-ed are those of the tokens.
+    #[test]
+    fn or_slots_finds_a_group_again_when_the_arena_is_emptied() {
+        let e = encoder();
+        let Some((_, hasher)) = &e.features[0].hashing else {
+            panic!("the first feature is hashed");
+        };
+        let (k, nw) = (12, 8);
+        let mut cache = FeatureCache {
+            dense: vec![0; (CACHE_LIMIT - 1) * nw],
+            ..FeatureCache::default()
+        };
+        let tokens = [&b"ab"[..], b"cd", b"ef", b"gh"];
+        let mut indices = Vec::new();
+        let mut out = [0u64; 8];
+        or_slots(&mut cache, &mut out, tokens.len(), |cache, i| {
+            new_dense_slot(cache, &mut indices, hasher, tokens[i], k, e.big_l, nw)
+        });
+        assert_eq!(cache.dense_generation, 1, "the arena was emptied once");
+        let mut want = [0u64; 8];
+        for t in tokens {
+            indices.clear();
+            hasher.indices(t, k as u32, e.big_l, &mut indices);
+            for &b in &indices {
+                want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+            }
+        }
+        assert_eq!(out, want);
+    }
+
+    /// More distinct tokens than a thread's token arena holds (non-ASCII bigrams fill it, ASCII
+    /// values and dates then find their tokens by direct index): every record, encoded in batches
+    /// with one scratch as `kith encode` does, gets exactly what it gets alone with a fresh one.
+    #[test]
+    fn a_full_token_arena_never_changes_the_output() {
+        let schema = Schema::from_json_str(
+            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+              "features": [
+                {"identifier": "name", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 5}}},
+                {"identifier": "code", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 5}}}]}"#,
+        )
+        .expect("schema");
+        let e = Encoder::new(
+            &schema,
+            &Secret::new(b"arena".to_vec()).expect("secret"),
+            "p",
+            &EncoderOptions::default(),
+        )
+        .expect("encoder");
+        let cjk = |i: usize| char::from_u32(0x4e00 + (i % 20_000) as u32).unwrap_or('x');
+        let values: Vec<[String; 2]> = (0..20_000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    // ASCII: bigrams and positional unigrams by direct index, many of them new.
+                    let v: String = (0..8)
+                        .map(|j| char::from(b' ' + ((i * 7919 + j * 104_729) % 95) as u8))
+                        .collect();
+                    [v.clone(), v]
+                } else {
+                    // Three new bigrams and positional tokens per value.
+                    let v: String = [cjk(i * 3), cjk(i * 3 + 1), cjk(i * 3 + 2)]
+                        .iter()
+                        .collect();
+                    [v.clone(), v]
+                }
+            })
+            .collect();
+        let pairs: Vec<[&str; 2]> = values
+            .iter()
+            .map(|v| [v[0].as_str(), v[1].as_str()])
+            .collect();
+        let inputs: Vec<RecordInput<'_>> = pairs
+            .iter()
+            .map(|p| RecordInput {
+                features: p,
+                exact: &[],
+                local_id: None,
+            })
+            .collect();
+        let mut scratch = Scratch::default();
+        let mut batch = EncodedBatch::default();
+        for (b, chunk) in inputs.chunks(256).enumerate() {
+            e.encode_many(&mut scratch, chunk, &mut batch);
+            for (j, input) in chunk.iter().enumerate() {
+                let alone = e
+                    .encode(&mut Scratch::default(), input)
+                    .expect("ok")
+                    .clk
+                    .clone();
+                assert_eq!(
+                    batch.get(j).expect("ok").clk,
+                    alone,
+                    "record {}",
+                    b * 256 + j
+                );
+            }
         }
     }
 
