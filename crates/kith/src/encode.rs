@@ -311,6 +311,9 @@ struct FeatureCache {
     /// Like `dense_short`, for positional unigrams of ASCII values (`"{i + 1} {c}"`), indexed by
     /// `i * 128 + c` for the first `POSITIONAL_SLOTS / 128` positions.
     dense_positional: Vec<u32>,
+    /// Like `dense_short`, for the windows of ASCII values (the fast path): indexed by the byte
+    /// of a unigram, or by `a << 7 | b` for a bigram `ab`, without range checks.
+    dense_ascii: Vec<u32>,
     dense_long: FxHashMap<Box<[u8]>, u32>,
     dense: Vec<u64>,
     /// How many times `dense` was emptied (slots found before then are stale).
@@ -1264,6 +1267,7 @@ fn new_dense_slot(
         cache.dense_long.clear();
         cache.dense_short.fill(0);
         cache.dense_positional.fill(0);
+        cache.dense_ascii.fill(0);
     }
     let slot = cache.dense.len() / nw;
     cache.dense.resize(cache.dense.len() + nw, 0);
@@ -1274,7 +1278,7 @@ fn new_dense_slot(
     slot
 }
 
-/// The dense bits of unigrams and bigrams, found by direct index.
+/// The dense bits of the unigrams or bigrams of an ASCII value, found by direct index.
 struct ShortTokens<'h> {
     hasher: &'h TokenHasher,
     k: usize,
@@ -1282,6 +1286,7 @@ struct ShortTokens<'h> {
 }
 
 impl ShortTokens<'_> {
+    /// The slot of an ASCII unigram or bigram.
     fn slot(
         &self,
         cache: &mut FeatureCache,
@@ -1289,9 +1294,19 @@ impl ShortTokens<'_> {
         tok: &[u8],
         nw: usize,
     ) -> usize {
-        match short_key(tok).and_then(|key| cache.dense_short.get(key)) {
+        let key = tok
+            .iter()
+            .fold(0usize, |k, &b| k << 7 | usize::from(b & 0x7f));
+        match cache.dense_ascii.get(key) {
             Some(&slot) if slot != 0 => slot as usize - 1,
-            _ => dense_slot(cache, indices, self.hasher, tok, self.k, self.big_l, nw),
+            _ => {
+                let slot = new_dense_slot(cache, indices, self.hasher, tok, self.k, self.big_l, nw);
+                if cache.dense_ascii.is_empty() {
+                    cache.dense_ascii = vec![0; 128 * 128];
+                }
+                cache.dense_ascii[key] = slot as u32 + 1;
+                slot
+            }
         }
     }
 
