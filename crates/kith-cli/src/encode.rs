@@ -1,11 +1,10 @@
 //! `kith encode`: stream a holder's CSV through the encoder in parallel and write the encodings.
 //!
-//! A reader thread reads chunks of rows (a fixed pool of four chunks, so row buffers are reused); the
-//! rayon pool encodes each chunk in batches of 256 rows, feature by feature (a batch takes its
-//! worker's scratch and caches once, and writes its rows' output into one string); a writer thread
-//! walks each chunk's batches in input order and feeds the output while the pool encodes the next
-//! chunk. Memory
-//! stays bounded: kith-format rows are sorted by record token in runs that spill to temporary files
+//! A reader thread reads chunks of rows, each chunk's fields back to back in one buffer (a fixed
+//! pool of four chunks circulates, so buffers are reused); the rayon pool encodes each chunk in
+//! batches of 256 rows, feature by feature (a batch takes its worker's scratch and caches once, and
+//! writes its rows' output into one string); a writer thread walks each chunk's batches in input
+//! order and feeds the output while the pool encodes the next chunk. Memory stays bounded: kith-format rows are sorted by record token in runs that spill to temporary files
 //! and are merged at the end, so output order says nothing about input order. Everything is written
 //! to temporary files and renamed into place only on success.
 
