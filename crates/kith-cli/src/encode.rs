@@ -4,9 +4,10 @@
 //! pool of four chunks circulates, so buffers are reused); the rayon pool encodes each chunk in
 //! batches of 256 rows, feature by feature (a batch takes its worker's scratch and caches once, and
 //! writes its rows' output into one string); a writer thread walks each chunk's batches in input
-//! order and feeds the output while the pool encodes the next chunk. Memory stays bounded: kith-format rows are sorted by record token in runs that spill to temporary files
-//! and are merged at the end, so output order says nothing about input order. Everything is written
-//! to temporary files and renamed into place only on success.
+//! order and feeds the output while the pool encodes the next chunk. Memory stays bounded:
+//! kith-format rows are sorted by record token in runs that spill to temporary files and are merged
+//! at the end, so output order says nothing about input order. Everything is written to temporary
+//! files and renamed into place only on success.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Seek, Write};
