@@ -216,11 +216,11 @@ impl std::fmt::Debug for Encoder {
 
 /// Values already encoded by one thread, for one feature: raw value → what it contributed.
 ///
-/// Values of up to 15 bytes (most names, dates, towns) are keyed inline, so that a lookup reads no
+/// Values of up to 16 bytes (most names, dates, towns) are keyed inline, so that a lookup reads no
 /// memory but the table's; the bits are kept in one arena, so that a hit costs no pointer chase.
 #[derive(Debug, Default)]
 struct ValueCache {
-    short: FxHashMap<[u8; 16], u32>,
+    short: FxHashMap<(u64, u64, u8), u32>,
     long: FxHashMap<Box<str>, u32>,
     outcomes: Vec<FieldOutcome>,
     /// For CLKs of up to `DENSE_MAX_WORDS` words: `nw` words per value.
@@ -229,15 +229,30 @@ struct ValueCache {
     sparse: Vec<Box<[(u32, u64)]>>,
 }
 
-/// The inline key of a value of up to 15 bytes: the bytes, zero-padded, and the length.
-fn short_value_key(raw: &str) -> Option<[u8; 16]> {
+/// The inline key of a value of up to 16 bytes: its first and last eight bytes (overlapping, or
+/// its first and last four, two or one, zero-extended, for shorter values) and its length, which
+/// together determine it. Fixed-size loads, no copy loop.
+fn short_value_key(raw: &str) -> Option<(u64, u64, u8)> {
     let b = raw.as_bytes();
-    (b.len() < 16).then(|| {
-        let mut key = [0u8; 16];
-        key[..b.len()].copy_from_slice(b);
-        key[15] = b.len() as u8;
-        key
-    })
+    let n = b.len();
+    let (head, tail) = match n {
+        0 => (0, 0),
+        1 => (u64::from(b[0]), 0),
+        2..4 => (
+            u64::from(u16::from_le_bytes(*b.first_chunk()?)),
+            u64::from(u16::from_le_bytes(*b.last_chunk()?)),
+        ),
+        4..8 => (
+            u64::from(u32::from_le_bytes(*b.first_chunk()?)),
+            u64::from(u32::from_le_bytes(*b.last_chunk()?)),
+        ),
+        8..=16 => (
+            u64::from_le_bytes(*b.first_chunk()?),
+            u64::from_le_bytes(*b.last_chunk()?),
+        ),
+        _ => return None,
+    };
+    Some((head, tail, n as u8))
 }
 
 impl ValueCache {
