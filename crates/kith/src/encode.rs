@@ -1618,6 +1618,27 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Different values never share an inline value-cache key (a shared key would hand one
+        /// value the other's bits). Two letters and the NUL byte make near misses likely.
+        #[test]
+        fn inline_value_keys_tell_values_apart(a in "[ab\u{0}]{0,17}", b in "[ab\u{0}]{0,17}", at in 0usize..17) {
+            // Near misses of `a`: one byte added, dropped or changed, and an unrelated `b`.
+            let mut flipped = a.clone().into_bytes();
+            if let Some(x) = flipped.get_mut(at) {
+                *x = if *x == b'a' { b'b' } else { b'a' };
+            }
+            let flipped = String::from_utf8(flipped).unwrap_or_default();
+            let near = [format!("{a}\u{0}"), format!("\u{0}{a}"), a.chars().skip(1).collect(), flipped, b];
+            for other in &near {
+                match (short_value_key(&a), short_value_key(other)) {
+                    (Some(ka), Some(kb)) => prop_assert_eq!(ka == kb, a == *other, "{:?} {:?}", a, other),
+                    _ => prop_assert!(a.len() > 16 || other.len() > 16),
+                }
+            }
+        }
+    }
+
     /// When a new token empties the full arena in the middle of a group, the group's slots found
     /// before are stale and are found again: the bits OR-ed are those of the tokens.
     #[test]
