@@ -23,7 +23,8 @@ use crate::hash::TokenHasher;
 use crate::keys::{Purpose, Secret, clk_keys, kith_key};
 use crate::normalize::{DateNormalizer, Normalized, Normalizer};
 use crate::schema::{
-    Comparison, FeatureHashing, FieldTokens, InputKind, Schema, Strategy, TextEncoding,
+    Case, Comparison, FeatureHashing, FieldTokens, Format, InputKind, Schema, Strategy,
+    TextEncoding,
 };
 use crate::tokenize::Tokens;
 
@@ -1435,6 +1436,9 @@ fn or_dense(out: &mut [u64], src: &[u64]) {
 /// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
 /// is validated and formatted.
 fn clk_value<'a>(h: &FeatureHashing, raw: &'a str) -> Result<(Cow<'a, str>, FieldOutcome), String> {
+    if is_plain_string(h) {
+        return Ok((Cow::Borrowed(raw), FieldOutcome::Present));
+    }
     if let Some(m) = &h.missing
         && m.sentinel == raw
     {
@@ -1444,6 +1448,24 @@ fn clk_value<'a>(h: &FeatureHashing, raw: &'a str) -> Result<(Cow<'a, str>, Fiel
         ));
     }
     Ok((format_value(h, raw)?, FieldOutcome::Present))
+}
+
+/// A UTF-8 string feature without a sentinel, pattern, case or length rule: clkhash validates
+/// and formats nothing, so its value is hashed as it is (the common case, kept off the general
+/// path).
+#[inline]
+fn is_plain_string(h: &FeatureHashing) -> bool {
+    h.missing.is_none()
+        && h.encoding == TextEncoding::Utf8
+        && matches!(
+            h.format,
+            Format::String {
+                pattern: None,
+                case: Case::Mixed,
+                min_length: None,
+                max_length: None,
+            }
+        )
 }
 
 /// The value hashed for a missing field: the missing-value replacement if the schema has one.
