@@ -1,6 +1,7 @@
 //! Output files that appear whole or not at all: written to a temporary file in the same folder,
-//! flushed, then renamed over the destination. A failed run leaves nothing behind (the temporary file
-//! is removed when dropped).
+//! flushed, synced, then renamed over the destination. A failed run leaves nothing behind (the
+//! temporary file is removed when dropped). The file is synced to disk as it grows, so that the
+//! last sync, which the run waits for, has little left to write.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -16,11 +17,36 @@ pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Bytes written between syncs of a file being written.
+const SYNC_EVERY: u64 = 8 << 20;
+
+/// The temporary file, synced (data only) every `SYNC_EVERY` bytes.
+#[derive(Debug)]
+pub(crate) struct Syncing {
+    file: NamedTempFile,
+    unsynced: u64,
+}
+
+impl Write for Syncing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unsynced += n as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.file.as_file().sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// A file being written; call [`AtomicFile::commit`] to put it in place.
 #[derive(Debug)]
 pub(crate) struct AtomicFile {
     dest: PathBuf,
-    writer: BufWriter<NamedTempFile>,
+    writer: BufWriter<Syncing>,
 }
 
 impl AtomicFile {
@@ -38,11 +64,17 @@ impl AtomicFile {
             })?;
         Ok(AtomicFile {
             dest: dest.to_path_buf(),
-            writer: BufWriter::with_capacity(1 << 20, tmp),
+            writer: BufWriter::with_capacity(
+                1 << 20,
+                Syncing {
+                    file: tmp,
+                    unsynced: 0,
+                },
+            ),
         })
     }
 
-    pub(crate) fn writer(&mut self) -> &mut BufWriter<NamedTempFile> {
+    pub(crate) fn writer(&mut self) -> &mut BufWriter<Syncing> {
         &mut self.writer
     }
 
@@ -53,7 +85,8 @@ impl AtomicFile {
             .writer
             .into_inner()
             .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", dest.display()))?;
+            .with_context(|| format!("cannot write {}", dest.display()))?
+            .file;
         tmp.as_file()
             .sync_all()
             .with_context(|| format!("cannot write {}", dest.display()))?;

@@ -786,7 +786,7 @@ fn write_outputs(
     datasets: &[Dataset],
     linkage: &link::Linkage,
     review: Option<f64>,
-    more_clusters: impl FnOnce(&mut std::io::BufWriter<tempfile::NamedTempFile>) -> Result<()>,
+    more_clusters: impl FnOnce(&mut std::io::BufWriter<crate::atomic::Syncing>) -> Result<()>,
 ) -> Result<(PathBuf, PathBuf, PathBuf)> {
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create the folder {}", output.display()))?;
