@@ -1,7 +1,7 @@
 //! `kith encode`: stream a holder's CSV through the encoder in parallel and write the encodings.
 //!
 //! A reader thread reads chunks of rows, each chunk's fields back to back in one buffer (a fixed
-//! pool of four chunks circulates, so buffers are reused); the rayon pool encodes each chunk in
+//! pool of eight chunks circulates, so buffers are reused); the rayon pool encodes each chunk in
 //! batches of 256 rows, feature by feature (a batch takes its worker's scratch and caches once, and
 //! writes its rows' output into one string); a writer thread walks each chunk's batches in input
 //! order and feeds the output while the pool encodes the next chunk. Memory stays bounded:
@@ -33,8 +33,8 @@ use crate::summary::{EncodeSummary, FieldCounts};
 fn chunk_rows(threads: usize) -> usize {
     (threads * 8 * BATCH_ROWS).clamp(4 * 1024, 32 * 1024)
 }
-/// Chunks read ahead of the encoders (one being encoded, up to two queued, one being read).
-const CHUNKS_IN_FLIGHT: usize = 4;
+/// Chunks in circulation: one being encoded, up to six queued, one being read.
+const CHUNKS_IN_FLIGHT: usize = 8;
 /// Rows one worker encodes in one go.
 const BATCH_ROWS: usize = 256;
 
@@ -181,7 +181,7 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         .transpose()?;
 
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Chunk, u64)>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Chunk, u64)>>(6);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
         let chunk_rows = chunk_rows(threads);
         scope.spawn(move || {
@@ -219,7 +219,7 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         });
         // A writer thread takes each chunk's results in input order while the workers encode the
         // next chunk.
-        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(1);
+        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(4);
         let writer = scope.spawn(|| -> Result<()> {
             for batches in out_rx {
                 write_batches(cfg, &batches, &mut sink, rejects.as_mut(), &mut summary)?;
