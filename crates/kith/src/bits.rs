@@ -60,7 +60,32 @@ impl BitVec {
         &mut self.blocks[w / 8].0[w % 8]
     }
 
+    /// OR `src` into the vector's words and zero `src`, in one pass. `src` must not be longer than
+    /// the vector.
+    #[inline]
+    pub fn or_take_words(&mut self, src: &mut [u64]) {
+        assert!(
+            src.len() <= self.bits.div_ceil(64),
+            "{} words do not fit {} bits",
+            src.len(),
+            self.bits
+        );
+        let (whole, rest) = src.as_chunks_mut::<8>();
+        let n = whole.len();
+        for (block, chunk) in self.blocks.iter_mut().zip(whole) {
+            for (w, s) in block.0.iter_mut().zip(chunk) {
+                *w |= std::mem::take(s);
+            }
+        }
+        if let Some(block) = self.blocks.get_mut(n) {
+            for (w, s) in block.0.iter_mut().zip(rest) {
+                *w |= std::mem::take(s);
+            }
+        }
+    }
+
     /// OR `src` into the vector's words, word 0 first. `src` must not be longer than the vector.
+    #[inline]
     pub fn or_words(&mut self, src: &[u64]) {
         assert!(
             src.len() <= self.bits.div_ceil(64),
@@ -217,6 +242,30 @@ mod tests {
     }
 
     proptest! {
+        /// `or_take_words` sets what `or_words` sets, word `i` of the source on word `i` of the
+        /// vector, and leaves the source zeroed.
+        #[test]
+        fn or_take_words_is_or_words_then_zero(words in proptest::collection::vec(any::<u64>(), 0..40), extra in 0usize..70, seed in any::<u64>()) {
+            let bits = words.len() * 64 + extra;
+            let mut a = BitVec::zeros(bits);
+            for i in (0..bits).step_by(7) {
+                if (seed >> (i % 64)) & 1 == 1 { a.set(i); }
+            }
+            let mut b = a.clone();
+            a.or_words(&words);
+            let mut src = words.clone();
+            b.or_take_words(&mut src);
+            prop_assert_eq!(&a, &b);
+            prop_assert!(src.iter().all(|&w| w == 0));
+            for (i, &w) in words.iter().enumerate() {
+                for j in 0..64 {
+                    if (w >> (63 - j)) & 1 == 1 {
+                        prop_assert!(b.get(i * 64 + j), "bit {} of word {}", j, i);
+                    }
+                }
+            }
+        }
+
         #[test]
         fn fold_matches_the_definition(bits in proptest::collection::vec(any::<bool>(), 1..600usize)) {
             let n = bits.len() * 2;

@@ -1161,8 +1161,7 @@ impl Encoder {
             }
         }
         if direct {
-            bits.or_words(field_words);
-            field_words.fill(0);
+            bits.or_take_words(field_words);
             return Ok(outcome);
         }
         bits.or_words(field_words);
