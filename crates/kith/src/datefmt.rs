@@ -255,6 +255,12 @@ impl DateFormat {
 /// `strftime("%Y%m%d")` as Python on Linux writes it: the year is not zero-padded.
 pub fn clkhash_date_string(date: Ymd) -> String {
     let mut s = String::with_capacity(8);
+    push_clkhash_date(date, &mut s);
+    s
+}
+
+/// Append `date` as [`clkhash_date_string`] writes it.
+pub fn push_clkhash_date(date: Ymd, s: &mut String) {
     let (y, m, d) = (
         date.year.unsigned_abs(),
         date.month.unsigned_abs(),
@@ -275,7 +281,6 @@ pub fn clkhash_date_string(date: Ymd) -> String {
         s.push(char::from(b'0' + v / 10));
         s.push(char::from(b'0' + v % 10));
     }
-    s
 }
 
 fn title(s: &str) -> String {

@@ -390,6 +390,8 @@ struct Work {
     indices: Vec<u32>,
     token_bytes: Vec<u8>,
     field_words: Vec<u64>,
+    /// A date value as clkhash formats it, while its tokens are made.
+    formatted: String,
     caches: Vec<FeatureCache>,
     /// Per field-level filter: token bytes → its two hash words.
     field_caches: Vec<FieldCache>,
@@ -1027,9 +1029,18 @@ impl Encoder {
                     .or_into(slot, field_words_len(self.big_l), bits));
             }
         }
+        let Work {
+            tokens,
+            indices,
+            token_bytes,
+            field_words,
+            formatted,
+            caches,
+            ..
+        } = work;
         let (value, outcome): (Cow<'_, str>, FieldOutcome) =
             match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
-                None => clk_value(h, raw).map_err(err)?,
+                None => clk_value_in(h, raw, formatted).map_err(err)?,
                 Some(Normalized::Value(v)) => {
                     let (value, outcome) = clk_value(h, &v).map_err(err)?;
                     (Cow::Owned(value.into_owned()), outcome)
@@ -1045,14 +1056,6 @@ impl Encoder {
         if value.is_empty() {
             return Ok(outcome); // no tokens, no bits (clkhash: an empty string gives no tokens)
         }
-        let Work {
-            tokens,
-            indices,
-            token_bytes,
-            field_words,
-            caches,
-            ..
-        } = work;
         let cache = &mut caches[i];
         // The feature's bits are collected in `field_words` first: to be cached as the value's
         // bits, or (when values are not cached) OR-ed straight into the record.
@@ -1447,6 +1450,24 @@ fn clk_value<'a>(h: &FeatureHashing, raw: &'a str) -> Result<(Cow<'a, str>, Fiel
         ));
     }
     Ok((format_value(h, raw)?, FieldOutcome::Present))
+}
+
+/// [`clk_value`], with a plain date (no sentinel, UTF-8) formatted into `buf` rather than a new
+/// string.
+fn clk_value_in<'a>(
+    h: &FeatureHashing,
+    raw: &'a str,
+    buf: &'a mut String,
+) -> Result<(Cow<'a, str>, FieldOutcome), String> {
+    if let Format::Date(f) = &h.format
+        && h.missing.is_none()
+        && h.encoding == TextEncoding::Utf8
+    {
+        buf.clear();
+        crate::format::format_date_into(f, raw, buf)?;
+        return Ok((Cow::Borrowed(buf.as_str()), FieldOutcome::Present));
+    }
+    clk_value(h, raw)
 }
 
 /// A UTF-8 string feature without a sentinel, pattern, case or length rule: clkhash validates

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::datefmt::clkhash_date_string;
+use crate::datefmt::{DateFormat, push_clkhash_date};
 use crate::schema::{Case, FeatureHashing, Format, TextEncoding};
 
 /// Validate and format a value that is not the missing-value sentinel.
@@ -74,10 +74,11 @@ pub(crate) fn format_value<'a>(h: &FeatureHashing, v: &'a str) -> Result<Cow<'a,
             }
             Ok(Cow::Owned(digits))
         }
-        Format::Date(f) => f
-            .parse_date(v)
-            .map(|d| Cow::Owned(clkhash_date_string(d)))
-            .ok_or_else(|| format!("expected a date in the format '{}'", f.as_str())),
+        Format::Date(f) => {
+            let mut s = String::with_capacity(8);
+            format_date_into(f, v, &mut s)?;
+            Ok(Cow::Owned(s))
+        }
         Format::Enum(values) => {
             if values.iter().any(|x| x == v) {
                 Ok(Cow::Borrowed(v))
@@ -86,6 +87,16 @@ pub(crate) fn format_value<'a>(h: &FeatureHashing, v: &'a str) -> Result<Cow<'a,
             }
         }
     }
+}
+
+/// A date value as clkhash formats it (`strptime(v, format).strftime("%Y%m%d")`), appended to
+/// `out`.
+pub(crate) fn format_date_into(f: &DateFormat, v: &str, out: &mut String) -> Result<(), String> {
+    let d = f
+        .parse_date(v)
+        .ok_or_else(|| format!("expected a date in the format '{}'", f.as_str()))?;
+    push_clkhash_date(d, out);
+    Ok(())
 }
 
 /// Python's `str(int(s, 10))`: surrounding white space, one sign, `_` between digits; leading
