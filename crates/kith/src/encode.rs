@@ -366,7 +366,7 @@ fn field_words_len(big_l: u32) -> usize {
 const DENSE_MAX_WORDS: usize = 64;
 
 /// Value lookups before the value cache judges its hit rate (it stays on at 50% hits or more).
-const CACHE_TRIAL: u32 = 4096;
+const CACHE_TRIAL: u32 = 1024;
 
 /// Buffers and caches owned by one thread. Reusing one `Scratch` for many records is what makes
 /// encoding fast; it never changes the output.
