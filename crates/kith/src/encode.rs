@@ -1061,14 +1061,18 @@ impl Encoder {
         // bits, or (when values are not cached) OR-ed straight into the record.
         let direct = cache.values_off || raw.is_empty();
         let nw = field_words.len();
-        let fixed_k = match h.strategy {
-            Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(k as usize),
+        let dense = match h.strategy {
+            Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(DenseTokens {
+                hasher,
+                k: k as usize,
+                big_l: self.big_l,
+                nw,
+            }),
             _ => None,
         };
         let mut add = |cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8], k: usize| {
-            if fixed_k.is_some() {
-                let map = token_dense(cache, indices, hasher, tok, k, self.big_l, nw);
-                or_dense(field_words, map);
+            if let Some(d) = &dense {
+                or_dense(field_words, d.bits(cache, indices, tok));
             } else {
                 for &b in token_indices(cache, indices, hasher, tok, k, self.big_l) {
                     field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
@@ -1090,14 +1094,9 @@ impl Encoder {
                 token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
                 token_bytes.extend_from_slice(value.as_bytes());
                 token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
-                if fixed_k.is_some() && *n <= 2 {
+                if let Some(d) = dense.as_ref().filter(|_| *n <= 2) {
                     // Unigrams and bigrams: each token's slot is found by its bytes alone.
-                    let t = ShortTokens {
-                        hasher,
-                        k: k as usize,
-                        big_l: self.big_l,
-                    };
-                    t.or_windows(cache, indices, token_bytes, *n, field_words);
+                    d.or_windows(cache, indices, token_bytes, *n, field_words);
                 } else {
                     for tok in token_bytes.windows(*n) {
                         add(cache, indices, tok, k as usize);
@@ -1111,38 +1110,15 @@ impl Encoder {
                     n: 1,
                     positional: true,
                 },
-                Strategy::BitsPerToken(k),
+                Strategy::BitsPerToken(_),
                 TextEncoding::Utf8 | TextEncoding::Ascii,
-            ) if fixed_k.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
+            ) if dense.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
                 let chars = value.as_bytes();
-                let big_l = self.big_l;
-                or_slots(cache, field_words, chars.len(), |cache, i| {
-                    let c = chars[i];
-                    let key = i * 128 + usize::from(c);
-                    match cache.dense_positional.get(key) {
-                        Some(&slot) if slot != 0 => slot as usize - 1,
-                        _ => {
-                            token_bytes.clear();
-                            token_bytes.extend_from_slice((i + 1).to_string().as_bytes());
-                            token_bytes.push(b' ');
-                            token_bytes.push(c);
-                            let slot = new_dense_slot(
-                                cache,
-                                indices,
-                                hasher,
-                                token_bytes,
-                                k as usize,
-                                big_l,
-                                nw,
-                            );
-                            if cache.dense_positional.is_empty() {
-                                cache.dense_positional = vec![0; POSITIONAL_SLOTS];
-                            }
-                            cache.dense_positional[key] = slot as u32 + 1;
-                            slot
-                        }
-                    }
-                });
+                if let Some(d) = &dense {
+                    or_slots(cache, field_words, chars.len(), |cache, i| {
+                        d.positional_slot(cache, indices, token_bytes, i, chars[i])
+                    });
+                }
             }
             _ => {
                 tokens.fill(&h.comparison, &value).map_err(err)?;
@@ -1217,108 +1193,86 @@ fn token_indices<'c>(
     indices
 }
 
-/// A token's bits as `nw` dense words, from the thread's caches or freshly hashed.
-fn token_dense<'c>(
-    cache: &'c mut FeatureCache,
-    indices: &mut Vec<u32>,
-    hasher: &TokenHasher,
-    token: &[u8],
-    k: usize,
-    big_l: u32,
-    nw: usize,
-) -> &'c [u64] {
-    let slot = dense_slot(cache, indices, hasher, token, k, big_l, nw);
-    &cache.dense[slot * nw..(slot + 1) * nw]
-}
-
-/// The slot of a token's dense bits, found by its bytes or made.
-fn dense_slot(
-    cache: &mut FeatureCache,
-    indices: &mut Vec<u32>,
-    hasher: &TokenHasher,
-    token: &[u8],
-    k: usize,
-    big_l: u32,
-    nw: usize,
-) -> usize {
-    let known = match short_key(token) {
-        Some(key) => match cache.dense_short.get(key) {
-            Some(&slot) if slot != 0 => Some(slot as usize - 1),
-            _ => None,
-        },
-        None => cache.dense_long.get(token).map(|&slot| slot as usize),
-    };
-    if let Some(slot) = known {
-        return slot;
-    }
-    let slot = new_dense_slot(cache, indices, hasher, token, k, big_l, nw);
-    match short_key(token) {
-        Some(key) => {
-            if cache.dense_short.is_empty() {
-                cache.dense_short = vec![0; SHORT_SLOTS];
-            }
-            cache.dense_short[key] = slot as u32 + 1;
-        }
-        None => {
-            cache.dense_long.insert(token.into(), slot as u32);
-        }
-    }
-    slot
-}
-
-/// Hash a token into a new slot of dense bits (the caller records where it is). A full arena is
-/// emptied first, with every table that points into it.
-fn new_dense_slot(
-    cache: &mut FeatureCache,
-    indices: &mut Vec<u32>,
-    hasher: &TokenHasher,
-    token: &[u8],
-    k: usize,
-    big_l: u32,
-    nw: usize,
-) -> usize {
-    indices.clear();
-    hasher.indices(token, k as u32, big_l, indices);
-    if cache.dense.len() >= CACHE_LIMIT * nw {
-        cache.dense_generation = cache.dense_generation.wrapping_add(1);
-        cache.dense.clear();
-        cache.dense_long.clear();
-        cache.dense_short.fill(0);
-        cache.dense_positional.fill(0);
-        cache.dense_ascii.fill(0);
-    }
-    let slot = cache.dense.len() / nw;
-    cache.dense.resize(cache.dense.len() + nw, 0);
-    let map = &mut cache.dense[slot * nw..];
-    for &b in indices.iter() {
-        map[(b / 64) as usize] |= 1u64 << (63 - b % 64);
-    }
-    slot
-}
-
-/// The dense bits of the unigrams or bigrams of an ASCII value, found by direct index.
-struct ShortTokens<'h> {
+/// The dense bits (`nw` words) of a fixed-k feature's tokens, kept in its cache's arena.
+struct DenseTokens<'h> {
     hasher: &'h TokenHasher,
     k: usize,
     big_l: u32,
+    nw: usize,
 }
 
-impl ShortTokens<'_> {
-    /// The slot of an ASCII unigram or bigram.
-    fn slot(
+impl DenseTokens<'_> {
+    /// A token's bits, from the cache or freshly hashed.
+    fn bits<'c>(
         &self,
-        cache: &mut FeatureCache,
+        cache: &'c mut FeatureCache,
         indices: &mut Vec<u32>,
-        tok: &[u8],
-        nw: usize,
-    ) -> usize {
+        token: &[u8],
+    ) -> &'c [u64] {
+        let slot = self.slot(cache, indices, token);
+        &cache.dense[slot * self.nw..(slot + 1) * self.nw]
+    }
+
+    /// The slot of a token's bits, found by its bytes or made.
+    fn slot(&self, cache: &mut FeatureCache, indices: &mut Vec<u32>, token: &[u8]) -> usize {
+        let known = match short_key(token) {
+            Some(key) => match cache.dense_short.get(key) {
+                Some(&slot) if slot != 0 => Some(slot as usize - 1),
+                _ => None,
+            },
+            None => cache.dense_long.get(token).map(|&slot| slot as usize),
+        };
+        if let Some(slot) = known {
+            return slot;
+        }
+        let slot = self.new_slot(cache, indices, token);
+        match short_key(token) {
+            Some(key) => {
+                if cache.dense_short.is_empty() {
+                    cache.dense_short = vec![0; SHORT_SLOTS];
+                }
+                cache.dense_short[key] = slot as u32 + 1;
+            }
+            None => {
+                cache.dense_long.insert(token.into(), slot as u32);
+            }
+        }
+        slot
+    }
+
+    /// Hash a token into a new slot (the caller records where it is). A full arena is emptied
+    /// first, with every table that points into it.
+    fn new_slot(&self, cache: &mut FeatureCache, indices: &mut Vec<u32>, token: &[u8]) -> usize {
+        let nw = self.nw;
+        indices.clear();
+        self.hasher
+            .indices(token, self.k as u32, self.big_l, indices);
+        if cache.dense.len() >= CACHE_LIMIT * nw {
+            cache.dense_generation = cache.dense_generation.wrapping_add(1);
+            cache.dense.clear();
+            cache.dense_long.clear();
+            cache.dense_short.fill(0);
+            cache.dense_positional.fill(0);
+            cache.dense_ascii.fill(0);
+        }
+        let slot = cache.dense.len() / nw;
+        cache.dense.resize(cache.dense.len() + nw, 0);
+        let map = &mut cache.dense[slot * nw..];
+        for &b in indices.iter() {
+            map[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+        }
+        slot
+    }
+
+    /// The slot of a unigram or bigram of an ASCII value, by direct index (`dense_ascii`).
+    fn ascii_slot(&self, cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8]) -> usize {
         let key = tok
             .iter()
             .fold(0usize, |k, &b| k << 7 | usize::from(b & 0x7f));
         match cache.dense_ascii.get(key) {
             Some(&slot) if slot != 0 => slot as usize - 1,
             _ => {
-                let slot = new_dense_slot(cache, indices, self.hasher, tok, self.k, self.big_l, nw);
+                let slot = self.new_slot(cache, indices, tok);
                 if cache.dense_ascii.is_empty() {
                     cache.dense_ascii = vec![0; 128 * 128];
                 }
@@ -1328,7 +1282,35 @@ impl ShortTokens<'_> {
         }
     }
 
-    /// OR the bits of every `n`-byte window of `bytes` into `out`.
+    /// The slot of the positional unigram `"{i + 1} {c}"` of an ASCII value, by direct index
+    /// (`dense_positional`); `scratch` holds the token's bytes when it must be hashed.
+    fn positional_slot(
+        &self,
+        cache: &mut FeatureCache,
+        indices: &mut Vec<u32>,
+        scratch: &mut Vec<u8>,
+        i: usize,
+        c: u8,
+    ) -> usize {
+        let key = i * 128 + usize::from(c);
+        match cache.dense_positional.get(key) {
+            Some(&slot) if slot != 0 => slot as usize - 1,
+            _ => {
+                scratch.clear();
+                scratch.extend_from_slice((i + 1).to_string().as_bytes());
+                scratch.push(b' ');
+                scratch.push(c);
+                let slot = self.new_slot(cache, indices, scratch);
+                if cache.dense_positional.is_empty() {
+                    cache.dense_positional = vec![0; POSITIONAL_SLOTS];
+                }
+                cache.dense_positional[key] = slot as u32 + 1;
+                slot
+            }
+        }
+    }
+
+    /// OR the bits of every `n`-byte window of an ASCII `bytes` (`n` of 1 or 2) into `out`.
     fn or_windows(
         &self,
         cache: &mut FeatureCache,
@@ -1337,10 +1319,9 @@ impl ShortTokens<'_> {
         n: usize,
         out: &mut [u64],
     ) {
-        let nw = out.len();
         let count = (bytes.len() + 1).saturating_sub(n);
         or_slots(cache, out, count, |cache, i| {
-            self.slot(cache, indices, &bytes[i..i + n], nw)
+            self.ascii_slot(cache, indices, &bytes[i..i + n])
         });
     }
 }
@@ -1690,6 +1671,12 @@ mod tests {
             panic!("the first feature is hashed");
         };
         let (k, nw) = (12, 8);
+        let dense = DenseTokens {
+            hasher,
+            k,
+            big_l: e.big_l,
+            nw,
+        };
         let mut cache = FeatureCache {
             dense: vec![0; (CACHE_LIMIT - 1) * nw],
             ..FeatureCache::default()
@@ -1698,7 +1685,7 @@ mod tests {
         let mut indices = Vec::new();
         let mut out = [0u64; 8];
         or_slots(&mut cache, &mut out, tokens.len(), |cache, i| {
-            new_dense_slot(cache, &mut indices, hasher, tokens[i], k, e.big_l, nw)
+            dense.new_slot(cache, &mut indices, tokens[i])
         });
         assert_eq!(cache.dense_generation, 1, "the arena was emptied once");
         let mut want = [0u64; 8];
