@@ -1095,7 +1095,7 @@ impl Encoder {
                 token_bytes.extend_from_slice(value.as_bytes());
                 token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
                 if let Some(d) = dense.as_ref().filter(|_| *n <= 2) {
-                    // Unigrams and bigrams: each token's slot is found by its bytes alone.
+                    // Unigrams and bigrams: each token's slot is found by direct index.
                     d.or_windows(cache, indices, token_bytes, *n, field_words);
                 } else {
                     for tok in token_bytes.windows(*n) {
@@ -1104,7 +1104,7 @@ impl Encoder {
                 }
             }
             // Positional unigrams of a short ASCII value (dates): the slot of `"{i + 1} {c}"` is
-            // found by (i, c) without writing the token out.
+            // found by (i, c); the token is written out only to hash it the first time.
             (
                 Comparison::Ngram {
                     n: 1,
