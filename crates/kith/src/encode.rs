@@ -989,8 +989,64 @@ impl Encoder {
         }
     }
 
-    /// Encode feature `i` of one record into `bits`.
+    /// Encode feature `i` of one record into `bits`: from the value cache when it holds the value
+    /// (inlined into the batch loop: most values of repetitive features end here), else
+    /// [`Encoder::encode_value`].
+    #[inline]
     fn encode_field(
+        &self,
+        work: &mut Work,
+        i: usize,
+        raw: &str,
+        bits: &mut BitVec,
+    ) -> Result<FieldOutcome, FieldError> {
+        match self.cached(work, i, raw, bits) {
+            Some(outcome) => Ok(outcome),
+            None => self.encode_value(work, i, raw, bits),
+        }
+    }
+
+    /// OR the cached bits of feature `i`'s value into `bits`, if the value cache holds them.
+    ///
+    /// The value cache is keyed by the raw value: normalising and formatting are pure functions of
+    /// it, so a hit skips them as well as the hashing. Empty cells are cheap and common; they
+    /// neither use nor judge the value cache. After a trial of CACHE_TRIAL lookups the cache stays
+    /// only if at least half of them hit: a token's bits are cheap to OR, so a large cache of
+    /// rarely repeated values costs more in memory traffic than it saves.
+    #[inline]
+    fn cached(
+        &self,
+        work: &mut Work,
+        i: usize,
+        raw: &str,
+        bits: &mut BitVec,
+    ) -> Option<FieldOutcome> {
+        self.features[i].hashing.as_ref()?;
+        let cache = &mut work.caches[i];
+        if cache.lookups == CACHE_TRIAL && !cache.values_off {
+            if cache.hits < CACHE_TRIAL / 2 {
+                cache.values_off = true;
+                cache.values = ValueCache::default();
+            }
+            cache.lookups += 1; // decided once
+        }
+        if cache.values_off || raw.is_empty() {
+            return None;
+        }
+        cache.lookups = cache.lookups.saturating_add(1);
+        let slot = cache.values.get(raw)?;
+        cache.hits = cache.hits.saturating_add(1);
+        Some(
+            cache
+                .values
+                .or_into(slot, field_words_len(self.big_l), bits),
+        )
+    }
+
+    /// Encode feature `i` of one record into `bits` when the value cache does not hold it (and
+    /// remember it there while the cache is on).
+    #[inline(never)]
+    fn encode_value(
         &self,
         work: &mut Work,
         i: usize,
@@ -1005,30 +1061,6 @@ impl Encoder {
             feature: fe.identifier.clone(),
             message,
         };
-        // The value cache is keyed by the raw value: normalising and formatting are pure
-        // functions of it, so a hit skips them as well as the hashing.
-        // Empty cells are cheap and common; they neither use nor judge the value cache.
-        // After a trial of CACHE_TRIAL lookups the cache stays only if at least half of them hit:
-        // a token's bits are cheap to OR, so a large cache of rarely repeated values costs more
-        // in memory traffic than it saves.
-        let cache = &mut work.caches[i];
-        if cache.lookups == CACHE_TRIAL && !cache.values_off {
-            if cache.hits < CACHE_TRIAL / 2 {
-                cache.values_off = true;
-                cache.values = ValueCache::default();
-            }
-            cache.lookups += 1; // decided once
-        }
-        let use_cache = !cache.values_off && !raw.is_empty();
-        if use_cache {
-            cache.lookups = cache.lookups.saturating_add(1);
-            if let Some(slot) = cache.values.get(raw) {
-                cache.hits = cache.hits.saturating_add(1);
-                return Ok(cache
-                    .values
-                    .or_into(slot, field_words_len(self.big_l), bits));
-            }
-        }
         let Work {
             tokens,
             indices,
