@@ -1247,28 +1247,41 @@ impl DenseTokens<'_> {
 
     /// The slot of a token's bits, found by its bytes or made.
     fn slot(&self, cache: &mut FeatureCache, indices: &mut Vec<u32>, token: &[u8]) -> usize {
-        let known = match short_key(token) {
-            Some(key) => match cache.dense_short.get(key) {
-                Some(&slot) if slot != 0 => Some(slot as usize - 1),
-                _ => None,
-            },
-            None => cache.dense_long.get(token).map(|&slot| slot as usize),
-        };
-        if let Some(slot) = known {
-            return slot;
+        if let Some(key) = short_key(token) {
+            let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_short;
+            return self.direct_slot(cache, indices, table, SHORT_SLOTS, key, || token);
+        }
+        if let Some(&slot) = cache.dense_long.get(token) {
+            return slot as usize;
         }
         let slot = self.new_slot(cache, indices, token);
-        match short_key(token) {
-            Some(key) => {
-                if cache.dense_short.is_empty() {
-                    cache.dense_short = vec![0; SHORT_SLOTS];
-                }
-                cache.dense_short[key] = slot as u32 + 1;
-            }
-            None => {
-                cache.dense_long.insert(token.into(), slot as u32);
-            }
+        cache.dense_long.insert(token.into(), slot as u32);
+        slot
+    }
+
+    /// The slot recorded at `key` in the direct-index table that `table` picks (each holds 1 + the
+    /// slot, or 0), or else a new slot for the token `token()` gives, recorded there; the table
+    /// gets its `size` entries on first use.
+    fn direct_slot<'t>(
+        &self,
+        cache: &mut FeatureCache,
+        indices: &mut Vec<u32>,
+        table: fn(&mut FeatureCache) -> &mut Vec<u32>,
+        size: usize,
+        key: usize,
+        token: impl FnOnce() -> &'t [u8],
+    ) -> usize {
+        if let Some(&slot) = table(cache).get(key)
+            && slot != 0
+        {
+            return slot as usize - 1;
         }
+        let slot = self.new_slot(cache, indices, token());
+        let t = table(cache);
+        if t.is_empty() {
+            *t = vec![0; size];
+        }
+        t[key] = slot as u32 + 1;
         slot
     }
 
@@ -1301,17 +1314,8 @@ impl DenseTokens<'_> {
         let key = tok
             .iter()
             .fold(0usize, |k, &b| k << 7 | usize::from(b & 0x7f));
-        match cache.dense_ascii.get(key) {
-            Some(&slot) if slot != 0 => slot as usize - 1,
-            _ => {
-                let slot = self.new_slot(cache, indices, tok);
-                if cache.dense_ascii.is_empty() {
-                    cache.dense_ascii = vec![0; 128 * 128];
-                }
-                cache.dense_ascii[key] = slot as u32 + 1;
-                slot
-            }
-        }
+        let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_ascii;
+        self.direct_slot(cache, indices, table, 128 * 128, key, || tok)
     }
 
     /// The slot of the positional unigram `"{i + 1} {c}"` of an ASCII value, by direct index
@@ -1325,21 +1329,14 @@ impl DenseTokens<'_> {
         c: u8,
     ) -> usize {
         let key = i * 128 + usize::from(c);
-        match cache.dense_positional.get(key) {
-            Some(&slot) if slot != 0 => slot as usize - 1,
-            _ => {
-                scratch.clear();
-                scratch.extend_from_slice((i + 1).to_string().as_bytes());
-                scratch.push(b' ');
-                scratch.push(c);
-                let slot = self.new_slot(cache, indices, scratch);
-                if cache.dense_positional.is_empty() {
-                    cache.dense_positional = vec![0; POSITIONAL_SLOTS];
-                }
-                cache.dense_positional[key] = slot as u32 + 1;
-                slot
-            }
-        }
+        let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_positional;
+        self.direct_slot(cache, indices, table, POSITIONAL_SLOTS, key, || {
+            scratch.clear();
+            scratch.extend_from_slice((i + 1).to_string().as_bytes());
+            scratch.push(b' ');
+            scratch.push(c);
+            scratch.as_slice()
+        })
     }
 
     /// OR the bits of every `n`-byte window of an ASCII `bytes` (`n` of 1 or 2) into `out`.
