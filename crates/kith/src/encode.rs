@@ -284,7 +284,12 @@ impl ValueCache {
     /// Remember a value's bits (`words`, which is left zeroed) and outcome.
     fn insert(&mut self, raw: &str, words: &mut [u64], outcome: FieldOutcome) {
         if self.len() >= CACHE_LIMIT {
-            *self = ValueCache::default();
+            // Emptied in place: the tables keep their memory, which a full cache soon needs again.
+            self.short.clear();
+            self.long.clear();
+            self.outcomes.clear();
+            self.dense.clear();
+            self.sparse.clear();
         }
         let slot = self.len() as u32;
         if words.len() <= DENSE_MAX_WORDS {
