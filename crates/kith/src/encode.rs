@@ -217,11 +217,11 @@ impl std::fmt::Debug for Encoder {
 
 /// Values already encoded by one thread, for one feature: raw value → what it contributed.
 ///
-/// Values of up to 16 bytes (most names, dates, towns) are keyed inline, so that a lookup reads no
-/// memory but the table's; the bits are kept in one arena, so that a hit costs no pointer chase.
+/// Values of up to 24 bytes (most names, dates, towns, house numbers with their street) are keyed
+/// inline, so that a lookup reads no memory but the table's; the bits are kept in one arena, so that a hit costs no pointer chase.
 #[derive(Debug, Default)]
 struct ValueCache {
-    short: FxHashMap<(u64, u64, u8), u32>,
+    short: FxHashMap<ValueKey, u32>,
     long: FxHashMap<Box<str>, u32>,
     outcomes: Vec<FieldOutcome>,
     /// For CLKs of up to `DENSE_MAX_WORDS` words: `nw` words per value.
@@ -230,12 +230,24 @@ struct ValueCache {
     sparse: Vec<Box<[(u32, u64)]>>,
 }
 
-/// The inline key of a value of up to 16 bytes: its first and last eight bytes (overlapping, or
-/// its first and last four, two or one, zero-extended, for shorter values) and its length, which
-/// together determine it. Fixed-size loads, no copy loop.
-fn short_value_key(raw: &str) -> Option<(u64, u64, u8)> {
+/// The inline key of a value of up to 24 bytes (see [`short_value_key`]).
+type ValueKey = (u64, u64, u64, u8);
+
+/// The inline key of a value of up to 24 bytes: its first and last eight bytes (overlapping, or
+/// its first and last four, two or one, zero-extended, for shorter values), bytes 8 to 16 of a value
+/// longer than 16, and its length, which together determine it. Fixed-size loads, no copy loop.
+fn short_value_key(raw: &str) -> Option<ValueKey> {
     let b = raw.as_bytes();
     let n = b.len();
+    if n > 16 {
+        let middle = b.get(8..16)?.first_chunk()?;
+        return (n <= 24).then_some((
+            u64::from_le_bytes(*b.first_chunk()?),
+            u64::from_le_bytes(*middle),
+            u64::from_le_bytes(*b.last_chunk()?),
+            n as u8,
+        ));
+    }
     let (head, tail) = match n {
         0 => (0, 0),
         1 => (u64::from(b[0]), 0),
@@ -247,13 +259,12 @@ fn short_value_key(raw: &str) -> Option<(u64, u64, u8)> {
             u64::from(u32::from_le_bytes(*b.first_chunk()?)),
             u64::from(u32::from_le_bytes(*b.last_chunk()?)),
         ),
-        8..=16 => (
+        _ => (
             u64::from_le_bytes(*b.first_chunk()?),
             u64::from_le_bytes(*b.last_chunk()?),
         ),
-        _ => return None,
     };
-    Some((head, tail, n as u8))
+    Some((head, 0, tail, n as u8))
 }
 
 impl ValueCache {
@@ -370,8 +381,17 @@ fn field_words_len(big_l: u32) -> usize {
 /// Dense token maps are used up to this many words per CLK (4,096 bits before folding).
 const DENSE_MAX_WORDS: usize = 64;
 
-/// Value lookups before the value cache judges its hit rate (it stays on at 50% hits or more).
+/// Value lookups before the value cache judges whether it pays (see [`CACHE_KEEP_HITS`]).
 const CACHE_TRIAL: u32 = 1024;
+
+/// Hits in the trial at which the value cache stays on. `T` draws from `V` equally common values
+/// repeat about `T² / 2V` times (the birthday problem), so this many hits in `CACHE_TRIAL`
+/// lookups means a feature of at most about `CACHE_LIMIT` distinct values: its cache soon holds
+/// them all and nearly every later lookup hits, even though the trial itself, run on a cold cache,
+/// hit rarely (house number and street: a few thousand values, under 10% hits in the trial). Fewer
+/// hits mean values that rarely repeat (telephone numbers, e-mail addresses, postcodes, dates of
+/// birth), whose cache would only churn.
+const CACHE_KEEP_HITS: u32 = CACHE_TRIAL * CACHE_TRIAL / (2 * CACHE_LIMIT as u32);
 
 /// Buffers and caches owned by one thread. Reusing one `Scratch` for many records is what makes
 /// encoding fast; it never changes the output.
@@ -1016,8 +1036,8 @@ impl Encoder {
     /// The value cache is keyed by the raw value: normalising and formatting are pure functions of
     /// it, so a hit skips them as well as the hashing. Empty cells are cheap and common; they
     /// neither use nor judge the value cache. After a trial of CACHE_TRIAL lookups the cache stays
-    /// only if at least half of them hit: a token's bits are cheap to OR, so a large cache of
-    /// rarely repeated values costs more in memory traffic than it saves.
+    /// only if CACHE_KEEP_HITS of them hit: a token's bits are cheap to OR, so a cache of values
+    /// that rarely repeat costs more in inserts and memory traffic than it saves.
     #[inline]
     fn cached(
         &self,
@@ -1029,7 +1049,7 @@ impl Encoder {
         self.features[i].hashing.as_ref()?;
         let cache = &mut work.caches[i];
         if cache.lookups == CACHE_TRIAL && !cache.values_off {
-            if cache.hits < CACHE_TRIAL / 2 {
+            if cache.hits < CACHE_KEEP_HITS {
                 cache.values_off = true;
                 cache.values = ValueCache::default();
             }
@@ -1679,7 +1699,7 @@ mod tests {
         /// Different values never share an inline value-cache key (a shared key would hand one
         /// value the other's bits). Two letters and the NUL byte make near misses likely.
         #[test]
-        fn inline_value_keys_tell_values_apart(a in "[ab\u{0}]{0,17}", b in "[ab\u{0}]{0,17}", at in 0usize..17) {
+        fn inline_value_keys_tell_values_apart(a in "[ab\u{0}]{0,25}", b in "[ab\u{0}]{0,25}", at in 0usize..25) {
             // Near misses of `a`: one byte added, dropped or changed, and an unrelated `b`.
             let mut flipped = a.clone().into_bytes();
             if let Some(x) = flipped.get_mut(at) {
@@ -1690,7 +1710,7 @@ mod tests {
             for other in &near {
                 match (short_value_key(&a), short_value_key(other)) {
                     (Some(ka), Some(kb)) => prop_assert_eq!(ka == kb, a == *other, "{:?} {:?}", a, other),
-                    _ => prop_assert!(a.len() > 16 || other.len() > 16),
+                    _ => prop_assert!(a.len() > 24 || other.len() > 24),
                 }
             }
         }
@@ -1800,6 +1820,68 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The value cache stays on for a feature of a few thousand values, whose cold trial hits
+    /// rarely but whose cache soon holds every value, and goes off for values that never repeat.
+    #[test]
+    fn the_value_cache_stays_on_for_a_few_thousand_values_and_off_for_unique_ones() {
+        let schema = Schema::from_json_str(
+            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+              "features": [
+                {"identifier": "address", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 6}}},
+                {"identifier": "phone", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 5}}}]}"#,
+        )
+        .expect("schema");
+        let e = Encoder::new(
+            &schema,
+            &Secret::new(b"trial".to_vec()).expect("secret"),
+            "p",
+            &EncoderOptions::default(),
+        )
+        .expect("encoder");
+        // 4,000 addresses (house 1-200 on 20 streets) drawn at random: about 12% of the trial's
+        // lookups hit, and in the long run nearly all do.
+        let mut state = 2026u64;
+        let values: Vec<[String; 2]> = (0..CACHE_TRIAL as usize + 256)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let house = (state >> 33) % 4000;
+                [
+                    format!("{} Street {}", house % 200 + 1, house / 200),
+                    format!("07{:09}", i * 7919),
+                ]
+            })
+            .collect();
+        let pairs: Vec<[&str; 2]> = values
+            .iter()
+            .map(|v| [v[0].as_str(), v[1].as_str()])
+            .collect();
+        let inputs: Vec<RecordInput<'_>> = pairs
+            .iter()
+            .map(|p| RecordInput {
+                features: p,
+                exact: &[],
+                local_id: None,
+            })
+            .collect();
+        let mut scratch = Scratch::default();
+        let mut batch = EncodedBatch::default();
+        for chunk in inputs.chunks(256) {
+            e.encode_many(&mut scratch, chunk, &mut batch);
+        }
+        let [address, phone] = &scratch.work.caches[..] else {
+            panic!("two features");
+        };
+        assert!(
+            address.hits < CACHE_TRIAL / 4,
+            "a cold trial: {}",
+            address.hits
+        );
+        assert!(!address.values_off, "{} hits", address.hits);
+        assert!(phone.values_off, "{} hits", phone.hits);
     }
 
     #[test]
