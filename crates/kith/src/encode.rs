@@ -267,6 +267,25 @@ fn short_value_key(raw: &str) -> Option<ValueKey> {
     Some((head, 0, tail, n as u8))
 }
 
+impl FeatureCache {
+    /// At the end of a trial of the value cache (after `lookups`), switch it off or go on.
+    #[cold]
+    fn judge(&mut self) {
+        let keep = match self.lookups {
+            CACHE_TRIAL => self.hits >= CACHE_KEEP_HITS,
+            CACHE_WARM_START => {
+                self.hits = 0; // the second trial starts
+                true
+            }
+            _ => self.hits >= (CACHE_WARM_END - CACHE_WARM_START) / 2,
+        };
+        if !keep {
+            self.values_off = true;
+            self.values = ValueCache::default();
+        }
+    }
+}
+
 impl ValueCache {
     fn len(&self) -> usize {
         self.outcomes.len()
@@ -350,6 +369,7 @@ struct FeatureCache {
     dense: Vec<u64>,
     /// How many times `dense` was emptied (slots found before then are stale).
     dense_generation: u32,
+    /// Value-cache lookups and hits, for its trials (hits are counted afresh for the second).
     lookups: u32,
     hits: u32,
     values_off: bool,
@@ -381,17 +401,25 @@ fn field_words_len(big_l: u32) -> usize {
 /// Dense token maps are used up to this many words per CLK (4,096 bits before folding).
 const DENSE_MAX_WORDS: usize = 64;
 
-/// Value lookups before the value cache judges whether it pays (see [`CACHE_KEEP_HITS`]).
+/// Value lookups in the value cache's first trial (see [`CACHE_KEEP_HITS`]).
 const CACHE_TRIAL: u32 = 1024;
 
-/// Hits in the trial at which the value cache stays on. `T` draws from `V` equally common values
-/// repeat about `T² / 2V` times (the birthday problem), so this many hits in `CACHE_TRIAL`
-/// lookups means a feature of at most about `CACHE_LIMIT` distinct values: its cache soon holds
-/// them all and nearly every later lookup hits, even though the trial itself, run on a cold cache,
-/// hit rarely (house number and street: a few thousand values, under 10% hits in the trial). Fewer
-/// hits mean values that rarely repeat (telephone numbers, e-mail addresses, postcodes, dates of
-/// birth), whose cache would only churn.
-const CACHE_KEEP_HITS: u32 = CACHE_TRIAL * CACHE_TRIAL / (2 * CACHE_LIMIT as u32);
+/// Hits in the first trial at which the value cache stays on. `T` draws from `V` equally common
+/// values repeat about `T² / 2V` times (the birthday problem), so this many hits in `CACHE_TRIAL`
+/// lookups means a feature of at most about `CACHE_LIMIT / 2` distinct values: its cache soon
+/// holds them all and nearly every later lookup hits, even though the trial itself, run on a cold
+/// cache, hit rarely (house number and street: a few thousand values, under 15% hits in the trial).
+/// Fewer hits mean values that rarely repeat (telephone numbers, e-mail addresses, postcodes, dates
+/// of birth), whose cache would only churn.
+const CACHE_KEEP_HITS: u32 = CACHE_TRIAL * CACHE_TRIAL / CACHE_LIMIT as u32;
+
+/// The second trial, on a warm cache: of the lookups from `CACHE_WARM_START` to `CACHE_WARM_END`,
+/// at least half must hit. It catches what the first one cannot tell from a few thousand values:
+/// a mix of a few common values and a long tail of rare ones (names built from syllables: short
+/// ones repeat, long ones hardly ever), which keeps a full cache churning.
+const CACHE_WARM_START: u32 = 8 * 1024;
+/// See [`CACHE_WARM_START`].
+const CACHE_WARM_END: u32 = 16 * 1024;
 
 /// Buffers and caches owned by one thread. Reusing one `Scratch` for many records is what makes
 /// encoding fast; it never changes the output.
@@ -1035,8 +1063,8 @@ impl Encoder {
     ///
     /// The value cache is keyed by the raw value: normalising and formatting are pure functions of
     /// it, so a hit skips them as well as the hashing. Empty cells are cheap and common; they
-    /// neither use nor judge the value cache. After a trial of CACHE_TRIAL lookups the cache stays
-    /// only if CACHE_KEEP_HITS of them hit: a token's bits are cheap to OR, so a cache of values
+    /// neither use nor judge the value cache. Two trials decide whether the cache stays on
+    /// ([`CACHE_KEEP_HITS`], [`CACHE_WARM_START`]): a token's bits are cheap to OR, so a cache of values
     /// that rarely repeat costs more in inserts and memory traffic than it saves.
     #[inline]
     fn cached(
@@ -1048,23 +1076,22 @@ impl Encoder {
     ) -> Option<FieldOutcome> {
         self.features[i].hashing.as_ref()?;
         let cache = &mut work.caches[i];
-        if cache.lookups == CACHE_TRIAL && !cache.values_off {
-            if cache.hits < CACHE_KEEP_HITS {
-                cache.values_off = true;
-                cache.values = ValueCache::default();
-            }
-            cache.lookups += 1; // decided once
-        }
         if cache.values_off || raw.is_empty() {
             return None;
         }
         cache.lookups = cache.lookups.saturating_add(1);
-        let slot = cache.values.get(raw)?;
-        cache.hits = cache.hits.saturating_add(1);
+        let slot = cache.values.get(raw);
+        cache.hits = cache.hits.saturating_add(u32::from(slot.is_some()));
+        if matches!(
+            cache.lookups,
+            CACHE_TRIAL | CACHE_WARM_START | CACHE_WARM_END
+        ) {
+            cache.judge();
+        }
         Some(
             cache
                 .values
-                .or_into(slot, field_words_len(self.big_l), bits),
+                .or_into(slot?, field_words_len(self.big_l), bits),
         )
     }
 
@@ -1822,16 +1849,22 @@ mod tests {
         }
     }
 
-    /// The value cache stays on for a feature of a few thousand values, whose cold trial hits
-    /// rarely but whose cache soon holds every value, and goes off for values that never repeat.
+    /// The value cache stays on for a feature of a few thousand values, whose cold first trial hits
+    /// rarely but whose cache soon holds every value; it goes off in the first trial for values
+    /// that never repeat, and in the second for a few common values among many rare ones.
     #[test]
-    fn the_value_cache_stays_on_for_a_few_thousand_values_and_off_for_unique_ones() {
-        let schema = Schema::from_json_str(
-            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
-              "features": [
-                {"identifier": "address", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 6}}},
-                {"identifier": "phone", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 5}}}]}"#,
-        )
+    fn the_value_cache_stays_on_only_where_it_will_hit() {
+        let bigrams = |id: &str| {
+            format!(
+                r#"{{"identifier": "{id}", "format": {{"type": "string"}}, "hashing": {{"comparison": {{"type": "ngram", "n": 2}}, "strategy": {{"bitsPerToken": 5}}}}}}"#
+            )
+        };
+        let schema = Schema::from_json_str(&format!(
+            r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}}, "features": [{}, {}, {}]}}"#,
+            bigrams("address"),
+            bigrams("phone"),
+            bigrams("name"),
+        ))
         .expect("schema");
         let e = Encoder::new(
             &schema,
@@ -1840,48 +1873,64 @@ mod tests {
             &EncoderOptions::default(),
         )
         .expect("encoder");
-        // 4,000 addresses (house 1-200 on 20 streets) drawn at random: about 12% of the trial's
-        // lookups hit, and in the long run nearly all do.
         let mut state = 2026u64;
-        let values: Vec<[String; 2]> = (0..CACHE_TRIAL as usize + 256)
+        let mut draw = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        let values: Vec<[String; 3]> = (0..CACHE_WARM_END as usize + 256)
             .map(|i| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1);
-                let house = (state >> 33) % 4000;
+                // 4,000 addresses (house 1-200 on 20 streets) drawn at random: about 12% of the
+                // first trial's lookups hit, and later nearly all do.
+                let house = draw(4000);
+                // A third of the names from 200, the rest new: many repeats in the first trial,
+                // a third in the second.
+                let name = if draw(3) == 0 {
+                    format!("common {}", draw(200))
+                } else {
+                    format!("rare {i}")
+                };
                 [
                     format!("{} Street {}", house % 200 + 1, house / 200),
                     format!("07{:09}", i * 7919),
+                    name,
                 ]
             })
             .collect();
-        let pairs: Vec<[&str; 2]> = values
+        let triples: Vec<[&str; 3]> = values
             .iter()
-            .map(|v| [v[0].as_str(), v[1].as_str()])
+            .map(|v| [v[0].as_str(), v[1].as_str(), v[2].as_str()])
             .collect();
-        let inputs: Vec<RecordInput<'_>> = pairs
+        let inputs: Vec<RecordInput<'_>> = triples
             .iter()
-            .map(|p| RecordInput {
-                features: p,
+            .map(|t| RecordInput {
+                features: t,
                 exact: &[],
                 local_id: None,
             })
             .collect();
         let mut scratch = Scratch::default();
         let mut batch = EncodedBatch::default();
+        let mut first_trial_hits = None;
         for chunk in inputs.chunks(256) {
             e.encode_many(&mut scratch, chunk, &mut batch);
+            let address = &scratch.work.caches[0];
+            if address.lookups >= CACHE_TRIAL && first_trial_hits.is_none() {
+                first_trial_hits = Some(address.hits);
+            }
         }
-        let [address, phone] = &scratch.work.caches[..] else {
-            panic!("two features");
+        let [address, phone, name] = &scratch.work.caches[..] else {
+            panic!("three features");
         };
         assert!(
-            address.hits < CACHE_TRIAL / 4,
-            "a cold trial: {}",
-            address.hits
+            first_trial_hits.is_some_and(|h| h < CACHE_TRIAL / 4),
+            "a cold first trial: {first_trial_hits:?}"
         );
         assert!(!address.values_off, "{} hits", address.hits);
         assert!(phone.values_off, "{} hits", phone.hits);
+        assert!(name.values_off, "{} hits", name.hits);
     }
 
     #[test]
