@@ -50,12 +50,16 @@ for _ in range(5):
     best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
 print(f"{best_wall:.4f} {best_cpu:.4f}")' "$@"
 }
-read -r k1 cpu1 < <(timeit "$kith" --quiet --threads 1 encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
+# (Each timing goes through a variable, so that a failed run stops the script under `set -e`.)
+t=$(timeit "$kith" --quiet --threads 1 encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
   --input "$work/extract.csv" --output "$work/kith-1.json" --format clkhash-json)
-read -r kn _ < <(timeit "$kith" --quiet encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
+read -r k1 cpu1 <<<"$t"
+t=$(timeit "$kith" --quiet encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
   --input "$work/extract.csv" --output "$work/kith-n.json" --format clkhash-json)
-read -r kk _ < <(timeit "$kith" --quiet encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
+read -r kn _ <<<"$t"
+t=$(timeit "$kith" --quiet encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
   --input "$work/extract.csv" --output "$work/kith-n.kith")
+read -r kk _ <<<"$t"
 
 if cmp -s "$work/clkhash.json" "$work/kith-1.json" && cmp -s "$work/kith-1.json" "$work/kith-n.json"; then
   echo "outputs: byte-identical (clkhash, kith 1 thread, kith $(nproc) threads)"
