@@ -218,7 +218,8 @@ impl std::fmt::Debug for Encoder {
 /// Values already encoded by one thread, for one feature: raw value → what it contributed.
 ///
 /// Values of up to 24 bytes (most names, dates, towns, house numbers with their street) are keyed
-/// inline, so that a lookup reads no memory but the table's; the bits are kept in one arena, so that a hit costs no pointer chase.
+/// inline, so that a lookup reads no memory but the table's; the bits are kept in one arena, so
+/// that a hit costs no pointer chase.
 #[derive(Debug, Default)]
 struct ValueCache {
     short: FxHashMap<ValueKey, u32>,
@@ -1064,8 +1065,8 @@ impl Encoder {
     /// The value cache is keyed by the raw value: normalising and formatting are pure functions of
     /// it, so a hit skips them as well as the hashing. Empty cells are cheap and common; they
     /// neither use nor judge the value cache. Two trials decide whether the cache stays on
-    /// ([`CACHE_KEEP_HITS`], [`CACHE_WARM_START`]): a token's bits are cheap to OR, so a cache of values
-    /// that rarely repeat costs more in inserts and memory traffic than it saves.
+    /// ([`CACHE_KEEP_HITS`], [`CACHE_WARM_START`]): a token's bits are cheap to OR, so a cache of
+    /// values that rarely repeat costs more in inserts and memory traffic than it saves.
     #[inline]
     fn cached(
         &self,
@@ -1924,8 +1925,22 @@ mod tests {
         let mut scratch = Scratch::default();
         let mut batch = EncodedBatch::default();
         let mut first_trial_hits = None;
-        for chunk in inputs.chunks(256) {
+        for (c, chunk) in inputs.chunks(256).enumerate() {
             e.encode_many(&mut scratch, chunk, &mut batch);
+            // The batches that end a trial give what a fresh scratch gives.
+            let end = (c + 1) * 256;
+            if [CACHE_TRIAL, CACHE_WARM_START, CACHE_WARM_END].contains(&(end as u32)) {
+                for (j, input) in chunk.iter().enumerate() {
+                    let mut fresh = Scratch::default();
+                    let alone = e.encode(&mut fresh, input).expect("ok");
+                    assert_eq!(
+                        batch.get(j).expect("ok").clk,
+                        alone.clk,
+                        "record {}",
+                        c * 256 + j
+                    );
+                }
+            }
             let address = &scratch.work.caches[0];
             if address.lookups >= CACHE_TRIAL && first_trial_hits.is_none() {
                 first_trial_hits = Some(address.hits);
