@@ -1747,6 +1747,24 @@ mod tests {
         }
     }
 
+    /// Each row's values as `&str`s, for [`feature_inputs`].
+    fn cells_of<const N: usize>(rows: &[[String; N]]) -> Vec<[&str; N]> {
+        rows.iter()
+            .map(|r| r.each_ref().map(String::as_str))
+            .collect()
+    }
+
+    /// One input per row of feature values, without exact identifiers or local IDs.
+    fn feature_inputs<'a, const N: usize>(rows: &'a [[&'a str; N]]) -> Vec<RecordInput<'a>> {
+        rows.iter()
+            .map(|r| RecordInput {
+                features: r,
+                exact: &[],
+                local_id: None,
+            })
+            .collect()
+    }
+
     /// When a new token empties the full arena in the middle of a group, the group's slots found
     /// before are stale and are found again: the bits OR-ed are those of the tokens.
     #[test]
@@ -1821,18 +1839,8 @@ mod tests {
                 }
             })
             .collect();
-        let pairs: Vec<[&str; 2]> = values
-            .iter()
-            .map(|v| [v[0].as_str(), v[1].as_str()])
-            .collect();
-        let inputs: Vec<RecordInput<'_>> = pairs
-            .iter()
-            .map(|p| RecordInput {
-                features: p,
-                exact: &[],
-                local_id: None,
-            })
-            .collect();
+        let cells = cells_of(&values);
+        let inputs = feature_inputs(&cells);
         let mut scratch = Scratch::default();
         let mut batch = EncodedBatch::default();
         for (b, chunk) in inputs.chunks(256).enumerate() {
@@ -1910,18 +1918,8 @@ mod tests {
                 ]
             })
             .collect();
-        let triples: Vec<[&str; 3]> = values
-            .iter()
-            .map(|v| [v[0].as_str(), v[1].as_str(), v[2].as_str()])
-            .collect();
-        let inputs: Vec<RecordInput<'_>> = triples
-            .iter()
-            .map(|t| RecordInput {
-                features: t,
-                exact: &[],
-                local_id: None,
-            })
-            .collect();
+        let cells = cells_of(&values);
+        let inputs = feature_inputs(&cells);
         let mut scratch = Scratch::default();
         let mut batch = EncodedBatch::default();
         let mut first_trial_hits = None;
