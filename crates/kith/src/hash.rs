@@ -1,7 +1,9 @@
 //! Token hashing: a token's bytes to k bit indices in `[0, L)` (clkhash's `blakeHash` and
 //! `doubleHash`). Keyed states are prepared once per feature and cloned per token.
 
-use blake2::Blake2bMac512;
+use blake2::digest::block_api::{Block, Buffer, UpdateCore, VariableOutputCore};
+use blake2::digest::{FixedOutput, Output, Update};
+use blake2::{Blake2bMac512, Blake2bVarCore};
 use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 use sha1::Sha1;
@@ -15,6 +17,11 @@ pub(crate) enum TokenHasher {
     Blake {
         /// One prepared MAC per 32 indices, salted "0", "1", ….
         macs: Vec<Blake2bMac512>,
+        /// For each MAC, the BLAKE2b state after its first block, the padded key, which every
+        /// token's MAC starts with: a token of 1 to 128 bytes then costs one compression instead
+        /// of two. (The MAC itself keeps the key block until input follows, since a MAC of
+        /// nothing ends with it.)
+        keyed: Vec<Blake2bVarCore>,
     },
     Double(Box<DoubleHasher>),
 }
@@ -56,7 +63,22 @@ impl TokenHasher {
                         .map_err(|_| "blakeHash needs a key of 1 to 64 bytes".to_owned())
                     })
                     .collect::<Result<_, _>>()?;
-                TokenHasher::Blake { macs }
+                let keyed = (0..n)
+                    .map(|i| {
+                        // As the MAC sets itself up (checked above: a key of 1 to 64 bytes).
+                        let mut core = Blake2bVarCore::new_with_params(
+                            i.to_string().as_bytes(),
+                            &[],
+                            keys.a.len(),
+                            64,
+                        );
+                        let mut block = Block::<Blake2bVarCore>::default();
+                        block[..keys.a.len()].copy_from_slice(&keys.a);
+                        core.update_blocks(&[block]);
+                        core
+                    })
+                    .collect();
+                TokenHasher::Blake { macs, keyed }
             }
             HashKind::Double {
                 prevent_singularity,
@@ -72,17 +94,27 @@ impl TokenHasher {
     /// Append the k indices of `token` (already encoded to bytes) in `[0, big_l)` to `out`.
     pub(crate) fn indices(&self, token: &[u8], k: u32, big_l: u32, out: &mut Vec<u32>) {
         match self {
-            TokenHasher::Blake { macs } => {
+            TokenHasher::Blake { macs, keyed } => {
                 // big_l is a power of two (checked when the schema was loaded).
                 let mask = big_l - 1;
                 let mut left = k as usize;
-                for mac in macs {
+                for (mac, keyed) in macs.iter().zip(keyed) {
                     if left == 0 {
                         break;
                     }
-                    let mut m = mac.clone();
-                    m.update(token);
-                    let digest = m.finalize().into_bytes();
+                    let digest = match Buffer::<Blake2bVarCore>::try_new(token) {
+                        Ok(mut last) if !token.is_empty() => {
+                            let mut core = keyed.clone();
+                            let mut out = Output::<Blake2bVarCore>::default();
+                            core.finalize_variable_core(&mut last, &mut out);
+                            out
+                        }
+                        _ => {
+                            let mut m = mac.clone();
+                            Update::update(&mut m, token);
+                            m.finalize_fixed()
+                        }
+                    };
                     let take = left.min(32);
                     out.extend(
                         digest
@@ -141,6 +173,42 @@ fn mod_be(bytes: &[u8], l: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The state prepared after the key block gives every token exactly what its MAC gives
+        /// (the empty token and tokens longer than one block go through the MAC itself).
+        #[test]
+        fn keyed_states_give_what_the_macs_give(
+            key in proptest::collection::vec(any::<u8>(), 1..=64),
+            token in proptest::collection::vec(any::<u8>(), 0..300),
+            k in 1u32..100,
+            bits in 6u32..13,
+        ) {
+            let keys = FeatureKeys { a: key, b: vec![7; 16] };
+            let hasher = TokenHasher::new(HashKind::Blake, &keys, k).expect("hasher");
+            let TokenHasher::Blake { macs, .. } = &hasher else {
+                panic!("blakeHash");
+            };
+            let big_l = 1u32 << bits;
+            let mut want = Vec::new();
+            for (j, mac) in macs.iter().enumerate() {
+                let mut m = mac.clone();
+                Update::update(&mut m, &token);
+                let digest = m.finalize_fixed();
+                let take = (k as usize - 32 * j).min(32);
+                want.extend(
+                    digest
+                        .chunks_exact(2)
+                        .take(take)
+                        .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])) & (big_l - 1)),
+                );
+            }
+            let mut got = Vec::new();
+            hasher.indices(&token, k, big_l, &mut got);
+            prop_assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn big_endian_modulus() {
