@@ -44,7 +44,8 @@ const BATCH_ROWS: usize = 256;
 /// again, so their buffers are allocated once per run.
 #[derive(Default)]
 struct Batch {
-    /// kith: record lines, each ending in a newline; clkhash-json: base64 CLKs back to back.
+    /// kith: record lines, each ending in a newline; clkhash-json: each CLK as the JSON array's next
+    /// element, `, "<base64>"` (the writer drops the first separator of the file).
     text: String,
     /// Local IDs back to back (kith format only).
     ids: String,
@@ -515,7 +516,9 @@ impl Job<'_> {
                             batch.ids.push_str(local_id);
                         }
                         _ => {
+                            batch.text.push_str(", \"");
                             push_base64(&rec.clk, &mut batch.text);
+                            batch.text.push('"');
                             if self.cfg.keep_map.is_some() {
                                 batch.ids.push_str(local_id);
                             }
@@ -577,12 +580,13 @@ impl Sink {
         match self {
             Sink::Kith { sorter } => sorter.push(text.trim_end_matches('\n'), line, local_id),
             Sink::Clkhash { out, map, written } => {
-                if *written > 0 {
-                    out.write_all(b", ")?;
-                }
-                out.write_all(b"\"")?;
-                out.write_all(text.as_bytes())?;
-                out.write_all(b"\"")?;
+                // One write per CLK: `, "<base64>"`, without the separator before the first.
+                let element = if *written == 0 {
+                    text.strip_prefix(", ").unwrap_or(text)
+                } else {
+                    text
+                };
+                out.write_all(element.as_bytes())?;
                 if let Some(m) = map {
                     m.write_record([written.to_string().as_str(), local_id])?;
                 }

@@ -511,3 +511,27 @@ fn summaries_warnings_and_errors_never_show_the_secret() {
         }
     }
 }
+
+/// clkhash-json stays one valid JSON array when the first rows are skipped: it is exactly the file
+/// the good rows alone give.
+#[test]
+fn clkhash_json_skipping_the_first_rows_is_the_good_rows_file() {
+    let dir = Dir::new();
+    let good = "ann,2001-01-01\nbob,2002-02-02\n";
+    let with_bad = dir.write("bad.csv", format!("name,dob\nann,2001-02-30\ncid\n{good}"));
+    let only_good = dir.write("good.csv", format!("name,dob\n{good}"));
+    let schema = plain_schema(&dir);
+    ok(
+        encode_with_schema(&dir, &schema, &with_bad, "skipped.json").args([
+            "--format",
+            "clkhash-json",
+            "--on-error",
+            "skip",
+        ]),
+    );
+    ok(encode_with_schema(&dir, &schema, &only_good, "good.json")
+        .args(["--format", "clkhash-json"]));
+    let skipped = dir.read("skipped.json");
+    assert_eq!(skipped, dir.read("good.json"));
+    assert!(skipped.starts_with("{\"clks\": [\""), "{skipped}");
+}
