@@ -7,6 +7,7 @@ use blake2::{Blake2bMac512, Blake2bVarCore};
 use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 use sha1::Sha1;
+use zeroize::Zeroize;
 
 use crate::keys::FeatureKeys;
 use crate::schema::HashKind;
@@ -75,6 +76,7 @@ impl TokenHasher {
                         let mut block = Block::<Blake2bVarCore>::default();
                         block[..keys.a.len()].copy_from_slice(&keys.a);
                         core.update_blocks(&[block]);
+                        block.as_mut_slice().zeroize();
                         core
                     })
                     .collect();
