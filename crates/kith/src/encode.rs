@@ -1603,9 +1603,16 @@ mod tests {
       "kith": {"version": 1, "normalize": {"name": "name"}, "exact": {"nhs": {"normalize": "nhs_number"}}}}"#;
 
     fn encoder() -> Encoder {
-        let schema = Schema::from_json_str(SCHEMA).expect("schema");
-        let secret = Secret::new(b"property secret".to_vec()).expect("secret");
-        Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder")
+        encoder_for(
+            &Schema::from_json_str(SCHEMA).expect("schema"),
+            b"property secret",
+        )
+    }
+
+    /// An encoder of `schema` for party "p" with default options.
+    fn encoder_for(schema: &Schema, secret: &[u8]) -> Encoder {
+        let secret = Secret::new(secret.to_vec()).expect("secret");
+        Encoder::new(schema, &secret, "p", &EncoderOptions::default()).expect("encoder")
     }
 
     fn encode_with(e: &Encoder, scratch: &mut Scratch, r: &[String; 3]) -> EncodedRecord {
@@ -1814,13 +1821,7 @@ mod tests {
                 {"identifier": "code", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 5}}}]}"#,
         )
         .expect("schema");
-        let e = Encoder::new(
-            &schema,
-            &Secret::new(b"arena".to_vec()).expect("secret"),
-            "p",
-            &EncoderOptions::default(),
-        )
-        .expect("encoder");
+        let e = encoder_for(&schema, b"arena");
         let cjk = |i: usize| char::from_u32(0x4e00 + (i % 20_000) as u32).unwrap_or('x');
         let values: Vec<[String; 2]> = (0..20_000)
             .map(|i| {
@@ -1879,13 +1880,7 @@ mod tests {
             bigrams("name"),
         ))
         .expect("schema");
-        let e = Encoder::new(
-            &schema,
-            &Secret::new(b"trial".to_vec()).expect("secret"),
-            "p",
-            &EncoderOptions::default(),
-        )
-        .expect("encoder");
+        let e = encoder_for(&schema, b"trial");
         let mut state = 2026u64;
         let mut draw = |n: u64| {
             state = state
@@ -1968,13 +1963,7 @@ mod tests {
         let mut clks = Vec::new();
         for secret in [&b"first secret"[..], b"second secret", b"first secret"] {
             // Each encoder is dropped before the next is made, so they may share an address.
-            let e = Encoder::new(
-                &schema,
-                &Secret::new(secret.to_vec()).expect("secret"),
-                "p",
-                &EncoderOptions::default(),
-            )
-            .expect("encoder");
+            let e = encoder_for(&schema, secret);
             clks.push(e.encode(&mut s, &input).expect("ok").clk.clone());
         }
         assert_ne!(clks[0], clks[1], "different secrets, different CLKs");
