@@ -27,6 +27,26 @@ fn assert_no_output(dir: &Dir) {
     }
 }
 
+/// Excel and Windows tools write `\r\n` line endings, and extracts have blank lines: the line an
+/// error names is still the line the row is on.
+#[test]
+fn errors_name_the_row_s_own_line_in_crlf_files_and_after_blank_lines() {
+    let dir = Dir::new();
+    let input = dir.write(
+        "crlf.csv",
+        "name,dob\r\nann,2001-01-01\r\n\r\nbob,2001-02-30\r\n",
+    );
+    let err = fails(&mut plain_cmd(&dir, &input));
+    assert!(err.contains("crlf.csv: line 4: field `dob`"), "{err}");
+    let input = dir.write(
+        "blank.csv",
+        "name,dob\nann,2001-01-01\n\n\n\"bo\nb\",2001-02-30\n",
+    );
+    let err = fails(&mut plain_cmd(&dir, &input));
+    assert!(err.contains("blank.csv: line 5: field `dob`"), "{err}");
+    assert_no_output(&dir);
+}
+
 #[test]
 fn an_invalid_value_names_file_line_and_field_and_writes_nothing() {
     let dir = Dir::new();
