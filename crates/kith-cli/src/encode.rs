@@ -241,10 +241,17 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
             let (chunk, pos) = msg?;
             let mut batches = spent_rx.try_recv().unwrap_or_default();
             batches.resize_with(chunk.rows.len().div_ceil(BATCH_ROWS), Batch::default);
-            batches
-                .par_iter_mut()
-                .zip(chunk.rows.par_chunks(BATCH_ROWS))
-                .for_each(|(batch, rows)| job.encode_batch(&chunk, rows, batch));
+            if threads == 1 {
+                // One thread: this one, with no hand-over to the pool and back for each chunk.
+                for (batch, rows) in batches.iter_mut().zip(chunk.rows.chunks(BATCH_ROWS)) {
+                    job.encode_batch(&chunk, rows, batch);
+                }
+            } else {
+                batches
+                    .par_iter_mut()
+                    .zip(chunk.rows.par_chunks(BATCH_ROWS))
+                    .for_each(|(batch, rows)| job.encode_batch(&chunk, rows, batch));
+            }
             let _ = back_tx.send(chunk);
             if out_tx.send(batches).is_err() {
                 break; // the writer stopped on an error, reported below
@@ -387,7 +394,7 @@ impl Job<'_> {
                 // field starting on a character and short enough. Otherwise the fields are checked
                 // one by one below, to say which column is wrong.
                 let (bytes, ranges) = chunk.row_bytes(row);
-                if !bytes.contains(&0)
+                if memchr::memchr(0, bytes).is_none()
                     && let Ok(text) = std::str::from_utf8(bytes)
                 {
                     let before = cells.len();
