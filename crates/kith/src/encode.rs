@@ -1178,10 +1178,15 @@ impl Encoder {
                 Strategy::BitsPerToken(k),
                 TextEncoding::Utf8 | TextEncoding::Ascii,
             ) if value.is_ascii() => {
+                // (Padding byte by byte: `extend(repeat_n(..))` was a call to memset per side.)
                 token_bytes.clear();
-                token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
+                for _ in 1..*n {
+                    token_bytes.push(b' ');
+                }
                 token_bytes.extend_from_slice(value.as_bytes());
-                token_bytes.extend(std::iter::repeat_n(b' ', n - 1));
+                for _ in 1..*n {
+                    token_bytes.push(b' ');
+                }
                 if let Some(d) = dense.as_ref().filter(|_| *n <= 2) {
                     // Unigrams and bigrams: each token's slot is found by direct index.
                     d.or_windows(cache, indices, token_bytes, *n, field_words);

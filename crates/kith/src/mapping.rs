@@ -180,6 +180,7 @@ struct Extract {
 }
 
 impl Extract {
+    #[inline]
     fn get<'r>(&self, record: &[&'r str]) -> &'r str {
         let v = record.get(self.col).copied().unwrap_or("");
         match &self.split {
@@ -385,6 +386,7 @@ impl Layout {
     }
 
     /// Pick the values of one record, in schema order.
+    #[inline]
     pub fn extract<'r>(
         &self,
         record: &[&'r str],
