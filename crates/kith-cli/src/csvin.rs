@@ -97,7 +97,7 @@ impl CsvInput {
     pub(crate) fn open(path: &Path, encoding: InputEncoding) -> Result<CsvInput> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut records = Records::new(file, 1 << 20);
+        let mut records = Records::new(file, 256 << 10);
         let mut raw = Chunk::default();
         let read = records
             .read_header(&mut raw)
@@ -171,13 +171,12 @@ impl CsvInput {
 /// `csv::Reader` reads.
 struct Records<R> {
     inner: R,
-    /// Bytes read and not yet consumed are `buf[pos..]`.
+    /// Bytes read and not yet consumed are `buf[pos..end]`.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     /// Bytes dropped from the front of `buf` so far.
     dropped: u64,
-    /// How many bytes to read at a time.
-    capacity: usize,
     eof: bool,
     /// 1-based line of `buf[pos]`.
     line: u64,
@@ -192,10 +191,10 @@ impl<R: std::io::Read> Records<R> {
     fn new(inner: R, capacity: usize) -> Records<R> {
         Records {
             inner,
-            buf: Vec::with_capacity(capacity),
+            buf: vec![0; capacity.max(1)],
             pos: 0,
+            end: 0,
             dropped: 0,
-            capacity: capacity.max(1),
             eof: false,
             line: 1,
             rows: 0,
@@ -210,43 +209,39 @@ impl<R: std::io::Read> Records<R> {
         self.dropped + self.pos as u64
     }
 
-    /// Read more of the input, keeping what is not consumed. Returns false when nothing more came
-    /// (the end of the input).
+    /// Read more of the input, keeping what is not consumed (moved to the front of the buffer, which
+    /// doubles when one line fills it). Returns false when nothing more came (the end of the input).
     fn fill(&mut self) -> std::io::Result<bool> {
         if self.eof {
             return Ok(false);
         }
-        self.buf.drain(..self.pos);
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
         self.dropped += self.pos as u64;
         self.pos = 0;
-        let have = self.buf.len();
-        // Room for `capacity` new bytes, more when one line outgrows the buffer.
-        let want = have + self.capacity.max(have);
-        self.buf.resize(want, 0);
-        let mut got = have;
-        while got < want {
-            match self.inner.read(&mut self.buf[got..]) {
+        if self.end == self.buf.len() {
+            self.buf.resize(2 * self.buf.len(), 0);
+        }
+        let have = self.end;
+        while self.end < self.buf.len() {
+            match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
-                Ok(n) => got += n,
+                Ok(n) => self.end += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(got);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
-        self.buf.truncate(got);
-        Ok(got > have)
+        Ok(self.end > have)
     }
 
     /// Read the header row into `out` (blank lines before it and a BOM are dropped, as `csv` does).
     fn read_header(&mut self, out: &mut Chunk) -> std::io::Result<bool> {
         // `csv_core` drops a BOM only when its first input holds all three bytes, and takes an
         // input of nothing but a BOM for the end of the file.
-        while self.buf.len() < 4 && self.fill()? {}
+        while self.end < 4 && self.fill()? {}
         let read = self.parse_record(out, self.line)?;
         self.rows = 0; // rows are numbered from the first data row
         Ok(read)
@@ -256,7 +251,7 @@ impl<R: std::io::Read> Records<R> {
     fn read_record(&mut self, out: &mut Chunk) -> std::io::Result<bool> {
         // Blank lines (`csv` skips them, and so does `csv_core` at the start of a record).
         loop {
-            match self.buf.get(self.pos) {
+            match self.buf[..self.end].get(self.pos) {
                 Some(b'\n') => {
                     self.line += 1;
                     self.pos += 1;
@@ -272,7 +267,7 @@ impl<R: std::io::Read> Records<R> {
         }
         let line = self.line;
         loop {
-            let rest = &self.buf[self.pos..];
+            let rest = &self.buf[self.pos..self.end];
             // The line's text and the bytes it takes with its ending: a plain line ends at a `\n`
             // or a `\r\n` (or at the end of the input) and holds no quote and no other `\r`.
             let (text, next, newline) = match memchr::memchr3(b'\n', b'\r', b'"', rest) {
@@ -316,7 +311,7 @@ impl<R: std::io::Read> Records<R> {
         use csv_core::ReadRecordResult;
         let (mut len, mut nends) = (0, 0);
         loop {
-            let input = &self.buf[self.pos..];
+            let input = &self.buf[self.pos..self.end];
             let (res, nin, nout, nend) =
                 self.core
                     .read_record(input, &mut self.fields[len..], &mut self.ends[nends..]);
@@ -326,7 +321,7 @@ impl<R: std::io::Read> Records<R> {
             nends += nend;
             match res {
                 ReadRecordResult::InputEmpty => {
-                    if self.pos == self.buf.len() {
+                    if self.pos == self.end {
                         self.fill()?;
                     }
                 }
