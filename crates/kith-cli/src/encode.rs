@@ -34,9 +34,9 @@ fn chunk_rows(threads: usize) -> usize {
     (threads * 8 * BATCH_ROWS).clamp(4 * 1024, 32 * 1024)
 }
 /// Chunks in circulation with a reader thread (more than one worker thread): one being encoded, up
-/// to two queued, one being read. The reader is several
-/// times faster than the encoder, so a deeper queue only adds memory to fault in (eight chunks
-/// instead of four cost a 100,000-row run 5% more CPU time, and 1,000,000 rows gained nothing).
+/// to two queued, one being read. The reader is several times faster than the encoder, so a deeper
+/// queue only adds memory to fault in (eight chunks instead of four cost a 100,000-row run 5% more
+/// CPU time, and 1,000,000 rows gained nothing).
 const CHUNKS_IN_FLIGHT: usize = 4;
 /// Rows one worker encodes in one go.
 const BATCH_ROWS: usize = 256;
