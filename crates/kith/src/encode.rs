@@ -1151,9 +1151,11 @@ impl Encoder {
             return Ok(outcome); // no tokens, no bits (clkhash: an empty string gives no tokens)
         }
         let cache = &mut caches[i];
-        // The feature's bits are collected in `field_words` first: to be cached as the value's
-        // bits, or (when values are not cached) OR-ed straight into the record.
+        // The feature's bits are collected in `field_words` first, to be cached as the value's
+        // bits; when values are not cached, the fast paths below OR them straight into the
+        // record, and the others collect them first all the same.
         let direct = cache.values_off || raw.is_empty();
+        let mut collected = true;
         let nw = field_words.len();
         let dense = match h.strategy {
             Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(DenseTokens {
@@ -1195,7 +1197,12 @@ impl Encoder {
                 }
                 if let Some(d) = dense.as_ref().filter(|_| *n <= 2) {
                     // Unigrams and bigrams: each token's slot is found by direct index.
-                    d.or_windows(cache, indices, token_bytes, *n, field_words);
+                    if direct {
+                        d.or_windows(cache, indices, token_bytes, *n, bits);
+                    } else {
+                        d.or_windows(cache, indices, token_bytes, *n, &mut field_words[..]);
+                    }
+                    collected = !direct;
                 } else {
                     for tok in token_bytes.windows(*n) {
                         add(cache, indices, tok, k as usize);
@@ -1214,9 +1221,15 @@ impl Encoder {
             ) if dense.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
                 let chars = value.as_bytes();
                 if let Some(d) = &dense {
-                    or_slots(cache, field_words, chars.len(), |cache, i| {
+                    let slot_of = |cache: &mut FeatureCache, i: usize| {
                         d.positional_slot(cache, indices, token_bytes, i, chars[i])
-                    });
+                    };
+                    if direct {
+                        or_slots(cache, bits, nw, chars.len(), slot_of);
+                    } else {
+                        or_slots(cache, &mut field_words[..], nw, chars.len(), slot_of);
+                    }
+                    collected = !direct;
                 }
             }
             _ => {
@@ -1239,7 +1252,9 @@ impl Encoder {
             }
         }
         if direct {
-            bits.or_take_words(field_words);
+            if collected {
+                bits.or_take_words(field_words);
+            }
             return Ok(outcome);
         }
         bits.or_words(field_words);
@@ -1413,28 +1428,50 @@ impl DenseTokens<'_> {
         indices: &mut Vec<u32>,
         bytes: &[u8],
         n: usize,
-        out: &mut [u64],
+        out: &mut (impl OrInto + ?Sized),
     ) {
         let count = (bytes.len() + 1).saturating_sub(n);
-        or_slots(cache, out, count, |cache, i| {
+        or_slots(cache, out, self.nw, count, |cache, i| {
             self.ascii_slot(cache, indices, &bytes[i..i + n])
         });
     }
 }
 
-/// OR into `out` the dense bits of tokens `0..count`, whose slots `slot_of` finds (hashing new
-/// tokens). For the common CLK sizes the slots of up to 32 tokens are found first and then OR-ed
-/// in a loop of fixed length without calls: the accumulator stays in vector registers and the
-/// loads overlap.
+/// Where a feature's token bits are OR-ed: words collected apart (to be cached as a value's bits),
+/// or a record's bits directly.
+trait OrInto {
+    /// `self |= words`, word 0 first.
+    fn or_in(&mut self, words: &[u64]);
+}
+
+impl OrInto for [u64] {
+    #[inline]
+    fn or_in(&mut self, words: &[u64]) {
+        or_dense(self, words);
+    }
+}
+
+impl OrInto for BitVec {
+    #[inline]
+    fn or_in(&mut self, words: &[u64]) {
+        self.or_words(words);
+    }
+}
+
+/// OR into `out` the dense bits (`nw` words each) of tokens `0..count`, whose slots `slot_of`
+/// finds (hashing new tokens). For the common CLK sizes the slots of up to 32 tokens are found
+/// first and then OR-ed in a loop of fixed length without calls: the accumulator stays in vector
+/// registers and the loads overlap.
 fn or_slots(
     cache: &mut FeatureCache,
-    out: &mut [u64],
+    out: &mut (impl OrInto + ?Sized),
+    nw: usize,
     count: usize,
     slot_of: impl FnMut(&mut FeatureCache, usize) -> usize,
 ) {
     fn fixed<const N: usize>(
         cache: &mut FeatureCache,
-        out: &mut [u64; N],
+        out: &mut (impl OrInto + ?Sized),
         count: usize,
         mut slot_of: impl FnMut(&mut FeatureCache, usize) -> usize,
     ) {
@@ -1458,35 +1495,20 @@ fn or_slots(
                     *a |= *b;
                 }
             }
-            for (o, a) in out.iter_mut().zip(acc) {
-                *o |= a;
-            }
+            out.or_in(&acc);
             start += m;
         }
     }
     let mut slot_of = slot_of;
-    let nw = out.len();
     match nw {
-        16 => {
-            if let Ok(out) = <&mut [u64; 16]>::try_from(&mut *out) {
-                return fixed::<16>(cache, out, count, slot_of);
-            }
-        }
-        8 => {
-            if let Ok(out) = <&mut [u64; 8]>::try_from(&mut *out) {
-                return fixed::<8>(cache, out, count, slot_of);
-            }
-        }
-        32 => {
-            if let Ok(out) = <&mut [u64; 32]>::try_from(&mut *out) {
-                return fixed::<32>(cache, out, count, slot_of);
-            }
-        }
+        16 => return fixed::<16>(cache, out, count, slot_of),
+        8 => return fixed::<8>(cache, out, count, slot_of),
+        32 => return fixed::<32>(cache, out, count, slot_of),
         _ => {}
     }
     for i in 0..count {
         let slot = slot_of(cache, i);
-        or_dense(out, &cache.dense[slot * nw..(slot + 1) * nw]);
+        out.or_in(&cache.dense[slot * nw..(slot + 1) * nw]);
     }
 }
 
@@ -1805,7 +1827,7 @@ mod tests {
         let tokens = [&b"ab"[..], b"cd", b"ef", b"gh"];
         let mut indices = Vec::new();
         let mut out = [0u64; 8];
-        or_slots(&mut cache, &mut out, tokens.len(), |cache, i| {
+        or_slots(&mut cache, &mut out[..], 8, tokens.len(), |cache, i| {
             dense.new_slot(cache, &mut indices, tokens[i])
         });
         assert_eq!(cache.dense_generation, 1, "the arena was emptied once");
