@@ -411,7 +411,8 @@ const CACHE_TRIAL: u32 = 1024;
 /// at 1,024 bits) stay in the L2 cache beside the other features' token tables: a hit then costs a
 /// fraction of OR-ing the value's tokens. Bigger caches lose: house number and street (5,000
 /// values, 640 KB of bits) missed the L2 cache on most hits and pushed the other features' tables
-/// out of it; a 100,000-row run was 4-10% faster with that cache off. Values that rarely repeat
+/// out of it; 100,000-row runs were 2-10% faster with that cache off (four alternated
+/// comparisons of five; the fifth, in a quiet spell, 2.5% slower). Values that rarely repeat
 /// (telephone numbers, e-mail addresses, postcodes, dates of birth) would only churn a cache.
 const CACHE_KEEP_HITS: u32 = CACHE_TRIAL / 4;
 
