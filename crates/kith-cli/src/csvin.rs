@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::flags::InputEncoding;
 
@@ -156,6 +156,80 @@ impl CsvInput {
             }
         }
         Ok(true)
+    }
+}
+
+/// A CSV file that kith wrote and a user hands back (clusters, families and members files, a
+/// holder's map and results), read row by row as text, each row with the line it starts on and as
+/// many fields as the header: what `csv::Reader` gives, but with line numbers that stay right in a
+/// file re-saved with `\r\n` line endings.
+pub(crate) struct CsvRows {
+    path: PathBuf,
+    records: Records<File>,
+    chunk: Chunk,
+    header: csv::StringRecord,
+}
+
+impl CsvRows {
+    pub(crate) fn open(path: &Path) -> Result<CsvRows> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut rows = CsvRows {
+            path: path.to_path_buf(),
+            records: Records::new(file, 64 << 10),
+            chunk: Chunk::default(),
+            header: csv::StringRecord::new(),
+        };
+        let read = rows
+            .records
+            .read_header(&mut rows.chunk)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if read {
+            rows.header = rows.text_record()?;
+        }
+        Ok(rows)
+    }
+
+    /// The header row (empty for an empty file).
+    pub(crate) fn header(&self) -> &csv::StringRecord {
+        &self.header
+    }
+
+    /// The next row and the line it starts on; `None` at the end of the file.
+    pub(crate) fn next_row(&mut self) -> Result<Option<(u64, csv::StringRecord)>> {
+        self.chunk.bytes.clear();
+        self.chunk.ends.clear();
+        self.chunk.rows.clear();
+        let more = self
+            .records
+            .read_record(&mut self.chunk)
+            .with_context(|| format!("{}: cannot read", self.path.display()))?;
+        if !more {
+            return Ok(None);
+        }
+        let record = self.text_record()?;
+        let line = self.chunk.rows[0].line;
+        ensure!(
+            record.len() == self.header.len(),
+            "{}: line {line}: the row has {} fields but the header has {}",
+            self.path.display(),
+            record.len(),
+            self.header.len()
+        );
+        Ok(Some((line, record)))
+    }
+
+    /// The chunk's one row as text.
+    fn text_record(&self) -> Result<csv::StringRecord> {
+        let row = &self.chunk.rows[0];
+        let bytes: csv::ByteRecord = self.chunk.fields(row).collect();
+        csv::StringRecord::from_byte_record(bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: line {}: field {}: not valid UTF-8",
+                self.path.display(),
+                row.line,
+                e.utf8_error().field() + 1
+            )
+        })
     }
 }
 

@@ -21,19 +21,13 @@ use kith_link::families::{self, Member, Token};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::AtomicFile;
+use crate::csvin::CsvRows;
 use crate::flags::{FamiliesArgs, RevealArgs, SplitArgs};
 use crate::link::csv_field;
 
-fn open_csv(path: &Path) -> Result<csv::Reader<File>> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(csv::ReaderBuilder::new().flexible(false).from_reader(f))
-}
-
-/// Check a CSV header is exactly `want`.
-fn expect_header(r: &mut csv::Reader<File>, path: &Path, want: &[&str]) -> Result<()> {
-    let h = r
-        .headers()
-        .with_context(|| format!("{}: line 1: cannot read the header", path.display()))?;
+/// Check a CSV header starts with `want`.
+fn expect_header(r: &CsvRows, path: &Path, want: &[&str]) -> Result<()> {
+    let h = r.header();
     ensure!(
         h.iter().take(want.len()).eq(want.iter().copied()),
         "{}: line 1: expected the columns {} (found {})",
@@ -42,10 +36,6 @@ fn expect_header(r: &mut csv::Reader<File>, path: &Path, want: &[&str]) -> Resul
         h.iter().collect::<Vec<_>>().join(",")
     );
     Ok(())
-}
-
-fn line_of(rec: &csv::StringRecord) -> u64 {
-    rec.position().map_or(0, |p| p.line())
 }
 
 /// clusters.csv: source → token → entity index, and the entity ids.
@@ -61,17 +51,15 @@ fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
     } else {
         links.to_path_buf()
     };
-    let mut r = open_csv(&path)?;
-    expect_header(&mut r, &path, &["source", "token", "entity_id"])?;
+    let mut r = CsvRows::open(&path)?;
+    expect_header(&r, &path, &["source", "token", "entity_id"])?;
     let mut c = Clusters {
         entity_of: HashMap::new(),
         records: 0,
         ids: Vec::new(),
     };
     let mut index: HashMap<String, u32> = HashMap::new();
-    for rec in r.records() {
-        let rec = rec.with_context(|| format!("cannot read {}", path.display()))?;
-        let line = line_of(&rec);
+    while let Some((line, rec)) = r.next_row()? {
         let token = parse_token(&rec[1]).with_context(|| {
             format!(
                 "{}: line {line}: field token: expected 32 hexadecimal digits",
@@ -337,9 +325,9 @@ pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String
     let header: String;
     if let Some(dir) = &args.families {
         let fam_path = dir.join("families.csv");
-        let mut r = open_csv(&fam_path)?;
+        let mut r = CsvRows::open(&fam_path)?;
         expect_header(
-            &mut r,
+            &r,
             &fam_path,
             &[
                 "family_id",
@@ -349,17 +337,9 @@ pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String
                 "criteria_met",
             ],
         )?;
-        let names: Vec<String> = r
-            .headers()
-            .with_context(|| format!("cannot read {}", fam_path.display()))?
-            .iter()
-            .skip(5)
-            .map(str::to_owned)
-            .collect();
+        let names: Vec<String> = r.header().iter().skip(5).map(str::to_owned).collect();
         let mut fams: HashMap<String, FamilyRow> = HashMap::new();
-        for rec in r.records() {
-            let rec = rec.with_context(|| format!("cannot read {}", fam_path.display()))?;
-            let line = line_of(&rec);
+        while let Some((line, rec)) = r.next_row()? {
             let mut met = Vec::new();
             for (i, n) in names.iter().enumerate() {
                 let v: u32 = rec[5 + i].parse().with_context(|| {
@@ -378,15 +358,13 @@ pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String
             );
         }
         let mem_path = dir.join("members.csv");
-        let mut r = open_csv(&mem_path)?;
+        let mut r = CsvRows::open(&mem_path)?;
         expect_header(
-            &mut r,
+            &r,
             &mem_path,
             &["family_id", "entity_id", "source", "token"],
         )?;
-        for rec in r.records() {
-            let rec = rec.with_context(|| format!("cannot read {}", mem_path.display()))?;
-            let line = line_of(&rec);
+        while let Some((line, rec)) = r.next_row()? {
             let (persons, agencies, met, names) = fams.get(&rec[0]).with_context(|| {
                 format!(
                     "{}: line {line}: family {} is not in {}",
@@ -417,12 +395,11 @@ pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String
     } else {
         let dir = args.links.as_ref().context("give --families or --links")?;
         let path = dir.join("clusters.csv");
-        let mut r = open_csv(&path)?;
-        expect_header(&mut r, &path, &["source", "token", "entity_id"])?;
+        let mut r = CsvRows::open(&path)?;
+        expect_header(&r, &path, &["source", "token", "entity_id"])?;
         let mut rows: Vec<(String, String, String)> = Vec::new();
         let mut holders: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for rec in r.records() {
-            let rec = rec.with_context(|| format!("cannot read {}", path.display()))?;
+        while let Some((_, rec)) = r.next_row()? {
             holders
                 .entry(rec[2].to_owned())
                 .or_default()
@@ -487,18 +464,14 @@ pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String
 }
 
 pub(crate) fn run_reveal(args: &RevealArgs, quiet: bool) -> Result<usize> {
-    let mut r = open_csv(&args.map)?;
-    expect_header(&mut r, &args.map, &["token", "local_id"])?;
+    let mut r = CsvRows::open(&args.map)?;
+    expect_header(&r, &args.map, &["token", "local_id"])?;
     let mut local: HashMap<String, String> = HashMap::new();
-    for rec in r.records() {
-        let rec = rec.with_context(|| format!("cannot read {}", args.map.display()))?;
+    while let Some((_, rec)) = r.next_row()? {
         local.insert(rec[0].to_owned(), rec[1].to_owned());
     }
-    let mut r = open_csv(&args.input)?;
-    let head = r
-        .headers()
-        .with_context(|| format!("{}: line 1: cannot read the header", args.input.display()))?
-        .clone();
+    let mut r = CsvRows::open(&args.input)?;
+    let head = r.header().clone();
     ensure!(
         head.get(0) == Some("token"),
         "{}: line 1: expected a results file from `kith split` (first column token)",
@@ -511,9 +484,7 @@ pub(crate) fn run_reveal(args: &RevealArgs, quiet: bool) -> Result<usize> {
     fields.extend(head.iter().skip(1));
     w.write_record(&fields).with_context(ctx)?;
     let mut n = 0;
-    for rec in r.records() {
-        let rec = rec.with_context(|| format!("cannot read {}", args.input.display()))?;
-        let line = line_of(&rec);
+    while let Some((line, rec)) = r.next_row()? {
         let id = local.get(&rec[0]).with_context(|| {
             format!(
                 "{}: line {line}: token {} is not in your map {}: is this your results file, and the map you kept when you encoded?",

@@ -280,4 +280,32 @@ fn split_refuses_inconsistent_results_and_writes_nothing() {
         "{e}"
     );
     assert!(!dir.path("out/council.csv").exists());
+    let split_bad = || {
+        let mut c = kith();
+        c.args(["split", "--families"])
+            .arg(dir.path("bad"))
+            .arg("--output")
+            .arg(dir.path("out"));
+        c
+    };
+    // The same file re-saved with `\r\n` endings and a blank line after the header: the line named
+    // is still the row's own.
+    let mut crlf = lines.clone();
+    crlf.insert(1, String::new());
+    std::fs::write(dir.path("bad/members.csv"), crlf.join("\r\n") + "\r\n").expect("write");
+    let e = fails(&mut split_bad());
+    assert!(
+        e.contains("members.csv: line 5: family ffffffffffffffff is not in"),
+        "{e}"
+    );
+    // A row cut short, before that one.
+    let mut short = lines.clone();
+    short[2] = short[2].rsplit_once(',').expect("fields").0.to_owned();
+    std::fs::write(dir.path("bad/members.csv"), short.join("\n") + "\n").expect("write");
+    let e = fails(&mut split_bad());
+    assert!(
+        e.contains("members.csv: line 3: the row has 3 fields but the header has 4"),
+        "{e}"
+    );
+    assert!(!dir.path("out/council.csv").exists());
 }
