@@ -6,17 +6,13 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use kith_link::evaluate::{Counts, RecordName, cluster_pairs, evaluate, evaluate_families};
 
+use crate::csvin::CsvRows;
 use crate::flags::EvaluateArgs;
 
-/// Read a CSV with a header, returning the named columns of each row.
-fn read_columns(path: &Path, want: &[&str]) -> Result<Vec<Vec<String>>> {
-    let mut r = csv::ReaderBuilder::new()
-        .from_path(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let headers = r
-        .headers()
-        .with_context(|| format!("{}: cannot read the header row", path.display()))?
-        .clone();
+/// Read a CSV with a header, returning the line and the named columns of each row.
+fn read_columns(path: &Path, want: &[&str]) -> Result<Vec<(u64, Vec<String>)>> {
+    let mut r = CsvRows::open(path)?;
+    let headers = r.header().clone();
     let idx: Vec<usize> = want
         .iter()
         .map(|w| {
@@ -33,23 +29,22 @@ fn read_columns(path: &Path, want: &[&str]) -> Result<Vec<Vec<String>>> {
         })
         .collect::<Result<_>>()?;
     let mut out = Vec::new();
-    for (n, rec) in r.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}: line {}", path.display(), n + 2))?;
+    while let Some((line, rec)) = r.next_row()? {
         let mut row = Vec::with_capacity(idx.len());
         for (&i, w) in idx.iter().zip(want) {
             match rec.get(i) {
                 Some(v) => row.push(v.trim().to_owned()),
-                None => bail!("{}: line {}: no value for {w:?}", path.display(), n + 2),
+                None => bail!("{}: line {line}: no value for {w:?}", path.display()),
             }
         }
-        out.push(row);
+        out.push((line, row));
     }
     Ok(out)
 }
 
-fn to_map(rows: Vec<Vec<String>>, path: &Path) -> Result<BTreeMap<RecordName, String>> {
+fn to_map(rows: Vec<(u64, Vec<String>)>, path: &Path) -> Result<BTreeMap<RecordName, String>> {
     let mut m = BTreeMap::new();
-    for (n, mut r) in rows.into_iter().enumerate() {
+    for (line, mut r) in rows {
         let e = r.pop().unwrap_or_default();
         let t = r.pop().unwrap_or_default();
         let s = r.pop().unwrap_or_default();
@@ -57,9 +52,8 @@ fn to_map(rows: Vec<Vec<String>>, path: &Path) -> Result<BTreeMap<RecordName, St
             && old != e
         {
             bail!(
-                "{}: line {}: record {s}/{t} is listed twice with different entities",
-                path.display(),
-                n + 2
+                "{}: line {line}: record {s}/{t} is listed twice with different entities",
+                path.display()
             );
         }
     }
@@ -71,7 +65,7 @@ fn families(args: &EvaluateArgs, dir: &Path) -> Result<String> {
     let mut names: BTreeMap<String, u32> = BTreeMap::new();
     let mut households: BTreeMap<String, u32> = BTreeMap::new();
     let mut truth: BTreeMap<RecordName, (u32, u64)> = BTreeMap::new();
-    for r in read_columns(&args.truth, &["source", "token", "household", "criteria"])? {
+    for (_, r) in read_columns(&args.truth, &["source", "token", "household", "criteria"])? {
         let mut bits = 0u64;
         for c in r[3].split(';').map(str::trim).filter(|c| !c.is_empty()) {
             let next = names.len() as u32;
@@ -86,7 +80,7 @@ fn families(args: &EvaluateArgs, dir: &Path) -> Result<String> {
     let fam_path = dir.join("families.csv");
     let mut index: BTreeMap<String, u32> = BTreeMap::new();
     let mut met: Vec<usize> = Vec::new();
-    for r in read_columns(&fam_path, &["family_id", "criteria_met"])? {
+    for (_, r) in read_columns(&fam_path, &["family_id", "criteria_met"])? {
         let n: usize = r[1].parse().with_context(|| {
             format!(
                 "{}: criteria_met {:?} is not a number",
@@ -101,7 +95,7 @@ fn families(args: &EvaluateArgs, dir: &Path) -> Result<String> {
     let mut records = Vec::new();
     let mut unlabelled = 0;
     let mut seen = 0usize;
-    for r in read_columns(&mem_path, &["family_id", "source", "token"])? {
+    for (_, r) in read_columns(&mem_path, &["family_id", "source", "token"])? {
         let f = *index.get(&r[0]).with_context(|| {
             format!(
                 "{}: family {} is not in {}",
@@ -176,7 +170,7 @@ fn persons(args: &EvaluateArgs) -> Result<String> {
     let predicted: Vec<(RecordName, RecordName)> = if let Some(l) = &args.links {
         read_columns(l, &["source_a", "token_a", "source_b", "token_b"])?
             .into_iter()
-            .map(|mut r| {
+            .map(|(_, mut r)| {
                 let tb = r.pop().unwrap_or_default();
                 let sb = r.pop().unwrap_or_default();
                 let ta = r.pop().unwrap_or_default();

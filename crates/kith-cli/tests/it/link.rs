@@ -233,6 +233,23 @@ fn evaluate_reports_pairwise_precision_recall_and_f1() {
             .arg(&links),
     );
     assert!(err.contains("no column \"source\""), "{err}");
+    // A truth file saved by Excel (`\r\n`, a blank line) that lists a record twice: the line
+    // named is the second listing's own.
+    let twice = dir.write(
+        "twice.csv",
+        "source,token,entity\r\na,1,p\r\n\r\nb,1,p\r\na,1,q\r\n",
+    );
+    let err = fails(
+        kith()
+            .args(["evaluate", "--truth"])
+            .arg(&twice)
+            .arg("--links")
+            .arg(&links),
+    );
+    assert!(
+        err.contains("twice.csv: line 5: record a/1 is listed twice"),
+        "{err}"
+    );
 }
 
 /// The holders' local IDs of each linked pair (each holder maps its own tokens back).
