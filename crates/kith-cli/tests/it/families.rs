@@ -307,5 +307,14 @@ fn split_refuses_inconsistent_results_and_writes_nothing() {
         e.contains("members.csv: line 3: the row has 3 fields but the header has 4"),
         "{e}"
     );
+    // A row that is not UTF-8: its line and field are named.
+    let mut bytes = lines[..3].join("\n").into_bytes();
+    bytes.extend_from_slice(b"\nab\xff,x,council,y\n");
+    std::fs::write(dir.path("bad/members.csv"), bytes).expect("write");
+    let e = fails(&mut split_bad());
+    assert!(
+        e.contains("members.csv: line 4: field 1: not valid UTF-8"),
+        "{e}"
+    );
     assert!(!dir.path("out/council.csv").exists());
 }
