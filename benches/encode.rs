@@ -1,11 +1,12 @@
 //! Criterion benches for the encoder: token hashing (blakeHash, doubleHash), and whole records on the
-//! 10-field benchmark schema with warm and cold caches.
+//! 10-field benchmark schema with warm and cold caches, with each kernel the CPU has.
 //!
 //!     cargo bench -p kith --bench encode
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kith::kernel::Kernel;
 use kith::{Encoder, EncoderOptions, RecordInput, Schema, Scratch, Secret};
 
 const SCHEMA: &str = include_str!("bench-schema.json");
@@ -124,28 +125,33 @@ fn tokenising(c: &mut Criterion) {
 fn whole_records(c: &mut Criterion) {
     let schema = Schema::from_json_str(SCHEMA).expect("schema");
     let secret = Secret::new(b"bench secret".to_vec()).expect("secret");
-    let encoder =
-        Encoder::new(&schema, &secret, "bench", &EncoderOptions::default()).expect("encoder");
     let recs = records(100_000);
     let mut group = c.benchmark_group("records");
     group.throughput(Throughput::Elements(1));
-    let mut scratch = Scratch::default();
-    let mut i = 0;
-    group.bench_function("10-field 1024-bit schema, one thread", |b| {
-        b.iter(|| {
-            i = (i + 1) % recs.len();
-            let vals: Vec<&str> = recs[i].iter().map(String::as_str).collect();
-            let r = encoder.encode(
-                &mut scratch,
-                &RecordInput {
-                    features: &vals,
-                    exact: &[],
-                    local_id: Some("id"),
-                },
-            );
-            black_box(r.map(|r| r.clk[0]).unwrap_or(0))
-        })
-    });
+    // With each kernel this CPU has for OR-ing token bits (`kith::kernel`).
+    for kernel in Kernel::available() {
+        let encoder = Encoder::new(&schema, &secret, "bench", &EncoderOptions::default())
+            .expect("encoder")
+            .with_kernel(kernel);
+        let mut scratch = Scratch::default();
+        let mut i = 0;
+        let name = format!("10-field 1024-bit schema, one thread, {}", kernel.name());
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % recs.len();
+                let vals: Vec<&str> = recs[i].iter().map(String::as_str).collect();
+                let r = encoder.encode(
+                    &mut scratch,
+                    &RecordInput {
+                        features: &vals,
+                        exact: &[],
+                        local_id: Some("id"),
+                    },
+                );
+                black_box(r.map(|r| r.clk[0]).unwrap_or(0))
+            })
+        });
+    }
     group.finish();
 }
 

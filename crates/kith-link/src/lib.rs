@@ -10,7 +10,7 @@ pub mod compare;
 pub mod dataset;
 pub mod evaluate;
 pub mod families;
-pub mod kernel;
+pub use kith::kernel;
 pub mod link;
 pub mod solve;
 pub mod threshold;

@@ -20,6 +20,7 @@ use crate::datefmt::DateFormat;
 use crate::error::{FieldError, SecretError};
 use crate::format::format_value;
 use crate::hash::TokenHasher;
+use crate::kernel::Kernel;
 use crate::keys::{Purpose, Secret, clk_keys, kith_key};
 use crate::normalize::{DateNormalizer, Normalized, Normalizer};
 use crate::schema::{
@@ -201,6 +202,8 @@ pub struct Encoder {
     party: String,
     key_check: String,
     fingerprint: String,
+    /// The kernel that ORs token bits ([`Kernel::or_gather`]): the fastest this CPU has.
+    kernel: Kernel,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -667,7 +670,23 @@ impl Encoder {
             party: party.to_owned(),
             key_check: crate::hex(&check[..8]),
             fingerprint: fp.to_owned(),
+            kernel: Kernel::detect(),
         })
+    }
+
+    /// The same encoder with another kernel for OR-ing token bits (every kernel gives the same
+    /// CLKs; tests and benches compare them).
+    ///
+    /// # Panics
+    /// If this CPU lacks the kernel's instructions (see [`Kernel::available`]).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Encoder {
+        assert!(
+            Kernel::available().contains(&kernel),
+            "{} needs CPU features this machine lacks",
+            kernel.name()
+        );
+        self.kernel = kernel;
+        self
     }
 
     /// The CLK length in bits.
@@ -1160,6 +1179,7 @@ impl Encoder {
         let nw = field_words.len();
         let dense = match h.strategy {
             Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(DenseTokens {
+                kernel: self.kernel,
                 hasher,
                 k: k as usize,
                 big_l: self.big_l,
@@ -1226,9 +1246,10 @@ impl Encoder {
                         d.positional_slot(cache, indices, token_bytes, i, chars[i])
                     };
                     if direct {
-                        or_slots(cache, bits, nw, chars.len(), slot_of);
+                        or_slots(d.kernel, cache, bits, nw, chars.len(), slot_of);
                     } else {
-                        or_slots(cache, &mut field_words[..], nw, chars.len(), slot_of);
+                        let words = &mut field_words[..];
+                        or_slots(d.kernel, cache, words, nw, chars.len(), slot_of);
                     }
                     collected = !direct;
                 }
@@ -1310,6 +1331,7 @@ fn token_indices<'c>(
 
 /// The dense bits (`nw` words) of a fixed-k feature's tokens, kept in its cache's arena.
 struct DenseTokens<'h> {
+    kernel: Kernel,
     hasher: &'h TokenHasher,
     k: usize,
     big_l: u32,
@@ -1432,7 +1454,7 @@ impl DenseTokens<'_> {
         out: &mut (impl OrInto + ?Sized),
     ) {
         let count = (bytes.len() + 1).saturating_sub(n);
-        or_slots(cache, out, self.nw, count, |cache, i| {
+        or_slots(self.kernel, cache, out, self.nw, count, |cache, i| {
             self.ascii_slot(cache, indices, &bytes[i..i + n])
         });
     }
@@ -1461,9 +1483,10 @@ impl OrInto for BitVec {
 
 /// OR into `out` the dense bits (`nw` words each) of tokens `0..count`, whose slots `slot_of`
 /// finds (hashing new tokens). For the common CLK sizes the slots of up to 32 tokens are found
-/// first and then OR-ed in a loop of fixed length without calls: the accumulator stays in vector
-/// registers and the loads overlap.
+/// first and then OR-ed by `kernel` in a loop of fixed length without calls: the accumulator stays
+/// in vector registers and the loads overlap.
 fn or_slots(
+    kernel: Kernel,
     cache: &mut FeatureCache,
     out: &mut (impl OrInto + ?Sized),
     nw: usize,
@@ -1471,6 +1494,7 @@ fn or_slots(
     slot_of: impl FnMut(&mut FeatureCache, usize) -> usize,
 ) {
     fn fixed<const N: usize>(
+        kernel: Kernel,
         cache: &mut FeatureCache,
         out: &mut (impl OrInto + ?Sized),
         count: usize,
@@ -1490,21 +1514,15 @@ fn or_slots(
                 continue;
             }
             let (maps, _) = cache.dense.as_chunks::<N>();
-            let mut acc = [0u64; N];
-            for &slot in &slots[..m] {
-                for (a, b) in acc.iter_mut().zip(&maps[slot]) {
-                    *a |= *b;
-                }
-            }
-            out.or_in(&acc);
+            out.or_in(&kernel.or_gather(maps, &slots[..m]));
             start += m;
         }
     }
     let mut slot_of = slot_of;
     match nw {
-        16 => return fixed::<16>(cache, out, count, slot_of),
-        8 => return fixed::<8>(cache, out, count, slot_of),
-        32 => return fixed::<32>(cache, out, count, slot_of),
+        16 => return fixed::<16>(kernel, cache, out, count, slot_of),
+        8 => return fixed::<8>(kernel, cache, out, count, slot_of),
+        32 => return fixed::<32>(kernel, cache, out, count, slot_of),
         _ => {}
     }
     for i in 0..count {
@@ -1816,6 +1834,7 @@ mod tests {
         };
         let (k, nw) = (12, 8);
         let dense = DenseTokens {
+            kernel: e.kernel,
             hasher,
             k,
             big_l: e.big_l,
@@ -1828,9 +1847,14 @@ mod tests {
         let tokens = [&b"ab"[..], b"cd", b"ef", b"gh"];
         let mut indices = Vec::new();
         let mut out = [0u64; 8];
-        or_slots(&mut cache, &mut out[..], 8, tokens.len(), |cache, i| {
-            dense.new_slot(cache, &mut indices, tokens[i])
-        });
+        or_slots(
+            e.kernel,
+            &mut cache,
+            &mut out[..],
+            8,
+            tokens.len(),
+            |cache, i| dense.new_slot(cache, &mut indices, tokens[i]),
+        );
         assert_eq!(cache.dense_generation, 1, "the arena was emptied once");
         let mut want = [0u64; 8];
         for t in tokens {

@@ -56,6 +56,7 @@ mod format;
 pub mod fuzzing;
 mod hash;
 mod jsonpath;
+pub mod kernel;
 pub mod keys;
 pub mod mapping;
 pub mod normalize;

@@ -1,8 +1,10 @@
-//! The scoring kernels: popcount of `query AND candidate` for many candidates at once.
+//! The SIMD kernels: the linkage party's popcount of `query AND candidate` for many candidates at
+//! once, and the encoder's OR of a feature's token bits ([`Kernel::or_gather`]).
 //!
-//! This is the one module of kith that uses `unsafe`: SIMD intrinsics behind `#[target_feature]`,
-//! chosen at run time (as memchr and ripgrep do) so that one default release build runs the fastest
-//! kernel the CPU has and still runs everywhere:
+//! This is the one module of kith that uses `unsafe`: SIMD intrinsics and code compiled for wider
+//! instructions behind `#[target_feature]`, chosen at run time (as memchr and ripgrep do) so that
+//! one default release build runs the fastest kernel the CPU has and still runs everywhere. The
+//! popcount kernels:
 //!
 //! | kernel     | needs                              | per 512-bit block                     |
 //! |------------|------------------------------------|---------------------------------------|
@@ -20,13 +22,21 @@
 //! most pairs of unrelated records end there, after a quarter of a 1,024-bit CLK
 //! ([`Kernel::scan_interleaved`]).
 //!
+//! The encoder ORs the bit maps of a value's tokens (each token's `k` bits, hashed once and kept as
+//! a map of the CLK's length) into the record's CLK: about a hundred 1,024-bit maps per record, a
+//! quarter of `kith encode`'s time. [`Kernel::or_gather`] is plain Rust, compiled a second time
+//! for AVX2 (a 1,024-bit accumulator in four 256-bit registers, a quarter as many loads as
+//! baseline x86-64's 128-bit ones); the `avx512` and `avx2` kernels run that copy (AVX-512 was
+//! measured no faster: the loads wait on the L2 cache).
+//!
 //! Every kernel computes exactly the same integers; property tests check each one the CPU has
 //! against `portable`. Safety rests on two facts checked in the safe wrappers before any intrinsic
 //! runs: the feature was detected at run time, and every slice holds whole CLKs (`per` blocks each),
-//! so every load is in bounds and 64-byte aligned (a [`Block`] is `align(64)`).
+//! so every load is in bounds and 64-byte aligned (a [`Block`] is `align(64)`). The OR kernel is
+//! safe Rust with bounds-checked indexing; only its call, after the feature check, is `unsafe`.
 #![allow(unsafe_code)]
 
-use kith::bits::Block;
+use crate::bits::Block;
 
 /// A popcount kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +198,26 @@ impl Kernel {
             Kernel::Popcnt => unsafe { x86::interleaved_popcnt(query, lanes, groups, tq, hits) },
             _ => interleaved_portable(query, lanes, groups, tq, hits),
         }
+    }
+
+    /// `maps[slots[0]] | maps[slots[1]] | …`, word by word (all zeros for no slots): the bits of
+    /// a run of tokens whose maps of `N` words the encoder keeps in `maps`.
+    ///
+    /// # Panics
+    /// If a slot is out of range of `maps`.
+    #[inline]
+    pub fn or_gather<const N: usize>(self, maps: &[[u64; N]], slots: &[usize]) -> [u64; N] {
+        #[cfg(target_arch = "x86_64")]
+        if matches!(self, Kernel::Avx512 | Kernel::Avx2) {
+            assert!(
+                std::arch::is_x86_feature_detected!("avx2"),
+                "{} needs CPU features this machine lacks",
+                self.name()
+            );
+            // SAFETY: AVX2 was detected just above; the body is safe Rust (indexing is checked).
+            return unsafe { x86::or_gather_avx2(maps, slots) };
+        }
+        or_gather_portable(maps, slots)
     }
 
     /// True when this CPU has the instructions the kernel uses (checked before any of them runs).
@@ -488,6 +518,19 @@ fn interleaved_portable(
     interleaved_scalar(query, lanes, groups, tq, hits);
 }
 
+/// [`Kernel::or_gather`] in plain Rust; inlined into the AVX2 copy, which the compiler then
+/// vectorises with 256-bit registers.
+#[inline(always)]
+fn or_gather_portable<const N: usize>(maps: &[[u64; N]], slots: &[usize]) -> [u64; N] {
+    let mut acc = [0u64; N];
+    for &slot in slots {
+        for (a, b) in acc.iter_mut().zip(&maps[slot]) {
+            *a |= *b;
+        }
+    }
+    acc
+}
+
 fn portable(query: &[Block], store: &[Block], per: usize, src: Source<'_>, out: &mut [u32]) {
     for (j, o) in out.iter_mut().enumerate() {
         let at = src.offset(j, per);
@@ -506,6 +549,12 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::{Block, HEAD, Interleaved, PREFIX_WORDS, Source};
+
+    /// AVX2 [`super::Kernel::or_gather`]: the portable loop, compiled for AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn or_gather_avx2<const N: usize>(maps: &[[u64; N]], slots: &[usize]) -> [u64; N] {
+        super::or_gather_portable(maps, slots)
+    }
 
     /// Pushes the lanes of `mask` (those within the lanes' length) with their counts.
     #[inline(always)]
@@ -915,6 +964,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The Dice coefficient as kith-link's `compare::dice` computes it (anonlink's).
+    fn dice(count: u32, sum: u32) -> f64 {
+        if sum == 0 {
+            0.0
+        } else {
+            2.0 * f64::from(count) / f64::from(sum)
+        }
+    }
+
     fn blocks(words: &[u64], per: usize) -> Vec<Block> {
         let mut v = vec![Block::default(); words.len().div_ceil(8 * per) * per];
         for (i, w) in words.iter().enumerate() {
@@ -948,6 +1006,55 @@ mod tests {
         }
     }
 
+    #[test]
+    fn or_gather_ors_the_maps_of_the_slots_given() {
+        let mut maps = [[0u64; 16]; 4];
+        maps[0][0] = 1 << 63;
+        maps[1][15] = 1;
+        maps[2][7] = 0b110;
+        maps[3][7] = 0b011;
+        for k in Kernel::available() {
+            assert_eq!(k.or_gather(&maps, &[]), [0; 16], "{k:?}: no slots");
+            let got = k.or_gather(&maps, &[2, 0, 3, 2]);
+            let mut want = [0u64; 16];
+            want[0] = 1 << 63;
+            want[7] = 0b111;
+            assert_eq!(got, want, "{k:?}: maps 0, 2 and 3 (2 twice), not 1");
+        }
+    }
+
+    /// Every kernel's OR of maps of the encoder's sizes (8, 16 and 32 words) is the portable one.
+    fn check_or_gather<const N: usize>(words: &[u64], slots: &[usize]) {
+        let maps: Vec<[u64; N]> = words
+            .chunks_exact(N)
+            .map(|c| <[u64; N]>::try_from(c).unwrap_or([0; N]))
+            .collect();
+        let slots: Vec<usize> = slots.iter().map(|s| s % maps.len()).collect();
+        let want = or_gather_portable(&maps, &slots);
+        let mut naive = [0u64; N];
+        for &s in &slots {
+            for w in 0..N {
+                naive[w] |= maps[s][w];
+            }
+        }
+        assert_eq!(want, naive);
+        for k in Kernel::available() {
+            assert_eq!(k.or_gather(&maps, &slots), want, "{k:?}, {N} words");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_kernel_ors_the_same_bits(
+            words in proptest::collection::vec(any::<u64>(), 32 * 5),
+            slots in proptest::collection::vec(any::<usize>(), 0..40),
+        ) {
+            check_or_gather::<8>(&words, &slots);
+            check_or_gather::<16>(&words, &slots);
+            check_or_gather::<32>(&words, &slots);
+        }
+    }
+
     proptest! {
         /// The filter never drops a pair that passes the exact test, and every kernel's filter
         /// gives the same hits.
@@ -962,7 +1069,7 @@ mod tests {
             let mut want = Vec::new();
             Kernel::Portable.maybe_over(&counts, &pops, pa, t, &mut want);
             for (j, (&c, &pb)) in counts.iter().zip(&pops).enumerate() {
-                if crate::compare::dice(c, pa + pb) >= t {
+                if dice(c, pa + pb) >= t {
                     prop_assert!(want.contains(&(j as u32)), "pair {} dropped", j);
                 }
             }
@@ -1029,7 +1136,7 @@ mod tests {
                     want.push((j as u32, c as u32));
                 }
                 // Every pair whose Dice reaches t exactly reaches the fixed-point test.
-                if crate::compare::dice(c as u32, (pa + pb) as u32) >= t {
+                if dice(c as u32, (pa + pb) as u32) >= t {
                     prop_assert!(reaches(c, pa, pb, tq), "pair {} lost to rounding", j);
                 }
             }
