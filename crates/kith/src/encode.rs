@@ -1242,14 +1242,19 @@ impl Encoder {
             ) if dense.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
                 let chars = value.as_bytes();
                 if let Some(d) = &dense {
-                    let slot_of = |cache: &mut FeatureCache, i: usize| {
+                    let known = |cache: &FeatureCache, i: usize| {
+                        let key = i * 128 + usize::from(chars[i] & 0x7f);
+                        cache.dense_positional.get(key).copied().unwrap_or(0)
+                    };
+                    let make = |cache: &mut FeatureCache, i: usize| {
                         d.positional_slot(cache, indices, token_bytes, i, chars[i])
                     };
+                    let count = chars.len();
                     if direct {
-                        or_slots(d.kernel, cache, bits, nw, chars.len(), slot_of);
+                        or_slots(d.kernel, cache, bits, nw, count, known, make);
                     } else {
                         let words = &mut field_words[..];
-                        or_slots(d.kernel, cache, words, nw, chars.len(), slot_of);
+                        or_slots(d.kernel, cache, words, nw, count, known, make);
                     }
                     collected = !direct;
                 }
@@ -1414,11 +1419,10 @@ impl DenseTokens<'_> {
         slot
     }
 
-    /// The slot of a unigram or bigram of an ASCII value, by direct index (`dense_ascii`).
+    /// The slot of a unigram or bigram of an ASCII value, by direct index (`dense_ascii`, at
+    /// [`ascii_key`]).
     fn ascii_slot(&self, cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8]) -> usize {
-        let key = tok
-            .iter()
-            .fold(0usize, |k, &b| k << 7 | usize::from(b & 0x7f));
+        let key = ascii_key(tok);
         let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_ascii;
         self.direct_slot(cache, indices, table, 128 * 128, key, || tok)
     }
@@ -1433,7 +1437,7 @@ impl DenseTokens<'_> {
         i: usize,
         c: u8,
     ) -> usize {
-        let key = i * 128 + usize::from(c);
+        let key = i * 128 + usize::from(c & 0x7f);
         let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_positional;
         self.direct_slot(cache, indices, table, POSITIONAL_SLOTS, key, || {
             scratch.clear();
@@ -1454,10 +1458,31 @@ impl DenseTokens<'_> {
         out: &mut (impl OrInto + ?Sized),
     ) {
         let count = (bytes.len() + 1).saturating_sub(n);
-        or_slots(self.kernel, cache, out, self.nw, count, |cache, i| {
-            self.ascii_slot(cache, indices, &bytes[i..i + n])
-        });
+        let make =
+            |cache: &mut FeatureCache, i: usize| self.ascii_slot(cache, indices, &bytes[i..i + n]);
+        // The slots of known tokens are read from the table with the key computed inline, for
+        // bigrams and unigrams apart (a loop over `n` bytes cost a fifth of this function).
+        let table = |cache: &FeatureCache, key: usize| cache.dense_ascii.get(key).copied();
+        if n == 2 {
+            let known = |cache: &FeatureCache, i: usize| {
+                let key = usize::from(bytes[i] & 0x7f) << 7 | usize::from(bytes[i + 1] & 0x7f);
+                table(cache, key).unwrap_or(0)
+            };
+            or_slots(self.kernel, cache, out, self.nw, count, known, make);
+        } else {
+            let known = |cache: &FeatureCache, i: usize| {
+                table(cache, ascii_key(&bytes[i..i + n])).unwrap_or(0)
+            };
+            or_slots(self.kernel, cache, out, self.nw, count, known, make);
+        }
     }
+}
+
+/// The direct index of an ASCII unigram or bigram in `dense_ascii`: seven bits a byte.
+#[inline]
+fn ascii_key(tok: &[u8]) -> usize {
+    tok.iter()
+        .fold(0usize, |k, &b| k << 7 | usize::from(b & 0x7f))
 }
 
 /// Where a feature's token bits are OR-ed: words collected apart (to be cached as a value's bits),
@@ -1481,32 +1506,49 @@ impl OrInto for BitVec {
     }
 }
 
-/// OR into `out` the dense bits (`nw` words each) of tokens `0..count`, whose slots `slot_of`
-/// finds (hashing new tokens). For the common CLK sizes the slots of up to 32 tokens are found
-/// first and then OR-ed by `kernel` in a loop of fixed length without calls: the accumulator stays
-/// in vector registers and the loads overlap.
+/// OR into `out` the dense bits (`nw` words each) of tokens `0..count`. `known` reads a token's
+/// slot from a direct-index table (1 + the slot, or 0 when the token has none yet) without
+/// changing the cache; `make` finds or makes the slot of any token (hashing a new one). For the
+/// common CLK sizes the slots of up to 32 tokens are found first and then OR-ed by `kernel` in a
+/// loop of fixed length without calls: the accumulator stays in vector registers and the loads
+/// overlap.
 fn or_slots(
     kernel: Kernel,
     cache: &mut FeatureCache,
     out: &mut (impl OrInto + ?Sized),
     nw: usize,
     count: usize,
-    slot_of: impl FnMut(&mut FeatureCache, usize) -> usize,
+    known: impl Fn(&FeatureCache, usize) -> u32,
+    make: impl FnMut(&mut FeatureCache, usize) -> usize,
 ) {
     fn fixed<const N: usize>(
         kernel: Kernel,
         cache: &mut FeatureCache,
         out: &mut (impl OrInto + ?Sized),
         count: usize,
-        mut slot_of: impl FnMut(&mut FeatureCache, usize) -> usize,
+        known: impl Fn(&FeatureCache, usize) -> u32,
+        mut make: impl FnMut(&mut FeatureCache, usize) -> usize,
     ) {
-        let mut slots = [0usize; 32];
+        let mut slots = [0u32; 32];
         let mut start = 0;
         while start < count {
             let m = (count - start).min(slots.len());
             let generation = cache.dense_generation;
-            for (j, slot) in slots[..m].iter_mut().enumerate() {
-                *slot = slot_of(cache, start + j);
+            let mut j = 0;
+            while j < m {
+                // Known tokens in a tight loop that only reads the cache; a new one (or one of a
+                // table not made yet) goes to `make`.
+                while j < m {
+                    match known(cache, start + j).checked_sub(1) {
+                        Some(slot) => slots[j] = slot,
+                        None => break,
+                    }
+                    j += 1;
+                }
+                if j < m {
+                    slots[j] = make(cache, start + j) as u32;
+                    j += 1;
+                }
             }
             if cache.dense_generation != generation {
                 // A new token emptied the full arena: the group's first slots are stale. Find
@@ -1518,15 +1560,15 @@ fn or_slots(
             start += m;
         }
     }
-    let mut slot_of = slot_of;
+    let mut make = make;
     match nw {
-        16 => return fixed::<16>(kernel, cache, out, count, slot_of),
-        8 => return fixed::<8>(kernel, cache, out, count, slot_of),
-        32 => return fixed::<32>(kernel, cache, out, count, slot_of),
+        16 => return fixed::<16>(kernel, cache, out, count, known, make),
+        8 => return fixed::<8>(kernel, cache, out, count, known, make),
+        32 => return fixed::<32>(kernel, cache, out, count, known, make),
         _ => {}
     }
     for i in 0..count {
-        let slot = slot_of(cache, i);
+        let slot = make(cache, i);
         out.or_in(&cache.dense[slot * nw..(slot + 1) * nw]);
     }
 }
@@ -1853,6 +1895,7 @@ mod tests {
             &mut out[..],
             8,
             tokens.len(),
+            |_, _| 0,
             |cache, i| dense.new_slot(cache, &mut indices, tokens[i]),
         );
         assert_eq!(cache.dense_generation, 1, "the arena was emptied once");

@@ -206,7 +206,7 @@ impl Kernel {
     /// # Panics
     /// If a slot is out of range of `maps`.
     #[inline]
-    pub fn or_gather<const N: usize>(self, maps: &[[u64; N]], slots: &[usize]) -> [u64; N] {
+    pub fn or_gather<const N: usize>(self, maps: &[[u64; N]], slots: &[u32]) -> [u64; N] {
         #[cfg(target_arch = "x86_64")]
         if matches!(self, Kernel::Avx512 | Kernel::Avx2) {
             assert!(
@@ -521,10 +521,10 @@ fn interleaved_portable(
 /// [`Kernel::or_gather`] in plain Rust; inlined into the AVX2 copy, which the compiler then
 /// vectorises with 256-bit registers.
 #[inline(always)]
-fn or_gather_portable<const N: usize>(maps: &[[u64; N]], slots: &[usize]) -> [u64; N] {
+fn or_gather_portable<const N: usize>(maps: &[[u64; N]], slots: &[u32]) -> [u64; N] {
     let mut acc = [0u64; N];
     for &slot in slots {
-        for (a, b) in acc.iter_mut().zip(&maps[slot]) {
+        for (a, b) in acc.iter_mut().zip(&maps[slot as usize]) {
             *a |= *b;
         }
     }
@@ -552,7 +552,7 @@ mod x86 {
 
     /// AVX2 [`super::Kernel::or_gather`]: the portable loop, compiled for AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) fn or_gather_avx2<const N: usize>(maps: &[[u64; N]], slots: &[usize]) -> [u64; N] {
+    pub(super) fn or_gather_avx2<const N: usize>(maps: &[[u64; N]], slots: &[u32]) -> [u64; N] {
         super::or_gather_portable(maps, slots)
     }
 
@@ -1029,12 +1029,12 @@ mod tests {
             .chunks_exact(N)
             .map(|c| <[u64; N]>::try_from(c).unwrap_or([0; N]))
             .collect();
-        let slots: Vec<usize> = slots.iter().map(|s| s % maps.len()).collect();
+        let slots: Vec<u32> = slots.iter().map(|s| (s % maps.len()) as u32).collect();
         let want = or_gather_portable(&maps, &slots);
         let mut naive = [0u64; N];
         for &s in &slots {
             for w in 0..N {
-                naive[w] |= maps[s][w];
+                naive[w] |= maps[s as usize][w];
             }
         }
         assert_eq!(want, naive);
