@@ -359,6 +359,30 @@ fn reaches(count: u64, pa: u64, pb: u64, tq: u64) -> bool {
     count << 17 >= tq * (pa + pb)
 }
 
+/// Append `base + i` to `out` for every `i` at which `haystack[i] == needle`, in order: the CSV
+/// reader's commas of a line. On x86-64, sixteen bytes are compared at a time with SSE2 (part of
+/// every x86-64 CPU) and the matches read off a bit mask; `memchr_iter`, which starts a new search
+/// after each match, cost a tenth of `kith encode`'s reading and encoding at ten commas a line.
+#[inline]
+pub fn byte_positions(haystack: &[u8], needle: u8, base: usize, out: &mut Vec<usize>) {
+    #[cfg(target_arch = "x86_64")]
+    x86::byte_positions_sse2(haystack, needle, base, out);
+    #[cfg(not(target_arch = "x86_64"))]
+    byte_positions_portable(haystack, needle, base, out);
+}
+
+/// [`byte_positions`] a byte at a time.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn byte_positions_portable(haystack: &[u8], needle: u8, base: usize, out: &mut Vec<usize>) {
+    out.extend(
+        haystack
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == needle)
+            .map(|(i, _)| base + i),
+    );
+}
+
 /// Ask the CPU to fetch the cache lines of `words` (at most the first two) ahead of their use:
 /// field-level filters of candidate rows are scattered over memory, and waiting for each in turn
 /// dominated field scoring. A prefetch is only a hint; it never faults and changes no result.
@@ -549,6 +573,41 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::{Block, HEAD, Interleaved, PREFIX_WORDS, Source};
+
+    /// SSE2 [`super::byte_positions`]: sixteen bytes to a compare; a short tail is copied into a
+    /// block of bytes that are not the needle.
+    #[inline]
+    pub(super) fn byte_positions_sse2(
+        haystack: &[u8],
+        needle: u8,
+        base: usize,
+        out: &mut Vec<usize>,
+    ) {
+        #[inline(always)]
+        fn push_matches(block: &[u8; 16], needle: __m128i, at: usize, out: &mut Vec<usize>) {
+            // SAFETY: `block` is 16 readable bytes and `loadu` needs no alignment; SSE2 is part of
+            // x86-64.
+            let mut mask = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().cast());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, needle)) as u32
+            };
+            while mask != 0 {
+                out.push(at + mask.trailing_zeros() as usize);
+                mask &= mask - 1;
+            }
+        }
+        // SAFETY: SSE2 is part of x86-64.
+        let n = unsafe { _mm_set1_epi8(needle as i8) };
+        let (blocks, tail) = haystack.as_chunks::<16>();
+        for (i, block) in blocks.iter().enumerate() {
+            push_matches(block, n, base + i * 16, out);
+        }
+        if !tail.is_empty() {
+            let mut last = [!needle; 16];
+            last[..tail.len()].copy_from_slice(tail);
+            push_matches(&last, n, base + blocks.len() * 16, out);
+        }
+    }
 
     /// AVX2 [`super::Kernel::or_gather`]: the portable loop, compiled for AVX2.
     #[target_feature(enable = "avx2")]
@@ -1043,7 +1102,39 @@ mod tests {
         }
     }
 
+    #[test]
+    fn byte_positions_finds_every_needle_and_nothing_else() {
+        let line = b",a,,bc,defghijklmnopq,r,stuvwxyz0123456789,";
+        let mut got = vec![7];
+        byte_positions(line, b',', 100, &mut got);
+        let want: Vec<usize> = [0, 2, 3, 6, 21, 23, 42].iter().map(|i| i + 100).collect();
+        assert_eq!(got[0], 7, "appended, not replaced");
+        assert_eq!(got[1..], want[..]);
+        let mut none = Vec::new();
+        byte_positions(b"", b',', 0, &mut none);
+        byte_positions(b"no commas in sixteen+ bytes", b',', 0, &mut none);
+        // The tail's padding must never match, whatever the needle.
+        byte_positions(&[0xff, 0x00, 0xfe], 0x00, 0, &mut none);
+        assert_eq!(none, [1]);
+    }
+
     proptest! {
+        #[test]
+        fn byte_positions_agrees_with_a_byte_by_byte_scan(
+            haystack in proptest::collection::vec(
+                prop_oneof![Just(b','), Just(b'a'), Just(0u8), Just(0xffu8), any::<u8>()],
+                0..100,
+            ),
+            needle in prop_oneof![Just(b','), Just(0u8), Just(0xffu8), any::<u8>()],
+            base in 0usize..1000,
+        ) {
+            let mut got = Vec::new();
+            byte_positions(&haystack, needle, base, &mut got);
+            let mut want = Vec::new();
+            byte_positions_portable(&haystack, needle, base, &mut want);
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn every_kernel_ors_the_same_bits(
             words in proptest::collection::vec(any::<u64>(), 32 * 5),
