@@ -39,6 +39,8 @@ pub type Token = [u8; TOKEN_BYTES];
 /// 1,024-bit CLKs a full value or dense-token cache is about 2.5 MB, so a thread's caches stay small
 /// whatever the input.
 const CACHE_LIMIT: usize = 1 << 14;
+// The direct-index tables of token slots hold 1 + a slot in a `u16` (half the cache lines of `u32`).
+const _: () = assert!(CACHE_LIMIT < u16::MAX as usize);
 
 /// Each encoder gets its own number, so that a `Scratch` can tell whose caches it holds.
 static NEXT_ENCODER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -362,13 +364,13 @@ struct FeatureCache {
     /// Dense per-token bit maps (`L / 64` words each) for fixed-k features with short CLKs: OR-ing
     /// a token's words beats setting its k bits one by one. `dense_short` is indexed like `short`
     /// and holds 1 + the slot; longer tokens go through `dense_long`.
-    dense_short: Vec<u32>,
+    dense_short: Vec<u16>,
     /// Like `dense_short`, for positional unigrams of ASCII values (`"{i + 1} {c}"`), indexed by
     /// `i * 128 + c` for the first `POSITIONAL_SLOTS / 128` positions.
-    dense_positional: Vec<u32>,
+    dense_positional: Vec<u16>,
     /// Like `dense_short`, for the windows of ASCII values (the fast path): indexed by the byte
     /// of a unigram, or by `a << 7 | b` for a bigram `ab`, without range checks.
-    dense_ascii: Vec<u32>,
+    dense_ascii: Vec<u16>,
     dense_long: FxHashMap<Box<[u8]>, u32>,
     dense: Vec<u64>,
     /// How many times `dense` was emptied (slots found before then are stale).
@@ -1244,7 +1246,7 @@ impl Encoder {
                 if let Some(d) = &dense {
                     let known = |cache: &FeatureCache, i: usize| {
                         let key = i * 128 + usize::from(chars[i] & 0x7f);
-                        cache.dense_positional.get(key).copied().unwrap_or(0)
+                        cache.dense_positional.get(key).map_or(0, |&s| u32::from(s))
                     };
                     let make = |cache: &mut FeatureCache, i: usize| {
                         d.positional_slot(cache, indices, token_bytes, i, chars[i])
@@ -1358,7 +1360,7 @@ impl DenseTokens<'_> {
     /// The slot of a token's bits, found by its bytes or made.
     fn slot(&self, cache: &mut FeatureCache, indices: &mut Vec<u32>, token: &[u8]) -> usize {
         if let Some(key) = short_key(token) {
-            let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_short;
+            let table: fn(&mut FeatureCache) -> &mut Vec<u16> = |c| &mut c.dense_short;
             return self.direct_slot(cache, indices, table, SHORT_SLOTS, key, || token);
         }
         if let Some(&slot) = cache.dense_long.get(token) {
@@ -1376,7 +1378,7 @@ impl DenseTokens<'_> {
         &self,
         cache: &mut FeatureCache,
         indices: &mut Vec<u32>,
-        table: fn(&mut FeatureCache) -> &mut Vec<u32>,
+        table: fn(&mut FeatureCache) -> &mut Vec<u16>,
         size: usize,
         key: usize,
         token: impl FnOnce() -> &'t [u8],
@@ -1391,7 +1393,7 @@ impl DenseTokens<'_> {
         if t.is_empty() {
             *t = vec![0; size];
         }
-        t[key] = slot as u32 + 1;
+        t[key] = slot as u16 + 1;
         slot
     }
 
@@ -1423,7 +1425,7 @@ impl DenseTokens<'_> {
     /// [`ascii_key`]).
     fn ascii_slot(&self, cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8]) -> usize {
         let key = ascii_key(tok);
-        let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_ascii;
+        let table: fn(&mut FeatureCache) -> &mut Vec<u16> = |c| &mut c.dense_ascii;
         self.direct_slot(cache, indices, table, 128 * 128, key, || tok)
     }
 
@@ -1438,7 +1440,7 @@ impl DenseTokens<'_> {
         c: u8,
     ) -> usize {
         let key = i * 128 + usize::from(c & 0x7f);
-        let table: fn(&mut FeatureCache) -> &mut Vec<u32> = |c| &mut c.dense_positional;
+        let table: fn(&mut FeatureCache) -> &mut Vec<u16> = |c| &mut c.dense_positional;
         self.direct_slot(cache, indices, table, POSITIONAL_SLOTS, key, || {
             scratch.clear();
             scratch.extend_from_slice((i + 1).to_string().as_bytes());
@@ -1462,7 +1464,8 @@ impl DenseTokens<'_> {
             |cache: &mut FeatureCache, i: usize| self.ascii_slot(cache, indices, &bytes[i..i + n]);
         // The slots of known tokens are read from the table with the key computed inline, for
         // bigrams and unigrams apart (a loop over `n` bytes cost a fifth of this function).
-        let table = |cache: &FeatureCache, key: usize| cache.dense_ascii.get(key).copied();
+        let table =
+            |cache: &FeatureCache, key: usize| cache.dense_ascii.get(key).map(|&s| u32::from(s));
         if n == 2 {
             let known = |cache: &FeatureCache, i: usize| {
                 let key = usize::from(bytes[i] & 0x7f) << 7 | usize::from(bytes[i + 1] & 0x7f);
