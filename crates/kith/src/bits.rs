@@ -266,6 +266,24 @@ mod tests {
             }
         }
 
+        /// Bit `i` is bit `7 - i % 8` of byte `i / 8`, for any length; the bytes read back.
+        #[test]
+        fn bytes_are_the_bits_msb_first(bits in proptest::collection::vec(any::<bool>(), 0..300usize)) {
+            let mut v = BitVec::zeros(bits.len());
+            for (i, &b) in bits.iter().enumerate() {
+                if b { v.set(i); }
+            }
+            let mut want = vec![0u8; bits.len().div_ceil(8)];
+            for (i, &b) in bits.iter().enumerate() {
+                want[i / 8] |= u8::from(b) << (7 - i % 8);
+            }
+            let mut out = vec![0xaa; 3]; // replaced, not appended to
+            v.write_bytes(&mut out);
+            prop_assert_eq!(&out, &want);
+            let back = BitVec::from_bytes(&out, bits.len());
+            prop_assert_eq!(back.as_ref(), Some(&v));
+        }
+
         #[test]
         fn fold_matches_the_definition(bits in proptest::collection::vec(any::<bool>(), 1..600usize)) {
             let n = bits.len() * 2;
