@@ -11,7 +11,9 @@
 //!    tokens and its record token. [`normalize`] holds the opt-in normalisers.
 //! 4. [`encodings`] writes and reads the file a holder sends to the linkage party.
 //!
-//! The library does no I/O of its own: callers hand it strings, readers and writers.
+//! The library does no I/O of its own: callers hand it strings, readers and writers. Its only
+//! `unsafe` code is in [`kernel`]: SIMD kernels chosen at run time for the encoder's OR of token
+//! bits, the CSV reader's comma search and the linkage party's popcounts.
 //!
 //! ```
 //! use kith::{Encoder, EncoderOptions, Layout, RecordInput, Schema, Scratch, Secret};
