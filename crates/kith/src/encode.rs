@@ -1469,10 +1469,6 @@ impl DenseTokens<'_> {
         let count = (bytes.len() + 1).saturating_sub(n);
         let make =
             |cache: &mut FeatureCache, i: usize| self.ascii_slot(cache, indices, &bytes[i..i + n]);
-        // The slots of known tokens are read from the table with the key computed inline, for
-        // bigrams and unigrams apart (a loop over `n` bytes cost a fifth of this function).
-        let table =
-            |cache: &FeatureCache, key: usize| cache.dense_ascii.get(key).map(|&s| u32::from(s));
         if n == 2 && count <= ASCII_RUN {
             // The keys of a value's bigrams in one loop the compiler vectorises; then each known
             // slot is one load from the whole table, indexed without a range check.
@@ -1487,15 +1483,11 @@ impl DenseTokens<'_> {
                 }
             };
             or_slots(self.kernel, cache, out, self.nw, count, known, make);
-        } else if n == 2 {
-            let known = |cache: &FeatureCache, i: usize| {
-                let key = usize::from(bytes[i] & 0x7f) << 7 | usize::from(bytes[i + 1] & 0x7f);
-                table(cache, key).unwrap_or(0)
-            };
-            or_slots(self.kernel, cache, out, self.nw, count, known, make);
         } else {
+            // Unigrams, and the bigrams of a value too long for `keys`.
             let known = |cache: &FeatureCache, i: usize| {
-                table(cache, ascii_key(&bytes[i..i + n])).unwrap_or(0)
+                let key = ascii_key(&bytes[i..i + n]);
+                cache.dense_ascii.get(key).map_or(0, |&s| u32::from(s))
             };
             or_slots(self.kernel, cache, out, self.nw, count, known, make);
         }
