@@ -2,7 +2,7 @@
 //! this CPU has, in order, gathered, and interleaved (the all-pairs scan, at a low and a high
 //! threshold), and the whole block scorer with its threshold filter.
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kith::bits::Block;
+use kith_core::bits::Block;
 use kith_link::compare::{Keep, Scorer, View, score_block};
 use kith_link::kernel::{Interleaved, Kernel, fixed_threshold};
 

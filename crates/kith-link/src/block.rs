@@ -8,7 +8,7 @@
 //!   table's key with probability `(1 - h)^bits`, so close CLKs meet in at least one of the tables
 //!   with high probability while random pairs rarely do. It needs no secret.
 
-use kith::bits::Block;
+use kith_core::bits::Block;
 
 use crate::Dataset;
 

@@ -7,7 +7,7 @@
 //! the same floating-point expression anonlink uses, so `score >= threshold` decides exactly as it
 //! does, borderline pairs included.
 
-use kith::bits::Block;
+use kith_core::bits::Block;
 
 use crate::kernel::{Interleaved, Kernel, fixed_threshold};
 

@@ -3,9 +3,9 @@
 
 use std::io::BufRead;
 
-use kith::Token;
-use kith::bits::Block;
-use kith::encodings::{FieldSpec, Reader};
+use kith_core::Token;
+use kith_core::bits::Block;
+use kith_core::encodings::{FieldSpec, Reader};
 
 use crate::LinkError;
 
@@ -23,7 +23,7 @@ pub enum Ids {
 #[derive(Debug)]
 pub struct Chunks<R> {
     reader: Reader<R>,
-    header: kith::encodings::Header,
+    header: kith_core::encodings::Header,
     chunk: usize,
     done: bool,
 }
@@ -42,7 +42,7 @@ impl<R: BufRead> Chunks<R> {
     }
 
     /// The file's header.
-    pub fn header(&self) -> &kith::encodings::Header {
+    pub fn header(&self) -> &kith_core::encodings::Header {
         &self.header
     }
 
@@ -272,7 +272,7 @@ impl Dataset {
     }
 
     /// An empty dataset shaped by an encodings file's header.
-    pub fn from_header(h: &kith::encodings::Header) -> Dataset {
+    pub fn from_header(h: &kith_core::encodings::Header) -> Dataset {
         let mut d = Dataset::new(
             &h.party,
             h.clk_bits,
@@ -339,7 +339,7 @@ impl Dataset {
     /// The record name written to outputs: its token in hex, or its row number.
     pub fn id(&self, i: usize) -> String {
         match &self.ids {
-            Ids::Tokens(t) => kith::hex(&t[i]),
+            Ids::Tokens(t) => kith_core::hex(&t[i]),
             Ids::RowIndex => i.to_string(),
         }
     }

@@ -639,7 +639,7 @@ fn exact_pairs(a: &Dataset, b: &Dataset, same: bool, max_bucket: usize) -> Vec<(
         let Some(eb) = b.exact_names().iter().position(|n| n == name) else {
             continue;
         };
-        let mut by_token: FxHashMap<&kith::Token, Vec<u32>> = FxHashMap::default();
+        let mut by_token: FxHashMap<&kith_core::Token, Vec<u32>> = FxHashMap::default();
         for r in 0..b.len() {
             if let Some(t) = b.exact(r, eb) {
                 by_token.entry(t).or_default().push(r as u32);

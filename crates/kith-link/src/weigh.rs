@@ -677,8 +677,8 @@ mod tests {
         assert_eq!(model.weight(&[4, 4, 4, MISSING]), model.weight(&[4, 4, 4]));
     }
 
-    fn spec(name: &str, group: &str) -> kith::encodings::FieldSpec {
-        kith::encodings::FieldSpec {
+    fn spec(name: &str, group: &str) -> kith_core::encodings::FieldSpec {
+        kith_core::encodings::FieldSpec {
             name: name.into(),
             bits: 64,
             group: group.into(),

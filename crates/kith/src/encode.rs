@@ -29,11 +29,7 @@ use crate::schema::{
 };
 use crate::tokenize::Tokens;
 
-/// Length of record and exact tokens in bytes (128 bits).
-pub const TOKEN_BYTES: usize = 16;
-
-/// A 128-bit keyed token (record token or exact-match token).
-pub type Token = [u8; TOKEN_BYTES];
+pub use kith_core::{EncodedRecord, TOKEN_BYTES, Token};
 
 /// Entries each per-feature, per-thread cache holds before it is emptied and started again. With
 /// 1,024-bit CLKs a full value or dense-token cache is about 2.5 MB, so a thread's caches stay small
@@ -78,29 +74,6 @@ pub struct RecordInput<'a> {
     /// The holder's local ID of the record; it only feeds the keyed record token, which is not
     /// computed when this is `None`.
     pub local_id: Option<&'a str>,
-}
-
-/// One encoded record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EncodedRecord {
-    /// The keyed record token (the same local ID and party always give the same token); `None` when
-    /// no local ID was given.
-    pub token: Option<Token>,
-    /// The CLK, MSB-first bytes, `ceil(l / 8)` long.
-    pub clk: Vec<u8>,
-    /// One token per exact identifier; `None` where the value was missing or invalid.
-    pub exact: Vec<Option<Token>>,
-    /// One 64-bit keyed token per blocking key of the schema; `None` where a part was missing.
-    pub blocks: Vec<Option<u64>>,
-    /// One field-level Bloom filter per `kith.fields` entry (MSB-first bytes); `None` where the
-    /// value was missing.
-    pub fields: Vec<Option<Vec<u8>>>,
-    /// The household tokens, in the order of [`Encoder::house_names`] (`dwelling`, `register`);
-    /// `None` where a part was missing.
-    pub house: Vec<Option<Token>>,
-    /// One flag per criterion this holder holds ([`Encoder::criteria_names`]); `None` where the
-    /// value could not be read.
-    pub flags: Vec<Option<bool>>,
 }
 
 struct FeatureEncoder {

@@ -47,46 +47,26 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod bits;
 pub mod blocking;
 pub mod datefmt;
 pub mod encode;
-pub mod encodings;
 pub mod error;
 mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hash;
 mod jsonpath;
-pub mod kernel;
 pub mod keys;
 pub mod mapping;
 pub mod normalize;
 pub mod schema;
 mod tokenize;
 
-pub use bits::BitVec;
 pub use encode::{
     EncodedRecord, Encoder, EncoderOptions, FieldOutcome, RecordInput, Scratch, Token,
 };
 pub use error::{EncodingsError, FieldError, LayoutError, SchemaError, SecretError};
 pub use keys::Secret;
+pub use kith_core::{BitVec, bits, encodings, hex, kernel, push_hex};
 pub use mapping::{Layout, Mapping};
 pub use schema::Schema;
-
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    push_hex(bytes, &mut s);
-    s
-}
-
-/// Append `bytes` as lower-case hexadecimal to `out`.
-pub fn push_hex(bytes: &[u8], out: &mut String) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-}

@@ -1522,8 +1522,7 @@ fn parse_twins(v: &Value, p: &JPath, fields: &[FieldFilter]) -> Result<TwinRule,
     Ok(TwinRule { differ, agree })
 }
 
-/// Field-level filters a schema may declare (the linkage party packs a comparison into a word).
-pub const MAX_FIELD_FILTERS: usize = 16;
+pub use kith_core::encodings::MAX_FIELD_FILTERS;
 
 /// Parse `{"surname": {"bits": 256, "k": 8, "group": "name"}, ...}`.
 fn parse_fields(

@@ -20,8 +20,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use crate::encode::{EncodedRecord, TOKEN_BYTES, Token};
 use crate::error::EncodingsError;
+pub use crate::token::parse_token;
+use crate::token::{TOKEN_BYTES, Token, push_hex};
 
 /// The format name in the header.
 pub const FORMAT_NAME: &str = "kith-encodings";
@@ -29,6 +30,33 @@ pub const FORMAT_NAME: &str = "kith-encodings";
 /// (`house:` columns) and criteria flags (`flag:` columns); a file without them is written as
 /// version 1, so that older readers still take it.
 pub const FORMAT_VERSION: i64 = 2;
+
+/// The most field-level filters a schema (and so an encodings file) may have: the linkage party
+/// packs one pair's comparison levels into one word.
+pub const MAX_FIELD_FILTERS: usize = 16;
+
+/// One encoded record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncodedRecord {
+    /// The keyed record token (the same local ID and party always give the same token); `None` when
+    /// no local ID was given.
+    pub token: Option<Token>,
+    /// The CLK, MSB-first bytes, `ceil(l / 8)` long.
+    pub clk: Vec<u8>,
+    /// One token per exact identifier; `None` where the value was missing or invalid.
+    pub exact: Vec<Option<Token>>,
+    /// One 64-bit keyed token per blocking key of the schema; `None` where a part was missing.
+    pub blocks: Vec<Option<u64>>,
+    /// One field-level Bloom filter per `kith.fields` entry (MSB-first bytes); `None` where the
+    /// value was missing.
+    pub fields: Vec<Option<Vec<u8>>>,
+    /// The household tokens, in the order of the schema's household inputs (`dwelling`, `register`);
+    /// `None` where a part was missing.
+    pub house: Vec<Option<Token>>,
+    /// One flag per criterion this holder holds; `None` where the value could
+    /// not be read.
+    pub flags: Vec<Option<bool>>,
+}
 
 /// The header of an encodings file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,11 +217,11 @@ impl Header {
                 });
             }
         }
-        if specs.len() > crate::schema::MAX_FIELD_FILTERS {
+        if specs.len() > MAX_FIELD_FILTERS {
             return Err(bad(format!(
                 "the header lists {} field filters; at most {} are allowed",
                 specs.len(),
-                crate::schema::MAX_FIELD_FILTERS
+                MAX_FIELD_FILTERS
             )));
         }
         let mut exact = Vec::new();
@@ -339,25 +367,25 @@ pub fn push_base64(bytes: &[u8], out: &mut String) {
 
 /// Append one record line (with its newline) to `out`.
 pub fn record_line(token: &Token, r: &EncodedRecord, out: &mut String) {
-    crate::push_hex(token, out);
+    push_hex(token, out);
     out.push(',');
     push_base64(&r.clk, out);
     for e in &r.exact {
         out.push(',');
         if let Some(t) = e {
-            crate::push_hex(t, out);
+            push_hex(t, out);
         }
     }
     for b in &r.blocks {
         out.push(',');
         if let Some(t) = b {
-            crate::push_hex(&t.to_be_bytes(), out);
+            push_hex(&t.to_be_bytes(), out);
         }
     }
     for h in &r.house {
         out.push(',');
         if let Some(t) = h {
-            crate::push_hex(t, out);
+            push_hex(t, out);
         }
     }
     for f in &r.flags {
@@ -620,18 +648,6 @@ fn parse_block(s: &str) -> Option<u64> {
         return None;
     }
     u64::from_str_radix(s, 16).ok()
-}
-
-/// A 128-bit token from its 32 hexadecimal digits (as encodings and results files write it).
-pub fn parse_token(s: &str) -> Option<Token> {
-    if s.len() != 2 * TOKEN_BYTES {
-        return None;
-    }
-    let mut t = [0u8; TOKEN_BYTES];
-    for (i, byte) in t.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(t)
 }
 
 #[cfg(test)]
