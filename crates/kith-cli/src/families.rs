@@ -1,29 +1,26 @@
 //! `kith families`, `kith split` and `kith reveal`: from linked people to families, from the
 //! linkage party's results to one file per holder, and from a holder's file to its own records.
 //!
-//! Files (all CSV, written whole or not at all):
-//! - `families.csv`: `family_id, persons, records, agencies, criteria_met`, then one column per
-//!   criterion: how many holders flagged it for the family (0: not met).
-//! - `members.csv`: `family_id, entity_id, source, token`, one row per record.
+//! Files (all CSV, written whole or not at all): `families.csv` and `members.csv` (see
+//! `kith_link::identify`);
 //! - `<party>.csv` from `kith split`: `token, entity_id, family_id, family_persons,
 //!   family_agencies, family_criteria_met` (and `family_criteria`, the names, for the holders named
 //!   by `--criteria-to`); from link results only: `token, entity_id, agencies`.
 //! - `kith reveal` writes the holder's file with `local_id` in place of `token`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
-use std::io::{BufReader, Write};
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail, ensure};
-use kith::encodings::{Reader, parse_token};
-use kith_link::families::{self, Member, Token};
-use sha2::{Digest, Sha256};
+use anyhow::{Context, Result, ensure};
+use kith::encodings::parse_token;
+use kith_link::identify::{Clusters, identify};
 
 use crate::atomic::AtomicFile;
 use crate::csvin::CsvRows;
 use crate::flags::{FamiliesArgs, RevealArgs, SplitArgs};
-use crate::link::csv_field;
+use kith_link::output::csv_field;
 
 /// Check a CSV header starts with `want`.
 fn expect_header(r: &CsvRows, path: &Path, want: &[&str]) -> Result<()> {
@@ -38,13 +35,7 @@ fn expect_header(r: &CsvRows, path: &Path, want: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// clusters.csv: source → token → entity index, and the entity ids.
-struct Clusters {
-    entity_of: HashMap<String, HashMap<Token, u32>>,
-    records: usize,
-    ids: Vec<String>,
-}
-
+/// Read clusters.csv (or the clusters.csv in a folder) into the people of a linkage.
 fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
     let path = if links.is_dir() {
         links.join("clusters.csv")
@@ -53,12 +44,7 @@ fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
     };
     let mut r = CsvRows::open(&path)?;
     expect_header(&r, &path, &["source", "token", "entity_id"])?;
-    let mut c = Clusters {
-        entity_of: HashMap::new(),
-        records: 0,
-        ids: Vec::new(),
-    };
-    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut c = Clusters::new();
     while let Some((line, rec)) = r.next_row()? {
         let token = parse_token(&rec[1]).with_context(|| {
             format!(
@@ -71,240 +57,74 @@ fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
             "{}: line {line}: field entity_id is empty",
             path.display()
         );
-        let next = index.len() as u32;
-        let e = *index.entry(rec[2].to_owned()).or_insert(next);
-        if e == next {
-            c.ids.push(rec[2].to_owned());
-        }
-        c.records += 1;
-        if c.entity_of
-            .entry(rec[0].to_owned())
-            .or_default()
-            .insert(token, e)
-            .is_some()
-        {
-            bail!(
-                "{}: line {line}: record {} of {} appears twice",
-                path.display(),
-                &rec[1],
-                &rec[0]
-            );
-        }
+        ensure!(
+            c.add(&rec[0], token, &rec[2]),
+            "{}: line {line}: record {} of {} appears twice",
+            path.display(),
+            &rec[1],
+            &rec[0]
+        );
     }
     Ok((path, c))
 }
 
+/// `kith families`: clusters.csv and the encodings files → [`identify`] → families.csv and
+/// members.csv, written whole or not at all, and the summary.
 pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
-    let say = |m: String| {
-        if !quiet {
-            eprintln!("{m}");
-        }
-    };
     let (clusters_path, clusters) = read_clusters(&args.links)?;
-    // Every file's header first: the criteria of all files, sorted by name, so that the output
-    // does not depend on the order the files are given in.
-    let mut readers = Vec::with_capacity(args.inputs.len());
-    for path in &args.inputs {
-        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let r = Reader::new(BufReader::with_capacity(1 << 20, f))
-            .with_context(|| path.display().to_string())?;
-        readers.push((path, r));
-    }
-    let criteria: Vec<String> = readers
-        .iter()
-        .flat_map(|(_, r)| r.header().flags.iter().cloned())
-        .collect::<BTreeSet<String>>()
-        .into_iter()
-        .collect();
-    ensure!(criteria.len() <= 64, "more than 64 criteria in one run");
-    let mut sources: Vec<String> = Vec::new();
-    let mut members: Vec<Member> = Vec::new();
-    let mut tokens: Vec<Token> = Vec::new();
-    let mut check: Option<(String, String, PathBuf)> = None;
-    let mut held: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (path, mut r) in readers {
-        let h = r.header().clone();
-        let this = (h.schema_fingerprint.clone(), h.key_check.clone());
-        match &check {
-            None => check = Some((this.0, this.1, path.clone())),
-            Some((fp, kc, first)) => ensure!(
-                (fp, kc) == (&this.0, &this.1),
-                "{} and {} were not made with the same schema and secret; they cannot be in one run",
-                first.display(),
-                path.display()
-            ),
-        }
-        ensure!(
-            !sources.contains(&h.party),
-            "{}: the party {:?} is given twice",
-            path.display(),
-            h.party
-        );
-        let source = sources.len() as u32;
-        sources.push(h.party.clone());
-        let bit: Vec<u32> = h
-            .flags
-            .iter()
-            .map(|f| {
-                held.entry(f.clone()).or_default().push(h.party.clone());
-                criteria.iter().position(|c| c == f).unwrap_or(0) as u32
-            })
-            .collect();
-        let no_records = HashMap::new();
-        let entity_of = clusters.entity_of.get(&h.party).unwrap_or(&no_records);
-        let dwelling = h.house.iter().position(|x| x == "dwelling");
-        let register = h.house.iter().position(|x| x == "register");
-        let mut line = 1u64;
-        while let Some(row) = r
-            .next_record()
-            .with_context(|| path.display().to_string())?
-        {
-            line += 1;
-            let entity = *entity_of.get(&row.token).with_context(|| {
-                    format!(
-                        "{}: line {line}: record {} is not in {}: were these links made from these files?",
-                        path.display(),
-                        kith::hex(&row.token),
-                        clusters_path.display()
-                    )
-                })?;
-            let mut flags = 0u64;
-            for (f, b) in row.flags.iter().zip(&bit) {
-                if *f == Some(true) {
-                    flags |= 1 << b;
-                }
-            }
-            members.push(Member {
-                source,
-                entity,
-                dwelling: dwelling.and_then(|i| row.house[i]),
-                register: register.and_then(|i| row.house[i]),
-                flags,
-            });
-            tokens.push(row.token);
-        }
-    }
-    ensure!(
-        members.len() == clusters.records,
-        "{} holds {} records but the encodings files {}: give every file that was linked, and only those",
-        clusters_path.display(),
-        clusters.records,
-        members.len()
-    );
-    let grouping = families::group(clusters.ids.len(), &members);
-    let described = families::describe(&grouping, &members, criteria.len());
-
-    // A family's id: a hash of its members' record tokens, so that it says nothing about any
-    // holder's data and is the same whatever the order of the inputs or the threads.
-    let mut of_family: Vec<Vec<usize>> = vec![Vec::new(); grouping.families];
-    for (i, m) in members.iter().enumerate() {
-        of_family[grouping.family[m.entity as usize] as usize].push(i);
-    }
-    let mut rows: Vec<(String, usize)> = of_family
-        .iter_mut()
-        .enumerate()
-        .map(|(f, list)| {
-            list.sort_by(|&a, &b| {
-                (&sources[members[a].source as usize], tokens[a])
-                    .cmp(&(&sources[members[b].source as usize], tokens[b]))
-            });
-            let mut h = Sha256::new();
-            h.update(b"kith family v1\0");
-            for &i in list.iter() {
-                h.update(sources[members[i].source as usize].as_bytes());
-                h.update([0]);
-                h.update(tokens[i]);
-            }
-            (kith::hex(&h.finalize()[..8]), f)
-        })
-        .collect();
-    rows.sort();
+    let run = identify(&clusters, &clusters_path, &args.inputs)?;
 
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let fam_path = args.output.join("families.csv");
     let mem_path = args.output.join("members.csv");
     let mut fam = AtomicFile::create(&fam_path)?;
+    run.write_families(fam.writer(), args.min_criteria)
+        .with_context(|| format!("cannot write {}", fam_path.display()))?;
     let mut mem = AtomicFile::create(&mem_path)?;
-    let ctx = |p: &Path| format!("cannot write {}", p.display());
-    {
-        let w = fam.writer();
-        let mut head = "family_id,persons,records,agencies,criteria_met".to_owned();
-        for c in &criteria {
-            head.push(',');
-            head.push_str(&csv_field(c));
-        }
-        writeln!(w, "{head}").with_context(|| ctx(&fam_path))?;
-    }
-    writeln!(mem.writer(), "family_id,entity_id,source,token").with_context(|| ctx(&mem_path))?;
-    let mut by_criteria: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut written = 0;
-    for (id, f) in &rows {
-        let d = &described[*f];
-        *by_criteria.entry(d.criteria_met()).or_default() += 1;
-        if d.criteria_met() < args.min_criteria {
-            continue;
-        }
-        written += 1;
-        let mut line = format!(
-            "{id},{},{},{},{}",
-            d.persons,
-            d.records,
-            d.sources.len(),
-            d.criteria_met()
-        );
-        for c in &d.criteria {
-            line.push_str(&format!(",{}", c.len()));
-        }
-        writeln!(fam.writer(), "{line}").with_context(|| ctx(&fam_path))?;
-        for &i in &of_family[*f] {
-            let m = &members[i];
-            writeln!(
-                mem.writer(),
-                "{id},{},{},{}",
-                clusters.ids[m.entity as usize],
-                csv_field(&sources[m.source as usize]),
-                kith::hex(&tokens[i])
-            )
-            .with_context(|| ctx(&mem_path))?;
-        }
-    }
+    run.write_members(mem.writer(), args.min_criteria)
+        .with_context(|| format!("cannot write {}", mem_path.display()))?;
     fam.commit()?;
     mem.commit()?;
-
-    say(format!(
+    if quiet {
+        return Ok(());
+    }
+    let g = &run.grouping;
+    eprintln!(
         "kith families: {} people in {} families from {} records of {} holders ({})",
-        clusters.ids.len(),
-        grouping.families,
-        members.len(),
-        sources.len(),
-        sources.join(", ")
-    ));
-    say(format!(
+        run.people,
+        g.families,
+        run.records(),
+        run.sources.len(),
+        run.sources.join(", ")
+    );
+    eprintln!(
         "  in a holder's register group: {} people; placed by their household's home (the dwelling most of its records give): {}",
-        grouping.in_register, grouping.with_home
-    ));
-    say(format!(
+        g.in_register, g.with_home
+    );
+    eprintln!(
         "  not placed by dwelling because their household's records' dwellings tie (stale addresses): {}; filed in two register groups by one holder: {}",
-        grouping.ambiguous_homes, grouping.register_conflicts
-    ));
-    say(format!(
+        g.ambiguous_homes, g.register_conflicts
+    );
+    eprintln!(
         "  criteria and who holds them: {}",
-        held.iter()
+        run.held
+            .iter()
             .map(|(c, h)| format!("{c} ({})", h.join(", ")))
             .collect::<Vec<_>>()
             .join("; ")
-    ));
-    say(format!(
+    );
+    eprintln!(
         "  families by criteria met: {}",
-        by_criteria
+        run.by_criteria()
             .iter()
             .map(|(n, f)| format!("{n}: {f}"))
             .collect::<Vec<_>>()
             .join(", ")
-    ));
-    say(format!(
-        "  wrote {written} families{} to {} and {}",
+    );
+    eprintln!(
+        "  wrote {} families{} to {} and {}",
+        run.meeting(args.min_criteria),
         if args.min_criteria > 0 {
             format!(" meeting {} or more criteria", args.min_criteria)
         } else {
@@ -312,7 +132,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
         },
         fam_path.display(),
         mem_path.display()
-    ));
+    );
     Ok(())
 }
 

@@ -22,8 +22,7 @@
 
 use rustc_hash::FxHashMap;
 
-/// A 128-bit keyed token.
-pub type Token = [u8; 16];
+pub use kith_core::Token;
 
 /// One record, as families see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,6 +19,11 @@ pub mod compare;
 pub mod dataset;
 pub mod evaluate;
 pub mod families;
+pub mod identify;
+pub mod input;
+pub mod job;
+pub mod output;
+pub mod report;
 pub use kith_core::kernel;
 pub mod link;
 pub mod solve;
@@ -27,13 +32,47 @@ pub mod weigh;
 
 pub use dataset::Dataset;
 
-/// Errors of the linkage party.
+/// Errors of the linkage party. Each message is whole (it names the file and line where there is
+/// one), so a caller prints it as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     /// An encodings file could not be read.
     #[error(transparent)]
     Encodings(#[from] kith_core::EncodingsError),
+    /// An error in the named file.
+    #[error("{}: {error}", path.display())]
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was wrong in it.
+        error: Box<LinkError>,
+    },
+    /// A file could not be opened, read or written.
+    #[error("{context}: {error}")]
+    Io {
+        /// What was being done (`cannot open links/clusters.csv`).
+        context: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
     /// Input that cannot be linked.
     #[error("{0}")]
     Input(String),
+}
+
+impl LinkError {
+    pub(crate) fn io(context: impl Into<String>, error: std::io::Error) -> LinkError {
+        LinkError::Io {
+            context: context.into(),
+            error,
+        }
+    }
+
+    /// This error, as found in `path`.
+    pub fn in_file(self, path: &std::path::Path) -> LinkError {
+        LinkError::InFile {
+            path: path.to_path_buf(),
+            error: Box::new(self),
+        }
+    }
 }

@@ -79,6 +79,17 @@ pub struct Stats {
     pub possible_twins: u64,
 }
 
+impl std::ops::AddAssign<&Stats> for Stats {
+    fn add_assign(&mut self, o: &Stats) {
+        self.comparisons += o.comparisons;
+        self.all_pairs += o.all_pairs;
+        self.skipped_buckets += o.skipped_buckets;
+        self.exact_matches += o.exact_matches;
+        self.vetoed += o.vetoed;
+        self.possible_twins += o.possible_twins;
+    }
+}
+
 impl Stats {
     /// `1 - comparisons / all pairs`.
     pub fn reduction_ratio(&self) -> f64 {

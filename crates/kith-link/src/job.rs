@@ -1,0 +1,654 @@
+//! One linkage run, as `kith link` runs it: read the inputs, choose blocking and scoring, find
+//! candidates, choose the threshold, solve, and write links, clusters and the review band.
+//!
+//! ```no_run
+//! use kith_link::job::LinkJob;
+//!
+//! let job = LinkJob::new(vec!["council.kith".into(), "health.kith".into()]);
+//! let run = job.run(&mut |p| eprintln!("{p}"))?;
+//! for line in run.report.lines() {
+//!     eprintln!("{line}");
+//! }
+//! run.write_links(&mut std::fs::File::create("links.csv").expect("create"))?;
+//! run.write_clusters(&mut std::fs::File::create("clusters.csv").expect("create"))?;
+//! # Ok::<(), kith_link::LinkError>(())
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use kith_core::Token;
+use kith_core::encodings::Reader;
+
+use crate::block::{Blocking, LshParams};
+use crate::dataset::{Chunks, Ids};
+use crate::input::read_dataset;
+use crate::link::{self, Candidates, FIELD_THRESHOLD, LinkOptions, Linkage, Stats};
+use crate::output::{csv_field, write_clusters, write_pairs};
+use crate::report::{
+    BestScores, ChunkSummary, Completeness, InputSummary, LinkReport, Progress, ThresholdChoice,
+    Timings,
+};
+use crate::solve::{Candidate, candidate_order};
+use crate::threshold::{self, Histogram};
+use crate::{Dataset, LinkError};
+
+/// How pairs are chosen for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockingChoice {
+    /// The holders' keyed blocking keys when every input carries the same ones (alone with field
+    /// scoring, which recovers what they miss; with LSH otherwise), else LSH.
+    #[default]
+    Auto,
+    /// Every pair.
+    None,
+    /// Only the keyed blocking keys.
+    Keys,
+    /// Only LSH on the CLKs.
+    Lsh,
+    /// Keyed blocking keys and LSH: a pair is compared when either matches.
+    KeysAndLsh,
+}
+
+/// How pairs are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scoring {
+    /// Field by field when every input carries the same field-level filters, else CLK Dice.
+    #[default]
+    Auto,
+    /// CLK Dice only.
+    Clk,
+    /// Field by field; an error when the inputs carry no field-level filters.
+    Fields,
+}
+
+/// A checked description of one linkage run.
+#[derive(Debug, Clone)]
+pub struct LinkJob {
+    /// Encodings files (kith or clkhash-json), at least two (one with `dedupe`).
+    pub inputs: Vec<PathBuf>,
+    /// Threshold, review band, buckets, duplicates, exact-token veto, kernel and candidate floor.
+    /// Its `blocking` and `fields` are set by the run from [`Self::blocking`] and [`Self::scoring`].
+    pub options: LinkOptions,
+    /// How pairs are chosen.
+    pub blocking: BlockingChoice,
+    /// LSH parameters, where LSH is used.
+    pub lsh: LshParams,
+    /// How pairs are scored.
+    pub scoring: Scoring,
+    /// Measure pairs completeness on up to this many records per source.
+    pub check_blocking: Option<usize>,
+    /// Read the first file this many records at a time against the others held in memory.
+    pub chunk: Option<usize>,
+}
+
+impl LinkJob {
+    /// A job with `kith link`'s defaults.
+    pub fn new(inputs: Vec<PathBuf>) -> LinkJob {
+        LinkJob {
+            inputs,
+            options: LinkOptions::default(),
+            blocking: BlockingChoice::Auto,
+            lsh: LshParams::default(),
+            scoring: Scoring::Auto,
+            check_blocking: None,
+            chunk: None,
+        }
+    }
+
+    /// Check what can be checked before reading any input. Messages name `kith link`'s flags.
+    pub fn check(&self) -> Result<(), LinkError> {
+        let bad = |m: String| Err(LinkError::Input(m));
+        let o = &self.options;
+        for (name, v) in [
+            ("--threshold", o.threshold),
+            ("--review-threshold", o.review),
+            ("--candidate-floor", Some(o.candidate_floor)),
+        ] {
+            if let Some(t) = v.filter(|t| !(t.is_finite() && (0.0..=1.0).contains(t))) {
+                return bad(format!("{name} must be between 0 and 1, not {t}"));
+            }
+        }
+        if let (Some(t), Some(r)) = (o.threshold, o.review)
+            && r >= t
+        {
+            return bad(format!(
+                "--review-threshold ({r}) must be below --threshold ({t})"
+            ));
+        }
+        if self.inputs.len() < 2 && !o.dedupe {
+            return bad("give at least two encodings files (or one with --dedupe)".into());
+        }
+        if !(1..=64).contains(&self.lsh.bits) {
+            return bad("--lsh-bits must be between 1 and 64".into());
+        }
+        if self.lsh.tables < 1 {
+            return bad("--lsh-tables must be at least 1".into());
+        }
+        if o.max_bucket < 1 {
+            return bad("--max-bucket must be at least 1".into());
+        }
+        if let Some(n) = self.chunk {
+            if n < 1 {
+                return bad("--chunk must be at least 1".into());
+            }
+            if self.inputs.len() < 2 || o.dedupe || self.check_blocking.is_some() {
+                return bad("--chunk links the first file chunk by chunk against the others: give two or more files, without --dedupe or --check-blocking".into());
+            }
+            if o.threshold.is_none() && self.scoring == Scoring::Clk {
+                return bad("--chunk with CLK scoring needs --threshold (kith suggests one from the whole score distribution; run without --chunk on a sample to see it)".into());
+            }
+        }
+        for (i, p) in self.inputs.iter().enumerate() {
+            if self.inputs[..i].contains(p) {
+                return bad(format!("{} is given twice", p.display()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Run the linkage. `progress` hears of each input read and each chunk linked.
+    pub fn run(&self, progress: &mut dyn FnMut(&Progress)) -> Result<LinkRun, LinkError> {
+        self.check()?;
+        let mut options = self.options.clone();
+        options.fields = self.scoring != Scoring::Clk;
+        if self.chunk.is_some() {
+            return self.run_chunked(options, progress);
+        }
+        let t0 = Instant::now();
+        let mut datasets = Vec::with_capacity(self.inputs.len());
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        for p in &self.inputs {
+            let d = read_dataset(p)?;
+            let summary = summarise(p, &d);
+            progress(&Progress::Read(summary.clone()));
+            inputs.push(summary);
+            datasets.push(d);
+        }
+        link::check_compatible(&datasets)
+            .map_err(|e| LinkError::Input(format!("these inputs cannot be linked: {e}")))?;
+        let fields = self.settle(&datasets, &mut options)?;
+        let read = t0.elapsed();
+
+        let t1 = Instant::now();
+        let candidates = link::find_candidates(&datasets, &options)?;
+        let score = t1.elapsed();
+        let (threshold, best) = match &candidates.model {
+            Some(_) => (
+                ThresholdChoice {
+                    used: options.threshold.unwrap_or(FIELD_THRESHOLD),
+                    given: options.threshold,
+                    suggested: FIELD_THRESHOLD,
+                },
+                None,
+            ),
+            None => {
+                let suggestion = threshold::suggest(&candidates.best);
+                let choice = ThresholdChoice {
+                    used: options
+                        .threshold
+                        .unwrap_or(suggestion.threshold.max(candidates.collected_at)),
+                    given: options.threshold,
+                    suggested: suggestion.threshold,
+                };
+                let best = BestScores {
+                    histogram: candidates.best.clone(),
+                    suggestion,
+                };
+                (choice, Some(best))
+            }
+        };
+        let completeness = self.check_blocking.map(|sample| {
+            let (found, all) =
+                link::pairs_completeness(&datasets, &candidates, threshold.used, sample, &options);
+            Completeness { sample, found, all }
+        });
+        let review = options.review.filter(|&r| r < threshold.used);
+        let linkage = link::solve(
+            &datasets,
+            &candidates,
+            threshold.used,
+            review,
+            options.dedupe,
+        );
+        let report = LinkReport {
+            inputs,
+            chunked: None,
+            blocking: options.blocking,
+            fields,
+            candidate_floor: options.candidate_floor,
+            kernel: options.kernel,
+            max_bucket: options.max_bucket,
+            stats: candidates.stats.clone(),
+            candidates: candidates.pairs.len(),
+            collected_at: candidates.collected_at,
+            model: candidates.model,
+            best,
+            threshold,
+            completeness,
+            review_asked: options.review,
+            review,
+            links: linkage.links.len(),
+            entities: linkage.groups,
+            review_pairs: linkage.review.len(),
+            timings: Timings {
+                read,
+                score,
+                total: t0.elapsed(),
+            },
+        };
+        Ok(LinkRun {
+            report,
+            datasets,
+            linkage,
+            unpaired: None,
+        })
+    }
+
+    /// Decide scoring and blocking for these inputs (into `options`); returns whether pairs are
+    /// scored field by field.
+    fn settle(&self, datasets: &[Dataset], options: &mut LinkOptions) -> Result<bool, LinkError> {
+        let fields = link::uses_fields(datasets, options);
+        if !fields && self.scoring == Scoring::Fields {
+            return Err(LinkError::Input(format!(
+                "--scoring fields needs every input to carry the same field-level filters (the schema's kith.fields section); these inputs carry {}",
+                datasets
+                    .iter()
+                    .map(|d| format!(
+                        "{}: [{}]",
+                        d.source,
+                        d.field_specs()
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )));
+        }
+        options.blocking = self.blocking_for(datasets, fields)?;
+        Ok(fields)
+    }
+
+    /// The blocking policy: what [`BlockingChoice`] means for these inputs.
+    fn blocking_for(&self, datasets: &[Dataset], fields: bool) -> Result<Blocking, LinkError> {
+        let have_keys = datasets.iter().all(|d| !d.block_names().is_empty())
+            && datasets
+                .windows(2)
+                .all(|w| w[0].block_names() == w[1].block_names());
+        let lsh = self.lsh;
+        Ok(match self.blocking {
+            BlockingChoice::None => Blocking::None,
+            BlockingChoice::Lsh => Blocking::Lsh(lsh),
+            // Field scoring recovers what keyed blocking keys alone find well, and LSH costs far
+            // more.
+            BlockingChoice::Auto if have_keys && fields => Blocking::Keys,
+            BlockingChoice::Auto if have_keys => Blocking::KeysAndLsh(lsh),
+            BlockingChoice::Auto => Blocking::Lsh(lsh),
+            BlockingChoice::Keys | BlockingChoice::KeysAndLsh => {
+                if !have_keys {
+                    return Err(LinkError::Input(format!(
+                        "--blocking keys needs every input to carry the same keyed blocking keys (the schema's kith.blocking section); these inputs carry {}",
+                        datasets
+                            .iter()
+                            .map(|d| format!("{}: [{}]", d.source, d.block_names().join(", ")))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )));
+                }
+                if self.blocking == BlockingChoice::Keys {
+                    Blocking::Keys
+                } else {
+                    Blocking::KeysAndLsh(lsh)
+                }
+            }
+        })
+    }
+
+    /// The first file is read `chunk` records at a time and each chunk is linked against the other
+    /// files, held in memory. Only records of the first file that are in a candidate pair are kept
+    /// (as their tokens) for solving, so memory does not grow with the first file. With CLK
+    /// scoring and a given threshold every pair at or above it is a candidate whatever the
+    /// chunking, so the links are those of an ordinary run (tested). `clusters.csv` lists the
+    /// entities of two or more records and the other files' records first (sorted by entity id),
+    /// then the first file's unlinked records in the file's order (by token).
+    fn run_chunked(
+        &self,
+        mut options: LinkOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<LinkRun, LinkError> {
+        let chunk = self.chunk.unwrap_or(usize::MAX);
+        let t0 = Instant::now();
+        let mut others = Vec::with_capacity(self.inputs.len() - 1);
+        let mut inputs = Vec::with_capacity(self.inputs.len() - 1);
+        for p in &self.inputs[1..] {
+            let d = read_dataset(p)?;
+            let summary = summarise(p, &d);
+            progress(&Progress::Read(summary.clone()));
+            inputs.push(summary);
+            others.push(d);
+        }
+        let first = &self.inputs[0];
+        let mut chunks = open_chunks(first, chunk)?;
+        let header = chunks.header().clone();
+        let mut kept_rows = Compact::new(&header);
+        let mut pairs: Vec<Candidate> = Vec::new();
+        let mut merged = Merged::default();
+        let (mut read, mut n_chunks) = (0usize, 0usize);
+        let mut fields = false;
+        // Pairs below both thresholds can never be links or in the review band.
+        let floor = match (options.threshold, options.review) {
+            (Some(t), Some(r)) => t.min(r),
+            (Some(t), None) => t,
+            (None, Some(r)) => r.min(FIELD_THRESHOLD),
+            (None, None) => FIELD_THRESHOLD,
+        };
+        while let Some(d) = chunks.next_chunk().map_err(|e| e.in_file(first))? {
+            let base = read;
+            read += d.len();
+            let mut datasets = Vec::with_capacity(1 + others.len());
+            datasets.push(d);
+            datasets.append(&mut others);
+            if n_chunks == 0 {
+                link::check_compatible(&datasets)
+                    .map_err(|e| LinkError::Input(format!("these inputs cannot be linked: {e}")))?;
+                fields = self.settle(&datasets, &mut options)?;
+            }
+            n_chunks += 1;
+            let mut kept = Vec::new();
+            for found in link_chunk(&mut datasets, &options, n_chunks == 1)? {
+                merged.add(&found);
+                kept.extend(found.pairs.into_iter().filter(|c| c.score >= floor));
+            }
+            pairs.extend(kept_rows.renumber(&datasets[0], kept)?);
+            others = datasets.split_off(1);
+            progress(&Progress::Chunk {
+                number: n_chunks,
+                records: (base + 1, read),
+                path: first.clone(),
+                kept: pairs.len(),
+            });
+        }
+        let read_and_score = t0.elapsed();
+        let threshold = options.threshold.unwrap_or(FIELD_THRESHOLD);
+        pairs.sort_by(candidate_order);
+        let mut datasets = Vec::with_capacity(1 + others.len());
+        datasets.push(kept_rows.dataset);
+        datasets.append(&mut others);
+        let candidates = Candidates {
+            pairs,
+            best: Histogram::default(),
+            stats: merged.stats,
+            collected_at: merged.collected_at,
+            model: None,
+            twins: Vec::new(),
+        };
+        let review = options.review.filter(|&r| r < threshold);
+        let linkage = link::solve(&datasets, &candidates, threshold, review, false);
+        let kept: HashSet<Token> = match datasets[0].ids() {
+            Ids::Tokens(t) => t.iter().copied().collect(),
+            Ids::RowIndex => HashSet::new(),
+        };
+        let report = LinkReport {
+            inputs,
+            chunked: Some(ChunkSummary {
+                path: first.clone(),
+                source: header.party.clone(),
+                records: read,
+                chunks: n_chunks,
+                chunk,
+            }),
+            blocking: options.blocking,
+            fields,
+            candidate_floor: options.candidate_floor,
+            kernel: options.kernel,
+            max_bucket: options.max_bucket,
+            stats: candidates.stats.clone(),
+            candidates: candidates.pairs.len(),
+            collected_at: candidates.collected_at,
+            model: merged.model,
+            best: None,
+            threshold: ThresholdChoice {
+                used: threshold,
+                given: options.threshold,
+                suggested: FIELD_THRESHOLD,
+            },
+            completeness: None,
+            review_asked: options.review,
+            review,
+            links: linkage.links.len(),
+            entities: linkage.groups,
+            review_pairs: linkage.review.len(),
+            timings: Timings {
+                read: read_and_score,
+                score: read_and_score,
+                total: t0.elapsed(),
+            },
+        };
+        Ok(LinkRun {
+            report,
+            datasets,
+            linkage,
+            unpaired: Some(Unpaired {
+                path: first.clone(),
+                source: header.party,
+                kept,
+            }),
+        })
+    }
+}
+
+fn summarise(path: &Path, d: &Dataset) -> InputSummary {
+    InputSummary {
+        path: path.to_path_buf(),
+        source: d.source.clone(),
+        records: d.len(),
+        bits: d.bits(),
+        clkhash_json: d.fingerprint.is_none(),
+    }
+}
+
+fn open_chunks(path: &Path, chunk: usize) -> Result<Chunks<BufReader<File>>, LinkError> {
+    let f = File::open(path)
+        .map_err(|e| LinkError::io(format!("cannot open {}", path.display()), e))?;
+    Chunks::new(BufReader::with_capacity(1 << 20, f), chunk).map_err(|e| {
+        LinkError::Input(format!(
+            "{}: --chunk reads kith encodings files only: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Link one chunk (`datasets[0]`) against the other files. The first chunk is linked with all the
+/// other files together, which also finds the pairs between them; later chunks only against each
+/// other file in turn (put second in the slice, then renumbered back), since those pairs would be
+/// the same every time.
+fn link_chunk(
+    datasets: &mut [Dataset],
+    options: &LinkOptions,
+    first_chunk: bool,
+) -> Result<Vec<Candidates>, LinkError> {
+    if first_chunk || datasets.len() == 2 {
+        return Ok(vec![link::find_candidates(datasets, options)?]);
+    }
+    let mut parts = Vec::with_capacity(datasets.len() - 1);
+    for j in 1..datasets.len() {
+        datasets.swap(1, j);
+        let found = link::find_candidates(&datasets[..2], options);
+        datasets.swap(1, j);
+        let mut found = found?;
+        for c in &mut found.pairs {
+            for r in [&mut c.a, &mut c.b] {
+                if r.ds == 1 {
+                    r.ds = j as u32;
+                }
+            }
+        }
+        parts.push(found);
+    }
+    Ok(parts)
+}
+
+/// What the chunks of a chunked run add up to.
+#[derive(Debug, Default)]
+struct Merged {
+    stats: Stats,
+    collected_at: f64,
+    model: Option<crate::weigh::Model>,
+}
+
+impl Merged {
+    fn add(&mut self, found: &Candidates) {
+        self.stats += &found.stats;
+        self.collected_at = found.collected_at;
+        if self.model.is_none() {
+            self.model.clone_from(&found.model);
+        }
+    }
+}
+
+/// The first file's records that are in a kept pair, renumbered in file order: tokens only, so
+/// memory follows the pairs kept, not the file.
+struct Compact {
+    dataset: Dataset,
+    zero_clk: Vec<u8>,
+    no_exact: Vec<Option<Token>>,
+    no_blocks: Vec<Option<u64>>,
+}
+
+impl Compact {
+    fn new(h: &kith_core::encodings::Header) -> Compact {
+        Compact {
+            dataset: Dataset::new(
+                &h.party,
+                h.clk_bits,
+                true,
+                h.exact.clone(),
+                h.blocks.clone(),
+            ),
+            zero_clk: vec![0u8; (h.clk_bits as usize).div_ceil(8)],
+            no_exact: vec![None; h.exact.len()],
+            no_blocks: vec![None; h.blocks.len()],
+        }
+    }
+
+    /// Keep the chunk's records that `kept` names and point the pairs at their new rows.
+    fn renumber(
+        &mut self,
+        chunk: &Dataset,
+        kept: Vec<Candidate>,
+    ) -> Result<Vec<Candidate>, LinkError> {
+        let mut rows: Vec<u32> = kept
+            .iter()
+            .flat_map(|c| [c.a, c.b])
+            .filter(|r| r.ds == 0)
+            .map(|r| r.row)
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let Ids::Tokens(tokens) = chunk.ids() else {
+            return Err(LinkError::Input(
+                "--chunk reads kith encodings files only".into(),
+            ));
+        };
+        let mut to_compact: HashMap<u32, u32> = HashMap::with_capacity(rows.len());
+        for r in rows {
+            to_compact.insert(r, self.dataset.len() as u32);
+            self.dataset.push(
+                Some(tokens[r as usize]),
+                &self.zero_clk,
+                &self.no_exact,
+                &self.no_blocks,
+            )?;
+        }
+        Ok(kept
+            .into_iter()
+            .map(|mut c| {
+                for r in [&mut c.a, &mut c.b] {
+                    if r.ds == 0 {
+                        r.row = to_compact[&r.row];
+                    }
+                }
+                c
+            })
+            .collect())
+    }
+}
+
+/// The first file's records of a chunked run that were in no candidate pair: each its own entity,
+/// appended to `clusters.csv` in a second pass over the file.
+#[derive(Debug)]
+struct Unpaired {
+    path: PathBuf,
+    source: String,
+    kept: HashSet<Token>,
+}
+
+/// A finished linkage: its report, and the files to write.
+#[derive(Debug)]
+pub struct LinkRun {
+    /// What was found and decided.
+    pub report: LinkReport,
+    datasets: Vec<Dataset>,
+    linkage: Linkage,
+    unpaired: Option<Unpaired>,
+}
+
+impl LinkRun {
+    /// The inputs as linked (for a chunked run, the first file's kept records first).
+    pub fn datasets(&self) -> &[Dataset] {
+        &self.datasets
+    }
+
+    /// The links, review pairs and entity ids.
+    pub fn linkage(&self) -> &Linkage {
+        &self.linkage
+    }
+
+    /// Whether there is a review band (and so a `review.csv`).
+    pub fn has_review(&self) -> bool {
+        self.report.review.is_some()
+    }
+
+    /// Write `links.csv`.
+    pub fn write_links<W: Write>(&self, w: &mut W) -> Result<(), LinkError> {
+        write_pairs(w, &self.datasets, &self.linkage.links)
+            .map_err(|e| LinkError::io("cannot write links.csv", e))
+    }
+
+    /// Write `review.csv` (the header alone when there is no band).
+    pub fn write_review<W: Write>(&self, w: &mut W) -> Result<(), LinkError> {
+        write_pairs(w, &self.datasets, &self.linkage.review)
+            .map_err(|e| LinkError::io("cannot write review.csv", e))
+    }
+
+    /// Write `clusters.csv`. For a chunked run this reads the first file again.
+    pub fn write_clusters<W: Write>(&self, w: &mut W) -> Result<(), LinkError> {
+        let wr = |e| LinkError::io("cannot write clusters.csv", e);
+        write_clusters(w, &self.datasets, &self.linkage.entity).map_err(wr)?;
+        let Some(u) = &self.unpaired else {
+            return Ok(());
+        };
+        let f = File::open(&u.path)
+            .map_err(|e| LinkError::io(format!("cannot open {}", u.path.display()), e))?;
+        let mut reader = Reader::new(BufReader::with_capacity(1 << 20, f))
+            .map_err(|e| LinkError::from(e).in_file(&u.path))?;
+        let party = csv_field(&u.source);
+        while let Some(t) = reader
+            .next_token()
+            .map_err(|e| LinkError::from(e).in_file(&u.path))?
+        {
+            if u.kept.contains(&t) {
+                continue;
+            }
+            let token = kith_core::hex(&t);
+            let id = link::entity_id(&mut [(u.source.clone(), token.clone())]);
+            writeln!(w, "{party},{token},{id:016x}").map_err(wr)?;
+        }
+        Ok(())
+    }
+}

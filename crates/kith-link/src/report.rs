@@ -1,0 +1,427 @@
+//! What a linkage run found and decided, for the caller to print or keep: [`LinkReport`], with
+//! [`LinkReport::lines`] giving the text `kith link` prints.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::block::Blocking;
+use crate::kernel::Kernel;
+use crate::link::{FIELD_THRESHOLD, Stats};
+use crate::threshold::{self, Histogram, Suggestion};
+use crate::weigh::{self, Model};
+
+/// One input as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSummary {
+    /// The file.
+    pub path: PathBuf,
+    /// Its party.
+    pub source: String,
+    /// Records read.
+    pub records: usize,
+    /// CLK length.
+    pub bits: u32,
+    /// A clkhash-json file (no fingerprint or key check to compare).
+    pub clkhash_json: bool,
+}
+
+impl std::fmt::Display for InputSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "kith: read {} records of {} from {} ({} bits{})",
+            self.records,
+            self.source,
+            self.path.display(),
+            self.bits,
+            if self.clkhash_json {
+                ", clkhash-json"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Something a run reports while it goes, before its [`LinkReport`] is complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// An input file was read whole.
+    Read(InputSummary),
+    /// A chunk of the first file was linked (`--chunk`).
+    Chunk {
+        /// 1-based chunk number.
+        number: usize,
+        /// Its first and last record, 1-based.
+        records: (usize, usize),
+        /// The file.
+        path: PathBuf,
+        /// Candidate pairs kept so far.
+        kept: usize,
+    },
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Progress::Read(input) => input.fmt(f),
+            Progress::Chunk {
+                number,
+                records,
+                path,
+                kept,
+            } => write!(
+                f,
+                "kith: chunk {number}: records {}-{} of {}; {kept} pairs kept so far",
+                records.0,
+                records.1,
+                path.display()
+            ),
+        }
+    }
+}
+
+/// How the threshold was chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdChoice {
+    /// The threshold used.
+    pub used: f64,
+    /// The threshold given by the caller, if any.
+    pub given: Option<f64>,
+    /// What kith suggests: with field scoring [`FIELD_THRESHOLD`], with CLK scoring from the
+    /// best-score histogram.
+    pub suggested: f64,
+}
+
+/// The best-score histogram of CLK scoring and the threshold it suggests.
+#[derive(Debug, Clone)]
+pub struct BestScores {
+    /// Each record's best score against each other source.
+    pub histogram: Histogram,
+    /// The suggestion from it.
+    pub suggestion: Suggestion,
+}
+
+/// The measured pairs completeness of blocking (`--check-blocking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completeness {
+    /// Records sampled per source, at most.
+    pub sample: usize,
+    /// Pairs all-pairs scoring would link that blocking found.
+    pub found: u64,
+    /// Pairs all-pairs scoring would link.
+    pub all: u64,
+}
+
+impl Completeness {
+    /// `found / all` (1 when there is nothing to find).
+    pub fn ratio(&self) -> f64 {
+        if self.all == 0 {
+            1.0
+        } else {
+            self.found as f64 / self.all as f64
+        }
+    }
+}
+
+/// How the first file was read in chunks (`--chunk`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSummary {
+    /// The first file.
+    pub path: PathBuf,
+    /// Its party.
+    pub source: String,
+    /// Records read from it.
+    pub records: usize,
+    /// Chunks read.
+    pub chunks: usize,
+    /// Records per chunk, at most.
+    pub chunk: usize,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timings {
+    /// Reading the inputs (for a chunked run: reading and scoring).
+    pub read: Duration,
+    /// Finding candidates.
+    pub score: Duration,
+    /// The whole run, up to solving.
+    pub total: Duration,
+}
+
+/// Everything a linkage run found and decided.
+#[derive(Debug, Clone)]
+pub struct LinkReport {
+    /// The inputs, in the order given (for a chunked run, the files held in memory).
+    pub inputs: Vec<InputSummary>,
+    /// Set for a chunked run.
+    pub chunked: Option<ChunkSummary>,
+    /// How pairs were chosen.
+    pub blocking: Blocking,
+    /// Whether pairs were scored field by field.
+    pub fields: bool,
+    /// With field scoring, the CLK Dice below which a pair is not a candidate.
+    pub candidate_floor: f64,
+    /// The popcount kernel.
+    pub kernel: Kernel,
+    /// Buckets larger than this were skipped.
+    pub max_bucket: usize,
+    /// Counts from candidate generation.
+    pub stats: Stats,
+    /// Candidate pairs collected.
+    pub candidates: usize,
+    /// The score they were collected at.
+    pub collected_at: f64,
+    /// The field scoring model (of the first chunk, for a chunked run).
+    pub model: Option<Model>,
+    /// With CLK scoring, the best-score histogram and its suggestion.
+    pub best: Option<BestScores>,
+    /// The threshold.
+    pub threshold: ThresholdChoice,
+    /// The measured pairs completeness, when asked for.
+    pub completeness: Option<Completeness>,
+    /// A review threshold that was asked for.
+    pub review_asked: Option<f64>,
+    /// The review band's lower bound, when there is a band.
+    pub review: Option<f64>,
+    /// Links written.
+    pub links: usize,
+    /// Entities of two or more records.
+    pub entities: usize,
+    /// Pairs in the review band.
+    pub review_pairs: usize,
+    /// Times.
+    pub timings: Timings,
+}
+
+impl LinkReport {
+    /// Whether kith encodings were mixed with clkhash-json files (whose schema and secret kith
+    /// cannot check).
+    pub fn mixed_formats(&self) -> bool {
+        let kith = self.inputs.iter().filter(|i| !i.clkhash_json).count();
+        kith != 0 && kith != self.inputs.len()
+    }
+
+    /// The report as `kith link` prints it (after the inputs' [`Progress::Read`] lines), one line
+    /// each, up to the files written.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match &self.chunked {
+            None => self.scan_lines(&mut out),
+            Some(c) => self.chunked_lines(c, &mut out),
+        }
+        out
+    }
+
+    fn scan_lines(&self, out: &mut Vec<String>) {
+        if self.mixed_formats() {
+            out.push("kith: warning: mixing kith encodings with clkhash-json files; kith cannot check that the clkhash-json files used the same schema and secret".into());
+        }
+        let s = &self.stats;
+        let secs = self.timings.score.as_secs_f64();
+        out.push(format!(
+            "kith: blocking {}; {} comparisons of {} possible (reduction ratio {:.6}); {} candidate pairs at {} {:.2} or above; kernel {}; {:.3} s ({})",
+            describe_blocking(self.blocking),
+            s.comparisons,
+            s.all_pairs,
+            s.reduction_ratio(),
+            self.candidates,
+            if self.fields {
+                format!("CLK Dice {:.2} and match probability", self.candidate_floor)
+            } else {
+                "Dice".to_owned()
+            },
+            self.collected_at,
+            self.kernel.name(),
+            secs,
+            rate(s.comparisons, secs)
+        ));
+        self.skipped_lines(out);
+        if s.possible_twins > 0 {
+            out.push(format!(
+                "kith: {} pairs within one source look like twins (shared fields agree, the differing field does not): not merged{}",
+                s.possible_twins,
+                if self.review_asked.is_some() {
+                    "; listed in review.csv"
+                } else {
+                    "; give --review-threshold to list them for review"
+                }
+            ));
+        }
+        if s.exact_matches > 0 || s.vetoed > 0 {
+            out.push(format!(
+                "kith: {} pairs matched on exact tokens; {} CLK matches vetoed by differing exact tokens",
+                s.exact_matches, s.vetoed
+            ));
+        }
+        let t = &self.threshold;
+        if let Some(model) = &self.model {
+            out.extend(describe_model(model));
+            out.push(match t.given {
+                Some(g) => format!("kith: threshold {g:.2} (given); kith would suggest {FIELD_THRESHOLD:.2}"),
+                None => format!(
+                    "kith: suggested threshold {FIELD_THRESHOLD:.2}: pairs from there up are more likely matches than not, under the model"
+                ),
+            });
+        } else if let Some(best) = &self.best {
+            let h = &best.histogram;
+            if h.sampled {
+                out.push(format!(
+                    "kith: best score against each other source, for a sample of {} records (all pairs were scored at the given threshold; the sample, from {:.2}):",
+                    h.total(),
+                    h.floor_bin as f64 / threshold::BINS as f64
+                ));
+            } else {
+                out.push("kith: each record's best score against each other source:".into());
+            }
+            out.extend(h.render());
+            match t.given {
+                Some(g) => out.push(format!(
+                    "kith: threshold {g:.2} (given); kith would suggest {:.2}",
+                    best.suggestion.threshold
+                )),
+                None => {
+                    out.push(format!(
+                        "kith: suggested threshold {:.2}:",
+                        best.suggestion.threshold
+                    ));
+                    out.extend(best.suggestion.reasons.iter().map(|r| format!("  - {r}")));
+                }
+            }
+        }
+        if let Some(c) = &self.completeness {
+            out.push(format!(
+                "kith: blocking check on up to {} records per source: of the {} pairs all-pairs scoring would link at {:.2}, blocking found {} (pairs completeness {:.4})",
+                c.sample,
+                c.all,
+                t.used,
+                c.found,
+                c.ratio()
+            ));
+        }
+        if let Some(r) = self.review_asked.filter(|&r| r >= t.used) {
+            out.push(format!(
+                "kith: warning: --review-threshold {r} is not below the threshold {:.2}, so there is no review band{}",
+                t.used,
+                if self.fields {
+                    " (with field scoring both are match probabilities; try 0.1)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
+    fn chunked_lines(&self, c: &ChunkSummary, out: &mut Vec<String>) {
+        let s = &self.stats;
+        out.push(format!(
+            "kith: read {} records of {} from {} in {} chunks of up to {}; blocking {}; {} comparisons of {} possible (reduction ratio {:.6})",
+            c.records,
+            c.source,
+            c.path.display(),
+            c.chunks,
+            c.chunk,
+            describe_blocking(self.blocking),
+            s.comparisons,
+            s.all_pairs,
+            s.reduction_ratio()
+        ));
+        self.skipped_lines(out);
+        if let Some(m) = &self.model {
+            out.push(
+                "kith: field scoring model of the first chunk (each chunk fits its own):".into(),
+            );
+            out.extend(describe_model(m));
+        }
+    }
+
+    fn skipped_lines(&self, out: &mut Vec<String>) {
+        if self.stats.skipped_buckets > 0 {
+            out.push(format!(
+                "kith: warning: {} oversized blocking buckets (over {} records) were skipped; raise --max-bucket or use more specific keys",
+                self.stats.skipped_buckets, self.max_bucket
+            ));
+        }
+    }
+}
+
+/// Comparisons per second, in the unit that shows the figure (a small run is not "0 M").
+fn rate(comparisons: u64, secs: f64) -> String {
+    let per_s = comparisons as f64 / secs.max(1e-9);
+    if per_s >= 1e6 {
+        format!("{:.0} M comparisons/s", per_s / 1e6)
+    } else if per_s >= 1e3 {
+        format!("{:.0} k comparisons/s", per_s / 1e3)
+    } else {
+        format!("{per_s:.0} comparisons/s")
+    }
+}
+
+/// A blocking method in words.
+pub fn describe_blocking(b: Blocking) -> String {
+    match b {
+        Blocking::None => "none (all pairs)".into(),
+        Blocking::Keys => "keyed blocking keys".into(),
+        Blocking::Lsh(p) => format!("LSH ({} tables of {} bits)", p.tables, p.bits),
+        Blocking::KeysAndLsh(p) => format!(
+            "keyed blocking keys + LSH ({} tables of {} bits)",
+            p.tables, p.bits
+        ),
+    }
+}
+
+/// The fitted model, one line per field.
+pub fn describe_model(m: &Model) -> Vec<String> {
+    let mut out = vec![format!(
+        "kith: field scoring model, fitted without labels on {} sampled pairs across sources and {} within ({} EM iterations; {:.2}% and {:.2}% of them look like matches; u from {} random pairs):",
+        m.fitted[weigh::CROSS],
+        m.fitted[weigh::WITHIN],
+        m.iterations,
+        100.0 * m.candidate_share[weigh::CROSS],
+        100.0 * m.candidate_share[weigh::WITHIN],
+        m.random_pairs
+    )];
+    out.push(format!(
+        "  {:<14} weight log2(m/u) at Dice <{:.2} / {:.2} / {:.2} / {:.2} / {:.2}+",
+        "field",
+        weigh::LEVELS[3],
+        weigh::LEVELS[3],
+        weigh::LEVELS[2],
+        weigh::LEVELS[1],
+        weigh::LEVELS[0]
+    ));
+    for (f, name) in m.names.iter().enumerate() {
+        let w: Vec<String> = (0..weigh::NLEVELS)
+            .map(|l| format!("{:+6.1}", (m.m[f][l] / m.u[f][l]).log2()))
+            .collect();
+        out.push(format!("  {name:<14} {}", w.join(" ")));
+    }
+    out.push(format!(
+        "  a pair is more likely a match than not from weight {:.1} across sources (prior {:.2e}){}",
+        m.even_weight(weigh::CROSS),
+        m.prior[weigh::CROSS],
+        if m.fitted[weigh::WITHIN] > 0 {
+            format!(
+                ", {:.1} within one source (prior {:.2e})",
+                m.even_weight(weigh::WITHIN),
+                m.prior[weigh::WITHIN]
+            )
+        } else {
+            String::new()
+        }
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_keep_their_figure_for_small_runs() {
+        assert_eq!(rate(5_000_000, 1.0), "5 M comparisons/s");
+        assert_eq!(rate(30_000, 1.0), "30 k comparisons/s");
+        assert_eq!(rate(120, 1.0), "120 comparisons/s");
+    }
+}
