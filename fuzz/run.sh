@@ -18,7 +18,7 @@ command -v cargo-fuzz >/dev/null || { echo "fuzz/run.sh: install cargo-fuzz firs
 export RUSTC_BOOTSTRAP=1
 mkdir -p corpus/schema corpus/encodings corpus/extract
 cp ../fixtures/demo/schema.json ../fixtures/bench-schema.json corpus/schema/ 2>/dev/null || cp ../fixtures/demo/schema.json corpus/schema/
-find ../fixtures/clkhash -name '*.json' -size -64k | head -50 | while read -r f; do cp "$f" corpus/schema/; done
+find ../crates/kith/tests/vectors -name '*.json' -size -64k | head -50 | while read -r f; do cp "$f" corpus/schema/; done
 cp ../fixtures/golden/council.kith corpus/encodings/
 tail -n +2 ../fixtures/demo/council.csv > corpus/extract/council.csv
 status=0

@@ -21,7 +21,7 @@ use kith_synth::Agency;
 use crate::flags::{Cli, DemoArgs, EvaluateArgs, SynthArgs};
 
 /// The agreed schema of the demo (the repository's `fixtures/demo/schema.json`).
-const SCHEMA: &str = include_str!("../../../fixtures/demo/schema.json");
+const SCHEMA: &str = include_str!("../../kith/data/demo-schema.json");
 
 pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;

@@ -35,7 +35,7 @@ pub fn encodings(data: &[u8]) -> Option<usize> {
 }
 
 /// The demo schema, with which [`extract`] encodes.
-const DEMO_SCHEMA: &str = include_str!("../../../fixtures/demo/schema.json");
+const DEMO_SCHEMA: &str = include_str!("../data/demo-schema.json");
 
 /// Encode each line of `data` as a record of the demo schema: comma-separated values for its
 /// features in schema order, then its exact identifiers, then the local ID. The number of records

@@ -3,7 +3,7 @@
 //! Loading follows clkhash 0.18.3 step for step: validate the document against its own version's
 //! rules, convert v1 to v2 and v2 to v3 as clkhash does, validate the result as v3, then build the
 //! model. Every error names the JSON path of the offending field (for v1 and v2 documents, a path in
-//! the converted v3 form is marked as such). See `docs/schema.md` and `../shared/clkhash/SPEC.md`.
+//! the converted v3 form is marked as such). See `docs/schema.md` and `docs/clkhash-spec.md`.
 
 use std::collections::BTreeMap;
 

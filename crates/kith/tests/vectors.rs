@@ -1,7 +1,8 @@
 //! Known-answer vectors: every record of every case must give clkhash 0.18.3's CLK, byte for byte.
 //!
-//! `fixtures/clkhash/*.json` are the shipped vectors (from `../shared/clkhash/vectors/`);
-//! `fixtures/clkhash/generated/*.json` were made by clkhash itself with `make_vectors.py`. One macro
+//! `tests/vectors/*.json` are the vectors shipped with the specification, and
+//! `tests/vectors/generated/*.json` were made by clkhash itself with `make_vectors.py` (provenance in
+//! `tests/vectors/PROVENANCE.md`). One macro
 //! turns each file into a test; each test checks the derived keys and every record's CLK and popcount
 //! (or, where clkhash refused the record, that kith refuses it too), with every kernel the CPU has.
 
@@ -16,7 +17,7 @@ use serde_json::Value;
 
 fn fixture(rel: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/clkhash")
+        .join("tests/vectors")
         .join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -153,7 +154,7 @@ macro_rules! vectors {
         #[test]
         fn every_fixture_file_is_tested() {
             let listed = [$($file),*];
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/clkhash");
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
             for dir in ["", "generated"] {
                 for entry in std::fs::read_dir(root.join(dir)).expect("fixture dir") {
                     let name = entry.expect("entry").file_name().into_string().expect("utf8");

@@ -330,8 +330,10 @@ fn output_is_byte_identical_for_any_thread_count_and_sort_run_size() {
 fn clkhash_json_output_is_byte_identical_to_clkhash() {
     // The shipped vector case as a CSV with the identifiers as header, as anonlink-client reads it.
     let v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(crate::util::fixtures().join("clkhash/blake_bigram_bpt.json"))
-            .expect("vector"),
+        &std::fs::read_to_string(
+            crate::util::fixtures().join("../crates/kith/tests/vectors/blake_bigram_bpt.json"),
+        )
+        .expect("vector"),
     )
     .expect("json");
     let dir = Dir::new();

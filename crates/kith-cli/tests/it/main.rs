@@ -4,6 +4,7 @@
 mod encode;
 mod errors;
 mod families;
+mod fuzz;
 mod keygen;
 mod link;
 mod pipeline;
