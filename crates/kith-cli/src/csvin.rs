@@ -241,7 +241,7 @@ impl CsvRows {
 /// extract) is found with `memchr` and split at its commas here, with
 /// [`kith::kernel::byte_positions`] (sixteen bytes to a compare); any other line goes to
 /// `csv_core`'s parser,
-/// which is several times slower per byte (this halved the reader thread's CPU time). `csv::Reader`
+/// which is several times slower per byte. `csv::Reader`
 /// itself is not used because the line it gives a record is where the previous record ended: wrong
 /// after blank lines, and on every line of a `\r\n` file. A property test holds this reader to what
 /// `csv::Reader` reads.

@@ -28,15 +28,14 @@ use crate::flags::{InputEncoding, OnError, OutputFormat};
 use crate::summary::{EncodeSummary, FieldCounts};
 
 /// Rows read and encoded together: eight batches per worker thread, at least 4,096 rows and at most
-/// 32,768. Small chunks stay in the cache between the reader and the workers (4,096 rows instead of
-/// 16,384 made a one- or two-thread run 8-10% faster), and the pipeline fills and drains sooner.
+/// 32,768. Small chunks stay in the cache between the reader and the workers, and the pipeline
+/// fills and drains sooner.
 fn chunk_rows(threads: usize) -> usize {
     (threads * 8 * BATCH_ROWS).clamp(4 * 1024, 32 * 1024)
 }
 /// Chunks in circulation with a reader thread (more than one worker thread): one being encoded, up
 /// to two queued, one being read. The reader is several times faster than the encoder, so a deeper
-/// queue only adds memory to fault in (eight chunks instead of four cost a 100,000-row run 5% more
-/// CPU time, and 1,000,000 rows gained nothing).
+/// queue only adds memory to fault in.
 const CHUNKS_IN_FLIGHT: usize = 4;
 /// Rows one worker encodes in one go.
 const BATCH_ROWS: usize = 256;
@@ -222,9 +221,7 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
         let chunk_rows = chunk_rows(threads);
         if threads == 1 {
             // One thread reads and encodes in turn: each chunk is still in this core's cache when
-            // it is encoded. A reader thread beside it saved 5-10% of the wall-clock time of a
-            // 100,000-row run but cost 4-7% more CPU time (chunks read on one core, encoded on the
-            // other), and one thread should mean one core's work.
+            // it is encoded, and one thread means one core's work.
             let mut chunk = Chunk::default();
             loop {
                 let more = input.read_chunk(chunk_rows, &mut chunk)?;

@@ -27,8 +27,8 @@
 //! a map of the CLK's length) into the record's CLK: about a hundred 1,024-bit maps per record, a
 //! quarter of `kith encode`'s time. [`Kernel::or_gather`] is plain Rust, compiled a second time
 //! for AVX2 (a 1,024-bit accumulator in four 256-bit registers, a quarter as many loads as
-//! baseline x86-64's 128-bit ones); the `avx512` and `avx2` kernels run that copy (AVX-512 was
-//! measured no faster: the loads wait on the L2 cache).
+//! baseline x86-64's 128-bit ones); the `avx512` and `avx2` kernels run that copy (a 512-bit copy
+//! gains nothing: the loads wait on the L2 cache).
 //!
 //! Every kernel computes exactly the same integers; property tests check each one the CPU has
 //! against `portable`. Safety rests on two facts checked in the safe wrappers before any intrinsic
@@ -362,8 +362,8 @@ fn reaches(count: u64, pa: u64, pb: u64, tq: u64) -> bool {
 
 /// Append `base + i` to `out` for every `i` at which `haystack[i] == needle`, in order: the CSV
 /// reader's commas of a line. On x86-64, sixteen bytes are compared at a time with SSE2 (part of
-/// every x86-64 CPU) and the matches read off a bit mask; `memchr_iter`, which starts a new search
-/// after each match, cost about 5% of `kith encode`'s instructions at ten commas a line.
+/// every x86-64 CPU) and the matches read off a bit mask, rather than starting a new `memchr`
+/// search after each match.
 #[inline]
 pub fn byte_positions(haystack: &[u8], needle: u8, base: usize, out: &mut Vec<usize>) {
     #[cfg(target_arch = "x86_64")]

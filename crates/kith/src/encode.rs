@@ -394,11 +394,9 @@ const CACHE_TRIAL: u32 = 1024;
 /// from `V` equally common values hit a cache of what was drawn before `T - V(1 - e^(-T/V))` times,
 /// so this means a feature of at most about 1,700 distinct values, whose cached bits (about 200 KB
 /// at 1,024 bits) stay in the L2 cache beside the other features' token tables: a hit then costs a
-/// fraction of OR-ing the value's tokens. Bigger caches lose: house number and street (5,000
-/// values, 640 KB of bits) missed the L2 cache on most hits and pushed the other features' tables
-/// out of it; 100,000-row runs were 2-10% faster with that cache off (four alternated
-/// comparisons of five; the fifth, in a quiet spell, 2.5% slower). Values that rarely repeat
-/// (telephone numbers, e-mail addresses, postcodes, dates of birth) would only churn a cache.
+/// fraction of OR-ing the value's tokens. Bigger caches lose: they miss the L2 cache on most hits
+/// and push the other features' tables out of it. Values that rarely repeat (telephone numbers,
+/// postcodes, dates of birth) would only churn a cache. See `docs/design.md`.
 const CACHE_KEEP_HITS: u32 = CACHE_TRIAL / 4;
 
 /// Values a feature's value cache holds before it is emptied (512 KB of bits at 1,024 bits): the
