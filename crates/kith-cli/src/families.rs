@@ -92,7 +92,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     let g = &run.grouping;
     eprintln!(
         "kith families: {} people in {} families from {} records of {} holders ({})",
-        run.people,
+        run.people(),
         g.families,
         run.records(),
         run.sources.len(),

@@ -115,7 +115,7 @@ impl Written {
             "kith: {} links, {} entities of two or more records{}; wrote {files} (read {:.1} s, total {:.1} s)",
             r.links,
             r.entities,
-            if r.review.is_some() {
+            if r.review().is_some() {
                 format!(", {} pairs for review", r.review_pairs)
             } else {
                 String::new()

@@ -215,30 +215,15 @@ impl LinkJob {
             options.dedupe,
         );
         let report = LinkReport {
-            inputs,
-            chunked: None,
-            blocking: options.blocking,
-            fields,
-            candidate_floor: options.candidate_floor,
-            kernel: options.kernel,
-            max_bucket: options.max_bucket,
-            stats: candidates.stats.clone(),
-            candidates: candidates.pairs.len(),
-            collected_at: candidates.collected_at,
-            model: candidates.model,
+            model: candidates.model.clone(),
             best,
-            threshold,
             completeness,
-            review_asked: options.review,
-            review,
-            links: linkage.links.len(),
-            entities: linkage.groups,
-            review_pairs: linkage.review.len(),
             timings: Timings {
                 read,
                 score,
                 total: t0.elapsed(),
             },
+            ..LinkReport::common(inputs, &options, fields, &candidates, threshold, &linkage)
         };
         Ok(LinkRun {
             report,
@@ -393,8 +378,12 @@ impl LinkJob {
             Ids::Tokens(t) => t.iter().copied().collect(),
             Ids::RowIndex => HashSet::new(),
         };
+        let threshold = ThresholdChoice {
+            used: threshold,
+            given: options.threshold,
+            suggested: FIELD_THRESHOLD,
+        };
         let report = LinkReport {
-            inputs,
             chunked: Some(ChunkSummary {
                 path: first.clone(),
                 source: header.party.clone(),
@@ -402,33 +391,15 @@ impl LinkJob {
                 chunks: n_chunks,
                 chunk,
             }),
-            blocking: options.blocking,
-            fields,
-            candidate_floor: options.candidate_floor,
-            kernel: options.kernel,
-            max_bucket: options.max_bucket,
-            stats: candidates.stats.clone(),
-            candidates: candidates.pairs.len(),
-            collected_at: candidates.collected_at,
             model: merged.model,
-            best: None,
-            threshold: ThresholdChoice {
-                used: threshold,
-                given: options.threshold,
-                suggested: FIELD_THRESHOLD,
-            },
-            completeness: None,
-            review_asked: options.review,
-            review,
-            links: linkage.links.len(),
-            entities: linkage.groups,
-            review_pairs: linkage.review.len(),
             timings: Timings {
                 read: read_and_score,
                 score: read_and_score,
                 total: t0.elapsed(),
             },
+            ..LinkReport::common(inputs, &options, fields, &candidates, threshold, &linkage)
         };
+
         Ok(LinkRun {
             report,
             datasets,
@@ -611,7 +582,7 @@ impl LinkRun {
 
     /// Whether there is a review band (and so a `review.csv`).
     pub fn has_review(&self) -> bool {
-        self.report.review.is_some()
+        self.report.review().is_some()
     }
 
     /// Write `links.csv`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::block::Blocking;
 use crate::kernel::Kernel;
-use crate::link::{FIELD_THRESHOLD, Stats};
+use crate::link::{Candidates, FIELD_THRESHOLD, LinkOptions, Linkage, Stats};
 use crate::threshold::{self, Histogram, Suggestion};
 use crate::weigh::{self, Model};
 
@@ -181,21 +181,56 @@ pub struct LinkReport {
     pub threshold: ThresholdChoice,
     /// The measured pairs completeness, when asked for.
     pub completeness: Option<Completeness>,
-    /// A review threshold that was asked for.
+    /// A review threshold that was asked for (a band exists when it is below the threshold).
     pub review_asked: Option<f64>,
-    /// The review band's lower bound, when there is a band.
-    pub review: Option<f64>,
     /// Links written.
     pub links: usize,
     /// Entities of two or more records.
     pub entities: usize,
     /// Pairs in the review band.
     pub review_pairs: usize,
-    /// Times.
+    /// Times (for a chunked run, `read` and `score` are both the time to read and score).
     pub timings: Timings,
 }
 
 impl LinkReport {
+    /// What every run reports; the rest (chunks, model, best scores, completeness, times) empty.
+    pub(crate) fn common(
+        inputs: Vec<InputSummary>,
+        options: &LinkOptions,
+        fields: bool,
+        candidates: &Candidates,
+        threshold: ThresholdChoice,
+        linkage: &Linkage,
+    ) -> LinkReport {
+        LinkReport {
+            inputs,
+            chunked: None,
+            blocking: options.blocking,
+            fields,
+            candidate_floor: options.candidate_floor,
+            kernel: options.kernel,
+            max_bucket: options.max_bucket,
+            stats: candidates.stats.clone(),
+            candidates: candidates.pairs.len(),
+            collected_at: candidates.collected_at,
+            model: None,
+            best: None,
+            threshold,
+            completeness: None,
+            review_asked: options.review,
+            links: linkage.links.len(),
+            entities: linkage.groups,
+            review_pairs: linkage.review.len(),
+            timings: Timings::default(),
+        }
+    }
+
+    /// The review band's lower bound, when there is a band (asked for, and below the threshold).
+    pub fn review(&self) -> Option<f64> {
+        self.review_asked.filter(|&r| r < self.threshold.used)
+    }
+
     /// Whether kith encodings were mixed with clkhash-json files (whose schema and secret kith
     /// cannot check).
     pub fn mixed_formats(&self) -> bool {
