@@ -1,0 +1,179 @@
+//! Keyed tokens: exact identifiers, blocking keys, household tokens, record tokens.
+
+use std::borrow::Cow;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::{Encoder, FieldOutcome, RecordInput, TOKEN_BYTES, Token};
+use crate::normalize::{Normalized, Normalizer};
+use kith_core::EncodedRecord;
+
+pub(super) struct BlockEncoder {
+    pub(super) name: String,
+    pub(super) parts: Vec<(usize, crate::blocking::Transform)>,
+    pub(super) mac: Hmac<Sha256>,
+}
+
+pub(super) struct ExactEncoder {
+    pub(super) name: String,
+    pub(super) normalizer: Option<Normalizer>,
+    pub(super) mac: Hmac<Sha256>,
+}
+
+/// The dwelling token's parts: the postcode feature and the address input (index among the keyed
+/// inputs).
+pub(super) struct DwellingEncoder {
+    pub(super) postcode: usize,
+    pub(super) address: usize,
+    pub(super) mac: Hmac<Sha256>,
+}
+
+/// The household register token: the input's index among the keyed inputs.
+pub(super) struct RegisterEncoder {
+    pub(super) input: usize,
+    pub(super) mac: Hmac<Sha256>,
+}
+
+pub(super) fn mac_key(key: &[u8; 32]) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length.
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    }
+}
+
+pub(super) fn token_of(mac: &Hmac<Sha256>, parts: &[&[u8]]) -> Token {
+    let mut m = mac.clone();
+    for p in parts {
+        m.update(p);
+    }
+    let full = m.finalize().into_bytes();
+    let mut t = [0u8; TOKEN_BYTES];
+    t.copy_from_slice(&full[..TOKEN_BYTES]);
+    t
+}
+
+impl Encoder {
+    /// The exact-identifier tokens; their outcomes are appended to `outcomes`.
+    pub(super) fn exact_tokens(
+        &self,
+        input: &RecordInput<'_>,
+        record: &mut EncodedRecord,
+        outcomes: &mut Vec<FieldOutcome>,
+    ) {
+        record.exact.clear();
+        for (e, raw) in self.exact.iter().zip(input.exact) {
+            let value = match &e.normalizer {
+                Some(n) => n.apply(raw),
+                None => match raw.trim() {
+                    "" => Normalized::Missing,
+                    v => Normalized::Value(Cow::Borrowed(v)),
+                },
+            };
+            let (token, outcome) = match value {
+                Normalized::Value(v) => (
+                    Some(token_of(&e.mac, &[v.as_bytes()])),
+                    FieldOutcome::Present,
+                ),
+                Normalized::Missing => (None, FieldOutcome::Missing),
+                Normalized::Invalid => (None, FieldOutcome::Invalid),
+            };
+            outcomes.push(outcome);
+            record.exact.push(token);
+        }
+    }
+
+    /// The blocking-key tokens: a key whose parts are not all present gives none.
+    pub(super) fn block_tokens(&self, input: &RecordInput<'_>, record: &mut EncodedRecord) {
+        record.blocks.clear();
+        let mut joined = String::new();
+        for b in &self.blocking {
+            joined.clear();
+            let mut complete = true;
+            for (n, &(i, transform)) in b.parts.iter().enumerate() {
+                let fe = &self.features[i];
+                match transform.apply(fe.normalizer.as_ref(), input.features[i]) {
+                    Some(v) => {
+                        if n > 0 {
+                            joined.push('\u{1f}');
+                        }
+                        joined.push_str(&v);
+                    }
+                    None => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            record.blocks.push(complete.then(|| {
+                let t = token_of(&b.mac, &[joined.as_bytes()]);
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&t[..8]);
+                u64::from_be_bytes(w)
+            }));
+        }
+    }
+
+    /// The household tokens and criteria flags; one outcome per keyed input after the exact
+    /// identifiers is appended to `outcomes`.
+    pub(super) fn household_of(
+        &self,
+        input: &RecordInput<'_>,
+        record: &mut EncodedRecord,
+        outcomes: &mut Vec<FieldOutcome>,
+    ) {
+        let outcome = |n: &Normalized<'_>| match n {
+            Normalized::Value(_) => FieldOutcome::Present,
+            Normalized::Missing => FieldOutcome::Missing,
+            Normalized::Invalid => FieldOutcome::Invalid,
+        };
+        outcomes.resize(self.inputs.len(), FieldOutcome::Missing);
+        record.house.clear();
+        if let Some(d) = &self.dwelling {
+            let premise = Normalizer::Premise.apply(input.exact[d.address]);
+            outcomes[d.address] = outcome(&premise);
+            let fe = &self.features[d.postcode];
+            let raw = input.features[d.postcode];
+            let postcode = match &fe.normalizer {
+                Some(n) => n.apply(raw),
+                None => match raw.trim() {
+                    "" => Normalized::Missing,
+                    v => Normalized::Value(Cow::Owned(v.to_uppercase())),
+                },
+            };
+            record.house.push(match (postcode, premise) {
+                (Normalized::Value(pc), Normalized::Value(pr)) => {
+                    Some(token_of(&d.mac, &[pc.as_bytes(), &[0x1f], pr.as_bytes()]))
+                }
+                _ => None,
+            });
+        }
+        if let Some(r) = &self.register {
+            let v = input.exact[r.input].trim();
+            outcomes[r.input] = if v.is_empty() {
+                FieldOutcome::Missing
+            } else {
+                FieldOutcome::Present
+            };
+            record.house.push(
+                (!v.is_empty())
+                    .then(|| token_of(&r.mac, &[self.party.as_bytes(), &[0], v.as_bytes()])),
+            );
+        }
+        record.flags.clear();
+        for &(_, i) in &self.criteria {
+            let f = Normalizer::Flag.apply(input.exact[i]);
+            outcomes[i] = match &f {
+                Normalized::Value(v) if v == "0" && input.exact[i].trim().is_empty() => {
+                    FieldOutcome::Missing
+                }
+                other => outcome(other),
+            };
+            record.flags.push(match f {
+                Normalized::Value(v) => Some(v == "1"),
+                _ => None,
+            });
+        }
+    }
+}

@@ -1,0 +1,670 @@
+//! Property and known-answer tests of the encoder: batches, caches and kernels never change the output.
+
+use super::*;
+use super::cache::*;
+use super::token_bits::*;
+use crate::schema::*;
+use crate::keys::Secret;
+use proptest::prelude::{Just, prop_assert, prop_assert_eq, prop_oneof, proptest};
+use proptest::strategy::Strategy as _;
+
+const SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
+  "features": [
+    {"identifier": "name", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 12}}},
+    {"identifier": "city", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2, "positional": true}, "strategy": {"bitsPerFeature": 60}, "hash": {"type": "doubleHash"}}},
+    {"identifier": "code", "format": {"type": "string"}, "hashing": {"comparison": {"type": "exact"}, "strategy": {"bitsPerToken": 9}}}],
+  "kith": {"version": 1, "normalize": {"name": "name"}, "exact": {"nhs": {"normalize": "nhs_number"}}}}"#;
+
+fn encoder() -> Encoder {
+    encoder_for(
+        &Schema::from_json_str(SCHEMA).expect("schema"),
+        b"property secret",
+    )
+}
+
+/// An encoder of `schema` for party "p" with default options.
+fn encoder_for(schema: &Schema, secret: &[u8]) -> Encoder {
+    let secret = Secret::new(secret.to_vec()).expect("secret");
+    Encoder::new(schema, &secret, "p", &EncoderOptions::default()).expect("encoder")
+}
+
+fn encode_with(e: &Encoder, scratch: &mut Scratch, r: &[String; 3]) -> EncodedRecord {
+    let values = [r[0].as_str(), r[1].as_str(), r[2].as_str()];
+    let input = RecordInput {
+        features: &values,
+        exact: &["943 476 5919"],
+        local_id: Some(&r[0]),
+    };
+    e.encode(scratch, &input).expect("encodes").clone()
+}
+
+fn record() -> impl proptest::strategy::Strategy<Value = [String; 3]> {
+    // Few distinct values, so that the caches are hit, plus arbitrary Unicode.
+    let word = prop_oneof![
+        Just("ann".to_owned()),
+        Just("Zoë".to_owned()),
+        Just("".to_owned()),
+        "[a-z]{0,6}",
+        "\\PC{0,8}",
+    ];
+    [word.clone(), word.clone(), word].prop_map(|w| w)
+}
+
+const BATCH_SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+  "features": [
+    {"identifier": "name", "format": {"type": "string", "maxLength": 6}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 15}}},
+    {"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"}, "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}, "missingValue": {"sentinel": ""}},
+    {"identifier": "code", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerFeature": 40}, "hash": {"type": "doubleHash"}}}],
+  "kith": {"version": 1, "exact": {"nhs": {"normalize": "nhs_number"}}}}"#;
+
+fn batch_record() -> impl proptest::strategy::Strategy<Value = [String; 4]> {
+    let name = prop_oneof![Just("ann".to_owned()), Just("".to_owned()), "[a-z]{0,8}"];
+    let dob = prop_oneof![
+        Just("2001-02-03".to_owned()),
+        Just("".to_owned()),
+        Just("2001-02-30".to_owned())
+    ];
+    let code = prop_oneof![Just("zz".to_owned()), "\\PC{0,6}"];
+    let nhs = prop_oneof![
+        Just("943 476 5919".to_owned()),
+        Just("".to_owned()),
+        Just("123".to_owned())
+    ];
+    (name, dob, code, nhs).prop_map(|(a, b, c, d)| [a, b, c, d])
+}
+
+proptest! {
+    /// Encoding a batch feature by feature, with shared caches, gives every record exactly
+    /// what encoding it alone with a fresh scratch gives, refusals included.
+    #[test]
+    fn a_batch_gives_each_record_what_it_gets_alone(records in proptest::collection::vec(batch_record(), 0..30), rounds in 1usize..3) {
+        let schema = Schema::from_json_str(BATCH_SCHEMA).expect("schema");
+        let secret = Secret::new(b"batch secret".to_vec()).expect("secret");
+        let e = Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder");
+        let mut many = Scratch::default();
+        let mut batch = EncodedBatch::default();
+        for _ in 0..rounds {
+            let inputs: Vec<(Vec<&str>, [&str; 1])> = records
+                .iter()
+                .map(|r| (vec![r[0].as_str(), r[1].as_str(), r[2].as_str()], [r[3].as_str()]))
+                .collect();
+            let inputs: Vec<RecordInput<'_>> = inputs
+                .iter()
+                .zip(&records)
+                .map(|((f, x), r)| RecordInput { features: f, exact: x, local_id: Some(r[0].as_str()) })
+                .collect();
+            e.encode_many(&mut many, &inputs, &mut batch);
+            prop_assert_eq!(batch.len(), inputs.len());
+            for (i, input) in inputs.iter().enumerate() {
+                let mut one = Scratch::default();
+                match e.encode(&mut one, input) {
+                    Ok(rec) => {
+                        prop_assert_eq!(batch.get(i).ok(), Some(rec));
+                        prop_assert_eq!(batch.outcomes(i), one.outcomes());
+                    }
+                    Err(err) => prop_assert_eq!(batch.get(i).err(), Some(&err)),
+                }
+            }
+        }
+    }
+
+    /// The caches in a reused scratch never change a result: every record encodes exactly as it
+    /// does with a fresh scratch.
+    #[test]
+    fn caches_never_change_the_output(records in proptest::collection::vec(record(), 1..40)) {
+        let e = encoder();
+        let mut shared = Scratch::default();
+        for r in &records {
+            let warm = encode_with(&e, &mut shared, r);
+            let cold = encode_with(&e, &mut Scratch::default(), r);
+            prop_assert_eq!(warm, cold);
+        }
+    }
+
+    /// A CLK is the OR of its fields: adding a value to an empty field only sets bits.
+    #[test]
+    fn adding_a_value_only_sets_bits(r in record(), extra in "[a-z]{1,8}") {
+        let e = encoder();
+        let mut s = Scratch::default();
+        let without = encode_with(&e, &mut s, &[r[0].clone(), r[1].clone(), String::new()]);
+        let with = encode_with(&e, &mut s, &[r[0].clone(), r[1].clone(), extra]);
+        prop_assert_eq!(without.clk.len(), 64);
+        for (a, b) in without.clk.iter().zip(&with.clk) {
+            prop_assert_eq!(a & !b, 0, "a bit was cleared");
+        }
+        prop_assert!(with.clk.iter().map(|b| b.count_ones()).sum::<u32>() > without.clk.iter().map(|b| b.count_ones()).sum::<u32>());
+    }
+
+    /// Normalisation makes spelling variants of a name encode identically.
+    #[test]
+    fn name_variants_share_a_clk(name in "[a-z]{1,10}", pad in " {0,3}") {
+        let e = encoder();
+        let mut s = Scratch::default();
+        let a = encode_with(&e, &mut s, &[name.clone(), "x".into(), "y".into()]);
+        let b = encode_with(&e, &mut s, &[format!("{pad}{}{pad}", name.to_uppercase()), "x".into(), "y".into()]);
+        prop_assert_eq!(a.clk, b.clk);
+    }
+}
+
+proptest! {
+    /// Different values never share an inline value-cache key (a shared key would hand one
+    /// value the other's bits). Two letters and the NUL byte make near misses likely.
+    #[test]
+    fn inline_value_keys_tell_values_apart(a in "[ab\u{0}]{0,25}", b in "[ab\u{0}]{0,25}", at in 0usize..25) {
+        // Near misses of `a`: one byte added, dropped or changed, and an unrelated `b`.
+        let mut flipped = a.clone().into_bytes();
+        if let Some(x) = flipped.get_mut(at) {
+            *x = if *x == b'a' { b'b' } else { b'a' };
+        }
+        let flipped = String::from_utf8(flipped).unwrap_or_default();
+        let near = [format!("{a}\u{0}"), format!("\u{0}{a}"), a.chars().skip(1).collect(), flipped, b];
+        for other in &near {
+            match (short_value_key(&a), short_value_key(other)) {
+                (Some(ka), Some(kb)) => prop_assert_eq!(ka == kb, a == *other, "{:?} {:?}", a, other),
+                _ => prop_assert!(a.len() > 24 || other.len() > 24),
+            }
+        }
+    }
+}
+
+proptest! {
+    /// ASCII bigrams take the fast paths (keys in one go up to `ASCII_RUN` bigrams, one by one
+    /// beyond; a fresh table, then a warm one): the CLK is still the OR of each padded
+    /// window's `k` bits, as hashed one token at a time.
+    #[test]
+    fn ascii_bigrams_set_each_window_s_bits(values in proptest::collection::vec("[ -~]{0,150}", 1..6)) {
+        let schema = Schema::from_json_str(
+            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+              "features": [{"identifier": "a", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 7}}}]}"#,
+        )
+        .expect("schema");
+        let e = encoder_for(&schema, b"windows");
+        let Some((_, hasher)) = &e.features[0].hashing else {
+            panic!("the feature is hashed");
+        };
+        let mut scratch = Scratch::default();
+        for v in &values {
+            let mut want = [0u64; 16];
+            let padded = format!(" {v} ");
+            if !v.is_empty() {
+                for w in padded.as_bytes().windows(2) {
+                    let mut indices = Vec::new();
+                    hasher.indices(w, 7, 1024, &mut indices);
+                    for b in indices {
+                        want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+                    }
+                }
+            }
+            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
+            let input = RecordInput { features: &[v.as_str()], exact: &[], local_id: None };
+            let got = e.encode(&mut scratch, &input).expect("encodes");
+            prop_assert_eq!(&got.clk, &want, "{:?} ({} bytes)", v, v.len());
+        }
+    }
+}
+
+/// Each row's values as `&str`s, for [`feature_inputs`].
+fn cells_of<const N: usize>(rows: &[[String; N]]) -> Vec<[&str; N]> {
+    rows.iter()
+        .map(|r| r.each_ref().map(String::as_str))
+        .collect()
+}
+
+/// One input per row of feature values, without exact identifiers or local IDs.
+fn feature_inputs<'a, const N: usize>(rows: &'a [[&'a str; N]]) -> Vec<RecordInput<'a>> {
+    rows.iter()
+        .map(|r| RecordInput {
+            features: r,
+            exact: &[],
+            local_id: None,
+        })
+        .collect()
+}
+
+/// When a new token empties the full arena in the middle of a group, the group's slots found
+/// before are stale and are found again: the bits OR-ed are those of the tokens.
+#[test]
+fn or_slots_finds_a_group_again_when_the_arena_is_emptied() {
+    let e = encoder();
+    let Some((_, hasher)) = &e.features[0].hashing else {
+        panic!("the first feature is hashed");
+    };
+    let (k, nw) = (12, 8);
+    let dense = DenseTokens {
+        kernel: e.kernel,
+        hasher,
+        k,
+        big_l: e.big_l,
+        nw,
+    };
+    let mut cache = FeatureCache {
+        dense: vec![0; (CACHE_LIMIT - 1) * nw],
+        ..FeatureCache::default()
+    };
+    let tokens = [&b"ab"[..], b"cd", b"ef", b"gh"];
+    let mut indices = Vec::new();
+    let mut out = [0u64; 8];
+    or_slots(
+        e.kernel,
+        &mut cache,
+        &mut out[..],
+        8,
+        tokens.len(),
+        |_, _| 0,
+        |cache, i| dense.new_slot(cache, &mut indices, tokens[i]),
+    );
+    assert_eq!(cache.dense_generation, 1, "the arena was emptied once");
+    let mut want = [0u64; 8];
+    for t in tokens {
+        indices.clear();
+        hasher.indices(t, k as u32, e.big_l, &mut indices);
+        for &b in &indices {
+            want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+        }
+    }
+    assert_eq!(out, want);
+}
+
+/// More distinct tokens than a thread's token arena holds (non-ASCII bigrams fill it, ASCII
+/// values and dates then find their tokens by direct index): every record, encoded in batches
+/// with one scratch as `kith encode` does, gets exactly what it gets alone with a fresh one.
+#[test]
+fn a_full_token_arena_never_changes_the_output() {
+    let schema = Schema::from_json_str(
+        r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+          "features": [
+            {"identifier": "name", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 5}}},
+            {"identifier": "code", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 5}}}]}"#,
+    )
+    .expect("schema");
+    let e = encoder_for(&schema, b"arena");
+    let cjk = |i: usize| char::from_u32(0x4e00 + (i % 20_000) as u32).unwrap_or('x');
+    let values: Vec<[String; 2]> = (0..20_000)
+        .map(|i| {
+            if i % 2 == 0 {
+                // ASCII: bigrams and positional unigrams by direct index, many of them new.
+                let v: String = (0..8)
+                    .map(|j| char::from(b' ' + ((i * 7919 + j * 104_729) % 95) as u8))
+                    .collect();
+                [v.clone(), v]
+            } else {
+                // Three new bigrams and positional tokens per value.
+                let v: String = [cjk(i * 3), cjk(i * 3 + 1), cjk(i * 3 + 2)]
+                    .iter()
+                    .collect();
+                [v.clone(), v]
+            }
+        })
+        .collect();
+    let cells = cells_of(&values);
+    let inputs = feature_inputs(&cells);
+    let mut scratch = Scratch::default();
+    let mut batch = EncodedBatch::default();
+    for (b, chunk) in inputs.chunks(256).enumerate() {
+        e.encode_many(&mut scratch, chunk, &mut batch);
+        for (j, input) in chunk.iter().enumerate() {
+            let alone = e
+                .encode(&mut Scratch::default(), input)
+                .expect("ok")
+                .clk
+                .clone();
+            assert_eq!(
+                batch.get(j).expect("ok").clk,
+                alone,
+                "record {}",
+                b * 256 + j
+            );
+        }
+    }
+}
+
+/// The value cache stays on for a feature of a few thousand values, whose cold first trial hits
+/// rarely but whose cache soon holds every value; it goes off in the first trial for values
+/// that never repeat, and in the second for a few common values among many rare ones. The
+/// lookup that ends each losing trial is a hit, whose slot goes with the cache.
+#[test]
+fn the_value_cache_stays_on_only_where_it_will_hit() {
+    let bigrams = |id: &str| {
+        format!(
+            r#"{{"identifier": "{id}", "format": {{"type": "string"}}, "hashing": {{"comparison": {{"type": "ngram", "n": 2}}, "strategy": {{"bitsPerToken": 5}}}}}}"#
+        )
+    };
+    let schema = Schema::from_json_str(&format!(
+        r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}}, "features": [{}, {}, {}, {}]}}"#,
+        bigrams("address"),
+        bigrams("phone"),
+        bigrams("name"),
+        bigrams("town"),
+    ))
+    .expect("schema");
+    let e = encoder_for(&schema, b"trial");
+    let mut state = 2026u64;
+    let mut draw = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let values: Vec<[String; 4]> = (0..CACHE_WARM_END as usize + 256)
+        .map(|i| {
+            // 4,000 addresses (house 1-200 on 20 streets) drawn at random: about 12% of the
+            // first trial's lookups hit. Later nearly all would, but 4,000 values' bits are
+            // too many to keep (see CACHE_KEEP_HITS).
+            let house = draw(4000);
+            // 500 towns drawn at random: over half the first trial's lookups hit.
+            let town = draw(500);
+            // Two names in five from 100, the rest new: 30% hits in the first trial, 40% in
+            // the second, whose last lookup (number CACHE_WARM_END) is a repeat of a name
+            // seen 500 records before (after the cache, full of rare names, was last emptied).
+            let name = if i % 5 == 0 || i % 5 == 3 {
+                format!("common {}", i / 5 % 100)
+            } else {
+                format!("rare {i}")
+            };
+            // Telephone numbers never repeat, but for the last lookup of the first trial.
+            let phone = if i + 1 == CACHE_TRIAL as usize {
+                0
+            } else {
+                i * 7919
+            };
+            [
+                format!("{} Street {}", house % 200 + 1, house / 200),
+                format!("07{phone:09}"),
+                name,
+                format!("Town {town}"),
+            ]
+        })
+        .collect();
+    let cells = cells_of(&values);
+    let inputs = feature_inputs(&cells);
+    let mut scratch = Scratch::default();
+    let mut batch = EncodedBatch::default();
+    let mut first_trial_hits = None;
+    for (c, chunk) in inputs.chunks(256).enumerate() {
+        e.encode_many(&mut scratch, chunk, &mut batch);
+        // The batches that end a trial give what a fresh scratch gives.
+        let end = (c + 1) * 256;
+        if [CACHE_TRIAL, CACHE_WARM_START, CACHE_WARM_END].contains(&(end as u32)) {
+            for (j, input) in chunk.iter().enumerate() {
+                let mut fresh = Scratch::default();
+                let alone = e.encode(&mut fresh, input).expect("ok");
+                assert_eq!(
+                    batch.get(j).expect("ok").clk,
+                    alone.clk,
+                    "record {}",
+                    c * 256 + j
+                );
+            }
+        }
+        let address = &scratch.work.caches[0];
+        if address.lookups >= CACHE_TRIAL && first_trial_hits.is_none() {
+            first_trial_hits = Some(address.hits);
+        }
+    }
+    let [address, phone, name, town] = &scratch.work.caches[..] else {
+        panic!("four features");
+    };
+    assert!(
+        first_trial_hits.is_some_and(|h| h > CACHE_TRIAL / 16 && h < CACHE_KEEP_HITS),
+        "addresses repeat in the first trial, but too rarely: {first_trial_hits:?}"
+    );
+    // A cache that is off stops counting: each lookup count tells which trial ended it.
+    assert!(address.values_off, "{} hits", address.hits);
+    assert_eq!(address.lookups, CACHE_TRIAL);
+    assert!(phone.values_off, "{} hits", phone.hits);
+    assert_eq!(phone.lookups, CACHE_TRIAL);
+    assert!(name.values_off, "{} hits", name.hits);
+    assert_eq!(
+        name.lookups, CACHE_WARM_END,
+        "the name cache passed the first trial"
+    );
+    assert!(!town.values_off, "{} hits", town.hits);
+    assert!(
+        town.values.len() <= 500,
+        "each town once: {}",
+        town.values.len()
+    );
+}
+
+#[test]
+fn a_scratch_moved_to_another_encoder_forgets_the_old_caches() {
+    let schema = Schema::from_json_str(SCHEMA).expect("schema");
+    let mut s = Scratch::default();
+    let input = RecordInput {
+        features: &["ann", "leeds", "x"],
+        exact: &[""],
+        local_id: None,
+    };
+    let mut clks = Vec::new();
+    for secret in [&b"first secret"[..], b"second secret", b"first secret"] {
+        // Each encoder is dropped before the next is made, so they may share an address.
+        let e = encoder_for(&schema, secret);
+        clks.push(e.encode(&mut s, &input).expect("ok").clk.clone());
+    }
+    assert_ne!(clks[0], clks[1], "different secrets, different CLKs");
+    assert_eq!(clks[0], clks[2]);
+}
+
+const FIELD_SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
+  "features": [
+    {"identifier": "first", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 12}}},
+    {"identifier": "last", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 12}}},
+    {"identifier": "dob", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}}],
+  "kith": {"version": 1, "normalize": {"first": "name", "last": "name"},
+    "fields": {"first": {"bits": 256, "k": 4, "group": "name"}, "last": {"bits": 256, "k": 4, "group": "name"}, "dob": {"bits": 128}},
+    "twins": {"differ": "first", "agree": ["dob", "last"]}}}"#;
+
+fn field_filters(e: &Encoder, s: &mut Scratch, values: [&str; 3]) -> Vec<Option<Vec<u8>>> {
+    let input = RecordInput {
+        features: &values,
+        exact: &[],
+        local_id: None,
+    };
+    e.encode(s, &input).expect("encodes").fields.clone()
+}
+
+proptest! {
+    /// Field filters: one per field, `bits / 8` bytes, at most k bits per token, the same for
+    /// every holder, and crosswise equal within a key group (a forename typed as the surname
+    /// gives the surname's filter). A missing value gives no filter.
+    #[test]
+    fn field_filters_follow_the_schema(first in "[a-z]{1,9}", last in "[a-z]{1,9}", dob in "[0-9]{8}") {
+        let schema = Schema::from_json_str(FIELD_SCHEMA).expect("schema");
+        let secret = Secret::new(b"field secret".to_vec()).expect("secret");
+        let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("encoder");
+        let b = Encoder::new(&schema, &secret, "health", &EncoderOptions::default()).expect("encoder");
+        let mut s = Scratch::default();
+        let fa = field_filters(&a, &mut s, [&first, &last, &dob]);
+        let fb = field_filters(&b, &mut s, [&last.to_uppercase(), &first, &dob]);
+        prop_assert_eq!(fa.len(), 3);
+        let lens: Vec<usize> = fa.iter().map(|f| f.as_ref().map_or(0, Vec::len)).collect();
+        // Filters come in the order of the schema's `fields` object: dob, first, last.
+        prop_assert_eq!(lens, vec![16, 32, 32]);
+        prop_assert_eq!(&fa[1], &fb[2], "the forename's filter, typed as the surname");
+        prop_assert_eq!(&fa[2], &fb[1]);
+        prop_assert_eq!(&fa[0], &fb[0]);
+        let ones: u32 = fa[1].as_ref().map_or(0, |f| f.iter().map(|b| b.count_ones()).sum());
+        prop_assert!(ones >= 1 && ones as usize <= 4 * (first.len() + 1));
+        let missing = field_filters(&a, &mut s, ["", &last, &dob]);
+        prop_assert_eq!(&missing[1], &None);
+        let other = Encoder::new(&schema, &Secret::new(b"another secret".to_vec()).expect("secret"), "council", &EncoderOptions::default()).expect("encoder");
+        prop_assert!(field_filters(&other, &mut s, [&first, &last, &dob])[0] != fa[0], "filters are keyed");
+    }
+}
+
+/// `"tokens": "date"`: a swapped day and month, or a day one out, keeps a date's filter
+/// close; another year, even one digit out, takes it far (positional characters, the CLK's
+/// tokens, rate 1945 as close to 1940 as the 4th to the 3rd).
+#[test]
+fn date_field_filters_keep_swaps_and_day_errors_close_and_other_years_far() {
+    let schema = Schema::from_json_str(
+        r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
+          "features": [{"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"},
+            "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}}],
+          "kith": {"version": 1, "normalize": {"dob": "date"},
+            "fields": {"dob": {"bits": 256, "k": 4, "tokens": "date"}}}}"#,
+    )
+    .expect("schema");
+    let secret = Secret::new(b"date secret".to_vec()).expect("secret");
+    let e = Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder");
+    let mut s = Scratch::default();
+    let mut filter = |v: &str| {
+        let input = RecordInput {
+            features: &[v],
+            exact: &[],
+            local_id: None,
+        };
+        e.encode(&mut s, &input).expect("encodes").fields[0]
+            .clone()
+            .unwrap_or_else(|| panic!("no filter for {v}"))
+    };
+    let dice = |a: &[u8], b: &[u8]| {
+        let ones = |x: &[u8]| x.iter().map(|b| b.count_ones()).sum::<u32>();
+        let both: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
+        2.0 * f64::from(both) / f64::from(ones(a) + ones(b))
+    };
+    for (date, close, far) in [
+        (
+            "03/02/1970",
+            ["02/03/1970", "04/02/1970", "03/01/1970"],
+            ["03/02/1971", "03/02/1907"],
+        ),
+        (
+            "25/06/1956",
+            ["26/06/1956", "25/07/1956", "24/06/1956"],
+            ["25/06/1971", "25/06/1965"],
+        ),
+        (
+            "09/04/1940",
+            ["04/09/1940", "10/04/1940", "09/05/1940"],
+            ["09/04/1945", "09/04/2040"],
+        ),
+    ] {
+        let f = filter(date);
+        assert_eq!(f.len(), 32);
+        assert!(f.iter().map(|b| b.count_ones()).sum::<u32>() <= 8 * 4);
+        let iso = format!("{}-{}-{}", &date[6..], &date[3..5], &date[..2]);
+        assert_eq!(filter(&iso), f, "one date, one filter");
+        for c in close {
+            let d = dice(&f, &filter(c));
+            assert!((0.6..0.95).contains(&d), "{date} and {c}: {d}");
+        }
+        for o in far {
+            let d = dice(&f, &filter(o));
+            assert!(d < 0.5, "{date} and {o}: {d}");
+        }
+    }
+}
+
+#[test]
+fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
+    let schema = Schema::from_json_str(SCHEMA).expect("schema");
+    let secret = Secret::new(b"property secret".to_vec()).expect("secret");
+    let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("encoder");
+    let b = Encoder::new(&schema, &secret, "health", &EncoderOptions::default()).expect("encoder");
+    assert_ne!(a.record_token("1"), b.record_token("1"));
+    assert_ne!(a.record_token("1"), a.record_token("2"));
+    assert_eq!(a.key_check(), b.key_check());
+    let mut s = Scratch::default();
+    let input = RecordInput {
+        features: &["x", "y", "z"],
+        exact: &["9434765919"],
+        local_id: None,
+    };
+    let ea = a.encode(&mut s, &input).expect("ok").exact.clone();
+    let input = RecordInput {
+        features: &["x", "y", "z"],
+        exact: &["943-476-5919"],
+        local_id: None,
+    };
+    let eb = b.encode(&mut s, &input).expect("ok").exact.clone();
+    assert_eq!(ea, eb);
+    assert!(ea[0].is_some());
+    let input = RecordInput {
+        features: &["x", "y", "z"],
+        exact: &["9434765918"],
+        local_id: None,
+    };
+    assert_eq!(
+        a.encode(&mut s, &input).expect("ok").exact,
+        vec![None],
+        "invalid NHS number"
+    );
+    assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
+}
+
+/// The dwelling token is the postcode and the premise: one dwelling written two ways gives one
+/// token, whoever holds it; a neighbour or another flat of the building another. The register
+/// token groups only its own holder's records. Flags carry yes, no, or unreadable.
+#[test]
+fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() {
+    let schema = Schema::from_json_str(
+        r#"{"version": 3, "clkConfig": {"l": 64, "kdf": {"type": "HKDF"}},
+          "features": [{"identifier": "postcode", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 2}}}],
+          "kith": {"version": 1, "normalize": {"postcode": "postcode"},
+            "household": {"dwelling": {"postcode": "postcode", "address": "address"}, "register": "ref"},
+            "criteria": {"absence": {}, "offending": {}}}}"#,
+    )
+    .expect("schema");
+    let secret = Secret::new(b"property secret".to_vec()).expect("secret");
+    let not_held = EncoderOptions {
+        criteria_not_held: ["offending".to_owned()].into(),
+        ..EncoderOptions::default()
+    };
+    let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("a");
+    let b = Encoder::new(&schema, &secret, "health", &not_held).expect("b");
+    assert_eq!(a.house_names(), ["dwelling", "register"]);
+    assert_eq!(a.criteria_names(), ["absence", "offending"]);
+    assert_eq!(b.criteria_names(), ["absence"]);
+    let mut s = Scratch::default();
+    let mut enc = |e: &Encoder, pc: &str, address: &str, r: &str, flags: [&str; 2]| {
+        let out = e
+            .encode(
+                &mut s,
+                &RecordInput {
+                    features: &[pc],
+                    exact: &[address, r, flags[0], flags[1]],
+                    local_id: None,
+                },
+            )
+            .expect("ok");
+        (out.house.clone(), out.flags.clone())
+    };
+    let (h1, f1) = enc(
+        &a,
+        "M1 1AA",
+        "Flat 3, Mill House, Mill Lane",
+        "HR1",
+        ["Y", ""],
+    );
+    let (h2, f2) = enc(&b, "m11aa", "FLAT 3 MILL HOUSE", "HR1", ["1", "junk"]);
+    assert_eq!(h1[0], h2[0], "one dwelling written two ways");
+    assert!(h1[0].is_some());
+    assert_ne!(
+        h1[1], h2[1],
+        "a register reference means something only to its holder"
+    );
+    assert_eq!(f1, [Some(true), Some(false)]);
+    assert_eq!(f2, [Some(true)], "offending is not held by health");
+    let (h3, _) = enc(
+        &a,
+        "M1 1AA",
+        "Flat 4, Mill House, Mill Lane",
+        "HR1",
+        ["", ""],
+    );
+    let (h4, _) = enc(
+        &a,
+        "M1 1AB",
+        "Flat 3, Mill House, Mill Lane",
+        "HR1",
+        ["", ""],
+    );
+    assert_ne!(h1[0], h3[0], "another flat");
+    assert_ne!(h1[0], h4[0], "another postcode");
+    assert_eq!(h1[1], h3[1], "one holder's register reference");
+    let (h5, f5) = enc(&a, "", "3 Mill House", "", ["maybe", "no"]);
+    assert_eq!(h5, [None, None]);
+    assert_eq!(f5, [None, Some(false)]);
+    assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
+}

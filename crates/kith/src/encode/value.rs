@@ -1,0 +1,328 @@
+//! The per-value encoder: one field of one record to its CLK bits.
+
+use std::borrow::Cow;
+
+use super::cache::{
+    CACHE_TRIAL, CACHE_WARM_END, CACHE_WARM_START, DENSE_MAX_WORDS, FeatureCache, POSITIONAL_SLOTS,
+    field_words_len,
+};
+use super::token_bits::{DenseTokens, or_dense, or_slots, token_indices};
+use super::{Encoder, FieldOutcome, Work};
+use crate::bits::BitVec;
+use crate::error::FieldError;
+use crate::format::format_value;
+use crate::normalize::Normalized;
+use crate::schema::{Case, Comparison, FeatureHashing, Format, Strategy, TextEncoding};
+
+impl Encoder {
+    /// Encode feature `i` of one record into `bits`: from the value cache when it holds the value
+    /// (inlined into the batch loop: most values of repetitive features end here), else
+    /// [`Encoder::encode_value`].
+    #[inline]
+    pub(super) fn encode_field(
+        &self,
+        work: &mut Work,
+        i: usize,
+        raw: &str,
+        bits: &mut BitVec,
+    ) -> Result<FieldOutcome, FieldError> {
+        match self.cached(work, i, raw, bits) {
+            Some(outcome) => Ok(outcome),
+            None => self.encode_value(work, i, raw, bits),
+        }
+    }
+
+    /// OR the cached bits of feature `i`'s value into `bits`, if the value cache holds them.
+    ///
+    /// The value cache is keyed by the raw value: normalising and formatting are pure functions of
+    /// it, so a hit skips them as well as the hashing. Empty cells are cheap and common; they
+    /// neither use nor judge the value cache. Two trials decide whether the cache stays on
+    /// ([`CACHE_KEEP_HITS`], [`CACHE_WARM_START`]): a token's bits are cheap to OR, so a cache of
+    /// values that rarely repeat costs more in inserts and memory traffic than it saves.
+    #[inline]
+    pub(super) fn cached(
+        &self,
+        work: &mut Work,
+        i: usize,
+        raw: &str,
+        bits: &mut BitVec,
+    ) -> Option<FieldOutcome> {
+        self.features[i].hashing.as_ref()?;
+        let cache = &mut work.caches[i];
+        if cache.values_off || raw.is_empty() {
+            return None;
+        }
+        cache.lookups = cache.lookups.saturating_add(1);
+        let slot = cache.values.get(raw);
+        cache.hits = cache.hits.saturating_add(u32::from(slot.is_some()));
+        if matches!(
+            cache.lookups,
+            CACHE_TRIAL | CACHE_WARM_START | CACHE_WARM_END
+        ) {
+            cache.judge();
+            if cache.values_off {
+                return None; // the slot went with the cache
+            }
+        }
+        Some(
+            cache
+                .values
+                .or_into(slot?, field_words_len(self.big_l), bits),
+        )
+    }
+
+    /// Encode feature `i` of one record into `bits` when the value cache does not hold it (and
+    /// remember it there while the cache is on).
+    #[inline(never)]
+    pub(super) fn encode_value(
+        &self,
+        work: &mut Work,
+        i: usize,
+        raw: &str,
+        bits: &mut BitVec,
+    ) -> Result<FieldOutcome, FieldError> {
+        let fe = &self.features[i];
+        let Some((h, hasher)) = &fe.hashing else {
+            return Ok(FieldOutcome::Present);
+        };
+        let err = |message: String| FieldError {
+            feature: fe.identifier.clone(),
+            message,
+        };
+        let Work {
+            tokens,
+            indices,
+            token_bytes,
+            field_words,
+            formatted,
+            caches,
+            ..
+        } = work;
+        let (value, outcome): (Cow<'_, str>, FieldOutcome) =
+            match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
+                None => clk_value_in(h, raw, formatted).map_err(err)?,
+                Some(Normalized::Value(v)) => {
+                    let (value, outcome) = clk_value(h, &v).map_err(err)?;
+                    (Cow::Owned(value.into_owned()), outcome)
+                }
+                Some(Normalized::Missing) => (missing_value(h), FieldOutcome::Missing),
+                Some(Normalized::Invalid) => (missing_value(h), FieldOutcome::Invalid),
+            };
+        let outcome = if value.is_empty() && outcome == FieldOutcome::Present {
+            FieldOutcome::Missing
+        } else {
+            outcome
+        };
+        if value.is_empty() {
+            return Ok(outcome); // no tokens, no bits (clkhash: an empty string gives no tokens)
+        }
+        let cache = &mut caches[i];
+        // The feature's bits are collected in `field_words` first, to be cached as the value's
+        // bits; when values are not cached, the fast paths below OR them straight into the
+        // record, and the others collect them first all the same.
+        let direct = cache.values_off || raw.is_empty();
+        let mut collected = true;
+        let nw = field_words.len();
+        let dense = match h.strategy {
+            Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(DenseTokens {
+                kernel: self.kernel,
+                hasher,
+                k: k as usize,
+                big_l: self.big_l,
+                nw,
+            }),
+            _ => None,
+        };
+        let mut add = |cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8], k: usize| {
+            if let Some(d) = &dense {
+                or_dense(field_words, d.bits(cache, indices, tok));
+            } else {
+                for &b in token_indices(cache, indices, hasher, tok, k, self.big_l) {
+                    field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+                }
+            }
+        };
+        match (&h.comparison, h.strategy, h.encoding) {
+            // Fast path for the common case: plain n-grams of an ASCII value in UTF-8 or ASCII.
+            // The tokens are then just the windows of the padded bytes.
+            (
+                Comparison::Ngram {
+                    n,
+                    positional: false,
+                },
+                Strategy::BitsPerToken(k),
+                TextEncoding::Utf8 | TextEncoding::Ascii,
+            ) if value.is_ascii() => {
+                // (Padding byte by byte: `extend(repeat_n(..))` was a call to memset per side.)
+                token_bytes.clear();
+                for _ in 1..*n {
+                    token_bytes.push(b' ');
+                }
+                token_bytes.extend_from_slice(value.as_bytes());
+                for _ in 1..*n {
+                    token_bytes.push(b' ');
+                }
+                if let Some(d) = dense.as_ref().filter(|_| *n <= 2) {
+                    // Unigrams and bigrams: each token's slot is found by direct index.
+                    if direct {
+                        d.or_windows(cache, indices, token_bytes, *n, bits);
+                    } else {
+                        d.or_windows(cache, indices, token_bytes, *n, &mut field_words[..]);
+                    }
+                    collected = !direct;
+                } else {
+                    for tok in token_bytes.windows(*n) {
+                        add(cache, indices, tok, k as usize);
+                    }
+                }
+            }
+            // Positional unigrams of a short ASCII value (dates): the slot of `"{i + 1} {c}"` is
+            // found by (i, c); the token is written out only to hash it the first time.
+            (
+                Comparison::Ngram {
+                    n: 1,
+                    positional: true,
+                },
+                Strategy::BitsPerToken(_),
+                TextEncoding::Utf8 | TextEncoding::Ascii,
+            ) if dense.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
+                let chars = value.as_bytes();
+                if let Some(d) = &dense {
+                    let known = |cache: &FeatureCache, i: usize| {
+                        let key = i * 128 + usize::from(chars[i] & 0x7f);
+                        cache.dense_positional.get(key).map_or(0, |&s| u32::from(s))
+                    };
+                    let make = |cache: &mut FeatureCache, i: usize| {
+                        d.positional_slot(cache, indices, token_bytes, i, chars[i])
+                    };
+                    let count = chars.len();
+                    if direct {
+                        or_slots(d.kernel, cache, bits, nw, count, known, make);
+                    } else {
+                        let words = &mut field_words[..];
+                        or_slots(d.kernel, cache, words, nw, count, known, make);
+                    }
+                    collected = !direct;
+                }
+            }
+            _ => {
+                tokens.fill(&h.comparison, &value).map_err(err)?;
+                let n = tokens.len();
+                for (t, tok) in tokens.iter().enumerate() {
+                    let k = match h.strategy {
+                        Strategy::BitsPerToken(k) => k,
+                        Strategy::BitsPerFeature(f) => {
+                            let (q, r) = (f as usize / n, f as usize % n);
+                            (q + usize::from(t < r)) as u32
+                        }
+                    } as usize;
+                    if k == 0 {
+                        continue;
+                    }
+                    encode_token(h.encoding, tok, token_bytes).map_err(err)?;
+                    add(cache, indices, token_bytes, k);
+                }
+            }
+        }
+        if direct {
+            if collected {
+                bits.or_take_words(field_words);
+            }
+            return Ok(outcome);
+        }
+        bits.or_words(field_words);
+        cache.values.insert(raw, field_words, outcome);
+        Ok(outcome)
+    }
+}
+
+/// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
+/// is validated and formatted.
+pub(super) fn clk_value<'a>(
+    h: &FeatureHashing,
+    raw: &'a str,
+) -> Result<(Cow<'a, str>, FieldOutcome), String> {
+    if is_plain_string(h) {
+        return Ok((Cow::Borrowed(raw), FieldOutcome::Present));
+    }
+    if let Some(m) = &h.missing
+        && m.sentinel == raw
+    {
+        return Ok((
+            Cow::Owned(m.replacement().to_owned()),
+            FieldOutcome::Missing,
+        ));
+    }
+    Ok((format_value(h, raw)?, FieldOutcome::Present))
+}
+
+/// [`clk_value`], with a plain date (no sentinel, UTF-8) formatted into `buf` rather than a new
+/// string.
+pub(super) fn clk_value_in<'a>(
+    h: &FeatureHashing,
+    raw: &'a str,
+    buf: &'a mut String,
+) -> Result<(Cow<'a, str>, FieldOutcome), String> {
+    if let Format::Date(f) = &h.format
+        && h.missing.is_none()
+        && h.encoding == TextEncoding::Utf8
+    {
+        buf.clear();
+        crate::format::format_date_into(f, raw, buf)?;
+        return Ok((Cow::Borrowed(buf.as_str()), FieldOutcome::Present));
+    }
+    clk_value(h, raw)
+}
+
+/// A UTF-8 string feature without a sentinel, pattern, case or length rule: clkhash validates
+/// and formats nothing, so its value is hashed as it is (the common case, kept off the general
+/// path).
+#[inline]
+pub(super) fn is_plain_string(h: &FeatureHashing) -> bool {
+    h.missing.is_none()
+        && h.encoding == TextEncoding::Utf8
+        && matches!(
+            h.format,
+            Format::String {
+                pattern: None,
+                case: Case::Mixed,
+                min_length: None,
+                max_length: None,
+            }
+        )
+}
+
+/// The value hashed for a missing field: the missing-value replacement if the schema has one.
+pub(super) fn missing_value(h: &FeatureHashing) -> Cow<'static, str> {
+    match &h.missing {
+        Some(m) => Cow::Owned(m.replacement().to_owned()),
+        None => Cow::Borrowed(""),
+    }
+}
+
+/// A token's bytes in the feature's encoding (Python's codecs: utf-16/utf-32 write a BOM each time).
+pub(super) fn encode_token(enc: TextEncoding, tok: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    match enc {
+        TextEncoding::Utf8 => out.extend_from_slice(tok.as_bytes()),
+        TextEncoding::Ascii => {
+            if !tok.is_ascii() {
+                return Err("a token cannot be encoded in ascii".to_owned());
+            }
+            out.extend_from_slice(tok.as_bytes());
+        }
+        TextEncoding::Utf16 => {
+            out.extend_from_slice(&[0xff, 0xfe]);
+            for u in tok.encode_utf16() {
+                out.extend_from_slice(&u.to_le_bytes());
+            }
+        }
+        TextEncoding::Utf32 => {
+            out.extend_from_slice(&[0xff, 0xfe, 0, 0]);
+            for c in tok.chars() {
+                out.extend_from_slice(&(c as u32).to_le_bytes());
+            }
+        }
+    }
+    Ok(())
+}
