@@ -1,10 +1,10 @@
 //! Property and known-answer tests of the encoder: batches, caches and kernels never change the output.
 
-use super::*;
 use super::cache::*;
 use super::token_bits::*;
-use crate::schema::*;
+use super::*;
 use crate::keys::Secret;
+use crate::schema::*;
 use proptest::prelude::{Just, prop_assert, prop_assert_eq, prop_oneof, proptest};
 use proptest::strategy::Strategy as _;
 

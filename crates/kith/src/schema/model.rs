@@ -1,0 +1,397 @@
+//! The schema model: `clkConfig`, features and their hashing, and the `kith` section.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::canonical::canonical_format;
+use crate::datefmt::DateFormat;
+use crate::normalize::Normalizer;
+
+/// `clkConfig`: output length, folding and key derivation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClkConfig {
+    /// Output length in bits, after folding.
+    pub l: u32,
+    /// Number of XOR folds (read from `xor_folds`; see the `xorFolds` quirk in the spec).
+    pub xor_folds: u32,
+    /// Key derivation.
+    pub kdf: Kdf,
+}
+
+/// HKDF parameters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Kdf {
+    /// Hash used by HKDF.
+    pub hash: KdfHash,
+    /// Salt, decoded from base64; `None` when absent.
+    pub salt: Option<Vec<u8>>,
+    /// Info, decoded from base64; `None` when absent (used as empty).
+    pub info: Option<Vec<u8>>,
+    /// Size of each derived key in bytes.
+    pub key_size: usize,
+}
+
+impl std::fmt::Debug for Kdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kdf")
+            .field("hash", &self.hash)
+            .field("salt_len", &self.salt.as_ref().map(Vec::len))
+            .field("info_len", &self.info.as_ref().map(Vec::len))
+            .field("key_size", &self.key_size)
+            .finish()
+    }
+}
+
+/// HKDF hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KdfHash {
+    /// SHA-256 (the default).
+    Sha256,
+    /// SHA-512.
+    Sha512,
+}
+
+/// One schema feature (one CSV column in clkhash terms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    /// The feature's identifier.
+    pub identifier: String,
+    /// How it is hashed; `None` for an ignored feature.
+    pub hashing: Option<FeatureHashing>,
+}
+
+/// How a non-ignored feature is formatted, tokenised and hashed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureHashing {
+    /// Value format and its validation.
+    pub format: Format,
+    /// Text encoding that turns tokens into bytes.
+    pub encoding: TextEncoding,
+    /// Tokenisation.
+    pub comparison: Comparison,
+    /// Bits per token.
+    pub strategy: Strategy,
+    /// Hash that maps a token to bit indices.
+    pub hash: HashKind,
+    /// Missing-value sentinel and replacement.
+    pub missing: Option<MissingValue>,
+}
+
+/// The `format` of a feature.
+#[derive(Debug, Clone)]
+pub enum Format {
+    /// Free text, optionally checked against a pattern or case and length rules.
+    String {
+        /// A regular expression the whole value must match.
+        pattern: Option<Pattern>,
+        /// Required case.
+        case: Case,
+        /// Minimum length in code points.
+        min_length: Option<u64>,
+        /// Maximum length in code points.
+        max_length: Option<u64>,
+    },
+    /// A base-10 integer, reformatted as Python's `str(int(v))`.
+    Integer {
+        /// Smallest value accepted.
+        minimum: Option<i64>,
+        /// Largest value accepted.
+        maximum: Option<i64>,
+    },
+    /// A date read with a `strptime` format and written as `%Y%m%d`.
+    Date(DateFormat),
+    /// One of a fixed set of strings.
+    Enum(Vec<String>),
+}
+
+impl PartialEq for Format {
+    fn eq(&self, other: &Self) -> bool {
+        canonical_format(self) == canonical_format(other)
+    }
+}
+
+/// A compiled `pattern` with its source.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The pattern as written in the schema.
+    pub source: String,
+    /// Compiled for a whole-string match.
+    pub regex: regex::Regex,
+}
+
+/// Case rule of a string format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// Upper case only.
+    Upper,
+    /// Lower case only.
+    Lower,
+    /// Anything (the default).
+    Mixed,
+}
+
+/// Token-to-bytes encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    /// ASCII; other characters are an invalid entry.
+    Ascii,
+    /// UTF-8 (the default).
+    Utf8,
+    /// Python's `utf-16`: a BOM then UTF-16LE, for every token.
+    Utf16,
+    /// Python's `utf-32`: a BOM then UTF-32LE, for every token.
+    Utf32,
+}
+
+/// How a value is cut into tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Comparison {
+    /// n-grams of code points, padded with n-1 spaces on each side when n > 1.
+    Ngram {
+        /// n.
+        n: usize,
+        /// Prefix each gram with its 1-based position.
+        positional: bool,
+    },
+    /// The whole value is one token.
+    Exact,
+    /// Numbers near each other share tokens.
+    Numeric(NumericComparison),
+}
+
+/// Parameters of a numeric comparison, with the derived integer distance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumericComparison {
+    /// `thresholdDistance` as written.
+    pub threshold_distance: serde_json::Number,
+    /// `resolution`.
+    pub resolution: u32,
+    /// `fractional_precision`.
+    pub fractional_precision: u32,
+    /// `int(round(thresholdDistance * 10**fractional_precision))`, always positive.
+    pub distance: i128,
+}
+
+/// Bits per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every token gets k bits.
+    BitsPerToken(u32),
+    /// The feature's tokens share this many bits.
+    BitsPerFeature(u32),
+}
+
+/// The hash that maps a token to bit indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashKind {
+    /// Keyed BLAKE2b (the default).
+    Blake,
+    /// HMAC-SHA1 and HMAC-MD5 double hashing.
+    Double {
+        /// Re-hash while the second hash is 0 mod L.
+        prevent_singularity: bool,
+    },
+}
+
+/// `missingValue`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingValue {
+    /// The exact string that means missing.
+    pub sentinel: String,
+    /// What to hash instead; the sentinel itself when absent.
+    pub replace_with: Option<String>,
+}
+
+impl MissingValue {
+    /// The value hashed in place of the sentinel.
+    pub fn replacement(&self) -> &str {
+        self.replace_with.as_deref().unwrap_or(&self.sentinel)
+    }
+}
+
+/// The `kith` section: everything kith adds to a clkhash v3 schema.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KithSection {
+    /// The section's version (1), or 0 when the schema has no `kith` section.
+    pub version: i64,
+    /// Default local ID column for holders (a holder may override it).
+    pub id_column: Option<String>,
+    /// Normalisers per feature identifier.
+    pub normalize: BTreeMap<String, Normalizer>,
+    /// Identifiers encoded as keyed exact-match tokens rather than in the CLK.
+    pub exact: Vec<ExactIdentifier>,
+    /// Keyed blocking keys, computed by holders at encode time.
+    pub blocking: Vec<BlockingKey>,
+    /// Field-level Bloom filters, for field-by-field scoring at the linkage party.
+    pub fields: Vec<FieldFilter>,
+    /// The twin rule for field scoring, if any.
+    pub twins: Option<TwinRule>,
+    /// What holders encode about households, if anything.
+    pub household: Option<Household>,
+    /// Criteria flags holders may attach to records (an identification run's criteria).
+    pub criteria: Vec<Criterion>,
+}
+
+/// What holders encode about households: keyed tokens that let the linkage party group linked
+/// people into families without seeing an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Household {
+    /// The dwelling token: the postcode feature's normalised value and the premise (house and flat
+    /// numbers) of an address input, HMAC'd together. Neighbours and flats of one building differ.
+    pub dwelling: Option<Dwelling>,
+    /// The name of an input carrying the holder's own household grouping (a council's household
+    /// register reference), encoded as a token keyed to the holder, so that it groups only that
+    /// holder's records.
+    pub register: Option<String>,
+}
+
+/// Where a dwelling token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dwelling {
+    /// The feature holding the postcode.
+    pub postcode: String,
+    /// The name of the input holding the address line (not a feature: it is never hashed into a
+    /// CLK, only its premise into the dwelling token).
+    pub address: String,
+}
+
+/// A criterion flag: one yes/no input, carried to the linkage party as a flag only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Criterion {
+    /// Its name: the input's name in mappings and its column (`flag:<name>`) in encodings files.
+    pub name: String,
+}
+
+/// What one keyed input (an input that is not a CLK feature) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// An exact identifier.
+    Exact,
+    /// The address line of the dwelling token.
+    Address,
+    /// The holder's household register reference.
+    Register,
+    /// A criterion flag.
+    Criterion,
+}
+
+impl KithSection {
+    /// The inputs other than CLK features, in the order an encoder takes their values: the exact
+    /// identifiers, then the household inputs (address, register), then the criteria.
+    pub fn keyed_inputs(&self) -> Vec<(&str, InputKind)> {
+        let mut v: Vec<(&str, InputKind)> = self
+            .exact
+            .iter()
+            .map(|e| (e.name.as_str(), InputKind::Exact))
+            .collect();
+        if let Some(h) = &self.household {
+            if let Some(d) = &h.dwelling {
+                v.push((d.address.as_str(), InputKind::Address));
+            }
+            if let Some(r) = &h.register {
+                v.push((r.as_str(), InputKind::Register));
+            }
+        }
+        v.extend(
+            self.criteria
+                .iter()
+                .map(|c| (c.name.as_str(), InputKind::Criterion)),
+        );
+        v
+    }
+}
+
+/// Which field-level filters tell twins from duplicates: two records of one holder that agree on
+/// every `agree` field but one of whose `differ` fields clearly disagrees are possible twins,
+/// never merged as duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwinRule {
+    /// The fields that may differ between twins (the forename, the sex); written in the schema as
+    /// one name or a list.
+    pub differ: Vec<String>,
+    /// The fields twins share (date of birth, surname).
+    pub agree: Vec<String>,
+}
+
+/// A field-level Bloom filter: one feature's tokens (as its CLK hashing makes them) hashed, under
+/// a key of their own, into a small filter of their own, so that the linkage party can compare
+/// records field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldFilter {
+    /// The feature identifier (also the filter's column name).
+    pub feature: String,
+    /// Filter length in bits (a multiple of 64, at most 1024).
+    pub bits: u32,
+    /// Bits set per token.
+    pub k: u32,
+    /// Key group: filters with the same group are hashed under one key, so the linkage party can
+    /// compare them crosswise (a forename entered as the surname).
+    pub group: String,
+    /// Which tokens go into the filter.
+    pub tokens: FieldTokens,
+}
+
+/// How a field filter's tokens are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldTokens {
+    /// The feature's own CLK tokens (its `comparison`): `"clk"`, the default.
+    #[default]
+    Clk,
+    /// A date's parts (`"date"`, for date features): the year five times over, the month, the
+    /// day, and the day and month as an unordered pair. A swapped day and month, or one wrong
+    /// day or month, keeps six of eight tokens (field Dice about 0.75); another year keeps at
+    /// most three (about 0.38). Positional characters, the CLK's tokens, rate a year one digit
+    /// out (1940 for 1945) as close as a day one out.
+    Date,
+}
+
+impl FieldTokens {
+    /// Its name in the schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldTokens::Clk => "clk",
+            FieldTokens::Date => "date",
+        }
+    }
+}
+
+/// A keyed blocking key: its parts are joined and HMAC'd into a 64-bit token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockingKey {
+    /// Its name: the token's column in encodings files.
+    pub name: String,
+    /// Its parts, in order.
+    pub parts: Vec<BlockingPart>,
+}
+
+/// One part of a blocking key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockingPart {
+    /// The feature identifier it reads.
+    pub feature: String,
+    /// What it takes from the feature's normalised value.
+    pub transform: crate::blocking::Transform,
+}
+
+/// An identifier (such as the NHS number) that becomes a keyed HMAC token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExactIdentifier {
+    /// Its name: the token's column in encodings files.
+    pub name: String,
+    /// Normaliser applied first (whitespace is trimmed when none is given).
+    pub normalize: Option<Normalizer>,
+}
+
+impl TwinRule {
+    /// `differ` as the schema writes it: one name as a string (as schemas before lists wrote it,
+    /// so that their fingerprints stay the same), several as a list.
+    pub fn differ_json(&self) -> Value {
+        match self.differ.as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        }
+    }
+}
+
+pub use kith_core::encodings::MAX_FIELD_FILTERS;
