@@ -3,7 +3,7 @@
 //! threshold), and the whole block scorer with its threshold filter.
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kith_core::bits::Block;
-use kith_link::compare::{Keep, Scorer, View, score_block};
+use kith_link::compare::{Keep, Scorer, Tile, View, score_block};
 use kith_link::kernel::{Interleaved, Kernel, fixed_threshold};
 
 const N: usize = 4096;
@@ -83,17 +83,14 @@ fn block_scoring(c: &mut Criterion) {
             let mut out = Vec::new();
             bench.iter(|| {
                 out.clear();
-                score_block(
-                    kernel,
-                    View::new(&a, &pa, 2),
-                    0,
-                    &lanes,
-                    0,
-                    false,
-                    &k,
-                    &mut best,
-                    &mut out,
-                )
+                let tile = Tile {
+                    a: View::new(&a, &pa, 2),
+                    a_first: 0,
+                    b: &lanes,
+                    b_first: 0,
+                    triangle: false,
+                };
+                score_block(kernel, &tile, &k, &mut best, &mut out)
             });
         });
     }

@@ -183,22 +183,39 @@ impl<'s> Keep<'s> {
 /// the L2 cache while a chunk of queries passes over it.
 const TILE_GROUPS: usize = 256;
 
-/// Score every CLK of `a` against every CLK of `b` (or, with `triangle`, where `a` and `b` are the
-/// same rows of one dataset, each pair once). `a_first` and `b_first` are the rows' offsets in their
-/// datasets. Pairs that pass `keep.keep` are appended to `out`; `best[i]` is raised to query `i`'s
-/// best score at or above its floor ([`Keep::floor_for`]). Returns the number of comparisons.
-#[allow(clippy::too_many_arguments)]
+/// A block of pairs: every query row of `a` against every row of `b`, or, with `triangle`, where
+/// `a` and `b` are the same rows of one dataset, each pair once.
+#[derive(Debug, Clone, Copy)]
+pub struct Tile<'v> {
+    /// The query rows.
+    pub a: View<'v>,
+    /// The first query row's index in its dataset.
+    pub a_first: u32,
+    /// The candidate rows, laid out for the scan.
+    pub b: &'v Interleaved,
+    /// The first candidate row's index in its dataset.
+    pub b_first: u32,
+    /// `a` and `b` are the same rows: score each unordered pair once.
+    pub triangle: bool,
+}
+
+/// Score the pairs of `tile`. Pairs that pass `keep.keep` are appended to `out`; `best[i]` is
+/// raised to query `i`'s best score at or above its floor ([`Keep::floor_for`]). Returns the number
+/// of comparisons.
 pub fn score_block(
     kernel: Kernel,
-    a: View<'_>,
-    a_first: u32,
-    b: &Interleaved,
-    b_first: u32,
-    triangle: bool,
+    tile: &Tile<'_>,
     keep: &Keep<'_>,
     best: &mut [f64],
     out: &mut Vec<Pair>,
 ) -> u64 {
+    let Tile {
+        a,
+        a_first,
+        b,
+        b_first,
+        triangle,
+    } = *tile;
     assert_eq!(a.per * 512, b.bits(), "CLKs of one length");
     assert_eq!(best.len(), a.len(), "one best score per query");
     let mut hits = Vec::new();
@@ -259,57 +276,66 @@ pub struct Buffers {
     hits: Vec<u32>,
 }
 
-/// Score one query against the listed rows of `b` (`b_first` is `b`'s offset in its dataset).
-#[allow(clippy::too_many_arguments)]
+/// One query row: its CLK, popcount and index in its dataset.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'q> {
+    /// The CLK's blocks.
+    pub clk: &'q [Block],
+    /// Its popcount.
+    pub pop: u32,
+    /// Its index in its dataset.
+    pub row: u32,
+}
+
+/// Candidate rows of `b` for one query: `rows` index `b`, whose first row is `b_first` in its
+/// dataset.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'v> {
+    /// The candidate dataset's rows.
+    pub b: View<'v>,
+    /// `b`'s offset in its dataset.
+    pub b_first: u32,
+    /// The rows of `b` to score.
+    pub rows: &'v [u32],
+}
+
+/// Score one query against its listed candidates.
 pub fn score_candidates(
     kernel: Kernel,
-    query: &[Block],
-    query_pop: u32,
-    a_row: u32,
-    b: View<'_>,
-    b_first: u32,
-    rows: &[u32],
+    query: Query<'_>,
+    listed: Listed<'_>,
     keep: &Keep<'_>,
     best: &mut f64,
     buf: &mut Buffers,
     out: &mut Vec<Pair>,
 ) {
+    let Listed { b, b_first, rows } = listed;
     buf.counts.clear();
     buf.counts.resize(rows.len(), 0);
-    kernel.and_counts_at(query, b.blocks(), b.per, rows, &mut buf.counts);
+    kernel.and_counts_at(query.clk, b.blocks(), b.per, rows, &mut buf.counts);
     buf.pops.clear();
     buf.pops.extend(rows.iter().map(|&r| b.pop(r as usize)));
-    scan(
-        kernel,
-        query_pop,
-        &buf.pops,
-        &buf.counts,
-        keep,
-        best,
-        &mut buf.hits,
-        |j, score| {
-            out.push(Pair {
-                score,
-                a: a_row,
-                b: b_first + rows[j],
-            });
-        },
-    );
+    scan(kernel, query.pop, buf, keep, best, |j, score| {
+        out.push(Pair {
+            score,
+            a: query.row,
+            b: b_first + rows[j],
+        });
+    });
 }
 
-/// The exact threshold tests, on the candidates the kernel's cheap filter lets through.
+/// The exact threshold tests, on the candidates the kernel's cheap filter lets through (`buf`
+/// holds their AND counts and popcounts; `pa` is the query's popcount).
 #[inline]
-#[allow(clippy::too_many_arguments)]
 fn scan(
     kernel: Kernel,
     pa: u32,
-    pops: &[u32],
-    counts: &[u32],
+    buf: &mut Buffers,
     keep: &Keep<'_>,
     best: &mut f64,
-    hits: &mut Vec<u32>,
     mut push: impl FnMut(usize, f64),
 ) {
+    let Buffers { counts, pops, hits } = buf;
     hits.clear();
     kernel.maybe_over(counts, pops, pa, keep.floor.threshold(), hits);
     for &j in hits.iter() {
@@ -385,7 +411,8 @@ mod tests {
             let mut best = vec![0.0; a.len()];
             let mut out = Vec::new();
             let lanes_b = Interleaved::new(b.blocks(), 2);
-            let n = score_block(Kernel::detect(), a, 0, &lanes_b, split as u32, false, &k, &mut best, &mut out);
+            let tile = Tile { a, a_first: 0, b: &lanes_b, b_first: split as u32, triangle: false };
+            let n = score_block(Kernel::detect(), &tile, &k, &mut best, &mut out);
             prop_assert_eq!(n, (a.len() * b.len()) as u64);
             let mut want = Vec::new();
             for i in 0..split {
@@ -403,7 +430,7 @@ mod tests {
             sampled.floor_every = 3;
             let mut best3 = vec![0.0; a.len()];
             let mut out3 = Vec::new();
-            score_block(Kernel::detect(), a, 0, &lanes_b, split as u32, false, &sampled, &mut best3, &mut out3);
+            score_block(Kernel::detect(), &tile, &sampled, &mut best3, &mut out3);
             prop_assert_eq!(&out3, &out);
             for (i, (x, y)) in best.iter().zip(&best3).enumerate() {
                 if i % 3 == 0 {
@@ -414,7 +441,8 @@ mod tests {
             let mut best = vec![0.0; rows.len()];
             let mut tri = Vec::new();
             let lanes_all = Interleaved::new(all.blocks(), 2);
-            score_block(Kernel::Portable, all, 0, &lanes_all, 0, true, &k, &mut best, &mut tri);
+            let tile = Tile { a: all, a_first: 0, b: &lanes_all, b_first: 0, triangle: true };
+            score_block(Kernel::Portable, &tile, &k, &mut best, &mut tri);
             let mut want = Vec::new();
             for i in 0..rows.len() {
                 for j in i + 1..rows.len() {

@@ -6,7 +6,9 @@ use sha2::{Digest, Sha256};
 
 use crate::LinkError;
 use crate::block::{Blocking, Index, QueryKeys};
-use crate::compare::{Buffers, Keep, Pair, Scorer, View, score_block, score_candidates};
+use crate::compare::{
+    Buffers, Keep, Listed, Pair, Query, Scorer, Tile, View, score_block, score_candidates,
+};
 use crate::dataset::Dataset;
 use crate::kernel::{Interleaved, Kernel};
 use crate::solve::{Candidate, Rec, candidate_order, greedy_solve};
@@ -190,7 +192,14 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             None => opts.review.map_or(SUGGEST_FLOOR, |r| r.min(SUGGEST_FLOOR)),
         };
         let top_k = opts.threshold.is_none().then_some(SUGGEST_TOP_K);
-        return scan_pairs(datasets, opts, SUGGEST_FLOOR, collect_at, top_k, None, 1);
+        let scan = Scan {
+            floor: SUGGEST_FLOOR,
+            collect_at,
+            top_k,
+            post: None,
+            every: 1,
+        };
+        return scan_pairs(datasets, opts, &scan);
     }
     let cmp = Comparator::new(&datasets[0], &datasets[0])
         .ok_or_else(|| LinkError::Input("the inputs share no field filters".into()))?
@@ -242,15 +251,14 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     let floor = opts.candidate_floor;
     // A higher CLK floor for fitting keeps its cost down: about 1% of unrelated pairs reach 0.5.
     let fit_floor = floor.max(FIT_FLOOR);
-    scan_pairs(
-        datasets,
-        &fit_opts,
-        fit_floor,
-        fit_floor,
-        None,
-        Some(&count),
+    let fit_scan = Scan {
+        floor: fit_floor,
+        collect_at: fit_floor,
+        top_k: None,
+        post: Some(&count),
         every,
-    )?;
+    };
+    scan_pairs(datasets, &fit_opts, &fit_scan)?;
     let patterns: FxHashMap<(usize, Vec<u8>), u64> = patterns
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -326,15 +334,14 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
                 .extend(set_aside);
         }
     };
-    let mut c = scan_pairs(
-        datasets,
-        opts,
+    let scan = Scan {
         floor,
-        floor,
-        Some(SUGGEST_TOP_K),
-        Some(&rescore),
-        1,
-    )?;
+        collect_at: floor,
+        top_k: Some(SUGGEST_TOP_K),
+        post: Some(&rescore),
+        every: 1,
+    };
+    let mut c = scan_pairs(datasets, opts, &scan)?;
     c.collected_at = keep_at;
     c.model = Some(model);
     let mut twins = twins
@@ -357,18 +364,35 @@ const FIT_FLOOR: f64 = 0.5;
 /// What to do with one chunk's pairs between datasets `i` and `j`, before they are kept.
 type Post<'p> = &'p (dyn Fn(usize, usize, &mut Vec<Pair>) + Sync);
 
-/// The scan behind [`find_candidates`]: pairs whose CLK Dice reaches `collect_at` (and, for the
-/// best-score histogram, `floor`), each chunk's passed through `post`, capped at `top_k` per query,
-/// merged with exact-token pairs. Only every `every`-th chunk of queries is scanned.
+/// One scan of [`find_candidates`] over the pairs blocking allows.
+struct Scan<'p> {
+    /// Best scores from this CLK Dice up make the best-score histogram.
+    floor: f64,
+    /// Pairs from this CLK Dice up are collected.
+    collect_at: f64,
+    /// At most this many candidates per query.
+    top_k: Option<usize>,
+    /// What each chunk's pairs go through before they are kept.
+    post: Option<Post<'p>>,
+    /// Only every `every`-th chunk of queries is scanned (the fitting sample).
+    every: usize,
+}
+
+/// The scan behind [`find_candidates`]: pairs whose CLK Dice reaches `scan.collect_at`, each
+/// chunk's passed through `scan.post` and capped at `scan.top_k` per query, merged with
+/// exact-token pairs.
 fn scan_pairs(
     datasets: &[Dataset],
     opts: &LinkOptions,
-    floor: f64,
-    collect_at: f64,
-    top_k: Option<usize>,
-    post: Option<Post<'_>>,
-    every: usize,
+    scan: &Scan<'_>,
 ) -> Result<Candidates, LinkError> {
+    let Scan {
+        floor,
+        collect_at,
+        top_k,
+        post,
+        every,
+    } = *scan;
     let bits = datasets[0].bits();
     let keep = Scorer::new(collect_at, bits);
     let floor = Scorer::new(floor.min(collect_at), bits);
@@ -416,13 +440,22 @@ fn scan_pairs(
                 k.floor_every = (a.len() / HISTOGRAM_SAMPLE).clamp(1, 64) as u32;
                 best.sampled |= k.floor_every > 1;
             }
-            let (found, bests, n, skipped) = match &indexes[j] {
-                None => all_pairs(a, b, same, opts.kernel, &k, post_ij, every),
-                Some(index) => blocked(a, b, index, same, opts.kernel, &k, post_ij, every),
+            let pair_scan = PairScan {
+                a,
+                b,
+                same,
+                kernel: opts.kernel,
+                keep: &k,
+                post: post_ij,
+                every,
             };
-            stats.comparisons += n;
-            stats.skipped_buckets += skipped;
-            best.add_bests(&bests, floor.threshold());
+            let found = match &indexes[j] {
+                None => pair_scan.all_pairs(),
+                Some(index) => pair_scan.blocked(index),
+            };
+            stats.comparisons += found.comparisons;
+            stats.skipped_buckets += found.skipped_buckets;
+            best.add_bests(&found.best, floor.threshold());
             let exact = if every == 1 {
                 exact_pairs(a, b, same, opts.max_bucket)
             } else {
@@ -432,7 +465,7 @@ fn scan_pairs(
             let mut vetoed = 0;
             let (di, dj) = (i as u32, j as u32);
             let mut merged: FxHashMap<(u32, u32), Candidate> = FxHashMap::default();
-            for p in found {
+            for p in found.pairs {
                 if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
                     vetoed += 1;
                     continue;
@@ -500,53 +533,153 @@ const CHUNK: usize = 256;
 /// threshold applies the histogram's floor to a sample of the queries only.
 const HISTOGRAM_SAMPLE: usize = 1_000;
 
-type Found = (Vec<Pair>, Vec<f64>, u64, u64);
+/// What a scan of one pair of datasets (or of one chunk of its queries) found.
+#[derive(Debug, Default)]
+struct Found {
+    /// The pairs kept.
+    pairs: Vec<Pair>,
+    /// Each scanned query's best score, in query order.
+    best: Vec<f64>,
+    comparisons: u64,
+    /// Blocking buckets passed over as too large.
+    skipped_buckets: u64,
+}
+
+impl Found {
+    /// The chunks' findings, in chunk order.
+    fn join(parts: Vec<Found>) -> Found {
+        let mut all = Found {
+            pairs: Vec::with_capacity(parts.iter().map(|p| p.pairs.len()).sum()),
+            ..Found::default()
+        };
+        for p in parts {
+            all.pairs.extend(p.pairs);
+            all.best.extend(p.best);
+            all.comparisons += p.comparisons;
+            all.skipped_buckets += p.skipped_buckets;
+        }
+        all
+    }
+}
 
 type ChunkPost<'p> = Option<&'p (dyn Fn(&mut Vec<Pair>) + Sync)>;
 
-fn all_pairs(
-    a: &Dataset,
-    b: &Dataset,
+/// The scan of the queries of `a` against `b`, chunk by chunk in parallel.
+struct PairScan<'s> {
+    a: &'s Dataset,
+    b: &'s Dataset,
+    /// `a` and `b` are the same dataset: each pair once.
     same: bool,
     kernel: Kernel,
-    k: &Keep<'_>,
-    post: ChunkPost<'_>,
+    keep: &'s Keep<'s>,
+    /// What each chunk's pairs go through before they are kept.
+    post: ChunkPost<'s>,
+    /// Only every `every`-th chunk of queries is scanned.
     every: usize,
-) -> Found {
-    let va = a.view();
-    let lanes = Interleaved::new(b.view().blocks(), b.view().per());
-    let parts: Vec<(Vec<Pair>, Vec<f64>, u64)> = (0..a.len().div_ceil(CHUNK))
-        .into_par_iter()
-        .filter(|c| c % every == 0)
-        .map_init(Vec::new, |scratch, c| {
-            let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
-            let mut best = vec![0.0; r.len()];
-            let first = r.start as u32;
-            scratch.clear();
-            let n = score_block(
-                kernel,
-                va.slice(r),
-                first,
-                &lanes,
-                0,
-                same,
-                k,
-                &mut best,
-                scratch,
-            );
-            if k.floor_every > 1 {
-                // Only the sampled queries' best scores are what the histogram counts.
-                let rows = first..first + best.len() as u32;
-                best = rows
-                    .zip(best)
-                    .filter(|&(row, _)| row.is_multiple_of(k.floor_every))
-                    .map(|(_, b)| b)
-                    .collect();
-            }
-            (keep_chunk(scratch, post), best, n)
-        })
-        .collect();
-    join(parts, 0)
+}
+
+impl PairScan<'_> {
+    /// Every pair, in tiles of `b` laid out for the kernel.
+    fn all_pairs(&self) -> Found {
+        let (a, k) = (self.a, self.keep);
+        let va = a.view();
+        let lanes = Interleaved::new(self.b.view().blocks(), self.b.view().per());
+        let parts: Vec<Found> = (0..a.len().div_ceil(CHUNK))
+            .into_par_iter()
+            .filter(|c| c % self.every == 0)
+            .map_init(Vec::new, |scratch, c| {
+                let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
+                let mut best = vec![0.0; r.len()];
+                let first = r.start as u32;
+                scratch.clear();
+                let tile = Tile {
+                    a: va.slice(r),
+                    a_first: first,
+                    b: &lanes,
+                    b_first: 0,
+                    triangle: self.same,
+                };
+                let comparisons = score_block(self.kernel, &tile, k, &mut best, scratch);
+                if k.floor_every > 1 {
+                    // Only the sampled queries' best scores are what the histogram counts.
+                    let rows = first..first + best.len() as u32;
+                    best = rows
+                        .zip(best)
+                        .filter(|&(row, _)| row.is_multiple_of(k.floor_every))
+                        .map(|(_, b)| b)
+                        .collect();
+                }
+                Found {
+                    pairs: keep_chunk(scratch, self.post),
+                    best,
+                    comparisons,
+                    skipped_buckets: 0,
+                }
+            })
+            .collect();
+        Found::join(parts)
+    }
+
+    /// The pairs `index` (of `b`) lists for each query.
+    fn blocked(&self, index: &Index) -> Found {
+        let (a, b) = (self.a, self.b);
+        let vb: View<'_> = b.view();
+        let parts: Vec<Found> = (0..a.len().div_ceil(CHUNK))
+            .into_par_iter()
+            .filter(|c| c % self.every == 0)
+            .map_init(
+                || {
+                    (
+                        vec![0u32; b.len()],
+                        QueryKeys::default(),
+                        Vec::new(),
+                        Buffers::default(),
+                        0u32,
+                        Vec::new(),
+                    )
+                },
+                |(stamp, q, rows, buf, mark, out), c| {
+                    let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
+                    let mut best = vec![0.0; r.len()];
+                    out.clear();
+                    let (mut comparisons, mut skipped_buckets) = (0u64, 0u64);
+                    for (slot, i) in best.iter_mut().zip(r) {
+                        *mark = mark.wrapping_add(1);
+                        if *mark == 0 {
+                            stamp.fill(0);
+                            *mark = 1;
+                        }
+                        index.query_keys(a, i, q);
+                        rows.clear();
+                        skipped_buckets += index.candidates(q, stamp, *mark, rows);
+                        if self.same {
+                            rows.retain(|&r| r as usize > i);
+                        }
+                        rows.sort_unstable();
+                        comparisons += rows.len() as u64;
+                        let query = Query {
+                            clk: a.clk(i),
+                            pop: a.popcounts()[i],
+                            row: i as u32,
+                        };
+                        let listed = Listed {
+                            b: vb,
+                            b_first: 0,
+                            rows,
+                        };
+                        score_candidates(self.kernel, query, listed, self.keep, slot, buf, out);
+                    }
+                    Found {
+                        pairs: keep_chunk(out, self.post),
+                        best,
+                        comparisons,
+                        skipped_buckets,
+                    }
+                },
+            )
+            .collect();
+        Found::join(parts)
+    }
 }
 
 /// What a chunk keeps, in a vector of its own: the scratch vector (which can grow large) stays
@@ -559,88 +692,6 @@ fn keep_chunk(scratch: &mut Vec<Pair>, post: ChunkPost<'_>) -> Vec<Pair> {
     let kept = scratch.as_slice().to_vec();
     scratch.clear();
     kept
-}
-
-fn join(parts: Vec<(Vec<Pair>, Vec<f64>, u64)>, skipped: u64) -> Found {
-    let mut pairs = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
-    let mut best = Vec::new();
-    let mut n = 0;
-    for (p, b, c) in parts {
-        pairs.extend(p);
-        best.extend(b);
-        n += c;
-    }
-    (pairs, best, n, skipped)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn blocked(
-    a: &Dataset,
-    b: &Dataset,
-    index: &Index,
-    same: bool,
-    kernel: Kernel,
-    k: &Keep<'_>,
-    post: ChunkPost<'_>,
-    every: usize,
-) -> Found {
-    let vb: View<'_> = b.view();
-    let parts: Vec<(Vec<Pair>, Vec<f64>, u64, u64)> = (0..a.len().div_ceil(CHUNK))
-        .into_par_iter()
-        .filter(|c| c % every == 0)
-        .map_init(
-            || {
-                (
-                    vec![0u32; b.len()],
-                    QueryKeys::default(),
-                    Vec::new(),
-                    Buffers::default(),
-                    0u32,
-                    Vec::new(),
-                )
-            },
-            |(stamp, q, rows, buf, mark, out), c| {
-                let r = c * CHUNK..((c + 1) * CHUNK).min(a.len());
-                let mut best = vec![0.0; r.len()];
-                out.clear();
-                let (mut n, mut skipped) = (0u64, 0u64);
-                for (slot, i) in best.iter_mut().zip(r) {
-                    *mark = mark.wrapping_add(1);
-                    if *mark == 0 {
-                        stamp.fill(0);
-                        *mark = 1;
-                    }
-                    index.query_keys(a, i, q);
-                    rows.clear();
-                    skipped += index.candidates(q, stamp, *mark, rows);
-                    if same {
-                        rows.retain(|&r| r as usize > i);
-                    }
-                    rows.sort_unstable();
-                    n += rows.len() as u64;
-                    score_candidates(
-                        kernel,
-                        a.clk(i),
-                        a.popcounts()[i],
-                        i as u32,
-                        vb,
-                        0,
-                        rows,
-                        k,
-                        slot,
-                        buf,
-                        out,
-                    );
-                }
-                (keep_chunk(out, post), best, n, skipped)
-            },
-        )
-        .collect();
-    let skipped = parts.iter().map(|p| p.3).sum();
-    join(
-        parts.into_iter().map(|(p, b, n, _)| (p, b, n)).collect(),
-        skipped,
-    )
 }
 
 /// Pairs that share a token for any exact identifier both datasets carry.
@@ -859,17 +910,14 @@ pub fn pairs_completeness(
                     .map(|&r| {
                         let mut best = [0.0];
                         let mut out = Vec::new();
-                        score_block(
-                            opts.kernel,
-                            a.view().slice(r..r + 1),
-                            r as u32,
-                            &lanes,
-                            tile as u32,
-                            false,
-                            &k,
-                            &mut best,
-                            &mut out,
-                        );
+                        let tile = Tile {
+                            a: a.view().slice(r..r + 1),
+                            a_first: r as u32,
+                            b: &lanes,
+                            b_first: tile as u32,
+                            triangle: false,
+                        };
+                        score_block(opts.kernel, &tile, &k, &mut best, &mut out);
                         let mut g = Vec::new();
                         let (mut found, mut all) = (0u64, 0u64);
                         for p in out {
