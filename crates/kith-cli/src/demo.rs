@@ -32,8 +32,6 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         }
         None => tmp.path().to_path_buf(),
     };
-    let say = |s: String| eprintln!("{s}");
-    let extracts = dir.join("extracts");
     say(format!(
         "kith demo: the whole protocol on {} synthetic people, in {}{}",
         args.people,
@@ -44,194 +42,252 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
             " (removed at the end; --keep DIR keeps it)"
         }
     ));
+    let demo = Demo {
+        extracts: dir.join("extracts"),
+        schema: dir.join("schema.json"),
+        secret: dir.join("holders.key"),
+        links: dir.join("links"),
+        families: dir.join("families"),
+        run: dir.join("run"),
+        dir,
+    };
+    let rows = demo.extracts(args)?;
+    demo.agree()?;
+    demo.encode(&rows)?;
+    demo.link()?;
+    demo.families()?;
+    demo.give_back()?;
+    demo.score()
+}
 
-    // 1. The population and the agencies' extracts.
-    crate::synth::run(
-        &SynthArgs {
-            people: args.people,
-            seed: args.seed,
-            output: extracts.clone(),
-        },
-        true,
-    )?;
-    let rows: Vec<(Agency, usize)> = Agency::ALL
-        .iter()
-        .map(|&a| Ok((a, count_rows(&extracts.join(format!("{}.csv", a.name())))?)))
-        .collect::<Result<_>>()?;
-    say(String::new());
-    say("1. Four agencies hold extracts about the same households, each in its own columns and formats:".into());
-    for (a, n) in &rows {
-        say(format!(
-            "   {:<8} {n:>7} rows   ({})",
-            a.name(),
-            a.header().join(", ")
-        ));
-    }
+/// The demo's folder and the files its steps pass on.
+struct Demo {
+    dir: PathBuf,
+    extracts: PathBuf,
+    schema: PathBuf,
+    secret: PathBuf,
+    links: PathBuf,
+    families: PathBuf,
+    run: PathBuf,
+}
 
-    // 2. The agreed schema and the shared secret.
-    let schema = dir.join("schema.json");
-    std::fs::write(&schema, SCHEMA)
-        .with_context(|| format!("cannot write {}", schema.display()))?;
-    let secret = dir.join("holders.key");
-    crate::secret::keygen(&secret)?;
-    say(String::new());
-    say("2. The holders agree a schema (names, date of birth, sex, postcode; the NHS number as a keyed".into());
-    say("   token) and generate a secret among themselves. The linkage party gets neither the secret nor".into());
-    say(format!(
-        "   any raw value. Schema fingerprint: {}",
-        kith::Schema::from_json_str(SCHEMA)?.fingerprint()
-    ));
+fn say(s: String) {
+    eprintln!("{s}");
+}
 
-    // 3. Each holder encodes its own extract.
-    say(String::new());
-    say("3. Each holder encodes locally. What leaves it is an encodings file of record tokens, CLKs,".into());
-    say(
-        "   keyed tokens and field filters; what stays is its map from record token to local ID."
-            .into(),
-    );
-    for (a, n) in &rows {
-        let name = a.name();
-        let mut argv: Vec<String> = vec!["kith".into(), "--quiet".into(), "encode".into()];
-        argv.extend([
-            "--schema".into(),
-            path(&schema),
-            "--secret-file".into(),
-            path(&secret),
-        ]);
-        argv.extend([
-            "--mapping".into(),
-            path(&extracts.join(format!("{name}-mapping.json"))),
-        ]);
-        argv.extend([
-            "--input".into(),
-            path(&extracts.join(format!("{name}.csv"))),
-        ]);
-        argv.extend(["--output".into(), path(&dir.join(format!("{name}.kith")))]);
-        argv.extend([
-            "--keep-map".into(),
-            path(&dir.join(format!("{name}-map.csv"))),
-        ]);
-        if a.windows_1252() {
-            argv.extend(["--encoding".into(), "windows-1252".into()]);
-        }
-        sub(&argv).with_context(|| format!("{name} could not encode its extract"))?;
-        say(format!(
-            "   {name:<8} sends {name}.kith ({n} records, {} bytes); keeps {name}-map.csv and the secret",
-            std::fs::metadata(dir.join(format!("{name}.kith")))?.len()
-        ));
-    }
-
-    // 4. The linkage party.
-    say(String::new());
-    say("4. The linkage party links the four files, holding no key. Its own account:".into());
-    let out = dir.join("links");
-    let mut argv: Vec<String> = vec!["kith".into(), "link".into()];
-    argv.extend(
+impl Demo {
+    /// The agencies' encodings files, in `Agency::ALL` order.
+    fn kith_files(&self) -> Vec<String> {
         Agency::ALL
             .iter()
-            .map(|a| path(&dir.join(format!("{}.kith", a.name())))),
-    );
-    argv.extend(["--dedupe".into(), "--review-threshold".into(), "0.1".into()]);
-    argv.extend(["--output".into(), path(&out)]);
-    sub(&argv)?;
+            .map(|a| path(&self.dir.join(format!("{}.kith", a.name()))))
+            .collect()
+    }
 
-    // 5. Families and the identification run, at the linkage party.
-    say(String::new());
-    say("5. The linkage party groups linked people into families by the keyed dwelling and register".into());
-    say(
-        "   tokens (never an address), and finds the families meeting two or more criteria:".into(),
-    );
-    let kith_files: Vec<String> = Agency::ALL
-        .iter()
-        .map(|a| path(&dir.join(format!("{}.kith", a.name()))))
-        .collect();
-    let families = dir.join("families");
-    let mut argv: Vec<String> = vec!["kith".into(), "families".into()];
-    argv.extend(kith_files.iter().cloned());
-    argv.extend([
-        "--links".into(),
-        path(&out),
-        "--output".into(),
-        path(&families),
-    ]);
-    sub(&argv)?;
-    let run = dir.join("run");
-    let mut argv: Vec<String> = vec!["kith".into(), "--quiet".into(), "families".into()];
-    argv.extend(kith_files.iter().cloned());
-    argv.extend([
-        "--links".into(),
-        path(&out),
-        "--min-criteria".into(),
-        "2".into(),
-    ]);
-    argv.extend(["--output".into(), path(&run)]);
-    sub(&argv)?;
-    say(format!(
-        "   {} families meet two or more criteria (run/families.csv)",
-        count_rows(&run.join("families.csv"))?
-    ));
-
-    // 6. Results back to the holders.
-    let results = dir.join("results");
-    sub(&[
-        "kith".into(),
-        "--quiet".into(),
-        "split".into(),
-        "--families".into(),
-        path(&run),
-        "--criteria-to".into(),
-        "council".into(),
-        "--output".into(),
-        path(&results),
-    ])?;
-    say(String::new());
-    say("6. Each holder gets only its own record tokens with their family ids (the council, leading".into());
-    say(
-        "   the run, also which criteria each family meets), and joins them to its own local IDs"
-            .into(),
-    );
-    say("   with the map it kept, on its own machine:".into());
-    for a in Agency::ALL {
-        let name = a.name();
-        let file = results.join(format!("{name}.csv"));
-        if !file.exists() {
+    /// 1. The population and the agencies' extracts; each agency's row count.
+    fn extracts(&self, args: &DemoArgs) -> Result<Vec<(Agency, usize)>> {
+        let extracts = &self.extracts;
+        crate::synth::run(
+            &SynthArgs {
+                people: args.people,
+                seed: args.seed,
+                output: extracts.clone(),
+            },
+            true,
+        )?;
+        let rows: Vec<(Agency, usize)> = Agency::ALL
+            .iter()
+            .map(|&a| Ok((a, count_rows(&extracts.join(format!("{}.csv", a.name())))?)))
+            .collect::<Result<_>>()?;
+        say(String::new());
+        say("1. Four agencies hold extracts about the same households, each in its own columns and formats:".into());
+        for (a, n) in &rows {
             say(format!(
-                "   {name:<8} none of its records is in an identified family"
+                "   {:<8} {n:>7} rows   ({})",
+                a.name(),
+                a.header().join(", ")
             ));
-            continue;
         }
-        let revealed = dir.join(format!("{name}-identified.csv"));
+        Ok(rows)
+    }
+
+    /// 2. The agreed schema and the shared secret.
+    fn agree(&self) -> Result<()> {
+        let (schema, secret) = (&self.schema, &self.secret);
+        std::fs::write(schema, SCHEMA)
+            .with_context(|| format!("cannot write {}", schema.display()))?;
+        crate::secret::keygen(secret)?;
+        say(String::new());
+        say("2. The holders agree a schema (names, date of birth, sex, postcode; the NHS number as a keyed".into());
+        say("   token) and generate a secret among themselves. The linkage party gets neither the secret nor".into());
+        say(format!(
+            "   any raw value. Schema fingerprint: {}",
+            kith::Schema::from_json_str(SCHEMA)?.fingerprint()
+        ));
+        Ok(())
+    }
+
+    /// 3. Each holder encodes its own extract.
+    fn encode(&self, rows: &[(Agency, usize)]) -> Result<()> {
+        let (dir, extracts, schema, secret) =
+            (&self.dir, &self.extracts, &self.schema, &self.secret);
+        say(String::new());
+        say("3. Each holder encodes locally. What leaves it is an encodings file of record tokens, CLKs,".into());
+        say(
+            "   keyed tokens and field filters; what stays is its map from record token to local ID."
+                .into(),
+        );
+        for (a, n) in rows {
+            let name = a.name();
+            let mut argv: Vec<String> = vec!["kith".into(), "--quiet".into(), "encode".into()];
+            argv.extend([
+                "--schema".into(),
+                path(schema),
+                "--secret-file".into(),
+                path(secret),
+            ]);
+            argv.extend([
+                "--mapping".into(),
+                path(&extracts.join(format!("{name}-mapping.json"))),
+            ]);
+            argv.extend([
+                "--input".into(),
+                path(&extracts.join(format!("{name}.csv"))),
+            ]);
+            argv.extend(["--output".into(), path(&dir.join(format!("{name}.kith")))]);
+            argv.extend([
+                "--keep-map".into(),
+                path(&dir.join(format!("{name}-map.csv"))),
+            ]);
+            if a.windows_1252() {
+                argv.extend(["--encoding".into(), "windows-1252".into()]);
+            }
+            sub(&argv).with_context(|| format!("{name} could not encode its extract"))?;
+            say(format!(
+                "   {name:<8} sends {name}.kith ({n} records, {} bytes); keeps {name}-map.csv and the secret",
+                std::fs::metadata(dir.join(format!("{name}.kith")))?.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// 4. The linkage party links the files.
+    fn link(&self) -> Result<()> {
+        let out = &self.links;
+        say(String::new());
+        say("4. The linkage party links the four files, holding no key. Its own account:".into());
+        let mut argv: Vec<String> = vec!["kith".into(), "link".into()];
+        argv.extend(self.kith_files());
+        argv.extend(["--dedupe".into(), "--review-threshold".into(), "0.1".into()]);
+        argv.extend(["--output".into(), path(out)]);
+        sub(&argv)?;
+        Ok(())
+    }
+
+    /// 5. Families and the identification run, at the linkage party.
+    fn families(&self) -> Result<()> {
+        let (out, families, run) = (&self.links, &self.families, &self.run);
+        say(String::new());
+        say("5. The linkage party groups linked people into families by the keyed dwelling and register".into());
+        say(
+            "   tokens (never an address), and finds the families meeting two or more criteria:"
+                .into(),
+        );
+        let kith_files = self.kith_files();
+        let mut argv: Vec<String> = vec!["kith".into(), "families".into()];
+        argv.extend(kith_files.iter().cloned());
+        argv.extend([
+            "--links".into(),
+            path(out),
+            "--output".into(),
+            path(families),
+        ]);
+        sub(&argv)?;
+        let mut argv: Vec<String> = vec!["kith".into(), "--quiet".into(), "families".into()];
+        argv.extend(kith_files.iter().cloned());
+        argv.extend([
+            "--links".into(),
+            path(out),
+            "--min-criteria".into(),
+            "2".into(),
+        ]);
+        argv.extend(["--output".into(), path(run)]);
+        sub(&argv)?;
+        say(format!(
+            "   {} families meet two or more criteria (run/families.csv)",
+            count_rows(&run.join("families.csv"))?
+        ));
+        Ok(())
+    }
+
+    /// 6. Results back to the holders, who reveal their own records.
+    fn give_back(&self) -> Result<()> {
+        let (dir, run) = (&self.dir, &self.run);
+        let results = dir.join("results");
         sub(&[
             "kith".into(),
             "--quiet".into(),
-            "reveal".into(),
-            "--map".into(),
-            path(&dir.join(format!("{name}-map.csv"))),
-            "--input".into(),
-            path(&file),
+            "split".into(),
+            "--families".into(),
+            path(run),
+            "--criteria-to".into(),
+            "council".into(),
             "--output".into(),
-            path(&revealed),
+            path(&results),
         ])?;
-        say(format!(
-            "   {name:<8} {:>6} of its records are in identified families ({name}-identified.csv)",
-            count_rows(&revealed)?
-        ));
+        say(String::new());
+        say("6. Each holder gets only its own record tokens with their family ids (the council, leading".into());
+        say(
+            "   the run, also which criteria each family meets), and joins them to its own local IDs"
+                .into(),
+        );
+        say("   with the map it kept, on its own machine:".into());
+        for a in Agency::ALL {
+            let name = a.name();
+            let file = results.join(format!("{name}.csv"));
+            if !file.exists() {
+                say(format!(
+                    "   {name:<8} none of its records is in an identified family"
+                ));
+                continue;
+            }
+            let revealed = dir.join(format!("{name}-identified.csv"));
+            sub(&[
+                "kith".into(),
+                "--quiet".into(),
+                "reveal".into(),
+                "--map".into(),
+                path(&dir.join(format!("{name}-map.csv"))),
+                "--input".into(),
+                path(&file),
+                "--output".into(),
+                path(&revealed),
+            ])?;
+            say(format!(
+                "   {name:<8} {:>6} of its records are in identified families ({name}-identified.csv)",
+                count_rows(&revealed)?
+            ));
+        }
+        Ok(())
     }
 
-    // 7. Quality against the truth.
-    let truth = dir.join("truth.csv");
-    write_truth(&dir, &extracts.join("truth-local.csv"), &truth)?;
-    say(String::new());
-    say("7. Scored against the synthetic truth: pairs of records of one person; pairs of records of".into());
-    say("   one household; and the families meeting two or more criteria:".into());
-    crate::evaluate::run(&EvaluateArgs {
-        truth,
-        links: None,
-        clusters: Some(out.join("clusters.csv")),
-        families: Some(families),
-        min_criteria: 2,
-    })?;
-    Ok(())
+    /// 7. Quality against the truth.
+    fn score(&self) -> Result<()> {
+        let (dir, extracts) = (&self.dir, &self.extracts);
+        let truth = dir.join("truth.csv");
+        write_truth(dir, &extracts.join("truth-local.csv"), &truth)?;
+        say(String::new());
+        say("7. Scored against the synthetic truth: pairs of records of one person; pairs of records of".into());
+        say("   one household; and the families meeting two or more criteria:".into());
+        crate::evaluate::run(&EvaluateArgs {
+            truth,
+            links: None,
+            clusters: Some(self.links.join("clusters.csv")),
+            families: Some(self.families.clone()),
+            min_criteria: 2,
+        })?;
+        Ok(())
+    }
 }
 
 /// Run a `kith` subcommand given as its command line.

@@ -84,212 +84,18 @@ struct Job<'a> {
 pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
     let started = Instant::now();
     let mut input = CsvInput::open(&cfg.input, cfg.encoding)?;
-    let header = input.header().to_vec();
-    let refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    let layout = Layout::resolve(
-        &cfg.schema,
-        cfg.mapping.as_ref(),
-        cfg.id_column.as_deref(),
-        &refs,
-    )
-    .map_err(|e| anyhow::anyhow!("{}: line 1 (header): {e}", cfg.input.display()))?;
-    let options = EncoderOptions {
-        extra_date_formats: cfg
-            .mapping
-            .as_ref()
-            .map(|m| m.date_formats.clone())
-            .unwrap_or_default(),
-        criteria_not_held: layout
-            .not_held(&cfg.schema)
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-    };
-    let encoder = Encoder::new(&cfg.schema, &cfg.secret, &cfg.party, &options)
-        .context("cannot derive the keys")?;
-
-    let mut feature_cols = BTreeMap::new();
-    let names = encoder
-        .feature_names()
-        .into_iter()
-        .chain(encoder.input_names());
-    for (name, col) in names.zip(
-        layout
-            .feature_columns()
-            .into_iter()
-            .chain(layout.exact_columns()),
-    ) {
-        if let Some(c) = col {
-            feature_cols.insert(name.to_owned(), header[c].clone());
-        }
-    }
-    let id_col_name = layout.id_column().map(|c| header[c].clone());
-    let reported: Vec<bool> = cfg
-        .schema
-        .features()
-        .iter()
-        .map(|f| f.hashing.is_some())
-        .chain(encoder.input_names().iter().map(|n| {
-            // A criterion this holder does not hold is not reported as missing everywhere.
-            !cfg.schema.kith().criteria.iter().any(|c| c.name == *n)
-                || encoder.criteria_names().contains(n)
-        }))
-        .collect();
-    let field_names: Vec<(String, bool)> = encoder
-        .feature_names()
-        .iter()
-        .zip(cfg.schema.features())
-        .filter(|(_, f)| f.hashing.is_some())
-        .map(|(n, _)| ((*n).to_owned(), false))
-        .chain(
-            cfg.schema
-                .kith()
-                .keyed_inputs()
-                .into_iter()
-                .zip(&reported[cfg.schema.features().len()..])
-                .filter(|(_, r)| **r)
-                .map(|((n, kind), _)| {
-                    let label = match kind {
-                        InputKind::Exact => n.to_owned(),
-                        InputKind::Address | InputKind::Register => format!("{n} (household)"),
-                        InputKind::Criterion => format!("{n} (flag)"),
-                    };
-                    (label, true)
-                }),
-        )
-        .collect();
     let threads = rayon::current_num_threads();
-    let job = Job {
-        cfg,
-        layout,
-        encoder,
-        header,
-        feature_cols,
-        id_col_name,
-        reported,
-        scratches: (0..threads + 1)
-            .map(|_| Mutex::new((Scratch::default(), EncodedBatch::default())))
-            .collect(),
-    };
-    let mut summary = EncodeSummary::new(cfg, &job.encoder, field_names);
-
+    let job = Job::new(cfg, input.header().to_vec(), threads)?;
+    let mut summary = EncodeSummary::new(cfg, &job.encoder, job.field_labels());
     let progress = crate::summary::progress_bar(input.size(), quiet);
-    let mut sink = Sink::new(cfg)?;
-    let mut rejects = cfg
-        .rejects
-        .as_deref()
-        .map(|p| -> Result<_> {
-            let mut w = csv::Writer::from_writer(AtomicFile::create(p)?);
-            w.write_record(["line", "field", "reason"])?;
-            Ok(w)
-        })
-        .transpose()?;
-
-    std::thread::scope(|scope| -> Result<()> {
-        // A writer thread takes each chunk's results in input order while the next chunk is
-        // encoded. Written batches come back to be filled again: buffers freed on the writer thread
-        // and allocated anew on the workers made the allocator hand memory back to the system and
-        // fault it in again (a sixth of the page faults of a 100,000-row run).
-        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(2);
-        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Batch>>();
-        let (sink, rejects, summary) = (&mut sink, &mut rejects, &mut summary);
-        let writer = scope.spawn(move || -> Result<()> {
-            for batches in out_rx {
-                write_batches(cfg, &batches, sink, rejects.as_mut(), summary)?;
-                let _ = spent_tx.send(batches);
-            }
-            Ok(())
-        });
-        // Encode a chunk and hand its batches to the writer; false once the writer has stopped (on
-        // an error, reported below).
-        let encode = |chunk: &Chunk| -> bool {
-            let mut batches = spent_rx.try_recv().unwrap_or_default();
-            batches.resize_with(chunk.rows.len().div_ceil(BATCH_ROWS), Batch::default);
-            if threads == 1 {
-                // This thread, with no hand-over to the pool and back for each chunk.
-                for (batch, rows) in batches.iter_mut().zip(chunk.rows.chunks(BATCH_ROWS)) {
-                    job.encode_batch(chunk, rows, batch);
-                }
-            } else {
-                batches
-                    .par_iter_mut()
-                    .zip(chunk.rows.par_chunks(BATCH_ROWS))
-                    .for_each(|(batch, rows)| job.encode_batch(chunk, rows, batch));
-            }
-            out_tx.send(batches).is_ok()
-        };
-        let chunk_rows = chunk_rows(threads);
-        if threads == 1 {
-            // One thread reads and encodes in turn: each chunk is still in this core's cache when
-            // it is encoded, and one thread means one core's work.
-            let mut chunk = Chunk::default();
-            loop {
-                let more = input.read_chunk(chunk_rows, &mut chunk)?;
-                if chunk.is_empty() || !encode(&chunk) {
-                    break;
-                }
-                progress.set_position(input.position());
-                if !more {
-                    break;
-                }
-            }
-        } else {
-            // A reader thread keeps the workers fed. A fixed pool of chunks circulates between it
-            // and this thread, so rows' buffers are allocated once and memory stays bounded.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Chunk, u64)>>(2);
-            let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
-            scope.spawn(move || {
-                let mut made = 0;
-                loop {
-                    let mut chunk = match back_rx.try_recv() {
-                        Ok(c) => c,
-                        Err(_) if made < CHUNKS_IN_FLIGHT => {
-                            made += 1;
-                            Chunk::default()
-                        }
-                        Err(_) => match back_rx.recv() {
-                            Ok(c) => c,
-                            Err(_) => return, // the main thread has stopped
-                        },
-                    };
-                    match input.read_chunk(chunk_rows, &mut chunk) {
-                        Ok(more) => {
-                            let pos = input.position();
-                            if !chunk.is_empty() && tx.send(Ok((chunk, pos))).is_err() {
-                                return;
-                            }
-                            if !more {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    }
-                }
-            });
-            for msg in rx {
-                let (chunk, pos) = msg?;
-                let written = encode(&chunk);
-                let _ = back_tx.send(chunk);
-                if !written {
-                    break;
-                }
-                progress.set_position(pos);
-            }
-        }
-        drop(out_tx);
-        match writer.join() {
-            Ok(result) => result?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        Ok(())
-    })?;
+    let mut out = Output {
+        sink: Sink::new(cfg)?,
+        rejects: open_rejects(cfg)?,
+    };
+    job.pipeline(&mut input, &mut out, &mut summary, &progress)?;
     progress.finish_and_clear();
-
-    summary.duplicates = sink.finish(&job, &mut summary, rejects.as_mut())?;
-    if let Some(w) = rejects {
+    summary.duplicates = out.sink.finish(&job, &mut summary, out.rejects.as_mut())?;
+    if let Some(w) = out.rejects {
         w.into_inner()
             .map_err(|e| e.into_error())
             .context("cannot write the rejects file")?
@@ -298,6 +104,64 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
     summary.elapsed = started.elapsed();
     summary.threads = threads;
     Ok(summary)
+}
+
+/// Where a run's rows go: the encodings (or CLKs) and, if asked for, the refused rows.
+struct Output {
+    sink: Sink,
+    rejects: Option<csv::Writer<AtomicFile>>,
+}
+
+/// The rejects file, with its header, when `--rejects` asks for one.
+fn open_rejects(cfg: &EncodeConfig) -> Result<Option<csv::Writer<AtomicFile>>> {
+    cfg.rejects
+        .as_deref()
+        .map(|p| -> Result<_> {
+            let mut w = csv::Writer::from_writer(AtomicFile::create(p)?);
+            w.write_record(["line", "field", "reason"])?;
+            Ok(w)
+        })
+        .transpose()
+}
+
+/// A reader thread's loop: fill chunks from `input` (a fixed pool of `CHUNKS_IN_FLIGHT` circulates:
+/// new ones are made until the pool is full, then spent ones come back on `back`) and send each with
+/// the input position after it, until the input ends, an error (sent on), or the receiver stops.
+fn read_ahead(
+    input: &mut CsvInput,
+    chunk_rows: usize,
+    tx: &std::sync::mpsc::SyncSender<Result<(Chunk, u64)>>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
+) {
+    let mut made = 0;
+    loop {
+        let mut chunk = match back.try_recv() {
+            Ok(c) => c,
+            Err(_) if made < CHUNKS_IN_FLIGHT => {
+                made += 1;
+                Chunk::default()
+            }
+            Err(_) => match back.recv() {
+                Ok(c) => c,
+                Err(_) => return, // the main thread has stopped
+            },
+        };
+        match input.read_chunk(chunk_rows, &mut chunk) {
+            Ok(more) => {
+                let pos = input.position();
+                if !chunk.is_empty() && tx.send(Ok((chunk, pos))).is_err() {
+                    return;
+                }
+                if !more {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
 }
 
 /// Hand one chunk's results to the output, in input order. With `--on-error fail` the first refused
@@ -355,7 +219,182 @@ fn write_batches(
     Ok(())
 }
 
+impl<'a> Job<'a> {
+    /// Resolve the holder's columns against the schema and prepare the encoder.
+    fn new(cfg: &'a EncodeConfig, header: Vec<String>, threads: usize) -> Result<Job<'a>> {
+        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        let layout = Layout::resolve(
+            &cfg.schema,
+            cfg.mapping.as_ref(),
+            cfg.id_column.as_deref(),
+            &refs,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: line 1 (header): {e}", cfg.input.display()))?;
+        let options = EncoderOptions {
+            extra_date_formats: cfg
+                .mapping
+                .as_ref()
+                .map(|m| m.date_formats.clone())
+                .unwrap_or_default(),
+            criteria_not_held: layout
+                .not_held(&cfg.schema)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        };
+        let encoder = Encoder::new(&cfg.schema, &cfg.secret, &cfg.party, &options)
+            .context("cannot derive the keys")?;
+        let mut feature_cols = BTreeMap::new();
+        let names = encoder
+            .feature_names()
+            .into_iter()
+            .chain(encoder.input_names());
+        let columns = layout
+            .feature_columns()
+            .into_iter()
+            .chain(layout.exact_columns());
+        for (name, col) in names.zip(columns) {
+            if let Some(c) = col {
+                feature_cols.insert(name.to_owned(), header[c].clone());
+            }
+        }
+        let id_col_name = layout.id_column().map(|c| header[c].clone());
+        let reported: Vec<bool> = cfg
+            .schema
+            .features()
+            .iter()
+            .map(|f| f.hashing.is_some())
+            .chain(encoder.input_names().iter().map(|n| {
+                // A criterion this holder does not hold is not reported as missing everywhere.
+                !cfg.schema.kith().criteria.iter().any(|c| c.name == *n)
+                    || encoder.criteria_names().contains(n)
+            }))
+            .collect();
+        Ok(Job {
+            cfg,
+            layout,
+            encoder,
+            header,
+            feature_cols,
+            id_col_name,
+            reported,
+            scratches: (0..threads + 1)
+                .map(|_| Mutex::new((Scratch::default(), EncodedBatch::default())))
+                .collect(),
+        })
+    }
+
+    /// The summary's label of each reported field, and whether it is a keyed input rather than a
+    /// CLK feature.
+    fn field_labels(&self) -> Vec<(String, bool)> {
+        let schema = &self.cfg.schema;
+        let features = self
+            .encoder
+            .feature_names()
+            .into_iter()
+            .zip(schema.features())
+            .filter(|(_, f)| f.hashing.is_some())
+            .map(|(n, _)| (n.to_owned(), false));
+        let inputs = schema
+            .kith()
+            .keyed_inputs()
+            .into_iter()
+            .zip(&self.reported[schema.features().len()..])
+            .filter(|(_, r)| **r)
+            .map(|((n, kind), _)| {
+                let label = match kind {
+                    InputKind::Exact => n.to_owned(),
+                    InputKind::Address | InputKind::Register => format!("{n} (household)"),
+                    InputKind::Criterion => format!("{n} (flag)"),
+                };
+                (label, true)
+            });
+        features.chain(inputs).collect()
+    }
+}
+
 impl Job<'_> {
+    /// Read, encode and write the whole input: with one thread, this thread reads and encodes in
+    /// turn; with more, a reader thread keeps the pool fed. Either way a writer thread takes each
+    /// chunk's results in input order while the next chunk is encoded.
+    fn pipeline(
+        &self,
+        input: &mut CsvInput,
+        out: &mut Output,
+        summary: &mut EncodeSummary,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<()> {
+        let cfg = self.cfg;
+        let threads = self.scratches.len() - 1;
+        std::thread::scope(|scope| -> Result<()> {
+            // Written batches come back to be filled again: buffers freed on the writer thread
+            // and allocated anew on the workers made the allocator hand memory back to the system
+            // and fault it in again.
+            let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(2);
+            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Batch>>();
+            let writer = scope.spawn(move || -> Result<()> {
+                for batches in out_rx {
+                    write_batches(cfg, &batches, &mut out.sink, out.rejects.as_mut(), summary)?;
+                    let _ = spent_tx.send(batches);
+                }
+                Ok(())
+            });
+            // Encode a chunk and hand its batches to the writer; false once the writer has stopped
+            // (on an error, reported below).
+            let encode = |chunk: &Chunk| -> bool {
+                let mut batches = spent_rx.try_recv().unwrap_or_default();
+                batches.resize_with(chunk.rows.len().div_ceil(BATCH_ROWS), Batch::default);
+                if threads == 1 {
+                    // This thread, with no hand-over to the pool and back for each chunk.
+                    for (batch, rows) in batches.iter_mut().zip(chunk.rows.chunks(BATCH_ROWS)) {
+                        self.encode_batch(chunk, rows, batch);
+                    }
+                } else {
+                    batches
+                        .par_iter_mut()
+                        .zip(chunk.rows.par_chunks(BATCH_ROWS))
+                        .for_each(|(batch, rows)| self.encode_batch(chunk, rows, batch));
+                }
+                out_tx.send(batches).is_ok()
+            };
+            let chunk_rows = chunk_rows(threads);
+            if threads == 1 {
+                // One thread reads and encodes in turn: each chunk is still in this core's cache
+                // when it is encoded, and one thread means one core's work.
+                let mut chunk = Chunk::default();
+                loop {
+                    let more = input.read_chunk(chunk_rows, &mut chunk)?;
+                    if chunk.is_empty() || !encode(&chunk) {
+                        break;
+                    }
+                    progress.set_position(input.position());
+                    if !more {
+                        break;
+                    }
+                }
+            } else {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Chunk, u64)>>(2);
+                let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
+                scope.spawn(move || read_ahead(input, chunk_rows, &tx, &back_rx));
+                for msg in rx {
+                    let (chunk, pos) = msg?;
+                    let written = encode(&chunk);
+                    let _ = back_tx.send(chunk);
+                    if !written {
+                        break;
+                    }
+                    progress.set_position(pos);
+                }
+            }
+            drop(out_tx);
+            match writer.join() {
+                Ok(result) => result?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            Ok(())
+        })
+    }
+
     fn column_label(&self, field: &str) -> String {
         match self.feature_cols.get(field) {
             Some(col) if col != field => format!("field `{field}` (column {col:?})"),
@@ -364,7 +403,8 @@ impl Job<'_> {
     }
 
     /// Encode `rows` of `chunk` into `batch`, whose earlier contents are dropped (its buffers are
-    /// kept).
+    /// kept): decode every row, pick each good row's values in schema order, encode the good rows
+    /// together feature by feature, and write the results in input order.
     fn encode_batch(&self, chunk: &Chunk, rows: &[RawRow], batch: &mut Batch) {
         let nfields = self.reported.iter().filter(|r| **r).count();
         batch.text.clear();
@@ -374,103 +414,129 @@ impl Job<'_> {
         batch.counts.clear();
         batch.counts.resize(nfields, FieldCounts::default());
         batch.empty_clks = 0;
-        let ncols = self.header.len();
-        let kith_format = self.cfg.format == OutputFormat::Kith;
-        let needs_id = kith_format || self.cfg.keep_map.is_some();
-
-        // 1. Decode every row; a row that cannot be decoded is refused here.
-        let mut problems: Vec<Option<BatchRow>> = Vec::with_capacity(rows.len());
-        // UTF-8 cells borrow from the rows directly; Windows-1252 cells are decoded into one string
-        // and borrowed from it once it is complete.
-        let mut cells: Vec<&str> = Vec::with_capacity(rows.len() * ncols);
-        let mut decoded = String::new();
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        let mut numbers = String::new();
-        let mut number_spans: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
+        let mut decoded = Decoded::default();
+        let mut cells: Vec<&str> = Vec::with_capacity(rows.len() * self.header.len());
         for row in rows {
-            let err = |field: String, message: String| {
-                Some(BatchRow::Err {
-                    line: row.line,
-                    field,
-                    message,
-                })
-            };
-            let start = numbers.len();
-            if needs_id && self.layout.id_column().is_none() {
-                let _ = std::fmt::Write::write_fmt(&mut numbers, format_args!("{}", row.number));
-            }
-            number_spans.push((start, numbers.len()));
-            if row.len() != ncols {
-                problems.push(err(
-                    String::new(),
-                    format!(
-                        "the row has {} fields but the header has {ncols}",
-                        row.len()
-                    ),
-                ));
-                continue;
-            }
-            if self.cfg.encoding == InputEncoding::Utf8 {
-                // The common case checked once for the whole row: valid UTF-8, no NUL byte, every
-                // field starting on a character and short enough. Otherwise the fields are checked
-                // one by one below, to say which column is wrong.
-                let (bytes, ranges) = chunk.row_bytes(row);
-                if memchr::memchr(0, bytes).is_none()
-                    && let Ok(text) = std::str::from_utf8(bytes)
-                {
-                    let before = cells.len();
-                    let all = ranges.into_iter().all(|(a, b)| {
-                        match text.get(a..b).filter(|f| f.len() <= MAX_FIELD) {
-                            Some(f) => {
-                                cells.push(f);
-                                true
-                            }
-                            None => false,
+            let problem = self.decode_row(chunk, row, &mut cells, &mut decoded);
+            decoded.problems.push(problem);
+        }
+        if self.cfg.encoding == InputEncoding::Windows1252 {
+            cells.extend(decoded.spans.iter().map(|&(a, b)| &decoded.text[a..b]));
+        }
+        let mut problems = std::mem::take(&mut decoded.problems);
+        let picked = self.pick(rows, &cells, &mut problems, &decoded);
+        let inputs: Vec<RecordInput<'_>> = (0..picked.local_ids.len())
+            .map(|j| picked.input(j, self.cfg.format == OutputFormat::Kith))
+            .collect();
+        let slot = rayon::current_thread_index().map_or(self.scratches.len() - 1, |i| {
+            i.min(self.scratches.len() - 1)
+        });
+        let mut guard = match self.scratches[slot].lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (scratch, encoded) = &mut *guard;
+        self.encoder.encode_many(scratch, &inputs, encoded);
+        self.write_rows(rows, problems, encoded, &picked.local_ids, batch);
+    }
+
+    /// Check and decode one row, appending its cells to `cells` (UTF-8 cells borrow from the chunk;
+    /// Windows-1252 cells are decoded into `decoded.text`, to be borrowed once it is complete); why
+    /// the row is refused, if it is.
+    fn decode_row<'c>(
+        &self,
+        chunk: &'c Chunk,
+        row: &RawRow,
+        cells: &mut Vec<&'c str>,
+        decoded: &mut Decoded,
+    ) -> Option<BatchRow> {
+        let ncols = self.header.len();
+        let err = |field: String, message: String| {
+            Some(BatchRow::Err {
+                line: row.line,
+                field,
+                message,
+            })
+        };
+        let needs_id = self.cfg.format == OutputFormat::Kith || self.cfg.keep_map.is_some();
+        let start = decoded.numbers.len();
+        if needs_id && self.layout.id_column().is_none() {
+            let _ =
+                std::fmt::Write::write_fmt(&mut decoded.numbers, format_args!("{}", row.number));
+        }
+        decoded.number_spans.push((start, decoded.numbers.len()));
+        if row.len() != ncols {
+            let message = format!(
+                "the row has {} fields but the header has {ncols}",
+                row.len()
+            );
+            return err(String::new(), message);
+        }
+        if self.cfg.encoding == InputEncoding::Utf8 {
+            // The common case checked once for the whole row: valid UTF-8, no NUL byte, every
+            // field starting on a character and short enough. Otherwise the fields are checked
+            // one by one below, to say which column is wrong.
+            let (bytes, ranges) = chunk.row_bytes(row);
+            if memchr::memchr(0, bytes).is_none()
+                && let Ok(text) = std::str::from_utf8(bytes)
+            {
+                let before = cells.len();
+                let all = ranges.into_iter().all(|(a, b)| {
+                    match text.get(a..b).filter(|f| f.len() <= MAX_FIELD) {
+                        Some(f) => {
+                            cells.push(f);
+                            true
                         }
-                    });
-                    if all {
-                        problems.push(None);
-                        continue;
+                        None => false,
                     }
-                    cells.truncate(before);
+                });
+                if all {
+                    return None;
                 }
+                cells.truncate(before);
             }
-            let mut problem = None;
-            let cells_before = cells.len();
-            for (i, f) in chunk.fields(row).enumerate() {
-                let checked = match self.cfg.encoding {
-                    InputEncoding::Utf8 => utf8(f).map(|v| cells.push(v)),
-                    InputEncoding::Windows1252 => decode(f, InputEncoding::Windows1252).map(|v| {
-                        let start = decoded.len();
-                        decoded.push_str(&v);
-                        spans.push((start, decoded.len()));
-                    }),
-                };
-                if let Err(m) = checked {
-                    problem = err(format!("column {:?}", self.header[i]), m);
-                    break;
-                }
-            }
-            if problem.is_some() {
+        }
+        let (cells_before, spans_before) = (cells.len(), decoded.spans.len());
+        for (i, f) in chunk.fields(row).enumerate() {
+            let checked = match self.cfg.encoding {
+                InputEncoding::Utf8 => utf8(f).map(|v| cells.push(v)),
+                InputEncoding::Windows1252 => decode(f, InputEncoding::Windows1252).map(|v| {
+                    let start = decoded.text.len();
+                    decoded.text.push_str(&v);
+                    decoded.spans.push((start, decoded.text.len()));
+                }),
+            };
+            if let Err(m) = checked {
                 // Drop what the refused row left behind.
                 cells.truncate(cells_before);
-                let kept = problems.iter().filter(|p| p.is_none()).count() * ncols;
-                spans.truncate(kept);
+                decoded.spans.truncate(spans_before);
+                return err(format!("column {:?}", self.header[i]), m);
             }
-            problems.push(problem);
         }
+        None
+    }
 
-        // 2. Pick each good row's values in schema order.
-        if self.cfg.encoding == InputEncoding::Windows1252 {
-            cells.extend(spans.iter().map(|&(a, b)| &decoded[a..b]));
-        }
+    /// Each good row's values in schema order (`cells` holds the good rows' cells back to back); a
+    /// row whose local ID is empty is refused here.
+    fn pick<'c>(
+        &self,
+        rows: &[RawRow],
+        cells: &[&'c str],
+        problems: &mut [Option<BatchRow>],
+        decoded: &'c Decoded,
+    ) -> Picked<'c> {
+        let ncols = self.header.len();
         let (nf, nx) = (
             self.encoder.feature_names().len(),
             self.encoder.input_names().len(),
         );
-        let mut features: Vec<&str> = Vec::with_capacity(cells.len() / ncols.max(1) * nf);
-        let mut exact: Vec<&str> = Vec::with_capacity(cells.len() / ncols.max(1) * nx);
-        let mut local_ids: Vec<&str> = Vec::new();
+        let mut picked = Picked {
+            features: Vec::with_capacity(cells.len() / ncols.max(1) * nf),
+            exact: Vec::with_capacity(cells.len() / ncols.max(1) * nx),
+            local_ids: Vec::new(),
+            nf,
+            nx,
+        };
         let (mut f1, mut x1) = (Vec::with_capacity(nf), Vec::with_capacity(nx));
         let mut good = 0;
         for (r, problem) in problems.iter_mut().enumerate() {
@@ -489,35 +555,30 @@ impl Job<'_> {
                     continue;
                 }
                 Some(id) => id,
-                None => &numbers[number_spans[r].0..number_spans[r].1],
+                None => {
+                    let (a, b) = decoded.number_spans[r];
+                    &decoded.numbers[a..b]
+                }
             };
             self.layout.extract(row_cells, &mut f1, &mut x1);
-            features.extend_from_slice(&f1);
-            exact.extend_from_slice(&x1);
-            local_ids.push(local_id);
+            picked.features.extend_from_slice(&f1);
+            picked.exact.extend_from_slice(&x1);
+            picked.local_ids.push(local_id);
         }
+        picked
+    }
 
-        // 3. Encode the good rows together, feature by feature.
-        let inputs: Vec<RecordInput<'_>> = local_ids
-            .iter()
-            .enumerate()
-            .map(|(j, id)| RecordInput {
-                features: &features[j * nf..(j + 1) * nf],
-                exact: &exact[j * nx..(j + 1) * nx],
-                local_id: kith_format.then_some(*id),
-            })
-            .collect();
-        let slot = rayon::current_thread_index().map_or(self.scratches.len() - 1, |i| {
-            i.min(self.scratches.len() - 1)
-        });
-        let mut guard = match self.scratches[slot].lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let (scratch, encoded) = &mut *guard;
-        self.encoder.encode_many(scratch, &inputs, encoded);
-
-        // 4. Write the results in input order.
+    /// Append the batch's rows to `batch` in input order: each refused row's reason, each encoded
+    /// row's output and its fields' outcomes.
+    fn write_rows(
+        &self,
+        rows: &[RawRow],
+        problems: Vec<Option<BatchRow>>,
+        encoded: &EncodedBatch,
+        local_ids: &[&str],
+        batch: &mut Batch,
+    ) {
+        let kith_format = self.cfg.format == OutputFormat::Kith;
         let mut j = 0;
         for (row, problem) in rows.iter().zip(problems) {
             if let Some(p) = problem {
@@ -528,45 +589,78 @@ impl Job<'_> {
             let outcomes = encoded.outcomes(j);
             let local_id = local_ids[j];
             j += 1;
-            match result {
-                Err(e) => batch.rows.push(BatchRow::Err {
-                    line: row.line,
-                    field: self.column_label(&e.feature),
-                    message: e.message.clone(),
-                }),
-                Ok(rec) => {
-                    if rec.clk.iter().all(|&b| b == 0) {
-                        batch.empty_clks += 1;
-                    }
-                    match rec.token {
-                        Some(token) if kith_format => {
-                            record_line(&token, rec, &mut batch.text);
-                            batch.ids.push_str(local_id);
-                        }
-                        _ => {
-                            batch.text.push_str(", \"");
-                            push_base64(&rec.clk, &mut batch.text);
-                            batch.text.push('"');
-                            if self.cfg.keep_map.is_some() {
-                                batch.ids.push_str(local_id);
-                            }
-                        }
-                    }
-                    let reported = outcomes.iter().zip(&self.reported).filter(|(_, r)| **r);
-                    for (c, (o, _)) in batch.counts.iter_mut().zip(reported) {
-                        match o {
-                            FieldOutcome::Present => {}
-                            FieldOutcome::Missing => c.missing += 1,
-                            FieldOutcome::Invalid => c.invalid += 1,
-                        }
-                    }
-                    batch.rows.push(BatchRow::Ok {
+            let rec = match result {
+                Ok(rec) => rec,
+                Err(e) => {
+                    batch.rows.push(BatchRow::Err {
                         line: row.line,
-                        text_end: batch.text.len(),
-                        id_end: batch.ids.len(),
+                        field: self.column_label(&e.feature),
+                        message: e.message.clone(),
                     });
+                    continue;
+                }
+            };
+            if rec.clk.iter().all(|&b| b == 0) {
+                batch.empty_clks += 1;
+            }
+            match rec.token {
+                Some(token) if kith_format => {
+                    record_line(&token, rec, &mut batch.text);
+                    batch.ids.push_str(local_id);
+                }
+                _ => {
+                    batch.text.push_str(", \"");
+                    push_base64(&rec.clk, &mut batch.text);
+                    batch.text.push('"');
+                    if self.cfg.keep_map.is_some() {
+                        batch.ids.push_str(local_id);
+                    }
                 }
             }
+            let reported = outcomes.iter().zip(&self.reported).filter(|(_, r)| **r);
+            for (c, (o, _)) in batch.counts.iter_mut().zip(reported) {
+                match o {
+                    FieldOutcome::Present => {}
+                    FieldOutcome::Missing => c.missing += 1,
+                    FieldOutcome::Invalid => c.invalid += 1,
+                }
+            }
+            batch.rows.push(BatchRow::Ok {
+                line: row.line,
+                text_end: batch.text.len(),
+                id_end: batch.ids.len(),
+            });
+        }
+    }
+}
+
+/// One batch's rows as decoded: why each row was refused (if it was), Windows-1252 cells' text,
+/// and the row numbers that stand in for local IDs when there is no ID column.
+#[derive(Default)]
+struct Decoded {
+    problems: Vec<Option<BatchRow>>,
+    text: String,
+    spans: Vec<(usize, usize)>,
+    numbers: String,
+    number_spans: Vec<(usize, usize)>,
+}
+
+/// The good rows' values in schema order, back to back: `nf` features and `nx` keyed inputs a row.
+struct Picked<'c> {
+    features: Vec<&'c str>,
+    exact: Vec<&'c str>,
+    local_ids: Vec<&'c str>,
+    nf: usize,
+    nx: usize,
+}
+
+impl<'c> Picked<'c> {
+    /// Good row `j`'s input to the encoder (with its local ID when record tokens are made).
+    fn input(&self, j: usize, with_token: bool) -> RecordInput<'_> {
+        RecordInput {
+            features: &self.features[j * self.nf..(j + 1) * self.nf],
+            exact: &self.exact[j * self.nx..(j + 1) * self.nx],
+            local_id: with_token.then_some(self.local_ids[j]),
         }
     }
 }
