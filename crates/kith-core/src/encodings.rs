@@ -138,7 +138,6 @@ impl Header {
     }
 
     fn parse(line: &str) -> Result<Header, EncodingsError> {
-        let bad = |message: String| EncodingsError::Format { line: 1, message };
         let v: Value = serde_json::from_str(line).map_err(|e| {
             bad(format!(
                 "expected a kith encodings header (a JSON object): {e}"
@@ -190,46 +189,97 @@ impl Header {
                 "the header's columns must start with \"token\", \"clk\"".to_owned(),
             ));
         }
-        let mut specs: Vec<FieldSpec> = Vec::new();
-        if let Some(list) = v.get("fields") {
-            let list = list
-                .as_array()
-                .ok_or_else(|| bad("the header's \"fields\" is not a list".to_owned()))?;
-            for (i, f) in list.iter().enumerate() {
-                let what = |m: &str| bad(format!("the header's fields[{i}]: {m}"));
-                let name = f
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| what("no string \"name\""))?;
-                let bits = f
-                    .get("bits")
-                    .and_then(Value::as_u64)
-                    .filter(|b| (64..=1024).contains(b) && b % 64 == 0)
-                    .ok_or_else(|| what("\"bits\" must be a multiple of 64 from 64 to 1024"))?;
-                let group = f
-                    .get("group")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| what("no string \"group\""))?;
-                specs.push(FieldSpec {
-                    name: name.to_owned(),
-                    bits: bits as u32,
-                    group: group.to_owned(),
-                });
-            }
+        let specs = field_specs(&v)?;
+        let Columns {
+            exact,
+            blocks,
+            house,
+            flags,
+            fields,
+        } = Columns::classify(&columns[2..], &specs, version)?;
+        let twins = twins_of(&v, &fields)?;
+        Ok(Header {
+            party: text("party")?,
+            schema_fingerprint: text("schema_fingerprint")?,
+            key_check: text("key_check")?,
+            clk_bits,
+            records: number("records")?,
+            exact,
+            blocks,
+            house,
+            flags,
+            fields,
+            twins,
+        })
+    }
+}
+
+/// An error in the header (line 1).
+fn bad(message: String) -> EncodingsError {
+    EncodingsError::Format { line: 1, message }
+}
+
+/// The header's `fields`: each field filter's name, bits and key group.
+fn field_specs(v: &Value) -> Result<Vec<FieldSpec>, EncodingsError> {
+    let mut specs: Vec<FieldSpec> = Vec::new();
+    if let Some(list) = v.get("fields") {
+        let list = list
+            .as_array()
+            .ok_or_else(|| bad("the header's \"fields\" is not a list".to_owned()))?;
+        for (i, f) in list.iter().enumerate() {
+            let what = |m: &str| bad(format!("the header's fields[{i}]: {m}"));
+            let name = f
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| what("no string \"name\""))?;
+            let bits = f
+                .get("bits")
+                .and_then(Value::as_u64)
+                .filter(|b| (64..=1024).contains(b) && b % 64 == 0)
+                .ok_or_else(|| what("\"bits\" must be a multiple of 64 from 64 to 1024"))?;
+            let group = f
+                .get("group")
+                .and_then(Value::as_str)
+                .ok_or_else(|| what("no string \"group\""))?;
+            specs.push(FieldSpec {
+                name: name.to_owned(),
+                bits: bits as u32,
+                group: group.to_owned(),
+            });
         }
-        if specs.len() > MAX_FIELD_FILTERS {
-            return Err(bad(format!(
-                "the header lists {} field filters; at most {} are allowed",
-                specs.len(),
-                MAX_FIELD_FILTERS
-            )));
-        }
+    }
+    if specs.len() > MAX_FIELD_FILTERS {
+        return Err(bad(format!(
+            "the header lists {} field filters; at most {} are allowed",
+            specs.len(),
+            MAX_FIELD_FILTERS
+        )));
+    }
+    Ok(specs)
+}
+
+/// The header's columns after `token` and `clk`, by kind, in the order the format requires:
+/// exact tokens, blocking keys, household tokens, flags, field filters.
+struct Columns {
+    exact: Vec<String>,
+    blocks: Vec<String>,
+    house: Vec<String>,
+    flags: Vec<String>,
+    fields: Vec<FieldSpec>,
+}
+
+impl Columns {
+    fn classify(
+        columns: &[String],
+        specs: &[FieldSpec],
+        version: Option<i64>,
+    ) -> Result<Columns, EncodingsError> {
         let mut exact = Vec::new();
         let mut blocks = Vec::new();
         let mut house: Vec<String> = Vec::new();
         let mut flags: Vec<String> = Vec::new();
         let mut fields = Vec::new();
-        for c in &columns[2..] {
+        for c in columns {
             if let Some(f) = c.strip_prefix("field:") {
                 let spec = specs.iter().find(|s| s.name == f).ok_or_else(|| {
                     bad(format!(
@@ -289,47 +339,51 @@ impl Header {
                 return Err(bad(format!("unknown column {c:?}")));
             }
         }
-        let twins = match v.get("twins") {
-            None => None,
-            Some(t) => {
-                // A list of names (or, for "differ", one name); every name a field filter's.
-                let names = |v: Option<&Value>, one: bool| -> Option<Vec<String>> {
-                    match v? {
-                        Value::String(s) if one => Some(vec![s.clone()]),
-                        Value::Array(a) => {
-                            a.iter().map(|x| x.as_str().map(str::to_owned)).collect()
-                        }
-                        _ => None,
-                    }
-                };
-                let known = |v: &[String]| {
-                    v.iter()
-                        .all(|x| fields.iter().any(|f: &FieldSpec| &f.name == x))
-                };
-                match (names(t.get("differ"), true), names(t.get("agree"), false)) {
-                    (Some(d), Some(a)) if !d.is_empty() && known(&d) && known(&a) => Some((d, a)),
-                    _ => {
-                        return Err(bad(
-                            "the header's \"twins\" must name a differing field and a list of shared fields, all with field filters".to_owned(),
-                        ));
-                    }
-                }
-            }
-        };
-        Ok(Header {
-            party: text("party")?,
-            schema_fingerprint: text("schema_fingerprint")?,
-            key_check: text("key_check")?,
-            clk_bits,
-            records: number("records")?,
+        Ok(Columns {
             exact,
             blocks,
             house,
             flags,
             fields,
-            twins,
         })
     }
+}
+
+/// A twins rule's differing fields and shared fields.
+type TwinNames = (Vec<String>, Vec<String>);
+
+/// The header's `twins` rule, if any: the differing fields and the shared ones, all of them
+/// field filters.
+fn twins_of(
+    v: &Value,
+    fields: &[FieldSpec],
+) -> Result<Option<TwinNames>, EncodingsError> {
+    let twins = match v.get("twins") {
+        None => None,
+        Some(t) => {
+            // A list of names (or, for "differ", one name); every name a field filter's.
+            let names = |v: Option<&Value>, one: bool| -> Option<Vec<String>> {
+                match v? {
+                    Value::String(s) if one => Some(vec![s.clone()]),
+                    Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned)).collect(),
+                    _ => None,
+                }
+            };
+            let known = |v: &[String]| {
+                v.iter()
+                    .all(|x| fields.iter().any(|f: &FieldSpec| &f.name == x))
+            };
+            match (names(t.get("differ"), true), names(t.get("agree"), false)) {
+                (Some(d), Some(a)) if !d.is_empty() && known(&d) && known(&a) => Some((d, a)),
+                _ => {
+                    return Err(bad(
+                        "the header's \"twins\" must name a differing field and a list of shared fields, all with field filters".to_owned(),
+                    ));
+                }
+            }
+        }
+    };
+    Ok(twins)
 }
 
 /// One row of an encodings file.
