@@ -354,10 +354,7 @@ type TwinNames = (Vec<String>, Vec<String>);
 
 /// The header's `twins` rule, if any: the differing fields and the shared ones, all of them
 /// field filters.
-fn twins_of(
-    v: &Value,
-    fields: &[FieldSpec],
-) -> Result<Option<TwinNames>, EncodingsError> {
+fn twins_of(v: &Value, fields: &[FieldSpec]) -> Result<Option<TwinNames>, EncodingsError> {
     let twins = match v.get("twins") {
         None => None,
         Some(t) => {

@@ -205,99 +205,8 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         .ok_or_else(|| LinkError::Input("the inputs share no field filters".into()))?
         .with_kernel(opts.kernel)
         .with_value_counts(datasets);
-    // Pass 1: comparison vectors of the CLK candidates of a sample of queries.
-    // The model is fitted on all pairs of a sample of the queries (every `every`-th chunk) whose
-    // CLK Dice reaches the floor: mostly unrelated records, with the matches among them, which is
-    // what lets EM tell the two apart. (Blocked candidates are dominated by relatives and
-    // namesakes, who agree on several fields at once and can pass for a class of matches.)
-    let queries = datasets.iter().map(Dataset::len).max().unwrap_or(0);
-    let every = queries.div_ceil(FIT_QUERIES).max(1);
-    let fit_opts = LinkOptions {
-        blocking: Blocking::None,
-        ..opts.clone()
-    };
-    let patterns = std::sync::Mutex::new(FxHashMap::<(usize, u64), u64>::default());
-    let kind = |i: usize, j: usize| if i == j { weigh::WITHIN } else { weigh::CROSS };
-    let count = |i: usize, j: usize, found: &mut Vec<Pair>| {
-        let mut local: FxHashMap<(usize, u64), u64> = FxHashMap::default();
-        let mut g = Vec::new();
-        for p in found.iter() {
-            let crossed = cmp.gamma(
-                &datasets[i],
-                p.a as usize,
-                &datasets[j],
-                p.b as usize,
-                &mut g,
-            );
-            if !cmp.twin_like(
-                &g,
-                crossed,
-                &datasets[i],
-                p.a as usize,
-                &datasets[j],
-                p.b as usize,
-            ) {
-                *local.entry((kind(i, j), weigh::pack(&g))).or_default() += 1;
-            }
-        }
-        found.clear();
-        let mut all = patterns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (k, c) in local {
-            *all.entry(k).or_default() += c;
-        }
-    };
     let floor = opts.candidate_floor;
-    // A higher CLK floor for fitting keeps its cost down: about 1% of unrelated pairs reach 0.5.
-    let fit_floor = floor.max(FIT_FLOOR);
-    let fit_scan = Scan {
-        floor: fit_floor,
-        collect_at: fit_floor,
-        top_k: None,
-        post: Some(&count),
-        every,
-    };
-    scan_pairs(datasets, &fit_opts, &fit_scan)?;
-    let patterns: FxHashMap<(usize, Vec<u8>), u64> = patterns
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .into_iter()
-        .map(|((k, g), c)| ((k, weigh::unpack(g, cmp.names().len())), c))
-        .collect();
-    let mut pairs_of_sets = Vec::new();
-    for i in 0..datasets.len() {
-        for j in i..datasets.len() {
-            if i != j || opts.dedupe {
-                pairs_of_sets.push((i, j));
-            }
-        }
-    }
-    let (u, random) = weigh::estimate_u(&cmp, datasets, &pairs_of_sets);
-    // The sampled queries' pairs of each kind: a share 1/every of all.
-    let mut all = [0u64; 2];
-    for &(i, j) in &pairs_of_sets {
-        let (a, b) = (datasets[i].len() as u64, datasets[j].len() as u64);
-        all[kind(i, j)] += if i == j {
-            a * a.saturating_sub(1) / 2
-        } else {
-            a * b
-        };
-    }
-    let sampled_all = all.map(|x| x / every as u64);
-    // EM starts from about one match per sampled query across sources, and one duplicate per
-    // hundred within a source: far from the split by shared surname it could otherwise settle on.
-    let mut sampled_queries = [0f64; 2];
-    for &(i, j) in &pairs_of_sets {
-        let n = datasets[i].len().min(datasets[j].len()) as f64 / every as f64;
-        sampled_queries[kind(i, j)] += if i == j { 0.01 * n } else { n };
-    }
-    let mut fitted = [0f64; 2];
-    for ((k, _), c) in &patterns {
-        fitted[*k] += *c as f64;
-    }
-    let start = [0, 1].map(|k| (sampled_queries[k] / fitted[k].max(1.0)).clamp(1e-6, 0.5));
-    let model = weigh::fit(cmp.names(), &patterns, u, random, sampled_all, start);
+    let model = fit_model(datasets, opts, &cmp)?;
     // Pass 2: every query, pairs scored by match probability.
     let keep_at = opts.threshold.unwrap_or(FIELD_THRESHOLD);
     let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));
@@ -315,7 +224,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             }
             let mut p = found[n];
             let crossed = cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
-            p.score = model.probability(kind(i, j), &g);
+            p.score = model.probability(pair_kind(i, j), &g);
             if p.score < keep_at {
                 continue;
             }
@@ -351,6 +260,118 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     c.stats.possible_twins = twins.len() as u64;
     c.twins = twins;
     Ok(c)
+}
+
+/// Pass 1 of field scoring: fit the model on the comparison vectors of the CLK candidates of a
+/// sample of the queries.
+fn fit_model(
+    datasets: &[Dataset],
+    opts: &LinkOptions,
+    cmp: &Comparator,
+) -> Result<weigh::Model, LinkError> {
+    // The model is fitted on all pairs of a sample of the queries (every `every`-th chunk) whose
+    // CLK Dice reaches the floor: mostly unrelated records, with the matches among them, which is
+    // what lets EM tell the two apart. (Blocked candidates are dominated by relatives and
+    // namesakes, who agree on several fields at once and can pass for a class of matches.)
+    let queries = datasets.iter().map(Dataset::len).max().unwrap_or(0);
+    let every = queries.div_ceil(FIT_QUERIES).max(1);
+    let fit_opts = LinkOptions {
+        blocking: Blocking::None,
+        ..opts.clone()
+    };
+    let patterns = std::sync::Mutex::new(FxHashMap::<(usize, u64), u64>::default());
+    let count = |i: usize, j: usize, found: &mut Vec<Pair>| {
+        let mut local: FxHashMap<(usize, u64), u64> = FxHashMap::default();
+        let mut g = Vec::new();
+        for p in found.iter() {
+            let crossed = cmp.gamma(
+                &datasets[i],
+                p.a as usize,
+                &datasets[j],
+                p.b as usize,
+                &mut g,
+            );
+            if !cmp.twin_like(
+                &g,
+                crossed,
+                &datasets[i],
+                p.a as usize,
+                &datasets[j],
+                p.b as usize,
+            ) {
+                *local.entry((pair_kind(i, j), weigh::pack(&g))).or_default() += 1;
+            }
+        }
+        found.clear();
+        let mut all = patterns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (k, c) in local {
+            *all.entry(k).or_default() += c;
+        }
+    };
+    let floor = opts.candidate_floor;
+    // A higher CLK floor for fitting keeps its cost down: about 1% of unrelated pairs reach 0.5.
+    let fit_floor = floor.max(FIT_FLOOR);
+    let fit_scan = Scan {
+        floor: fit_floor,
+        collect_at: fit_floor,
+        top_k: None,
+        post: Some(&count),
+        every,
+    };
+    scan_pairs(datasets, &fit_opts, &fit_scan)?;
+    let patterns: FxHashMap<(usize, Vec<u8>), u64> = patterns
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .map(|((k, g), c)| ((k, weigh::unpack(g, cmp.names().len())), c))
+        .collect();
+    let mut pairs_of_sets = Vec::new();
+    for i in 0..datasets.len() {
+        for j in i..datasets.len() {
+            if i != j || opts.dedupe {
+                pairs_of_sets.push((i, j));
+            }
+        }
+    }
+    let (u, random) = weigh::estimate_u(cmp, datasets, &pairs_of_sets);
+    // The sampled queries' pairs of each kind: a share 1/every of all.
+    let mut all = [0u64; 2];
+    for &(i, j) in &pairs_of_sets {
+        let (a, b) = (datasets[i].len() as u64, datasets[j].len() as u64);
+        all[pair_kind(i, j)] += if i == j {
+            a * a.saturating_sub(1) / 2
+        } else {
+            a * b
+        };
+    }
+    let sampled_all = all.map(|x| x / every as u64);
+    // EM starts from about one match per sampled query across sources, and one duplicate per
+    // hundred within a source: far from the split by shared surname it could otherwise settle on.
+    let mut sampled_queries = [0f64; 2];
+    for &(i, j) in &pairs_of_sets {
+        let n = datasets[i].len().min(datasets[j].len()) as f64 / every as f64;
+        sampled_queries[pair_kind(i, j)] += if i == j { 0.01 * n } else { n };
+    }
+    let mut fitted = [0f64; 2];
+    for ((k, _), c) in &patterns {
+        fitted[*k] += *c as f64;
+    }
+    let start = [0, 1].map(|k| (sampled_queries[k] / fitted[k].max(1.0)).clamp(1e-6, 0.5));
+    Ok(weigh::fit(
+        cmp.names(),
+        &patterns,
+        u,
+        random,
+        sampled_all,
+        start,
+    ))
+}
+
+/// The model's kind of a pair of datasets `i` and `j`: within one source or across two.
+fn pair_kind(i: usize, j: usize) -> usize {
+    if i == j { weigh::WITHIN } else { weigh::CROSS }
 }
 
 /// How many pairs ahead field filters are prefetched.
