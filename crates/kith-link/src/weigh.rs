@@ -179,7 +179,7 @@ impl Comparator {
 
     /// True when the pair looks like twins under the schema's twin rule: every shared field
     /// agrees, and one of the differing fields is present on both sides and clearly differs, or
-    /// differs and holds an established value on each (see [`TWIN_DIFFER_BELOW`]). Such a pair
+    /// differs and holds an established value on each (see `TWIN_DIFFER_BELOW`). Such a pair
     /// may be a duplicate with a badly typed forename, or two people; the model, which takes
     /// fields as independent, cannot tell, so these pairs are not merged as duplicates and are
     /// left out of fitting (they would teach it that matches often disagree).

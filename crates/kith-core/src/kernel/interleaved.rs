@@ -4,7 +4,7 @@
 use super::word;
 use crate::bits::Block;
 
-/// Words of each CLK counted before the bound test of [`Kernel::scan_interleaved`].
+/// Words of each CLK counted before the bound test of [`Kernel::scan_interleaved`](super::Kernel::scan_interleaved).
 pub const PREFIX_WORDS: usize = 4;
 
 /// Blocks at the head of each group of [`Interleaved`]: the prefix words, then the popcounts of
@@ -87,13 +87,13 @@ impl Interleaved {
     }
 }
 
-/// A threshold `t` in the fixed-point form [`Kernel::scan_interleaved`] tests: `⌊t·2¹⁶⌋`, a shade
+/// A threshold `t` in the fixed-point form [`Kernel::scan_interleaved`](super::Kernel::scan_interleaved) tests: `⌊t·2¹⁶⌋`, a shade
 /// below `t` so that rounding never loses a pair whose Dice reaches `t` exactly.
 pub fn fixed_threshold(t: f64) -> u64 {
     (t.clamp(0.0, 1.0) * (1.0 - 1e-6) * 65536.0).floor() as u64
 }
 
-/// The test [`Kernel::scan_interleaved`] makes: `2·count/(pa + pb) >= tq/2¹⁶`, in integers.
+/// The test [`Kernel::scan_interleaved`](super::Kernel::scan_interleaved) makes: `2·count/(pa + pb) >= tq/2¹⁶`, in integers.
 #[inline(always)]
 pub(super) fn reaches(count: u64, pa: u64, pb: u64, tq: u64) -> bool {
     count << 17 >= tq * (pa + pb)
@@ -132,7 +132,7 @@ impl Probe {
     }
 }
 
-/// [`Kernel::scan_interleaved`] in plain Rust, word by word across the eight lanes of a group;
+/// [`Kernel::scan_interleaved`](super::Kernel::scan_interleaved) in plain Rust, word by word across the eight lanes of a group;
 /// `#[inline(always)]` so that the POPCNT kernel compiles it with the instruction.
 #[inline(always)]
 pub(super) fn interleaved_scalar(
