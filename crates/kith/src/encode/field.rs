@@ -7,8 +7,9 @@ use sha2::Sha256;
 use super::cache::CACHE_LIMIT;
 use super::value::{clk_value, encode_token};
 use super::{Encoder, FieldOutcome, RecordInput, Work};
-use crate::normalize::Normalized;
-use crate::schema::FieldTokens;
+use crate::normalize::{Normalized, Normalizer};
+use crate::schema::{FeatureHashing, FieldTokens, Schema};
+use crate::tokenize::Tokens;
 use kith_core::EncodedRecord;
 
 pub(super) struct FieldEncoder {
@@ -83,64 +84,115 @@ impl Encoder {
                 continue;
             };
             let raw = input.features[f.feature];
-            let value = match fe.normalizer.as_ref().map(|n| n.apply(raw)) {
-                None => clk_value(h, raw).ok().map(|(v, o)| (v.into_owned(), o)),
-                Some(Normalized::Value(v)) => {
-                    clk_value(h, &v).ok().map(|(v, o)| (v.into_owned(), o))
-                }
-                Some(Normalized::Missing | Normalized::Invalid) => None,
-            };
-            let value: String = match value {
-                Some((v, FieldOutcome::Present)) if !v.is_empty() => v,
-                _ => {
-                    *slot = None;
-                    continue;
-                }
-            };
             // The schema allows at most 1,024 bits.
             let mut all_words = [0u64; 16];
             let words = &mut all_words[..f.bits as usize / 64];
             let cache = &mut work.field_caches[fi];
-            match f.tokens {
-                FieldTokens::Clk => {
-                    if work.tokens.fill(&h.comparison, &value).is_err() {
-                        *slot = None;
-                        continue;
-                    }
-                    for tok in work.tokens.iter() {
-                        if encode_token(h.encoding, tok, &mut work.token_bytes).is_ok() {
-                            f.add(cache, &work.token_bytes, words);
-                        }
-                    }
-                }
-                FieldTokens::Date => {
-                    let Some((y, m, d)) = date_parts(&value) else {
-                        *slot = None;
-                        continue;
-                    };
-                    let (lo, hi) = if m <= d { (m, d) } else { (d, m) };
-                    let t = &mut work.token_bytes;
-                    for (tag, a, b) in [
-                        ("y1:", y, ""),
-                        ("y2:", y, ""),
-                        ("y3:", y, ""),
-                        ("y4:", y, ""),
-                        ("y5:", y, ""),
-                        ("m:", m, ""),
-                        ("d:", d, ""),
-                        ("md:", lo, hi),
-                    ] {
-                        t.clear();
-                        t.extend_from_slice(tag.as_bytes());
-                        t.extend_from_slice(a.as_bytes());
-                        t.extend_from_slice(b.as_bytes());
-                        f.add(cache, t, words);
-                    }
-                }
+            let source = FilterSource {
+                hashing: h,
+                normalizer: fe.normalizer.as_ref(),
+                tokens: f.tokens,
+            };
+            let made = source.each_token(raw, &mut work.tokens, &mut work.token_bytes, |t| {
+                f.add(cache, t, words)
+            });
+            if !made {
+                *slot = None;
+                continue;
             }
             let buf = slot.get_or_insert_with(Vec::new);
             buf.clear();
             buf.extend(words.iter().flat_map(|w| w.to_be_bytes()));
         }
     }
+}
+
+/// Where a field filter's tokens come from: the feature's hashing and normaliser, and the kind of
+/// tokens the filter takes.
+struct FilterSource<'a> {
+    hashing: &'a FeatureHashing,
+    normalizer: Option<&'a Normalizer>,
+    tokens: FieldTokens,
+}
+
+impl FilterSource<'_> {
+    /// Call `add` with each token of `raw`'s filter; false when the value gives no filter
+    /// (missing, invalid, or refused by the feature's format).
+    fn each_token(
+        &self,
+        raw: &str,
+        tokens: &mut Tokens,
+        bytes: &mut Vec<u8>,
+        mut add: impl FnMut(&[u8]),
+    ) -> bool {
+        let h = self.hashing;
+        let value = match self.normalizer.map(|n| n.apply(raw)) {
+            None => clk_value(h, raw).ok().map(|(v, o)| (v.into_owned(), o)),
+            Some(Normalized::Value(v)) => clk_value(h, &v).ok().map(|(v, o)| (v.into_owned(), o)),
+            Some(Normalized::Missing | Normalized::Invalid) => None,
+        };
+        let value: String = match value {
+            Some((v, FieldOutcome::Present)) if !v.is_empty() => v,
+            _ => return false,
+        };
+        match self.tokens {
+            FieldTokens::Clk => {
+                if tokens.fill(&h.comparison, &value).is_err() {
+                    return false;
+                }
+                for tok in tokens.iter() {
+                    if encode_token(h.encoding, tok, bytes).is_ok() {
+                        add(bytes);
+                    }
+                }
+            }
+            FieldTokens::Date => {
+                let Some((y, m, d)) = date_parts(&value) else {
+                    return false;
+                };
+                let (lo, hi) = if m <= d { (m, d) } else { (d, m) };
+                for (tag, a, b) in [
+                    ("y1:", y, ""),
+                    ("y2:", y, ""),
+                    ("y3:", y, ""),
+                    ("y4:", y, ""),
+                    ("y5:", y, ""),
+                    ("m:", m, ""),
+                    ("d:", d, ""),
+                    ("md:", lo, hi),
+                ] {
+                    bytes.clear();
+                    bytes.extend_from_slice(tag.as_bytes());
+                    bytes.extend_from_slice(a.as_bytes());
+                    bytes.extend_from_slice(b.as_bytes());
+                    add(bytes);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The tokens the field filter of feature `feature` hashes for the raw value `raw`, in order (a
+/// token may repeat), or `None` when the value gives no filter or the schema declares no filter
+/// for the feature. They depend on the schema alone, not on the secret: what a linkage party that
+/// knows the schema can compute for any value it guesses, which is what `kith audit` simulates.
+pub fn filter_tokens(schema: &Schema, feature: &str, raw: &str) -> Option<Vec<Vec<u8>>> {
+    let spec = schema.kith().fields.iter().find(|f| f.feature == feature)?;
+    let hashing = schema
+        .features()
+        .iter()
+        .find(|f| f.identifier == feature)?
+        .hashing
+        .as_ref()?;
+    let source = FilterSource {
+        hashing,
+        normalizer: schema.kith().normalize.get(feature),
+        tokens: spec.tokens,
+    };
+    let mut out = Vec::new();
+    let made = source.each_token(raw, &mut Tokens::default(), &mut Vec::new(), |t| {
+        out.push(t.to_vec())
+    });
+    made.then_some(out)
 }

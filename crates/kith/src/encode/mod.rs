@@ -28,6 +28,7 @@ pub use kith_core::{EncodedRecord, TOKEN_BYTES, Token};
 
 mod cache;
 mod field;
+pub use field::filter_tokens;
 mod keyed;
 #[cfg(test)]
 mod tests;
