@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use kith::encode::EncodedBatch;
-use kith::encodings::{Header, push_base64, record_line};
+use kith::encodings::{push_base64, record_line};
 use kith::schema::InputKind;
 use kith::{Encoder, EncoderOptions, FieldOutcome, Layout, RecordInput, Scratch};
 use rayon::prelude::*;
@@ -789,54 +789,7 @@ impl Sink {
                     w.flush().context("cannot write a temporary file")?;
                 }
                 let mut out = AtomicFile::create(&cfg.output)?;
-                let header = Header {
-                    party: cfg.party.clone(),
-                    schema_fingerprint: cfg.schema.fingerprint().to_owned(),
-                    key_check: job.encoder.key_check().to_owned(),
-                    clk_bits: job.encoder.clk_bits(),
-                    records: written,
-                    exact: job
-                        .encoder
-                        .exact_names()
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect(),
-                    blocks: job
-                        .encoder
-                        .block_names()
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect(),
-                    house: job
-                        .encoder
-                        .house_names()
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect(),
-                    flags: job
-                        .encoder
-                        .criteria_names()
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect(),
-                    fields: cfg
-                        .schema
-                        .kith()
-                        .fields
-                        .iter()
-                        .map(|f| kith::encodings::FieldSpec {
-                            name: f.feature.clone(),
-                            bits: f.bits,
-                            group: f.group.clone(),
-                        })
-                        .collect(),
-                    twins: cfg
-                        .schema
-                        .kith()
-                        .twins
-                        .as_ref()
-                        .map(|t| (t.differ.clone(), t.agree.clone())),
-                };
+                let header = job.encoder.header(&cfg.schema, written);
                 header
                     .write(out.writer())
                     .context("cannot write the output")?;

@@ -83,11 +83,55 @@ pub(crate) enum Command {
     /// mappings and the truth, to try kith where the answer is known.
     #[command(after_help = SYNTH_EXAMPLES)]
     Synth(SynthArgs),
+    /// Attack encodings made with a schema, as a linkage party could, on synthetic data: the share
+    /// of records each attack names, token group sizes, and a verdict against kith's targets.
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
     /// Run the whole protocol on a synthetic population in a temporary folder: four agencies
     /// encode with a fresh secret, the linkage party links, each holder maps back, and the links
     /// are scored against the truth; with an account of what each party sees.
     #[command(after_help = "Examples:\n  kith demo\n  kith demo --people 100000 --keep demo/")]
     Demo(DemoArgs),
+}
+
+const AUDIT_EXAMPLES: &str = "\
+Examples:
+  # How much would a linkage party learn from encodings made with this schema?
+  kith audit --schema schema.json
+
+  # A larger extract, a JSON record of the findings, and exit 1 if the schema fails:
+  kith audit --schema schema.json --people 100000 --json audit.json --strict";
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The linkage schema to audit.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: PathBuf,
+
+    /// Column mapping from the synthetic agency's columns to the schema's features (default: the
+    /// agency's own mapping, which fits schemas that use kith's demo feature names).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) mapping: Option<PathBuf>,
+
+    /// Which synthetic agency's extract is encoded: council, health, police or school.
+    #[arg(long, value_name = "NAME", default_value = "health")]
+    pub(crate) agency: String,
+
+    /// People in the victim's population (and in the attacker's, drawn apart).
+    #[arg(long, value_name = "N", default_value_t = 60_000)]
+    pub(crate) people: usize,
+
+    /// Seed of the victim's population.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) seed: u64,
+
+    /// Also write the findings to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+
+    /// Exit with status 1 when the schema fails the audit.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Args)]

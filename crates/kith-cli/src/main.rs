@@ -3,6 +3,7 @@
 //! 2 a usage error.
 
 mod atomic;
+mod audit;
 mod config;
 mod csvin;
 mod demo;
@@ -70,6 +71,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reveal(args) => families::run_reveal(&args, quiet).map(|_| ()),
         Command::Synth(args) => synth::run(&args, quiet),
         Command::Demo(args) => demo::run(&args),
+        Command::Audit(args) => audit::run(&args, quiet),
         Command::Encode(args) => {
             let cfg = config::EncodeConfig::from_args(*args, &mut warn)?;
             let summary = encode::run(&cfg, quiet)?;

@@ -14,6 +14,7 @@
 //! // `kith` (with `Secret` and `Encoder`) is not a dependency of the linkage party's crate.
 //! fn holds_a_key(_: &kith::Secret) {}
 //! ```
+pub mod audit;
 pub mod block;
 pub mod compare;
 pub mod dataset;

@@ -426,6 +426,38 @@ impl Encoder {
         &self.party
     }
 
+    /// The header of an encodings file of `records` records made by this encoder from `schema`
+    /// (the schema it was made from: the field filters and the twin rule come from it).
+    pub fn header(&self, schema: &Schema, records: u64) -> kith_core::encodings::Header {
+        let owned = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect();
+        kith_core::encodings::Header {
+            party: self.party.clone(),
+            schema_fingerprint: self.fingerprint.clone(),
+            key_check: self.key_check.clone(),
+            clk_bits: self.l,
+            records,
+            exact: owned(self.exact_names()),
+            blocks: owned(self.block_names()),
+            house: owned(self.house_names()),
+            flags: owned(self.criteria_names()),
+            fields: schema
+                .kith()
+                .fields
+                .iter()
+                .map(|f| kith_core::encodings::FieldSpec {
+                    name: f.feature.clone(),
+                    bits: f.bits,
+                    group: f.group.clone(),
+                })
+                .collect(),
+            twins: schema
+                .kith()
+                .twins
+                .as_ref()
+                .map(|t| (t.differ.clone(), t.agree.clone())),
+        }
+    }
+
     /// The record token of a local ID.
     pub fn record_token(&self, local_id: &str) -> Token {
         token_of(

@@ -1,0 +1,536 @@
+//! `kith audit`: what a linkage party could learn from encodings made with a schema.
+//!
+//! The audit plays both sides on synthetic data where the answer is known: a victim population's
+//! extract is encoded with the schema under a throwaway secret, and an attacker who holds only the
+//! encodings, the schema and a frequency table from another population of the same kind runs the
+//! attacks of `kith_link::audit` on them. It reports, per field filter and for the CLK, the share
+//! of records each attack names correctly, the group sizes of the deterministic tokens, and a
+//! verdict against kith's targets (`docs/privacy.md`).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use kith::normalize::{Normalized, Normalizer};
+use kith::schema::FieldTokens;
+use kith::{Encoder, EncoderOptions, Layout, Mapping, RecordInput, Schema, Scratch, Secret};
+use kith_link::audit::{self, Dictionary, Entry, Filters, Success};
+use kith_link::dataset::Dataset;
+use kith_synth::{Agency, extract};
+use serde::Serialize;
+
+use crate::atomic::AtomicFile;
+use crate::config::read_schema;
+use crate::flags::AuditArgs;
+
+/// What share of records an attack may name before the audit fails the schema.
+const FULL_NAME_LIMIT: f64 = 0.01;
+const DOB_LIMIT: f64 = 0.01;
+const SURNAME_LIMIT: f64 = 0.05;
+/// Group size under which a record counts as nearly alone on a token.
+const SMALL_GROUP: u64 = 5;
+
+/// The audit's findings.
+#[derive(Debug, Serialize)]
+pub(crate) struct Audit {
+    pub(crate) schema_fingerprint: String,
+    pub(crate) records: usize,
+    pub(crate) attacker_records: usize,
+    pub(crate) fields: Vec<FieldFindings>,
+    pub(crate) clk_alignment: f64,
+    pub(crate) full_name: Option<f64>,
+    pub(crate) groups: Vec<audit::groups::GroupSizes>,
+    pub(crate) verdict: Verdict,
+}
+
+/// One field filter's findings.
+#[derive(Debug, Serialize)]
+pub(crate) struct FieldFindings {
+    pub(crate) field: String,
+    /// What the field holds, as its normaliser says: name, forename, date, ...
+    pub(crate) kind: String,
+    /// Records with a filter, and distinct filters among them.
+    pub(crate) with_filter: usize,
+    pub(crate) distinct: usize,
+    /// Share of all records named correctly, and share of guesses right, per attack.
+    pub(crate) alignment: Shares,
+    pub(crate) mining: Shares,
+    /// Date filters: share of records grouped with exactly the others of their year of birth,
+    /// and share whose year the groups' sizes name.
+    pub(crate) year_grouped: Option<f64>,
+    pub(crate) year_named: Option<f64>,
+    /// The best attack's share.
+    pub(crate) best: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Shares {
+    pub(crate) records: f64,
+    pub(crate) precision: f64,
+}
+
+impl From<Success> for Shares {
+    fn from(s: Success) -> Shares {
+        Shares {
+            records: s.share(),
+            precision: s.precision(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Verdict {
+    pub(crate) pass: bool,
+    pub(crate) reasons: Vec<String>,
+}
+
+/// One synthetic extract through the schema: each record's raw feature values, and its keyed
+/// inputs joined by U+001F.
+struct Side {
+    values: Vec<Vec<String>>,
+    exact: Vec<String>,
+}
+
+pub(crate) fn run(args: &AuditArgs, quiet: bool) -> Result<()> {
+    let schema = read_schema(&args.schema)?;
+    if schema.kith().fields.is_empty() && args.people == 0 {
+        bail!("nothing to audit");
+    }
+    let agency = Agency::ALL
+        .iter()
+        .copied()
+        .find(|a| a.name() == args.agency)
+        .with_context(|| {
+            format!(
+                "--agency {:?} is not one of council, health, police, school",
+                args.agency
+            )
+        })?;
+    let mapping = match &args.mapping {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            Mapping::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => Mapping::from_json_str(&agency.mapping_json())
+            .map_err(|e| anyhow::anyhow!("the synthetic {} mapping: {e}", agency.name()))?,
+    };
+    if !quiet {
+        eprintln!(
+            "kith audit: {} synthetic people, {}'s extract, encoded with a throwaway secret; the attacker's frequency table from another {} people",
+            args.people,
+            agency.name(),
+            args.people
+        );
+    }
+    let victim = synthetic(&schema, &mapping, agency, args.people, args.seed)?;
+    let attacker = synthetic(
+        &schema,
+        &mapping,
+        agency,
+        args.people,
+        args.seed ^ 0x5eed_a77a,
+    )?;
+    let findings = attack(&schema, &mapping, &victim, &attacker)?;
+    let mut text = lines(&findings).join("\n");
+    text.push('\n');
+    std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
+        .context("cannot write to standard output")?;
+    if let Some(path) = &args.json {
+        let mut out = AtomicFile::create(path)?;
+        serde_json::to_writer_pretty(out.writer(), &findings).context("cannot write the audit")?;
+        out.commit()?;
+    }
+    if args.strict && !findings.verdict.pass {
+        bail!("the schema fails the audit");
+    }
+    Ok(())
+}
+
+/// A synthetic population's extract for `agency`, as the layout picks each record's values.
+fn synthetic(
+    schema: &Schema,
+    mapping: &Mapping,
+    agency: Agency,
+    people: usize,
+    seed: u64,
+) -> Result<Side> {
+    let pop = kith_synth::population(people, seed);
+    let ext = extract(&pop, agency, seed);
+    let header: Vec<String> = agency.header().iter().map(|s| (*s).to_owned()).collect();
+    let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let layout = Layout::resolve(schema, Some(mapping), None, &refs)
+        .map_err(|e| anyhow::anyhow!("the synthetic {} extract: {e}", agency.name()))?;
+    let mut values = Vec::with_capacity(ext.rows.len());
+    let (mut f, mut x) = (Vec::new(), Vec::new());
+    let mut exact = Vec::with_capacity(ext.rows.len());
+    for row in &ext.rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        layout.extract(&cells, &mut f, &mut x);
+        values.push(f.iter().map(|s| (*s).to_owned()).collect());
+        exact.push(
+            x.iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<String>>()
+                .join("\u{1f}"),
+        );
+    }
+    Ok(Side { values, exact })
+}
+
+fn attack(
+    schema: &Schema,
+    mapping: &Mapping,
+    victim: &Side,
+    attacker: &Side,
+) -> Result<Audit> {
+    let mut secret_bytes = vec![0u8; 32];
+    getrandom::fill(&mut secret_bytes)
+        .map_err(|e| anyhow::anyhow!("cannot get random bytes from the system: {e}"))?;
+    let secret = Secret::new(secret_bytes).context("the throwaway secret")?;
+    let options = EncoderOptions {
+        extra_date_formats: mapping.date_formats.clone(),
+        ..EncoderOptions::default()
+    };
+    let encoder = Encoder::new(schema, &secret, "audit", &options).context("cannot derive keys")?;
+    drop(secret);
+    // Encode the victim's extract and read it back as the linkage party would.
+    let mut text = String::new();
+    let mut scratch = Scratch::default();
+    let mut written = 0u64;
+    let mut kept: Vec<usize> = Vec::new();
+    let mut records = Vec::new();
+    for (i, (values, exact)) in victim.values.iter().zip(&victim.exact).enumerate() {
+        let features: Vec<&str> = values.iter().map(String::as_str).collect();
+        let exact: Vec<&str> = if encoder.input_names().is_empty() {
+            Vec::new()
+        } else {
+            exact.split('\u{1f}').collect()
+        };
+        let id = i.to_string();
+        let input = RecordInput {
+            features: &features,
+            exact: &exact,
+            local_id: Some(&id),
+        };
+        if let Ok(rec) = encoder.encode(&mut scratch, &input) {
+            let Some(token) = rec.token else { continue };
+            kith::encodings::record_line(&token, rec, &mut text);
+            written += 1;
+            kept.push(i);
+            records.push(rec.clone());
+        }
+    }
+    let mut file = Vec::new();
+    encoder
+        .header(schema, written)
+        .write(&mut file)
+        .context("cannot write the encodings")?;
+    file.extend_from_slice(text.as_bytes());
+    // Rows are read back in written order (the audit does not sort them by token).
+    let ds = Dataset::from_encodings(file.as_slice()).context("cannot read the encodings back")?;
+    let feature_index: BTreeMap<&str, usize> = schema
+        .features()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.identifier.as_str(), i))
+        .collect();
+    let mut fields = Vec::new();
+    let mut name_guesses: Vec<Vec<bool>> = Vec::new();
+    for (fi, spec) in schema.kith().fields.iter().enumerate() {
+        let Some(&feature) = feature_index.get(spec.feature.as_str()) else {
+            continue;
+        };
+        let normalizer = schema.kith().normalize.get(&spec.feature);
+        let normal = |raw: &str| -> Option<String> {
+            match normalizer.map(|n| n.apply(raw)) {
+                None => Some(raw.trim().to_owned()).filter(|s| !s.is_empty()),
+                Some(Normalized::Value(v)) => Some(v.into_owned()),
+                Some(_) => None,
+            }
+        };
+        let mut counts: BTreeMap<String, (u64, String)> = BTreeMap::new();
+        for values in &attacker.values {
+            let raw = &values[feature];
+            if let Some(v) = normal(raw) {
+                counts.entry(v).or_insert((0, raw.clone())).0 += 1;
+            }
+        }
+        let entries = counts
+            .into_iter()
+            .filter_map(|(value, (count, raw))| {
+                let tokens = kith::encode::filter_tokens(schema, &spec.feature, &raw)?;
+                Some(Entry {
+                    value,
+                    count,
+                    tokens,
+                })
+            })
+            .collect();
+        let dict = Dictionary::new(entries);
+        let truth_owned: Vec<Option<String>> = kept
+            .iter()
+            .map(|&i| normal(&victim.values[i][feature]))
+            .collect();
+        let truth: Vec<Option<&str>> = truth_owned.iter().map(|t| t.as_deref()).collect();
+        let filters = Filters::field(&ds, fi);
+        let groups = filters.groups();
+        let aligned = audit::align(&filters, &dict);
+        let alignment = Success::of(&aligned, &dict, &truth);
+        let mined = audit::mine(&filters, &dict, spec.k);
+        let mining = Success::of(&mined, &dict, &truth);
+        let kind = normalizer.map_or("text", Normalizer::name).to_owned();
+        let (mut year_grouped, mut year_named) = (None, None);
+        if spec.tokens == FieldTokens::Date {
+            let years: Vec<Option<String>> = truth_owned
+                .iter()
+                .map(|t| t.as_ref().map(|d| d.get(..4).unwrap_or(d).to_owned()))
+                .collect();
+            let classes = audit::dates::year_classes(&filters, spec.k * 4);
+            let (grouped, named) = score_years(&classes, &years, &attacker_years(&dict));
+            year_grouped = Some(grouped);
+            year_named = Some(named);
+        }
+        // Per record: is the value named right by the better attack?
+        let right: Vec<bool> = aligned
+            .iter()
+            .zip(&mined)
+            .zip(&truth)
+            .map(|((a, m), t)| {
+                let ok = |g: &Option<u32>| {
+                    g.zip(*t)
+                        .is_some_and(|(g, t)| dict.entries[g as usize].value == t)
+                };
+                ok(a) || ok(m)
+            })
+            .collect();
+        if matches!(normalizer, Some(Normalizer::Name | Normalizer::Forename)) {
+            name_guesses.push(right.clone());
+        }
+        let best = right.iter().filter(|r| **r).count() as f64 / right.len().max(1) as f64;
+        fields.push(FieldFindings {
+            field: spec.feature.clone(),
+            kind,
+            with_filter: (0..filters.len())
+                .filter(|&i| filters.get(i).is_some())
+                .count(),
+            distinct: groups.len(),
+            alignment: alignment.into(),
+            mining: mining.into(),
+            year_grouped,
+            year_named,
+            best,
+        });
+    }
+    let full_name = (name_guesses.len() >= 2).then(|| {
+        let n = kept.len().max(1);
+        (0..kept.len())
+            .filter(|&r| name_guesses.iter().all(|g| g[r]))
+            .count() as f64
+            / n as f64
+    });
+    // Whole-CLK alignment: equal CLKs in the victim's encodings are one group; the attacker
+    // cannot compute a CLK's value, so the best it can do is rank groups, which only names
+    // anything when whole records repeat.
+    let clk_groups = Filters::clk(&ds).groups();
+    let clk_alignment = clk_groups
+        .iter()
+        .filter(|g| g.records.len() > 1)
+        .map(|g| g.records.len())
+        .sum::<usize>() as f64
+        / ds.len().max(1) as f64;
+    let mut groups = Vec::new();
+    for (b, name) in encoder.block_names().iter().enumerate() {
+        groups.push(audit::groups::group_sizes(
+            &format!("block:{name}"),
+            records.iter().map(|r| r.blocks[b]),
+            SMALL_GROUP,
+        ));
+    }
+    for (h, name) in encoder.house_names().iter().enumerate() {
+        groups.push(audit::groups::group_sizes(
+            &format!("house:{name}"),
+            records.iter().map(|r| r.house[h]),
+            SMALL_GROUP,
+        ));
+    }
+    let verdict = verdict(&fields, full_name);
+    Ok(Audit {
+        schema_fingerprint: schema.fingerprint().to_owned(),
+        records: ds.len(),
+        attacker_records: attacker.values.len(),
+        fields,
+        clk_alignment,
+        full_name,
+        groups,
+        verdict,
+    })
+}
+
+/// Years of birth with their counts, most common first, from a dictionary of dates (`YYYYMMDD`).
+fn attacker_years(dict: &Dictionary) -> Vec<String> {
+    let mut years: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &dict.entries {
+        *years
+            .entry(e.value.get(..4).unwrap_or(&e.value).to_owned())
+            .or_default() += e.count;
+    }
+    let mut v: Vec<(String, u64)> = years.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.into_iter().map(|(y, _)| y).collect()
+}
+
+/// Of all records: the share in a class whose members are mostly of their year and that holds
+/// most of that year's records; and the share whose class, ranked by size against the attacker's
+/// years, names their year.
+fn score_years(classes: &[Option<u32>], years: &[Option<String>], ranked: &[String]) -> (f64, f64) {
+    let mut by_class: BTreeMap<u32, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut by_year: BTreeMap<&str, u64> = BTreeMap::new();
+    for (c, y) in classes.iter().zip(years) {
+        if let (Some(c), Some(y)) = (c, y) {
+            *by_class
+                .entry(*c)
+                .or_default()
+                .entry(y.as_str())
+                .or_default() += 1;
+            *by_year.entry(y.as_str()).or_default() += 1;
+        }
+    }
+    let (mut grouped, mut named) = (0u64, 0u64);
+    for (c, ys) in &by_class {
+        let size: u64 = ys.values().sum();
+        let Some((&top, &n)) = ys.iter().max_by_key(|(_, n)| **n) else {
+            continue;
+        };
+        if 2 * n > size && 2 * n > by_year[top] {
+            grouped += n;
+        }
+        if ranked.get(*c as usize).map(String::as_str) == Some(top) {
+            named += n;
+        } else if let Some(y) = ranked.get(*c as usize) {
+            named += ys.get(y.as_str()).copied().unwrap_or(0);
+        }
+    }
+    let n = years.len().max(1) as f64;
+    (grouped as f64 / n, named as f64 / n)
+}
+
+fn verdict(fields: &[FieldFindings], full_name: Option<f64>) -> Verdict {
+    let mut reasons = Vec::new();
+    if let Some(f) = full_name
+        && f >= FULL_NAME_LIMIT
+    {
+        reasons.push(format!(
+            "{:.1}% of records are named in full (forename and surname); the target is under {:.0}%",
+            100.0 * f,
+            100.0 * FULL_NAME_LIMIT
+        ));
+    }
+    for f in fields {
+        let (limit, what) = match f.kind.as_str() {
+            "name" => (SURNAME_LIMIT, "surname"),
+            "forename" => (SURNAME_LIMIT, "forename"),
+            "date" => (DOB_LIMIT, "date of birth"),
+            _ => continue,
+        };
+        if f.best >= limit {
+            reasons.push(format!(
+                "field filter {:?}: {:.1}% of records' {what} is named; the target is under {:.0}%",
+                f.field,
+                100.0 * f.best,
+                100.0 * limit
+            ));
+        }
+        if let Some(y) = f.year_grouped
+            && y >= DOB_LIMIT
+        {
+            reasons.push(format!(
+                "field filter {:?}: {:.1}% of records are grouped by year of birth",
+                f.field,
+                100.0 * y
+            ));
+        }
+    }
+    Verdict {
+        pass: reasons.is_empty(),
+        reasons,
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:5.1}%", 100.0 * x)
+}
+
+/// The findings as text, a line each.
+fn lines(a: &Audit) -> Vec<String> {
+    let mut out = Vec::new();
+    out.push(format!(
+        "kith audit: schema {}; {} records attacked with a frequency table from {} others",
+        a.schema_fingerprint, a.records, a.attacker_records
+    ));
+    out.push(String::new());
+    out.push(format!(
+        "{:<14} {:<9} {:>8} {:>8}  {:>16}  {:>16}  {:>8}  {:>8}",
+        "field filter",
+        "holds",
+        "records",
+        "distinct",
+        "alignment (prec)",
+        "mining (prec)",
+        "by year",
+        "year"
+    ));
+    for f in &a.fields {
+        out.push(format!(
+            "{:<14} {:<9} {:>8} {:>8}  {} ({})  {} ({})  {:>8}  {:>8}",
+            f.field,
+            f.kind,
+            f.with_filter,
+            f.distinct,
+            pct(f.alignment.records),
+            pct(f.alignment.precision),
+            pct(f.mining.records),
+            pct(f.mining.precision),
+            f.year_grouped.map_or("-".to_owned(), pct),
+            f.year_named.map_or("-".to_owned(), pct),
+        ));
+    }
+    if let Some(f) = a.full_name {
+        out.push(format!(
+            "full name (every name field named right): {}",
+            pct(f)
+        ));
+    }
+    out.push(format!(
+        "whole CLKs: {} of records share their CLK with another record",
+        pct(a.clk_alignment)
+    ));
+    out.push(String::new());
+    out.push(format!(
+        "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",
+        "token", "records", "groups", "in groups < 5", "alone", "largest"
+    ));
+    for g in &a.groups {
+        out.push(format!(
+            "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",
+            g.name,
+            g.records,
+            g.groups,
+            pct(g.under_k as f64 / g.records.max(1) as f64),
+            g.alone,
+            g.largest
+        ));
+    }
+    out.push(String::new());
+    if a.verdict.pass {
+        out.push(
+            "verdict: passes kith's targets (names under 5%, full name and date of birth under 1%)"
+                .to_owned(),
+        );
+    } else {
+        out.push("verdict: FAILS kith's targets:".to_owned());
+        for r in &a.verdict.reasons {
+            out.push(format!("  - {r}"));
+        }
+    }
+    out
+}
