@@ -26,6 +26,12 @@ use crate::flags::AuditArgs;
 const FULL_NAME_LIMIT: f64 = 0.01;
 const DOB_LIMIT: f64 = 0.01;
 const SURNAME_LIMIT: f64 = 0.05;
+/// Filters with noise (BLIP) are grouped, and decoded by the bootstrap, when their Dice
+/// coefficient reaches this; filters without, when it reaches `EXACT_MIN_DICE`.
+const NOISY_MIN_DICE: f64 = 0.6;
+const EXACT_MIN_DICE: f64 = 0.8;
+/// The bootstrap is seeded with the frequency alignment's guesses of the most common values.
+const SEED_RANKS: u32 = 20;
 /// Group size under which a record counts as nearly alone on a token.
 const SMALL_GROUP: u64 = 5;
 
@@ -54,6 +60,7 @@ pub(crate) struct FieldFindings {
     /// Share of all records named correctly, and share of guesses right, per attack.
     pub(crate) alignment: Shares,
     pub(crate) mining: Shares,
+    pub(crate) bootstrap: Shares,
     /// Date filters: share of records grouped with exactly the others of their year of birth,
     /// and share whose year the groups' sizes name.
     pub(crate) year_grouped: Option<f64>,
@@ -68,6 +75,7 @@ pub(crate) struct Shares {
     pub(crate) precision: f64,
 }
 
+#[allow(dead_code)]
 impl From<Success> for Shares {
     fn from(s: Success) -> Shares {
         Shares {
@@ -177,12 +185,7 @@ fn synthetic(
     Ok(Side { values, exact })
 }
 
-fn attack(
-    schema: &Schema,
-    mapping: &Mapping,
-    victim: &Side,
-    attacker: &Side,
-) -> Result<Audit> {
+fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) -> Result<Audit> {
     let mut secret_bytes = vec![0u8; 32];
     getrandom::fill(&mut secret_bytes)
         .map_err(|e| anyhow::anyhow!("cannot get random bytes from the system: {e}"))?;
@@ -248,60 +251,133 @@ fn attack(
                 Some(_) => None,
             }
         };
-        let mut counts: BTreeMap<String, (u64, String)> = BTreeMap::new();
+        // The salt of a record's filter, as the schema cuts it. The attacker is assumed to know
+        // each record's salt (a year of birth can be read off a date filter): a pessimistic
+        // audit, which attacks each salt's records apart with a table of that salt's values.
+        let salt_of = |values: &[String]| -> String {
+            spec.salt
+                .as_ref()
+                .and_then(|s| {
+                    let i = *feature_index.get(s.feature.as_str())?;
+                    s.transform
+                        .apply(schema.kith().normalize.get(&s.feature), &values[i])
+                })
+                .unwrap_or_default()
+        };
+        let mut tables: BTreeMap<String, BTreeMap<String, (u64, String)>> = BTreeMap::new();
         for values in &attacker.values {
             let raw = &values[feature];
             if let Some(v) = normal(raw) {
-                counts.entry(v).or_insert((0, raw.clone())).0 += 1;
+                tables
+                    .entry(salt_of(values))
+                    .or_default()
+                    .entry(v)
+                    .or_insert((0, raw.clone()))
+                    .0 += 1;
             }
         }
-        let entries = counts
+        let dicts: BTreeMap<String, Dictionary> = tables
             .into_iter()
-            .filter_map(|(value, (count, raw))| {
-                let tokens = kith::encode::filter_tokens(schema, &spec.feature, &raw)?;
-                Some(Entry {
-                    value,
-                    count,
-                    tokens,
-                })
+            .map(|(salt, counts)| {
+                let entries = counts
+                    .into_iter()
+                    .filter_map(|(value, (count, raw))| {
+                        let tokens = kith::encode::filter_tokens(schema, &spec.feature, &raw)?;
+                        Some(Entry {
+                            value,
+                            count,
+                            tokens,
+                        })
+                    })
+                    .collect();
+                (salt, Dictionary::new(entries))
             })
             .collect();
-        let dict = Dictionary::new(entries);
         let truth_owned: Vec<Option<String>> = kept
             .iter()
             .map(|&i| normal(&victim.values[i][feature]))
             .collect();
-        let truth: Vec<Option<&str>> = truth_owned.iter().map(|t| t.as_deref()).collect();
-        let filters = Filters::field(&ds, fi);
+        let all_filters = Filters::field(&ds, fi);
+        let mut by_salt: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (r, &i) in kept.iter().enumerate() {
+            by_salt
+                .entry(salt_of(&victim.values[i]))
+                .or_default()
+                .push(r);
+        }
+        let noisy = spec.blip.is_some();
+        let mut aligned_right = vec![false; kept.len()];
+        let mut mined_right = vec![false; kept.len()];
+        let mut boot_right = vec![false; kept.len()];
+        let empty = Dictionary::default();
+        for (salt, records) in &by_salt {
+            let dict = dicts.get(salt).unwrap_or(&empty);
+            let filters = all_filters.select(records);
+            let truth: Vec<Option<&str>> =
+                records.iter().map(|&r| truth_owned[r].as_deref()).collect();
+            // With noise, equal values give nearly equal filters: both attacks work on groups of
+            // those, with the bits most members set.
+            let groups = if noisy {
+                audit::similar_groups(&filters, NOISY_MIN_DICE)
+            } else {
+                filters.groups()
+            };
+            let aligned = audit::align_groups(filters.len(), &groups, dict);
+            let mined = audit::mine_groups(&filters, &groups, dict, spec.k);
+            // What mining decoded seeds the bootstrap, and the alignment's top ranks where mining
+            // found nothing.
+            let seeds: Vec<Option<u32>> = mined
+                .iter()
+                .zip(&aligned)
+                .map(|(m, a)| m.or(a.filter(|&v| v < SEED_RANKS)))
+                .collect();
+            let min_dice = if noisy {
+                NOISY_MIN_DICE
+            } else {
+                EXACT_MIN_DICE
+            };
+            let booted = audit::bootstrap(&filters, dict, spec.k, &seeds, min_dice);
+            for (n, &r) in records.iter().enumerate() {
+                aligned_right[r] = is_right(aligned[n], dict, truth[n]);
+                mined_right[r] = is_right(mined[n], dict, truth[n]);
+                boot_right[r] = is_right(booted[n], dict, truth[n]);
+            }
+        }
+        let filters = all_filters;
         let groups = filters.groups();
-        let aligned = audit::align(&filters, &dict);
-        let alignment = Success::of(&aligned, &dict, &truth);
-        let mined = audit::mine(&filters, &dict, spec.k);
-        let mining = Success::of(&mined, &dict, &truth);
+        let dict = dicts.get("").cloned().unwrap_or_default();
+        let with_filter = (0..filters.len())
+            .filter(|&i| filters.get(i).is_some())
+            .count();
+        let share = |v: &[bool]| v.iter().filter(|x| **x).count() as f64 / kept.len().max(1) as f64;
+        let alignment = Shares {
+            records: share(&aligned_right),
+            precision: share(&aligned_right) * kept.len() as f64 / with_filter.max(1) as f64,
+        };
+        let mining = Shares {
+            records: share(&mined_right),
+            precision: share(&mined_right) * kept.len() as f64 / with_filter.max(1) as f64,
+        };
+        let bootstrap = Shares {
+            records: share(&boot_right),
+            precision: share(&boot_right) * kept.len() as f64 / with_filter.max(1) as f64,
+        };
         let kind = normalizer.map_or("text", Normalizer::name).to_owned();
         let (mut year_grouped, mut year_named) = (None, None);
-        if spec.tokens == FieldTokens::Date {
+        if spec.tokens == FieldTokens::Date && spec.salt.is_none() {
             let years: Vec<Option<String>> = truth_owned
                 .iter()
                 .map(|t| t.as_ref().map(|d| d.get(..4).unwrap_or(d).to_owned()))
                 .collect();
-            let classes = audit::dates::year_classes(&filters, spec.k * 4);
+            // The year's token five times over sets about 5k bits; noise keeps most of them.
+            let classes = audit::dates::year_classes(&filters, spec.k * 15 / 4);
             let (grouped, named) = score_years(&classes, &years, &attacker_years(&dict));
             year_grouped = Some(grouped);
             year_named = Some(named);
         }
-        // Per record: is the value named right by the better attack?
-        let right: Vec<bool> = aligned
-            .iter()
-            .zip(&mined)
-            .zip(&truth)
-            .map(|((a, m), t)| {
-                let ok = |g: &Option<u32>| {
-                    g.zip(*t)
-                        .is_some_and(|(g, t)| dict.entries[g as usize].value == t)
-                };
-                ok(a) || ok(m)
-            })
+        // Per record: is the value named right by either attack?
+        let right: Vec<bool> = (0..kept.len())
+            .map(|r| aligned_right[r] || mined_right[r] || boot_right[r])
             .collect();
         if matches!(normalizer, Some(Normalizer::Name | Normalizer::Forename)) {
             name_guesses.push(right.clone());
@@ -310,12 +386,11 @@ fn attack(
         fields.push(FieldFindings {
             field: spec.feature.clone(),
             kind,
-            with_filter: (0..filters.len())
-                .filter(|&i| filters.get(i).is_some())
-                .count(),
+            with_filter,
             distinct: groups.len(),
-            alignment: alignment.into(),
-            mining: mining.into(),
+            alignment,
+            mining,
+            bootstrap,
             year_grouped,
             year_named,
             best,
@@ -364,6 +439,13 @@ fn attack(
         groups,
         verdict,
     })
+}
+
+/// True when `guess` names `truth`.
+fn is_right(guess: Option<u32>, dict: &Dictionary, truth: Option<&str>) -> bool {
+    guess
+        .zip(truth)
+        .is_some_and(|(g, t)| dict.entries[g as usize].value == t)
 }
 
 /// Years of birth with their counts, most common first, from a dictionary of dates (`YYYYMMDD`).
@@ -481,7 +563,7 @@ fn lines(a: &Audit) -> Vec<String> {
     ));
     for f in &a.fields {
         out.push(format!(
-            "{:<14} {:<9} {:>8} {:>8}  {} ({})  {} ({})  {:>8}  {:>8}",
+            "{:<14} {:<9} {:>8} {:>8}  {} ({})  {} ({})  {} ({})  {:>8}  {:>8}",
             f.field,
             f.kind,
             f.with_filter,
@@ -490,6 +572,8 @@ fn lines(a: &Audit) -> Vec<String> {
             pct(f.alignment.precision),
             pct(f.mining.records),
             pct(f.mining.precision),
+            pct(f.bootstrap.records),
+            pct(f.bootstrap.precision),
             f.year_grouped.map_or("-".to_owned(), pct),
             f.year_named.map_or("-".to_owned(), pct),
         ));

@@ -124,6 +124,8 @@ pub(crate) enum Purpose<'a> {
     BlockToken(&'a str),
     /// Field-level Bloom filters of one key group.
     FieldFilter(&'a str),
+    /// The randomised-response (BLIP) stream of one feature's field filter.
+    FieldNoise(&'a str),
     /// Household tokens of one kind (`dwelling`, `register`).
     HouseToken(&'a str),
     /// The key-check value that lets the linkage party see that holders used the same secret.
@@ -141,6 +143,7 @@ pub(crate) fn kith_key(
         Purpose::ExactToken(name) => format!("kith/v1/exact-token/{name}"),
         Purpose::BlockToken(name) => format!("kith/v1/block-token/{name}"),
         Purpose::FieldFilter(group) => format!("kith/v1/field-filter/{group}"),
+        Purpose::FieldNoise(feature) => format!("kith/v1/field-noise/{feature}"),
         Purpose::HouseToken(name) => format!("kith/v1/house-token/{name}"),
         Purpose::KeyCheck => "kith/v1/key-check".to_owned(),
     };

@@ -1,6 +1,7 @@
 //! The CLI's integration tests: one test binary (as ripgrep and uv do), with a fixtures helper in
 //! `util`. Each test runs the real `kith` binary in its own temporary folder.
 
+mod audit;
 mod encode;
 mod errors;
 mod families;

@@ -8,41 +8,76 @@
 use super::Filters;
 
 /// A class per record (`None` without a filter), classes numbered largest first: each filter
-/// joins the first class (in order of exact-group size) whose core (the bits all its members
-/// set) it shares at least `min_shared` bits of.
+/// (in order of exact-group size) joins the first class whose core it shares at least
+/// `min_shared` set bits with, or starts one. A class's core is the bits most of its members set
+/// (all of them while it has fewer than three), so that noise in single filters does not erode it.
 pub fn year_classes(filters: &Filters, min_shared: u32) -> Vec<Option<u32>> {
     let groups = filters.groups();
-    let mut cores: Vec<Vec<u64>> = Vec::new();
-    let mut members: Vec<Vec<u32>> = Vec::new();
+    let bits = filters.words() * 64;
+    let mut classes: Vec<Class> = Vec::new();
     for g in &groups {
-        let found = cores.iter().position(|core| {
-            let common: u32 = core
+        let found = classes.iter().position(|c| {
+            let common: u32 = c
+                .core
                 .iter()
                 .zip(&g.bits)
                 .map(|(a, b)| (a & b).count_ones())
                 .sum();
             common >= min_shared
         });
-        match found {
-            Some(c) => {
-                for (a, b) in cores[c].iter_mut().zip(&g.bits) {
-                    *a &= b;
-                }
-                members[c].extend_from_slice(&g.records);
-            }
+        let c = match found {
+            Some(c) => c,
             None => {
-                cores.push(g.bits.clone());
-                members.push(g.records.clone());
+                classes.push(Class {
+                    core: g.bits.clone(),
+                    counts: vec![0; bits],
+                    members: Vec::new(),
+                });
+                classes.len() - 1
             }
-        }
+        };
+        classes[c].add(&g.bits, &g.records);
     }
-    let mut order: Vec<usize> = (0..members.len()).collect();
-    order.sort_by(|&a, &b| members[b].len().cmp(&members[a].len()).then(a.cmp(&b)));
+    let mut order: Vec<usize> = (0..classes.len()).collect();
+    order.sort_by(|&a, &b| {
+        classes[b]
+            .members
+            .len()
+            .cmp(&classes[a].members.len())
+            .then(a.cmp(&b))
+    });
     let mut out = vec![None; filters.len()];
     for (rank, &c) in order.iter().enumerate() {
-        for &r in &members[c] {
+        for &r in &classes[c].members {
             out[r as usize] = Some(rank as u32);
         }
     }
     out
+}
+
+struct Class {
+    core: Vec<u64>,
+    /// Per position, members that set it.
+    counts: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl Class {
+    fn add(&mut self, filter: &[u64], records: &[u32]) {
+        let n = records.len() as u32;
+        for (p, c) in self.counts.iter_mut().enumerate() {
+            if filter[p / 64] & (1u64 << (63 - p % 64)) != 0 {
+                *c += n;
+            }
+        }
+        self.members.extend_from_slice(records);
+        let m = self.members.len() as u32;
+        let need = if m < 3 { m } else { m.div_ceil(2) + 1 };
+        self.core.iter_mut().for_each(|w| *w = 0);
+        for (p, &c) in self.counts.iter().enumerate() {
+            if c >= need {
+                self.core[p / 64] |= 1u64 << (63 - p % 64);
+            }
+        }
+    }
 }

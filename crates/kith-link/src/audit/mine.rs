@@ -3,8 +3,9 @@
 //! Double hashing sets a token's `k` bits at `a + i·b (mod bits)`, so every filter that holds a
 //! token holds the same arithmetic progression of positions: an atom, which stands for the token
 //! in every record without the key. A filter is then a set of atoms, and equal values are equal
-//! sets. The attacker (Kroll & Steinmetzer 2015; Christen et al. 2018) seeds by frequency (the
-//! `r`-th largest group of equal filters is guessed to be the `r`-th most common value), learns
+//! sets. The attacker (Kroll & Steinmetzer 2015; Christen et al. 2018) seeds by frequency (each of
+//! the largest groups is guessed to be the value with as many tokens, about as common, whose
+//! tokens are as common as the group's atoms, one for one), learns
 //! which atom stands for which token from the seeds (the atom found in the filters of the seeds
 //! that hold the token, and not in the others), decodes every filter whose atoms all stand for
 //! known tokens by looking the token set up in its dictionary, and repeats with what it decoded as
@@ -12,7 +13,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{Dictionary, Filters, Guesses};
+use super::{Dictionary, Filters, Group, Guesses};
 
 /// Groups seeded by frequency alignment, largest first.
 const SEEDS: usize = 2_000;
@@ -96,7 +97,12 @@ fn real_atoms(
 /// Decode each filter to a dictionary value by atom mining (see the module docs); `k` is the
 /// filter's bits per token, which the schema states.
 pub fn mine(filters: &Filters, dict: &Dictionary, k: u32) -> Guesses {
-    let groups = filters.groups();
+    mine_groups(filters, &filters.groups(), dict, k)
+}
+
+/// [`mine`] on given groups of records (for filters with noise, groups of nearly equal filters
+/// with the bits most members set, as [`super::similar_groups`] makes them).
+pub fn mine_groups(filters: &Filters, groups: &[Group], dict: &Dictionary, k: u32) -> Guesses {
     // Tokens and each value's sorted token ids.
     let mut token_ids: FxHashMap<&[u8], u32> = FxHashMap::default();
     let mut value_tokens: Vec<Vec<u32>> = Vec::with_capacity(dict.entries.len());
@@ -124,7 +130,7 @@ pub fn mine(filters: &Filters, dict: &Dictionary, k: u32) -> Guesses {
     let mut atom_of: FxHashMap<Vec<u16>, u32> = FxHashMap::default();
     let mut support: Vec<u32> = Vec::new();
     let mut found: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
-    for group in &groups {
+    for group in groups {
         let mut here: Vec<u32> = progressions(&group.bits, bits, k)
             .into_iter()
             .map(|key| {
@@ -150,23 +156,6 @@ pub fn mine(filters: &Filters, dict: &Dictionary, k: u32) -> Guesses {
         .into_iter()
         .map(|here| here.into_iter().filter(|&a| keep[a as usize]).collect())
         .collect();
-    if std::env::var_os("KITH_AUDIT_DEBUG").is_some() {
-        let mut hist = [0usize; 16];
-        for a in &group_atoms {
-            hist[a.len().min(15)] += 1;
-        }
-        let mut vh = [0usize; 16];
-        for t in &value_tokens {
-            vh[t.len().min(15)] += 1;
-        }
-        eprintln!(
-            "mine: {} atoms kept of {}; atoms per group {:?}; tokens per value {:?}",
-            keep.iter().filter(|k| **k).count(),
-            keep.len(),
-            hist,
-            vh
-        );
-    }
     // Seeds: each of the largest groups is the value of as many tokens whose tokens are as common
     // as its atoms, one for one in order of frequency, and which is itself about as common.
     let scale =
@@ -221,7 +210,7 @@ pub fn mine(filters: &Filters, dict: &Dictionary, k: u32) -> Guesses {
             .copied()
             .min_by(|&x, &y| distance(x).total_cmp(&distance(y)).then(x.cmp(&y)));
     }
-    for round in 0..ROUNDS {
+    for _ in 0..ROUNDS {
         let meaning = learn(&assigned, &group_atoms, &value_tokens, n_tokens);
         let mut decoded = vec![None; groups.len()];
         let mut tokens = Vec::new();
@@ -245,13 +234,6 @@ pub fn mine(filters: &Filters, dict: &Dictionary, k: u32) -> Guesses {
             if let (Some(v), None) = (fits.next(), fits.next()) {
                 decoded[g] = Some(v);
             }
-        }
-        if std::env::var_os("KITH_AUDIT_DEBUG").is_some() {
-            eprintln!(
-                "mine round {round}: {} tokens learned, {} groups decoded",
-                meaning.len(),
-                decoded.iter().filter(|d| d.is_some()).count()
-            );
         }
         // Decoded groups seed the next round; seeds that did not decode keep their guess.
         for (a, d) in assigned.iter_mut().zip(&decoded) {

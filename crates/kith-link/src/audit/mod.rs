@@ -12,17 +12,22 @@
 //!   (an "atom"); atoms are matched to tokens by how common they are and by which records share
 //!   them, and each filter is decoded to the dictionary value whose tokens fit its atoms
 //!   (after Kroll & Steinmetzer 2015, Christen et al. 2018, Vidanage et al. 2020).
+//! - [`bootstrap`]: seeded bootstrapping. A token's bits are learned from records taken to be
+//!   known values (the frequency alignment's top ranks), every record is decoded to the value
+//!   whose learned bits fit best, and so on; it needs no structure in how bits are placed.
 //! - [`dates::year_classes`]: a date filter that repeats the year's token groups records by year
 //!   of birth.
 //! - [`groups::group_sizes`]: how many records share each blocking or household token.
 //!
 //! `docs/privacy.md` gives the figures for each schema design and the sources.
 
+mod bootstrap;
 pub mod dates;
 pub mod groups;
 mod mine;
 
-pub use mine::mine;
+pub use bootstrap::bootstrap;
+pub use mine::{mine, mine_groups};
 
 use rustc_hash::FxHashMap;
 
@@ -113,6 +118,21 @@ impl Filters {
         }
     }
 
+    /// The filters of records `records`, in that order.
+    pub fn select(&self, records: &[usize]) -> Filters {
+        let mut bits = Vec::with_capacity(records.len() * self.words);
+        let mut present = Vec::with_capacity(records.len());
+        for &r in records {
+            bits.extend_from_slice(&self.bits[r * self.words..(r + 1) * self.words]);
+            present.push(self.present[r]);
+        }
+        Filters {
+            words: self.words,
+            bits,
+            present,
+        }
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.present.len()
@@ -173,14 +193,14 @@ pub type Guesses = Vec<Option<u32>>;
 /// Frequency alignment: the `r`-th largest group of equal filters is taken to be the `r`-th most
 /// common value.
 pub fn align(filters: &Filters, dict: &Dictionary) -> Guesses {
-    assign_by_rank(filters.len(), &filters.groups(), dict)
+    align_groups(filters.len(), &filters.groups(), dict)
 }
 
 /// Frequency alignment of groups of nearly equal filters: each filter joins the first group (in
 /// order of size) whose filter it matches with a Dice coefficient of at least `min_dice`. This is
 /// what an attacker does when noise has made equal values give different filters.
 pub fn align_similar(filters: &Filters, dict: &Dictionary, min_dice: f64) -> Guesses {
-    assign_by_rank(filters.len(), &similar_groups(filters, min_dice), dict)
+    align_groups(filters.len(), &similar_groups(filters, min_dice), dict)
 }
 
 /// Groups of nearly equal filters: exact groups, largest first, each joined to the first earlier
@@ -249,8 +269,9 @@ fn majority(filters: &Filters, records: &[u32]) -> Vec<u64> {
     out
 }
 
-/// Group `r` (in order of size) is guessed to be the dictionary's `r`-th most common value.
-fn assign_by_rank(n: usize, groups: &[Group], dict: &Dictionary) -> Guesses {
+/// Group `r` (in order of size) is guessed to be the dictionary's `r`-th most common value, for
+/// each of the `n` records.
+pub fn align_groups(n: usize, groups: &[Group], dict: &Dictionary) -> Guesses {
     let mut guesses = vec![None; n];
     for (rank, group) in groups.iter().take(dict.entries.len()).enumerate() {
         for &r in &group.records {

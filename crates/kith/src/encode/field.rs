@@ -7,8 +7,9 @@ use sha2::Sha256;
 use super::cache::CACHE_LIMIT;
 use super::value::{clk_value, encode_token};
 use super::{Encoder, FieldOutcome, RecordInput, Work};
+use crate::blocking::Transform;
 use crate::normalize::{Normalized, Normalizer};
-use crate::schema::{FeatureHashing, FieldTokens, Schema};
+use crate::schema::{FeatureHashing, FieldHash, FieldTokens, Schema};
 use crate::tokenize::Tokens;
 use kith_core::EncodedRecord;
 
@@ -18,35 +19,108 @@ pub(super) struct FieldEncoder {
     pub(super) bits: u32,
     pub(super) k: u32,
     pub(super) tokens: FieldTokens,
+    pub(super) hash: FieldHash,
+    /// The salt's feature and how it is cut.
+    pub(super) salt: Option<(usize, Transform)>,
+    /// The BLIP stream's key and the flip threshold (see [`flip_threshold`]).
+    pub(super) noise: Option<(Hmac<Sha256>, u32)>,
     pub(super) mac: Hmac<Sha256>,
 }
 
+/// A bit is flipped when its 16-bit draw from the noise stream is below this: the flip
+/// probability `1 / (1 + e^ε)` in 65,536ths.
+pub(super) fn flip_threshold(epsilon: f64) -> u32 {
+    (65_536.0 / (1.0 + epsilon.exp())).round() as u32
+}
+
 impl FieldEncoder {
-    /// Set the token's `k` bits in `words` (its two hash words come from the cache when they
-    /// can).
+    /// Set the token's `k` bits in `words` (its positions come from the cache when they can).
     pub(super) fn add(&self, cache: &mut FieldCache, token: &[u8], words: &mut [u64]) {
-        let (a, b) = match cache.get(token) {
-            Some(&ab) => ab,
-            None => {
-                let mut m = self.mac.clone();
-                m.update(token);
-                let d = m.finalize().into_bytes();
-                let word = |i: usize| {
-                    let mut w = [0u8; 8];
-                    w.copy_from_slice(&d[i * 8..i * 8 + 8]);
-                    u64::from_be_bytes(w)
-                };
-                let ab = (word(0), word(1) | 1);
-                if cache.len() >= CACHE_LIMIT {
-                    cache.clear();
-                }
-                cache.insert(token.into(), ab);
-                ab
+        if !cache.contains_key(token) {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
             }
+            cache.insert(token.into(), self.positions(token));
+        }
+        if let Some(positions) = cache.get(token) {
+            for &bit in positions.iter() {
+                words[(bit / 64) as usize] |= 1u64 << (63 - bit % 64);
+            }
+        }
+    }
+
+    /// The token's `k` bit positions: `a + i·b (mod bits)` from the first two words of its HMAC
+    /// (double hashing), or each drawn from 32 bits of its HMAC, continued as HMAC(token, 0x1f, j)
+    /// for `j = 1, 2, …` (random hashing).
+    fn positions(&self, token: &[u8]) -> Box<[u16]> {
+        let digest = |extra: Option<u8>| {
+            let mut m = self.mac.clone();
+            m.update(token);
+            if let Some(j) = extra {
+                m.update(&[0x1f, j]);
+            }
+            m.finalize().into_bytes()
         };
-        for i in 0..u64::from(self.k) {
-            let bit = a.wrapping_add(i.wrapping_mul(b)) % u64::from(self.bits);
-            words[(bit / 64) as usize] |= 1u64 << (63 - bit % 64);
+        let bits = u64::from(self.bits);
+        let d = digest(None);
+        let word = |d: &[u8], i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&d[i * 8..i * 8 + 8]);
+            u64::from_be_bytes(w)
+        };
+        match self.hash {
+            FieldHash::Double => {
+                let (a, b) = (word(&d, 0), word(&d, 1) | 1);
+                (0..u64::from(self.k))
+                    .map(|i| (a.wrapping_add(i.wrapping_mul(b)) % bits) as u16)
+                    .collect()
+            }
+            FieldHash::Random => {
+                let mut out = Vec::with_capacity(self.k as usize);
+                let mut block = d;
+                let mut j = 0u8;
+                while out.len() < self.k as usize {
+                    for chunk in block.chunks_exact(4) {
+                        if out.len() == self.k as usize {
+                            break;
+                        }
+                        let mut w = [0u8; 4];
+                        w.copy_from_slice(chunk);
+                        out.push((u64::from(u32::from_be_bytes(w)) % bits) as u16);
+                    }
+                    j += 1;
+                    block = digest(Some(j));
+                }
+                out.into()
+            }
+        }
+    }
+
+    /// Flip each bit of `words` whose draw from the record's noise stream falls under the
+    /// threshold. The stream is HMAC(noise key, record token, 0x1f, j) for `j = 0, 1, …`, 16 bits a
+    /// filter bit, so it is the same at every thread count and unknown without the secret.
+    fn blip(&self, token: &[u8], words: &mut [u64]) {
+        let Some((mac, threshold)) = &self.noise else {
+            return;
+        };
+        let bits = self.bits as usize;
+        let mut j = 0u8;
+        let mut bit = 0;
+        while bit < bits {
+            let mut m = mac.clone();
+            m.update(token);
+            m.update(&[0x1f, j]);
+            let d = m.finalize().into_bytes();
+            for pair in d.chunks_exact(2) {
+                if bit == bits {
+                    break;
+                }
+                if u32::from(u16::from_be_bytes([pair[0], pair[1]])) < *threshold {
+                    words[bit / 64] ^= 1u64 << (63 - bit % 64);
+                }
+                bit += 1;
+            }
+            j = j.wrapping_add(1);
         }
     }
 }
@@ -61,8 +135,8 @@ pub(super) fn date_parts(value: &str) -> Option<(&str, &str, &str)> {
     Some((&value[..n - 4], &value[n - 4..n - 2], &value[n - 2..]))
 }
 
-/// Token bytes → the two hash words of a field-level filter.
-pub(super) type FieldCache = FxHashMap<Box<[u8]>, (u64, u64)>;
+/// Token bytes → its bit positions in a field-level filter.
+pub(super) type FieldCache = FxHashMap<Box<[u8]>, Box<[u16]>>;
 
 impl Encoder {
     /// The record's field-level Bloom filters. A token's bits are `(a + i·b) mod bits` for
@@ -93,12 +167,31 @@ impl Encoder {
                 normalizer: fe.normalizer.as_ref(),
                 tokens: f.tokens,
             };
+            let salt = f.salt.map(|(i, transform)| {
+                transform.apply(self.features[i].normalizer.as_ref(), input.features[i])
+            });
+            let salted = &mut work.salted;
             let made = source.each_token(raw, &mut work.tokens, &mut work.token_bytes, |t| {
-                f.add(cache, t, words)
+                match &salt {
+                    None => f.add(cache, t, words),
+                    Some(s) => {
+                        // A missing salt is a salt of its own, unlike any value.
+                        salted.clear();
+                        if let Some(s) = s {
+                            salted.extend_from_slice(s.as_bytes());
+                        }
+                        salted.push(0x1f);
+                        salted.extend_from_slice(t);
+                        f.add(cache, salted, words);
+                    }
+                }
             });
             if !made {
                 *slot = None;
                 continue;
+            }
+            if let Some(token) = &record.token {
+                f.blip(token, words);
             }
             let buf = slot.get_or_insert_with(Vec::new);
             buf.clear();

@@ -36,7 +36,7 @@ mod token_bits;
 mod value;
 
 use cache::FeatureCache;
-use field::{FieldCache, FieldEncoder};
+use field::{FieldCache, FieldEncoder, flip_threshold};
 use keyed::{BlockEncoder, DwellingEncoder, ExactEncoder, RegisterEncoder, mac_key, token_of};
 
 /// Each encoder gets its own number, so that a `Scratch` can tell whose caches it holds.
@@ -141,8 +141,10 @@ struct Work {
     /// A date value as clkhash formats it, while its tokens are made.
     formatted: String,
     caches: Vec<FeatureCache>,
-    /// Per field-level filter: token bytes → its two hash words.
+    /// Per field-level filter: token bytes → its bit positions.
     field_caches: Vec<FieldCache>,
+    /// A salted token, while it is hashed.
+    salted: Vec<u8>,
     /// The id of the encoder the caches belong to (0: none yet).
     owner: u64,
 }
@@ -272,12 +274,25 @@ impl Encoder {
             .fields
             .iter()
             .filter_map(|f| {
+                let salt = match &f.salt {
+                    Some(s) => Some((
+                        features.iter().position(|x| x.identifier == s.feature)?,
+                        s.transform,
+                    )),
+                    None => None,
+                };
                 Some(FieldEncoder {
                     name: f.feature.clone(),
                     feature: features.iter().position(|x| x.identifier == f.feature)?,
                     bits: f.bits,
                     k: f.k,
                     tokens: f.tokens,
+                    hash: f.hash,
+                    salt,
+                    noise: f.blip.map(|e| {
+                        let mac = mac_key(&kith_key(secret, fp, Purpose::FieldNoise(&f.feature)));
+                        (mac, flip_threshold(e))
+                    }),
                     mac: mac_key(&kith_key(secret, fp, Purpose::FieldFilter(&f.group))),
                 })
             })

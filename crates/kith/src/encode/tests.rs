@@ -668,3 +668,155 @@ fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() 
     assert_eq!(f5, [None, Some(false)]);
     assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
 }
+
+/// `FIELD_SCHEMA` with `extra` added to the surname's (`last`) filter.
+fn hardened(extra: &str) -> Schema {
+    let text = FIELD_SCHEMA.replace(
+        r#""last": {"bits": 256, "k": 4, "group": "name"}"#,
+        &format!(r#""last": {{"bits": 256, "k": 4, "group": "name", {extra}}}"#),
+    );
+    Schema::from_json_str(&text).expect("schema")
+}
+
+/// The surname filter of one record with local ID `id`.
+fn last_filter(e: &Encoder, s: &mut Scratch, values: [&str; 3], id: &str) -> Vec<u8> {
+    let input = RecordInput {
+        features: &values,
+        exact: &[],
+        local_id: Some(id),
+    };
+    let rec = e.encode(s, &input).expect("encodes");
+    rec.fields[2].clone().expect("a surname filter")
+}
+
+fn ones(f: &[u8]) -> u32 {
+    f.iter().map(|b| b.count_ones()).sum()
+}
+
+fn hamming(a: &[u8], b: &[u8]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+proptest! {
+    /// Tokens are what a filter is made of: two values give equal filters exactly when
+    /// `filter_tokens` gives them equal token sets (what `kith audit`'s attacker relies on).
+    #[test]
+    fn equal_token_sets_are_equal_filters(a in "[a-c]{1,4}", b in "[a-c]{1,4}") {
+        let schema = Schema::from_json_str(FIELD_SCHEMA).expect("schema");
+        let e = encoder_for(&schema, b"token secret");
+        let mut s = Scratch::default();
+        let fa = last_filter(&e, &mut s, ["x", &a, "1"], "1");
+        let fb = last_filter(&e, &mut s, ["x", &b, "1"], "2");
+        let set = |v: &str| {
+            let mut t = crate::encode::filter_tokens(&schema, "last", v).expect("tokens");
+            t.sort();
+            t.dedup();
+            t
+        };
+        prop_assert_eq!(fa == fb, set(&a) == set(&b));
+    }
+
+    /// Random hashing: still a function of the value and the key, at most k bits a token, and
+    /// not the double-hashed filter.
+    #[test]
+    fn random_hashing_is_deterministic_and_differs_from_double(name in "[a-z]{2,9}") {
+        let e = encoder_for(&hardened(r#""hash": "random""#), b"hash secret");
+        let d = encoder_for(&Schema::from_json_str(FIELD_SCHEMA).expect("schema"), b"hash secret");
+        let mut s = Scratch::default();
+        let f1 = last_filter(&e, &mut s, ["x", &name, "1"], "1");
+        let f2 = last_filter(&e, &mut s, ["y", &name, "2"], "2");
+        prop_assert_eq!(&f1, &f2);
+        prop_assert!(ones(&f1) as usize <= 4 * (name.len() + 1));
+        prop_assert!(f1 != last_filter(&d, &mut s, ["x", &name, "1"], "1"));
+    }
+
+    /// A salt splits one value's filters by the salt's value: equal salts, equal filters;
+    /// different salts, unrelated filters.
+    #[test]
+    fn salted_filters_agree_only_within_a_salt(name in "[a-z]{3,9}") {
+        let e = encoder_for(&hardened(r#""hash": "random", "salt": {"feature": "first", "transform": "initial"}"#), b"salt secret");
+        let mut s = Scratch::default();
+        let a = last_filter(&e, &mut s, ["anna", &name, "1"], "1");
+        let b = last_filter(&e, &mut s, ["alan", &name, "2"], "2");
+        let c = last_filter(&e, &mut s, ["bill", &name, "3"], "3");
+        prop_assert_eq!(&a, &b, "same initial, same salt");
+        let overlap = 2.0 * f64::from(ones(&a) + ones(&c) - hamming(&a, &c)) / 2.0 / f64::from(ones(&a) + ones(&c));
+        prop_assert!(overlap < 0.6, "another salt shares {overlap:.2} of the bits");
+    }
+}
+
+/// BLIP: the noise is a function of the record (the same record gives the same filter at every
+/// call), differs between records with the same value, and flips about `1 / (1 + e^ε)` of the bits.
+#[test]
+fn blip_flips_each_bit_with_the_stated_probability() {
+    let e = encoder_for(&hardened(r#""blip": 3.0"#), b"blip secret");
+    let mut s = Scratch::default();
+    let again = last_filter(&e, &mut s, ["x", "smith", "1"], "7");
+    assert_eq!(again, last_filter(&e, &mut s, ["x", "smith", "1"], "7"));
+    let n = 400;
+    let noisy: Vec<Vec<u8>> = (0..n)
+        .map(|id| last_filter(&e, &mut s, ["x", "smith", "1"], &id.to_string()))
+        .collect();
+    let distinct: std::collections::BTreeSet<&Vec<u8>> = noisy.iter().collect();
+    assert!(distinct.len() > n * 9 / 10, "records with one value differ");
+    // The noise-free filter is each bit's majority over the records; the flip rate, how often a
+    // record differs from it.
+    let clean: Vec<u8> = (0..32)
+        .map(|byte| {
+            (0..8).fold(0u8, |acc, bit| {
+                let set = noisy
+                    .iter()
+                    .filter(|f| f[byte] & (0x80 >> bit) != 0)
+                    .count();
+                if 2 * set > n {
+                    acc | (0x80 >> bit)
+                } else {
+                    acc
+                }
+            })
+        })
+        .collect();
+    let flipped: u64 = noisy.iter().map(|f| u64::from(hamming(f, &clean))).sum();
+    let rate = flipped as f64 / (n as f64 * 256.0);
+    let p = 1.0 / (1.0 + 3f64.exp());
+    assert!(
+        (rate - p).abs() < 0.01,
+        "flip rate {rate:.4}, expected {p:.4}"
+    );
+}
+
+/// Hardening options are part of the fingerprint, and bad ones are refused with their path.
+#[test]
+fn hardening_options_change_the_fingerprint_and_are_checked() {
+    let plain = Schema::from_json_str(FIELD_SCHEMA).expect("schema");
+    let fps: Vec<String> = [
+        r#""hash": "random""#,
+        r#""blip": 3"#,
+        r#""salt": {"feature": "dob"}"#,
+    ]
+    .iter()
+    .map(|x| hardened(x).fingerprint().to_owned())
+    .collect();
+    assert!(fps.iter().all(|f| f != plain.fingerprint()));
+    assert_eq!(
+        hardened(r#""hash": "double""#).fingerprint(),
+        plain.fingerprint(),
+        "the default is not written"
+    );
+    for (bad, path) in [
+        (r#""hash": "triple""#, "kith.fields.last.hash"),
+        (r#""blip": 0"#, "kith.fields.last.blip"),
+        (r#""salt": {"feature": "last"}"#, "kith.fields.last.salt"),
+        (
+            r#""salt": {"feature": "nope"}"#,
+            "kith.fields.last.salt.feature",
+        ),
+    ] {
+        let text = FIELD_SCHEMA.replace(
+            r#""last": {"bits": 256, "k": 4, "group": "name"}"#,
+            &format!(r#""last": {{"bits": 256, "k": 4, "group": "name", {bad}}}"#),
+        );
+        let e = Schema::from_json_str(&text).expect_err("refused");
+        assert!(e.to_string().contains(path), "{bad}: {e}");
+    }
+}

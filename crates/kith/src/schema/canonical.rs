@@ -84,6 +84,15 @@ impl Schema {
                         if f.tokens != FieldTokens::Clk {
                             v["tokens"] = json!(f.tokens.name());
                         }
+                        if f.hash != FieldHash::Double {
+                            v["hash"] = json!(f.hash.name());
+                        }
+                        if let Some(s) = &f.salt {
+                            v["salt"] = json!({"feature": s.feature, "transform": s.transform.name()});
+                        }
+                        if let Some(e) = f.blip {
+                            v["blip"] = json!(e);
+                        }
                         v
                     })
                     .collect();

@@ -317,7 +317,7 @@ pub struct TwinRule {
 /// A field-level Bloom filter: one feature's tokens (as its CLK hashing makes them) hashed, under
 /// a key of their own, into a small filter of their own, so that the linkage party can compare
 /// records field by field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldFilter {
     /// The feature identifier (also the filter's column name).
     pub feature: String,
@@ -330,6 +330,38 @@ pub struct FieldFilter {
     pub group: String,
     /// Which tokens go into the filter.
     pub tokens: FieldTokens,
+    /// How a token's bits are placed.
+    pub hash: FieldHash,
+    /// Record-level salt: the value of this part of the record (another feature, cut as a
+    /// blocking key cuts it) is hashed with every token, so that one value gives different
+    /// filters in records with different salts. Two records compare only when their salts agree.
+    pub salt: Option<BlockingPart>,
+    /// Randomised response (BLIP): each bit of the finished filter is flipped with probability
+    /// `1 / (1 + e^ε)`, by a keyed pseudo-random stream per record; this is `ε`.
+    pub blip: Option<f64>,
+}
+
+/// How a field filter places a token's `k` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldHash {
+    /// Double hashing (`"double"`, the default): `a + i·b (mod bits)` from the token's keyed hash.
+    /// The `k` bits form an arithmetic progression, which an attacker can find in any filter
+    /// without the key (see `kith audit`).
+    #[default]
+    Double,
+    /// Random hashing (`"random"`): each bit's position is drawn from the token's keyed hash on
+    /// its own, so the bits have no structure to find.
+    Random,
+}
+
+impl FieldHash {
+    /// Its name in the schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldHash::Double => "double",
+            FieldHash::Random => "random",
+        }
+    }
 }
 
 /// How a field filter's tokens are made.

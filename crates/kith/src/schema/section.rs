@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use super::KITH_SECTION_VERSION;
 use super::model::*;
+use crate::blocking::Transform;
 use crate::datefmt::DateFormat;
 use crate::error::SchemaError;
-use crate::jsonpath::{JPath, as_int, as_object, as_str, kind, no_other_keys, required};
+use crate::jsonpath::{JPath, as_int, as_number, as_object, as_str, kind, no_other_keys, required};
 use crate::normalize::{DateNormalizer, Normalizer};
 
 pub(super) fn parse_kith(
@@ -96,7 +97,7 @@ pub(super) fn parse_kith(
         None => Vec::new(),
     };
     let fields = match m.get("fields") {
-        Some(f) => parse_fields(f, &p.key("fields"), features)?,
+        Some(f) => parse_fields(f, &p.key("fields"), features, &normalize)?,
         None => Vec::new(),
     };
     let twins = match m.get("twins") {
@@ -264,6 +265,7 @@ pub(super) fn parse_fields(
     v: &Value,
     p: &JPath,
     features: &[Feature],
+    normalize: &BTreeMap<String, Normalizer>,
 ) -> Result<Vec<FieldFilter>, SchemaError> {
     let mut out: Vec<FieldFilter> = Vec::new();
     let m = as_object(v, p)?;
@@ -287,7 +289,56 @@ pub(super) fn parse_fields(
             }) => h,
         };
         let sm = as_object(spec, &fp)?;
-        no_other_keys(sm, &["bits", "k", "group", "tokens", "description"], &fp)?;
+        no_other_keys(
+            sm,
+            &[
+                "bits",
+                "k",
+                "group",
+                "tokens",
+                "hash",
+                "salt",
+                "blip",
+                "description",
+            ],
+            &fp,
+        )?;
+        let hash = match sm.get("hash") {
+            None => FieldHash::Double,
+            Some(h) => match as_str(h, &fp.key("hash"))? {
+                "double" => FieldHash::Double,
+                "random" => FieldHash::Random,
+                other => {
+                    return Err(fp.key("hash").err(format!(
+                        "expected \"double\" or \"random\", found {other:?}"
+                    )));
+                }
+            },
+        };
+        let salt = match sm.get("salt") {
+            None => None,
+            Some(s) => {
+                let part = parse_part(s, &fp.key("salt"), features, normalize)?;
+                if part.feature == *feature {
+                    return Err(fp
+                        .key("salt")
+                        .err("a filter cannot be salted with its own feature"));
+                }
+                Some(part)
+            }
+        };
+        let blip = match sm.get("blip") {
+            None => None,
+            Some(b) => {
+                let e = as_number(b, &fp.key("blip"))?;
+                if !(e.is_finite() && e > 0.0 && e <= 20.0) {
+                    return Err(fp.key("blip").err(format!(
+                        "expected an epsilon above 0 and at most 20, found {e}"
+                    )));
+                }
+                Some(e)
+            }
+        };
         let tokens = match sm.get("tokens") {
             None => FieldTokens::Clk,
             Some(t) => match as_str(t, &fp.key("tokens"))? {
@@ -351,6 +402,9 @@ pub(super) fn parse_fields(
             k: k as u32,
             group,
             tokens,
+            hash,
+            salt,
+            blip,
         });
     }
     Ok(out)
@@ -364,7 +418,6 @@ pub(super) fn parse_blocking(
     normalize: &BTreeMap<String, Normalizer>,
     exact: &[ExactIdentifier],
 ) -> Result<Vec<BlockingKey>, SchemaError> {
-    use crate::blocking::Transform;
     let mut keys = Vec::new();
     for (name, spec) in as_object(v, p)? {
         let kp = p.key(name);
@@ -392,49 +445,7 @@ pub(super) fn parse_blocking(
         let mut parts = Vec::new();
         for (i, part) in list.iter().enumerate() {
             let pp = kp.idx(i);
-            let pm = as_object(part, &pp)?;
-            no_other_keys(pm, &["feature", "transform"], &pp)?;
-            let feature = as_str(required(pm, "feature", &pp)?, &pp.key("feature"))?;
-            match features.iter().find(|f| f.identifier == feature) {
-                None => {
-                    return Err(pp
-                        .key("feature")
-                        .err(format!("there is no feature {feature:?} in the schema")));
-                }
-                Some(f) if f.hashing.is_none() => {
-                    return Err(pp.key("feature").err(format!(
-                        "feature {feature:?} is ignored; holders do not read it"
-                    )));
-                }
-                Some(_) => {}
-            }
-            let transform = match pm.get("transform") {
-                None => Transform::Value,
-                Some(t) => {
-                    let tp = pp.key("transform");
-                    let t = as_str(t, &tp)?;
-                    Transform::from_name(t).ok_or_else(|| {
-                        let names: Vec<&str> = Transform::ALL.iter().map(|t| t.name()).collect();
-                        tp.err(format!(
-                            "unknown transform {t:?}; expected one of {}",
-                            names.join(", ")
-                        ))
-                    })?
-                }
-            };
-            if let Some(need) = transform.needs() {
-                let has = normalize.get(feature).map(Normalizer::name);
-                if has != Some(need) {
-                    return Err(pp.key("transform").err(format!(
-                        "transform {:?} needs the {need:?} normaliser on feature {feature:?} (kith.normalize)",
-                        transform.name()
-                    )));
-                }
-            }
-            parts.push(BlockingPart {
-                feature: feature.to_owned(),
-                transform,
-            });
+            parts.push(parse_part(part, &pp, features, normalize)?);
         }
         keys.push(BlockingKey {
             name: name.clone(),
@@ -442,6 +453,59 @@ pub(super) fn parse_blocking(
         });
     }
     Ok(keys)
+}
+
+/// Parse one part of a blocking key (or a field filter's salt): `{"feature": "surname",
+/// "transform": "soundex"}`.
+fn parse_part(
+    part: &Value,
+    pp: &JPath,
+    features: &[Feature],
+    normalize: &BTreeMap<String, Normalizer>,
+) -> Result<BlockingPart, SchemaError> {
+    let pm = as_object(part, pp)?;
+    no_other_keys(pm, &["feature", "transform"], pp)?;
+    let feature = as_str(required(pm, "feature", pp)?, &pp.key("feature"))?;
+    match features.iter().find(|f| f.identifier == feature) {
+        None => {
+            return Err(pp
+                .key("feature")
+                .err(format!("there is no feature {feature:?} in the schema")));
+        }
+        Some(f) if f.hashing.is_none() => {
+            return Err(pp.key("feature").err(format!(
+                "feature {feature:?} is ignored; holders do not read it"
+            )));
+        }
+        Some(_) => {}
+    }
+    let transform = match pm.get("transform") {
+        None => Transform::Value,
+        Some(t) => {
+            let tp = pp.key("transform");
+            let t = as_str(t, &tp)?;
+            Transform::from_name(t).ok_or_else(|| {
+                let names: Vec<&str> = Transform::ALL.iter().map(|t| t.name()).collect();
+                tp.err(format!(
+                    "unknown transform {t:?}; expected one of {}",
+                    names.join(", ")
+                ))
+            })?
+        }
+    };
+    if let Some(need) = transform.needs() {
+        let has = normalize.get(feature).map(Normalizer::name);
+        if has != Some(need) {
+            return Err(pp.key("transform").err(format!(
+                    "transform {:?} needs the {need:?} normaliser on feature {feature:?} (kith.normalize)",
+                    transform.name()
+                )));
+        }
+    }
+    Ok(BlockingPart {
+        feature: feature.to_owned(),
+        transform,
+    })
 }
 
 /// Parse `"name"` or `{"type": "date", "formats": [...]}`.

@@ -1,0 +1,77 @@
+//! `kith audit`: its attacks succeed on the schema shapes they target, hardening defeats them,
+//! and a failing schema exits non-zero under `--strict`.
+
+use crate::util::{Dir, demo, fails, kith, ok};
+
+/// The audit's JSON findings for `schema` on a small synthetic extract.
+fn audit(dir: &Dir, schema: &std::path::Path) -> serde_json::Value {
+    let json = dir.path("audit.json");
+    ok(kith()
+        .args(["--quiet", "audit", "--people", "5000", "--schema"])
+        .arg(schema)
+        .arg("--json")
+        .arg(&json));
+    serde_json::from_str(&dir.read("audit.json")).expect("audit JSON")
+}
+
+fn field<'a>(a: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    a["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|x| x["field"] == name))
+        .unwrap_or_else(|| panic!("no findings for {name}"))
+}
+
+#[test]
+fn the_audit_names_most_people_from_double_hashed_field_filters() {
+    let dir = Dir::new();
+    let a = audit(&dir, &demo("schema.json"));
+    let best = |f: &str| field(&a, f)["best"].as_f64().unwrap_or(0.0);
+    assert!(
+        best("given_name") > 0.7,
+        "forenames named: {}",
+        best("given_name")
+    );
+    assert!(best("surname") > 0.5, "surnames named: {}", best("surname"));
+    assert!(
+        a["full_name"].as_f64().unwrap_or(0.0) > 0.4,
+        "full names: {}",
+        a["full_name"]
+    );
+    let year = field(&a, "dob")["year_grouped"].as_f64().unwrap_or(0.0);
+    assert!(year > 0.9, "records grouped by year of birth: {year}");
+    assert_eq!(a["verdict"]["pass"], false);
+    // --strict turns the failed verdict into a failed run.
+    let err = fails(
+        kith()
+            .args([
+                "--quiet", "audit", "--people", "2000", "--strict", "--schema",
+            ])
+            .arg(demo("schema.json")),
+    );
+    assert!(err.contains("fails the audit"), "{err}");
+}
+
+#[test]
+fn random_hashing_and_noise_defeat_mining_and_bootstrapping() {
+    let dir = Dir::new();
+    let text = std::fs::read_to_string(demo("schema.json")).expect("demo schema");
+    let mut schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    for f in ["given_name", "surname"] {
+        schema["kith"]["fields"][f]["hash"] = "random".into();
+        schema["kith"]["fields"][f]["blip"] = 3.0.into();
+    }
+    let path = dir.write("hardened.json", schema.to_string());
+    let a = audit(&dir, &path);
+    for f in ["given_name", "surname"] {
+        let x = field(&a, f);
+        assert!(
+            x["mining"]["records"].as_f64().unwrap_or(1.0) < 0.02,
+            "{f}: {x}"
+        );
+        assert!(
+            x["bootstrap"]["records"].as_f64().unwrap_or(1.0) < 0.05,
+            "{f}: {x}"
+        );
+    }
+    assert!(a["full_name"].as_f64().unwrap_or(1.0) < 0.01);
+}
