@@ -6,16 +6,18 @@
 # evaluates both against the ground truth.
 #
 #   benches/link_quality.sh [PEOPLE] [extra kith link flags...]     (default 20000)
+#   SCHEMA=other.json benches/link_quality.sh                        (default the demo schema)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 shift || true
-W=target/link-quality-$N
+SCHEMA=${SCHEMA:-fixtures/demo/schema.json}
+W=target/link-quality-$N-$(basename "$SCHEMA" .json)
 cargo build -q --release -p kith-cli
 python3 benches/synth_agencies.py "$N" "$W"
 export KITH_SECRET=benchmark-secret-not-for-real-use
 for s in council health; do
-  target/release/kith encode -q --schema fixtures/demo/schema.json --input "$W/$s.csv" \
+  target/release/kith encode -q --schema "$SCHEMA" --input "$W/$s.csv" \
     --id-column person_id --output "$W/$s.kith" --keep-map "$W/$s-map.csv"
 done
 python3 benches/token_truth.py "$W"

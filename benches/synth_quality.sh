@@ -7,11 +7,13 @@
 # meeting two or more criteria are scored against the synthetic households.
 #
 #   benches/synth_quality.sh [PEOPLE] [SEED]     (default 20000 and 1)
+#   SCHEMA=other.json benches/synth_quality.sh    (default fixtures/demo/schema.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 SEED=${2:-1}
-W=target/synth-quality-$N-$SEED
+SCHEMA=${SCHEMA:-fixtures/demo/schema.json}
+W=target/synth-quality-$N-$SEED-$(basename "$SCHEMA" .json)
 cargo build -q --release -p kith-cli
 rm -rf "$W"
 target/release/kith synth --people "$N" --seed "$SEED" --output "$W"
@@ -21,7 +23,7 @@ for s in council health police school; do
   sed -E 's/"nhs_number": "[^"]*"/"nhs_number": null/' "$W/$s-mapping.json" > "$W/$s-mapping-no-nhs.json"
   enc=()
   [ "$s" = police ] && enc=(--encoding windows-1252)
-  target/release/kith encode -q --schema fixtures/demo/schema.json --mapping "$W/$s-mapping-no-nhs.json" \
+  target/release/kith encode -q --schema "$SCHEMA" --mapping "$W/$s-mapping-no-nhs.json" \
     "${enc[@]}" --input "$W/$s.csv" --output "$W/$s.kith" --keep-map "$W/$s-map.csv"
 done
 python3 benches/synth_truth.py "$W"
