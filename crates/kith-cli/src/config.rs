@@ -20,6 +20,8 @@ pub(crate) struct EncodeConfig {
     pub(crate) party: String,
     pub(crate) id_column: Option<String>,
     pub(crate) keep_map: Option<PathBuf>,
+    /// This run's record-token salt (`--run-salt`).
+    pub(crate) run_salt: Option<zeroize::Zeroizing<Vec<u8>>>,
     pub(crate) encoding: InputEncoding,
     pub(crate) on_error: OnError,
     pub(crate) rejects: Option<PathBuf>,
@@ -91,6 +93,7 @@ impl EncodeConfig {
             ("--schema", Some(args.schema.as_path())),
             ("--mapping", args.mapping.as_deref()),
             ("--secret-file", args.secret_file.as_deref()),
+            ("--run-salt", args.run_salt.as_deref()),
         ]
         .into_iter()
         .filter_map(|(n, p)| p.map(|p| (n, p)))
@@ -109,6 +112,11 @@ impl EncodeConfig {
             bail!("{}: no such file", args.input.display());
         }
         let secret = crate::secret::load(args.secret_file.as_deref(), warn)?;
+        let run_salt = args
+            .run_salt
+            .as_deref()
+            .map(|p| crate::secret::run_salt(p, warn))
+            .transpose()?;
         Ok(EncodeConfig {
             schema,
             mapping,
@@ -119,6 +127,7 @@ impl EncodeConfig {
             party,
             id_column: args.id_column,
             keep_map: args.keep_map,
+            run_salt,
             encoding: args.encoding,
             on_error: args.on_error,
             rejects: args.rejects,

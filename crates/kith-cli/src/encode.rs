@@ -241,6 +241,7 @@ impl<'a> Job<'a> {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            run_salt: cfg.run_salt.clone(),
         };
         let encoder = Encoder::new(&cfg.schema, &cfg.secret, &cfg.party, &options)
             .context("cannot derive the keys")?;

@@ -476,6 +476,12 @@ pub(crate) struct EncodeArgs {
     #[arg(long, value_name = "MAP")]
     pub(crate) keep_map: Option<PathBuf>,
 
+    /// Make this run's record tokens unlike any other run's: the salt is read from FILE, or made
+    /// (32 random bytes, mode 0600) when FILE does not exist. Keep it with the map; a new salt each
+    /// run stops a linkage party following a record from one run to the next by its token.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) run_salt: Option<PathBuf>,
+
     /// Character encoding of the input.
     #[arg(long, value_enum, default_value_t = InputEncoding::Utf8)]
     pub(crate) encoding: InputEncoding,

@@ -72,6 +72,28 @@ fn check_permissions(path: &Path, _warn: &mut dyn FnMut(String)) -> Result<()> {
     Ok(())
 }
 
+/// A run salt (`kith encode --run-salt FILE`): the file's bytes with surrounding white space
+/// trimmed, or, when FILE does not exist, a new one made as `kith keygen` makes a secret.
+pub(crate) fn run_salt(path: &Path, warn: &mut dyn FnMut(String)) -> Result<Zeroizing<Vec<u8>>> {
+    if !path.exists() {
+        keygen(path)?;
+        warn(format!(
+            "made a new run salt in {}; keep it with this run's map",
+            path.display()
+        ));
+    }
+    check_permissions(path, warn)?;
+    let bytes = Zeroizing::new(
+        std::fs::read(path)
+            .with_context(|| format!("cannot read the run salt {}", path.display()))?,
+    );
+    let text = bytes.trim_ascii();
+    if text.is_empty() {
+        bail!("the run salt {} is empty", path.display());
+    }
+    Ok(Zeroizing::new(text.to_vec()))
+}
+
 /// `kith keygen`: 32 random bytes written as 64 hex digits and a newline, mode 0600, never over an
 /// existing file.
 pub(crate) fn keygen(out: &Path) -> Result<()> {

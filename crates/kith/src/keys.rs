@@ -118,6 +118,8 @@ pub fn clk_keys(
 pub(crate) enum Purpose<'a> {
     /// Record tokens of one holder.
     RecordToken,
+    /// Record tokens of one holder in one run (with a run salt).
+    RunRecordToken,
     /// Exact-match tokens of one identifier.
     ExactToken(&'a str),
     /// Blocking tokens of one blocking key.
@@ -140,6 +142,7 @@ pub(crate) fn kith_key(
 ) -> Zeroizing<[u8; 32]> {
     let label = match purpose {
         Purpose::RecordToken => "kith/v1/record-token".to_owned(),
+        Purpose::RunRecordToken => "kith/v1/record-token/run".to_owned(),
         Purpose::ExactToken(name) => format!("kith/v1/exact-token/{name}"),
         Purpose::BlockToken(name) => format!("kith/v1/block-token/{name}"),
         Purpose::FieldFilter(group) => format!("kith/v1/field-filter/{group}"),

@@ -42,8 +42,8 @@ use keyed::{BlockEncoder, DwellingEncoder, ExactEncoder, RegisterEncoder, mac_ke
 /// Each encoder gets its own number, so that a `Scratch` can tell whose caches it holds.
 static NEXT_ENCODER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// Per-holder options that do not change the encodings.
-#[derive(Debug, Clone, Default)]
+/// Per-holder options: how this holder's columns are read, and how its record tokens are made.
+#[derive(Clone, Default)]
 pub struct EncoderOptions {
     /// Extra input date formats per feature or exact identifier (from the holder's column mapping),
     /// tried before the schema's own.
@@ -51,6 +51,20 @@ pub struct EncoderOptions {
     /// Criteria this holder does not hold (its mapping maps them to `null`): they get no
     /// `flag:` column, rather than a column that says "no" for everyone.
     pub criteria_not_held: std::collections::BTreeSet<String>,
+    /// A salt for this run's record tokens: with one, the same local ID gets an unrelated token
+    /// in each run with another salt, so that a linkage party cannot follow a record from run to
+    /// run by its token (the holder's map still joins tokens to local IDs).
+    pub run_salt: Option<zeroize::Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for EncoderOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncoderOptions")
+            .field("extra_date_formats", &self.extra_date_formats)
+            .field("criteria_not_held", &self.criteria_not_held)
+            .field("run_salt", &self.run_salt.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// What became of one field of one record.
@@ -100,6 +114,8 @@ pub struct Encoder {
     blocking: Vec<BlockEncoder>,
     fields: Vec<FieldEncoder>,
     record_mac: Hmac<Sha256>,
+    /// With a run salt: the run's record-token key and the salt.
+    run: Option<(Hmac<Sha256>, zeroize::Zeroizing<Vec<u8>>)>,
     party: String,
     key_check: String,
     fingerprint: String,
@@ -329,6 +345,10 @@ impl Encoder {
             .map(|(i, (n, _))| (n.clone(), i))
             .collect();
         let record_mac = mac_key(&kith_key(secret, fp, Purpose::RecordToken));
+        let run = options.run_salt.as_ref().map(|salt| {
+            let mac = mac_key(&kith_key(secret, fp, Purpose::RunRecordToken));
+            (mac, salt.clone())
+        });
         let check = token_of(
             &mac_key(&kith_key(secret, fp, Purpose::KeyCheck)),
             &[b"kith key check"],
@@ -347,6 +367,7 @@ impl Encoder {
             blocking,
             fields,
             record_mac,
+            run,
             party: party.to_owned(),
             key_check: crate::hex(&check[..8]),
             fingerprint: fp.to_owned(),
@@ -473,12 +494,24 @@ impl Encoder {
         }
     }
 
-    /// The record token of a local ID.
+    /// The record token of a local ID (of this run, when the options carry a run salt).
     pub fn record_token(&self, local_id: &str) -> Token {
-        token_of(
-            &self.record_mac,
-            &[self.party.as_bytes(), &[0], local_id.as_bytes()],
-        )
+        match &self.run {
+            None => token_of(
+                &self.record_mac,
+                &[self.party.as_bytes(), &[0], local_id.as_bytes()],
+            ),
+            Some((mac, salt)) => token_of(
+                mac,
+                &[
+                    salt,
+                    &[0x1f],
+                    self.party.as_bytes(),
+                    &[0],
+                    local_id.as_bytes(),
+                ],
+            ),
+        }
     }
 
     /// Encode one record. The error names the feature whose value the schema refuses (as clkhash's
