@@ -239,6 +239,8 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
         .collect();
     let mut fields = Vec::new();
     let mut name_guesses: Vec<Vec<bool>> = Vec::new();
+    let mut date_classes: Vec<DateClasses> = Vec::new();
+    let mut forename_guesses: Option<(usize, Vec<Option<String>>)> = None;
     for (fi, spec) in schema.kith().fields.iter().enumerate() {
         let Some(&feature) = feature_index.get(spec.feature.as_str()) else {
             continue;
@@ -309,6 +311,8 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
         let mut aligned_right = vec![false; kept.len()];
         let mut mined_right = vec![false; kept.len()];
         let mut boot_right = vec![false; kept.len()];
+        // The attacker's best guess per record: the bootstrap's, else mining's, else alignment's.
+        let mut guessed: Vec<Option<String>> = vec![None; kept.len()];
         let empty = Dictionary::default();
         for (salt, records) in &by_salt {
             let dict = dicts.get(salt).unwrap_or(&empty);
@@ -338,6 +342,10 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
             };
             let booted = audit::bootstrap(&filters, dict, spec.k, &seeds, min_dice);
             for (n, &r) in records.iter().enumerate() {
+                guessed[r] = booted[n]
+                    .or(mined[n])
+                    .or(aligned[n])
+                    .map(|g| dict.entries[g as usize].value.clone());
                 aligned_right[r] = is_right(aligned[n], dict, truth[n]);
                 mined_right[r] = is_right(mined[n], dict, truth[n]);
                 boot_right[r] = is_right(booted[n], dict, truth[n]);
@@ -374,6 +382,14 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
             let (grouped, named) = score_years(&classes, &years, &attacker_years(&dict));
             year_grouped = Some(grouped);
             year_named = Some(named);
+            date_classes.push(DateClasses {
+                field: fields.len(),
+                classes,
+                years,
+            });
+        }
+        if matches!(normalizer, Some(Normalizer::Forename)) {
+            forename_guesses = Some((feature, guessed));
         }
         // Per record: is the value named right by either attack?
         let right: Vec<bool> = (0..kept.len())
@@ -395,6 +411,24 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
             year_named,
             best,
         });
+    }
+    // Year classes named by the forenames decoded in them: forenames follow the years people were
+    // born in, and the attacker's table says how.
+    if let Some((feature, guessed)) = &forename_guesses {
+        let dob = schema
+            .kith()
+            .fields
+            .iter()
+            .find(|f| f.tokens == FieldTokens::Date)
+            .and_then(|f| feature_index.get(f.feature.as_str()).copied());
+        if let Some(dob) = dob {
+            let table = forenames_by_year(schema, attacker, *feature, dob);
+            for d in &date_classes {
+                let named = name_years_by_forename(&d.classes, guessed, &table, &d.years);
+                let f = &mut fields[d.field];
+                f.year_named = Some(f.year_named.unwrap_or(0.0).max(named));
+            }
+        }
     }
     let full_name = (name_guesses.len() >= 2).then(|| {
         let n = kept.len().max(1);
@@ -439,6 +473,100 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
         groups,
         verdict,
     })
+}
+
+/// A date filter's year classes: the filter's place among the findings, each record's class and
+/// each record's true year.
+struct DateClasses {
+    field: usize,
+    classes: Vec<Option<u32>>,
+    years: Vec<Option<String>>,
+}
+
+/// The attacker's table of forenames by year of birth: (year, forename) → count, and per year
+/// the total, from its own population, normalised as the schema normalises them.
+struct ForenameTable {
+    counts: BTreeMap<(String, String), f64>,
+    per_year: BTreeMap<String, f64>,
+    names: f64,
+}
+
+fn forenames_by_year(
+    schema: &Schema,
+    attacker: &Side,
+    forename: usize,
+    dob: usize,
+) -> ForenameTable {
+    let norm = |i: usize, raw: &str| -> Option<String> {
+        let id = &schema.features()[i].identifier;
+        match schema.kith().normalize.get(id).map(|n| n.apply(raw)) {
+            Some(Normalized::Value(v)) => Some(v.into_owned()),
+            None => Some(raw.trim().to_owned()).filter(|s| !s.is_empty()),
+            Some(_) => None,
+        }
+    };
+    let mut t = ForenameTable {
+        counts: BTreeMap::new(),
+        per_year: BTreeMap::new(),
+        names: 0.0,
+    };
+    let mut distinct = std::collections::BTreeSet::new();
+    for v in &attacker.values {
+        let (Some(f), Some(d)) = (norm(forename, &v[forename]), norm(dob, &v[dob])) else {
+            continue;
+        };
+        let year = d.get(..4).unwrap_or(&d).to_owned();
+        *t.counts.entry((year.clone(), f.clone())).or_default() += 1.0;
+        *t.per_year.entry(year).or_default() += 1.0;
+        distinct.insert(f);
+    }
+    t.names = distinct.len() as f64;
+    t
+}
+
+/// The share of records whose year class, named by the year under which the forenames decoded in
+/// it are likeliest, names their year.
+fn name_years_by_forename(
+    classes: &[Option<u32>],
+    guessed: &[Option<String>],
+    table: &ForenameTable,
+    years: &[Option<String>],
+) -> f64 {
+    let mut members: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (r, c) in classes.iter().enumerate() {
+        if let Some(c) = c {
+            members.entry(*c).or_default().push(r);
+        }
+    }
+    let mut right = 0usize;
+    for rows in members.values() {
+        let best = table
+            .per_year
+            .iter()
+            .map(|(year, total)| {
+                let score: f64 = rows
+                    .iter()
+                    .filter_map(|&r| guessed[r].as_ref())
+                    .map(|f| {
+                        let n = table
+                            .counts
+                            .get(&(year.clone(), f.clone()))
+                            .copied()
+                            .unwrap_or(0.0);
+                        ((n + 0.1) / (total + 0.1 * table.names)).ln()
+                    })
+                    .sum();
+                (score, year)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)));
+        if let Some((_, year)) = best {
+            right += rows
+                .iter()
+                .filter(|&&r| years[r].as_deref() == Some(year.as_str()))
+                .count();
+        }
+    }
+    right as f64 / years.len().max(1) as f64
 }
 
 /// True when `guess` names `truth`.
