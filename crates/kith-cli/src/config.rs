@@ -68,6 +68,13 @@ impl EncodeConfig {
     ) -> Result<EncodeConfig> {
         let schema = read_schema(&args.schema)?;
         let mapping = args.mapping.as_deref().map(read_mapping).transpose()?;
+        if args.format == OutputFormat::ClkhashJson && schema.kith().clk.any() {
+            bail!(
+                "{}: the schema hardens the CLK (kith.clk), so its CLKs are not clkhash's and \
+                 anonlink's tools cannot link them; use --format kith",
+                args.schema.display()
+            );
+        }
         if args.rejects.is_some() && args.on_error != OnError::Skip {
             bail!("--rejects lists skipped rows, so it needs --on-error skip");
         }

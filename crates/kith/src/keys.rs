@@ -128,6 +128,10 @@ pub(crate) enum Purpose<'a> {
     FieldFilter(&'a str),
     /// The randomised-response (BLIP) stream of one feature's field filter.
     FieldNoise(&'a str),
+    /// The randomised-response (BLIP) stream of the CLK.
+    ClkNoise,
+    /// The permutation of a balanced CLK.
+    ClkBalance,
     /// Household tokens of one kind (`dwelling`, `register`).
     HouseToken(&'a str),
     /// The key-check value that lets the linkage party see that holders used the same secret.
@@ -147,6 +151,8 @@ pub(crate) fn kith_key(
         Purpose::BlockToken(name) => format!("kith/v1/block-token/{name}"),
         Purpose::FieldFilter(group) => format!("kith/v1/field-filter/{group}"),
         Purpose::FieldNoise(feature) => format!("kith/v1/field-noise/{feature}"),
+        Purpose::ClkNoise => "kith/v1/clk-noise".to_owned(),
+        Purpose::ClkBalance => "kith/v1/clk-balance".to_owned(),
         Purpose::HouseToken(name) => format!("kith/v1/house-token/{name}"),
         Purpose::KeyCheck => "kith/v1/key-check".to_owned(),
     };

@@ -530,3 +530,61 @@ fn a_run_salt_changes_record_tokens_and_nothing_else() {
     };
     assert_eq!(ids("plain.kith.map"), ids("first.kith.map"));
 }
+
+/// CLK hardening (`kith.clk`): balancing doubles the CLK and sets exactly half its bits, rule 90
+/// and BLIP change it, the linkage party reads it like any other, and clkhash-json refuses it.
+#[test]
+fn hardened_clks_are_balanced_and_still_link() {
+    let dir = Dir::new();
+    let text = std::fs::read_to_string(demo("schema.json")).expect("demo schema");
+    let mut schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    schema["kith"]["clk"] = serde_json::json!({"rule90": true, "blip": 5, "balance": true});
+    let path = dir.write("hardened.json", schema.to_string());
+    ok(
+        crate::util::encode_with_schema(&dir, &path, &demo("council.csv"), "council.kith").args([
+            "--quiet",
+            "--id-column",
+            "person_id",
+        ]),
+    );
+    ok(
+        crate::util::encode_with_schema(&dir, &path, &demo("health.csv"), "health.kith")
+            .arg("--quiet")
+            .arg("--mapping")
+            .arg(demo("health-mapping.json")),
+    );
+    let enc = read_encodings(&dir.read("council.kith"));
+    assert_eq!(enc.header["clk_bits"], 2048);
+    for row in &enc.rows {
+        let clk = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &row[1])
+            .expect("base64");
+        assert_eq!(clk.len(), 256);
+        assert_eq!(
+            clk.iter().map(|b| b.count_ones()).sum::<u32>(),
+            1024,
+            "balanced"
+        );
+    }
+    ok(kith()
+        .args([
+            "--quiet",
+            "link",
+            "--scoring",
+            "clk",
+            "--threshold",
+            "0.7",
+            "--output",
+        ])
+        .arg(dir.path("links"))
+        .arg(dir.path("council.kith"))
+        .arg(dir.path("health.kith")));
+    assert!(
+        dir.read("links/links.csv").lines().count() > 5,
+        "hardened CLKs still link"
+    );
+    let err = crate::util::fails(
+        crate::util::encode_with_schema(&dir, &path, &demo("council.csv"), "c.json")
+            .args(["--format", "clkhash-json"]),
+    );
+    assert!(err.contains("hardens the CLK"), "{err}");
+}

@@ -27,12 +27,6 @@ pub(super) struct FieldEncoder {
     pub(super) mac: Hmac<Sha256>,
 }
 
-/// A bit is flipped when its 16-bit draw from the noise stream is below this: the flip
-/// probability `1 / (1 + e^ε)` in 65,536ths.
-pub(super) fn flip_threshold(epsilon: f64) -> u32 {
-    (65_536.0 / (1.0 + epsilon.exp())).round() as u32
-}
-
 impl FieldEncoder {
     /// Set the token's `k` bits in `words` (its positions come from the cache when they can).
     pub(super) fn add(&self, cache: &mut FieldCache, token: &[u8], words: &mut [u64]) {
@@ -96,31 +90,17 @@ impl FieldEncoder {
         }
     }
 
-    /// Flip each bit of `words` whose draw from the record's noise stream falls under the
-    /// threshold. The stream is HMAC(noise key, record token, 0x1f, j) for `j = 0, 1, …`, 16 bits a
-    /// filter bit, so it is the same at every thread count and unknown without the secret.
+    /// BLIP: flip bits of the filter by the record's noise stream (see `harden::blip`).
     fn blip(&self, token: &[u8], words: &mut [u64]) {
-        let Some((mac, threshold)) = &self.noise else {
+        let Some((key, threshold)) = &self.noise else {
             return;
         };
-        let bits = self.bits as usize;
-        let mut j = 0u8;
-        let mut bit = 0;
-        while bit < bits {
-            let mut m = mac.clone();
-            m.update(token);
-            m.update(&[0x1f, j]);
-            let d = m.finalize().into_bytes();
-            for pair in d.chunks_exact(2) {
-                if bit == bits {
-                    break;
-                }
-                if u32::from(u16::from_be_bytes([pair[0], pair[1]])) < *threshold {
-                    words[bit / 64] ^= 1u64 << (63 - bit % 64);
-                }
-                bit += 1;
-            }
-            j = j.wrapping_add(1);
+        let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+        super::harden::blip(key, token, *threshold, &mut bytes, self.bits as usize);
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            *w = u64::from_be_bytes(b);
         }
     }
 }

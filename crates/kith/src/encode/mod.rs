@@ -28,6 +28,7 @@ pub use kith_core::{EncodedRecord, TOKEN_BYTES, Token};
 
 mod cache;
 mod field;
+mod harden;
 pub use field::filter_tokens;
 mod keyed;
 #[cfg(test)]
@@ -36,7 +37,8 @@ mod token_bits;
 mod value;
 
 use cache::FeatureCache;
-use field::{FieldCache, FieldEncoder, flip_threshold};
+use field::{FieldCache, FieldEncoder};
+use harden::flip_threshold;
 use keyed::{BlockEncoder, DwellingEncoder, ExactEncoder, RegisterEncoder, mac_key, token_of};
 
 /// Each encoder gets its own number, so that a `Scratch` can tell whose caches it holds.
@@ -114,6 +116,11 @@ pub struct Encoder {
     blocking: Vec<BlockEncoder>,
     fields: Vec<FieldEncoder>,
     record_mac: Hmac<Sha256>,
+    /// CLK hardening: the schema's choice, the BLIP stream's key and threshold, and the balancing
+    /// permutation.
+    clk_hardening: crate::schema::ClkHardening,
+    clk_noise: Option<(Hmac<Sha256>, u32)>,
+    balance: Option<Vec<u32>>,
     /// With a run salt: the run's record-token key and the salt.
     run: Option<(Hmac<Sha256>, zeroize::Zeroizing<Vec<u8>>)>,
     party: String,
@@ -345,6 +352,17 @@ impl Encoder {
             .map(|(i, (n, _))| (n.clone(), i))
             .collect();
         let record_mac = mac_key(&kith_key(secret, fp, Purpose::RecordToken));
+        let hardening = schema.kith().clk.clone();
+        let clk_noise = hardening.blip.map(|e| {
+            (
+                mac_key(&kith_key(secret, fp, Purpose::ClkNoise)),
+                flip_threshold(e),
+            )
+        });
+        let balance = hardening.balance.then(|| {
+            let key = kith_key(secret, fp, Purpose::ClkBalance);
+            harden::permutation(&key, 2 * clk.l as usize)
+        });
         let run = options.run_salt.as_ref().map(|salt| {
             let mac = mac_key(&kith_key(secret, fp, Purpose::RunRecordToken));
             (mac, salt.clone())
@@ -367,6 +385,9 @@ impl Encoder {
             blocking,
             fields,
             record_mac,
+            clk_hardening: hardening,
+            clk_noise,
+            balance,
             run,
             party: party.to_owned(),
             key_check: crate::hex(&check[..8]),
@@ -392,7 +413,11 @@ impl Encoder {
 
     /// The CLK length in bits.
     pub fn clk_bits(&self) -> u32 {
-        self.l
+        if self.balance.is_some() {
+            2 * self.l
+        } else {
+            self.l
+        }
     }
 
     /// Names of the blocking keys, in output order.
@@ -470,7 +495,7 @@ impl Encoder {
             party: self.party.clone(),
             schema_fingerprint: self.fingerprint.clone(),
             key_check: self.key_check.clone(),
-            clk_bits: self.l,
+            clk_bits: self.clk_bits(),
             records,
             exact: owned(self.exact_names()),
             blocks: owned(self.block_names()),
@@ -609,6 +634,21 @@ impl Encoder {
         }
     }
 
+    /// The schema's CLK hardening, after folding: rule 90, BLIP (for records with a token), then
+    /// balancing.
+    fn harden_clk(&self, record: &mut EncodedRecord) {
+        let bits = self.l as usize;
+        if self.clk_hardening.rule90 {
+            harden::rule90(&mut record.clk, bits);
+        }
+        if let (Some((key, threshold)), Some(token)) = (&self.clk_noise, &record.token) {
+            harden::blip(key, token, *threshold, &mut record.clk, bits);
+        }
+        if let Some(perm) = &self.balance {
+            record.clk = harden::balance(&record.clk, bits, perm);
+        }
+    }
+
     /// Exact tokens (their outcomes are appended to `outcomes`), folding, serialising, record token.
     fn finish(
         &self,
@@ -625,5 +665,8 @@ impl Encoder {
         }
         bits.write_bytes(&mut record.clk);
         record.token = input.local_id.map(|id| self.record_token(id));
+        if self.clk_hardening.any() {
+            self.harden_clk(record);
+        }
     }
 }

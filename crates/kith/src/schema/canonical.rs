@@ -100,6 +100,20 @@ impl Schema {
             if let Some(t) = &self.kith.twins {
                 k["twins"] = json!({"differ": t.differ_json(), "agree": t.agree});
             }
+            if self.kith.clk.any() {
+                let c = &self.kith.clk;
+                let mut v = json!({});
+                if c.rule90 {
+                    v["rule90"] = json!(true);
+                }
+                if let Some(e) = c.blip {
+                    v["blip"] = json!(e);
+                }
+                if c.balance {
+                    v["balance"] = json!(true);
+                }
+                k["clk"] = v;
+            }
             if let Some(h) = &self.kith.household {
                 k["household"] = json!({
                     "dwelling": h.dwelling.as_ref().map(|d| json!({"postcode": d.postcode, "address": d.address})),

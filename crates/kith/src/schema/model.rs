@@ -231,6 +231,31 @@ pub struct KithSection {
     pub household: Option<Household>,
     /// Criteria flags holders may attach to records (an identification run's criteria).
     pub criteria: Vec<Criterion>,
+    /// Hardening of the CLK itself (none by default: CLKs stay byte-identical to clkhash's).
+    pub clk: ClkHardening,
+}
+
+/// Hardening applied to each CLK after folding, in this order: rule 90, BLIP, balancing. Any of
+/// them makes CLKs differ from clkhash's, so that a partner using anonlink's tools cannot link
+/// with them; it is an explicit choice in the schema.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClkHardening {
+    /// Rule 90: each bit becomes the XOR of its two neighbours (cyclically), so that no bit
+    /// position belongs to a single token.
+    pub rule90: bool,
+    /// Randomised response: each bit flipped with probability `1 / (1 + e^ε)` by a keyed stream
+    /// per record token; this is `ε`.
+    pub blip: Option<f64>,
+    /// Balancing: the CLK followed by its complement, both permuted by a keyed permutation, so
+    /// that every CLK has the same number of set bits (and twice the length).
+    pub balance: bool,
+}
+
+impl ClkHardening {
+    /// True when any hardening is set.
+    pub fn any(&self) -> bool {
+        self.rule90 || self.blip.is_some() || self.balance
+    }
 }
 
 /// What holders encode about households: keyed tokens that let the linkage party group linked

@@ -31,6 +31,7 @@ pub(super) fn parse_kith(
             "twins",
             "household",
             "criteria",
+            "clk",
             "description",
         ],
         p,
@@ -124,6 +125,10 @@ pub(super) fn parse_kith(
             criteria.push(Criterion { name: name.clone() });
         }
     }
+    let clk = match m.get("clk") {
+        Some(c) => parse_clk_hardening(c, &p.key("clk"))?,
+        None => ClkHardening::default(),
+    };
     Ok(KithSection {
         version,
         id_column,
@@ -134,6 +139,41 @@ pub(super) fn parse_kith(
         twins,
         household,
         criteria,
+        clk,
+    })
+}
+
+/// Parse `{"rule90": true, "blip": 4, "balance": true}`.
+fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError> {
+    let m = as_object(v, p)?;
+    no_other_keys(m, &["rule90", "blip", "balance", "description"], p)?;
+    let flag = |key: &str| -> Result<bool, SchemaError> {
+        m.get(key)
+            .map(|b| {
+                b.as_bool().ok_or_else(|| {
+                    p.key(key)
+                        .err(format!("expected true or false, found {}", kind(b)))
+                })
+            })
+            .transpose()
+            .map(|b| b.unwrap_or(false))
+    };
+    let blip = match m.get("blip") {
+        None => None,
+        Some(b) => {
+            let e = as_number(b, &p.key("blip"))?;
+            if !(e.is_finite() && e > 0.0 && e <= 20.0) {
+                return Err(p.key("blip").err(format!(
+                    "expected an epsilon above 0 and at most 20, found {e}"
+                )));
+            }
+            Some(e)
+        }
+    };
+    Ok(ClkHardening {
+        rule90: flag("rule90")?,
+        blip,
+        balance: flag("balance")?,
     })
 }
 
