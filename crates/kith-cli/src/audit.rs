@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use kith::normalize::{Normalized, Normalizer};
-use kith::schema::FieldTokens;
+use kith::schema::{FieldFilter, FieldTokens};
 use kith::{Encoder, EncoderOptions, Layout, Mapping, RecordInput, Schema, Scratch, Secret};
 use kith_link::audit::{self, Dictionary, Entry, Filters, Success};
 use kith_link::dataset::Dataset;
@@ -46,6 +46,30 @@ pub(crate) struct Audit {
     pub(crate) full_name: Option<f64>,
     pub(crate) groups: Vec<audit::groups::GroupSizes>,
     pub(crate) verdict: Verdict,
+    /// The attacks on a real encodings file, when one was given.
+    pub(crate) file: Option<FileFindings>,
+}
+
+/// What the attacks make of a real encodings file. There is no truth, so decodes are counted,
+/// not checked: the simulation's precision says how far to trust them.
+#[derive(Debug, Serialize)]
+pub(crate) struct FileFindings {
+    pub(crate) path: String,
+    pub(crate) records: usize,
+    pub(crate) fields: Vec<FileField>,
+    pub(crate) groups: Vec<audit::groups::GroupSizes>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct FileField {
+    pub(crate) field: String,
+    pub(crate) with_filter: usize,
+    pub(crate) distinct: usize,
+    /// Share of records the bootstrap decodes to a value with confidence.
+    pub(crate) decoded: f64,
+    /// Date filters: classes holding at least one record in a thousand, and the share of records
+    /// in them.
+    pub(crate) year_classes: Option<(usize, f64)>,
 }
 
 /// One field filter's findings.
@@ -138,7 +162,10 @@ pub(crate) fn run(args: &AuditArgs, quiet: bool) -> Result<()> {
         args.people,
         args.seed ^ 0x5eed_a77a,
     )?;
-    let findings = attack(&schema, &mapping, &victim, &attacker)?;
+    let mut findings = attack(&schema, &mapping, &victim, &attacker)?;
+    if let Some(path) = &args.encodings {
+        findings.file = Some(attack_file(&schema, &attacker, path)?);
+    }
     let mut text = lines(&findings).join("\n");
     text.push('\n');
     std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
@@ -246,55 +273,9 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
             continue;
         };
         let normalizer = schema.kith().normalize.get(&spec.feature);
-        let normal = |raw: &str| -> Option<String> {
-            match normalizer.map(|n| n.apply(raw)) {
-                None => Some(raw.trim().to_owned()).filter(|s| !s.is_empty()),
-                Some(Normalized::Value(v)) => Some(v.into_owned()),
-                Some(_) => None,
-            }
-        };
-        // The salt of a record's filter, as the schema cuts it. The attacker is assumed to know
-        // each record's salt (a year of birth can be read off a date filter): a pessimistic
-        // audit, which attacks each salt's records apart with a table of that salt's values.
-        let salt_of = |values: &[String]| -> String {
-            spec.salt
-                .as_ref()
-                .and_then(|s| {
-                    let i = *feature_index.get(s.feature.as_str())?;
-                    s.transform
-                        .apply(schema.kith().normalize.get(&s.feature), &values[i])
-                })
-                .unwrap_or_default()
-        };
-        let mut tables: BTreeMap<String, BTreeMap<String, (u64, String)>> = BTreeMap::new();
-        for values in &attacker.values {
-            let raw = &values[feature];
-            if let Some(v) = normal(raw) {
-                tables
-                    .entry(salt_of(values))
-                    .or_default()
-                    .entry(v)
-                    .or_insert((0, raw.clone()))
-                    .0 += 1;
-            }
-        }
-        let dicts: BTreeMap<String, Dictionary> = tables
-            .into_iter()
-            .map(|(salt, counts)| {
-                let entries = counts
-                    .into_iter()
-                    .filter_map(|(value, (count, raw))| {
-                        let tokens = kith::encode::filter_tokens(schema, &spec.feature, &raw)?;
-                        Some(Entry {
-                            value,
-                            count,
-                            tokens,
-                        })
-                    })
-                    .collect();
-                (salt, Dictionary::new(entries))
-            })
-            .collect();
+        let normal = |raw: &str| normal_value(schema, &spec.feature, raw);
+        let salt_of = |values: &[String]| salt_value(schema, spec, &feature_index, values);
+        let dicts = dictionaries(schema, spec, &feature_index, attacker);
         let truth_owned: Vec<Option<String>> = kept
             .iter()
             .map(|&i| normal(&victim.values[i][feature]))
@@ -472,7 +453,192 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
         full_name,
         groups,
         verdict,
+        file: None,
     })
+}
+
+/// Run the attacks on a real encodings file made with `schema`.
+fn attack_file(schema: &Schema, attacker: &Side, path: &std::path::Path) -> Result<FileFindings> {
+    let open = || {
+        std::fs::File::open(path)
+            .map(std::io::BufReader::new)
+            .with_context(|| format!("cannot read {}", path.display()))
+    };
+    let ds = Dataset::from_encodings(open()?).with_context(|| format!("{}", path.display()))?;
+    if ds.fingerprint.as_deref() != Some(schema.fingerprint()) {
+        bail!(
+            "{} was made with another schema (fingerprint {}, not {})",
+            path.display(),
+            ds.fingerprint.as_deref().unwrap_or("none"),
+            schema.fingerprint()
+        );
+    }
+    let feature_index: BTreeMap<&str, usize> = schema
+        .features()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.identifier.as_str(), i))
+        .collect();
+    let mut fields = Vec::new();
+    for (fi, spec) in schema.kith().fields.iter().enumerate() {
+        let filters = Filters::field(&ds, fi);
+        let with_filter = (0..filters.len())
+            .filter(|&i| filters.get(i).is_some())
+            .count();
+        let groups = if spec.blip.is_some() {
+            audit::similar_groups(&filters, NOISY_MIN_DICE)
+        } else {
+            filters.groups()
+        };
+        // A salted filter needs each record's salt, which a file does not show: not decoded.
+        let decoded = match dictionaries(schema, spec, &feature_index, attacker).remove("") {
+            Some(dict) if spec.salt.is_none() => {
+                let aligned = audit::align_groups(filters.len(), &groups, &dict);
+                let mined = audit::mine_groups(&filters, &groups, &dict, spec.k);
+                let seeds: Vec<Option<u32>> = mined
+                    .iter()
+                    .zip(&aligned)
+                    .map(|(m, a)| m.or(a.filter(|&v| v < SEED_RANKS)))
+                    .collect();
+                let min_dice = if spec.blip.is_some() {
+                    NOISY_MIN_DICE
+                } else {
+                    EXACT_MIN_DICE
+                };
+                let booted = audit::bootstrap(&filters, &dict, spec.k, &seeds, min_dice);
+                booted.iter().filter(|g| g.is_some()).count() as f64 / ds.len().max(1) as f64
+            }
+            _ => 0.0,
+        };
+        let year_classes = (spec.tokens == FieldTokens::Date).then(|| {
+            let classes = audit::dates::year_classes(&filters, spec.k * 15 / 4);
+            let mut sizes: BTreeMap<u32, usize> = BTreeMap::new();
+            for c in classes.iter().flatten() {
+                *sizes.entry(*c).or_default() += 1;
+            }
+            let floor = ds.len().div_ceil(1000);
+            let big: Vec<usize> = sizes.values().copied().filter(|&n| n >= floor).collect();
+            (
+                big.len(),
+                big.iter().sum::<usize>() as f64 / ds.len().max(1) as f64,
+            )
+        });
+        fields.push(FileField {
+            field: spec.feature.clone(),
+            with_filter,
+            distinct: groups.len(),
+            decoded,
+            year_classes,
+        });
+    }
+    let mut reader =
+        kith::encodings::Reader::new(open()?).with_context(|| format!("{}", path.display()))?;
+    let header = reader.header().clone();
+    let mut blocks: Vec<Vec<Option<u64>>> = vec![Vec::new(); header.blocks.len()];
+    let mut house: Vec<Vec<Option<kith::Token>>> = vec![Vec::new(); header.house.len()];
+    while let Some(row) = reader
+        .next_record()
+        .with_context(|| format!("{}", path.display()))?
+    {
+        for (b, v) in row.blocks.iter().enumerate() {
+            blocks[b].push(*v);
+        }
+        for (h, v) in row.house.iter().enumerate() {
+            house[h].push(*v);
+        }
+    }
+    let mut groups = Vec::new();
+    for (name, tokens) in header.blocks.iter().zip(blocks) {
+        groups.push(audit::groups::group_sizes(
+            &format!("block:{name}"),
+            tokens,
+            SMALL_GROUP,
+        ));
+    }
+    for (name, tokens) in header.house.iter().zip(house) {
+        groups.push(audit::groups::group_sizes(
+            &format!("house:{name}"),
+            tokens,
+            SMALL_GROUP,
+        ));
+    }
+    Ok(FileFindings {
+        path: path.display().to_string(),
+        records: ds.len(),
+        fields,
+        groups,
+    })
+}
+
+/// A value as the schema normalises `feature` (trimmed where it names no normaliser); `None` when
+/// missing or invalid.
+fn normal_value(schema: &Schema, feature: &str, raw: &str) -> Option<String> {
+    match schema.kith().normalize.get(feature).map(|n| n.apply(raw)) {
+        None => Some(raw.trim().to_owned()).filter(|s| !s.is_empty()),
+        Some(Normalized::Value(v)) => Some(v.into_owned()),
+        Some(_) => None,
+    }
+}
+
+/// The salt of a record's filter `spec`, as the schema cuts it ("" without a salt). The attacker
+/// is assumed to know each record's salt (a year of birth can be read off a date filter): a
+/// pessimistic audit, which attacks each salt's records apart with a table of that salt's values.
+fn salt_value(
+    schema: &Schema,
+    spec: &FieldFilter,
+    feature_index: &BTreeMap<&str, usize>,
+    values: &[String],
+) -> String {
+    spec.salt
+        .as_ref()
+        .and_then(|s| {
+            let i = *feature_index.get(s.feature.as_str())?;
+            s.transform
+                .apply(schema.kith().normalize.get(&s.feature), &values[i])
+        })
+        .unwrap_or_default()
+}
+
+/// The attacker's dictionaries for filter `spec`, one per salt: the values of its population with
+/// their counts and the tokens the schema hashes for each.
+fn dictionaries(
+    schema: &Schema,
+    spec: &FieldFilter,
+    feature_index: &BTreeMap<&str, usize>,
+    attacker: &Side,
+) -> BTreeMap<String, Dictionary> {
+    let Some(&feature) = feature_index.get(spec.feature.as_str()) else {
+        return BTreeMap::new();
+    };
+    let mut tables: BTreeMap<String, BTreeMap<String, (u64, String)>> = BTreeMap::new();
+    for values in &attacker.values {
+        let raw = &values[feature];
+        if let Some(v) = normal_value(schema, &spec.feature, raw) {
+            tables
+                .entry(salt_value(schema, spec, feature_index, values))
+                .or_default()
+                .entry(v)
+                .or_insert((0, raw.clone()))
+                .0 += 1;
+        }
+    }
+    tables
+        .into_iter()
+        .map(|(salt, counts)| {
+            let entries = counts
+                .into_iter()
+                .filter_map(|(value, (count, raw))| {
+                    let tokens = kith::encode::filter_tokens(schema, &spec.feature, &raw)?;
+                    Some(Entry {
+                        value,
+                        count,
+                        tokens,
+                    })
+                })
+                .collect();
+            (salt, Dictionary::new(entries))
+        })
+        .collect()
 }
 
 /// A date filter's year classes: the filter's place among the findings, each record's class and
@@ -731,6 +897,39 @@ fn lines(a: &Audit) -> Vec<String> {
             g.alone,
             g.largest
         ));
+    }
+    if let Some(f) = &a.file {
+        out.push(String::new());
+        out.push(format!(
+            "{}: {} records; what the same attacks decode (unchecked: there is no truth)",
+            f.path, f.records
+        ));
+        out.push(format!(
+            "{:<14} {:>8} {:>8} {:>10} {:>22}",
+            "field filter", "records", "distinct", "decoded", "year classes (records)"
+        ));
+        for x in &f.fields {
+            out.push(format!(
+                "{:<14} {:>8} {:>8} {:>10} {:>22}",
+                x.field,
+                x.with_filter,
+                x.distinct,
+                pct(x.decoded),
+                x.year_classes
+                    .map_or("-".to_owned(), |(n, s)| format!("{n} ({})", pct(s).trim())),
+            ));
+        }
+        for g in &f.groups {
+            out.push(format!(
+                "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",
+                g.name,
+                g.records,
+                g.groups,
+                pct(g.under_k as f64 / g.records.max(1) as f64),
+                g.alone,
+                g.largest
+            ));
+        }
     }
     out.push(String::new());
     if a.verdict.pass {

@@ -99,6 +99,9 @@ Examples:
   # How much would a linkage party learn from encodings made with this schema?
   kith audit --schema schema.json
 
+  # A holder's own encodings, before they are sent:
+  kith audit --schema schema.json --encodings council.kith
+
   # A larger extract, a JSON record of the findings, and exit 1 if the schema fails:
   kith audit --schema schema.json --people 100000 --json audit.json --strict";
 
@@ -112,6 +115,11 @@ pub(crate) struct AuditArgs {
     /// agency's own mapping, which fits schemas that use kith's demo feature names).
     #[arg(long, value_name = "FILE")]
     pub(crate) mapping: Option<PathBuf>,
+
+    /// Also attack this encodings file (a holder's own before it is sent, or what a linkage party
+    /// received): no truth, so the report counts what the attacks decode, and gives its group sizes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) encodings: Option<PathBuf>,
 
     /// Which synthetic agency's extract is encoded: council, health, police or school.
     #[arg(long, value_name = "NAME", default_value = "health")]

@@ -75,3 +75,58 @@ fn random_hashing_and_noise_defeat_mining_and_bootstrapping() {
     }
     assert!(a["full_name"].as_f64().unwrap_or(1.0) < 0.01);
 }
+
+#[test]
+fn a_holders_own_encodings_are_attacked_and_another_schemas_refused() {
+    let dir = Dir::new();
+    ok(kith()
+        .args([
+            "--quiet", "synth", "--people", "4000", "--seed", "7", "--output",
+        ])
+        .arg(dir.path("x")));
+    ok(crate::util::encode_with_schema(
+        &dir,
+        &demo("schema.json"),
+        &dir.path("x/health.csv"),
+        "health.kith",
+    )
+    .arg("--quiet")
+    .arg("--mapping")
+    .arg(dir.path("x/health-mapping.json")));
+    let json = dir.path("audit.json");
+    ok(kith()
+        .args(["--quiet", "audit", "--people", "4000", "--schema"])
+        .arg(demo("schema.json"))
+        .arg("--encodings")
+        .arg(dir.path("health.kith"))
+        .arg("--json")
+        .arg(&json));
+    let a: serde_json::Value = serde_json::from_str(&dir.read("audit.json")).expect("JSON");
+    let file = &a["file"];
+    let decoded = |f: &str| {
+        file["fields"]
+            .as_array()
+            .and_then(|x| x.iter().find(|y| y["field"] == f))
+            .and_then(|y| y["decoded"].as_f64())
+            .unwrap_or(0.0)
+    };
+    assert!(decoded("given_name") > 0.5, "{file}");
+    assert!(file["groups"].as_array().is_some_and(|g| !g.is_empty()));
+    let other = dir.write(
+        "other.json",
+        std::fs::read_to_string(demo("schema.json"))
+            .expect("schema")
+            .replace(
+                "\"k\": 4, \"group\": \"name\"",
+                "\"k\": 5, \"group\": \"name\"",
+            ),
+    );
+    let err = crate::util::fails(
+        kith()
+            .args(["--quiet", "audit", "--people", "1000", "--schema"])
+            .arg(&other)
+            .arg("--encodings")
+            .arg(dir.path("health.kith")),
+    );
+    assert!(err.contains("another schema"), "{err}");
+}
