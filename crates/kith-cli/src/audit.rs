@@ -122,6 +122,60 @@ struct Side {
     exact: Vec<String>,
 }
 
+/// What the attacker knows: another population like the victim's, or a frequency table.
+enum Attacker {
+    Population(Side),
+    /// Feature → raw value → count, from `--frequencies`.
+    Table(BTreeMap<String, BTreeMap<String, u64>>),
+}
+
+impl Attacker {
+    /// Records (or, for a table, the largest feature total) the attacker's knowledge comes from.
+    fn size(&self) -> usize {
+        match self {
+            Attacker::Population(p) => p.values.len(),
+            Attacker::Table(t) => t
+                .values()
+                .map(|v| v.values().sum::<u64>() as usize)
+                .max()
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Read a frequency table: CSV with a header `feature,value,count`.
+fn read_table(path: &std::path::Path) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
+    let mut r = csv::Reader::from_path(path)
+        .with_context(|| format!("cannot read the frequency table {}", path.display()))?;
+    let headers = r
+        .headers()
+        .with_context(|| format!("{}: line 1", path.display()))?
+        .clone();
+    if headers.iter().collect::<Vec<_>>() != ["feature", "value", "count"] {
+        bail!(
+            "{}: line 1 (header): expected the columns feature,value,count",
+            path.display()
+        );
+    }
+    let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for (n, rec) in r.records().enumerate() {
+        let line = n + 2;
+        let rec = rec.with_context(|| format!("{}: line {line}", path.display()))?;
+        let count: u64 = rec[2].trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "{}: line {line}, field count: expected a whole number, found {:?}",
+                path.display(),
+                &rec[2]
+            )
+        })?;
+        *out.entry(rec[0].to_owned())
+            .or_default()
+            .entry(rec[1].to_owned())
+            .or_default() += count;
+    }
+    Ok(out)
+}
+
 pub(crate) fn run(args: &AuditArgs, quiet: bool) -> Result<()> {
     let schema = read_schema(&args.schema)?;
     if schema.kith().fields.is_empty() && args.people == 0 {
@@ -155,13 +209,16 @@ pub(crate) fn run(args: &AuditArgs, quiet: bool) -> Result<()> {
         );
     }
     let victim = synthetic(&schema, &mapping, agency, args.people, args.seed)?;
-    let attacker = synthetic(
-        &schema,
-        &mapping,
-        agency,
-        args.people,
-        args.seed ^ 0x5eed_a77a,
-    )?;
+    let attacker = match &args.frequencies {
+        Some(path) => Attacker::Table(read_table(path)?),
+        None => Attacker::Population(synthetic(
+            &schema,
+            &mapping,
+            agency,
+            args.people,
+            args.seed ^ 0x5eed_a77a,
+        )?),
+    };
     let mut findings = attack(&schema, &mapping, &victim, &attacker)?;
     if let Some(path) = &args.encodings {
         findings.file = Some(attack_file(&schema, &attacker, path)?);
@@ -212,7 +269,7 @@ fn synthetic(
     Ok(Side { values, exact })
 }
 
-fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) -> Result<Audit> {
+fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker) -> Result<Audit> {
     let mut secret_bytes = vec![0u8; 32];
     getrandom::fill(&mut secret_bytes)
         .map_err(|e| anyhow::anyhow!("cannot get random bytes from the system: {e}"))?;
@@ -296,7 +353,7 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
         let mut guessed: Vec<Option<String>> = vec![None; kept.len()];
         let empty = Dictionary::default();
         for (salt, records) in &by_salt {
-            let dict = dicts.get(salt).unwrap_or(&empty);
+            let dict = dicts.get(salt).or(dicts.get("")).unwrap_or(&empty);
             let filters = all_filters.select(records);
             let truth: Vec<Option<&str>> =
                 records.iter().map(|&r| truth_owned[r].as_deref()).collect();
@@ -402,7 +459,7 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
             .iter()
             .find(|f| f.tokens == FieldTokens::Date)
             .and_then(|f| feature_index.get(f.feature.as_str()).copied());
-        if let Some(dob) = dob {
+        if let (Some(dob), Attacker::Population(attacker)) = (dob, attacker) {
             let table = forenames_by_year(schema, attacker, *feature, dob);
             for d in &date_classes {
                 let named = name_years_by_forename(&d.classes, guessed, &table, &d.years);
@@ -447,7 +504,7 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
     Ok(Audit {
         schema_fingerprint: schema.fingerprint().to_owned(),
         records: ds.len(),
-        attacker_records: attacker.values.len(),
+        attacker_records: attacker.size(),
         fields,
         clk_alignment,
         full_name,
@@ -458,7 +515,11 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Side) ->
 }
 
 /// Run the attacks on a real encodings file made with `schema`.
-fn attack_file(schema: &Schema, attacker: &Side, path: &std::path::Path) -> Result<FileFindings> {
+fn attack_file(
+    schema: &Schema,
+    attacker: &Attacker,
+    path: &std::path::Path,
+) -> Result<FileFindings> {
     let open = || {
         std::fs::File::open(path)
             .map(std::io::BufReader::new)
@@ -605,21 +666,38 @@ fn dictionaries(
     schema: &Schema,
     spec: &FieldFilter,
     feature_index: &BTreeMap<&str, usize>,
-    attacker: &Side,
+    attacker: &Attacker,
 ) -> BTreeMap<String, Dictionary> {
     let Some(&feature) = feature_index.get(spec.feature.as_str()) else {
         return BTreeMap::new();
     };
+    // Salt → normalised value → (count, a raw spelling to tokenise).
     let mut tables: BTreeMap<String, BTreeMap<String, (u64, String)>> = BTreeMap::new();
-    for values in &attacker.values {
-        let raw = &values[feature];
+    let mut add = |salt: String, raw: &str, count: u64| {
         if let Some(v) = normal_value(schema, &spec.feature, raw) {
             tables
-                .entry(salt_value(schema, spec, feature_index, values))
+                .entry(salt)
                 .or_default()
                 .entry(v)
-                .or_insert((0, raw.clone()))
-                .0 += 1;
+                .or_insert((0, raw.to_owned()))
+                .0 += count;
+        }
+    };
+    match attacker {
+        Attacker::Population(p) => {
+            for values in &p.values {
+                add(
+                    salt_value(schema, spec, feature_index, values),
+                    &values[feature],
+                    1,
+                );
+            }
+        }
+        // A table knows no salts: one dictionary serves every salt.
+        Attacker::Table(t) => {
+            for (raw, count) in t.get(&spec.feature).into_iter().flatten() {
+                add(String::new(), raw, *count);
+            }
         }
     }
     tables

@@ -121,6 +121,12 @@ pub(crate) struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) encodings: Option<PathBuf>,
 
+    /// The attacker's frequency table: CSV with the columns feature,value,count (raw values, as a
+    /// holder's extract would hold them; features named as in the schema). Default: another
+    /// synthetic population of the same size.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) frequencies: Option<PathBuf>,
+
     /// Which synthetic agency's extract is encoded: council, health, police or school.
     #[arg(long, value_name = "NAME", default_value = "health")]
     pub(crate) agency: String,

@@ -136,3 +136,46 @@ fn a_holders_own_encodings_are_attacked_and_another_schemas_refused() {
     );
     assert!(err.contains("another schema"), "{err}");
 }
+
+#[test]
+fn a_holders_frequency_table_replaces_the_synthetic_attacker() {
+    let dir = Dir::new();
+    let table = dir.write(
+        "names.csv",
+        "feature,value,count\ngiven_name,John,900\ngiven_name,David,800\nsurname,Smith,700\n",
+    );
+    let json = dir.path("audit.json");
+    ok(kith()
+        .args(["--quiet", "audit", "--people", "2000", "--schema"])
+        .arg(double_hashed())
+        .arg("--frequencies")
+        .arg(&table)
+        .arg("--json")
+        .arg(&json));
+    let a: serde_json::Value = serde_json::from_str(&dir.read("audit.json")).expect("JSON");
+    assert_eq!(
+        a["attacker_records"], 1700,
+        "the table's largest feature total"
+    );
+    let bad = dir.write(
+        "bad.csv",
+        "feature,value,count\ngiven_name,John,9\nsurname,Smith,many\n",
+    );
+    let err = fails(
+        kith()
+            .args(["--quiet", "audit", "--people", "500", "--schema"])
+            .arg(double_hashed())
+            .arg("--frequencies")
+            .arg(&bad),
+    );
+    assert!(err.contains("bad.csv: line 3, field count"), "{err}");
+    let wrong = dir.write("wrong.csv", "name,count\nJohn,9\n");
+    let err = fails(
+        kith()
+            .args(["--quiet", "audit", "--people", "500", "--schema"])
+            .arg(double_hashed())
+            .arg("--frequencies")
+            .arg(&wrong),
+    );
+    assert!(err.contains("line 1 (header)"), "{err}");
+}
