@@ -30,6 +30,8 @@ const SURNAME_LIMIT: f64 = 0.05;
 /// coefficient reaches this; filters without, when it reaches `EXACT_MIN_DICE`.
 const NOISY_MIN_DICE: f64 = 0.6;
 const EXACT_MIN_DICE: f64 = 0.8;
+/// A CLK is decoded to a value when it sets this share of the value's learned bits.
+const CLK_MIN_SHARE: f64 = 0.9;
 /// The bootstrap is seeded with the frequency alignment's guesses of the most common values.
 const SEED_RANKS: u32 = 20;
 /// Group size under which a record counts as nearly alone on a token.
@@ -43,6 +45,10 @@ pub(crate) struct Audit {
     pub(crate) attacker_records: usize,
     pub(crate) fields: Vec<FieldFindings>,
     pub(crate) clk_alignment: f64,
+    /// The cascade into the CLK: per name feature, the share of records whose value a bootstrap
+    /// on the CLKs, seeded by the field filters' guesses, names; and both names.
+    pub(crate) clk_names: Vec<(String, f64)>,
+    pub(crate) clk_full_name: Option<f64>,
     pub(crate) full_name: Option<f64>,
     pub(crate) groups: Vec<audit::groups::GroupSizes>,
     pub(crate) verdict: Verdict,
@@ -325,6 +331,8 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
     let mut name_guesses: Vec<Vec<bool>> = Vec::new();
     let mut date_classes: Vec<DateClasses> = Vec::new();
     let mut forename_guesses: Option<(usize, Vec<Option<String>>)> = None;
+    // Name fields: (feature, its index, the attacker's best guess per record, the truth).
+    let mut name_fields: Vec<NameGuesses> = Vec::new();
     for (fi, spec) in schema.kith().fields.iter().enumerate() {
         let Some(&feature) = feature_index.get(spec.feature.as_str()) else {
             continue;
@@ -378,7 +386,8 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
             } else {
                 EXACT_MIN_DICE
             };
-            let booted = audit::bootstrap(&filters, dict, spec.k, &seeds, min_dice);
+            let booted =
+                audit::bootstrap(&filters, dict, spec.k, &seeds, min_dice, audit::Fit::Whole);
             for (n, &r) in records.iter().enumerate() {
                 guessed[r] = booted[n]
                     .or(mined[n])
@@ -426,6 +435,14 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
                 years,
             });
         }
+        if matches!(normalizer, Some(Normalizer::Name | Normalizer::Forename)) {
+            name_fields.push((
+                spec.feature.clone(),
+                feature,
+                guessed.clone(),
+                truth_owned.clone(),
+            ));
+        }
         if matches!(normalizer, Some(Normalizer::Forename)) {
             forename_guesses = Some((feature, guessed));
         }
@@ -468,6 +485,50 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
             }
         }
     }
+    // The cascade into the CLK: what the field filters gave away seeds a bootstrap on the CLKs
+    // themselves, feature by feature.
+    let clk_filters = Filters::clk(&ds);
+    let mut clk_names = Vec::new();
+    let mut clk_rights: Vec<Vec<bool>> = Vec::new();
+    for (name, feature, guessed, truth) in &name_fields {
+        let Some((dict, k)) = clk_dictionary(schema, name, *feature, attacker) else {
+            continue;
+        };
+        let index: BTreeMap<&str, u32> = dict
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.value.as_str(), i as u32))
+            .collect();
+        let seeds: Vec<Option<u32>> = guessed
+            .iter()
+            .map(|g| g.as_deref().and_then(|g| index.get(g).copied()))
+            .collect();
+        let booted = audit::bootstrap(
+            &clk_filters,
+            &dict,
+            k,
+            &seeds,
+            CLK_MIN_SHARE,
+            audit::Fit::Within,
+        );
+        let right: Vec<bool> = booted
+            .iter()
+            .zip(truth)
+            .map(|(g, t)| is_right(*g, &dict, t.as_deref()))
+            .collect();
+        clk_names.push((
+            name.clone(),
+            right.iter().filter(|r| **r).count() as f64 / kept.len().max(1) as f64,
+        ));
+        clk_rights.push(right);
+    }
+    let clk_full_name = (clk_rights.len() >= 2).then(|| {
+        (0..kept.len())
+            .filter(|&r| clk_rights.iter().all(|g| g[r]))
+            .count() as f64
+            / kept.len().max(1) as f64
+    });
     let full_name = (name_guesses.len() >= 2).then(|| {
         let n = kept.len().max(1);
         (0..kept.len())
@@ -507,6 +568,8 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
         attacker_records: attacker.size(),
         fields,
         clk_alignment,
+        clk_names,
+        clk_full_name,
         full_name,
         groups,
         verdict,
@@ -566,7 +629,8 @@ fn attack_file(
                 } else {
                     EXACT_MIN_DICE
                 };
-                let booted = audit::bootstrap(&filters, &dict, spec.k, &seeds, min_dice);
+                let booted =
+                    audit::bootstrap(&filters, &dict, spec.k, &seeds, min_dice, audit::Fit::Whole);
                 booted.iter().filter(|g| g.is_some()).count() as f64 / ds.len().max(1) as f64
             }
             _ => 0.0,
@@ -717,6 +781,47 @@ fn dictionaries(
             (salt, Dictionary::new(entries))
         })
         .collect()
+}
+
+/// A name field's guesses: (feature, its index, the attacker's best guess per record, the truth).
+type NameGuesses = (String, usize, Vec<Option<String>>, Vec<Option<String>>);
+
+/// The attacker's dictionary of a feature's values with the tokens the CLK hashes for each, and the
+/// bits per token; `None` when the CLK's strategy for it is not `bitsPerToken`.
+fn clk_dictionary(
+    schema: &Schema,
+    name: &str,
+    feature: usize,
+    attacker: &Attacker,
+) -> Option<(Dictionary, u32)> {
+    let mut counts: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut add = |raw: &str, count: u64| {
+        if let Some(v) = normal_value(schema, name, raw) {
+            counts.entry(v).or_insert((0, raw.to_owned())).0 += count;
+        }
+    };
+    match attacker {
+        Attacker::Population(p) => p.values.iter().for_each(|v| add(&v[feature], 1)),
+        Attacker::Table(t) => t
+            .get(name)
+            .into_iter()
+            .flatten()
+            .for_each(|(raw, c)| add(raw, *c)),
+    }
+    let mut k = None;
+    let entries = counts
+        .into_iter()
+        .filter_map(|(value, (count, raw))| {
+            let (tokens, bits) = kith::encode::clk_tokens(schema, name, &raw)?;
+            k = Some(bits);
+            Some(Entry {
+                value,
+                count,
+                tokens,
+            })
+        })
+        .collect();
+    Some((Dictionary::new(entries), k?))
 }
 
 /// A date filter's year classes: the filter's place among the findings, each record's class and
@@ -960,6 +1065,19 @@ fn lines(a: &Audit) -> Vec<String> {
         "whole CLKs: {} of records share their CLK with another record",
         pct(a.clk_alignment)
     ));
+    if !a.clk_names.is_empty() {
+        let parts: Vec<String> = a
+            .clk_names
+            .iter()
+            .map(|(f, x)| format!("{f} {}", pct(*x).trim()))
+            .collect();
+        out.push(format!(
+            "CLKs bootstrapped from the field filters' guesses: {}{}",
+            parts.join(", "),
+            a.clk_full_name
+                .map_or(String::new(), |f| format!(", full name {}", pct(f).trim()))
+        ));
+    }
     out.push(String::new());
     out.push(format!(
         "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",

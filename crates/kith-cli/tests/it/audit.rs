@@ -43,6 +43,9 @@ fn the_audit_names_most_people_from_double_hashed_field_filters() {
         "full names: {}",
         a["full_name"]
     );
+    // The names decoded from the field filters seed a bootstrap that reads them off the CLKs too.
+    let clk = a["clk_full_name"].as_f64().unwrap_or(0.0);
+    assert!(clk > 0.4, "full names read off the CLKs: {clk}");
     let year = field(&a, "dob")["year_grouped"].as_f64().unwrap_or(0.0);
     assert!(year > 0.9, "records grouped by year of birth: {year}");
     assert_eq!(a["verdict"]["pass"], false);
@@ -80,6 +83,11 @@ fn random_hashing_and_noise_defeat_mining_and_bootstrapping() {
         );
     }
     assert!(a["full_name"].as_f64().unwrap_or(1.0) < 0.01);
+    assert!(
+        a["clk_full_name"].as_f64().unwrap_or(1.0) < 0.01,
+        "{}",
+        a["clk_names"]
+    );
 }
 
 #[test]

@@ -21,15 +21,26 @@ const MIN_SEEDS: u32 = 3;
 /// to be taken as one of its bits.
 const MIN_EXCESS: f64 = 0.1;
 
+/// How a value's learned bits are matched against a record's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// The filter holds one value (a field filter): the Dice coefficient of the two.
+    Whole,
+    /// The filter holds the value among others (a CLK): the share of the value's bits it sets;
+    /// between values that fit equally, the one with more bits.
+    Within,
+}
+
 /// Decode each record by bootstrapping from `seeds` (a guess per record, as [`super::align`]
-/// gives). `k` is the filter's bits per token; a record is decoded when its filter and the
-/// value's learned bits reach a Dice coefficient of `min_dice`.
+/// gives). `k` is the bits per token; a record is decoded when its filter and the value's learned
+/// bits reach `min_dice` (a Dice coefficient, or the share of the value's bits, as `fit` says).
 pub fn bootstrap(
     filters: &Filters,
     dict: &Dictionary,
     k: u32,
     seeds: &Guesses,
     min_dice: f64,
+    fit: Fit,
 ) -> Guesses {
     let values = dict.entries.len().min(MAX_VALUES);
     let mut token_ids: FxHashMap<&[u8], u32> = FxHashMap::default();
@@ -133,13 +144,20 @@ pub fn bootstrap(
             .map(|r| {
                 let f = filters.get(r)?;
                 let pf: u32 = f.iter().map(|x| x.count_ones()).sum();
-                let mut best: Option<(f64, u32)> = None;
+                let mut best: Option<(f64, u32, u32)> = None;
                 for (v, w, pw) in &predicted {
                     let common: u32 = w.iter().zip(f).map(|(a, b)| (a & b).count_ones()).sum();
-                    let dice = 2.0 * f64::from(common) / f64::from((pf + pw).max(1));
-                    // Ties go to the more common value (lower index).
-                    if best.is_none_or(|(d, _)| dice > d) {
-                        best = Some((dice, *v));
+                    let score = match fit {
+                        Fit::Whole => 2.0 * f64::from(common) / f64::from((pf + pw).max(1)),
+                        Fit::Within => f64::from(common) / f64::from((*pw).max(1)),
+                    };
+                    // Ties go to the value with more bits (within a CLK), then to the more common
+                    // value (lower index).
+                    let better = best.is_none_or(|(d, _, bw)| {
+                        score > d || (fit == Fit::Within && score == d && *pw > bw)
+                    });
+                    if better {
+                        best = Some((score, *v, *pw));
                     }
                 }
                 // Early rounds keep any best guess as a seed; the last keeps the sure ones.
@@ -148,7 +166,7 @@ pub fn bootstrap(
                 } else {
                     0.5 * min_dice
                 };
-                best.filter(|(d, _)| *d >= floor).map(|(_, v)| v)
+                best.filter(|(d, _, _)| *d >= floor).map(|(_, v, _)| v)
             })
             .collect();
     }

@@ -26,7 +26,7 @@ pub mod dates;
 pub mod groups;
 mod mine;
 
-pub use bootstrap::bootstrap;
+pub use bootstrap::{Fit, bootstrap};
 pub use mine::{mine, mine_groups};
 
 use rustc_hash::FxHashMap;

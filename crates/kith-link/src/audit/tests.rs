@@ -121,7 +121,7 @@ fn atom_mining_then_bootstrapping_names_most_double_hashed_filters() {
     let dict = dictionary(&draw(&pool, 20_000, 2));
     let filters = filters_of(&victim, Placing::Double);
     let mined = mine(&filters, &dict, 4);
-    let booted = bootstrap(&filters, &dict, 4, &mined, 0.8);
+    let booted = bootstrap(&filters, &dict, 4, &mined, 0.8, Fit::Whole);
     let named = share(&booted, &dict, &victim);
     assert!(named > 0.8, "bootstrapped mining named {named:.3}");
 }
@@ -159,7 +159,11 @@ fn bootstrapping_needs_no_structure_once_seeded() {
                 .flatten()
         })
         .collect();
-    let named = share(&bootstrap(&filters, &dict, 4, &seeds, 0.8), &dict, &victim);
+    let named = share(
+        &bootstrap(&filters, &dict, 4, &seeds, 0.8, Fit::Whole),
+        &dict,
+        &victim,
+    );
     assert!(named > 0.9, "bootstrap named {named:.3}");
 }
 

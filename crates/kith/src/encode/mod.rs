@@ -30,6 +30,7 @@ mod cache;
 mod field;
 mod harden;
 pub use field::filter_tokens;
+pub use value::clk_tokens;
 mod keyed;
 #[cfg(test)]
 mod tests;

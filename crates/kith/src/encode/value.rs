@@ -326,3 +326,41 @@ pub(super) fn encode_token(enc: TextEncoding, tok: &str, out: &mut Vec<u8>) -> R
     }
     Ok(())
 }
+
+/// The tokens the CLK hashes for the raw value `raw` of feature `feature`, each with its bits
+/// per token, or `None` when the value gives no tokens, the feature is ignored or unknown, or its
+/// strategy is `bitsPerFeature` (bits per token then depend on the value). Like
+/// [`super::filter_tokens`], they depend on the schema alone: what `kith audit` needs to attack
+/// CLKs.
+pub fn clk_tokens(
+    schema: &crate::schema::Schema,
+    feature: &str,
+    raw: &str,
+) -> Option<(Vec<Vec<u8>>, u32)> {
+    let hashing = schema
+        .features()
+        .iter()
+        .find(|f| f.identifier == feature)?
+        .hashing
+        .as_ref()?;
+    let Strategy::BitsPerToken(k) = hashing.strategy else {
+        return None;
+    };
+    let value = match schema.kith().normalize.get(feature).map(|n| n.apply(raw)) {
+        None => clk_value(hashing, raw).ok()?.0.into_owned(),
+        Some(Normalized::Value(v)) => clk_value(hashing, &v).ok()?.0.into_owned(),
+        Some(_) => return None,
+    };
+    if value.is_empty() {
+        return None;
+    }
+    let mut tokens = crate::tokenize::Tokens::default();
+    tokens.fill(&hashing.comparison, &value).ok()?;
+    let mut out = Vec::new();
+    let mut bytes = Vec::new();
+    for t in tokens.iter() {
+        encode_token(hashing.encoding, t, &mut bytes).ok()?;
+        out.push(bytes.clone());
+    }
+    Some((out, k))
+}
