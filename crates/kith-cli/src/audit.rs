@@ -91,6 +91,8 @@ pub(crate) struct FieldFindings {
     pub(crate) alignment: Shares,
     pub(crate) mining: Shares,
     pub(crate) bootstrap: Shares,
+    /// Share named right by a bootstrap on all the filters of this one's key group together.
+    pub(crate) key_group: Option<f64>,
     /// Date filters: share of records grouped with exactly the others of their year of birth,
     /// and share whose year the groups' sizes name.
     pub(crate) year_grouped: Option<f64>,
@@ -462,6 +464,7 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
             alignment,
             mining,
             bootstrap,
+            key_group: None,
             year_grouped,
             year_named,
             best,
@@ -483,6 +486,81 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
                 let f = &mut fields[d.field];
                 f.year_named = Some(f.year_named.unwrap_or(0.0).max(named));
             }
+        }
+    }
+    // Filters of one key group share a key, so a bigram sets the same bits in a forename's filter
+    // as in a surname's: what one field gave away seeds a bootstrap on all of them together.
+    let mut group_rights: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    let mut by_group: BTreeMap<&str, Vec<(usize, &FieldFilter, &NameGuesses)>> = BTreeMap::new();
+    for (fi, spec) in schema.kith().fields.iter().enumerate() {
+        if let Some(n) = name_fields.iter().find(|n| n.0 == spec.feature) {
+            by_group
+                .entry(spec.group.as_str())
+                .or_default()
+                .push((fi, spec, n));
+        }
+    }
+    for members in by_group.values().filter(|m| m.len() >= 2) {
+        let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+        for (_, spec, _) in members {
+            let Some(dict) = dictionaries(schema, spec, &feature_index, attacker).remove("") else {
+                continue;
+            };
+            for e in dict.entries {
+                entries
+                    .entry(e.value.clone())
+                    .and_modify(|x| x.count += e.count)
+                    .or_insert(e);
+            }
+        }
+        let dict = Dictionary::new(entries.into_values().collect());
+        let index: BTreeMap<&str, u32> = dict
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.value.as_str(), i as u32))
+            .collect();
+        let parts: Vec<Filters> = members
+            .iter()
+            .map(|(fi, _, _)| Filters::field(&ds, *fi))
+            .collect();
+        let merged = Filters::concat(&parts);
+        let seeds: Vec<Option<u32>> = members
+            .iter()
+            .flat_map(|(_, _, n)| n.2.iter())
+            .map(|g| g.as_deref().and_then(|g| index.get(g).copied()))
+            .collect();
+        let noisy = members.iter().any(|(_, s, _)| s.blip.is_some());
+        let min_dice = if noisy {
+            NOISY_MIN_DICE
+        } else {
+            EXACT_MIN_DICE
+        };
+        let booted = audit::bootstrap(
+            &merged,
+            &dict,
+            members[0].1.k,
+            &seeds,
+            min_dice,
+            audit::Fit::Whole,
+        );
+        for (m, (_, spec, n)) in members.iter().enumerate() {
+            let right: Vec<bool> = (0..kept.len())
+                .map(|r| is_right(booted[m * kept.len() + r], &dict, n.3[r].as_deref()))
+                .collect();
+            group_rights.insert(spec.feature.clone(), right);
+        }
+    }
+    for f in &mut fields {
+        if let Some(right) = group_rights.get(&f.field) {
+            let share = right.iter().filter(|r| **r).count() as f64 / kept.len().max(1) as f64;
+            f.key_group = Some(share);
+            f.best = f.best.max(share);
+        }
+    }
+    for (n, right) in name_fields.iter().zip(&mut name_guesses) {
+        if let Some(g) = group_rights.get(&n.0) {
+            right.iter_mut().zip(g).for_each(|(a, b)| *a |= *b);
         }
     }
     // The cascade into the CLK: what the field filters gave away seeds a bootstrap on the CLKs
@@ -1053,6 +1131,20 @@ fn lines(a: &Audit) -> Vec<String> {
             pct(f.bootstrap.precision),
             f.year_grouped.map_or("-".to_owned(), pct),
             f.year_named.map_or("-".to_owned(), pct),
+        ));
+    }
+    let grouped: Vec<String> = a
+        .fields
+        .iter()
+        .filter_map(|f| {
+            f.key_group
+                .map(|x| format!("{} {}", f.field, pct(x).trim()))
+        })
+        .collect();
+    if !grouped.is_empty() {
+        out.push(format!(
+            "filters of one key group bootstrapped together: {}",
+            grouped.join(", ")
         ));
     }
     if let Some(f) = a.full_name {

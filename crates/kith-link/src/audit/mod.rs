@@ -108,6 +108,23 @@ impl Filters {
         }
     }
 
+    /// The records of several sets of filters of one length, one set after another.
+    pub fn concat(parts: &[Filters]) -> Filters {
+        let words = parts.first().map_or(0, |p| p.words);
+        assert!(
+            parts.iter().all(|p| p.words == words),
+            "filters of one length"
+        );
+        Filters {
+            words,
+            bits: parts.iter().flat_map(|p| p.bits.iter().copied()).collect(),
+            present: parts
+                .iter()
+                .flat_map(|p| p.present.iter().copied())
+                .collect(),
+        }
+    }
+
     /// Filters from raw words (`words` a record), for tests and other sources.
     pub fn from_words(words: usize, bits: Vec<u64>, present: Vec<bool>) -> Filters {
         assert_eq!(bits.len(), words * present.len(), "words per record");
