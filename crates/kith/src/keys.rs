@@ -132,6 +132,8 @@ pub(crate) enum Purpose<'a> {
     ClkNoise,
     /// The permutation of a balanced CLK.
     ClkBalance,
+    /// The streams of a rehashed CLK.
+    ClkRehash,
     /// Household tokens of one kind (`dwelling`, `register`).
     HouseToken(&'a str),
     /// The key-check value that lets the linkage party see that holders used the same secret.
@@ -153,6 +155,7 @@ pub(crate) fn kith_key(
         Purpose::FieldNoise(feature) => format!("kith/v1/field-noise/{feature}"),
         Purpose::ClkNoise => "kith/v1/clk-noise".to_owned(),
         Purpose::ClkBalance => "kith/v1/clk-balance".to_owned(),
+        Purpose::ClkRehash => "kith/v1/clk-rehash".to_owned(),
         Purpose::HouseToken(name) => format!("kith/v1/house-token/{name}"),
         Purpose::KeyCheck => "kith/v1/key-check".to_owned(),
     };

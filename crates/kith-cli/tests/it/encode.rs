@@ -539,14 +539,20 @@ fn a_run_salt_changes_record_tokens_and_nothing_else() {
     assert_eq!(ids("plain.kith.map"), ids("first.kith.map"));
 }
 
-/// CLK hardening (`kith.clk`): balancing doubles the CLK and sets exactly half its bits, rule 90
-/// and BLIP change it, the linkage party reads it like any other, and clkhash-json refuses it.
+/// CLK hardening (`kith.clk`): balancing doubles the CLK and sets exactly half its bits, rule 90,
+/// rehashing and BLIP change it, the linkage party reads it like any other, and clkhash-json
+/// refuses it.
 #[test]
 fn hardened_clks_are_balanced_and_still_link() {
     let dir = Dir::new();
     let text = std::fs::read_to_string(demo("schema.json")).expect("demo schema");
     let mut schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-    schema["kith"]["clk"] = serde_json::json!({"rule90": true, "blip": 5, "balance": true});
+    schema["kith"]["clk"] = serde_json::json!({
+        "rule90": true,
+        "rehash": {"window": 8, "step": 6, "k": 3},
+        "blip": 5,
+        "balance": true
+    });
     let path = dir.write("hardened.json", schema.to_string());
     ok(
         crate::util::encode_with_schema(&dir, &path, &demo("council.csv"), "council.kith").args([

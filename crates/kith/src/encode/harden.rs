@@ -65,6 +65,35 @@ pub(super) fn rule90(bytes: &mut [u8], bits: usize) {
     }
 }
 
+/// Rehashing: for each window of `window` bits starting every `step` bits (within the first
+/// `bits`), the window's bits read as a number select a keyed stream (ChaCha8 under `key`, stream
+/// number window index and value), whose first `k` draws set bits of a new vector of `bits` bits,
+/// which replaces `bytes`. Records that share most windows share most of the new bits.
+pub(super) fn rehash(
+    key: &[u8; 32],
+    bytes: &mut [u8],
+    bits: usize,
+    window: u32,
+    step: u32,
+    k: u32,
+) {
+    let (window, step) = (window as usize, step as usize);
+    let mut out = vec![0u8; bytes.len()];
+    let mut rng = ChaCha8Rng::from_seed(*key);
+    let mut start = 0;
+    while start + window <= bits {
+        let value = (start..start + window).fold(0u64, |v, i| v << 1 | u64::from(get(bytes, i)));
+        rng.set_stream(((start as u64) << 32) | value);
+        rng.set_word_pos(0);
+        for _ in 0..k {
+            let p = ((u64::from(rng.next_u32()) * bits as u64) >> 32) as usize;
+            out[p / 8] |= 0x80 >> (p % 8);
+        }
+        start += step;
+    }
+    bytes.copy_from_slice(&out);
+}
+
 /// A keyed permutation of `n` positions (Fisher–Yates on ChaCha8 seeded with the key).
 pub(super) fn permutation(key: &[u8; 32], n: usize) -> Vec<u32> {
     let mut rng = ChaCha8Rng::from_seed(*key);
@@ -111,6 +140,21 @@ mod tests {
             let mut seen = perm.clone();
             seen.sort_unstable();
             prop_assert_eq!(seen, (0..256).collect::<Vec<u32>>());
+        }
+
+        #[test]
+        fn rehashing_keeps_similar_clks_similar(bytes in proptest::collection::vec(any::<u8>(), 32), flip in 0usize..256) {
+            let mut a = bytes.clone();
+            let mut b = bytes.clone();
+            b[flip / 8] ^= 0x80 >> (flip % 8);
+            rehash(&[3; 32], &mut a, 256, 8, 6, 3);
+            rehash(&[3; 32], &mut b, 256, 8, 6, 3);
+            // One flipped bit lies in at most two windows: at most 2k new bits differ each way.
+            let differ: u32 = a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum();
+            prop_assert!(differ <= 12, "{differ} bits differ");
+            let mut c = bytes.clone();
+            rehash(&[3; 32], &mut c, 256, 8, 6, 3);
+            prop_assert_eq!(&a, &c, "deterministic");
         }
 
         #[test]

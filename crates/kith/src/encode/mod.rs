@@ -122,6 +122,7 @@ pub struct Encoder {
     clk_hardening: crate::schema::ClkHardening,
     clk_noise: Option<(Hmac<Sha256>, u32)>,
     balance: Option<Vec<u32>>,
+    rehash_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     /// With a run salt: the run's record-token key and the salt.
     run: Option<(Hmac<Sha256>, zeroize::Zeroizing<Vec<u8>>)>,
     party: String,
@@ -360,6 +361,9 @@ impl Encoder {
                 flip_threshold(e),
             )
         });
+        let rehash_key = hardening
+            .rehash
+            .map(|_| kith_key(secret, fp, Purpose::ClkRehash));
         let balance = hardening.balance.then(|| {
             let key = kith_key(secret, fp, Purpose::ClkBalance);
             harden::permutation(&key, 2 * clk.l as usize)
@@ -389,6 +393,7 @@ impl Encoder {
             clk_hardening: hardening,
             clk_noise,
             balance,
+            rehash_key,
             run,
             party: party.to_owned(),
             key_check: crate::hex(&check[..8]),
@@ -635,12 +640,15 @@ impl Encoder {
         }
     }
 
-    /// The schema's CLK hardening, after folding: rule 90, BLIP (for records with a token), then
-    /// balancing.
+    /// The schema's CLK hardening, after folding: rule 90, rehashing, BLIP (for records with a
+    /// token), then balancing.
     fn harden_clk(&self, record: &mut EncodedRecord) {
         let bits = self.l as usize;
         if self.clk_hardening.rule90 {
             harden::rule90(&mut record.clk, bits);
+        }
+        if let (Some(r), Some(key)) = (self.clk_hardening.rehash, &self.rehash_key) {
+            harden::rehash(key, &mut record.clk, bits, r.window, r.step, r.k);
         }
         if let (Some((key, threshold)), Some(token)) = (&self.clk_noise, &record.token) {
             harden::blip(key, token, *threshold, &mut record.clk, bits);

@@ -112,6 +112,9 @@ impl Schema {
                 if c.balance {
                     v["balance"] = json!(true);
                 }
+                if let Some(r) = c.rehash {
+                    v["rehash"] = json!({"window": r.window, "step": r.step, "k": r.k});
+                }
                 k["clk"] = v;
             }
             if let Some(h) = &self.kith.household {

@@ -235,7 +235,8 @@ pub struct KithSection {
     pub clk: ClkHardening,
 }
 
-/// Hardening applied to each CLK after folding, in this order: rule 90, BLIP, balancing. Any of
+/// Hardening applied to each CLK after folding, in this order: rule 90, rehashing, BLIP,
+/// balancing. Any of
 /// them makes CLKs differ from clkhash's, so that a partner using anonlink's tools cannot link
 /// with them; it is an explicit choice in the schema.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -249,12 +250,26 @@ pub struct ClkHardening {
     /// Balancing: the CLK followed by its complement, both permuted by a keyed permutation, so
     /// that every CLK has the same number of set bits (and twice the length).
     pub balance: bool,
+    /// Rehashing (Schnell 2018): each window of the CLK's bits, read as a number, seeds a keyed
+    /// stream that sets `k` bits of a new CLK of the same length.
+    pub rehash: Option<Rehash>,
+}
+
+/// Rehashing's windows: `window` bits wide, a new one every `step` bits, `k` bits set per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rehash {
+    /// Bits per window (1 to 32).
+    pub window: u32,
+    /// Bits from one window's start to the next's (1 to `window`).
+    pub step: u32,
+    /// Bits set per window.
+    pub k: u32,
 }
 
 impl ClkHardening {
     /// True when any hardening is set.
     pub fn any(&self) -> bool {
-        self.rule90 || self.blip.is_some() || self.balance
+        self.rule90 || self.blip.is_some() || self.balance || self.rehash.is_some()
     }
 }
 

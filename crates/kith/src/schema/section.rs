@@ -146,7 +146,11 @@ pub(super) fn parse_kith(
 /// Parse `{"rule90": true, "blip": 4, "balance": true}`.
 fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError> {
     let m = as_object(v, p)?;
-    no_other_keys(m, &["rule90", "blip", "balance", "description"], p)?;
+    no_other_keys(
+        m,
+        &["rule90", "blip", "balance", "rehash", "description"],
+        p,
+    )?;
     let flag = |key: &str| -> Result<bool, SchemaError> {
         m.get(key)
             .map(|b| {
@@ -170,10 +174,30 @@ fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError
             Some(e)
         }
     };
+    let rehash = match m.get("rehash") {
+        None => None,
+        Some(r) => {
+            let rp = p.key("rehash");
+            let rm = as_object(r, &rp)?;
+            no_other_keys(rm, &["window", "step", "k"], &rp)?;
+            let int = |key: &str, lo: i64, hi: i64| -> Result<u32, SchemaError> {
+                let v = as_int(required(rm, key, &rp)?, &rp.key(key), lo)?;
+                if v > hi {
+                    return Err(rp.key(key).err(format!("expected {lo} to {hi}, found {v}")));
+                }
+                Ok(v as u32)
+            };
+            let window = int("window", 1, 32)?;
+            let step = int("step", 1, i64::from(window))?;
+            let k = int("k", 1, 16)?;
+            Some(Rehash { window, step, k })
+        }
+    };
     Ok(ClkHardening {
         rule90: flag("rule90")?,
         blip,
         balance: flag("balance")?,
+        rehash,
     })
 }
 
