@@ -49,4 +49,8 @@ variant("random-salt", lambda k: (fields(k, names=NAMES, hash="random", salt=YEA
                                   fields(k, names=("dob",), hash="random")))
 variant("random-salt-blip3", lambda k: (fields(k, names=NAMES, hash="random", salt=YEAR_SALT, blip=3.0),
                                         fields(k, names=("dob",), hash="random", blip=3.0)))
+variant("random-clk-blip4", lambda k: (fields(k, hash="random"), k.update(clk={"blip": 4.0})))
+variant("random-clk-rehash", lambda k: (fields(k, hash="random"),
+                                        k.update(clk={"rehash": {"window": 8, "step": 6, "k": 3}})))
+variant("random-clk-balance", lambda k: (fields(k, hash="random"), k.update(clk={"balance": True})))
 variant("clk-only", clk_only)
