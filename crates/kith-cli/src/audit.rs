@@ -1053,6 +1053,19 @@ fn score_years(classes: &[Option<u32>], years: &[Option<String>], ranked: &[Stri
 
 fn verdict(fields: &[FieldFindings], full_name: Option<f64>) -> Verdict {
     let mut reasons = Vec::new();
+    // Without name filters the audit has only the CLK to attack, and no seedless attack on it yet:
+    // it cannot say the schema is safe.
+    if !fields
+        .iter()
+        .any(|f| f.kind == "name" || f.kind == "forename")
+    {
+        reasons.push(
+            "not measured: the schema has no name filters, and kith audit does not yet attack CLKs \
+             without seeds (published pattern-mining attacks name about half the records of \
+             plain clkhash CLKs; docs/privacy.md)"
+                .to_owned(),
+        );
+    }
     if let Some(f) = full_name
         && f >= FULL_NAME_LIMIT
     {

@@ -187,3 +187,27 @@ fn a_holders_frequency_table_replaces_the_synthetic_attacker() {
     );
     assert!(err.contains("line 1 (header)"), "{err}");
 }
+
+#[test]
+fn a_schema_the_audit_cannot_attack_does_not_pass() {
+    let dir = Dir::new();
+    let text = std::fs::read_to_string(demo("schema.json")).expect("demo schema");
+    let mut schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let kith_section = schema["kith"].as_object_mut().expect("kith section");
+    kith_section.remove("fields");
+    kith_section.remove("twins");
+    let path = dir.write("clk-only.json", schema.to_string());
+    let json = dir.path("audit.json");
+    ok(kith()
+        .args(["--quiet", "audit", "--people", "1000", "--schema"])
+        .arg(&path)
+        .arg("--json")
+        .arg(&json));
+    let a: serde_json::Value = serde_json::from_str(&dir.read("audit.json")).expect("JSON");
+    assert_eq!(a["verdict"]["pass"], false);
+    assert!(
+        a["verdict"]["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("not measured"))
+    );
+}
