@@ -5,6 +5,8 @@
 //! (blocking in [`block`], Dice scoring in [`compare`] on the kernels of [`kernel`]) →
 //! [`threshold::suggest`] when no threshold was given → [`link::solve`] (greedy solving in
 //! [`solve`], entity ids) → outputs; [`evaluate`] scores links against a labelled sample.
+//! [`job::LinkJob`] runs that path as `kith link` does; [`families`] and [`identify`] group
+//! linked people into families; [`audit`] holds the attacks `kith audit` runs on encodings.
 //!
 //! This crate depends on `kith-core` (the encodings format, bit vectors, kernels, opaque tokens)
 //! and not on `kith`, the holders' crate: a linkage build contains no keyed hash and no key
