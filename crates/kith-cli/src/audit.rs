@@ -1110,6 +1110,19 @@ fn pct(x: f64) -> String {
     format!("{:5.1}%", 100.0 * x)
 }
 
+/// One token column's group sizes as a line of the report.
+fn group_line(g: &audit::groups::GroupSizes) -> String {
+    format!(
+        "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",
+        g.name,
+        g.records,
+        g.groups,
+        pct(g.under_k as f64 / g.records.max(1) as f64),
+        g.alone,
+        g.largest
+    )
+}
+
 /// The findings as text, a line each.
 fn lines(a: &Audit) -> Vec<String> {
     let mut out = Vec::new();
@@ -1188,17 +1201,7 @@ fn lines(a: &Audit) -> Vec<String> {
         "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",
         "token", "records", "groups", "in groups < 5", "alone", "largest"
     ));
-    for g in &a.groups {
-        out.push(format!(
-            "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",
-            g.name,
-            g.records,
-            g.groups,
-            pct(g.under_k as f64 / g.records.max(1) as f64),
-            g.alone,
-            g.largest
-        ));
-    }
+    out.extend(a.groups.iter().map(group_line));
     if let Some(f) = &a.file {
         out.push(String::new());
         out.push(format!(
@@ -1220,17 +1223,7 @@ fn lines(a: &Audit) -> Vec<String> {
                     .map_or("-".to_owned(), |(n, s)| format!("{n} ({})", pct(s).trim())),
             ));
         }
-        for g in &f.groups {
-            out.push(format!(
-                "{:<24} {:>8} {:>8} {:>16} {:>10} {:>8}",
-                g.name,
-                g.records,
-                g.groups,
-                pct(g.under_k as f64 / g.records.max(1) as f64),
-                g.alone,
-                g.largest
-            ));
-        }
+        out.extend(f.groups.iter().map(group_line));
     }
     out.push(String::new());
     if a.verdict.pass {

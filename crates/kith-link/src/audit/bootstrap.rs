@@ -7,7 +7,6 @@
 //! and Niedermeyer et al. 2014, whose attacks bootstrap from the most frequent values).
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
 use super::{Dictionary, Filters, Guesses};
 
@@ -43,24 +42,7 @@ pub fn bootstrap(
     fit: Fit,
 ) -> Guesses {
     let values = dict.entries.len().min(MAX_VALUES);
-    let mut token_ids: FxHashMap<&[u8], u32> = FxHashMap::default();
-    let value_tokens: Vec<Vec<u32>> = dict.entries[..values]
-        .iter()
-        .map(|e| {
-            let mut ids: Vec<u32> = e
-                .tokens
-                .iter()
-                .map(|t| {
-                    let next = token_ids.len() as u32;
-                    *token_ids.entry(t.as_slice()).or_insert(next)
-                })
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        })
-        .collect();
-    let n_tokens = token_ids.len();
+    let (value_tokens, n_tokens) = dict.token_ids(values);
     let words = filters.words();
     let bits = words * 64;
     let mut guesses: Guesses = seeds

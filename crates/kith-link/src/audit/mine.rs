@@ -103,23 +103,7 @@ pub fn mine(filters: &Filters, dict: &Dictionary, k: u32) -> Guesses {
 /// [`mine`] on given groups of records (for filters with noise, groups of nearly equal filters
 /// with the bits most members set, as [`super::similar_groups`] makes them).
 pub fn mine_groups(filters: &Filters, groups: &[Group], dict: &Dictionary, k: u32) -> Guesses {
-    // Tokens and each value's sorted token ids.
-    let mut token_ids: FxHashMap<&[u8], u32> = FxHashMap::default();
-    let mut value_tokens: Vec<Vec<u32>> = Vec::with_capacity(dict.entries.len());
-    for e in &dict.entries {
-        let mut ids: Vec<u32> = e
-            .tokens
-            .iter()
-            .map(|t| {
-                let next = token_ids.len() as u32;
-                *token_ids.entry(t.as_slice()).or_insert(next)
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        value_tokens.push(ids);
-    }
-    let n_tokens = token_ids.len();
+    let (value_tokens, n_tokens) = dict.token_ids(dict.entries.len());
     let mut by_tokens: FxHashMap<&[u32], u32> = FxHashMap::default();
     for (v, ids) in value_tokens.iter().enumerate() {
         // The most common value wins a shared token set.

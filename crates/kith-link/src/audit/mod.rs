@@ -64,6 +64,29 @@ impl Dictionary {
     pub fn total(&self) -> u64 {
         self.entries.iter().map(|e| e.count).sum()
     }
+
+    /// Each of the first `n` entries' distinct tokens as sorted ids, and the number of ids: what
+    /// the attacks count and match by.
+    pub(crate) fn token_ids(&self, n: usize) -> (Vec<Vec<u32>>, usize) {
+        let mut ids_of: FxHashMap<&[u8], u32> = FxHashMap::default();
+        let ids = self.entries[..n.min(self.entries.len())]
+            .iter()
+            .map(|e| {
+                let mut ids: Vec<u32> = e
+                    .tokens
+                    .iter()
+                    .map(|t| {
+                        let next = ids_of.len() as u32;
+                        *ids_of.entry(t.as_slice()).or_insert(next)
+                    })
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            })
+            .collect();
+        (ids, ids_of.len())
+    }
 }
 
 /// One filter per record (a field-level filter, or the CLK), as words.
