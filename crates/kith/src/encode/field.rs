@@ -9,7 +9,7 @@ use super::value::{clk_value, encode_token};
 use super::{Encoder, FieldOutcome, RecordInput, Work};
 use crate::blocking::Transform;
 use crate::normalize::{Normalized, Normalizer};
-use crate::schema::{FeatureHashing, FieldHash, FieldTokens, Schema};
+use crate::schema::{FeatureHashing, FieldHash, FieldTokens, Schema, Strategy};
 use crate::tokenize::Tokens;
 use kith_core::EncodedRecord;
 
@@ -252,16 +252,42 @@ impl FilterSource<'_> {
 /// knows the schema can compute for any value it guesses, which is what `kith audit` simulates.
 pub fn filter_tokens(schema: &Schema, feature: &str, raw: &str) -> Option<Vec<Vec<u8>>> {
     let spec = schema.kith().fields.iter().find(|f| f.feature == feature)?;
-    let hashing = schema
+    schema_tokens(schema, feature, spec.tokens, raw)
+}
+
+/// The tokens the CLK hashes for the raw value `raw` of feature `feature`, with its bits per
+/// token, or `None` when the value gives no tokens, the feature is ignored or unknown, or its
+/// strategy is `bitsPerFeature` (bits per token then depend on the value). Like
+/// [`filter_tokens`], they depend on the schema alone: what `kith audit` needs to attack CLKs.
+pub fn clk_tokens(schema: &Schema, feature: &str, raw: &str) -> Option<(Vec<Vec<u8>>, u32)> {
+    let hashing = hashing_of(schema, feature)?;
+    let Strategy::BitsPerToken(k) = hashing.strategy else {
+        return None;
+    };
+    Some((schema_tokens(schema, feature, FieldTokens::Clk, raw)?, k))
+}
+
+/// The hashing of feature `feature`, unless it is ignored or unknown.
+fn hashing_of<'s>(schema: &'s Schema, feature: &str) -> Option<&'s FeatureHashing> {
+    schema
         .features()
         .iter()
         .find(|f| f.identifier == feature)?
         .hashing
-        .as_ref()?;
+        .as_ref()
+}
+
+/// The tokens of `raw` for feature `feature`, made as `tokens` says, in order.
+fn schema_tokens(
+    schema: &Schema,
+    feature: &str,
+    tokens: FieldTokens,
+    raw: &str,
+) -> Option<Vec<Vec<u8>>> {
     let source = FilterSource {
-        hashing,
+        hashing: hashing_of(schema, feature)?,
         normalizer: schema.kith().normalize.get(feature),
-        tokens: spec.tokens,
+        tokens,
     };
     let mut out = Vec::new();
     let made = source.each_token(raw, &mut Tokens::default(), &mut Vec::new(), |t| {

@@ -29,8 +29,7 @@ pub use kith_core::{EncodedRecord, TOKEN_BYTES, Token};
 mod cache;
 mod field;
 mod harden;
-pub use field::filter_tokens;
-pub use value::clk_tokens;
+pub use field::{clk_tokens, filter_tokens};
 mod keyed;
 #[cfg(test)]
 mod tests;
