@@ -49,6 +49,10 @@ pub(crate) struct Audit {
     /// on the CLKs, seeded by the field filters' guesses, names; and both names.
     pub(crate) clk_names: Vec<(String, f64)>,
     pub(crate) clk_full_name: Option<f64>,
+    /// The CLKs attacked alone, with no seeds (pattern mining, graph matching, bootstrap): per
+    /// name feature the share of records named right, and both names.
+    pub(crate) clk_seedless: Vec<(String, f64)>,
+    pub(crate) clk_seedless_full_name: Option<f64>,
     pub(crate) full_name: Option<f64>,
     pub(crate) groups: Vec<audit::groups::GroupSizes>,
     pub(crate) verdict: Verdict,
@@ -601,6 +605,19 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
         ));
         clk_rights.push(right);
     }
+    let seedless = clk_patterns(schema, attacker, victim, &kept, &clk_filters);
+    let share_of = |v: &[bool]| v.iter().filter(|x| **x).count() as f64 / kept.len().max(1) as f64;
+    let clk_seedless: Vec<(String, f64)> = seedless
+        .iter()
+        .map(|(n, r)| (n.clone(), share_of(r)))
+        .collect();
+    let clk_seedless_full_name = (seedless.len() >= 2).then(|| {
+        share_of(
+            &(0..kept.len())
+                .map(|r| seedless.iter().all(|(_, g)| g[r]))
+                .collect::<Vec<bool>>(),
+        )
+    });
     let clk_full_name = (clk_rights.len() >= 2).then(|| {
         (0..kept.len())
             .filter(|&r| clk_rights.iter().all(|g| g[r]))
@@ -639,7 +656,22 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
             SMALL_GROUP,
         ));
     }
-    let verdict = verdict(&fields, full_name);
+    let verdict = verdict(
+        &fields,
+        full_name,
+        &[
+            (
+                "bootstrapped from the field filters",
+                &clk_names,
+                clk_full_name,
+            ),
+            (
+                "alone, with no seeds",
+                &clk_seedless,
+                clk_seedless_full_name,
+            ),
+        ],
+    );
     Ok(Audit {
         schema_fingerprint: schema.fingerprint().to_owned(),
         records: ds.len(),
@@ -648,6 +680,8 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
         clk_alignment,
         clk_names,
         clk_full_name,
+        clk_seedless,
+        clk_seedless_full_name,
         full_name,
         groups,
         verdict,
@@ -862,6 +896,61 @@ fn dictionaries(
 }
 
 /// A name field's guesses: (feature, its index, the attacker's best guess per record, the truth).
+/// The CLKs attacked alone, with no seeds: patterns mined, named by graph matching, decoded, then
+/// bootstrapped. Per name feature: its name and, per record, whether it is named right.
+fn clk_patterns(
+    schema: &Schema,
+    attacker: &Attacker,
+    victim: &Side,
+    kept: &[usize],
+    clk_filters: &Filters,
+) -> Vec<(String, Vec<bool>)> {
+    let pats = audit::patterns(clk_filters);
+    let dicts: Vec<(String, usize, Dictionary, u32)> = schema
+        .features()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let (d, k) = clk_dictionary(schema, &f.identifier, i, attacker)?;
+            Some((f.identifier.clone(), i, d, k))
+        })
+        .collect();
+    let fields: Vec<audit::Field<'_>> = dicts
+        .iter()
+        .map(|(_, _, dict, k)| audit::Field { dict, k: *k })
+        .collect();
+    let names = audit::name_patterns(&pats, clk_filters.len(), &fields);
+    let mut out = Vec::new();
+    for (fi, (name, feature, dict, k)) in dicts.iter().enumerate() {
+        if !matches!(
+            schema.kith().normalize.get(name),
+            Some(Normalizer::Name | Normalizer::Forename)
+        ) {
+            continue;
+        }
+        let truth: Vec<Option<String>> = kept
+            .iter()
+            .map(|&i| normal_value(schema, name, &victim.values[i][*feature]))
+            .collect();
+        let seeds = audit::decode_patterns(&pats, &names, clk_filters.len(), fi, dict);
+        let booted = audit::bootstrap(
+            clk_filters,
+            dict,
+            *k,
+            &seeds,
+            CLK_MIN_SHARE,
+            audit::Fit::Within,
+        );
+        let right: Vec<bool> = booted
+            .iter()
+            .zip(&truth)
+            .map(|(g, t)| is_right(*g, dict, t.as_deref()))
+            .collect();
+        out.push((name.clone(), right));
+    }
+    out
+}
+
 type NameGuesses = (String, usize, Vec<Option<String>>, Vec<Option<String>>);
 
 /// The attacker's dictionary of a feature's values with the tokens the CLK hashes for each, and the
@@ -1051,20 +1140,43 @@ fn score_years(classes: &[Option<u32>], years: &[Option<String>], ranked: &[Stri
     (grouped as f64 / n, named as f64 / n)
 }
 
-fn verdict(fields: &[FieldFindings], full_name: Option<f64>) -> Verdict {
+/// One attack on the CLKs for the verdict: how it was run, the share named per name feature, and
+/// both names.
+type ClkAttack<'a> = (&'a str, &'a [(String, f64)], Option<f64>);
+
+fn verdict(fields: &[FieldFindings], full_name: Option<f64>, clk: &[ClkAttack<'_>]) -> Verdict {
     let mut reasons = Vec::new();
-    // Without name filters the audit has only the CLK to attack, and no seedless attack on it yet:
-    // it cannot say the schema is safe.
+    // With no name to attack, in the filters or the CLK, the audit cannot say the schema is safe.
     if !fields
         .iter()
         .any(|f| f.kind == "name" || f.kind == "forename")
+        && clk.iter().all(|(_, names, _)| names.is_empty())
     {
         reasons.push(
-            "not measured: the schema has no name filters, and kith audit does not yet attack CLKs \
-             without seeds (published pattern-mining attacks name about half the records of \
-             plain clkhash CLKs; docs/privacy.md)"
+            "not measured: the schema has no name feature the audit can attack (no field filter \
+             or CLK feature with a name normaliser and bitsPerToken)"
                 .to_owned(),
         );
+    }
+    for (how, names, full) in clk {
+        for (name, share) in names.iter() {
+            if *share >= SURNAME_LIMIT {
+                reasons.push(format!(
+                    "CLKs {how}: {:.1}% of records' {name} is named; the target is under {:.0}%",
+                    100.0 * share,
+                    100.0 * SURNAME_LIMIT
+                ));
+            }
+        }
+        if let Some(f) = full
+            && *f >= FULL_NAME_LIMIT
+        {
+            reasons.push(format!(
+                "CLKs {how}: {:.1}% of records are named in full; the target is under {:.0}%",
+                100.0 * f,
+                100.0 * FULL_NAME_LIMIT
+            ));
+        }
     }
     if let Some(f) = full_name
         && f >= FULL_NAME_LIMIT
@@ -1193,6 +1305,19 @@ fn lines(a: &Audit) -> Vec<String> {
             "CLKs bootstrapped from the field filters' guesses: {}{}",
             parts.join(", "),
             a.clk_full_name
+                .map_or(String::new(), |f| format!(", full name {}", pct(f).trim()))
+        ));
+    }
+    if !a.clk_seedless.is_empty() {
+        let parts: Vec<String> = a
+            .clk_seedless
+            .iter()
+            .map(|(f, x)| format!("{f} {}", pct(*x).trim()))
+            .collect();
+        out.push(format!(
+            "CLKs alone, no seeds (pattern mining, graph matching, bootstrap): {}{}",
+            parts.join(", "),
+            a.clk_seedless_full_name
                 .map_or(String::new(), |f| format!(", full name {}", pct(f).trim()))
         ));
     }

@@ -12,6 +12,10 @@
 //!   (an "atom"); atoms are matched to tokens by how common they are and by which records share
 //!   them, and each filter is decoded to the dictionary value whose tokens fit its atoms
 //!   (after Kroll & Steinmetzer 2015, Christen et al. 2018, Vidanage et al. 2020).
+//! - [`patterns`]: pattern mining on CLKs with no seeds. The positions of a common token are set
+//!   together far more often than chance would have them, whatever the hashing; the patterns are
+//!   named by graph matching against the table's tokens, and name each record's candidates
+//!   (after Christen et al. 2018 and Vidanage et al. 2020).
 //! - [`bootstrap`]: seeded bootstrapping. A token's bits are learned from records taken to be
 //!   known values (the frequency alignment's top ranks), every record is decoded to the value
 //!   whose learned bits fit best, and so on; it needs no structure in how bits are placed.
@@ -25,9 +29,11 @@ mod bootstrap;
 pub mod dates;
 pub mod groups;
 mod mine;
+mod patterns;
 
 pub use bootstrap::{Fit, bootstrap};
 pub use mine::{mine, mine_groups};
+pub use patterns::{Field, Pattern, decode_patterns, name_patterns, patterns};
 
 use rustc_hash::FxHashMap;
 
