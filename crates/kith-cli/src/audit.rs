@@ -905,7 +905,13 @@ fn clk_patterns(
     kept: &[usize],
     clk_filters: &Filters,
 ) -> Vec<(String, Vec<bool>)> {
-    let pats = audit::patterns(clk_filters);
+    // The schema says how much noise the CLKs carry; the attacker allows for it.
+    let flip = schema
+        .kith()
+        .clk
+        .blip
+        .map_or(0.0, |eps| 1.0 / (1.0 + eps.exp()));
+    let pats = audit::patterns(clk_filters, flip);
     let dicts: Vec<(String, usize, Dictionary, u32)> = schema
         .features()
         .iter()

@@ -38,6 +38,8 @@ const MIN_LIFT: f64 = 0.8;
 /// Positions set in more records than this share are constant tokens (a date's separators) and
 /// tell nothing apart.
 const MAX_FILL: f64 = 0.9;
+/// A column and its complement both above this share of records: neither is taken for a token's.
+const AMBIGUOUS: f64 = 0.4;
 /// Rounds of growth: each round looks, at every position, past the patterns already found there.
 const ROUNDS: usize = 3;
 /// Rounds of graph matching.
@@ -91,7 +93,9 @@ impl Columns {
             .map(|c| count(c) as f64 / n.max(1) as f64)
             .collect();
         // Balancing appends each bit's complement: a column that is exactly another's complement
-        // over the records with a CLK says nothing more. The sparser of the two is the original.
+        // over the records with a CLK says nothing more. The sparser of the two is taken for the
+        // original, unless both are near half (then neither is used: an absence taken for a token
+        // would grow false patterns).
         let mut present = vec![0u64; words];
         for (i, &r) in records.iter().enumerate() {
             if filters.get(r).is_some() {
@@ -105,10 +109,11 @@ impl Columns {
             .collect();
         for (p, c) in cols.iter().enumerate() {
             let complement: Vec<u64> = c.iter().zip(&present).map(|(a, m)| !a & m).collect();
-            if let Some(&q) = index.get(complement.as_slice())
-                && (fill[p], p) > (fill[q], q)
-            {
-                fill[p] = 1.0;
+            if let Some(&q) = index.get(complement.as_slice()) {
+                let (f, g) = (count(c), count(&cols[q]));
+                if (f, p) > (g, q) || f64::from(f) > AMBIGUOUS * n as f64 {
+                    fill[p] = 1.0;
+                }
             }
         }
         Columns { cols, fill, n }
@@ -125,7 +130,13 @@ fn and_count(x: &[u64], y: &[u64]) -> u32 {
 
 /// Grow a pattern from the records `start` (those setting position `first`, less any already
 /// explained): the positions set in nearly all records the greedy steps leave.
-fn grow(c: &Columns, first: usize, start: Vec<u64>, min_count: u32) -> Option<Vec<u16>> {
+fn grow(
+    c: &Columns,
+    first: usize,
+    start: Vec<u64>,
+    min_count: u32,
+    contain: f64,
+) -> Option<Vec<u16>> {
     let mut held = start;
     let mut chosen = vec![first];
     for _ in 0..GROW_STEPS {
@@ -160,7 +171,7 @@ fn grow(c: &Columns, first: usize, start: Vec<u64>, min_count: u32) -> Option<Ve
         .filter(|&q| {
             let f = c.fill[q];
             let held_share = f64::from(and_count(&held, &c.cols[q])) / n;
-            f < MAX_FILL && held_share >= CONTAIN && (held_share - f) / (1.0 - f) >= MIN_LIFT
+            f < MAX_FILL && held_share >= contain && (held_share - f) / (1.0 - f) >= MIN_LIFT
         })
         .map(|q| q as u16)
         .collect();
@@ -168,8 +179,12 @@ fn grow(c: &Columns, first: usize, start: Vec<u64>, min_count: u32) -> Option<Ve
 }
 
 /// The bit patterns of the tokens held by at least one record in two hundred, with the records
-/// that hold each (see the module docs).
-pub fn patterns(filters: &Filters) -> Vec<Pattern> {
+/// that hold each (see the module docs). `flip` is the probability that noise flipped a bit (the
+/// schema states it: BLIP's `1 / (1 + e^ε)`, or 0): a record then holds a pattern with up to
+/// `2·m·flip` (rounded up) of its `m` positions unset, and a position belongs to a pattern when
+/// that much fewer of its records set it.
+pub fn patterns(filters: &Filters, flip: f64) -> Vec<Pattern> {
+    let contain = CONTAIN - 2.0 * flip;
     let stride = filters.len().div_ceil(SAMPLE).max(1);
     let sample = Columns::of(filters, (0..filters.len()).step_by(stride));
     let min_count = ((MIN_SHARE * sample.n as f64).ceil() as u32).max(3);
@@ -207,7 +222,7 @@ pub fn patterns(filters: &Filters) -> Vec<Pattern> {
                 if count(&start) < min_count {
                     return None;
                 }
-                grow(&sample, p, start, min_count)
+                grow(&sample, p, start, min_count, contain)
             })
             .collect();
         grown.sort_unstable();
@@ -228,12 +243,8 @@ pub fn patterns(filters: &Filters) -> Vec<Pattern> {
     found
         .into_par_iter()
         .map(|positions| {
-            let mut records = all.cols[positions[0] as usize].clone();
-            for &q in &positions[1..] {
-                for (h, x) in records.iter_mut().zip(&all.cols[q as usize]) {
-                    *h &= x;
-                }
-            }
+            let missing = (2.0 * positions.len() as f64 * flip).ceil() as usize;
+            let records = held_all_but(&all, &positions, missing);
             let count = count(&records);
             Pattern {
                 positions,
@@ -242,6 +253,37 @@ pub fn patterns(filters: &Filters) -> Vec<Pattern> {
             }
         })
         .collect()
+}
+
+/// The records setting all but at most `missing` of `positions`, as a bit set: bit-sliced
+/// counters of the positions each record misses, `exact[i]` holding the records missing `i`.
+fn held_all_but(c: &Columns, positions: &[u16], missing: usize) -> Vec<u64> {
+    let words = c.n.div_ceil(64);
+    let mut exact = vec![vec![0u64; words]; missing + 1];
+    exact[0].iter_mut().for_each(|w| *w = !0);
+    for &q in positions {
+        let col = &c.cols[q as usize];
+        for i in (0..=missing).rev() {
+            for w in 0..words {
+                let kept = exact[i][w] & col[w];
+                let lost = if i > 0 { exact[i - 1][w] & !col[w] } else { 0 };
+                exact[i][w] = kept | lost;
+            }
+        }
+    }
+    let mut out = vec![0u64; words];
+    for e in &exact {
+        for (o, x) in out.iter_mut().zip(e) {
+            *o |= x;
+        }
+    }
+    // Bits past the last record are not records.
+    if c.n % 64 != 0
+        && let Some(last) = out.last_mut()
+    {
+        *last &= (1u64 << (c.n % 64)) - 1;
+    }
+    out
 }
 
 /// Patterns less what more common patterns inside them explain: a forename's bigram that only

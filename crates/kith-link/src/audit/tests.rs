@@ -242,3 +242,104 @@ fn group_sizes_count_records_in_small_groups() {
         }
     );
 }
+
+/// CLK-like filters of two name fields: 512 bits, each field's bigrams under a key of its own,
+/// `k` random positions each (as keyed BLAKE2b places them), with each record's bits given to
+/// `harden` before the attacker sees them.
+fn clks(
+    fore: &[String],
+    sur: &[String],
+    k: u64,
+    harden: impl Fn(usize, Vec<u64>) -> Vec<u64>,
+) -> Filters {
+    let mut bits = Vec::new();
+    let mut words = 0;
+    for (r, (f, s)) in fore.iter().zip(sur).enumerate() {
+        let mut w = vec![0u64; 8];
+        for (key, name) in [(0xf0e, f), (0x5a2, s)] {
+            for t in bigrams(name) {
+                for i in 0..k {
+                    let bit = (keyed(key, &t, 2 + i) % 512) as usize;
+                    w[bit / 64] |= 1u64 << (63 - bit % 64);
+                }
+            }
+        }
+        let w = harden(r, w);
+        words = w.len();
+        bits.extend(w);
+    }
+    Filters::from_words(words, bits, vec![true; fore.len()])
+}
+
+/// The seedless CLK attack on `filters`, allowing for bits flipped with probability `flip`: the
+/// share of each field named right.
+fn attack_clks(
+    filters: &Filters,
+    dicts: [&Dictionary; 2],
+    k: u32,
+    truth: [&[String]; 2],
+    flip: f64,
+) -> [f64; 2] {
+    let pats = patterns(filters, flip);
+    let fields = dicts.map(|dict| Field { dict, k });
+    let names = name_patterns(&pats, filters.len(), &fields);
+    [0, 1].map(|f| {
+        let seeds = decode_patterns(&pats, &names, filters.len(), f, dicts[f]);
+        let booted = bootstrap(filters, dicts[f], k, &seeds, 0.9, Fit::Within);
+        share(&booted, dicts[f], truth[f])
+    })
+}
+
+#[test]
+fn pattern_mining_names_many_records_of_plain_and_balanced_clks_without_seeds() {
+    let fore_pool = names(300);
+    let sur_pool: Vec<String> = names(300).iter().map(|n| format!("{n}ley")).collect();
+    let (fore, sur) = (draw(&fore_pool, 4_000, 1), draw(&sur_pool, 4_000, 3));
+    let dicts = [
+        dictionary(&draw(&fore_pool, 4_000, 2)),
+        dictionary(&draw(&sur_pool, 4_000, 4)),
+    ];
+    let plain = clks(&fore, &sur, 6, |_, w| w);
+    let named = attack_clks(&plain, [&dicts[0], &dicts[1]], 6, [&fore, &sur], 0.0);
+    assert!(
+        named.iter().all(|&x| x > 0.2),
+        "plain CLKs: named {named:?}"
+    );
+    // Balancing appends the complement; the attacker drops it again.
+    let balanced = clks(&fore, &sur, 6, |_, w| {
+        let rest: Vec<u64> = w.iter().map(|x| !x).collect();
+        [w, rest].concat()
+    });
+    let named = attack_clks(&balanced, [&dicts[0], &dicts[1]], 6, [&fore, &sur], 0.0);
+    assert!(
+        named.iter().all(|&x| x > 0.2),
+        "balanced CLKs: named {named:?}"
+    );
+}
+
+#[test]
+fn per_record_noise_defeats_pattern_mining_on_clks() {
+    let fore_pool = names(300);
+    let sur_pool: Vec<String> = names(300).iter().map(|n| format!("{n}ley")).collect();
+    let (fore, sur) = (draw(&fore_pool, 4_000, 1), draw(&sur_pool, 4_000, 3));
+    let dicts = [
+        dictionary(&draw(&fore_pool, 4_000, 2)),
+        dictionary(&draw(&sur_pool, 4_000, 4)),
+    ];
+    // Each bit flipped with probability 1/16 (BLIP with ε = ln 15, about 2.7).
+    let noisy = clks(&fore, &sur, 6, |r, mut w| {
+        for (i, x) in w.iter_mut().enumerate() {
+            for b in 0..64u64 {
+                if keyed(r as u64, b"blip", i as u64 * 64 + b) % 16 == 0 {
+                    *x ^= 1 << b;
+                }
+            }
+        }
+        w
+    });
+    let named = attack_clks(&noisy, [&dicts[0], &dicts[1]], 6, [&fore, &sur], 1.0 / 16.0);
+    assert!(
+        named.iter().all(|&x| x < 0.05),
+        "noisy CLKs: named {named:?}"
+    );
+}
