@@ -278,7 +278,7 @@ fn held_all_but(c: &Columns, positions: &[u16], missing: usize) -> Vec<u64> {
         }
     }
     // Bits past the last record are not records.
-    if c.n % 64 != 0
+    if !c.n.is_multiple_of(64)
         && let Some(last) = out.last_mut()
     {
         *last &= (1u64 << (c.n % 64)) - 1;

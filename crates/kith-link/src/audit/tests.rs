@@ -330,7 +330,7 @@ fn per_record_noise_defeats_pattern_mining_on_clks() {
     let noisy = clks(&fore, &sur, 6, |r, mut w| {
         for (i, x) in w.iter_mut().enumerate() {
             for b in 0..64u64 {
-                if keyed(r as u64, b"blip", i as u64 * 64 + b) % 16 == 0 {
+                if keyed(r as u64, b"blip", i as u64 * 64 + b).is_multiple_of(16) {
                     *x ^= 1 << b;
                 }
             }
