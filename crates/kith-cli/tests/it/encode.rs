@@ -310,12 +310,7 @@ fn output_is_byte_identical_for_any_thread_count_and_sort_run_size() {
     let mut json = Vec::new();
     for threads in ["1", "3"] {
         let name = format!("clks-{threads}.json");
-        ok(encode_cmd(&dir, &input, &name).args([
-            "--format",
-            "clkhash-json",
-            "--threads",
-            threads,
-        ]));
+        ok(crate::util::clkhash_cmd(&dir, &input, &name).args(["--threads", threads]));
         json.push(dir.read(&name));
     }
     assert_eq!(json[0], json[1]);
@@ -400,7 +395,7 @@ fn summary_reports_counts_and_invalid_values() {
     assert!(!err.contains(SECRET));
     let json = ok(kith()
         .args(["encode", "--format", "clkhash-json", "--schema"])
-        .arg(demo("schema.json"))
+        .arg(crate::util::fixtures().join("golden").join("schema.json"))
         .arg("--input")
         .arg(demo("council.csv"))
         .arg("--output")

@@ -105,6 +105,15 @@ pub(crate) fn encode_cmd(dir: &Dir, input: &Path, output: &str) -> Command {
     c
 }
 
+/// `kith encode --quiet --format clkhash-json` of `input` into `dir/output`: with the demo
+/// schema's features but an unhardened CLK (the golden schema), as clkhash-json needs.
+pub(crate) fn clkhash_cmd(dir: &Dir, input: &Path, output: &str) -> Command {
+    let schema = crate::util::fixtures().join("golden").join("schema.json");
+    let mut c = encode_with_schema(dir, &schema, input, output);
+    c.args(["--quiet", "--format", "clkhash-json"]);
+    c
+}
+
 /// `kith encode` of `input` with `schema` into `dir/output`, secret from the environment.
 pub(crate) fn encode_with_schema(dir: &Dir, schema: &Path, input: &Path, output: &str) -> Command {
     let mut c = kith();
