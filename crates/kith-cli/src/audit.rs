@@ -67,6 +67,8 @@ pub(crate) struct FileFindings {
     pub(crate) path: String,
     pub(crate) records: usize,
     pub(crate) fields: Vec<FileField>,
+    /// The seedless CLK attack: per name feature, the share of records decoded with confidence.
+    pub(crate) clk_seedless: Vec<(String, f64)>,
     pub(crate) groups: Vec<audit::groups::GroupSizes>,
 }
 
@@ -768,6 +770,13 @@ fn attack_file(
             year_classes,
         });
     }
+    let clk_seedless = clk_seedless(schema, attacker, &Filters::clk(&ds))
+        .into_iter()
+        .map(|(name, _, _, g)| {
+            let decoded = g.iter().filter(|g| g.is_some()).count();
+            (name, decoded as f64 / ds.len().max(1) as f64)
+        })
+        .collect();
     let mut reader =
         kith::encodings::Reader::new(open()?).with_context(|| format!("{}", path.display()))?;
     let header = reader.header().clone();
@@ -803,6 +812,7 @@ fn attack_file(
         path: path.display().to_string(),
         records: ds.len(),
         fields,
+        clk_seedless,
         groups,
     })
 }
@@ -895,16 +905,14 @@ fn dictionaries(
         .collect()
 }
 
-/// A name field's guesses: (feature, its index, the attacker's best guess per record, the truth).
 /// The CLKs attacked alone, with no seeds: patterns mined, named by graph matching, decoded, then
-/// bootstrapped. Per name feature: its name and, per record, whether it is named right.
-fn clk_patterns(
+/// bootstrapped. Per name feature: its name, its index among the schema's features, the
+/// attacker's dictionary and its guess per record.
+fn clk_seedless(
     schema: &Schema,
     attacker: &Attacker,
-    victim: &Side,
-    kept: &[usize],
     clk_filters: &Filters,
-) -> Vec<(String, Vec<bool>)> {
+) -> Vec<(String, usize, Dictionary, audit::Guesses)> {
     // The schema says how much noise the CLKs carry; the attacker allows for it.
     let flip = schema
         .kith()
@@ -934,10 +942,6 @@ fn clk_patterns(
         ) {
             continue;
         }
-        let truth: Vec<Option<String>> = kept
-            .iter()
-            .map(|&i| normal_value(schema, name, &victim.values[i][*feature]))
-            .collect();
         let seeds = audit::decode_patterns(&pats, &names, clk_filters.len(), fi, dict);
         let booted = audit::bootstrap(
             clk_filters,
@@ -947,16 +951,36 @@ fn clk_patterns(
             CLK_MIN_SHARE,
             audit::Fit::Within,
         );
-        let right: Vec<bool> = booted
-            .iter()
-            .zip(&truth)
-            .map(|(g, t)| is_right(*g, dict, t.as_deref()))
-            .collect();
-        out.push((name.clone(), right));
+        out.push((name.clone(), *feature, dict.clone(), booted));
     }
     out
 }
 
+/// [`clk_seedless`] scored: per name feature, its name and, per record, whether it is named right.
+fn clk_patterns(
+    schema: &Schema,
+    attacker: &Attacker,
+    victim: &Side,
+    kept: &[usize],
+    clk_filters: &Filters,
+) -> Vec<(String, Vec<bool>)> {
+    clk_seedless(schema, attacker, clk_filters)
+        .into_iter()
+        .map(|(name, feature, dict, booted)| {
+            let right = booted
+                .iter()
+                .zip(kept)
+                .map(|(g, &i)| {
+                    let truth = normal_value(schema, &name, &victim.values[i][feature]);
+                    is_right(*g, &dict, truth.as_deref())
+                })
+                .collect();
+            (name, right)
+        })
+        .collect()
+}
+
+/// A name field's guesses: (feature, its index, the attacker's best guess per record, the truth).
 type NameGuesses = (String, usize, Vec<Option<String>>, Vec<Option<String>>);
 
 /// The attacker's dictionary of a feature's values with the tokens the CLK hashes for each, and the
@@ -1352,6 +1376,17 @@ fn lines(a: &Audit) -> Vec<String> {
                 pct(x.decoded),
                 x.year_classes
                     .map_or("-".to_owned(), |(n, s)| format!("{n} ({})", pct(s).trim())),
+            ));
+        }
+        if !f.clk_seedless.is_empty() {
+            let parts: Vec<String> = f
+                .clk_seedless
+                .iter()
+                .map(|(n, x)| format!("{n} {}", pct(*x).trim()))
+                .collect();
+            out.push(format!(
+                "CLKs alone, no seeds: decoded {} (the simulation above says how many are right)",
+                parts.join(", ")
             ));
         }
         out.extend(f.groups.iter().map(group_line));

@@ -136,6 +136,11 @@ fn a_holders_own_encodings_are_attacked_and_another_schemas_refused() {
             .unwrap_or(0.0)
     };
     assert!(decoded("given_name") > 0.5, "{file}");
+    // The seedless CLK attack runs on the file too: one share per name feature.
+    let seedless = file["clk_seedless"]
+        .as_array()
+        .expect("seedless CLK findings");
+    assert_eq!(seedless.len(), 2, "{file}");
     assert!(file["groups"].as_array().is_some_and(|g| !g.is_empty()));
     let other = dir.write(
         "other.json",
