@@ -13,9 +13,12 @@ import sys
 out = sys.argv[1]
 with open("fixtures/demo/schema.json") as f:
     base = json.load(f)
-# Every variant starts from double hashing (the library's default) and says what it changes.
+# Every variant starts from double hashing (the library's default) and a plain CLK, and says what
+# it changes.
 for spec in base["kith"]["fields"].values():
     spec.pop("hash", None)
+base["kith"].pop("clk", None)
+REHASH = {"window": 8, "step": 6, "k": 3}
 
 NAMES = ("given_name", "surname")
 YEAR_SALT = {"feature": "dob", "transform": "year"}
@@ -53,7 +56,11 @@ variant("random-salt", lambda k: (fields(k, names=NAMES, hash="random", salt=YEA
 variant("random-salt-blip3", lambda k: (fields(k, names=NAMES, hash="random", salt=YEAR_SALT, blip=3.0),
                                         fields(k, names=("dob",), hash="random", blip=3.0)))
 variant("random-clk-blip4", lambda k: (fields(k, hash="random"), k.update(clk={"blip": 4.0})))
-variant("random-clk-rehash", lambda k: (fields(k, hash="random"),
-                                        k.update(clk={"rehash": {"window": 8, "step": 6, "k": 3}})))
+variant("random-clk-rehash", lambda k: (fields(k, hash="random"), k.update(clk={"rehash": REHASH})))
 variant("random-clk-balance", lambda k: (fields(k, hash="random"), k.update(clk={"balance": True})))
 variant("clk-only", clk_only)
+# The demo schema (random hashing, rehashed CLK) with each deterministic field transform.
+for name, opts in [("fold", {"fold": 1}), ("rule90", {"rule90": True}),
+                   ("rehash", {"rehash": REHASH}), ("balance", {"balance": True})]:
+    variant(f"demo-fields-{name}", lambda k, opts=opts: (fields(k, hash="random", **opts),
+                                                         k.update(clk={"rehash": REHASH})))

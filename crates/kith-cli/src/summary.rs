@@ -292,7 +292,7 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
             s,
             "  {:<24} field filter: {} bits, {} bits per token, key group {}",
             format!("field:{}", f.feature),
-            f.bits,
+            f.encoded_bits(),
             f.k,
             f.group
         );

@@ -128,6 +128,10 @@ pub(crate) enum Purpose<'a> {
     FieldFilter(&'a str),
     /// The randomised-response (BLIP) stream of one feature's field filter.
     FieldNoise(&'a str),
+    /// The streams of one key group's rehashed field filters.
+    FieldRehash(&'a str),
+    /// The permutation of one key group's balanced field filters.
+    FieldBalance(&'a str),
     /// The randomised-response (BLIP) stream of the CLK.
     ClkNoise,
     /// The permutation of a balanced CLK.
@@ -153,6 +157,8 @@ pub(crate) fn kith_key(
         Purpose::BlockToken(name) => format!("kith/v1/block-token/{name}"),
         Purpose::FieldFilter(group) => format!("kith/v1/field-filter/{group}"),
         Purpose::FieldNoise(feature) => format!("kith/v1/field-noise/{feature}"),
+        Purpose::FieldRehash(group) => format!("kith/v1/field-rehash/{group}"),
+        Purpose::FieldBalance(group) => format!("kith/v1/field-balance/{group}"),
         Purpose::ClkNoise => "kith/v1/clk-noise".to_owned(),
         Purpose::ClkBalance => "kith/v1/clk-balance".to_owned(),
         Purpose::ClkRehash => "kith/v1/clk-rehash".to_owned(),

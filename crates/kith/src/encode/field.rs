@@ -24,6 +24,12 @@ pub(super) struct FieldEncoder {
     pub(super) salt: Option<(usize, Transform)>,
     /// The BLIP stream's key and the flip threshold (see [`flip_threshold`]).
     pub(super) noise: Option<(Hmac<Sha256>, u32)>,
+    /// XOR folds, rule 90, rehashing (with the group's key) and balancing (with the group's
+    /// permutation), applied in that order, BLIP between the last two.
+    pub(super) folds: u32,
+    pub(super) rule90: bool,
+    pub(super) rehash: Option<(zeroize::Zeroizing<[u8; 32]>, crate::schema::Rehash)>,
+    pub(super) balance: Option<Vec<u32>>,
     pub(super) mac: Hmac<Sha256>,
 }
 
@@ -90,17 +96,29 @@ impl FieldEncoder {
         }
     }
 
-    /// BLIP: flip bits of the filter by the record's noise stream (see `harden::blip`).
-    fn blip(&self, token: &[u8], words: &mut [u64]) {
-        let Some((key, threshold)) = &self.noise else {
-            return;
-        };
-        let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
-        super::harden::blip(key, token, *threshold, &mut bytes, self.bits as usize);
-        for (w, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            *w = u64::from_be_bytes(b);
+    /// The filter's hashed words made into its encoded bytes: folded, rule 90, rehashed, BLIP
+    /// (by the record's noise stream, when it has a token), balanced; see `harden`.
+    fn finish(&self, words: &[u64], token: Option<&[u8]>, out: &mut Vec<u8>) {
+        let mut words = words.to_vec();
+        for _ in 0..self.folds {
+            super::harden::fold(&mut words);
+        }
+        let bits = words.len() * 64;
+        out.clear();
+        out.extend(words.iter().flat_map(|w| w.to_be_bytes()));
+        if self.rule90 {
+            super::harden::rule90(out, bits);
+        }
+        if let Some((key, r)) = &self.rehash {
+            super::harden::rehash(key, out, bits, r.window, r.step, r.k);
+        }
+        if let (Some((key, threshold)), Some(token)) = (&self.noise, token) {
+            super::harden::blip(key, token, *threshold, out, bits);
+        }
+        if let Some(perm) = &self.balance {
+            let balanced = super::harden::balance(out, bits, perm);
+            out.clear();
+            out.extend_from_slice(&balanced);
         }
     }
 }
@@ -170,12 +188,8 @@ impl Encoder {
                 *slot = None;
                 continue;
             }
-            if let Some(token) = &record.token {
-                f.blip(token, words);
-            }
             let buf = slot.get_or_insert_with(Vec::new);
-            buf.clear();
-            buf.extend(words.iter().flat_map(|w| w.to_be_bytes()));
+            f.finish(words, record.token.as_ref().map(|t| t.as_ref()), buf);
         }
     }
 }

@@ -50,6 +50,14 @@ fn get(bytes: &[u8], bit: usize) -> bool {
     bytes[bit / 8] & (0x80 >> (bit % 8)) != 0
 }
 
+/// XOR folding: the first half of `words` XORed with the second, which is dropped.
+pub(super) fn fold(words: &mut Vec<u64>) {
+    let half = words.len() / 2;
+    let (a, b) = words.split_at_mut(half);
+    a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x ^= y);
+    words.truncate(half);
+}
+
 /// Rule 90: bit `i` becomes bit `i - 1` XOR bit `i + 1`, cyclically over the first `bits` bits.
 pub(super) fn rule90(bytes: &mut [u8], bits: usize) {
     let old = bytes.to_vec();
@@ -155,6 +163,16 @@ mod tests {
             let mut c = bytes.clone();
             rehash(&[3; 32], &mut c, 256, 8, 6, 3);
             prop_assert_eq!(&a, &c, "deterministic");
+        }
+
+        #[test]
+        fn folding_xors_the_halves(words in proptest::collection::vec(any::<u64>(), 1..9)) {
+            let mut w: Vec<u64> = words.iter().chain(&words).map(|x| x.rotate_left(7)).collect();
+            w.extend(words.iter().copied());
+            w.truncate(2 * words.len());
+            let expect: Vec<u64> = (0..words.len()).map(|i| w[i] ^ w[i + words.len()]).collect();
+            fold(&mut w);
+            prop_assert_eq!(w, expect);
         }
 
         #[test]

@@ -317,6 +317,15 @@ impl Encoder {
                         let mac = mac_key(&kith_key(secret, fp, Purpose::FieldNoise(&f.feature)));
                         (mac, flip_threshold(e))
                     }),
+                    folds: f.folds,
+                    rule90: f.rule90,
+                    rehash: f
+                        .rehash
+                        .map(|r| (kith_key(secret, fp, Purpose::FieldRehash(&f.group)), r)),
+                    balance: f.balance.then(|| {
+                        let key = kith_key(secret, fp, Purpose::FieldBalance(&f.group));
+                        harden::permutation(&key, 2 * (f.bits >> f.folds) as usize)
+                    }),
                     mac: mac_key(&kith_key(secret, fp, Purpose::FieldFilter(&f.group))),
                 })
             })
@@ -430,11 +439,14 @@ impl Encoder {
         self.blocking.iter().map(|b| b.name.as_str()).collect()
     }
 
-    /// Field-level filters: (feature, bits), in output order.
+    /// Field-level filters: (feature, bits as encoded), in output order.
     pub fn field_filters(&self) -> Vec<(&str, u32)> {
         self.fields
             .iter()
-            .map(|f| (f.name.as_str(), f.bits))
+            .map(|f| {
+                let bits = (f.bits >> f.folds) * if f.balance.is_some() { 2 } else { 1 };
+                (f.name.as_str(), bits)
+            })
             .collect()
     }
 
@@ -512,7 +524,7 @@ impl Encoder {
                 .iter()
                 .map(|f| kith_core::encodings::FieldSpec {
                     name: f.feature.clone(),
-                    bits: f.bits,
+                    bits: f.encoded_bits(),
                     group: f.group.clone(),
                 })
                 .collect(),

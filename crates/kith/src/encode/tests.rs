@@ -820,3 +820,73 @@ fn hardening_options_change_the_fingerprint_and_are_checked() {
         assert!(e.to_string().contains(path), "{bad}: {e}");
     }
 }
+
+/// The field schema with `extra` options on both filters of the `name` group (transforms must
+/// agree across a group).
+fn hardened_group(extra: &str) -> Result<Schema, crate::SchemaError> {
+    let text = FIELD_SCHEMA
+        .replace(
+            r#""last": {"bits": 256, "k": 4, "group": "name"}"#,
+            &format!(r#""last": {{"bits": 256, "k": 4, "group": "name", {extra}}}"#),
+        )
+        .replace(
+            r#""first": {"bits": 256, "k": 4, "group": "name"}"#,
+            &format!(r#""first": {{"bits": 256, "k": 4, "group": "name", {extra}}}"#),
+        );
+    Schema::from_json_str(&text)
+}
+
+proptest! {
+    /// Folding, rule 90, rehashing and balancing keep a filter a function of its value at the
+    /// stated length (folding halves it, balancing doubles it), and a balanced one sets exactly
+    /// half its bits. (Folding itself is tested in `harden`.)
+    #[test]
+    fn field_transforms_are_functions_of_the_value_at_their_length(name in "[a-z]{2,9}") {
+        let secret = b"transform secret";
+        let mut s = Scratch::default();
+        let plain = encoder_for(&hardened_group(r#""hash": "random""#).expect("schema"), secret);
+        let unfolded = last_filter(&plain, &mut s, ["x", &name, "1"], "1");
+        for (extra, bytes) in [
+            (r#""hash": "random", "fold": 1"#, 16),
+            (r#""hash": "random", "rule90": true"#, 32),
+            (r#""hash": "random", "rehash": {"window": 8, "step": 6, "k": 3}"#, 32),
+            (r#""hash": "random", "balance": true"#, 64),
+        ] {
+            let e = encoder_for(&hardened_group(extra).expect("schema"), secret);
+            let a = last_filter(&e, &mut s, ["x", &name, "1"], "1");
+            prop_assert_eq!(&a, &last_filter(&e, &mut s, ["y", &name, "2"], "2"), "{}", extra);
+            prop_assert_eq!(a.len(), bytes, "{}", extra);
+            prop_assert!(a != unfolded, "{}", extra);
+            if extra.contains("balance") {
+                prop_assert_eq!(ones(&a), 256);
+            }
+        }
+    }
+}
+
+/// A group's filters must be transformed alike, and a balanced filter must fit 1,024 bits.
+#[test]
+fn field_transforms_are_checked() {
+    let e = Schema::from_json_str(&FIELD_SCHEMA.replace(
+        r#""last": {"bits": 256, "k": 4, "group": "name"}"#,
+        r#""last": {"bits": 256, "k": 4, "group": "name", "rule90": true}"#,
+    ))
+    .expect_err("one filter of the group alone");
+    assert!(e.to_string().contains("group"), "{e}");
+    let big = FIELD_SCHEMA.replace(
+        r#""dob": {"bits": 128}"#,
+        r#""dob": {"bits": 1024, "balance": true}"#,
+    );
+    let e = Schema::from_json_str(&big).expect_err("2,048 bits");
+    assert!(e.to_string().contains("kith.fields.dob.balance"), "{e}");
+    let e = hardened_group(r#""fold": 3"#).expect_err("32 bits");
+    assert!(e.to_string().contains("kith.fields"), "{e}");
+    let plain = Schema::from_json_str(FIELD_SCHEMA).expect("schema");
+    for extra in [r#""fold": 1"#, r#""rule90": true"#, r#""balance": true"#] {
+        let fp = hardened_group(extra)
+            .expect("schema")
+            .fingerprint()
+            .to_owned();
+        assert_ne!(fp, plain.fingerprint(), "{extra}");
+    }
+}

@@ -93,6 +93,18 @@ impl Schema {
                         if let Some(e) = f.blip {
                             v["blip"] = json!(e);
                         }
+                        if f.folds > 0 {
+                            v["fold"] = json!(f.folds);
+                        }
+                        if f.rule90 {
+                            v["rule90"] = json!(true);
+                        }
+                        if let Some(r) = f.rehash {
+                            v["rehash"] = json!({"window": r.window, "step": r.step, "k": r.k});
+                        }
+                        if f.balance {
+                            v["balance"] = json!(true);
+                        }
                         v
                     })
                     .collect();

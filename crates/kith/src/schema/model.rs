@@ -379,6 +379,27 @@ pub struct FieldFilter {
     /// Randomised response (BLIP): each bit of the finished filter is flipped with probability
     /// `1 / (1 + e^ε)`, by a keyed pseudo-random stream per record; this is `ε`.
     pub blip: Option<f64>,
+    /// XOR folds: the filter's two halves XORed together, this many times (each halves it).
+    pub folds: u32,
+    /// Rule 90, rehashing and balancing, as [`ClkHardening`] describes them, applied after
+    /// folding and before BLIP (balancing last); rehashing and balancing are keyed per group.
+    pub rule90: bool,
+    /// See [`ClkHardening::rehash`].
+    pub rehash: Option<Rehash>,
+    /// See [`ClkHardening::balance`].
+    pub balance: bool,
+}
+
+impl FieldFilter {
+    /// The filter's length as encoded: `bits` halved by each fold, doubled by balancing.
+    pub fn encoded_bits(&self) -> u32 {
+        (self.bits >> self.folds) * if self.balance { 2 } else { 1 }
+    }
+
+    /// The transforms that must agree across a key group for its filters to compare crosswise.
+    pub fn transforms(&self) -> (u32, bool, Option<Rehash>, bool) {
+        (self.folds, self.rule90, self.rehash, self.balance)
+    }
 }
 
 /// How a field filter places a token's `k` bits.

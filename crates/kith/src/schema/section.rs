@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::KITH_SECTION_VERSION;
 use super::model::*;
@@ -151,54 +151,60 @@ fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError
         &["rule90", "blip", "balance", "rehash", "description"],
         p,
     )?;
-    let flag = |key: &str| -> Result<bool, SchemaError> {
-        m.get(key)
-            .map(|b| {
-                b.as_bool().ok_or_else(|| {
-                    p.key(key)
-                        .err(format!("expected true or false, found {}", kind(b)))
-                })
-            })
-            .transpose()
-            .map(|b| b.unwrap_or(false))
-    };
-    let blip = match m.get("blip") {
-        None => None,
-        Some(b) => {
-            let e = as_number(b, &p.key("blip"))?;
-            if !(e.is_finite() && e > 0.0 && e <= 20.0) {
-                return Err(p.key("blip").err(format!(
-                    "expected an epsilon above 0 and at most 20, found {e}"
-                )));
-            }
-            Some(e)
-        }
-    };
-    let rehash = match m.get("rehash") {
-        None => None,
-        Some(r) => {
-            let rp = p.key("rehash");
-            let rm = as_object(r, &rp)?;
-            no_other_keys(rm, &["window", "step", "k"], &rp)?;
-            let int = |key: &str, lo: i64, hi: i64| -> Result<u32, SchemaError> {
-                let v = as_int(required(rm, key, &rp)?, &rp.key(key), lo)?;
-                if v > hi {
-                    return Err(rp.key(key).err(format!("expected {lo} to {hi}, found {v}")));
-                }
-                Ok(v as u32)
-            };
-            let window = int("window", 1, 32)?;
-            let step = int("step", 1, i64::from(window))?;
-            let k = int("k", 1, 16)?;
-            Some(Rehash { window, step, k })
-        }
-    };
     Ok(ClkHardening {
-        rule90: flag("rule90")?,
-        blip,
-        balance: flag("balance")?,
-        rehash,
+        rule90: parse_flag(m, "rule90", p)?,
+        blip: parse_blip(m, p)?,
+        balance: parse_flag(m, "balance", p)?,
+        rehash: parse_rehash(m, p)?,
     })
+}
+
+/// An optional `true` or `false` (false when absent).
+fn parse_flag(m: &Map<String, Value>, key: &str, p: &JPath) -> Result<bool, SchemaError> {
+    m.get(key)
+        .map(|b| {
+            b.as_bool().ok_or_else(|| {
+                p.key(key)
+                    .err(format!("expected true or false, found {}", kind(b)))
+            })
+        })
+        .transpose()
+        .map(|b| b.unwrap_or(false))
+}
+
+/// An optional `"blip": ε`, above 0 and at most 20.
+fn parse_blip(m: &Map<String, Value>, p: &JPath) -> Result<Option<f64>, SchemaError> {
+    let Some(b) = m.get("blip") else {
+        return Ok(None);
+    };
+    let e = as_number(b, &p.key("blip"))?;
+    if !(e.is_finite() && e > 0.0 && e <= 20.0) {
+        return Err(p.key("blip").err(format!(
+            "expected an epsilon above 0 and at most 20, found {e}"
+        )));
+    }
+    Ok(Some(e))
+}
+
+/// An optional `"rehash": {"window": w, "step": s, "k": k}`.
+fn parse_rehash(m: &Map<String, Value>, p: &JPath) -> Result<Option<Rehash>, SchemaError> {
+    let Some(r) = m.get("rehash") else {
+        return Ok(None);
+    };
+    let rp = p.key("rehash");
+    let rm = as_object(r, &rp)?;
+    no_other_keys(rm, &["window", "step", "k"], &rp)?;
+    let int = |key: &str, lo: i64, hi: i64| -> Result<u32, SchemaError> {
+        let v = as_int(required(rm, key, &rp)?, &rp.key(key), lo)?;
+        if v > hi {
+            return Err(rp.key(key).err(format!("expected {lo} to {hi}, found {v}")));
+        }
+        Ok(v as u32)
+    };
+    let window = int("window", 1, 32)?;
+    let step = int("step", 1, i64::from(window))?;
+    let k = int("k", 1, 16)?;
+    Ok(Some(Rehash { window, step, k }))
 }
 
 /// An input name must be plain and must not already name a feature or an exact identifier.
@@ -363,6 +369,10 @@ pub(super) fn parse_fields(
                 "hash",
                 "salt",
                 "blip",
+                "fold",
+                "rule90",
+                "rehash",
+                "balance",
                 "description",
             ],
             &fp,
@@ -391,18 +401,7 @@ pub(super) fn parse_fields(
                 Some(part)
             }
         };
-        let blip = match sm.get("blip") {
-            None => None,
-            Some(b) => {
-                let e = as_number(b, &fp.key("blip"))?;
-                if !(e.is_finite() && e > 0.0 && e <= 20.0) {
-                    return Err(fp.key("blip").err(format!(
-                        "expected an epsilon above 0 and at most 20, found {e}"
-                    )));
-                }
-                Some(e)
-            }
-        };
+        let blip = parse_blip(sm, &fp)?;
         let tokens = match sm.get("tokens") {
             None => FieldTokens::Clk,
             Some(t) => match as_str(t, &fp.key("tokens"))? {
@@ -424,6 +423,15 @@ pub(super) fn parse_fields(
         if !(64..=1024).contains(&bits) || bits % 64 != 0 {
             return Err(fp.key("bits").err(format!(
                 "expected a multiple of 64 from 64 to 1024, found {bits}"
+            )));
+        }
+        let folds = match sm.get("fold") {
+            Some(f) => as_int(f, &fp.key("fold"), 0)?,
+            None => 0,
+        };
+        if folds > 4 || (bits >> folds) < 64 || (bits >> folds) % 64 != 0 {
+            return Err(fp.key("fold").err(format!(
+                "{bits} bits folded {folds} times must leave a multiple of 64 bits"
             )));
         }
         let k = match sm.get("k") {
@@ -460,7 +468,7 @@ pub(super) fn parse_fields(
                 other.feature, other.bits
             )));
         }
-        out.push(FieldFilter {
+        let filter = FieldFilter {
             feature: feature.clone(),
             bits: bits as u32,
             k: k as u32,
@@ -469,7 +477,29 @@ pub(super) fn parse_fields(
             hash,
             salt,
             blip,
-        });
+            folds: folds as u32,
+            rule90: parse_flag(sm, "rule90", &fp)?,
+            rehash: parse_rehash(sm, &fp)?,
+            balance: parse_flag(sm, "balance", &fp)?,
+        };
+        if filter.encoded_bits() > 1024 {
+            return Err(fp.key("balance").err(format!(
+                "a balanced filter is twice as long: {} bits is over 1024 (fold it, or use 512 bits \
+                 or fewer)",
+                filter.encoded_bits()
+            )));
+        }
+        if let Some(other) = out
+            .iter()
+            .find(|o| o.group == filter.group && o.transforms() != filter.transforms())
+        {
+            return Err(fp.err(format!(
+                "filters of one group must be folded, rehashed and balanced alike; {:?} in group \
+                 {:?} is not",
+                other.feature, filter.group
+            )));
+        }
+        out.push(filter);
     }
     Ok(out)
 }
