@@ -9,7 +9,7 @@ use super::value::{clk_value, encode_token};
 use super::{Encoder, FieldOutcome, RecordInput, Work};
 use crate::blocking::Transform;
 use crate::normalize::{Normalized, Normalizer};
-use crate::schema::{FeatureHashing, FieldHash, FieldTokens, Schema, Strategy};
+use crate::schema::{FeatureHashing, FieldHash, FieldTokens, Format, Schema, Strategy};
 use crate::tokenize::Tokens;
 use kith_core::EncodedRecord;
 
@@ -133,6 +133,37 @@ pub(super) fn date_parts(value: &str) -> Option<(&str, &str, &str)> {
     Some((&value[..n - 4], &value[n - 4..n - 2], &value[n - 2..]))
 }
 
+/// Call `add` with each of the date tokens of `value` (as clkhash formats a date): the year five
+/// times over, the month, the day, and the day and month as an unordered pair. False when `value`
+/// is not such a date.
+pub(super) fn date_part_tokens(
+    value: &str,
+    bytes: &mut Vec<u8>,
+    mut add: impl FnMut(&[u8]),
+) -> bool {
+    let Some((y, m, d)) = date_parts(value) else {
+        return false;
+    };
+    let (lo, hi) = if m <= d { (m, d) } else { (d, m) };
+    for (tag, a, b) in [
+        ("y1:", y, ""),
+        ("y2:", y, ""),
+        ("y3:", y, ""),
+        ("y4:", y, ""),
+        ("y5:", y, ""),
+        ("m:", m, ""),
+        ("d:", d, ""),
+        ("md:", lo, hi),
+    ] {
+        bytes.clear();
+        bytes.extend_from_slice(tag.as_bytes());
+        bytes.extend_from_slice(a.as_bytes());
+        bytes.extend_from_slice(b.as_bytes());
+        add(bytes);
+    }
+    true
+}
+
 /// Token bytes → its bit positions in a field-level filter.
 pub(super) type FieldCache = FxHashMap<Box<[u8]>, Box<[u16]>>;
 
@@ -233,28 +264,7 @@ impl FilterSource<'_> {
                     }
                 }
             }
-            FieldTokens::Date => {
-                let Some((y, m, d)) = date_parts(&value) else {
-                    return false;
-                };
-                let (lo, hi) = if m <= d { (m, d) } else { (d, m) };
-                for (tag, a, b) in [
-                    ("y1:", y, ""),
-                    ("y2:", y, ""),
-                    ("y3:", y, ""),
-                    ("y4:", y, ""),
-                    ("y5:", y, ""),
-                    ("m:", m, ""),
-                    ("d:", d, ""),
-                    ("md:", lo, hi),
-                ] {
-                    bytes.clear();
-                    bytes.extend_from_slice(tag.as_bytes());
-                    bytes.extend_from_slice(a.as_bytes());
-                    bytes.extend_from_slice(b.as_bytes());
-                    add(bytes);
-                }
-            }
+            FieldTokens::Date => return date_part_tokens(&value, bytes, add),
         }
         true
     }
@@ -278,7 +288,12 @@ pub fn clk_tokens(schema: &Schema, feature: &str, raw: &str) -> Option<(Vec<Vec<
     let Strategy::BitsPerToken(k) = hashing.strategy else {
         return None;
     };
-    Some((schema_tokens(schema, feature, FieldTokens::Clk, raw)?, k))
+    let tokens = if schema.kith().clk.date_parts && matches!(hashing.format, Format::Date(_)) {
+        FieldTokens::Date
+    } else {
+        FieldTokens::Clk
+    };
+    Some((schema_tokens(schema, feature, tokens, raw)?, k))
 }
 
 /// The hashing of feature `feature`, unless it is ignored or unknown.

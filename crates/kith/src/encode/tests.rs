@@ -890,3 +890,53 @@ fn field_transforms_are_checked() {
         assert_ne!(fp, plain.fingerprint(), "{extra}");
     }
 }
+
+/// `kith.clk.dates: "parts"`: the CLK hashes a date's parts, so a swapped day and month stays
+/// close and another year is far, where positional digits rate 1940 as close to 1945 as a day one
+/// out; the CLK is then not clkhash's.
+#[test]
+fn clk_date_parts_keep_swaps_close_and_years_apart() {
+    let schema = |clk: &str| {
+        let text = r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+          "features": [{"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"},
+            "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 20}}}],
+          "kith": {"version": 1 CLK}}"#;
+        Schema::from_json_str(&text.replace(" CLK", clk)).expect("schema")
+    };
+    let dice = |e: &Encoder, a: &str, b: &str| {
+        let mut s = Scratch::default();
+        let mut clk = |v: &str| {
+            let input = RecordInput {
+                features: &[v],
+                exact: &[],
+                local_id: None,
+            };
+            e.encode(&mut s, &input).expect("encodes").clk.clone()
+        };
+        let (x, y) = (clk(a), clk(b));
+        let common: u32 = x.iter().zip(&y).map(|(p, q)| (p & q).count_ones()).sum();
+        2.0 * f64::from(common) / f64::from(ones(&x) + ones(&y))
+    };
+    let parts_schema = schema(r#", "clk": {"dates": "parts"}"#);
+    assert!(parts_schema.kith().clk.any(), "not clkhash's CLK");
+    let parts = encoder_for(&parts_schema, b"date secret");
+    let positional = encoder_for(&schema(""), b"date secret");
+    let swapped = dice(&parts, "1985-03-07", "1985-07-03");
+    let other_year = dice(&parts, "1985-03-07", "1945-03-07");
+    assert!(swapped > 0.7, "swapped day and month: {swapped:.2}");
+    assert!(other_year < 0.45, "another year: {other_year:.2}");
+    assert!(
+        dice(&positional, "1985-03-07", "1945-03-07") > 0.8,
+        "positional digits keep 1945 close"
+    );
+    assert_ne!(
+        dice(&parts, "1985-03-07", "1985-03-08"),
+        dice(&positional, "1985-03-07", "1985-03-08")
+    );
+    let bad = r#", "clk": {"dates": "shuffled"}"#;
+    let e = Schema::from_json_str(&format!(
+        r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}}, "features": [], "kith": {{"version": 1{bad}}}}}"#
+    ))
+    .expect_err("refused");
+    assert!(e.to_string().contains("kith.clk.dates"), "{e}");
+}

@@ -142,7 +142,23 @@ impl Encoder {
                 }
             }
         };
+        let date_parts = self.clk_hardening.date_parts && matches!(h.format, Format::Date(_));
         match (&h.comparison, h.strategy, h.encoding) {
+            // A date hashed by its parts rather than its digits by position (`kith.clk.dates`):
+            // the same tokens as a `"date"` field filter, each with the feature's bits.
+            (_, strategy, _) if date_parts => {
+                let k = match strategy {
+                    Strategy::BitsPerToken(k) => k,
+                    // Eight tokens share the feature's bits.
+                    Strategy::BitsPerFeature(f) => (f / 8).max(1),
+                } as usize;
+                let made = super::field::date_part_tokens(&value, token_bytes, |t| {
+                    add(cache, indices, t, k)
+                });
+                if !made {
+                    return Err(err(format!("{value:?} is not a date")));
+                }
+            }
             // Fast path for the common case: plain n-grams of an ASCII value in UTF-8 or ASCII.
             // The tokens are then just the windows of the padded bytes.
             (

@@ -127,6 +127,9 @@ impl Schema {
                 if let Some(r) = c.rehash {
                     v["rehash"] = json!({"window": r.window, "step": r.step, "k": r.k});
                 }
+                if c.date_parts {
+                    v["dates"] = json!("parts");
+                }
                 k["clk"] = v;
             }
             if let Some(h) = &self.kith.household {

@@ -253,6 +253,10 @@ pub struct ClkHardening {
     /// Rehashing (Schnell 2018): each window of the CLK's bits, read as a number, seeds a keyed
     /// stream that sets `k` bits of a new CLK of the same length.
     pub rehash: Option<Rehash>,
+    /// Date features hash their parts (`"dates": "parts"`: the year five times over, the month,
+    /// the day, the day and month as a pair, as [`FieldTokens::Date`]) instead of their digits by
+    /// position, so that the CLK does not lay out a date digit by digit.
+    pub date_parts: bool,
 }
 
 /// Rehashing's windows: `window` bits wide, a new one every `step` bits, `k` bits set per window.
@@ -269,7 +273,11 @@ pub struct Rehash {
 impl ClkHardening {
     /// True when any hardening is set.
     pub fn any(&self) -> bool {
-        self.rule90 || self.blip.is_some() || self.balance || self.rehash.is_some()
+        self.rule90
+            || self.blip.is_some()
+            || self.balance
+            || self.rehash.is_some()
+            || self.date_parts
     }
 }
 

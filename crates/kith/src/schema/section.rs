@@ -148,14 +148,34 @@ fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError
     let m = as_object(v, p)?;
     no_other_keys(
         m,
-        &["rule90", "blip", "balance", "rehash", "description"],
+        &[
+            "rule90",
+            "blip",
+            "balance",
+            "rehash",
+            "dates",
+            "description",
+        ],
         p,
     )?;
+    let date_parts = match m.get("dates") {
+        None => false,
+        Some(d) => match as_str(d, &p.key("dates"))? {
+            "positional" => false,
+            "parts" => true,
+            other => {
+                return Err(p.key("dates").err(format!(
+                    "expected \"positional\" or \"parts\", found {other:?}"
+                )));
+            }
+        },
+    };
     Ok(ClkHardening {
         rule90: parse_flag(m, "rule90", p)?,
         blip: parse_blip(m, p)?,
         balance: parse_flag(m, "balance", p)?,
         rehash: parse_rehash(m, p)?,
+        date_parts,
     })
 }
 
