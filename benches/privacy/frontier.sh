@@ -22,7 +22,8 @@ python3 benches/privacy/variants.py "$W"
 VARIANTS=("$@")
 [ ${#VARIANTS[@]} -eq 0 ] && VARIANTS=(double random random-blip4 random-blip3 random-blip2 double-blip3 random-forename-blip3
   random-names-blip3.5 random-salt random-salt-blip3 random-clk-blip4 random-clk-rehash
-  random-clk-balance clk-only demo-fields-fold demo-fields-rule90 demo-fields-rehash demo-fields-balance)
+  random-clk-balance clk-only demo-fields-fold demo-fields-rule90 demo-fields-rehash demo-fields-balance
+  demo-clk-dates)
 f1() { grep -E "^$1" | head -1 | sed -E 's/.*F1 ([0-9.]+).*/\1/'; }
 pr() { grep -E "^$1" | head -1 | sed -E 's/.*precision ([0-9.]+)  recall ([0-9.]+).*/\1\/\2/'; }
 printf "%-20s %8s %8s %12s %8s %8s | %8s %8s %8s %8s %8s\n" variant cross1 cross2 within1 fam2 indep forename surname fullname year clkfull

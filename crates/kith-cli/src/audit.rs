@@ -34,6 +34,8 @@ const EXACT_MIN_DICE: f64 = 0.8;
 const CLK_MIN_SHARE: f64 = 0.9;
 /// The bootstrap is seeded with the frequency alignment's guesses of the most common values.
 const SEED_RANKS: u32 = 20;
+/// Shared-bit thresholds the year-class attack tries (0: the one the filter's `k` suggests).
+const YEAR_THRESHOLDS: [u32; 6] = [0, 10, 20, 30, 40, 50];
 /// Group size under which a record counts as nearly alone on a token.
 const SMALL_GROUP: u64 = 5;
 
@@ -432,9 +434,21 @@ fn attack(schema: &Schema, mapping: &Mapping, victim: &Side, attacker: &Attacker
                 .iter()
                 .map(|t| t.as_ref().map(|d| d.get(..4).unwrap_or(d).to_owned()))
                 .collect();
-            // The year's token five times over sets about 5k bits; noise keeps most of them.
-            let classes = audit::dates::year_classes(&filters, spec.k * 15 / 4);
-            let (grouped, named) = score_years(&classes, &years, &attacker_years(&dict));
+            // The year's token five times over sets about 5k bits, noise keeps most of them; a
+            // transform (rule 90, rehashing, folding) changes how many a year's filters share, so
+            // an attacker tries several thresholds. The audit reports the best, an upper bound
+            // on what choosing by the classes' sizes alone would give.
+            let ranked = attacker_years(&dict);
+            let (classes, grouped, named) = YEAR_THRESHOLDS
+                .iter()
+                .map(|&t| if t == 0 { spec.k * 15 / 4 } else { t })
+                .map(|t| {
+                    let classes = audit::dates::year_classes(&filters, t);
+                    let (grouped, named) = score_years(&classes, &years, &ranked);
+                    (classes, grouped, named)
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(a.2.total_cmp(&b.2)))
+                .unwrap_or_default();
             year_grouped = Some(grouped);
             year_named = Some(named);
             date_classes.push(DateClasses {

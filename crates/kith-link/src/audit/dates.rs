@@ -11,9 +11,27 @@ use super::Filters;
 /// (in order of exact-group size) joins the first class whose core it shares at least
 /// `min_shared` set bits with, or starts one. A class's core is the bits most of its members set
 /// (all of them while it has fewer than three), so that noise in single filters does not erode it.
+/// Bits set in most filters (what rehashing sets for empty windows, a balanced filter's
+/// complement half) are background and are not counted.
 pub fn year_classes(filters: &Filters, min_shared: u32) -> Vec<Option<u32>> {
     let groups = filters.groups();
     let bits = filters.words() * 64;
+    let mut fill = vec![0usize; bits];
+    let mut with = 0usize;
+    for g in &groups {
+        with += g.records.len();
+        for (p, f) in fill.iter_mut().enumerate() {
+            if g.bits[p / 64] & (1u64 << (63 - p % 64)) != 0 {
+                *f += g.records.len();
+            }
+        }
+    }
+    let mut foreground = vec![0u64; filters.words()];
+    for (p, &f) in fill.iter().enumerate() {
+        if 2 * f <= with {
+            foreground[p / 64] |= 1u64 << (63 - p % 64);
+        }
+    }
     let mut classes: Vec<Class> = Vec::new();
     for g in &groups {
         let found = classes.iter().position(|c| {
@@ -21,7 +39,8 @@ pub fn year_classes(filters: &Filters, min_shared: u32) -> Vec<Option<u32>> {
                 .core
                 .iter()
                 .zip(&g.bits)
-                .map(|(a, b)| (a & b).count_ones())
+                .zip(&foreground)
+                .map(|((a, b), m)| (a & b & m).count_ones())
                 .sum();
             common >= min_shared
         });
