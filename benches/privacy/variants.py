@@ -64,5 +64,7 @@ for name, opts in [("fold", {"fold": 1}), ("rule90", {"rule90": True}),
                    ("rehash", {"rehash": REHASH}), ("balance", {"balance": True})]:
     variant(f"demo-fields-{name}", lambda k, opts=opts: (fields(k, hash="random", **opts),
                                                          k.update(clk={"rehash": REHASH})))
+variant("demo-clk-salt", lambda k: (fields(k, hash="random"),
+                                    k.update(clk={"rehash": REHASH, "salt": YEAR_SALT})))
 variant("demo-clk-dates", lambda k: (fields(k, hash="random"),
                                      k.update(clk={"rehash": REHASH, "dates": "parts"})))

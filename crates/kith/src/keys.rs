@@ -138,6 +138,8 @@ pub(crate) enum Purpose<'a> {
     ClkBalance,
     /// The streams of a rehashed CLK.
     ClkRehash,
+    /// The permutations of a salted CLK, one per salt value.
+    ClkSalt,
     /// Household tokens of one kind (`dwelling`, `register`).
     HouseToken(&'a str),
     /// The key-check value that lets the linkage party see that holders used the same secret.
@@ -162,6 +164,7 @@ pub(crate) fn kith_key(
         Purpose::ClkNoise => "kith/v1/clk-noise".to_owned(),
         Purpose::ClkBalance => "kith/v1/clk-balance".to_owned(),
         Purpose::ClkRehash => "kith/v1/clk-rehash".to_owned(),
+        Purpose::ClkSalt => "kith/v1/clk-salt".to_owned(),
         Purpose::HouseToken(name) => format!("kith/v1/house-token/{name}"),
         Purpose::KeyCheck => "kith/v1/key-check".to_owned(),
     };

@@ -113,6 +113,21 @@ pub(super) fn permutation(key: &[u8; 32], n: usize) -> Vec<u32> {
     p
 }
 
+/// Output bit `j` is input bit `perm[j]` (`perm` a permutation of the first `perm.len()` bits);
+/// bits past them stay as they are.
+pub(super) fn permute(bytes: &[u8], perm: &[u32]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for (j, &p) in perm.iter().enumerate() {
+        let mask = 0x80 >> (j % 8);
+        if get(bytes, p as usize) {
+            out[j / 8] |= mask;
+        } else {
+            out[j / 8] &= !mask;
+        }
+    }
+    out
+}
+
 /// Balancing: the first `bits` bits followed by their complement, permuted by `perm` (`2 * bits`
 /// positions): output bit `j` is input bit `perm[j]`. Every balanced CLK sets exactly `bits` bits.
 pub(super) fn balance(bytes: &[u8], bits: usize, perm: &[u32]) -> Vec<u8> {

@@ -122,6 +122,8 @@ pub struct Encoder {
     clk_noise: Option<(Hmac<Sha256>, u32)>,
     balance: Option<Vec<u32>>,
     rehash_key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    /// The salted CLK's feature, how it is cut, and the key its permutations are drawn under.
+    clk_salt: Option<(usize, crate::blocking::Transform, Hmac<Sha256>)>,
     /// With a run salt: the run's record-token key and the salt.
     run: Option<(Hmac<Sha256>, zeroize::Zeroizing<Vec<u8>>)>,
     party: String,
@@ -376,6 +378,15 @@ impl Encoder {
             let key = kith_key(secret, fp, Purpose::ClkBalance);
             harden::permutation(&key, 2 * clk.l as usize)
         });
+        // The schema has checked that the salt's feature exists.
+        let clk_salt = hardening.salt.as_ref().and_then(|part| {
+            let i = features.iter().position(|f| f.identifier == part.feature)?;
+            Some((
+                i,
+                part.transform,
+                mac_key(&kith_key(secret, fp, Purpose::ClkSalt)),
+            ))
+        });
         let run = options.run_salt.as_ref().map(|salt| {
             let mac = mac_key(&kith_key(secret, fp, Purpose::RunRecordToken));
             (mac, salt.clone())
@@ -402,6 +413,7 @@ impl Encoder {
             clk_noise,
             balance,
             rehash_key,
+            clk_salt,
             run,
             party: party.to_owned(),
             key_check: crate::hex(&check[..8]),
@@ -653,8 +665,21 @@ impl Encoder {
 
     /// The schema's CLK hardening, after folding: rule 90, rehashing, BLIP (for records with a
     /// token), then balancing.
-    fn harden_clk(&self, record: &mut EncodedRecord) {
+    fn harden_clk(&self, input: &RecordInput<'_>, record: &mut EncodedRecord) {
         let bits = self.l as usize;
+        if let Some((feature, transform, key)) = &self.clk_salt {
+            // The salt picks the permutation: HMAC(key, salt) seeds it (a missing salt is the
+            // empty salt, unlike any value since values are not empty).
+            let salt = transform.apply(
+                self.features[*feature].normalizer.as_ref(),
+                input.features[*feature],
+            );
+            let mut m = key.clone();
+            hmac::Mac::update(&mut m, salt.unwrap_or_default().as_bytes());
+            let seed: [u8; 32] = hmac::Mac::finalize(m).into_bytes().into();
+            let perm = harden::permutation(&seed, bits);
+            record.clk = harden::permute(&record.clk, &perm);
+        }
         if self.clk_hardening.rule90 {
             harden::rule90(&mut record.clk, bits);
         }
@@ -686,7 +711,7 @@ impl Encoder {
         bits.write_bytes(&mut record.clk);
         record.token = input.local_id.map(|id| self.record_token(id));
         if self.clk_hardening.any() {
-            self.harden_clk(record);
+            self.harden_clk(input, record);
         }
     }
 }

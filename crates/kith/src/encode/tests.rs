@@ -940,3 +940,45 @@ fn clk_date_parts_keep_swaps_close_and_years_apart() {
     .expect_err("refused");
     assert!(e.to_string().contains("kith.clk.dates"), "{e}");
 }
+
+/// `kith.clk.salt`: one value gives one CLK under one salt and an unrelated one under another
+/// (the bits are permuted by the salt's own keyed permutation), so CLKs compare only within a
+/// salt.
+#[test]
+fn a_salted_clk_compares_only_within_its_salt() {
+    let schema = Schema::from_json_str(&FIELD_SCHEMA.replace(
+        r#""twins": {"differ": "first", "agree": ["dob", "last"]}"#,
+        r#""twins": {"differ": "first", "agree": ["dob", "last"]},
+           "clk": {"salt": {"feature": "first", "transform": "initial"}}"#,
+    ))
+    .expect("schema");
+    assert!(schema.kith().clk.any(), "not clkhash's CLK");
+    let e = encoder_for(&schema, b"clk salt secret");
+    let mut s = Scratch::default();
+    let mut clk = |first: &str| {
+        let values = [first, "smith", "19850307"];
+        let input = RecordInput {
+            features: &values,
+            exact: &[],
+            local_id: None,
+        };
+        e.encode(&mut s, &input).expect("encodes").clk.clone()
+    };
+    let dice = |x: &[u8], y: &[u8]| {
+        let common: u32 = x.iter().zip(y).map(|(p, q)| (p & q).count_ones()).sum();
+        2.0 * f64::from(common) / f64::from(ones(x) + ones(y))
+    };
+    let (anna, ann, bill) = (clk("anna"), clk("ann"), clk("bill"));
+    assert_eq!(anna, clk("anna"));
+    assert_eq!(ones(&anna), ones(&clk("anna")));
+    let same_salt = dice(&anna, &ann);
+    let other_salt = dice(&anna, &bill);
+    assert!(same_salt > 0.7, "one salt: {same_salt:.2}");
+    assert!(other_salt < 0.45, "another salt: {other_salt:.2}");
+    let bad = FIELD_SCHEMA.replace(
+        r#""twins": {"differ": "first", "agree": ["dob", "last"]}"#,
+        r#""twins": {"differ": "first", "agree": ["dob", "last"]}, "clk": {"salt": {"feature": "nope"}}"#,
+    );
+    let err = Schema::from_json_str(&bad).expect_err("refused");
+    assert!(err.to_string().contains("kith.clk.salt"), "{err}");
+}

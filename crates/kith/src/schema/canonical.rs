@@ -130,6 +130,9 @@ impl Schema {
                 if c.date_parts {
                     v["dates"] = json!("parts");
                 }
+                if let Some(s) = &c.salt {
+                    v["salt"] = json!({"feature": s.feature, "transform": s.transform.name()});
+                }
                 k["clk"] = v;
             }
             if let Some(h) = &self.kith.household {

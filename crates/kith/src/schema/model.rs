@@ -257,6 +257,10 @@ pub struct ClkHardening {
     /// the day, the day and month as a pair, as [`FieldTokens::Date`]) instead of their digits by
     /// position, so that the CLK does not lay out a date digit by digit.
     pub date_parts: bool,
+    /// Record-level salt: the CLK's bits (after folding) are permuted by a keyed permutation
+    /// chosen by this part of the record (a missing salt is a salt of its own), so that CLKs
+    /// compare only between records whose salts agree.
+    pub salt: Option<BlockingPart>,
 }
 
 /// Rehashing's windows: `window` bits wide, a new one every `step` bits, `k` bits set per window.
@@ -278,6 +282,7 @@ impl ClkHardening {
             || self.balance
             || self.rehash.is_some()
             || self.date_parts
+            || self.salt.is_some()
     }
 }
 

@@ -126,7 +126,7 @@ pub(super) fn parse_kith(
         }
     }
     let clk = match m.get("clk") {
-        Some(c) => parse_clk_hardening(c, &p.key("clk"))?,
+        Some(c) => parse_clk_hardening(c, &p.key("clk"), features, &normalize)?,
         None => ClkHardening::default(),
     };
     Ok(KithSection {
@@ -144,7 +144,12 @@ pub(super) fn parse_kith(
 }
 
 /// Parse `{"rule90": true, "blip": 4, "balance": true}`.
-fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError> {
+fn parse_clk_hardening(
+    v: &Value,
+    p: &JPath,
+    features: &[Feature],
+    normalize: &BTreeMap<String, Normalizer>,
+) -> Result<ClkHardening, SchemaError> {
     let m = as_object(v, p)?;
     no_other_keys(
         m,
@@ -154,10 +159,15 @@ fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError
             "balance",
             "rehash",
             "dates",
+            "salt",
             "description",
         ],
         p,
     )?;
+    let salt = m
+        .get("salt")
+        .map(|s| parse_part(s, &p.key("salt"), features, normalize))
+        .transpose()?;
     let date_parts = match m.get("dates") {
         None => false,
         Some(d) => match as_str(d, &p.key("dates"))? {
@@ -176,6 +186,7 @@ fn parse_clk_hardening(v: &Value, p: &JPath) -> Result<ClkHardening, SchemaError
         balance: parse_flag(m, "balance", p)?,
         rehash: parse_rehash(m, p)?,
         date_parts,
+        salt,
     })
 }
 
