@@ -212,6 +212,28 @@ impl EncodeSummary {
     }
 }
 
+/// The hardening a filter or the CLK shares, in the order it is applied.
+fn hardening_words(
+    h: &mut Vec<String>,
+    rule90: bool,
+    rehash: Option<kith::schema::Rehash>,
+    blip: Option<f64>,
+    balance: bool,
+) {
+    if rule90 {
+        h.push("rule 90".to_owned());
+    }
+    if let Some(r) = rehash {
+        h.push(format!("rehashed ({}/{}/{})", r.window, r.step, r.k));
+    }
+    if let Some(e) = blip {
+        h.push(format!("BLIP ε={e}"));
+    }
+    if balance {
+        h.push("balanced".to_owned());
+    }
+}
+
 /// What `kith schema` prints: the schema's shape and fingerprint, never anything secret.
 pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
     use kith::schema::{Comparison, HashKind, Strategy};
@@ -233,6 +255,22 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
             String::new()
         }
     );
+    let c = &schema.kith().clk;
+    if c.any() {
+        let mut h = Vec::new();
+        if let Some(p) = &c.salt {
+            h.push(format!("salted by {} of {}", p.transform.name(), p.feature));
+        }
+        if c.date_parts {
+            h.push("dates hashed by their parts".to_owned());
+        }
+        hardening_words(&mut h, c.rule90, c.rehash, c.blip, c.balance);
+        let _ = writeln!(
+            s,
+            "  CLK hardened (not clkhash's; clkhash-json refused): {}",
+            h.join(", ")
+        );
+    }
     for f in schema.features() {
         let Some(h) = &f.hashing else {
             let _ = writeln!(s, "  {:<24} ignored", f.identifier);
@@ -288,13 +326,22 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
         );
     }
     for f in &schema.kith().fields {
+        let mut h = vec![format!("{} hashing", f.hash.name())];
+        if let Some(p) = &f.salt {
+            h.push(format!("salted by {} of {}", p.transform.name(), p.feature));
+        }
+        if f.folds > 0 {
+            h.push(format!("folded {}×", f.folds));
+        }
+        hardening_words(&mut h, f.rule90, f.rehash, f.blip, f.balance);
         let _ = writeln!(
             s,
-            "  {:<24} field filter: {} bits, {} bits per token, key group {}",
+            "  {:<24} field filter: {} bits, {} bits per token, key group {}; {}",
             format!("field:{}", f.feature),
             f.encoded_bits(),
             f.k,
-            f.group
+            f.group,
+            h.join(", ")
         );
     }
     if let Some(t) = &schema.kith().twins {

@@ -465,6 +465,12 @@ fn schema_command_prints_the_fingerprint_holders_compare() {
         "{out}"
     );
     assert!(out.contains("normalised as date"), "{out}");
+    // The hardening a holder agrees to is spelled out, the CLK's first.
+    assert!(
+        out.contains("CLK hardened (not clkhash's; clkhash-json refused): rehashed (8/6/3)"),
+        "{out}"
+    );
+    assert!(out.contains("key group name; random hashing"), "{out}");
     assert!(
         out.contains("block:surname_year") && out.contains("soundex of surname + year of dob"),
         "{out}"
