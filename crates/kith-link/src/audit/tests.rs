@@ -290,8 +290,9 @@ fn attack_clks(
     })
 }
 
-#[test]
-fn pattern_mining_names_many_records_of_plain_and_balanced_clks_without_seeds() {
+/// Forenames and surnames of 4,000 victims, drawn independently, and the attacker's dictionaries
+/// of each from other draws.
+fn two_names() -> (Vec<String>, Vec<String>, [Dictionary; 2]) {
     let fore_pool = names(300);
     let sur_pool: Vec<String> = names(300).iter().map(|n| format!("{n}ley")).collect();
     let (fore, sur) = (draw(&fore_pool, 4_000, 1), draw(&sur_pool, 4_000, 3));
@@ -299,6 +300,12 @@ fn pattern_mining_names_many_records_of_plain_and_balanced_clks_without_seeds() 
         dictionary(&draw(&fore_pool, 4_000, 2)),
         dictionary(&draw(&sur_pool, 4_000, 4)),
     ];
+    (fore, sur, dicts)
+}
+
+#[test]
+fn pattern_mining_names_many_records_of_plain_and_balanced_clks_without_seeds() {
+    let (fore, sur, dicts) = two_names();
     let plain = clks(&fore, &sur, 6, |_, w| w);
     let named = attack_clks(&plain, [&dicts[0], &dicts[1]], 6, [&fore, &sur], 0.0);
     assert!(
@@ -319,13 +326,7 @@ fn pattern_mining_names_many_records_of_plain_and_balanced_clks_without_seeds() 
 
 #[test]
 fn per_record_noise_defeats_pattern_mining_on_clks() {
-    let fore_pool = names(300);
-    let sur_pool: Vec<String> = names(300).iter().map(|n| format!("{n}ley")).collect();
-    let (fore, sur) = (draw(&fore_pool, 4_000, 1), draw(&sur_pool, 4_000, 3));
-    let dicts = [
-        dictionary(&draw(&fore_pool, 4_000, 2)),
-        dictionary(&draw(&sur_pool, 4_000, 4)),
-    ];
+    let (fore, sur, dicts) = two_names();
     // Each bit flipped with probability 1/16 (BLIP with ε = ln 15, about 2.7).
     let noisy = clks(&fore, &sur, 6, |r, mut w| {
         for (i, x) in w.iter_mut().enumerate() {
