@@ -99,10 +99,18 @@ impl FieldEncoder {
     /// The filter's hashed words made into its encoded bytes: folded, rule 90, rehashed, BLIP
     /// (by the record's noise stream, when it has a token), balanced; see `harden`.
     fn finish(&self, words: &[u64], token: Option<&[u8]>, out: &mut Vec<u8>) {
-        let mut words = words.to_vec();
-        for _ in 0..self.folds {
-            super::harden::fold(&mut words);
-        }
+        // Only a folded filter needs a copy of its words.
+        let folded: Vec<u64>;
+        let words = if self.folds == 0 {
+            words
+        } else {
+            let mut w = words.to_vec();
+            for _ in 0..self.folds {
+                super::harden::fold(&mut w);
+            }
+            folded = w;
+            &folded
+        };
         let bits = words.len() * 64;
         out.clear();
         out.extend(words.iter().flat_map(|w| w.to_be_bytes()));
