@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Calibration of kith's match probabilities against a synthetic truth: of the pairs kith scores
+in each band, the share that are true matches (a calibrated 0.3 band holds about 30% matches).
+
+    python3 benches/calibration.py TRUTH.csv RUN_DIR
+
+RUN_DIR is a `kith link ... --review-threshold 0.01` output: review.csv gives the pairs below the
+threshold, links.csv those kept at or above it (after solving, so pairs the solver dropped are not
+counted there). TRUTH.csv has source,token,entity (benches/synth_truth.py, token_truth.py).
+"""
+import csv
+import sys
+
+truth_path, run = sys.argv[1], sys.argv[2]
+entity = {}
+with open(truth_path, newline="") as f:
+    for row in csv.DictReader(f):
+        entity[(row["source"], row["token"])] = row["entity"]
+
+BANDS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 0.99, 1.0000001]
+counts = [[0, 0, 0.0] for _ in BANDS[:-1]]  # pairs, true matches, sum of scores
+for name in ("review.csv", "links.csv"):
+    try:
+        f = open(f"{run}/{name}", newline="")
+    except FileNotFoundError:
+        continue
+    with f:
+        for row in csv.DictReader(f):
+            score = float(row["score"])
+            a = entity.get((row["source_a"], row["token_a"]))
+            b = entity.get((row["source_b"], row["token_b"]))
+            for i in range(len(BANDS) - 1):
+                if BANDS[i] <= score < BANDS[i + 1]:
+                    counts[i][0] += 1
+                    counts[i][1] += int(a is not None and a == b)
+                    counts[i][2] += score
+                    break
+
+print(f"{'band':>13} {'pairs':>8} {'matches':>8} {'share':>7} {'mean score':>11}")
+for i, (n, m, s) in enumerate(counts):
+    if n:
+        hi = min(BANDS[i + 1], 1.0)
+        print(f"{BANDS[i]:5.2f} - {hi:5.2f} {n:8d} {m:8d} {m / n:7.3f} {s / n:11.3f}")
