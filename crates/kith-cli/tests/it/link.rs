@@ -491,3 +491,25 @@ fn linking_in_chunks_gives_the_links_of_an_ordinary_run() {
         assert!(!dir.path("x/links.csv").exists());
     }
 }
+
+/// `--blocking auto` compares every pair of a small run (blocking could only lose matches) and
+/// says so; asked for keys, it blocks.
+#[test]
+fn small_runs_compare_every_pair_by_default() {
+    let dir = Dir::new();
+    encode_demo(&dir);
+    let run = |extra: &[&str], out: &str| {
+        let o = ok(kith()
+            .arg("link")
+            .arg(dir.path("council.kith"))
+            .arg(dir.path("health.kith"))
+            .args(extra)
+            .arg("--output")
+            .arg(dir.path(out)));
+        crate::util::stderr(&o)
+    };
+    let auto = run(&[], "auto");
+    assert!(auto.contains("blocking none (all pairs)"), "{auto}");
+    let keys = run(&["--blocking", "keys"], "keys");
+    assert!(keys.contains("blocking keyed blocking keys"), "{keys}");
+}
