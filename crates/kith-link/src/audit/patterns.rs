@@ -61,6 +61,9 @@ pub struct Pattern {
     pub records: Vec<u64>,
     /// How many they are.
     pub count: u32,
+    /// Some columns could not be used (a balanced CLK's pairs that are both near half full), so
+    /// the pattern may lack some of its token's positions.
+    pub partial: bool,
 }
 
 /// Bit columns: for each position, the records setting it, as a bit set over records.
@@ -68,6 +71,8 @@ struct Columns {
     cols: Vec<Vec<u64>>,
     fill: Vec<f64>,
     n: usize,
+    /// Columns dropped because neither side of a complement pair could be told original.
+    ambiguous: bool,
 }
 
 impl Columns {
@@ -102,6 +107,7 @@ impl Columns {
                 present[i / 64] |= 1u64 << (i % 64);
             }
         }
+        let mut ambiguous = false;
         let index: rustc_hash::FxHashMap<&[u64], usize> = cols
             .iter()
             .enumerate()
@@ -111,12 +117,19 @@ impl Columns {
             let complement: Vec<u64> = c.iter().zip(&present).map(|(a, m)| !a & m).collect();
             if let Some(&q) = index.get(complement.as_slice()) {
                 let (f, g) = (count(c), count(&cols[q]));
-                if (f, p) > (g, q) || f64::from(f) > AMBIGUOUS * n as f64 {
+                let unclear = f.min(g) as f64 > AMBIGUOUS * n as f64;
+                if (f, p) > (g, q) || unclear {
                     fill[p] = 1.0;
                 }
+                ambiguous |= unclear;
             }
         }
-        Columns { cols, fill, n }
+        Columns {
+            cols,
+            fill,
+            n,
+            ambiguous,
+        }
     }
 }
 
@@ -250,6 +263,7 @@ pub fn patterns(filters: &Filters, flip: f64) -> Vec<Pattern> {
                 positions,
                 records,
                 count,
+                partial: all.ambiguous,
             }
         })
         .collect()
@@ -392,11 +406,13 @@ pub fn name_patterns(pats: &[Pattern], records: usize, fields: &[Field<'_>]) -> 
         })
         .collect();
     // A pattern can be a field's token only when it has about as many positions as the field's
-    // tokens set (fewer where two of a token's bits fall together).
+    // tokens set (fewer where two of a token's bits fall together), or as few as half when some
+    // columns could not be used (a balanced CLK's ambiguous pairs).
+    let complete = pats.iter().all(|p| !p.partial);
     let fits = |a: usize, t: usize| {
         let k = fields[tokens[t].0].k as usize;
         let m = pats[a].positions.len();
-        m <= k && m + 2 >= k
+        m <= k && (m + 2 >= k || 2 * m >= k && !complete)
     };
     let base: Vec<Vec<f64>> = (0..pats.len())
         .map(|a| {
