@@ -9,6 +9,12 @@ fn double_hashed() -> std::path::PathBuf {
     fixtures().join("golden").join("schema.json")
 }
 
+/// The demo schema as JSON, for a test to change.
+fn demo_schema() -> serde_json::Value {
+    let text = std::fs::read_to_string(demo("schema.json")).expect("demo schema");
+    serde_json::from_str(&text).expect("JSON")
+}
+
 /// The audit's JSON findings for `schema` on a small synthetic extract.
 fn audit(dir: &Dir, schema: &std::path::Path) -> serde_json::Value {
     audit_people(dir, schema, 5000)
@@ -74,8 +80,7 @@ fn the_audit_names_most_people_from_double_hashed_field_filters() {
 #[test]
 fn random_hashing_and_noise_defeat_mining_and_bootstrapping() {
     let dir = Dir::new();
-    let text = std::fs::read_to_string(demo("schema.json")).expect("demo schema");
-    let mut schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let mut schema = demo_schema();
     for f in ["given_name", "surname"] {
         schema["kith"]["fields"][f]["hash"] = "random".into();
         schema["kith"]["fields"][f]["blip"] = 3.0.into();
@@ -208,8 +213,7 @@ fn a_holders_frequency_table_replaces_the_synthetic_attacker() {
 fn plain_clks_are_named_without_seeds_and_hardened_ones_are_not() {
     // The demo schema without field filters: CLKs only, as anonlink users send them.
     let dir = Dir::new();
-    let text = std::fs::read_to_string(demo("schema.json")).expect("demo schema");
-    let mut schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let mut schema = demo_schema();
     let kith_section = schema["kith"].as_object_mut().expect("kith section");
     kith_section.remove("fields");
     kith_section.remove("twins");

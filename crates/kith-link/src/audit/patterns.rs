@@ -496,7 +496,7 @@ pub fn name_patterns(pats: &[Pattern], records: usize, fields: &[Field<'_>]) -> 
             .map(|t| t.map(|t| tokens[t]))
             .collect();
         let explained: u64 = (0..fields.len())
-            .map(|f| Signatures::new(pats, &named, f, fields[f].dict).explained(pats, records))
+            .map(|f| Signatures::new(&named, f, fields[f].dict).explained(pats, records))
             .sum();
         if best.as_ref().is_none_or(|(b, _)| explained > *b) {
             best = Some((explained, named));
@@ -525,13 +525,12 @@ struct Signatures {
 }
 
 impl Signatures {
-    fn new(pats: &[Pattern], names: &[Option<Token>], field: usize, dict: &Dictionary) -> Self {
+    fn new(names: &[Option<Token>], field: usize, dict: &Dictionary) -> Self {
         let named: Vec<(usize, u32)> = names
             .iter()
             .enumerate()
             .filter_map(|(a, t)| t.filter(|t| t.0 == field).map(|t| (a, t.1)))
             .collect();
-        let _ = pats;
         let (ids, _) = dict.token_ids(dict.entries.len());
         let mut best = rustc_hash::FxHashMap::default();
         if !named.is_empty() {
@@ -613,7 +612,7 @@ pub fn decode_patterns(
     field: usize,
     dict: &Dictionary,
 ) -> Guesses {
-    let sig = Signatures::new(pats, names, field, dict);
+    let sig = Signatures::new(names, field, dict);
     if sig.named.is_empty() {
         return vec![None; records];
     }
