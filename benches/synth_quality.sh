@@ -8,15 +8,19 @@
 #
 #   benches/synth_quality.sh [PEOPLE] [SEED]     (default 20000 and 1)
 #   SCHEMA=other.json benches/synth_quality.sh    (default fixtures/demo/schema.json)
+#   NAMES=cities ERRORS=1.5 benches/synth_quality.sh 200000
+#                        (another name list, error rates x1.5: data kith was not tuned on)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 SEED=${2:-1}
 SCHEMA=${SCHEMA:-fixtures/demo/schema.json}
-W=target/synth-quality-$N-$SEED-$(basename "$SCHEMA" .json)
+NAMES=${NAMES:-england}
+ERRORS=${ERRORS:-1}
+W=target/synth-quality-$N-$SEED-$NAMES-$ERRORS-$(basename "$SCHEMA" .json)
 cargo build -q --release -p kith-cli
 rm -rf "$W"
-target/release/kith synth --people "$N" --seed "$SEED" --output "$W"
+target/release/kith synth --people "$N" --seed "$SEED" --names "$NAMES" --errors "$ERRORS" --output "$W"
 export KITH_SECRET=benchmark-secret-not-for-real-use
 for s in council health police school; do
   # Without NHS numbers: the mapping's nhs_number becomes null.

@@ -92,6 +92,8 @@ impl Demo {
                 people: args.people,
                 seed: args.seed,
                 output: extracts.clone(),
+                names: kith_synth::NameList::England.name().to_owned(),
+                errors: 1.0,
             },
             true,
         )?;

@@ -185,6 +185,16 @@ pub(crate) struct SynthArgs {
     /// Folder to write into (created if missing; files in it are replaced).
     #[arg(long, value_name = "DIR")]
     pub(crate) output: PathBuf,
+
+    /// Name tables: england (England and Wales names by era, what kith is tuned on) or cities (a
+    /// mixed city's names, with Kaur, Singh and Begum used beside family names).
+    #[arg(long, value_name = "LIST", default_value = "england", value_parser = ["england", "cities"])]
+    pub(crate) names: String,
+
+    /// Multiply every per-row error rate (typing errors, nicknames, middle names, date slips,
+    /// missing values, old postcodes, alternative surnames) by this.
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub(crate) errors: f64,
 }
 
 const LINK_EXAMPLES: &str = "\

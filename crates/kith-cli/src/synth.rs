@@ -14,10 +14,24 @@ use crate::flags::SynthArgs;
 /// Write the files of `args`, each whole or not at all.
 pub(crate) fn run(args: &SynthArgs, quiet: bool) -> Result<()> {
     anyhow::ensure!(args.people > 0, "--people must be at least 1");
+    anyhow::ensure!(
+        args.errors.is_finite() && (0.0..=20.0).contains(&args.errors),
+        "--errors must be from 0 to 20, found {}",
+        args.errors
+    );
+    let names = kith_synth::NameList::from_name(&args.names)
+        .with_context(|| format!("--names: no name list {:?}", args.names))?;
     let start = Instant::now();
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let pop = kith_synth::population(args.people, args.seed);
+    let pop = kith_synth::population_with(
+        args.people,
+        args.seed,
+        kith_synth::Options {
+            names,
+            errors: args.errors,
+        },
+    );
     let extracts: Vec<Extract> = Agency::ALL
         .par_iter()
         .map(|&a| kith_synth::extract(&pop, a, args.seed))

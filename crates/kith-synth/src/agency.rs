@@ -18,9 +18,10 @@ pub enum Agency {
     /// address, post_code, nhs, health_need (1/0)`. Knows about 96% of people, with the NHS number
     /// for most.
     Health,
-    /// The police: `URN, NAME ("SURNAME, Forename"), DOB (DD-Mon-YYYY), SEX (M/F), ADDRESS,
-    /// LAST_KNOWN_POSTCODE, OFFENDING (Y/N), DA_MARKER (Y/N)`, exported as Windows-1252. Knows
-    /// nearly everyone who offended or lives with domestic abuse, and a few others over 12.
+    /// The police: `URN, NAME ("SURNAME, Forename"), DOB (DD-Mon-YYYY), ADDRESS,
+    /// LAST_KNOWN_POSTCODE, OFFENDING (Y/N), DA_MARKER (Y/N)`, exported as Windows-1252: no sex
+    /// column, many missing postcodes, more nicknames and middle names. Knows nearly everyone who
+    /// offended or lives with domestic abuse, and a few others over 12.
     Police,
     /// Schools: `pupil_id, forename, surname, dob (DD/MM/YYYY), gender (M/F), postcode,
     /// persistent_absence (TRUE/FALSE)`. Knows children of school age; holds no address line.
@@ -77,7 +78,6 @@ impl Agency {
                 "URN",
                 "NAME",
                 "DOB",
-                "SEX",
                 "ADDRESS",
                 "LAST_KNOWN_POSTCODE",
                 "OFFENDING",
@@ -126,7 +126,7 @@ impl Agency {
                 "\"forename\"",
                 "\"surname\"",
                 "dob",
-                "sex",
+                "\"sex\"",
                 "postcode",
                 "\"nhs_number\"",
             ),
@@ -135,7 +135,7 @@ impl Agency {
                 "\"given\"",
                 "\"family\"",
                 "birth_date",
-                "sex_code",
+                "\"sex_code\"",
                 "post_code",
                 "\"nhs\"",
             ),
@@ -144,7 +144,7 @@ impl Agency {
                 r#"{"column": "NAME", "split": ",", "part": 1}"#,
                 r#"{"column": "NAME", "split": ",", "part": 0}"#,
                 "DOB",
-                "SEX",
+                "null",
                 "LAST_KNOWN_POSTCODE",
                 "null",
             ),
@@ -153,7 +153,7 @@ impl Agency {
                 "\"forename\"",
                 "\"surname\"",
                 "dob",
-                "gender",
+                "\"gender\"",
                 "postcode",
                 "null",
             ),
@@ -179,7 +179,7 @@ impl Agency {
             criteria.push_str(&format!(",\n    \"{}\": {column}", c.name()));
         }
         format!(
-            "{{\n  \"kith_mapping\": 1,\n  \"party\": \"{}\",\n  \"id_column\": \"{id}\",\n  \"columns\": {{\n    \"given_name\": {given},\n    \"surname\": {surname},\n    \"dob\": \"{dob}\",\n    \"sex\": \"{sex}\",\n    \"postcode\": \"{postcode}\",\n    \"nhs_number\": {nhs},\n    \"address\": {address},\n    \"household_ref\": {register}{criteria}\n  }}\n}}\n",
+            "{{\n  \"kith_mapping\": 1,\n  \"party\": \"{}\",\n  \"id_column\": \"{id}\",\n  \"columns\": {{\n    \"given_name\": {given},\n    \"surname\": {surname},\n    \"dob\": \"{dob}\",\n    \"sex\": {sex},\n    \"postcode\": \"{postcode}\",\n    \"nhs_number\": {nhs},\n    \"address\": {address},\n    \"household_ref\": {register}{criteria}\n  }}\n}}\n",
             self.name()
         )
     }
@@ -219,6 +219,52 @@ impl Agency {
             Agency::Health => 0.01,
             Agency::Police => 0.02,
             Agency::School => 0.005,
+        }
+    }
+
+    /// The chance that a row has no postcode.
+    fn missing_postcode(self) -> f64 {
+        match self {
+            Agency::Council | Agency::Health => 0.02,
+            Agency::Police => 0.15,
+            Agency::School => 0.03,
+        }
+    }
+
+    /// The chance that a row has no date of birth.
+    fn missing_dob(self) -> f64 {
+        match self {
+            Agency::Council => 0.01,
+            Agency::Health | Agency::School => 0.005,
+            Agency::Police => 0.03,
+        }
+    }
+
+    /// The chance that a row gives a nickname (Bill for William) for a forename that has one.
+    fn nickname(self) -> f64 {
+        match self {
+            Agency::Police => 0.15,
+            _ => 0.05,
+        }
+    }
+
+    /// The chance that a row writes the middle name into the forename field.
+    fn middle_in_forename(self) -> f64 {
+        match self {
+            Agency::Council => 0.05,
+            Agency::Health => 0.1,
+            Agency::Police => 0.25,
+            Agency::School => 0.03,
+        }
+    }
+
+    /// The chance that a row gives someone's alternative surname (Kaur, Singh, Begum) rather
+    /// than the family name.
+    fn alt_surname(self) -> f64 {
+        match self {
+            Agency::Health => 0.5,
+            Agency::School => 0.2,
+            _ => 0.3,
         }
     }
 
@@ -265,7 +311,7 @@ pub fn extract(pop: &Population, agency: Agency, seed: u64) -> Extract {
         let p = &pop.people[i];
         let h = &pop.households[p.household as usize - 1];
         let id = format!("{}{:07}", agency.id_prefix(), n + 1);
-        rows.push(render(&mut rng, agency, p, h, &id));
+        rows.push(render(&mut rng, agency, pop.options.errors, p, h, &id));
         truth.push((id, p.id, p.household));
     }
     Extract {
@@ -279,35 +325,50 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// One row for person `p`, with this row's errors.
+/// One row for person `p`, with this row's errors, their rates multiplied by `e`.
 fn render<R: Rng>(
     rng: &mut R,
     agency: Agency,
+    e: f64,
     p: &Person,
     h: &crate::Household,
     id: &str,
 ) -> Vec<String> {
+    let mut chance = |rate: f64| rng.random_bool((rate * e).clamp(0.0, 0.95));
     let mut forename = p.forename.clone();
     let mut surname = p.surname.clone();
     // Names.
-    if let Some(maiden) = &p.birth_surname
-        && rng.random_bool(0.06)
-    {
-        surname = maiden.clone();
+    let maiden = p.birth_surname.is_some() && chance(0.06);
+    let alternative = p.alt_surname.is_some() && chance(agency.alt_surname());
+    let half = surname.contains('-') && chance(0.5);
+    let nickname = chance(agency.nickname());
+    let middle = p.middle.is_some() && chance(agency.middle_in_forename());
+    let (typo_fore, typo_sur) = (chance(0.02), chance(0.02));
+    let (swap_names, no_forename) = (chance(0.01), chance(0.01));
+    let no_dob = chance(agency.missing_dob());
+    let dob_slip = chance(0.045);
+    let no_sex = chance(0.005);
+    let no_postcode = chance(agency.missing_postcode());
+    let no_address = chance(0.02);
+    if maiden && let Some(m) = &p.birth_surname {
+        surname = m.clone();
+    } else if alternative && let Some(a) = &p.alt_surname {
+        surname = a.clone();
     }
-    if let Some((a, b)) = surname.split_once('-')
-        && rng.random_bool(0.5)
-    {
+    if half && let Some((a, b)) = surname.split_once('-') {
         surname = if rng.random_bool(0.5) { a } else { b }.to_owned();
     }
     let nick = names::nicknames(&forename);
-    if !nick.is_empty() && rng.random_bool(0.05) {
+    if !nick.is_empty() && nickname {
         forename = nick[rng.random_range(0..nick.len())].to_owned();
     }
-    if rng.random_bool(0.02) {
+    if middle && let Some(m) = &p.middle {
+        forename = format!("{forename} {m}");
+    }
+    if typo_fore {
         forename = typo(rng, &forename);
     }
-    if rng.random_bool(0.02) {
+    if typo_sur {
         surname = typo(rng, &surname);
     }
     // The police system keeps what Windows-1252 holds (Zoë, José) and loses the rest (Wiśniewski);
@@ -316,41 +377,51 @@ fn render<R: Rng>(
         forename = fold(&forename, agency == Agency::Health);
         surname = fold(&surname, agency == Agency::Health);
     }
-    if rng.random_bool(0.01) {
+    if swap_names {
         std::mem::swap(&mut forename, &mut surname);
     }
-    if rng.random_bool(0.01) {
+    if no_forename {
         forename.clear();
     }
     if agency != Agency::Police && rng.random_bool(0.25) {
         surname = surname.to_uppercase();
     }
-    // Date of birth.
-    let mut dob = Some(p.dob);
-    let r = rng.random::<f64>();
-    if r < 0.01 {
-        dob = None;
-    } else if r < 0.02 && p.dob.day <= 12 && p.dob.day != p.dob.month {
-        dob = Some(Date {
-            year: p.dob.year,
-            month: p.dob.day,
-            day: p.dob.month,
-        });
-    } else if r < 0.03 {
+    // Date of birth: missing, or one slip in a row of 4.5%: day and month swapped, a day one
+    // out, a year one out (a third of slips), a month one out.
+    let mut dob = (!no_dob).then_some(p.dob);
+    if dob_slip {
         let mut d = p.dob;
-        if d.day > 1 && (d.day == Date::month_len(d.year, d.month) || rng.random_bool(0.5)) {
-            d.day -= 1;
-        } else {
-            d.day += 1;
+        match rng.random_range(0..9) {
+            0 | 1 if d.day <= 12 && d.day != d.month => (d.day, d.month) = (d.month, d.day),
+            0..=3 => {
+                if d.day > 1 && (d.day == Date::month_len(d.year, d.month) || rng.random_bool(0.5))
+                {
+                    d.day -= 1;
+                } else {
+                    d.day += 1;
+                }
+            }
+            4..=6 => d.year += if rng.random_bool(0.5) { 1 } else { -1 },
+            _ => {
+                d.month = if d.month == 12 || (d.month > 1 && rng.random_bool(0.5)) {
+                    d.month - 1
+                } else {
+                    d.month + 1
+                };
+                d.day = d.day.min(Date::month_len(d.year, d.month));
+            }
         }
-        dob = Some(d);
+        d.day = d.day.min(Date::month_len(d.year, d.month));
+        if dob.is_some() {
+            dob = Some(d);
+        }
     }
     let dob = dob.map_or_else(String::new, |d| match agency {
         Agency::Council | Agency::School => format!("{:02}/{:02}/{}", d.day, d.month, d.year),
         Agency::Health => format!("{}-{:02}-{:02}", d.year, d.month, d.day),
         Agency::Police => format!("{:02}-{}-{}", d.day, MONTHS[d.month as usize - 1], d.year),
     });
-    let sex = if rng.random_bool(0.005) {
+    let sex = if no_sex {
         String::new()
     } else {
         match (agency, p.sex) {
@@ -382,13 +453,13 @@ fn render<R: Rng>(
     {
         address = rest.replacen(',', "", 1);
     }
-    if rng.random_bool(0.02) {
+    if no_address {
         address.clear();
     }
     let flag = |c: Criterion, yes: &str, no: &str| -> String {
         if p.meets(c) { yes } else { no }.to_owned()
     };
-    if rng.random_bool(0.02) {
+    if no_postcode {
         postcode.clear();
     } else if agency == Agency::Health && rng.random_bool(0.3) {
         postcode = postcode.replace(' ', "").to_lowercase();
@@ -448,7 +519,6 @@ fn render<R: Rng>(
                 id.to_owned(),
                 name,
                 dob,
-                sex,
                 address.to_uppercase(),
                 postcode,
                 flag(Criterion::Offending, "Y", "N"),
@@ -495,9 +565,14 @@ fn fold(s: &str, all: bool) -> String {
                 'í' | 'ì' | 'î' | 'ï' => 'i',
                 'ó' | 'ò' | 'ô' | 'ö' | 'ő' => 'o',
                 'ú' | 'ù' | 'û' | 'ü' => 'u',
-                'Á' => 'A',
-                'É' => 'E',
+                'Á' | 'Ą' => 'A',
+                'É' | 'Ę' => 'E',
                 'Ó' => 'O',
+                'Ł' => 'L',
+                'Ś' | 'Š' => 'S',
+                'Ż' | 'Ź' | 'Ž' => 'Z',
+                'Ć' | 'Č' => 'C',
+                'Ń' => 'N',
                 'ç' | 'č' | 'ć' => 'c',
                 'ñ' | 'ń' => 'n',
                 'ś' | 'š' => 's',
@@ -557,6 +632,79 @@ mod tests {
         }));
     }
 
+    /// The errors the linkage issue names are made at their rates: a year of birth one out,
+    /// day and month swapped, missing dates and postcodes (the police's often), no sex column
+    /// in the police extract, middle names in the forename field, alternative surnames (Kaur,
+    /// Singh, Begum) with the cities list; `errors` scales them.
+    #[test]
+    fn extracts_make_the_errors_people_make() {
+        let measure = |errors: f64| {
+            let pop = crate::population_with(
+                30_000,
+                3,
+                crate::Options {
+                    names: crate::NameList::Cities,
+                    errors,
+                },
+            );
+            let mut year_out = 0;
+            let mut swapped = 0;
+            let mut dobs = 0;
+            let health = extract(&pop, Agency::Health, 3);
+            for (r, t) in health.rows.iter().zip(&health.truth) {
+                let p = &pop.people[t.1 as usize - 1];
+                let Some((y, rest)) = r[3].split_once('-') else {
+                    continue;
+                };
+                dobs += 1;
+                let y: i32 = y.parse().expect("year");
+                let (m, d) = rest.split_once('-').expect("month and day");
+                let (m, d): (u32, u32) = (m.parse().expect("month"), d.parse().expect("day"));
+                year_out += usize::from((y - p.dob.year).abs() == 1);
+                swapped +=
+                    usize::from(y == p.dob.year && m == p.dob.day && d == p.dob.month && m != d);
+            }
+            let police = extract(&pop, Agency::Police, 3);
+            assert!(!Agency::Police.header().contains(&"SEX"));
+            assert!(Agency::Police.mapping_json().contains("\"sex\": null"));
+            let no_postcode = police.rows.iter().filter(|r| r[4].is_empty()).count();
+            let middle = police
+                .rows
+                .iter()
+                .filter(|r| r[1].split_once(", ").is_some_and(|(_, f)| f.contains(' ')))
+                .count();
+            let alternative = health
+                .rows
+                .iter()
+                .filter(|r| ["Kaur", "KAUR", "Begum", "BEGUM"].contains(&r[2].as_str()))
+                .count();
+            (
+                year_out as f64 / dobs as f64,
+                swapped as f64 / dobs as f64,
+                no_postcode as f64 / police.rows.len() as f64,
+                middle as f64 / police.rows.len() as f64,
+                alternative,
+            )
+        };
+        let (year, swap, no_pc, middle, alt) = measure(1.0);
+        assert!((0.01..0.03).contains(&year), "year one out {year}");
+        assert!(
+            (0.003..0.02).contains(&swap),
+            "day and month swapped {swap}"
+        );
+        assert!(
+            (0.1..0.2).contains(&no_pc),
+            "police postcodes missing {no_pc}"
+        );
+        assert!(
+            (0.05..0.25).contains(&middle),
+            "police middle names {middle}"
+        );
+        assert!(alt > 50, "Kaur and Begum beside family names: {alt}");
+        let (more_year, _, more_no_pc, _, _) = measure(2.0);
+        assert!(more_year > year * 1.5 && more_no_pc > no_pc * 1.5);
+    }
+
     #[test]
     fn typos_change_one_letter_and_folding_keeps_what_1252_holds() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -567,5 +715,6 @@ mod tests {
         }
         assert_eq!(fold("Zoë Wiśniewski", false), "Zoë Wisniewski");
         assert_eq!(fold("Zoë Wiśniewski", true), "Zoe Wisniewski");
+        assert_eq!(fold("Łukasz Żak", false), "Lukasz Zak");
     }
 }

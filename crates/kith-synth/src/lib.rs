@@ -8,9 +8,13 @@
 //!   roof; twins (and, rarely, triplets) with similar names; streets of neighbours and blocks of
 //!   flats sharing a postcode; households that moved, whose old postcode some agencies still hold.
 //! - [`extract`] makes one agency's rows (see [`Agency`] for their columns and formats) with
-//!   typing errors, nicknames, swapped forename and surname, half of a double-barrelled surname,
-//!   maiden names, dropped diacritics, swapped or shifted dates of birth, missing values, old
-//!   postcodes and duplicate rows.
+//!   typing errors, nicknames, middle names in the forename field, swapped forename and surname,
+//!   half of a double-barrelled surname, maiden names, alternative surnames (Kaur, Singh, Begum),
+//!   dropped diacritics, dates of birth with day and month swapped or a day, month or year one
+//!   out, missing values (a police extract without a sex column and with many postcodes missing),
+//!   old postcodes and duplicate rows.
+//! - [`Options`] picks the name tables ([`NameList`]) and scales every error rate, so that
+//!   linkage can be measured on data unlike what it was tuned on.
 //!
 //! Everything is a function of the seed: the same seed and size give the same bytes.
 //!
@@ -22,6 +26,26 @@ mod nhs;
 mod places;
 
 pub use agency::{Agency, Extract, extract};
+pub use names::NameList;
+
+/// What a population is drawn from and how error-prone its extracts are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// The name tables.
+    pub names: NameList,
+    /// Every per-row error rate of the extracts (typing errors, nicknames, middle names, date
+    /// slips, missing and stale values, alternative surnames) multiplied by this (1 as tuned).
+    pub errors: f64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            names: NameList::England,
+            errors: 1.0,
+        }
+    }
+}
 
 /// The criteria of an identification run (after the Troubled Families programme's), each known to
 /// one agency: what a person's record there would be flagged with.
@@ -166,6 +190,10 @@ pub struct Person {
     pub surname: String,
     /// The surname before marriage, if it changed.
     pub birth_surname: Option<String>,
+    /// Another surname they are known by (Kaur, Singh or Begum beside the family name), if any.
+    pub alt_surname: Option<String>,
+    /// A middle name, if any (some agencies write it into the forename field).
+    pub middle: Option<String>,
     /// Date of birth.
     pub dob: Date,
     /// Sex.
@@ -197,6 +225,8 @@ pub struct Population {
     pub households: Vec<Household>,
     /// People, household by household.
     pub people: Vec<Person>,
+    /// What it was drawn with.
+    pub options: Options,
 }
 
 /// The year extracts are taken in.
@@ -205,10 +235,19 @@ pub const YEAR: i32 = 2026;
 /// Households per postcode unit, about.
 const PER_UNIT: u32 = 12;
 
-/// A population of about `people` people (the last household may take it a little over).
+/// A population of about `people` people (the last household may take it a little over), with
+/// the default [`Options`].
 pub fn population(people: usize, seed: u64) -> Population {
+    population_with(people, seed, Options::default())
+}
+
+/// A population of about `people` people drawn as `options` say.
+pub fn population_with(people: usize, seed: u64, options: Options) -> Population {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut pop = Population::default();
+    let mut pop = Population {
+        options,
+        ..Population::default()
+    };
     let mut unit = places::unit(&mut rng);
     let mut in_unit = 0;
     while pop.people.len() < people {
@@ -249,6 +288,7 @@ pub fn population(people: usize, seed: u64) -> Population {
         let first = pop.people.len();
         let mut g = Gen {
             rng: &mut rng,
+            list: options.names,
             household: id,
             first,
             people: &mut pop.people,
@@ -298,6 +338,7 @@ fn criteria<R: Rng>(rng: &mut R, troubled: bool, members: &mut [Person]) {
 /// Makes one household's members.
 struct Gen<'a, R: Rng> {
     rng: &'a mut R,
+    list: NameList,
     household: u32,
     /// Index of the household's first member.
     first: usize,
@@ -321,12 +362,22 @@ impl<R: Rng> Gen<'_, R> {
 
     fn person(&mut self, sex: Sex, dob: Date, surname: &str, forename: &str) -> usize {
         let nhs = nhs::number(self.rng);
+        // About half of people have a middle name; a different one from their forename.
+        let middle = self
+            .rng
+            .random_bool(0.5)
+            .then(|| names::forename(self.rng, self.list, sex, dob.year))
+            .filter(|m| *m != forename)
+            .map(str::to_owned);
+        let alt_surname = names::alternative(self.list, surname, sex).map(str::to_owned);
         self.people.push(Person {
             id: self.people.len() as u32 + 1,
             household: self.household,
             forename: forename.to_owned(),
             surname: surname.to_owned(),
             birth_surname: None,
+            alt_surname,
+            middle,
             dob,
             sex,
             nhs,
@@ -339,15 +390,15 @@ impl<R: Rng> Gen<'_, R> {
     fn adult(&mut self, sex: Sex, youngest: i32, oldest: i32, surname: &str) -> usize {
         let year = YEAR - self.rng.random_range(youngest..=oldest);
         let dob = self.date(year);
-        let forename = names::forename(self.rng, sex, year);
+        let forename = names::forename(self.rng, self.list, sex, year);
         self.person(sex, dob, surname, forename)
     }
 
     /// A surname, sometimes double-barrelled.
     fn surname(&mut self) -> String {
-        let a = names::surname(self.rng);
+        let a = names::surname(self.rng, self.list);
         if self.rng.random_bool(0.015) {
-            format!("{a}-{}", names::surname(self.rng))
+            format!("{a}-{}", names::surname(self.rng, self.list))
         } else {
             a.to_owned()
         }
@@ -361,12 +412,12 @@ impl<R: Rng> Gen<'_, R> {
         let dob = self.date(year.min(YEAR - 18));
         if self.rng.random_bool(0.8) {
             let maiden = self.surname();
-            let f = names::forename(self.rng, Sex::Female, dob.year);
+            let f = names::forename(self.rng, self.list, Sex::Female, dob.year);
             let b = self.person(Sex::Female, dob, &surname, f);
             self.people[b].birth_surname = Some(maiden);
         } else {
             let own = self.surname();
-            let f = names::forename(self.rng, Sex::Female, dob.year);
+            let f = names::forename(self.rng, self.list, Sex::Female, dob.year);
             self.person(Sex::Female, dob, &own, f);
         }
         (a, surname)
@@ -398,7 +449,7 @@ impl<R: Rng> Gen<'_, R> {
                         .iter()
                         .map(|p| p.forename.clone())
                         .collect();
-                    names::twin_forename(self.rng, &sibling, sex, year, &|n| {
+                    names::twin_forename(self.rng, self.list, &sibling, sex, year, &|n| {
                         taken.iter().any(|t| t == n)
                     })
                 };
@@ -412,12 +463,12 @@ impl<R: Rng> Gen<'_, R> {
     /// are not given one name), except for the occasional son named after his father.
     fn new_forename(&mut self, sex: Sex, year: i32) -> &'static str {
         let taken = |g: &Self, n: &str| g.people[g.first..].iter().any(|p| p.forename == n);
-        let mut name = names::forename(self.rng, sex, year);
+        let mut name = names::forename(self.rng, self.list, sex, year);
         for _ in 0..50 {
             if !taken(self, name) {
                 break;
             }
-            name = names::forename(self.rng, sex, year);
+            name = names::forename(self.rng, self.list, sex, year);
         }
         if sex == Sex::Male && self.rng.random_bool(0.01) {
             // Junior.
@@ -432,7 +483,7 @@ impl<R: Rng> Gen<'_, R> {
                     .count()
                     == 1
             {
-                return names::same(&f).unwrap_or(name);
+                return names::same(self.list, &f).unwrap_or(name);
             }
         }
         name
