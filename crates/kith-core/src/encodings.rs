@@ -9,7 +9,8 @@
 //! base64 CLK, then one 32-hex-digit token per exact identifier, then one 16-hex-digit token per
 //! keyed blocking key, then one base64 field-level Bloom filter per `fields` entry (each empty
 //! when missing). The header's `fields` list gives each filter's length and key group (filters of
-//! one group can be compared with each other). Rows are
+//! one group can be compared with each other), and for a filter cut into equal parts compared
+//! apart (a date's year and its day and month) the parts' names. Rows are
 //! sorted by record token, so their order says nothing about the holder's input order. The header's
 //! record count lets a reader detect a truncated file. Nothing in the file is a raw value or a local
 //! ID; nothing in it needs or reveals the secret.
@@ -94,6 +95,29 @@ pub struct FieldSpec {
     pub bits: u32,
     /// Its key group.
     pub group: String,
+    /// The names of the equal parts it is cut into, each compared on its own (a date's year and
+    /// its day and month); empty when it is compared whole.
+    pub parts: Vec<String>,
+}
+
+impl FieldSpec {
+    /// The filters the linkage party compares: this one, or one per part, each `bits / parts`
+    /// long and named `name.part`, in a key group of its own per part.
+    pub fn compared(&self) -> Vec<FieldSpec> {
+        if self.parts.is_empty() {
+            return vec![self.clone()];
+        }
+        let bits = self.bits / self.parts.len() as u32;
+        self.parts
+            .iter()
+            .map(|p| FieldSpec {
+                name: format!("{}.{p}", self.name),
+                bits,
+                group: format!("{}.{p}", self.group),
+                parts: Vec::new(),
+            })
+            .collect()
+    }
 }
 
 impl Header {
@@ -123,7 +147,13 @@ impl Header {
             v["fields"] = self
                 .fields
                 .iter()
-                .map(|f| json!({"name": f.name, "bits": f.bits, "group": f.group}))
+                .map(|f| {
+                    let mut v = json!({"name": f.name, "bits": f.bits, "group": f.group});
+                    if !f.parts.is_empty() {
+                        v["parts"] = json!(f.parts);
+                    }
+                    v
+                })
                 .collect();
         }
         if let Some((differ, agree)) = &self.twins {
@@ -241,10 +271,25 @@ fn field_specs(v: &Value) -> Result<Vec<FieldSpec>, EncodingsError> {
                 .get("group")
                 .and_then(Value::as_str)
                 .ok_or_else(|| what("no string \"group\""))?;
+            let parts: Vec<String> = match f.get("parts") {
+                None => Vec::new(),
+                Some(p) => p
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|x| x.as_str().map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .filter(|a| (2..=4).contains(&a.len()) && bits % (64 * a.len() as u64) == 0)
+                    .ok_or_else(|| {
+                        what("\"parts\" must list 2 to 4 names that cut the bits into multiples of 64")
+                    })?,
+            };
             specs.push(FieldSpec {
                 name: name.to_owned(),
                 bits: bits as u32,
                 group: group.to_owned(),
+                parts,
             });
         }
     }
@@ -730,6 +775,7 @@ mod tests {
                 name: "surname".into(),
                 bits: 64,
                 group: "name".into(),
+                parts: Vec::new(),
             }],
             twins: None,
         }
@@ -881,6 +927,7 @@ mod tests {
             name: "forename".into(),
             bits: 64,
             group: "name".into(),
+            parts: Vec::new(),
         });
         for differ in [
             vec!["surname".to_owned()],
@@ -890,6 +937,43 @@ mod tests {
             let bytes = write(&with_twins, &[]);
             let r = Reader::new(bytes.as_slice()).expect("header");
             assert_eq!(r.header().twins, with_twins.twins);
+        }
+    }
+
+    /// A filter cut into parts keeps its part names through a file, and is compared as one
+    /// filter per part in a key group of its own; parts that do not cut it into whole words are
+    /// refused.
+    #[test]
+    fn field_filter_parts_round_trip_and_are_compared_apart() {
+        let mut h = header(0);
+        h.fields[0] = FieldSpec {
+            name: "dob".into(),
+            bits: 256,
+            group: "dob".into(),
+            parts: vec!["year".into(), "day_month".into()],
+        };
+        let bytes = write(&h, &[]);
+        let r = Reader::new(bytes.as_slice()).expect("header");
+        assert_eq!(r.header().fields, h.fields);
+        let compared = h.fields[0].compared();
+        assert_eq!(
+            compared
+                .iter()
+                .map(|f| (f.name.as_str(), f.bits, f.group.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("dob.year", 128, "dob.year"),
+                ("dob.day_month", 128, "dob.day_month")
+            ]
+        );
+        let text = String::from_utf8(bytes).expect("utf8");
+        for bad in [r#""parts":["year"]"#, r#""parts":["a","b","c"]"#] {
+            let e = read_all(
+                text.replacen(r#""parts":["year","day_month"]"#, bad, 1)
+                    .as_bytes(),
+            )
+            .expect_err(bad);
+            assert!(e.to_string().contains("\"parts\""), "{e}");
         }
     }
 

@@ -417,14 +417,16 @@ pub fn describe_model(m: &Model) -> Vec<String> {
         100.0 * m.candidate_share[weigh::WITHIN],
         m.random_pairs
     )];
+    let lowest = weigh::LEVELS[weigh::LEVELS.len() - 1];
+    let bounds: Vec<String> = weigh::LEVELS
+        .iter()
+        .rev()
+        .map(|b| format!("{b:.2}"))
+        .collect();
     out.push(format!(
-        "  {:<14} weight log2(m/u) at Dice <{:.2} / {:.2} / {:.2} / {:.2} / {:.2}+",
+        "  {:<14} weight log2(m/u) at Dice <{lowest:.2} / {}+",
         "field",
-        weigh::LEVELS[3],
-        weigh::LEVELS[3],
-        weigh::LEVELS[2],
-        weigh::LEVELS[1],
-        weigh::LEVELS[0]
+        bounds.join(" / ")
     ));
     for (f, name) in m.names.iter().enumerate() {
         let w: Vec<String> = (0..weigh::NLEVELS)

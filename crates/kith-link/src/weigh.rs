@@ -27,7 +27,9 @@ use crate::kernel::Kernel;
 
 /// Dice lower bounds of the agreement levels, highest first: level `NLEVELS - 1 - i` is reached at
 /// `LEVELS[i]`; below the last bound is level 0 (disagreement).
-pub const LEVELS: [f64; 4] = [0.99, 0.85, 0.7, 0.5];
+/// The lowest bound keeps a date with only its day and month in common (a year typed one out,
+/// Dice about 0.4) apart from one with nothing in common.
+pub const LEVELS: [f64; 5] = [0.99, 0.85, 0.7, 0.5, 0.3];
 /// Agreement levels per field (disagree, then one per bound in [`LEVELS`]).
 pub const NLEVELS: usize = LEVELS.len() + 1;
 /// The comparison value of a field missing on either side.
@@ -44,6 +46,9 @@ pub struct Comparator {
     names: Vec<String>,
     /// (field index in a, field index in b) per compared field.
     fields: Vec<(usize, usize)>,
+    /// Per compared field: the words (start, count) of the part of the filter it compares, for a
+    /// filter in parts; `None` for a filter compared whole.
+    parts: Vec<Option<(usize, usize)>>,
     /// Pairs of compared fields (positions in `fields`) of one key group.
     swaps: Vec<(usize, usize)>,
     /// The twin rule: the positions of the fields that may differ, and of those twins share.
@@ -56,15 +61,15 @@ pub struct Comparator {
 
 /// The twin rule, in levels and counts. The shared fields "agree" from this level (Dice 0.5 or
 /// more, so that a typing error in a shared surname does not hide twins).
-const TWIN_AGREE_FROM: u8 = 1;
+const TWIN_AGREE_FROM: u8 = 2;
 /// A differing field "clearly differs" below this level (Dice under 0.5): twins, whatever the
 /// values.
-const TWIN_CLEARLY_BELOW: u8 = 1;
+const TWIN_CLEARLY_BELOW: u8 = 2;
 /// Up to this level (Dice under 0.85) it "differs" when both values are established: each occurs
 /// at least [`TWIN_COMMON`] times among all records, and the rarer at least 1/[`TWIN_RATIO`] as
 /// often as the other. A typing error makes a value far rarer than the one it spoils (Niocla for
 /// Nicola, Evi for Evie); twins have two real names (Sophie and Sophia).
-const TWIN_DIFFER_BELOW: u8 = 3;
+const TWIN_DIFFER_BELOW: u8 = 4;
 /// See [`TWIN_DIFFER_BELOW`].
 const TWIN_COMMON: usize = 5;
 /// See [`TWIN_DIFFER_BELOW`].
@@ -75,6 +80,21 @@ fn value_hash(words: &[u64]) -> u64 {
     words
         .iter()
         .fold(0x6b69_7468_7477_696e, |h, &w| crate::block::mix(h ^ w))
+}
+
+/// Filter `f` of record `r` of `d`, or its part `part` (words start, count), with its popcount (0
+/// when missing).
+#[inline]
+fn filter(d: &Dataset, r: usize, f: usize, part: Option<(usize, usize)>) -> (&[u64], u32) {
+    let (w, pop) = d.field(r, f);
+    match part {
+        None => (w, pop),
+        Some(_) if pop == 0 => (w, 0),
+        Some((start, n)) => {
+            let w = &w[start..start + n];
+            (w, w.iter().map(|x| x.count_ones()).sum())
+        }
+    }
 }
 
 fn field_dice(kernel: Kernel, a: &[u64], pa: u32, b: &[u64], pb: u32) -> f64 {
@@ -92,16 +112,27 @@ fn level(d: f64) -> u8 {
 
 impl Comparator {
     /// The fields both datasets carry with the same length and key group; `None` when there are
-    /// none.
+    /// none. A filter in parts is compared part by part, each part a field of its own named
+    /// `name.part` (see `FieldSpec::compared`); a twin rule that names the filter names all its
+    /// parts.
     pub fn new(a: &Dataset, b: &Dataset) -> Option<Comparator> {
         let mut names = Vec::new();
         let mut fields = Vec::new();
+        let mut parts = Vec::new();
         let mut groups = Vec::new();
+        // The filter each compared field comes from.
+        let mut whole: Vec<&str> = Vec::new();
         for (i, fa) in a.field_specs().iter().enumerate() {
             if let Some(j) = b.field_specs().iter().position(|fb| fb == fa) {
-                names.push(fa.name.clone());
-                fields.push((i, j));
-                groups.push((fa.group.clone(), fa.bits));
+                let compared = fa.compared();
+                let words = (fa.bits as usize / 64) / compared.len();
+                for (n, c) in compared.into_iter().enumerate() {
+                    names.push(c.name);
+                    fields.push((i, j));
+                    parts.push((!fa.parts.is_empty()).then_some((n * words, words)));
+                    groups.push((c.group, c.bits));
+                    whole.push(&fa.name);
+                }
             }
         }
         if fields.is_empty() {
@@ -110,20 +141,25 @@ impl Comparator {
         let mut swaps = Vec::new();
         for x in 0..fields.len() {
             for y in x + 1..fields.len() {
-                if groups[x] == groups[y] {
+                if groups[x] == groups[y] && parts[x].is_none() && parts[y].is_none() {
                     swaps.push((x, y));
                 }
             }
         }
-        let pos = |n: &str| names.iter().position(|x| x == n);
+        // Every compared field of the filter named `n`, or `None` when there is none.
+        let pos = |n: &String| {
+            let at: Vec<usize> = (0..whole.len()).filter(|&k| whole[k] == n).collect();
+            (!at.is_empty()).then_some(at)
+        };
         let twin = a.twins.as_ref().and_then(|(differ, agree)| {
-            let agree: Option<Vec<usize>> = agree.iter().map(|x| pos(x)).collect();
-            let differ: Option<Vec<usize>> = differ.iter().map(|x| pos(x)).collect();
-            Some((differ?, agree?))
+            let agree: Option<Vec<Vec<usize>>> = agree.iter().map(pos).collect();
+            let differ: Option<Vec<Vec<usize>>> = differ.iter().map(pos).collect();
+            Some((differ?.concat(), agree?.concat()))
         });
         Some(Comparator {
             names,
             fields,
+            parts,
             swaps,
             twin,
             differ_values: Vec::new(),
@@ -146,12 +182,12 @@ impl Comparator {
         self.differ_values = differ
             .iter()
             .map(|&slot| {
-                let f = self.fields[slot].0;
+                let (f, part) = (self.fields[slot].0, self.parts[slot]);
                 let mut v: Vec<u64> = datasets
                     .iter()
                     .flat_map(|d| {
                         (0..d.len()).filter_map(move |r| {
-                            let (w, pop) = d.field(r, f);
+                            let (w, pop) = filter(d, r, f, part);
                             (pop > 0).then(|| value_hash(w))
                         })
                     })
@@ -171,7 +207,12 @@ impl Comparator {
         let Some(values) = self.differ_values.get(k) else {
             return usize::MAX;
         };
-        let h = value_hash(d.field(r, f).0);
+        let part = self
+            .twin
+            .as_ref()
+            .and_then(|(differ, _)| differ.get(k))
+            .and_then(|&slot| self.parts[slot]);
+        let h = value_hash(filter(d, r, f, part).0);
         let lo = values.partition_point(|&x| x < h);
         let hi = values.partition_point(|&x| x <= h);
         hi - lo
@@ -254,9 +295,9 @@ impl Comparator {
         let mut crossed = 0;
         out.clear();
         let mut dice = [f64::NAN; 16];
-        for (n, &(fa, fb)) in self.fields.iter().enumerate() {
-            let (wa, pa) = a.field(ra, fa);
-            let (wb, pb) = b.field(rb, fb);
+        for (n, (&(fa, fb), &part)) in self.fields.iter().zip(&self.parts).enumerate() {
+            let (wa, pa) = filter(a, ra, fa, part);
+            let (wb, pb) = filter(b, rb, fb, part);
             if pa == 0 || pb == 0 {
                 out.push(MISSING);
             } else {
@@ -297,7 +338,8 @@ impl Comparator {
     }
 }
 
-/// A comparison vector packed into a word (3 bits per field; at most 21 fields).
+/// A comparison vector packed into a word (3 bits per field, so at most 7 values with missing;
+/// at most 21 fields).
 pub fn pack(gamma: &[u8]) -> u64 {
     gamma
         .iter()
@@ -433,7 +475,7 @@ pub fn estimate_u(
 }
 
 /// Where EM starts `m`: matches mostly agree at the top level. Also the pseudo-counts' shape.
-const M_START: [f64; NLEVELS] = [0.02, 0.03, 0.05, 0.1, 0.8];
+const M_START: [f64; NLEVELS] = [0.015, 0.015, 0.03, 0.05, 0.1, 0.79];
 /// Pseudo-pairs of prior belief in each class (negligible against thousands of pairs).
 const PSEUDO: f64 = 50.0;
 
@@ -614,8 +656,8 @@ mod tests {
 
     #[test]
     fn weights_rise_with_the_level() {
-        let u = [0.5, 0.2, 0.1, 0.1, 0.1];
-        let mut m = [0.01, 0.2, 0.05, 0.04, 0.7];
+        let u = [0.5, 0.1, 0.1, 0.1, 0.1, 0.1];
+        let mut m = [0.01, 0.1, 0.1, 0.05, 0.04, 0.7];
         monotone(&mut m, &u);
         let w: Vec<f64> = m.iter().zip(&u).map(|(a, b)| (a / b).log2()).collect();
         assert!(w.windows(2).all(|p| p[0] <= p[1] + 1e-12), "{w:?}");
@@ -641,21 +683,21 @@ mod tests {
         let mut patterns: FxHashMap<(usize, Vec<u8>), u64> = FxHashMap::default();
         for bits in 0u8..16 {
             let g: Vec<u8> = (0..4)
-                .map(|f| if bits >> f & 1 == 1 { 4 } else { 0 })
+                .map(|f| if bits >> f & 1 == 1 { 5 } else { 0 })
                 .collect();
             let count: f64 = classes
                 .iter()
                 .map(|(share, agree)| {
                     share
                         * (0..4)
-                            .map(|f| if g[f] == 4 { agree[f] } else { 1.0 - agree[f] })
+                            .map(|f| if g[f] == 5 { agree[f] } else { 1.0 - agree[f] })
                             .product::<f64>()
                 })
                 .sum::<f64>()
                 * n;
             patterns.insert((CROSS, g), count.round() as u64);
         }
-        let u = vec![[0.98, 0.0, 0.0, 0.0, 0.02]; 4];
+        let u = vec![[0.98, 0.0, 0.0, 0.0, 0.0, 0.02]; 4];
         let names: Vec<String> = ["first", "last", "dob", "postcode"]
             .map(String::from)
             .to_vec();
@@ -665,16 +707,16 @@ mod tests {
             "{model:?}"
         );
         assert!(
-            model.m[2][4] > 0.8,
+            model.m[2][5] > 0.8,
             "matches agree on the date of birth: {model:?}"
         );
         assert!(
-            model.probability(CROSS, &[0, 4, 0, 4]) < 0.5,
+            model.probability(CROSS, &[0, 5, 0, 5]) < 0.5,
             "a relative is not a match"
         );
-        assert!(model.probability(CROSS, &[4, 4, 4, 4]) > 0.5);
+        assert!(model.probability(CROSS, &[5, 5, 5, 5]) > 0.5);
         // A missing field moves nothing.
-        assert_eq!(model.weight(&[4, 4, 4, MISSING]), model.weight(&[4, 4, 4]));
+        assert_eq!(model.weight(&[5, 5, 5, MISSING]), model.weight(&[5, 5, 5]));
     }
 
     fn spec(name: &str, group: &str) -> kith_core::encodings::FieldSpec {
@@ -682,6 +724,7 @@ mod tests {
             name: name.into(),
             bits: 64,
             group: group.into(),
+            parts: Vec::new(),
         }
     }
 
@@ -736,25 +779,25 @@ mod tests {
         assert_eq!(c.names(), ["first", "last", "dob"]);
         let mut g = Vec::new();
         let crossed = c.gamma(&d, 0, &d, 1, &mut g);
-        assert_eq!(g, vec![4, 4, 4], "swapped names are compared crosswise");
+        assert_eq!(g, vec![5, 5, 5], "swapped names are compared crosswise");
         assert_eq!(crossed, 1);
         assert!(!c.twin_like(&g, crossed, &d, 0, &d, 1));
         let crossed = c.gamma(&d, 0, &d, 2, &mut g);
         assert_eq!(crossed, 0);
-        assert_eq!(g[1..], [4, 4]);
-        assert!(g[0] < 2, "{g:?}");
+        assert_eq!(g[1..], [5, 5]);
+        assert!(g[0] < 3, "{g:?}");
         assert!(
             c.twin_like(&g, 0, &d, 0, &d, 2),
             "same surname and date of birth, another established forename"
         );
         c.gamma(&d, 0, &d, 3, &mut g);
-        assert_eq!(g, vec![MISSING, 4, 4]);
+        assert_eq!(g, vec![MISSING, 5, 5]);
         assert!(
             c.twin_like(&g, 0, &d, 0, &d, 3),
             "without the forename a twin cannot be told from a duplicate: not merged"
         );
         c.gamma(&d, 0, &d, 4, &mut g);
-        assert_eq!(g[0], 2, "{g:?}");
+        assert_eq!(g[0], 3, "{g:?}");
         assert!(
             !c.twin_like(&g, 0, &d, 0, &d, 4),
             "a rare forename is a typing error, not a twin"
@@ -768,8 +811,8 @@ mod tests {
         // surnames' agreement in the forename's place, and the rule is tried both ways.
         let crossed = c.gamma(&d, 1, &d, 2, &mut g);
         assert_eq!(crossed, 1);
-        assert_eq!(g[0], 4, "{g:?}");
-        assert!(g[1] < 2, "{g:?}");
+        assert_eq!(g[0], 5, "{g:?}");
+        assert!(g[1] < 3, "{g:?}");
         assert!(
             c.twin_like(&g, crossed, &d, 1, &d, 2),
             "twins, one with swapped names"
@@ -807,11 +850,13 @@ mod tests {
 
     #[test]
     fn levels_follow_the_bounds() {
-        assert_eq!(level(1.0), 4);
-        assert_eq!(level(0.99), 4);
-        assert_eq!(level(0.9), 3);
-        assert_eq!(level(0.7), 2);
-        assert_eq!(level(0.6), 1);
-        assert_eq!(level(0.49), 0);
+        assert_eq!(level(1.0), 5);
+        assert_eq!(level(0.99), 5);
+        assert_eq!(level(0.9), 4);
+        assert_eq!(level(0.7), 3);
+        assert_eq!(level(0.6), 2);
+        assert_eq!(level(0.49), 1);
+        assert_eq!(level(0.3), 1);
+        assert_eq!(level(0.29), 0);
     }
 }

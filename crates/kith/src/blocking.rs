@@ -20,6 +20,10 @@ pub enum Transform {
     Initial,
     /// The year of a date (the feature needs the `date` normaliser).
     Year,
+    /// The day and month of a date, in either order (`03/04/1987` and `04/03/1988` both give
+    /// `03-04`), so that a year typed one out or a swapped day and month keep the key (the
+    /// feature needs the `date` normaliser).
+    DayMonth,
     /// The outward code of a postcode (`SW1A 1AA` → `SW1A`; needs the `postcode` normaliser).
     PostcodeDistrict,
     /// The letters that start a postcode (`SW1A 1AA` → `SW`; needs the `postcode` normaliser).
@@ -28,11 +32,12 @@ pub enum Transform {
 
 impl Transform {
     /// Every transform, by its schema name.
-    pub const ALL: [Transform; 6] = [
+    pub const ALL: [Transform; 7] = [
         Transform::Value,
         Transform::Soundex,
         Transform::Initial,
         Transform::Year,
+        Transform::DayMonth,
         Transform::PostcodeDistrict,
         Transform::PostcodeArea,
     ];
@@ -44,6 +49,7 @@ impl Transform {
             Transform::Soundex => "soundex",
             Transform::Initial => "initial",
             Transform::Year => "year",
+            Transform::DayMonth => "day_month",
             Transform::PostcodeDistrict => "postcode_district",
             Transform::PostcodeArea => "postcode_area",
         }
@@ -57,7 +63,7 @@ impl Transform {
     /// The normaliser this transform needs on its feature, if any.
     pub fn needs(self) -> Option<&'static str> {
         match self {
-            Transform::Year => Some("date"),
+            Transform::Year | Transform::DayMonth => Some("date"),
             Transform::PostcodeDistrict | Transform::PostcodeArea => Some("postcode"),
             _ => None,
         }
@@ -67,6 +73,12 @@ impl Transform {
     pub fn apply(self, normalizer: Option<&Normalizer>, raw: &str) -> Option<String> {
         if let (Transform::Year, Some(Normalizer::Date(d))) = (self, normalizer) {
             return d.parse(raw).map(|ymd| format!("{:04}", ymd.year));
+        }
+        if let (Transform::DayMonth, Some(Normalizer::Date(d))) = (self, normalizer) {
+            return d.parse(raw).map(|ymd| {
+                let (lo, hi) = (ymd.day.min(ymd.month), ymd.day.max(ymd.month));
+                format!("{lo:02}-{hi:02}")
+            });
         }
         let value = match normalizer {
             Some(n) => match n.apply(raw) {
@@ -82,8 +94,8 @@ impl Transform {
             Transform::Value => Some(value),
             Transform::Soundex => soundex(value.split_whitespace().next()?),
             Transform::Initial => value.chars().next().map(String::from),
-            // Without a date normaliser there is no year to read.
-            Transform::Year => None,
+            // Without a date normaliser there is no date to read.
+            Transform::Year | Transform::DayMonth => None,
             Transform::PostcodeDistrict => value.split(' ').next().map(str::to_owned),
             Transform::PostcodeArea => {
                 let area: String = value
@@ -171,6 +183,14 @@ mod tests {
             Some("1987")
         );
         assert_eq!(Transform::Year.apply(Some(&date), "31/02/1987"), None);
+        for d in ["03/04/1987", "04/03/1988", "1986-04-03"] {
+            assert_eq!(
+                Transform::DayMonth.apply(Some(&date), d).as_deref(),
+                Some("03-04"),
+                "{d}"
+            );
+        }
+        assert_eq!(Transform::DayMonth.apply(None, "03/04/1987"), None);
         assert_eq!(
             Transform::Soundex
                 .apply(Some(&Normalizer::Name), "Smith-Jones")

@@ -22,6 +22,8 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "exact:nhs_number",
             "block:district_year",
             "block:dob",
+            "block:forename_day_month",
+            "block:forename_district",
             "block:forename_dob",
             "block:names",
             "block:surname_postcode",
@@ -79,7 +81,7 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
     let by_id: BTreeMap<&str, &[String]> = enc
         .rows
         .iter()
-        .map(|r| (map[r[0].as_str()], &r[9..13]))
+        .map(|r| (map[r[0].as_str()], &r[11..15]))
         .collect();
     let smiths: Vec<_> = ["C1001", "C1002", "C1003", "C1004"]
         .iter()

@@ -35,12 +35,14 @@ pub(super) struct FieldEncoder {
 
 impl FieldEncoder {
     /// Set the token's `k` bits in `words` (its positions come from the cache when they can).
-    pub(super) fn add(&self, cache: &mut FieldCache, token: &[u8], words: &mut [u64]) {
+    /// `part` is the token's part of a filter in parts (0 for a filter compared whole); the
+    /// same token bytes always come with the same part.
+    pub(super) fn add(&self, cache: &mut FieldCache, part: usize, token: &[u8], words: &mut [u64]) {
         if !cache.contains_key(token) {
             if cache.len() >= CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert(token.into(), self.positions(token));
+            cache.insert(token.into(), self.positions(part, token));
         }
         if let Some(positions) = cache.get(token) {
             for &bit in positions.iter() {
@@ -51,8 +53,9 @@ impl FieldEncoder {
 
     /// The token's `k` bit positions: `a + i·b (mod bits)` from the first two words of its HMAC
     /// (double hashing), or each drawn from 32 bits of its HMAC, continued as HMAC(token, 0x1f, j)
-    /// for `j = 1, 2, …` (random hashing).
-    fn positions(&self, token: &[u8]) -> Box<[u16]> {
+    /// for `j = 1, 2, …` (random hashing). In a filter in parts, positions are taken within the
+    /// token's part.
+    fn positions(&self, part: usize, token: &[u8]) -> Box<[u16]> {
         let digest = |extra: Option<u8>| {
             let mut m = self.mac.clone();
             m.update(token);
@@ -61,7 +64,9 @@ impl FieldEncoder {
             }
             m.finalize().into_bytes()
         };
-        let bits = u64::from(self.bits);
+        let parts = self.tokens.parts().len().max(1) as u64;
+        let bits = u64::from(self.bits) / parts;
+        let offset = bits * part as u64;
         let d = digest(None);
         let word = |d: &[u8], i: usize| {
             let mut w = [0u8; 8];
@@ -72,7 +77,7 @@ impl FieldEncoder {
             FieldHash::Double => {
                 let (a, b) = (word(&d, 0), word(&d, 1) | 1);
                 (0..u64::from(self.k))
-                    .map(|i| (a.wrapping_add(i.wrapping_mul(b)) % bits) as u16)
+                    .map(|i| (offset + a.wrapping_add(i.wrapping_mul(b)) % bits) as u16)
                     .collect()
             }
             FieldHash::Random => {
@@ -86,7 +91,7 @@ impl FieldEncoder {
                         }
                         let mut w = [0u8; 4];
                         w.copy_from_slice(chunk);
-                        out.push((u64::from(u32::from_be_bytes(w)) % bits) as u16);
+                        out.push((offset + u64::from(u32::from_be_bytes(w)) % bits) as u16);
                     }
                     j += 1;
                     block = digest(Some(j));
@@ -172,6 +177,54 @@ pub(super) fn date_part_tokens(
     true
 }
 
+/// Call `add` with each token of `value`'s `"date_parts"` filter (as clkhash formats a date): the
+/// year part's tokens (tagged `Y…`) are the year and, twice each, every year from one before to
+/// one after it; the day-and-month part's are the month, the day, three times the day and month
+/// as an unordered pair, and the month with each day from one before to one after the day.
+/// False when `value` is not such a date.
+pub(super) fn date_split_tokens(
+    value: &str,
+    bytes: &mut Vec<u8>,
+    mut add: impl FnMut(&[u8]),
+) -> bool {
+    let Some((y, m, d)) = date_parts(value) else {
+        return false;
+    };
+    let (Ok(year), Ok(day)) = (y.parse::<i32>(), d.parse::<u32>()) else {
+        return false;
+    };
+    let (lo, hi) = if m <= d { (m, d) } else { (d, m) };
+    let mut emit = |tag: &str, a: &str, b: &str| {
+        bytes.clear();
+        bytes.extend_from_slice(tag.as_bytes());
+        bytes.extend_from_slice(a.as_bytes());
+        bytes.push(b'/');
+        bytes.extend_from_slice(b.as_bytes());
+        add(bytes);
+    };
+    emit("Y:", y, "");
+    for near in [year - 1, year, year + 1] {
+        let near = near.to_string();
+        emit("Ya:", &near, "");
+        emit("Yb:", &near, "");
+    }
+    emit("m:", m, "");
+    emit("d:", d, "");
+    for tag in ["md1:", "md2:", "md3:"] {
+        emit(tag, lo, hi);
+    }
+    for near in [day.saturating_sub(1), day, day + 1] {
+        emit("dw:", m, &near.to_string());
+    }
+    true
+}
+
+/// Which part of a `"date_parts"` filter a token of [`date_split_tokens`] belongs in: 0 for the
+/// year's, 1 for the day and month's.
+pub(super) fn date_part_of(token: &[u8]) -> usize {
+    usize::from(!token.starts_with(b"Y"))
+}
+
 /// Token bytes → its bit positions in a field-level filter.
 pub(super) type FieldCache = FxHashMap<Box<[u8]>, Box<[u16]>>;
 
@@ -208,9 +261,11 @@ impl Encoder {
                 transform.apply(self.features[i].normalizer.as_ref(), input.features[i])
             });
             let salted = &mut work.salted;
+            let split = !f.tokens.parts().is_empty();
             let made = source.each_token(raw, &mut work.tokens, &mut work.token_bytes, |t| {
+                let part = if split { date_part_of(t) } else { 0 };
                 match &salt {
-                    None => f.add(cache, t, words),
+                    None => f.add(cache, part, t, words),
                     Some(s) => {
                         // A missing salt is a salt of its own, unlike any value.
                         salted.clear();
@@ -219,7 +274,7 @@ impl Encoder {
                         }
                         salted.push(0x1f);
                         salted.extend_from_slice(t);
-                        f.add(cache, salted, words);
+                        f.add(cache, part, salted, words);
                     }
                 }
             });
@@ -273,6 +328,7 @@ impl FilterSource<'_> {
                 }
             }
             FieldTokens::Date => return date_part_tokens(&value, bytes, add),
+            FieldTokens::DateParts => return date_split_tokens(&value, bytes, add),
         }
         true
     }

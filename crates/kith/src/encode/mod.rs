@@ -538,6 +538,7 @@ impl Encoder {
                     name: f.feature.clone(),
                     bits: f.encoded_bits(),
                     group: f.group.clone(),
+                    parts: f.tokens.parts().iter().map(|&p| p.to_owned()).collect(),
                 })
                 .collect(),
             twins: schema

@@ -556,6 +556,65 @@ fn date_field_filters_keep_swaps_and_day_errors_close_and_other_years_far() {
     }
 }
 
+/// `"tokens": "date_parts"`: the year and the day and month go to the two halves of the filter,
+/// so that each can be compared alone. A year one out keeps the year half close (and the day and
+/// month half whole); two years out, less; a swapped day and month or a day one out keep the
+/// day-and-month half part way; another day and month leaves it far.
+#[test]
+fn date_parts_filters_keep_year_slips_and_day_month_slips_apart() {
+    let schema = Schema::from_json_str(
+        r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
+          "features": [{"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"},
+            "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}}],
+          "kith": {"version": 1, "normalize": {"dob": "date"},
+            "fields": {"dob": {"bits": 512, "k": 4, "tokens": "date_parts", "hash": "random"}}}}"#,
+    )
+    .expect("schema");
+    let secret = Secret::new(b"date secret".to_vec()).expect("secret");
+    let e = Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder");
+    let mut s = Scratch::default();
+    let mut filter = |v: &str| {
+        let input = RecordInput {
+            features: &[v],
+            exact: &[],
+            local_id: None,
+        };
+        e.encode(&mut s, &input).expect("encodes").fields[0]
+            .clone()
+            .unwrap_or_else(|| panic!("no filter for {v}"))
+    };
+    let dice = |a: &[u8], b: &[u8]| {
+        let ones = |x: &[u8]| x.iter().map(|b| b.count_ones()).sum::<u32>();
+        let both: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
+        2.0 * f64::from(both) / f64::from(ones(a) + ones(b))
+    };
+    // (year half, day-and-month half) Dice of two dates.
+    let mut parts = |a: &str, b: &str| {
+        let (fa, fb) = (filter(a), filter(b));
+        assert_eq!(fa.len(), 64);
+        (dice(&fa[..32], &fb[..32]), dice(&fa[32..], &fb[32..]))
+    };
+    for (a, b, year, day_month) in [
+        ("03/02/1970", "03/02/1970", 1.0..=1.0, 1.0..=1.0),
+        ("03/02/1970", "03/02/1971", 0.45..=0.75, 1.0..=1.0),
+        ("25/06/1956", "25/06/1955", 0.45..=0.75, 1.0..=1.0),
+        ("25/06/1956", "25/06/1958", 0.15..=0.45, 1.0..=1.0),
+        ("25/06/1956", "25/06/1976", 0.0..=0.2, 1.0..=1.0),
+        ("03/02/1970", "02/03/1970", 1.0..=1.0, 0.25..=0.55),
+        ("25/06/1956", "26/06/1956", 1.0..=1.0, 0.25..=0.55),
+        // One month in common: one token of eight, and chance collisions of the others' bits.
+        ("25/06/1956", "11/06/1956", 1.0..=1.0, 0.0..=0.35),
+        ("25/06/1956", "14/09/1956", 1.0..=1.0, 0.0..=0.3),
+    ] {
+        let (y, dm) = parts(a, b);
+        assert!(year.contains(&y), "{a} and {b}: year half {y}");
+        assert!(
+            day_month.contains(&dm),
+            "{a} and {b}: day-and-month half {dm}"
+        );
+    }
+}
+
 #[test]
 fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
     let schema = Schema::from_json_str(SCHEMA).expect("schema");

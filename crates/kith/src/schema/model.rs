@@ -450,6 +450,15 @@ pub enum FieldTokens {
     /// most three (about 0.38). Positional characters, the CLK's tokens, rate a year one digit
     /// out (1940 for 1945) as close as a day one out.
     Date,
+    /// A date in two parts compared apart (`"date_parts"`): the year in the filter's first half,
+    /// the day and month in its second. The year part holds the year and, twice each, the years
+    /// from one before to one after it: a year one out keeps four of seven tokens (part Dice about
+    /// 0.57), two out two (0.29). The day-and-month part holds the month, the day, three times the
+    /// two as an unordered pair, and the month with each of the day's neighbours: swapped day and
+    /// month, or a day one out, keep three of eight (about 0.4), a shared month or day alone one.
+    /// A year typed one out with the right day and month, which one filter of the whole date
+    /// cannot tell from a stranger born that year, is then evidence for a match.
+    DateParts,
 }
 
 impl FieldTokens {
@@ -458,6 +467,15 @@ impl FieldTokens {
         match self {
             FieldTokens::Clk => "clk",
             FieldTokens::Date => "date",
+            FieldTokens::DateParts => "date_parts",
+        }
+    }
+
+    /// The names of the parts the filter is cut into, compared apart (empty: compared whole).
+    pub fn parts(self) -> &'static [&'static str] {
+        match self {
+            FieldTokens::DateParts => &["year", "day_month"],
+            FieldTokens::Clk | FieldTokens::Date => &[],
         }
     }
 }

@@ -438,15 +438,16 @@ pub(super) fn parse_fields(
             Some(t) => match as_str(t, &fp.key("tokens"))? {
                 "clk" => FieldTokens::Clk,
                 "date" if matches!(hashing.format, Format::Date(_)) => FieldTokens::Date,
-                "date" => {
+                "date_parts" if matches!(hashing.format, Format::Date(_)) => FieldTokens::DateParts,
+                t @ ("date" | "date_parts") => {
                     return Err(fp.key("tokens").err(format!(
-                        "\"date\" tokens need a date feature; {feature:?} is not one"
+                        "{t:?} tokens need a date feature; {feature:?} is not one"
                     )));
                 }
                 other => {
-                    return Err(fp
-                        .key("tokens")
-                        .err(format!("expected \"clk\" or \"date\", found {other:?}")));
+                    return Err(fp.key("tokens").err(format!(
+                        "expected \"clk\", \"date\" or \"date_parts\", found {other:?}"
+                    )));
                 }
             },
         };
@@ -519,6 +520,32 @@ pub(super) fn parse_fields(
                  or fewer)",
                 filter.encoded_bits()
             )));
+        }
+        if !filter.tokens.parts().is_empty() {
+            // Folding, rule 90, rehashing and balancing mix bits across the whole filter, so
+            // its parts could no longer be compared apart.
+            if filter.transforms() != (0, false, None, false) {
+                return Err(fp.key("tokens").err(
+                    "a filter in parts cannot be folded, rule-90'd, rehashed or balanced (its \
+                     parts are compared apart); use \"hash\": \"random\", \"blip\" or \"salt\"",
+                ));
+            }
+            let parts = filter.tokens.parts().len() as u32;
+            if !filter.bits.is_multiple_of(64 * parts) {
+                return Err(fp.key("bits").err(format!(
+                    "a filter in {parts} parts needs a multiple of {} bits, found {}",
+                    64 * parts,
+                    filter.bits
+                )));
+            }
+        }
+        if out.iter().any(|o| {
+            o.group == filter.group
+                && !(o.tokens.parts().is_empty() && filter.tokens.parts().is_empty())
+        }) {
+            return Err(fp
+                .key("group")
+                .err("a filter in parts has a key group of its own"));
         }
         if let Some(other) = out
             .iter()

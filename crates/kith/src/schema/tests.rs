@@ -386,3 +386,48 @@ fn id_column_does_not_change_the_fingerprint() {
     );
     assert_eq!(a.fingerprint(), b.fingerprint());
 }
+
+/// A `"date_parts"` filter is compared part by part, so it cannot be folded, rule-90'd,
+/// rehashed or balanced (each mixes bits across the parts), must cut into whole words, and keeps
+/// a key group of its own; the demo schema's dob filter is one.
+#[test]
+fn date_parts_filters_refuse_what_would_mix_their_parts() {
+    let demo: Value =
+        serde_json::from_str(include_str!("../../data/demo-schema.json")).expect("demo JSON");
+    let s = Schema::from_value(&demo).expect("the demo schema loads");
+    let dob = s
+        .kith()
+        .fields
+        .iter()
+        .find(|f| f.feature == "dob")
+        .expect("a dob filter");
+    assert_eq!(dob.tokens, FieldTokens::DateParts);
+    assert_eq!(dob.tokens.parts(), ["year", "day_month"]);
+    for (change, path) in [
+        (json!({"fold": 1}), "$.kith.fields.dob.tokens"),
+        (json!({"rule90": true}), "$.kith.fields.dob.tokens"),
+        (
+            json!({"rehash": {"window": 8, "step": 6, "k": 3}}),
+            "$.kith.fields.dob.tokens",
+        ),
+        (json!({"balance": true}), "$.kith.fields.dob.tokens"),
+        (json!({"bits": 192}), "$.kith.fields.dob.bits"),
+        (
+            json!({"bits": 256, "group": "name"}),
+            "$.kith.fields.given_name.group",
+        ),
+    ] {
+        let mut doc = demo.clone();
+        for (k, v) in change.as_object().expect("object") {
+            doc["kith"]["fields"]["dob"][k] = v.clone();
+        }
+        assert_eq!(err(doc).path, path, "{change}");
+    }
+    let mut doc = demo.clone();
+    doc["kith"]["fields"]["dob"]["blip"] = json!(4.0);
+    assert!(Schema::from_value(&doc).is_ok(), "noise is per bit");
+    let mut doc = demo;
+    doc["features"][0]["format"] = json!({"type": "string"});
+    doc["kith"]["fields"]["given_name"]["tokens"] = json!("date_parts");
+    assert!(err(doc).message.contains("need a date feature"));
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Why true pairs were missed (and wrong pairs made) on a `kith synth` population: each missed
+cross-source pair of records of one person is compared on the raw extracts, and counted by what
+differs between the two rows (date of birth: year one out, day and month swapped, a day or month
+one out, missing; surname; forename; postcode; sex missing). A pair can show several causes.
+
+    python3 benches/miss_causes.py DIR [OUT]   (DIR from benches/synth_quality.sh; OUT, the link
+                                                output folder in DIR, default "out")
+
+Reads DIR/<source>.csv, DIR/<source>-map.csv, DIR/truth.csv and DIR/OUT/clusters.csv; when
+DIR/OUT/review.csv and links.csv are there (run `kith link` with a low --review-threshold), each
+missed pair is also counted by the score it got, or as never a candidate.
+"""
+import os
+import collections
+import csv
+import itertools
+import sys
+
+w = sys.argv[1]
+out = sys.argv[2] if len(sys.argv) > 2 else "out"
+MONTHS = {m: i + 1 for i, m in enumerate(
+    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
+
+
+def parse_dob(s):
+    s = s.strip()
+    if not s:
+        return None
+    if "/" in s:
+        d, m, y = s.split("/")
+    elif s[:4].isdigit() and "-" in s:
+        y, m, d = s.split("-")
+    else:
+        d, m, y = s.split("-")
+        m = MONTHS[m]
+    return int(y), int(m), int(d)
+
+
+def row_of(source, r):
+    """(forename, surname, dob, sex, postcode) of a raw row, by the agency's columns."""
+    if source == "police":
+        sur, _, fore = r["NAME"].partition(", ")
+        return fore, sur, parse_dob(r["DOB"]), None, r["LAST_KNOWN_POSTCODE"]
+    if source == "health":
+        return r["given"], r["family"], parse_dob(r["birth_date"]), r["sex_code"], r["post_code"]
+    sex = r.get("sex", r.get("gender"))
+    return r["forename"], r["surname"], parse_dob(r["dob"]), sex, r["postcode"]
+
+
+rows = {}
+for s in ("council", "health", "police", "school"):
+    local = {}
+    enc = "cp1252" if s == "police" else "utf-8"
+    with open(f"{w}/{s}.csv", encoding=enc) as f:
+        for r in csv.DictReader(f):
+            local[next(iter(r.values()))] = row_of(s, r)
+    with open(f"{w}/{s}-map.csv") as f:
+        for r in csv.DictReader(f):
+            rows[(s, r["token"])] = local[r["local_id"]]
+
+entity = {}
+with open(f"{w}/truth.csv") as f:
+    for r in csv.DictReader(f):
+        entity[(r["source"], r["token"])] = r["entity"]
+cluster = {}
+with open(f"{w}/{out}/clusters.csv") as f:
+    for r in csv.DictReader(f):
+        cluster[(r["source"], r["token"])] = r["entity_id"]
+
+
+def norm(x):
+    return "".join(c for c in x.lower() if c.isalnum())
+
+
+def causes(a, b):
+    fa, sa, da, xa, pa = a
+    fb, sb, db, xb, pb = b
+    c = []
+    if da is None or db is None:
+        c.append("dob missing")
+    elif da != db:
+        (ya, ma, dda), (yb, mb, ddb) = da, db
+        if (ma, dda) == (mb, ddb) and abs(ya - yb) == 1:
+            c.append("dob year one out")
+        elif ya == yb and (ma, dda) == (ddb, mb):
+            c.append("dob day/month swapped")
+        elif ya == yb and ((ma == mb and abs(dda - ddb) == 1) or (dda == ddb and abs(ma - mb) == 1)):
+            c.append("dob day or month one out")
+        else:
+            c.append("dob other")
+    if norm(sa) != norm(sb):
+        if not sa or not sb:
+            c.append("surname missing")
+        elif norm(sa) == norm(fb) or norm(sb) == norm(fa):
+            c.append("names swapped")
+        else:
+            c.append("surname differs")
+    fa_, fb_ = norm(fa.split(" ")[0]) if fa else "", norm(fb.split(" ")[0]) if fb else ""
+    if norm(fa) != norm(fb):
+        if not fa or not fb:
+            c.append("forename missing")
+        elif fa_ == fb_:
+            c.append("middle name")
+        elif "names swapped" not in c:
+            c.append("forename differs")
+    if not pa or not pb:
+        c.append("postcode missing")
+    elif norm(pa) != norm(pb):
+        c.append("postcode differs")
+    if xa is None or xb is None or not xa or not xb:
+        c.append("sex missing")
+    return c or ["no difference"]
+
+
+score = {}
+for name in ("review.csv", "links.csv"):
+    path = f"{w}/{out}/{name}"
+    if os.path.exists(path):
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                a, b = (r["source_a"], r["token_a"]), (r["source_b"], r["token_b"])
+                score[tuple(sorted((a, b)))] = float(r["score"])
+bands = collections.Counter()
+
+by_person = collections.defaultdict(list)
+for k, e in entity.items():
+    if k in rows:
+        by_person[e].append(k)
+missed = collections.Counter()
+missed_pairs = 0
+pairs = 0
+single = collections.Counter()
+by_sources = collections.Counter()
+for e, recs in by_person.items():
+    for a, b in itertools.combinations(sorted(recs), 2):
+        if a[0] == b[0]:
+            continue
+        pairs += 1
+        if cluster.get(a) is not None and cluster.get(a) == cluster.get(b):
+            continue
+        missed_pairs += 1
+        if score:
+            sc = score.get((a, b))
+            bands["never scored (not a candidate, or under the review threshold)" if sc is None
+                  else "0.5 or more (a link the solver left out)" if sc >= 0.5
+                  else f"{min(int(sc * 10), 4) / 10:.1f}-{min(int(sc * 10), 4) / 10 + 0.1:.1f}"] += 1
+        by_sources["-".join(sorted((a[0], b[0])))] += 1
+        c = causes(rows[a], rows[b])
+        for x in c:
+            missed[x] += 1
+        single[" + ".join(sorted(c))] += 1
+print(f"{missed_pairs} of {pairs} cross-source pairs missed")
+print("by sources:", ", ".join(f"{k} {v}" for k, v in by_sources.most_common()))
+print("each cause (a pair may show several):")
+for k, v in missed.most_common():
+    print(f"  {v:6d} {100 * v / max(missed_pairs, 1):5.1f}%  {k}")
+if bands:
+    print("by score:")
+    for k, v in sorted(bands.items()):
+        print(f"  {v:6d}  {k}")
+print("commonest combinations:")
+for k, v in single.most_common(15):
+    print(f"  {v:6d}  {k}")
