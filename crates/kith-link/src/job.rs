@@ -400,6 +400,7 @@ impl LinkJob {
             stats: merged.stats,
             collected_at: merged.collected_at,
             model: None,
+            comparator: None,
             twins: Vec::new(),
         };
         let review = options.review.filter(|&r| r < threshold);

@@ -117,6 +117,8 @@ pub struct Candidates {
     pub collected_at: f64,
     /// The field scoring model, when pairs were scored field by field.
     pub model: Option<Model>,
+    /// The comparator, with its value counts, when pairs were scored field by field.
+    pub comparator: Option<Comparator>,
     /// Pairs within one source that look like twins: never merged, listed for review.
     pub twins: Vec<Candidate>,
 }
@@ -224,7 +226,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             }
             let mut p = found[n];
             let crossed = cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
-            p.score = model.probability(pair_kind(i, j), &g);
+            p.score = cmp.probability(&model, pair_kind(i, j), &g, da, p.a as usize);
             if p.score < keep_at {
                 continue;
             }
@@ -253,6 +255,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     let mut c = scan_pairs(datasets, opts, &scan)?;
     c.collected_at = keep_at;
     c.model = Some(model);
+    c.comparator = Some(cmp);
     let mut twins = twins
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -512,6 +515,7 @@ fn scan_pairs(
         stats,
         collected_at: collect_at,
         model: None,
+        comparator: None,
         twins: Vec::new(),
     })
 }
@@ -898,7 +902,7 @@ pub fn pairs_completeness(
     // With field scoring the reference is the pairs all-pairs scoring would link: CLK Dice at
     // the floor, then match probability at the threshold.
     let model = candidates.model.as_ref();
-    let cmp = model.and_then(|_| Comparator::new(first, first).map(|c| c.with_kernel(opts.kernel)));
+    let cmp = candidates.comparator.as_ref();
     let clk_floor = Scorer::new(opts.candidate_floor, first.bits());
     let k = match model {
         Some(_) => Keep::new(&clk_floor, &clk_floor),
@@ -945,9 +949,9 @@ pub fn pairs_completeness(
                             if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
                                 continue;
                             }
-                            if let (Some(m), Some(c)) = (model, &cmp) {
+                            if let (Some(m), Some(c)) = (model, cmp) {
                                 c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
-                                if m.probability(weigh::CROSS, &g) < threshold {
+                                if c.probability(m, weigh::CROSS, &g, a, p.a as usize) < threshold {
                                     continue;
                                 }
                             }

@@ -17,6 +17,11 @@
 //! the two records are one person, given the model. Pairs at 0.5 or above are more likely than not
 //! to be matches, which is the threshold kith suggests.
 //!
+//! Agreement on a value is then weighed by how common the value is (a term-frequency adjustment,
+//! see [`Comparator::tf_adjustment`]): the linkage party counts equal filters, which it sees
+//! anyway, so that two records sharing a forename one person in ten thousand has count for more
+//! than two sharing the commonest one.
+//!
 //! Everything is a pure function of the datasets, so results do not depend on the thread count.
 
 use rayon::prelude::*;
@@ -53,11 +58,37 @@ pub struct Comparator {
     swaps: Vec<(usize, usize)>,
     /// The twin rule: the positions of the fields that may differ, and of those twins share.
     twin: Option<(Vec<usize>, Vec<usize>)>,
-    /// Per differing field of the twin rule, hashes of every record's value, sorted (to count how
-    /// often a value occurs); empty when not counted.
-    differ_values: Vec<Vec<u64>>,
+    /// Per compared field, how often each value occurs among all records; empty when not
+    /// counted (see [`Comparator::with_value_counts`]).
+    values: Vec<Values>,
     kernel: Kernel,
 }
+
+/// How often each value of one field occurs: (value hash, records), sorted by hash.
+#[derive(Debug, Clone, Default)]
+struct Values {
+    counts: Vec<(u64, u32)>,
+    /// Records with a value.
+    present: u64,
+    /// True when values repeat enough for their frequencies to mean something: a filter with
+    /// noise (BLIP) gives nearly every record a value of its own.
+    informative: bool,
+}
+
+impl Values {
+    fn count(&self, h: u64) -> usize {
+        match self.counts.binary_search_by_key(&h, |&(x, _)| x) {
+            Ok(i) => self.counts[i].1 as usize,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// Term-frequency adjustments are bounded (in bits): a value seen once in a small extract is not
+/// a certainty, and a very common one not a disagreement.
+const TF_BOUND: f64 = 6.0;
+/// Values are informative when at least this share of records share theirs with another record.
+const TF_SHARED: f64 = 0.5;
 
 /// The twin rule, in levels and counts. The shared fields "agree" from this level (Dice 0.5 or
 /// more, so that a typing error in a shared surname does not hide twins).
@@ -162,7 +193,7 @@ impl Comparator {
             parts,
             swaps,
             twin,
-            differ_values: Vec::new(),
+            values: Vec::new(),
             kernel: Kernel::Portable,
         })
     }
@@ -173,15 +204,13 @@ impl Comparator {
         self
     }
 
-    /// Count the values of the twin rule's differing fields over `datasets`, so that
-    /// [`Comparator::twin_like`] can tell an established name from a typing error.
+    /// Count every compared field's values over `datasets`, so that [`Comparator::twin_like`]
+    /// can tell an established name from a typing error and [`Comparator::probability`] can
+    /// weigh agreement on a rare value above agreement on a common one.
     pub fn with_value_counts(mut self, datasets: &[Dataset]) -> Comparator {
-        let Some((differ, _)) = &self.twin else {
-            return self;
-        };
-        self.differ_values = differ
-            .iter()
-            .map(|&slot| {
+        self.values = (0..self.fields.len())
+            .into_par_iter()
+            .map(|slot| {
                 let (f, part) = (self.fields[slot].0, self.parts[slot]);
                 let mut v: Vec<u64> = datasets
                     .iter()
@@ -193,10 +222,64 @@ impl Comparator {
                     })
                     .collect();
                 v.sort_unstable();
-                v
+                let present = v.len() as u64;
+                let mut counts: Vec<(u64, u32)> = Vec::new();
+                for h in v {
+                    match counts.last_mut() {
+                        Some((x, c)) if *x == h => *c += 1,
+                        _ => counts.push((h, 1)),
+                    }
+                }
+                let single = counts.iter().filter(|&&(_, c)| c == 1).count() as u64;
+                Values {
+                    counts,
+                    present,
+                    informative: present > 0
+                        && (present - single) as f64 >= TF_SHARED * present as f64,
+                }
             })
             .collect();
         self
+    }
+
+    /// The term-frequency adjustment of a comparison vector, in bits: for each field agreeing at
+    /// the top level on an informative field, `log2(u / p)` where `u` is the model's chance that
+    /// a random pair agrees there and `p` the share of records holding this value (a random
+    /// record's chance to agree with it), bounded by [`TF_BOUND`]. Agreement on a name one
+    /// person in ten thousand has says more than agreement on the commonest name; the model's
+    /// weight is their average. 0 when values were not counted.
+    pub fn tf_adjustment(&self, model: &Model, gamma: &[u8], a: &Dataset, ra: usize) -> f64 {
+        if self.values.is_empty() {
+            return 0.0;
+        }
+        let top = (NLEVELS - 1) as u8;
+        let mut adj = 0.0;
+        for (slot, &g) in gamma.iter().enumerate() {
+            let v = &self.values[slot];
+            if g != top || !v.informative {
+                continue;
+            }
+            let (f, part) = (self.fields[slot].0, self.parts[slot]);
+            let n = v.count(value_hash(filter(a, ra, f, part).0)).max(1);
+            let p = n as f64 / v.present as f64;
+            adj += (model.u[slot][NLEVELS - 1] / p)
+                .log2()
+                .clamp(-TF_BOUND, TF_BOUND);
+        }
+        adj
+    }
+
+    /// The match probability of records `ra` of `a` and `rb` of `b` (a pair of kind `kind`)
+    /// whose comparison vector is `gamma`: the model's, with the term-frequency adjustment.
+    pub fn probability(
+        &self,
+        model: &Model,
+        kind: usize,
+        gamma: &[u8],
+        a: &Dataset,
+        ra: usize,
+    ) -> f64 {
+        model.probability_adjusted(kind, gamma, self.tf_adjustment(model, gamma, a, ra))
     }
 
     /// How many records carry, in the `k`-th differing field of the twin rule, the value that
@@ -204,18 +287,13 @@ impl Comparator {
     /// of one key group share a key, so a forename found in the surname field (swapped names)
     /// is counted among the forenames.
     fn value_count(&self, k: usize, d: &Dataset, r: usize, f: usize) -> usize {
-        let Some(values) = self.differ_values.get(k) else {
+        let Some(&slot) = self.twin.as_ref().and_then(|(differ, _)| differ.get(k)) else {
             return usize::MAX;
         };
-        let part = self
-            .twin
-            .as_ref()
-            .and_then(|(differ, _)| differ.get(k))
-            .and_then(|&slot| self.parts[slot]);
-        let h = value_hash(filter(d, r, f, part).0);
-        let lo = values.partition_point(|&x| x < h);
-        let hi = values.partition_point(|&x| x <= h);
-        hi - lo
+        let Some(values) = self.values.get(slot) else {
+            return usize::MAX;
+        };
+        values.count(value_hash(filter(d, r, f, self.parts[slot]).0))
     }
 
     /// True when the pair looks like twins under the schema's twin rule: every shared field
@@ -407,7 +485,13 @@ impl Model {
 
     /// The match probability of a comparison vector of a pair of kind `kind`.
     pub fn probability(&self, kind: usize, gamma: &[u8]) -> f64 {
-        let w = self.weight(gamma) - self.even_weight(kind);
+        self.probability_adjusted(kind, gamma, 0.0)
+    }
+
+    /// The match probability of a comparison vector of a pair of kind `kind` whose weight is
+    /// moved by `adjustment` bits (see [`Comparator::tf_adjustment`]).
+    pub fn probability_adjusted(&self, kind: usize, gamma: &[u8], adjustment: f64) -> f64 {
+        let w = self.weight(gamma) + adjustment - self.even_weight(kind);
         // λ·2^w' / (λ·2^w' + 1 − λ) = 1 / (1 + 2^-(w − even)).
         1.0 / (1.0 + (-w).exp2())
     }
@@ -820,6 +904,69 @@ mod tests {
         assert!(
             !c.twin_like(&g, 0, &d, 1, &d, 2),
             "taken as compared, the surnames would differ"
+        );
+    }
+
+    /// Agreeing on a rare forename is stronger evidence than agreeing on the commonest: the
+    /// term-frequency adjustment moves the weight by how rare the shared value is, and does
+    /// nothing for a field whose values never repeat (noise makes every filter its own).
+    #[test]
+    fn rare_shared_values_weigh_more_than_common_ones() {
+        let (common, rare, smith, dob) = (0x0f0f_u64, 0xf000_0f00_u64, 0xf0f0_0000_u64, 0x11u64);
+        let mut records = vec![
+            [Some(rare), Some(smith), Some(dob)],
+            [Some(rare), Some(smith), Some(dob)],
+            [Some(common), Some(smith), Some(dob)],
+            [Some(common), Some(smith), Some(dob)],
+        ];
+        for n in 0..40u64 {
+            // Surnames and dates of birth of their own; a forename most share.
+            records.push([Some(common), Some(n << 40 | 0xff), Some(n << 20 | 0xf)]);
+        }
+        let d = people(&records);
+        let c = Comparator::new(&d, &d)
+            .expect("shared fields")
+            .with_value_counts(std::slice::from_ref(&d));
+        let model = Model {
+            names: c.names().to_vec(),
+            m: vec![[0.01, 0.01, 0.01, 0.01, 0.01, 0.95]; 3],
+            u: vec![[0.9, 0.02, 0.02, 0.02, 0.02, 0.02]; 3],
+            prior: [0.01, 0.01],
+            candidate_share: [0.1, 0.1],
+            fitted: [100, 100],
+            random_pairs: 1000,
+            iterations: 1,
+            weights: vec![
+                std::array::from_fn(
+                    |l| (0.95f64 / 0.02).log2() * f64::from(u8::from(l == 5))
+                );
+                3
+            ],
+            even: [6.6, 6.6],
+        };
+        let mut g = Vec::new();
+        c.gamma(&d, 0, &d, 1, &mut g);
+        assert_eq!(g, [5, 5, 5]);
+        let rare_adj = c.tf_adjustment(&model, &g, &d, 0);
+        c.gamma(&d, 2, &d, 3, &mut g);
+        let common_adj = c.tf_adjustment(&model, &g, &d, 2);
+        assert!(rare_adj > common_adj + 3.0, "{rare_adj} {common_adj}");
+        assert!(c.probability(&model, CROSS, &g, &d, 2) < c.probability(&model, CROSS, &g, &d, 0));
+        // Unique values everywhere (as noise makes them): no adjustment.
+        let unique: Vec<[Option<u64>; 3]> = (0..40u64)
+            .map(|n| [Some(n << 8 | 1), Some(n << 30 | 2), Some(n << 50 | 4)])
+            .collect();
+        let u = people(&unique);
+        let cu = Comparator::new(&u, &u)
+            .expect("shared fields")
+            .with_value_counts(std::slice::from_ref(&u));
+        assert_eq!(cu.tf_adjustment(&model, &[5, 5, 5], &u, 0), 0.0);
+        assert_eq!(
+            Comparator::new(&d, &d)
+                .expect("fields")
+                .tf_adjustment(&model, &[5, 5, 5], &d, 0),
+            0.0,
+            "values not counted"
         );
     }
 
