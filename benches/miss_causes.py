@@ -60,9 +60,16 @@ for s in ("council", "health", "police", "school"):
             rows[(s, r["token"])] = local[r["local_id"]]
 
 entity = {}
+household = {}
 with open(f"{w}/truth.csv") as f:
     for r in csv.DictReader(f):
         entity[(r["source"], r["token"])] = r["entity"]
+        household[r["entity"]] = r["household"]
+twin = set()
+with open(f"{w}/truth-local.csv") as f:
+    for r in csv.DictReader(f):
+        if r.get("multiple_birth") == "1":
+            twin.add(r["person"])
 cluster = {}
 with open(f"{w}/{out}/clusters.csv") as f:
     for r in csv.DictReader(f):
@@ -162,3 +169,24 @@ if bands:
 print("commonest combinations:")
 for k, v in single.most_common(15):
     print(f"  {v:6d}  {k}")
+
+# Wrong merges: pairs of records of two people put in one entity.
+members = collections.defaultdict(list)
+for k, c in cluster.items():
+    if k in entity:
+        members[c].append(k)
+wrong = collections.Counter()
+for recs in members.values():
+    for a, b in itertools.combinations(sorted(recs), 2):
+        ea, eb = entity[a], entity[b]
+        if ea == eb:
+            continue
+        kind = "cross-source" if a[0] != b[0] else "within-source"
+        if ea in twin and eb in twin and household[ea] == household[eb]:
+            wrong[f"{kind}: twins (or triplets)"] += 1
+        elif household[ea] == household[eb]:
+            wrong[f"{kind}: one household"] += 1
+        else:
+            wrong[f"{kind}: other households"] += 1
+print("wrong merges (record pairs of two people in one entity):",
+      ", ".join(f"{k} {v}" for k, v in sorted(wrong.items())) or "none")

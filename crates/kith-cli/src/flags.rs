@@ -166,7 +166,8 @@ pub(crate) struct DemoArgs {
 const SYNTH_EXAMPLES: &str = "\
 Examples:
   # 20,000 people: council.csv, health.csv, police.csv (Windows-1252), school.csv, a column
-  # mapping for each, truth-local.csv (source, local_id, person, household) and households.csv:
+  # mapping for each, truth-local.csv (source, local_id, person, household, criteria,
+  # multiple_birth) and households.csv:
   kith synth --people 20000 --output synthetic/
 
   # Another population of the same size:
@@ -233,6 +234,14 @@ pub(crate) enum ScoringArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SolverArg {
+    /// Groups join when at least half the pairs across them are candidates.
+    Evidence,
+    /// Groups join only when every pair across them is a candidate.
+    Anonlink,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BlockingArg {
     /// Every pair when there are at most 30 million (about a second); otherwise keyed blocking
     /// keys when the encodings carry them (plus LSH without field filters), else LSH.
@@ -295,6 +304,12 @@ pub(crate) struct LinkArgs {
     /// Also find duplicates within each holder's records and let them share an entity.
     #[arg(long)]
     pub(crate) dedupe: bool,
+
+    /// When two groups of records join: when most pairs across them are candidates (evidence),
+    /// or only when every pair is, as anonlink's greedy solver asks (anonlink: its groups
+    /// exactly). Pairs within one holder's records must be candidates either way.
+    #[arg(long, value_enum, default_value_t = SolverArg::Evidence)]
+    pub(crate) solver: SolverArg,
 
     /// Do not let two different exact tokens (e.g. NHS numbers) veto a CLK match.
     #[arg(long)]

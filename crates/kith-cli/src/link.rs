@@ -8,9 +8,10 @@ use kith_link::block::LshParams;
 use kith_link::job::{BlockingChoice, LinkJob, LinkRun, Scoring};
 use kith_link::kernel::Kernel;
 use kith_link::link::LinkOptions;
+use kith_link::solve::Join;
 
 use crate::atomic::AtomicFile;
-use crate::flags::{BlockingArg, LinkArgs, ScoringArg};
+use crate::flags::{BlockingArg, LinkArgs, ScoringArg, SolverArg};
 
 /// The checked configuration of one `kith link` run.
 #[derive(Debug)]
@@ -37,6 +38,10 @@ impl LinkConfig {
                 exact_veto: !a.no_exact_veto,
                 kernel,
                 candidate_floor: a.candidate_floor,
+                join: match a.solver {
+                    SolverArg::Evidence => Join::Majority,
+                    SolverArg::Anonlink => Join::Every,
+                },
                 ..LinkOptions::default()
             },
             blocking: match a.blocking {

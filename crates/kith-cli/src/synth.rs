@@ -99,13 +99,20 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     f.commit()
 }
 
-/// truth-local.csv: each row's person and household, and the criteria the row is flagged with
-/// (names joined by ';').
+/// truth-local.csv: each row's person and household, the criteria the row is flagged with (names
+/// joined by ';'), and whether the person is a twin or triplet.
 fn write_truth(path: &Path, extracts: &[Extract], pop: &kith_synth::Population) -> Result<()> {
     let mut f = AtomicFile::create(path)?;
     {
         let mut w = csv::Writer::from_writer(f.writer());
-        w.write_record(["source", "local_id", "person", "household", "criteria"])?;
+        w.write_record([
+            "source",
+            "local_id",
+            "person",
+            "household",
+            "criteria",
+            "multiple_birth",
+        ])?;
         for e in extracts {
             for (id, person, household) in &e.truth {
                 let p = &pop.people[*person as usize - 1];
@@ -122,6 +129,7 @@ fn write_truth(path: &Path, extracts: &[Extract], pop: &kith_synth::Population) 
                     &format!("P{person}"),
                     &format!("F{household}"),
                     &criteria.join(";"),
+                    if p.multiple_birth { "1" } else { "" },
                 ])?;
             }
         }

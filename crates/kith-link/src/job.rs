@@ -234,6 +234,7 @@ impl LinkJob {
             threshold.used,
             review,
             options.dedupe,
+            options.join,
         );
         let report = LinkReport {
             model: candidates.model.clone(),
@@ -404,7 +405,14 @@ impl LinkJob {
             twins: Vec::new(),
         };
         let review = options.review.filter(|&r| r < threshold);
-        let linkage = link::solve(&datasets, &candidates, threshold, review, false);
+        let linkage = link::solve(
+            &datasets,
+            &candidates,
+            threshold,
+            review,
+            false,
+            options.join,
+        );
         let kept: HashSet<Token> = match datasets[0].ids() {
             Ids::Tokens(t) => t.iter().copied().collect(),
             Ids::RowIndex => HashSet::new(),

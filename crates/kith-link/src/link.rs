@@ -46,6 +46,8 @@ pub struct LinkOptions {
     pub fields: bool,
     /// With field scoring: pairs whose CLK Dice is below this are not candidates.
     pub candidate_floor: f64,
+    /// When groups of records join in solving.
+    pub join: crate::solve::Join,
 }
 
 impl Default for LinkOptions {
@@ -60,6 +62,7 @@ impl Default for LinkOptions {
             kernel: Kernel::detect(),
             fields: true,
             candidate_floor: 0.4,
+            join: crate::solve::Join::default(),
         }
     }
 }
@@ -803,6 +806,7 @@ pub fn solve(
     threshold: f64,
     review: Option<f64>,
     dedupe: bool,
+    join: crate::solve::Join,
 ) -> Linkage {
     let above: Vec<Candidate> = candidates
         .pairs
@@ -814,7 +818,7 @@ pub fn solve(
     for d in datasets {
         offsets.push(offsets.last().copied().unwrap_or(0) + d.len());
     }
-    let groups = greedy_solve(&above, &offsets, !dedupe);
+    let groups = greedy_solve(&above, &offsets, !dedupe, join);
     let mut group_of: FxHashMap<Rec, usize> = FxHashMap::default();
     for (g, members) in groups.iter().enumerate() {
         for r in members {

@@ -1,15 +1,35 @@
 //! Greedy solving: candidate pairs to groups of records that are one entity.
 //!
-//! This is anonlink's `greedy_solve`: candidates are taken in decreasing order of score (ties by
-//! dataset indices, then record indices). A pair joins two groups only when every pair of records
-//! across the two groups is itself a candidate; otherwise the pair is remembered, and the groups
-//! may still merge once enough of their pairs have been seen. With two parties this is greedy 1:1
-//! matching. Unless within-source candidates are given (duplicate detection), a group never holds
-//! two records of one dataset, because no candidate joins them.
+//! Candidates are taken in decreasing order of score (ties by dataset indices, then record
+//! indices), as anonlink's `greedy_solve` takes them. Each record starts as a group of its own; a
+//! candidate between two groups is counted as evidence between them, and the groups merge when
+//! the evidence across them holds:
+//! - every pair of records of **one dataset** across them is itself a candidate (a duplicate
+//!   found within that holder's records), or, without duplicate detection, there is no such pair;
+//! - at least half of the pairs of records of **different datasets** across them are candidates.
+//!
+//! anonlink asks for every pair across the groups. Then one spoiled record (a date of birth typed
+//! wrong, linked to its person by an exact NHS number) keeps every clean record of that person
+//! out of the group, since the clean record and the spoiled one score too low to be a candidate.
+//! Asking for a majority follows the evidence instead, while the rule for pairs within one
+//! dataset still keeps twins apart: twins are never candidates of each other. With two parties
+//! this is greedy 1:1 matching.
 
 use std::cmp::Ordering;
 
 use rustc_hash::FxHashMap;
+
+/// When two groups of records join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Join {
+    /// At least half of the pairs of records of different datasets across them are candidates
+    /// (see the module documentation).
+    #[default]
+    Majority,
+    /// Every pair across them is a candidate: anonlink's rule, whose groups kith then gives
+    /// exactly.
+    Every,
+}
 
 /// A record: dataset index and row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,12 +62,13 @@ pub fn candidate_order(x: &Candidate, y: &Candidate) -> Ordering {
 
 /// Solve: `candidates` must be in [`candidate_order`]. `offsets[d]` is the first global index of
 /// dataset `d` (so `offsets` has one more entry than there are datasets). With `deduplicated`, two
-/// records of one dataset never share a group. Returns the groups of two or more records, each
-/// sorted, in order of their first record.
+/// records of one dataset never share a group. `join` says when groups join. Returns the groups of
+/// two or more records, each sorted, in order of their first record.
 pub fn greedy_solve(
     candidates: &[Candidate],
     offsets: &[usize],
     deduplicated: bool,
+    join: Join,
 ) -> Vec<Vec<Rec>> {
     debug_assert!(
         candidates
@@ -60,77 +81,74 @@ pub fn greedy_solve(
     let gid = |r: Rec| offsets[r.ds as usize] + r.row as usize;
     let mut group_of = vec![NONE; total];
     let mut groups: Vec<Vec<Rec>> = Vec::new();
-    // Candidate pairs seen between two groups that were not merged.
-    let mut matchable: Vec<FxHashMap<u32, u32>> = Vec::new();
-    let shares_dataset = |x: &[Rec], y: &[Rec]| x.iter().any(|p| y.iter().any(|q| p.ds == q.ds));
+    // Candidate pairs seen between two groups that were not merged: (pairs of records of one
+    // dataset, pairs of records of different datasets).
+    let mut seen: Vec<FxHashMap<u32, (u32, u32)>> = Vec::new();
+    // Pairs of records across two groups: (of one dataset, of different datasets).
+    let across = |x: &[Rec], y: &[Rec]| {
+        let same = x
+            .iter()
+            .map(|p| y.iter().filter(|q| q.ds == p.ds).count())
+            .sum::<usize>();
+        (same, x.len() * y.len() - same)
+    };
 
     for c in candidates {
-        let (mut i0, mut i1) = (c.a, c.b);
-        if i0 == i1 {
+        if c.a == c.b {
             continue;
         }
-        let (mut g0, mut g1) = (group_of[gid(i0)], group_of[gid(i1)]);
-        if g0 != NONE && g1 != NONE {
-            if g0 == g1 {
+        let mut g = [c.a, c.b].map(|r| {
+            if group_of[gid(r)] == NONE {
+                group_of[gid(r)] = groups.len() as u32;
+                groups.push(vec![r]);
+                seen.push(FxHashMap::default());
+            }
+            group_of[gid(r)]
+        });
+        if g[0] == g[1] {
+            continue;
+        }
+        let one_dataset = c.a.ds == c.b.ds;
+        let before = seen[g[0] as usize].get(&g[1]).copied().unwrap_or((0, 0));
+        let now = if one_dataset {
+            (before.0 + 1, before.1)
+        } else {
+            (before.0, before.1 + 1)
+        };
+        let (same, cross) = across(&groups[g[0] as usize], &groups[g[1] as usize]);
+        let merge = (if deduplicated {
+            same == 0
+        } else {
+            now.0 as usize >= same
+        }) && match join {
+            Join::Majority => 2 * now.1 as usize >= cross,
+            Join::Every => now.1 as usize >= cross,
+        };
+        if !merge {
+            seen[g[0] as usize].insert(g[1], now);
+            seen[g[1] as usize].insert(g[0], now);
+            continue;
+        }
+        if groups[g[0] as usize].len() < groups[g[1] as usize].len() {
+            g.swap(0, 1);
+        }
+        let [keep, gone] = g;
+        let moved = std::mem::take(&mut groups[gone as usize]);
+        for r in &moved {
+            group_of[gid(*r)] = keep;
+        }
+        groups[keep as usize].extend(moved);
+        let edges = std::mem::take(&mut seen[gone as usize]);
+        seen[keep as usize].remove(&gone);
+        for (j, (s0, s1)) in edges {
+            if j == keep {
                 continue;
             }
-            let seen = matchable[g0 as usize].get(&g1).copied().unwrap_or(0);
-            let product = groups[g0 as usize].len() * groups[g1 as usize].len();
-            let all_pairs = seen as usize + 1 >= product;
-            let dup_ok =
-                !deduplicated || !shares_dataset(&groups[g0 as usize], &groups[g1 as usize]);
-            if all_pairs && dup_ok {
-                if groups[g0 as usize].len() < groups[g1 as usize].len() {
-                    std::mem::swap(&mut g0, &mut g1);
-                }
-                let moved = std::mem::take(&mut groups[g1 as usize]);
-                for r in &moved {
-                    group_of[gid(*r)] = g0;
-                }
-                groups[g0 as usize].extend(moved);
-                let edges = std::mem::take(&mut matchable[g1 as usize]);
-                matchable[g0 as usize].remove(&g1);
-                for (j, n) in edges {
-                    if j == g0 {
-                        continue;
-                    }
-                    matchable[j as usize].remove(&g1);
-                    *matchable[g0 as usize].entry(j).or_insert(0) += n;
-                    *matchable[j as usize].entry(g0).or_insert(0) += n;
-                }
-            } else {
-                *matchable[g0 as usize].entry(g1).or_insert(0) += 1;
-                *matchable[g1 as usize].entry(g0).or_insert(0) += 1;
-            }
-            continue;
-        }
-        if g0 == NONE && g1 != NONE {
-            std::mem::swap(&mut i0, &mut i1);
-            std::mem::swap(&mut g0, &mut g1);
-        }
-        if g0 != NONE {
-            // i0 has a group, i1 has none.
-            let g = &groups[g0 as usize];
-            let dup_ok = !deduplicated || g.iter().all(|m| m.ds != i1.ds);
-            if g.len() == 1 && dup_ok {
-                groups[g0 as usize].push(i1);
-                group_of[gid(i1)] = g0;
-            } else {
-                let new = groups.len() as u32;
-                groups.push(vec![i1]);
-                matchable.push(FxHashMap::default());
-                group_of[gid(i1)] = new;
-                matchable[new as usize].insert(g0, 1);
-                matchable[g0 as usize].insert(new, 1);
-            }
-            continue;
-        }
-        if !deduplicated || i0.ds != i1.ds {
-            let new = groups.len() as u32;
-            groups.push(vec![i0, i1]);
-            matchable.push(FxHashMap::default());
-            group_of[gid(i0)] = new;
-            group_of[gid(i1)] = new;
+            seen[j as usize].remove(&gone);
+            let e = seen[keep as usize].entry(j).or_insert((0, 0));
+            *e = (e.0 + s0, e.1 + s1);
+            let e = *e;
+            seen[j as usize].insert(keep, e);
         }
     }
     let mut out: Vec<Vec<Rec>> = groups
@@ -172,7 +190,7 @@ mod tests {
             c(0.7, (0, 0), (1, 1)),
         ];
         cands.sort_by(candidate_order);
-        let g = greedy_solve(&cands, &[0, 3, 6], true);
+        let g = greedy_solve(&cands, &[0, 3, 6], true, Join::Majority);
         assert_eq!(
             g,
             vec![
@@ -184,21 +202,57 @@ mod tests {
     }
 
     #[test]
-    fn three_parties_merge_only_when_every_pair_is_a_candidate() {
+    fn groups_join_on_most_of_the_evidence_across_them() {
         // A0-B0, B0-C0 and A0-C0 are all candidates: one entity of three.
-        // A1-B1 and B1-C1 but not A1-C1: C1 stays out.
+        // A1-B1 and B1-C1 but not A1-C1 (A1 spoiled): C1 joins on half the pairs.
+        // A2-B2, then D2 with C2 only: {A2, B2} and {C2, D2} share one candidate of four pairs.
         let mut cands = vec![
             c(0.9, (0, 0), (1, 0)),
             c(0.88, (1, 0), (2, 0)),
             c(0.86, (0, 0), (2, 0)),
             c(0.9, (0, 1), (1, 1)),
             c(0.88, (1, 1), (2, 1)),
+            c(0.95, (0, 2), (1, 2)),
+            c(0.94, (2, 2), (3, 2)),
+            c(0.8, (1, 2), (2, 2)),
         ];
         cands.sort_by(candidate_order);
-        let g = greedy_solve(&cands, &[0, 2, 4, 6], true);
+        let g = greedy_solve(&cands, &[0, 3, 6, 9, 12], true, Join::Majority);
         assert_eq!(
             g,
-            vec![vec![r(0, 0), r(1, 0), r(2, 0)], vec![r(0, 1), r(1, 1)]]
+            vec![
+                vec![r(0, 0), r(1, 0), r(2, 0)],
+                vec![r(0, 1), r(1, 1), r(2, 1)],
+                vec![r(0, 2), r(1, 2)],
+                vec![r(2, 2), r(3, 2)],
+            ]
+        );
+        // anonlink's rule: C1 stays out.
+        assert_eq!(
+            greedy_solve(&cands, &[0, 3, 6, 9, 12], true, Join::Every)[1],
+            vec![r(0, 1), r(1, 1)]
+        );
+    }
+
+    /// A council record of one twin joins the other twin's group only if the council's own
+    /// record of that twin is a candidate of it: twins are never candidates of each other, so
+    /// they stay apart however strongly the other holders' records tie them.
+    #[test]
+    fn pairs_within_one_dataset_keep_twins_apart() {
+        // Twin X: council 0, health 0. Twin Y: council 1. Y's council record scores well with X's
+        // health record (a missing forename), but council 0 and council 1 are not candidates.
+        let mut cands = vec![c(0.99, (0, 0), (1, 0)), c(0.9, (0, 1), (1, 0))];
+        cands.sort_by(candidate_order);
+        assert_eq!(
+            greedy_solve(&cands, &[0, 2, 3], false, Join::Majority),
+            vec![vec![r(0, 0), r(1, 0)]]
+        );
+        // A duplicate of X in the council's records is a candidate of X's: it joins.
+        cands.push(c(0.8, (0, 0), (0, 1)));
+        cands.sort_by(candidate_order);
+        assert_eq!(
+            greedy_solve(&cands, &[0, 2, 3], false, Join::Majority),
+            vec![vec![r(0, 0), r(0, 1), r(1, 0)]]
         );
     }
 
@@ -210,11 +264,11 @@ mod tests {
             c(0.9, (0, 1), (1, 0)),
         ];
         assert_eq!(
-            greedy_solve(&cands, &[0, 2, 3], false),
+            greedy_solve(&cands, &[0, 2, 3], false, Join::Majority),
             vec![vec![r(0, 0), r(0, 1), r(1, 0)]]
         );
         assert_eq!(
-            greedy_solve(&cands, &[0, 2, 3], true),
+            greedy_solve(&cands, &[0, 2, 3], true, Join::Majority),
             vec![vec![r(0, 0), r(1, 0)]]
         );
     }

@@ -43,7 +43,11 @@ fn synth_writes_agency_extracts_that_encode_with_their_mappings() {
         "the police extract holds accented names in Windows-1252"
     );
     let truth = dir.read("a/truth-local.csv");
-    assert!(truth.starts_with("source,local_id,person,household,criteria\n"));
+    assert!(truth.starts_with("source,local_id,person,household,criteria,multiple_birth\n"));
+    assert!(
+        truth.lines().any(|l| l.ends_with(",1")),
+        "twins are marked in the truth"
+    );
     for agency in ["council", "health", "police", "school"] {
         let mut c = encode_cmd(
             &dir,
