@@ -187,6 +187,15 @@ fn persons(args: &EvaluateArgs) -> Result<String> {
     let mut out = String::new();
     out.push_str(&line("cross-source", &e.cross));
     out.push_str(&line("within-source", &e.within));
+    if e.by_sources.len() > 1 {
+        out.push_str(
+            "by sources (a source with itself: its duplicates):
+",
+        );
+        for ((a, b), c) in &e.by_sources {
+            out.push_str(&format!("  {}", line(&format!("{a}-{b}"), c)));
+        }
+    }
     if e.unlabelled > 0 {
         out.push_str(&format!(
             "{} predicted pairs involve records the truth does not label; they are left out\n",

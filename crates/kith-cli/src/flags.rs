@@ -135,7 +135,8 @@ pub(crate) struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = 60_000)]
     pub(crate) people: usize,
 
-    /// Seed of the victim's population.
+    /// Seed of the victim's population and of the throwaway secret it is encoded with: one seed
+    /// gives one set of findings (how well the attacks do varies from key to key; try several).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub(crate) seed: u64,
 
@@ -286,7 +287,7 @@ pub(crate) struct LinkArgs {
     pub(crate) scoring: ScoringArg,
 
     /// With field scoring: pairs whose CLK Dice is below this are not considered.
-    #[arg(long, default_value_t = 0.4, value_name = "D")]
+    #[arg(long, default_value_t = 0.3, value_name = "D")]
     pub(crate) candidate_floor: f64,
 
     /// LSH tables.

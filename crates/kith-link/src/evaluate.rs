@@ -59,8 +59,19 @@ pub struct Evaluation {
     pub cross: Counts,
     /// Pairs within one source (duplicates).
     pub within: Counts,
+    /// Per pair of sources (in name order; a source with itself for its duplicates).
+    pub by_sources: BTreeMap<(String, String), Counts>,
     /// Predicted pairs left out because a record has no label.
     pub unlabelled: u64,
+}
+
+/// The key of a pair of sources in [`Evaluation::by_sources`].
+fn sources(x: &str, y: &str) -> (String, String) {
+    if x <= y {
+        (x.to_owned(), y.to_owned())
+    } else {
+        (y.to_owned(), x.to_owned())
+    }
 }
 
 /// Compare predicted pairs with the truth (`record → entity label`).
@@ -82,6 +93,7 @@ pub fn evaluate(
             e.unlabelled += 1;
             continue;
         };
+        let by = e.by_sources.entry(sources(&x.0, &y.0)).or_default();
         let c = if x.0 == y.0 {
             &mut e.within
         } else {
@@ -89,8 +101,10 @@ pub fn evaluate(
         };
         if ex == ey {
             c.true_positives += 1;
+            by.true_positives += 1;
         } else {
             c.false_positives += 1;
+            by.false_positives += 1;
         }
     }
     // True pairs: every pair within each labelled entity.
@@ -99,6 +113,7 @@ pub fn evaluate(
         by_entity.entry(ent.as_str()).or_default().push(r);
     }
     let (mut cross, mut within) = (0u64, 0u64);
+    let mut true_by: BTreeMap<(String, String), u64> = BTreeMap::new();
     for members in by_entity.values() {
         for (i, x) in members.iter().enumerate() {
             for y in &members[i + 1..] {
@@ -107,11 +122,16 @@ pub fn evaluate(
                 } else {
                     cross += 1;
                 }
+                *true_by.entry(sources(&x.0, &y.0)).or_default() += 1;
             }
         }
     }
     e.cross.false_negatives = cross - e.cross.true_positives;
     e.within.false_negatives = within - e.within.true_positives;
+    for (k, n) in true_by {
+        let c = e.by_sources.entry(k).or_default();
+        c.false_negatives = n - c.true_positives;
+    }
     e
 }
 

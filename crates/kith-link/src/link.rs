@@ -61,7 +61,8 @@ impl Default for LinkOptions {
             exact_veto: true,
             kernel: Kernel::detect(),
             fields: true,
-            candidate_floor: 0.4,
+            // Swapped names keep little of a CLK (its features are hashed apart).
+            candidate_floor: 0.3,
             join: crate::solve::Join::default(),
         }
     }

@@ -225,8 +225,9 @@ fn plain_clks_are_named_without_seeds_and_hardened_ones_are_not() {
     assert_eq!(a["verdict"]["pass"], false);
     let names = a["clk_seedless"].as_array().expect("seedless CLK findings");
     assert_eq!(names.len(), 2, "{names:?}");
+    // Above the 5% target: how far above varies from key to key (one seed, one key).
     for n in names {
-        assert!(n[1].as_f64().expect("share") > 0.2, "plain CLKs: {n:?}");
+        assert!(n[1].as_f64().expect("share") > 0.05, "plain CLKs: {n:?}");
     }
     let a = audit_people(&dir, &rehashed, 20_000);
     for n in a["clk_seedless"].as_array().expect("seedless CLK findings") {

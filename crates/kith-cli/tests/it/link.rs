@@ -227,6 +227,12 @@ fn evaluate_reports_pairwise_precision_recall_and_f1() {
         out.contains("within-source  precision 1.0000  recall 1.0000  F1 1.0000"),
         "{out}"
     );
+    // By pair of sources: a-b holds the cross-source pairs, b-b the duplicate.
+    assert!(
+        out.contains("  a-b            precision 0.5000  recall 0.3333  F1 0.4000"),
+        "{out}"
+    );
+    assert!(out.contains("  b-b            precision 1.0000"), "{out}");
     let clusters = dir.write(
         "clusters.csv",
         "source,token,entity_id\na,1,x\nb,1,x\nb,2,x\na,2,y\nb,3,y\n",
