@@ -245,7 +245,14 @@ impl LinkJob {
                 score,
                 total: t0.elapsed(),
             },
-            ..LinkReport::common(inputs, &options, fields, &candidates, threshold, &linkage)
+            ..LinkReport::common(
+                inputs,
+                &options,
+                fields,
+                (&datasets, &candidates),
+                threshold,
+                &linkage,
+            )
         };
         Ok(LinkRun {
             report,
@@ -436,7 +443,14 @@ impl LinkJob {
                 score: read_and_score,
                 total: t0.elapsed(),
             },
-            ..LinkReport::common(inputs, &options, fields, &candidates, threshold, &linkage)
+            ..LinkReport::common(
+                inputs,
+                &options,
+                fields,
+                (&datasets, &candidates),
+                threshold,
+                &linkage,
+            )
         };
 
         Ok(LinkRun {

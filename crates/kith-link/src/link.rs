@@ -889,6 +889,132 @@ pub fn solve(
     }
 }
 
+/// A field whose commonest value more than this share of records hold (a year of birth, sex) is
+/// not used to find the pairs [`estimated_completeness`] compares.
+const ESTIMATE_COMMONEST: f64 = 0.01;
+/// A value more than this share of a dataset's records hold (the commonest forename) is not
+/// looked up for one sampled record; its other fields still are.
+const ESTIMATE_BUCKET: f64 = 0.02;
+
+/// Pairs completeness of blocking estimated on a sample, at a small cost, with field scoring:
+/// up to `sample` evenly spaced records of each dataset are compared with every record of each
+/// later dataset (and, with duplicates looked for, of their own) that shares an exact value with
+/// them in some field (a forename, a surname, a day and month of birth, a postcode: any field
+/// whose commonest value under 1% of records hold), and the pairs the run's scoring links at
+/// `threshold` are looked up among the candidates. A matching pair that shares no exact value
+/// in any such field cannot be found this way, but it would hardly score as a match either.
+/// Returns (found, all), or `None` without field scoring.
+pub fn estimated_completeness(
+    datasets: &[Dataset],
+    candidates: &Candidates,
+    threshold: f64,
+    sample: usize,
+    opts: &LinkOptions,
+) -> Option<(u64, u64)> {
+    let (model, cmp) = (candidates.model.as_ref()?, candidates.comparator.as_ref()?);
+    let slots: Vec<usize> = (0..cmp.len())
+        .filter(|&s| cmp.commonest_share(s) < ESTIMATE_COMMONEST)
+        .collect();
+    // Per dataset and used field: (value hash, row), sorted.
+    let index: Vec<Vec<Vec<(u64, u32)>>> = datasets
+        .iter()
+        .map(|d| {
+            slots
+                .par_iter()
+                .map(|&s| {
+                    let mut v: Vec<(u64, u32)> = (0..d.len())
+                        .filter_map(|r| cmp.value_of(s, d, r).map(|h| (h, r as u32)))
+                        .collect();
+                    v.sort_unstable();
+                    v
+                })
+                .collect()
+        })
+        .collect();
+    let have: rustc_hash::FxHashSet<(Rec, Rec)> = candidates
+        .pairs
+        .iter()
+        .filter(|c| c.score >= threshold)
+        .map(|c| (c.a, c.b))
+        .collect();
+    let (mut found, mut all) = (0u64, 0u64);
+    for (i, a) in datasets.iter().enumerate() {
+        if a.is_empty() || sample == 0 {
+            continue;
+        }
+        let step = (a.len() / sample).max(1);
+        let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
+        let first = if opts.dedupe { i } else { i + 1 };
+        for (j, b) in datasets.iter().enumerate().skip(first) {
+            let bucket = (ESTIMATE_BUCKET * b.len() as f64).max(1.0) as usize;
+            let kind = if i == j { weigh::WITHIN } else { weigh::CROSS };
+            let (f, n) = rows
+                .par_iter()
+                .map(|&r| {
+                    let mut near: Vec<u32> = Vec::new();
+                    for (k, &s) in slots.iter().enumerate() {
+                        let Some(h) = cmp.value_of(s, a, r) else {
+                            continue;
+                        };
+                        let ix = &index[j][k];
+                        let lo = ix.partition_point(|&(x, _)| x < h);
+                        let hi = ix.partition_point(|&(x, _)| x <= h);
+                        if hi - lo <= bucket {
+                            near.extend(ix[lo..hi].iter().map(|&(_, q)| q));
+                        }
+                    }
+                    near.sort_unstable();
+                    near.dedup();
+                    if i == j {
+                        near.retain(|&q| q as usize != r);
+                    }
+                    let mut counts = vec![0u32; near.len()];
+                    let (va, vb) = (a.view(), b.view());
+                    opts.kernel
+                        .and_counts_at(va.clk(r), vb.blocks(), vb.per(), &near, &mut counts);
+                    let mut g = Vec::new();
+                    let (mut found, mut all) = (0u64, 0u64);
+                    for (&q, &count) in near.iter().zip(&counts) {
+                        let q = q as usize;
+                        if crate::compare::dice(count, va.pop(r) + vb.pop(q)) < opts.candidate_floor
+                            || (opts.exact_veto && exact_conflict(a, r, b, q))
+                        {
+                            continue;
+                        }
+                        let crossed = cmp.gamma(a, r, b, q, &mut g);
+                        if cmp.probability(model, kind, &g, a, r) < threshold
+                            || (i == j && cmp.twin_like(&g, crossed, a, r, b, q))
+                        {
+                            continue;
+                        }
+                        all += 1;
+                        let (x, y) = (
+                            Rec {
+                                ds: i as u32,
+                                row: r as u32,
+                            },
+                            Rec {
+                                ds: j as u32,
+                                row: q as u32,
+                            },
+                        );
+                        let key = if (x.ds, x.row) <= (y.ds, y.row) {
+                            (x, y)
+                        } else {
+                            (y, x)
+                        };
+                        found += u64::from(have.contains(&key));
+                    }
+                    (found, all)
+                })
+                .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
+            found += f;
+            all += n;
+        }
+    }
+    Some((found, all))
+}
+
 /// Pairs completeness of blocking, measured on a sample: up to `sample` evenly spaced records of
 /// each dataset are compared with every record of each later dataset, and the pairs at or above
 /// `threshold` are looked up among the candidates. Returns (found, all).

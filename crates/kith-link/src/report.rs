@@ -102,6 +102,27 @@ pub struct BestScores {
     pub suggestion: Suggestion,
 }
 
+/// Below this estimated pairs completeness a run warns.
+pub const PAIRS_COMPLETENESS_TARGET: f64 = 0.995;
+/// Records per source the pairs completeness of blocking is estimated on, in every run.
+pub const ESTIMATE_SAMPLE: usize = 500;
+
+/// The 95% Wilson score interval of a proportion `k / n`.
+fn wilson(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (k, n, z) = (k as f64, n as f64, 1.96f64);
+    let p = k / n;
+    let centre = p + z * z / (2.0 * n);
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    let d = 1.0 + z * z / n;
+    (
+        ((centre - half) / d).max(0.0),
+        ((centre + half) / d).min(1.0),
+    )
+}
+
 /// The measured pairs completeness of blocking (`--check-blocking`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Completeness {
@@ -181,6 +202,10 @@ pub struct LinkReport {
     pub threshold: ThresholdChoice,
     /// The measured pairs completeness, when asked for.
     pub completeness: Option<Completeness>,
+    /// The pairs completeness of blocking estimated on a sample (see
+    /// [`crate::link::estimated_completeness`]); `None` when every pair was compared, or with CLK
+    /// scoring.
+    pub estimate: Option<Completeness>,
     /// A review threshold that was asked for (a band exists when it is below the threshold).
     pub review_asked: Option<f64>,
     /// Links written.
@@ -199,10 +224,11 @@ impl LinkReport {
         inputs: Vec<InputSummary>,
         options: &LinkOptions,
         fields: bool,
-        candidates: &Candidates,
+        (datasets, candidates): (&[crate::Dataset], &Candidates),
         threshold: ThresholdChoice,
         linkage: &Linkage,
     ) -> LinkReport {
+        let used = threshold.used;
         LinkReport {
             inputs,
             chunked: None,
@@ -218,6 +244,22 @@ impl LinkReport {
             best: None,
             threshold,
             completeness: None,
+            estimate: (options.blocking != crate::block::Blocking::None)
+                .then(|| {
+                    crate::link::estimated_completeness(
+                        datasets,
+                        candidates,
+                        used,
+                        ESTIMATE_SAMPLE,
+                        options,
+                    )
+                })
+                .flatten()
+                .map(|(found, all)| Completeness {
+                    sample: ESTIMATE_SAMPLE,
+                    found,
+                    all,
+                }),
             review_asked: options.review,
             links: linkage.links.len(),
             entities: linkage.groups,
@@ -324,6 +366,31 @@ impl LinkReport {
                     out.extend(best.suggestion.reasons.iter().map(|r| format!("  - {r}")));
                 }
             }
+        }
+        match (&self.estimate, self.blocking) {
+            (_, Blocking::None) => out.push(
+                "kith: every pair was compared, so blocking lost nothing (pairs completeness 1)"
+                    .to_owned(),
+            ),
+            (Some(e), _) => {
+                let (lo, hi) = wilson(e.found, e.all);
+                out.push(format!(
+                    "kith: pairs completeness of blocking, estimated on up to {} records per source: of the {} pairs they share an exact field value with and would link at {:.2}, blocking found {} ({:.4}; 95% interval {lo:.4} to {hi:.4})",
+                    e.sample,
+                    e.all,
+                    t.used,
+                    e.found,
+                    e.ratio()
+                ));
+                if e.ratio() < PAIRS_COMPLETENESS_TARGET {
+                    out.push(format!(
+                        "kith: warning: that is under {PAIRS_COMPLETENESS_TARGET}: more blocking keys in the schema, or --blocking keys+lsh or none, would find more"
+                    ));
+                }
+            }
+            (None, _) => out.push(
+                "kith: pairs completeness of blocking is not estimated with CLK scoring; --check-blocking N measures it".to_owned(),
+            ),
         }
         if let Some(c) = &self.completeness {
             out.push(format!(

@@ -242,6 +242,34 @@ impl Comparator {
         self
     }
 
+    /// Compared fields, counting each part of a filter in parts.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when no field is compared (never, for a comparator [`Comparator::new`] made).
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// A hash of record `r`'s value in compared field `slot` (of a dataset shaped as `a` was
+    /// given to [`Comparator::new`]), `None` when missing.
+    pub fn value_of(&self, slot: usize, d: &Dataset, r: usize) -> Option<u64> {
+        let (w, pop) = filter(d, r, self.fields[slot].0, self.parts[slot]);
+        (pop > 0).then(|| value_hash(w))
+    }
+
+    /// The share of records holding field `slot`'s commonest value (1 when values were not
+    /// counted or do not repeat).
+    pub fn commonest_share(&self, slot: usize) -> f64 {
+        match self.values.get(slot) {
+            Some(v) if v.informative && v.present > 0 => {
+                v.counts.iter().map(|&(_, c)| c).max().unwrap_or(0) as f64 / v.present as f64
+            }
+            _ => 1.0,
+        }
+    }
+
     /// The term-frequency adjustment of a comparison vector, in bits: for each field agreeing at
     /// the top level on an informative field, `log2(u / p)` where `u` is the model's chance that
     /// a random pair agrees there and `p` the share of records holding this value (a random

@@ -515,7 +515,7 @@ fn linking_in_chunks_gives_the_links_of_an_ordinary_run() {
 }
 
 /// `--blocking auto` compares every pair of a small run (blocking could only lose matches) and
-/// says so; asked for keys, it blocks.
+/// says so; asked for keys, it blocks and estimates the pairs completeness of blocking.
 #[test]
 fn small_runs_compare_every_pair_by_default() {
     let dir = Dir::new();
@@ -532,6 +532,20 @@ fn small_runs_compare_every_pair_by_default() {
     };
     let auto = run(&[], "auto");
     assert!(auto.contains("blocking none (all pairs)"), "{auto}");
+    assert!(
+        auto.contains("every pair was compared, so blocking lost nothing"),
+        "{auto}"
+    );
     let keys = run(&["--blocking", "keys"], "keys");
     assert!(keys.contains("blocking keyed blocking keys"), "{keys}");
+    // Every blocked run estimates what blocking lost.
+    assert!(
+        keys.contains("pairs completeness of blocking, estimated on up to 500 records per source"),
+        "{keys}"
+    );
+    let clk = run(&["--blocking", "keys", "--scoring", "clk"], "clk");
+    assert!(
+        clk.contains("not estimated with CLK scoring; --check-blocking N measures it"),
+        "{clk}"
+    );
 }
