@@ -81,7 +81,9 @@ pub struct Stats {
     pub exact_matches: u64,
     /// CLK matches vetoed by differing exact tokens.
     pub vetoed: u64,
-    /// Pairs within one source set aside as possible twins (see [`Comparator::twin_like`]).
+    /// Pairs set aside as possible twins (see [`Comparator::twin_like`] and
+    /// [`Comparator::twin_like_across`]) or relatives of one name (see
+    /// [`Comparator::contradicts`]).
     pub possible_twins: u64,
 }
 
@@ -123,7 +125,8 @@ pub struct Candidates {
     pub model: Option<Model>,
     /// The comparator, with its value counts, when pairs were scored field by field.
     pub comparator: Option<Comparator>,
-    /// Pairs within one source that look like twins: never merged, listed for review.
+    /// Pairs that look like twins, or like relatives of one name: never merged, listed for
+    /// review.
     pub twins: Vec<Candidate>,
 }
 
@@ -234,7 +237,13 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             if p.score < keep_at {
                 continue;
             }
-            if i == j && cmp.twin_like(&g, crossed, da, p.a as usize, db, p.b as usize) {
+            let (ra, rb) = (p.a as usize, p.b as usize);
+            let twins = if i == j {
+                cmp.twin_like(&g, crossed, da, ra, db, rb)
+            } else {
+                cmp.twin_like_across(&g, crossed, da, ra, db, rb)
+            };
+            if twins || cmp.contradicts(&g) {
                 set_aside.push(cand(p, i as u32, j as u32, false));
                 continue;
             }
@@ -983,7 +992,12 @@ pub fn estimated_completeness(
                         }
                         let crossed = cmp.gamma(a, r, b, q, &mut g);
                         if cmp.probability(model, kind, &g, a, r) < threshold
-                            || (i == j && cmp.twin_like(&g, crossed, a, r, b, q))
+                            || cmp.contradicts(&g)
+                            || if i == j {
+                                cmp.twin_like(&g, crossed, a, r, b, q)
+                            } else {
+                                cmp.twin_like_across(&g, crossed, a, r, b, q)
+                            }
                         {
                             continue;
                         }

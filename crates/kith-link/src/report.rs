@@ -317,7 +317,7 @@ impl LinkReport {
         self.skipped_lines(out);
         if s.possible_twins > 0 {
             out.push(format!(
-                "kith: {} pairs within one source look like twins (shared fields agree, the differing field does not): not merged{}",
+                "kith: {} pairs look like twins (the date of birth agrees, the forename or sex does not) or like a parent and child of one name (the date of birth wholly differs): not linked{}",
                 s.possible_twins,
                 if self.review_asked.is_some() {
                     "; listed in review.csv"

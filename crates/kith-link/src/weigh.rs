@@ -343,6 +343,46 @@ impl Comparator {
         b: &Dataset,
         rb: usize,
     ) -> bool {
+        self.twin_rule(gamma, crossed, (a, ra), (b, rb), true)
+    }
+
+    /// The twin rule for a pair of records of two holders, which could be twins when the holders
+    /// each know one of them: every shared field agrees, and a differing field is present on both
+    /// sides, clearly different (Dice under 0.5) and an established value on each (Olivia and
+    /// Amelia, a girl and a boy). Unlike [`Comparator::twin_like`], a missing forename, a typing
+    /// error (a rare value) or a close name (Sophie and Sophia) is not enough: across holders
+    /// these are more often one person written two ways. Spellings of one name (Mohammed and
+    /// Muhammad) and diminutives are made one by the holders' `forename` normaliser.
+    pub fn twin_like_across(
+        &self,
+        gamma: &[u8],
+        crossed: u32,
+        a: &Dataset,
+        ra: usize,
+        b: &Dataset,
+        rb: usize,
+    ) -> bool {
+        self.twin_rule(gamma, crossed, (a, ra), (b, rb), false)
+    }
+
+    /// True when every shared field of the twin rule (the date of birth, each of its parts) is
+    /// present on both sides and wholly different: a parent and child of one name, or namesakes.
+    /// The model, which takes fields as independent, can be outweighed by rare shared names at one
+    /// address; such pairs are not linked but listed for review.
+    pub fn contradicts(&self, gamma: &[u8]) -> bool {
+        self.twin
+            .as_ref()
+            .is_some_and(|(_, agree)| !agree.is_empty() && agree.iter().all(|&x| gamma[x] == 0))
+    }
+
+    fn twin_rule(
+        &self,
+        gamma: &[u8],
+        crossed: u32,
+        (a, ra): (&Dataset, usize),
+        (b, rb): (&Dataset, usize),
+        within: bool,
+    ) -> bool {
         let Some((differ, agree)) = &self.twin else {
             return false;
         };
@@ -361,19 +401,23 @@ impl Comparator {
             agree
                 .iter()
                 .all(|&x| slots[x].0 != MISSING && slots[x].0 >= TWIN_AGREE_FROM)
-                && (differ.first().is_some_and(|&x| slots[x].0 == MISSING)
+                && ((within && differ.first().is_some_and(|&x| slots[x].0 == MISSING))
                     || differ.iter().enumerate().any(|(k, &x)| {
                         let (d, fa, fb) = slots[x];
+                        let established = || {
+                            let (x, y) = (
+                                self.value_count(k, a, ra, fa),
+                                self.value_count(k, b, rb, fb),
+                            );
+                            let (lo, hi) = (x.min(y), x.max(y));
+                            lo >= TWIN_COMMON && lo.saturating_mul(TWIN_RATIO) >= hi
+                        };
                         d != MISSING
-                            && d < TWIN_DIFFER_BELOW
-                            && (d < TWIN_CLEARLY_BELOW || {
-                                let (x, y) = (
-                                    self.value_count(k, a, ra, fa),
-                                    self.value_count(k, b, rb, fb),
-                                );
-                                let (lo, hi) = (x.min(y), x.max(y));
-                                lo >= TWIN_COMMON && lo.saturating_mul(TWIN_RATIO) >= hi
-                            })
+                            && if within {
+                                d < TWIN_DIFFER_BELOW && (d < TWIN_CLEARLY_BELOW || established())
+                            } else {
+                                d < TWIN_CLEARLY_BELOW && established()
+                            }
                     }))
         };
         if holds(&slots) {

@@ -136,9 +136,24 @@ pub(crate) fn forename<R: Rng + ?Sized>(
     }
 }
 
+/// True when two forenames are one name to a reader: equal, spellings of one name (Mohammed and
+/// Muhammad), or sharing an everyday form (Harry and Henry, both Hal). Parents do not give twins
+/// such names.
+fn one_name(a: &str, b: &str) -> bool {
+    const SPELLINGS: [&str; 6] = [
+        "Muhammad", "Mohammed", "Mohammad", "Mohamed", "Muhammed", "Mohamad",
+    ];
+    let (na, nb) = (nicknames(a), nicknames(b));
+    a == b
+        || (SPELLINGS.contains(&a) && SPELLINGS.contains(&b))
+        || na.contains(&b)
+        || nb.contains(&a)
+        || na.iter().any(|x| nb.contains(x))
+}
+
 /// A twin's forename: another name of the same era and sex, with the same initial when there is
 /// one (Sophie and Sophia, Jack and Jacob), else any other; never one that `taken` refuses (the
-/// household's names).
+/// household's names), nor one that is the sibling's name written another way.
 pub(crate) fn twin_forename<R: Rng + ?Sized>(
     rng: &mut R,
     list: NameList,
@@ -150,13 +165,13 @@ pub(crate) fn twin_forename<R: Rng + ?Sized>(
     let initial = sibling.chars().next();
     for _ in 0..40 {
         let n = forename(rng, list, sex, year);
-        if !taken(n) && n.chars().next() == initial {
+        if !taken(n) && n.chars().next() == initial && !one_name(sibling, n) {
             return n;
         }
     }
     loop {
         let n = forename(rng, list, sex, year);
-        if !taken(n) {
+        if !taken(n) && !one_name(sibling, n) {
             return n;
         }
     }
@@ -303,6 +318,19 @@ mod tests {
             &|n| n == "Sophie",
         );
         assert_ne!(t, "Sophie");
+        assert!(one_name("Muhammad", "Mohammed") && one_name("Harry", "Henry"));
+        assert!(!one_name("Sophie", "Sophia"));
+        for _ in 0..200 {
+            let t = twin_forename(
+                &mut rng,
+                NameList::Cities,
+                "Muhammad",
+                Sex::Male,
+                2015,
+                &|_| false,
+            );
+            assert!(!one_name("Muhammad", t), "{t}");
+        }
     }
 
     /// The second list is another list: its common names are mostly not the first's, and its

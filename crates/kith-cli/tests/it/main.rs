@@ -4,6 +4,7 @@
 mod audit;
 mod encode;
 mod errors;
+mod errors_people_make;
 mod families;
 mod fuzz;
 mod keygen;
