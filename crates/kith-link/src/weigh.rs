@@ -89,6 +89,8 @@ impl Values {
 const TF_BOUND: f64 = 6.0;
 /// Values are informative when at least this share of records share theirs with another record.
 const TF_SHARED: f64 = 0.5;
+/// A field whose commonest value more than this share of records hold has few values (sex).
+const CATEGORICAL: f64 = 0.2;
 
 /// The twin rule, in levels and counts. The shared fields "agree" from this level (Dice 0.5 or
 /// more, so that a typing error in a shared surname does not hide twins).
@@ -347,12 +349,11 @@ impl Comparator {
     }
 
     /// The twin rule for a pair of records of two holders, which could be twins when the holders
-    /// each know one of them: every shared field agrees, and a differing field is present on both
-    /// sides, clearly different (Dice under 0.5) and an established value on each (Olivia and
-    /// Amelia, a girl and a boy). Unlike [`Comparator::twin_like`], a missing forename, a typing
-    /// error (a rare value) or a close name (Sophie and Sophia) is not enough: across holders
-    /// these are more often one person written two ways. Spellings of one name (Mohammed and
-    /// Muhammad) and diminutives are made one by the holders' `forename` normaliser.
+    /// each know one of them: every shared field agrees, and a differing field of few values
+    /// (sex: a girl and a boy) is present on both sides and differs. A forename that differs is
+    /// not enough across holders, unlike within one ([`Comparator::twin_like`]): there it is more
+    /// often one person written two ways (Mo for Muhammad, Alfie for Alfred, which the holders'
+    /// normaliser leaves apart as names in their own right) than twins each known to one holder.
     pub fn twin_like_across(
         &self,
         gamma: &[u8],
@@ -416,7 +417,7 @@ impl Comparator {
                             && if within {
                                 d < TWIN_DIFFER_BELOW && (d < TWIN_CLEARLY_BELOW || established())
                             } else {
-                                d < TWIN_CLEARLY_BELOW && established()
+                                d == 0 && self.commonest_share(x) > CATEGORICAL && established()
                             }
                     }))
         };

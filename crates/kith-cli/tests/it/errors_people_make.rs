@@ -104,12 +104,8 @@ const CASES: &[Case] = &[
         ],
         same: false,
     },
-    Case {
-        what: "twin sisters, one known to each holder",
-        council: ["Olivia", "Hollingworth", "21/06/2016", "Female", "SK17 6AA"],
-        health: ["Amelia", "Hollingworth", "2016-06-21", "2", "SK17 6AA"],
-        same: false,
-    },
+    // Twin sisters each known to one holder only are not told apart from one girl whose
+    // forename one holder has wrong: the linkage issue's notes say so.
     // Twins with similar names, both known to both holders: each links to herself, not to her
     // sister (checked below).
     Case {
