@@ -136,28 +136,31 @@ pub fn suggest(h: &Histogram) -> Suggestion {
         w_high,
         (lo as f64 + m1) / BINS as f64
     ));
-    // The lowest point of the lightly smoothed histogram between the two means.
-    let smooth = |k: usize| {
-        let a = k.saturating_sub(1);
-        let b = (k + 1).min(counts.len() - 1);
+    // Where the two humps are equally likely: a mixture of two normal curves fitted to the
+    // histogram by expectation maximisation, started from the split, and the first score between
+    // their centres at which the partners' curve (weighted by its share) overtakes the others'.
+    // The lowest point of the histogram between them would follow noise in thin bins.
+    let fit = mixture(&counts, (w_low, m0), (w_high, m1));
+    // The non-partners' curve is well fitted (a tight hump); the partners' lower tail is not
+    // normal. So the partners' share at a bin is what the observed count (smoothed over three
+    // bins) holds beyond the non-partners' curve.
+    let observed = |k: usize| {
+        let (a, b) = (k.saturating_sub(1), (k + 1).min(counts.len() - 1));
         counts[a..=b].iter().sum::<f64>() / (b - a + 1) as f64
     };
-    let (from, to) = (
-        m0.round() as usize,
-        (m1.round() as usize).min(counts.len() - 1),
-    );
-    let mut valley = best_split + 1;
-    if from < to {
-        let min = (from..=to).map(smooth).fold(f64::INFINITY, f64::min);
-        // The middle of the lowest run.
-        let run: Vec<usize> = (from..=to).filter(|&k| smooth(k) <= min).collect();
-        valley = run[run.len() / 2];
-    }
+    let crossing = (m0.round() as usize..=(m1.round() as usize).min(counts.len() - 1)).find(|&k| {
+        let expected = fit.density(0, k as f64) * n / (2.0 * std::f64::consts::PI).sqrt();
+        observed(k) >= 2.0 * expected
+    });
+    let valley = crossing.unwrap_or(best_split + 1);
     let threshold = at(valley.max(1));
     reasons.push(format!(
-        "the histogram is lowest between the two at {:.2} ({} records there); scores from {threshold:.2} up are taken as matches",
-        at(valley),
-        counts[valley]
+        "two normal curves fitted to the best scores (centred on {:.2} and {:.2}, sd {:.3} and {:.3}); from {:.2} up the records outnumber twice what the records with no partner account for, so a best score there more likely comes from a partner; scores from {threshold:.2} up are taken as matches",
+        (lo as f64 + fit.mean[0]) / BINS as f64,
+        (lo as f64 + fit.mean[1]) / BINS as f64,
+        fit.sd[0] / BINS as f64,
+        fit.sd[1] / BINS as f64,
+        at(valley)
     ));
     if (m1 - m0) < 10.0 {
         reasons.push(
@@ -165,6 +168,73 @@ pub fn suggest(h: &Histogram) -> Suggestion {
         );
     }
     Suggestion { threshold, reasons }
+}
+
+/// A mixture of two normal curves over bin positions: [no partner, partner].
+#[derive(Debug, Clone, Copy)]
+struct Mixture {
+    weight: [f64; 2],
+    mean: [f64; 2],
+    sd: [f64; 2],
+}
+
+impl Mixture {
+    fn density(&self, c: usize, x: f64) -> f64 {
+        let z = (x - self.mean[c]) / self.sd[c];
+        self.weight[c] * (-0.5 * z * z).exp() / self.sd[c]
+    }
+
+    /// The share of the records at bin `x` that the partners' curve accounts for.
+    fn partner_share(&self, x: f64) -> f64 {
+        let (a, b) = (self.density(0, x), self.density(1, x));
+        if a + b > 0.0 { b / (a + b) } else { 0.5 }
+    }
+}
+
+/// Fit two normal curves to `counts` (bin positions) by expectation maximisation from the
+/// (weight, mean) of each side of a split; standard deviations stay at least one bin.
+fn mixture(counts: &[f64], low: (f64, f64), high: (f64, f64)) -> Mixture {
+    let n: f64 = counts.iter().sum::<f64>().max(1.0);
+    let spread = |m: f64, lo: usize, hi: usize| {
+        let (mut w, mut v) = (0.0, 0.0);
+        for (k, c) in counts.iter().enumerate().take(hi).skip(lo) {
+            w += c;
+            v += c * (k as f64 - m).powi(2);
+        }
+        (v / w.max(1.0)).sqrt().max(1.0)
+    };
+    let split = ((low.1 + high.1) / 2.0).round() as usize;
+    let mut f = Mixture {
+        weight: [low.0 / n, high.0 / n],
+        mean: [low.1, high.1],
+        sd: [spread(low.1, 0, split), spread(high.1, split, counts.len())],
+    };
+    for _ in 0..100 {
+        let mut acc = [[0.0f64; 3]; 2];
+        for (k, &c) in counts.iter().enumerate() {
+            if c == 0.0 {
+                continue;
+            }
+            let x = k as f64;
+            let r = f.partner_share(x);
+            for (side, share) in [(0, 1.0 - r), (1, r)] {
+                acc[side][0] += c * share;
+                acc[side][1] += c * share * x;
+                acc[side][2] += c * share * x * x;
+            }
+        }
+        for side in 0..2 {
+            let w = acc[side][0];
+            if w < 1.0 {
+                return f;
+            }
+            let m = acc[side][1] / w;
+            f.weight[side] = w / n;
+            f.mean[side] = m;
+            f.sd[side] = (acc[side][2] / w - m * m).max(1.0).sqrt();
+        }
+    }
+    f
 }
 
 impl Histogram {
