@@ -223,15 +223,14 @@ fn mixture(counts: &[f64], low: (f64, f64), high: (f64, f64)) -> Mixture {
                 acc[side][2] += c * share * x * x;
             }
         }
-        for side in 0..2 {
-            let w = acc[side][0];
+        for (side, [w, sx, sxx]) in acc.into_iter().enumerate() {
             if w < 1.0 {
                 return f;
             }
-            let m = acc[side][1] / w;
+            let m = sx / w;
             f.weight[side] = w / n;
             f.mean[side] = m;
-            f.sd[side] = (acc[side][2] / w - m * m).max(1.0).sqrt();
+            f.sd[side] = (sxx / w - m * m).max(1.0).sqrt();
         }
     }
     f
