@@ -290,6 +290,29 @@ mod tests {
         assert!(h.render().len() > 10);
     }
 
+    /// Partners whose best scores trail down to just above the no-partner hump: the threshold
+    /// is where they start to outnumber it, not at a thin bin further up.
+    #[test]
+    fn a_long_partner_tail_moves_the_threshold_down_to_it() {
+        let mut bests = Vec::new();
+        // No partner: a tight hump around 0.57.
+        for k in 0..2000 {
+            bests.push(0.57 + 0.02 * (((k * 7919) % 101) as f64 / 50.0 - 1.0));
+        }
+        // Partners: from 0.59 to 0.98, fewer near the bottom, and one thin bin at 0.70.
+        for k in 0..1500 {
+            let x = 0.59 + 0.39 * ((k as f64 / 1500.0).sqrt());
+            if (0.70..0.71).contains(&x) && k % 3 != 0 {
+                continue;
+            }
+            bests.push(x);
+        }
+        let mut h = Histogram::default();
+        h.add_bests(&bests, 0.5);
+        let t = suggest(&h).threshold;
+        assert!((0.59..=0.62).contains(&t), "{t}");
+    }
+
     #[test]
     fn too_few_scores_fall_back() {
         let mut h = Histogram::default();
