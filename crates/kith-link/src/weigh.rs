@@ -275,7 +275,7 @@ impl Comparator {
     /// The term-frequency adjustment of a comparison vector, in bits: for each field agreeing at
     /// the top level on an informative field, `log2(u / p)` where `u` is the model's chance that
     /// a random pair agrees there and `p` the share of records holding this value (a random
-    /// record's chance to agree with it), bounded by [`TF_BOUND`]. Agreement on a name one
+    /// record's chance to agree with it), bounded by 6 bits. Agreement on a name one
     /// person in ten thousand has says more than agreement on the commonest name; the model's
     /// weight is their average. 0 when values were not counted.
     pub fn tf_adjustment(&self, model: &Model, gamma: &[u8], a: &Dataset, ra: usize) -> f64 {
