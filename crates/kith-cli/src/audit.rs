@@ -36,6 +36,12 @@ const CLK_MIN_SHARE: f64 = 0.9;
 const SEED_RANKS: u32 = 20;
 /// Shared-bit thresholds the year-class attack tries (0: the one the filter's `k` suggests).
 const YEAR_THRESHOLDS: [u32; 6] = [0, 10, 20, 30, 40, 50];
+/// True for a filter made of a date's parts (`"date"` or `"date_parts"` tokens), whose year tokens
+/// an attacker can group records by.
+fn by_date_parts(tokens: FieldTokens) -> bool {
+    matches!(tokens, FieldTokens::Date | FieldTokens::DateParts)
+}
+
 /// Group size under which a record counts as nearly alone on a token.
 const SMALL_GROUP: u64 = 5;
 
@@ -450,7 +456,7 @@ fn attack(
         };
         let kind = normalizer.map_or("text", Normalizer::name).to_owned();
         let (mut year_grouped, mut year_named) = (None, None);
-        if spec.tokens == FieldTokens::Date && spec.salt.is_none() {
+        if by_date_parts(spec.tokens) && spec.salt.is_none() {
             let years: Vec<Option<String>> = truth_owned
                 .iter()
                 .map(|t| t.as_ref().map(|d| d.get(..4).unwrap_or(d).to_owned()))
@@ -518,7 +524,7 @@ fn attack(
             .kith()
             .fields
             .iter()
-            .find(|f| f.tokens == FieldTokens::Date)
+            .find(|f| by_date_parts(f.tokens))
             .and_then(|f| feature_index.get(f.feature.as_str()).copied());
         if let (Some(dob), Attacker::Population(attacker)) = (dob, attacker) {
             let table = forenames_by_year(schema, attacker, *feature, dob);
@@ -784,7 +790,7 @@ fn attack_file(
             }
             _ => 0.0,
         };
-        let year_classes = (spec.tokens == FieldTokens::Date).then(|| {
+        let year_classes = by_date_parts(spec.tokens).then(|| {
             let classes = audit::dates::year_classes(&filters, spec.k * 15 / 4);
             let mut sizes: BTreeMap<u32, usize> = BTreeMap::new();
             for c in classes.iter().flatten() {
