@@ -924,15 +924,17 @@ pub fn estimated_completeness(
     let slots: Vec<usize> = (0..cmp.len())
         .filter(|&s| cmp.commonest_share(s) < ESTIMATE_COMMONEST)
         .collect();
-    // Per dataset and used field: (value hash, row), sorted.
-    let index: Vec<Vec<Vec<(u64, u32)>>> = datasets
+    // Per dataset and used field: (value hash folded to 32 bits, row), sorted. A folded hash that
+    // two values share only adds a comparison.
+    let fold = |h: u64| (h ^ (h >> 32)) as u32;
+    let index: Vec<Vec<Vec<(u32, u32)>>> = datasets
         .iter()
         .map(|d| {
             slots
                 .par_iter()
                 .map(|&s| {
-                    let mut v: Vec<(u64, u32)> = (0..d.len())
-                        .filter_map(|r| cmp.value_of(s, d, r).map(|h| (h, r as u32)))
+                    let mut v: Vec<(u32, u32)> = (0..d.len())
+                        .filter_map(|r| cmp.value_of(s, d, r).map(|h| (fold(h), r as u32)))
                         .collect();
                     v.sort_unstable();
                     v
@@ -962,7 +964,7 @@ pub fn estimated_completeness(
                 .map(|&r| {
                     let mut near: Vec<u32> = Vec::new();
                     for (k, &s) in slots.iter().enumerate() {
-                        let Some(h) = cmp.value_of(s, a, r) else {
+                        let Some(h) = cmp.value_of(s, a, r).map(fold) else {
                             continue;
                         };
                         let ix = &index[j][k];
