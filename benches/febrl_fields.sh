@@ -17,21 +17,7 @@ for s in a b; do
   target/release/kith encode -q --schema fixtures/demo/schema.json --mapping "$W/mapping.json" \
     --party "$s" --on-error skip --input "$W/$s.csv" --output "$W/$s.kith" --keep-map "$W/$s-map.csv"
 done
-python3 - "$W" <<'PY'
-import csv, sys
-w = sys.argv[1]
-tok = {}
-for s in ("a", "b"):
-    for row in csv.DictReader(open(f"{w}/{s}-map.csv")):
-        tok[(s, row["local_id"])] = row["token"]
-with open(f"{w}/truth.csv", "w", newline="") as out:
-    o = csv.writer(out)
-    o.writerow(["source", "token", "entity"])
-    for row in csv.DictReader(open(f"{w}/truth-local.csv")):
-        t = tok.get((row["source"], row["local_id"]))
-        if t:  # rows the schema refused (a few impossible dates) are not encoded
-            o.writerow([row["source"], t, row["entity"]])
-PY
+python3 benches/token_truth.py "$W"
 T=("$@")
 [ ${#T[@]} -eq 0 ] && T=(0.05 0.1 0.2 0.3 0.5 0.7 0.9)
 benches/threshold_sweep.sh "$W" "${T[@]}"

@@ -41,21 +41,7 @@ for s in a b; do
   target/release/kith encode -q --schema benches/data/clkhash-febrl-schema.json --party "$s" \
     --id-column rec_id --on-error skip --input "$W/$s.csv" --output "$W/$s.kith" --keep-map "$W/$s-map.csv"
 done
-python3 - "$W" <<'PY'
-import csv, sys
-w = sys.argv[1]
-tok = {}
-for s in ("a", "b"):
-    for row in csv.DictReader(open(f"{w}/{s}-map.csv")):
-        tok[(s, row["local_id"])] = row["token"]
-with open(f"{w}/truth.csv", "w", newline="") as out:
-    o = csv.writer(out)
-    o.writerow(["source", "token", "entity"])
-    for row in csv.DictReader(open(f"{w}/truth-local.csv")):
-        t = tok.get((row["source"], row["local_id"]))
-        if t:
-            o.writerow([row["source"], t, row["entity"]])
-PY
+python3 benches/token_truth.py "$W"
 /usr/bin/time -f "link: %e s, peak %M KB" target/release/kith link "$W/a.kith" "$W/b.kith" --output "$W/out" 2>&1 |
   grep -v '^  [0-9b ]'
 target/release/kith evaluate --truth "$W/truth.csv" --links "$W/out/links.csv"

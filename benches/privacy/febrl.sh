@@ -25,21 +25,8 @@ for v in "${VARIANTS[@]}"; do
     target/release/kith encode -q --schema "$W/$v.json" --mapping "$W/mapping.json" --party "$s" \
       --on-error skip --input "$W/$s.csv" --output "$W/$v-$s.kith" --keep-map "$W/$v-$s-map.csv"
   done
-  python3 - "$W" "$v" <<'PY'
-import csv, sys
-w, v = sys.argv[1], sys.argv[2]
-tok = {}
-for s in ("a", "b"):
-    for row in csv.DictReader(open(f"{w}/{v}-{s}-map.csv")):
-        tok[(s, row["local_id"])] = row["token"]
-with open(f"{w}/{v}-truth.csv", "w", newline="") as out:
-    o = csv.writer(out)
-    o.writerow(["source", "token", "entity"])
-    for row in csv.DictReader(open(f"{w}/truth-local.csv")):
-        t = tok.get((row["source"], row["local_id"]))
-        if t:  # rows the schema refused (FEBRL has a few impossible dates) are not encoded
-            o.writerow([row["source"], t, row["entity"]])
-PY
+  # Rows the schema refused (FEBRL has a few impossible dates) are not encoded, nor in the truth.
+  python3 benches/token_truth.py "$W" "$v-"
   target/release/kith link -q "$W/$v-a.kith" "$W/$v-b.kith" --output "$W/$v-links"
   printf "%-22s %s\n" "$v" "$(target/release/kith evaluate --truth "$W/$v-truth.csv" \
     --links "$W/$v-links/links.csv" | grep -E '^(cross|links)' | head -1)"
