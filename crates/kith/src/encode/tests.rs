@@ -492,23 +492,20 @@ proptest! {
     }
 }
 
-/// `"tokens": "date"`: a swapped day and month, or a day one out, keeps a date's filter
-/// close; another year, even one digit out, takes it far (positional characters, the CLK's
-/// tokens, rate 1945 as close to 1940 as the 4th to the 3rd).
-#[test]
-fn date_field_filters_keep_swaps_and_day_errors_close_and_other_years_far() {
-    let schema = Schema::from_json_str(
-        r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
-          "features": [{"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"},
-            "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}}],
-          "kith": {"version": 1, "normalize": {"dob": "date"},
-            "fields": {"dob": {"bits": 256, "k": 4, "tokens": "date"}}}}"#,
-    )
+/// An encoder of one date feature `dob` with the field filter `spec` (JSON), and a function
+/// from a date to its filter.
+fn date_filter(spec: &str) -> impl FnMut(&str) -> Vec<u8> {
+    let schema = Schema::from_json_str(&format!(
+        r#"{{"version": 3, "clkConfig": {{"l": 512, "kdf": {{"type": "HKDF"}}}},
+          "features": [{{"identifier": "dob", "format": {{"type": "date", "format": "%Y-%m-%d"}},
+            "hashing": {{"comparison": {{"type": "ngram", "n": 1, "positional": true}}, "strategy": {{"bitsPerToken": 8}}}}}}],
+          "kith": {{"version": 1, "normalize": {{"dob": "date"}}, "fields": {{"dob": {spec}}}}}}}"#
+    ))
     .expect("schema");
     let secret = Secret::new(b"date secret".to_vec()).expect("secret");
     let e = Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder");
     let mut s = Scratch::default();
-    let mut filter = |v: &str| {
+    move |v: &str| {
         let input = RecordInput {
             features: &[v],
             exact: &[],
@@ -517,12 +514,23 @@ fn date_field_filters_keep_swaps_and_day_errors_close_and_other_years_far() {
         e.encode(&mut s, &input).expect("encodes").fields[0]
             .clone()
             .unwrap_or_else(|| panic!("no filter for {v}"))
-    };
-    let dice = |a: &[u8], b: &[u8]| {
-        let ones = |x: &[u8]| x.iter().map(|b| b.count_ones()).sum::<u32>();
-        let both: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
-        2.0 * f64::from(both) / f64::from(ones(a) + ones(b))
-    };
+    }
+}
+
+/// The Dice coefficient of two filters' bytes.
+fn byte_dice(a: &[u8], b: &[u8]) -> f64 {
+    let ones = |x: &[u8]| x.iter().map(|b| b.count_ones()).sum::<u32>();
+    let both: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
+    2.0 * f64::from(both) / f64::from(ones(a) + ones(b))
+}
+
+/// `"tokens": "date"`: a swapped day and month, or a day one out, keeps a date's filter
+/// close; another year, even one digit out, takes it far (positional characters, the CLK's
+/// tokens, rate 1945 as close to 1940 as the 4th to the 3rd).
+#[test]
+fn date_field_filters_keep_swaps_and_day_errors_close_and_other_years_far() {
+    let mut filter = date_filter(r#"{"bits": 256, "k": 4, "tokens": "date"}"#);
+    let dice = byte_dice;
     for (date, close, far) in [
         (
             "03/02/1970",
@@ -562,32 +570,9 @@ fn date_field_filters_keep_swaps_and_day_errors_close_and_other_years_far() {
 /// day-and-month half part way; another day and month leaves it far.
 #[test]
 fn date_parts_filters_keep_year_slips_and_day_month_slips_apart() {
-    let schema = Schema::from_json_str(
-        r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
-          "features": [{"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"},
-            "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 8}}}],
-          "kith": {"version": 1, "normalize": {"dob": "date"},
-            "fields": {"dob": {"bits": 512, "k": 4, "tokens": "date_parts", "hash": "random"}}}}"#,
-    )
-    .expect("schema");
-    let secret = Secret::new(b"date secret".to_vec()).expect("secret");
-    let e = Encoder::new(&schema, &secret, "p", &EncoderOptions::default()).expect("encoder");
-    let mut s = Scratch::default();
-    let mut filter = |v: &str| {
-        let input = RecordInput {
-            features: &[v],
-            exact: &[],
-            local_id: None,
-        };
-        e.encode(&mut s, &input).expect("encodes").fields[0]
-            .clone()
-            .unwrap_or_else(|| panic!("no filter for {v}"))
-    };
-    let dice = |a: &[u8], b: &[u8]| {
-        let ones = |x: &[u8]| x.iter().map(|b| b.count_ones()).sum::<u32>();
-        let both: u32 = a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum();
-        2.0 * f64::from(both) / f64::from(ones(a) + ones(b))
-    };
+    let mut filter =
+        date_filter(r#"{"bits": 512, "k": 4, "tokens": "date_parts", "hash": "random"}"#);
+    let dice = byte_dice;
     // (year half, day-and-month half) Dice of two dates.
     let mut parts = |a: &str, b: &str| {
         let (fa, fb) = (filter(a), filter(b));
