@@ -168,13 +168,18 @@ pub(super) fn date_part_tokens(
         ("d:", d, ""),
         ("md:", lo, hi),
     ] {
-        bytes.clear();
-        bytes.extend_from_slice(tag.as_bytes());
-        bytes.extend_from_slice(a.as_bytes());
-        bytes.extend_from_slice(b.as_bytes());
-        add(bytes);
+        add(date_token(bytes, &[tag, a, b]));
     }
     true
+}
+
+/// A date token's bytes: `parts` end to end, in `bytes` (reused).
+fn date_token<'b>(bytes: &'b mut Vec<u8>, parts: &[&str]) -> &'b [u8] {
+    bytes.clear();
+    for p in parts {
+        bytes.extend_from_slice(p.as_bytes());
+    }
+    bytes
 }
 
 /// Call `add` with each token of `value`'s `"date_parts"` filter (as clkhash formats a date): the
@@ -194,14 +199,7 @@ pub(super) fn date_split_tokens(
         return false;
     };
     let (lo, hi) = if m <= d { (m, d) } else { (d, m) };
-    let mut emit = |tag: &str, a: &str, b: &str| {
-        bytes.clear();
-        bytes.extend_from_slice(tag.as_bytes());
-        bytes.extend_from_slice(a.as_bytes());
-        bytes.push(b'/');
-        bytes.extend_from_slice(b.as_bytes());
-        add(bytes);
-    };
+    let mut emit = |tag: &str, a: &str, b: &str| add(date_token(bytes, &[tag, a, "/", b]));
     emit("Y:", y, "");
     for near in [year - 1, year, year + 1] {
         let near = near.to_string();
