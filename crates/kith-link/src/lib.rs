@@ -26,6 +26,7 @@ pub mod identify;
 pub mod input;
 pub mod job;
 pub mod output;
+pub mod partner;
 pub mod report;
 pub use kith_core::kernel;
 pub mod link;

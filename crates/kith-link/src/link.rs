@@ -219,6 +219,9 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     // Pass 2: every query, pairs scored by match probability.
     let keep_at = opts.threshold.unwrap_or(FIELD_THRESHOLD);
     let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));
+    // Pairs below `keep_at` are scored too: a record's modest candidates may be raised by the
+    // one-partner view (see [`crate::partner`]).
+    let score_from = keep_at.min(crate::partner::FROM);
     let twins = std::sync::Mutex::new(Vec::new());
     let rescore = |i: usize, j: usize, found: &mut Vec<Pair>| {
         let (da, db) = (&datasets[i], &datasets[j]);
@@ -234,7 +237,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             let mut p = found[n];
             let crossed = cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
             p.score = cmp.probability(&model, pair_kind(i, j), &g, da, p.a as usize);
-            if p.score < keep_at {
+            if p.score < score_from {
                 continue;
             }
             let (ra, rb) = (p.a as usize, p.b as usize);
@@ -266,13 +269,23 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         every: 1,
     };
     let mut c = scan_pairs(datasets, opts, &scan)?;
-    c.collected_at = keep_at;
-    c.model = Some(model);
-    c.comparator = Some(cmp);
     let mut twins = twins
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     twins.sort_unstable_by(candidate_order);
+    let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
+    crate::partner::raise(
+        &mut [&mut c.pairs, &mut twins],
+        &sizes,
+        model.prior[weigh::CROSS],
+    );
+    c.pairs.retain(|p| p.score >= keep_at);
+    c.pairs.par_sort_unstable_by(candidate_order);
+    twins.retain(|p| p.score >= keep_at);
+    twins.sort_unstable_by(candidate_order);
+    c.collected_at = keep_at;
+    c.model = Some(model);
+    c.comparator = Some(cmp);
     c.stats.possible_twins = twins.len() as u64;
     c.twins = twins;
     Ok(c)
