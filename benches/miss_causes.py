@@ -9,7 +9,8 @@ one out, missing; surname; forename; postcode; sex missing). A pair can show sev
 
 Reads DIR/<source>.csv, DIR/<source>-map.csv, DIR/truth.csv and DIR/OUT/clusters.csv; when
 DIR/OUT/review.csv and links.csv are there (run `kith link` with a low --review-threshold), each
-missed pair is also counted by the score it got, or as never a candidate.
+missed pair is also counted by the score it got, or as never a candidate. With SHOW_TWINS=1 each
+pair of twins put in one entity is printed, raw rows side by side.
 """
 import os
 import collections
@@ -184,6 +185,8 @@ for recs in members.values():
         kind = "cross-source" if a[0] != b[0] else "within-source"
         if ea in twin and eb in twin and household[ea] == household[eb]:
             wrong[f"{kind}: twins (or triplets)"] += 1
+            if os.environ.get("SHOW_TWINS"):
+                print("twins merged:", rows[a], "|", rows[b])
         elif household[ea] == household[eb]:
             wrong[f"{kind}: one household"] += 1
         else:

@@ -269,7 +269,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         every: 1,
     };
     let mut c = scan_pairs(datasets, opts, &scan)?;
-    let mut twins = twins
+    let mut twins: Vec<Candidate> = twins
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     twins.sort_unstable_by(candidate_order);
@@ -841,7 +841,7 @@ pub fn solve(
     for d in datasets {
         offsets.push(offsets.last().copied().unwrap_or(0) + d.len());
     }
-    let groups = greedy_solve(&above, &offsets, !dedupe, join);
+    let groups = greedy_solve(&above, &candidates.twins, &offsets, !dedupe, join);
     let mut group_of: FxHashMap<Rec, usize> = FxHashMap::default();
     for (g, members) in groups.iter().enumerate() {
         for r in members {

@@ -12,8 +12,10 @@
 //! wrong, linked to its person by an exact NHS number) keeps every clean record of that person
 //! out of the group, since the clean record and the spoiled one score too low to be a candidate.
 //! Asking for a majority follows the evidence instead, while the rule for pairs within one
-//! dataset still keeps twins apart: twins are never candidates of each other. With two parties
-//! this is greedy 1:1 matching.
+//! dataset still keeps twins apart: twins are never candidates of each other. Pairs set aside as
+//! possible twins (`apart`) veto any merge of the groups that hold them, so a majority across
+//! holders cannot join one twin's records to the other's. With two parties this is greedy 1:1
+//! matching.
 
 use std::cmp::Ordering;
 
@@ -60,12 +62,14 @@ pub fn candidate_order(x: &Candidate, y: &Candidate) -> Ordering {
         .then((x.a.ds, x.b.ds, x.a.row, x.b.row).cmp(&(y.a.ds, y.b.ds, y.a.row, y.b.row)))
 }
 
-/// Solve: `candidates` must be in [`candidate_order`]. `offsets[d]` is the first global index of
+/// Solve: `candidates` must be in [`candidate_order`]; no group holds both records of a pair in
+/// `apart`. `offsets[d]` is the first global index of
 /// dataset `d` (so `offsets` has one more entry than there are datasets). With `deduplicated`, two
 /// records of one dataset never share a group. `join` says when groups join. Returns the groups of
 /// two or more records, each sorted, in order of their first record.
 pub fn greedy_solve(
     candidates: &[Candidate],
+    apart: &[Candidate],
     offsets: &[usize],
     deduplicated: bool,
     join: Join,
@@ -83,7 +87,7 @@ pub fn greedy_solve(
     let mut groups: Vec<Vec<Rec>> = Vec::new();
     // Candidate pairs seen between two groups that were not merged: (pairs of records of one
     // dataset, pairs of records of different datasets).
-    let mut seen: Vec<FxHashMap<u32, (u32, u32)>> = Vec::new();
+    let mut seen: Vec<FxHashMap<u32, (u32, u32, u32)>> = Vec::new();
     // Pairs of records across two groups: (of one dataset, of different datasets).
     let across = |x: &[Rec], y: &[Rec]| {
         let same = x
@@ -93,37 +97,48 @@ pub fn greedy_solve(
         (same, x.len() * y.len() - same)
     };
 
+    type Seen = FxHashMap<u32, (u32, u32, u32)>;
+    let group = |r: Rec, group_of: &mut [u32], groups: &mut Vec<Vec<Rec>>, seen: &mut Vec<Seen>| {
+        if group_of[gid(r)] == NONE {
+            group_of[gid(r)] = groups.len() as u32;
+            groups.push(vec![r]);
+            seen.push(FxHashMap::default());
+        }
+        group_of[gid(r)]
+    };
+    for c in apart {
+        let (x, y) = (
+            group(c.a, &mut group_of, &mut groups, &mut seen),
+            group(c.b, &mut group_of, &mut groups, &mut seen),
+        );
+        if x != y {
+            seen[x as usize].entry(y).or_insert((0, 0, 0)).2 += 1;
+            seen[y as usize].entry(x).or_insert((0, 0, 0)).2 += 1;
+        }
+    }
     for c in candidates {
         if c.a == c.b {
             continue;
         }
-        let mut g = [c.a, c.b].map(|r| {
-            if group_of[gid(r)] == NONE {
-                group_of[gid(r)] = groups.len() as u32;
-                groups.push(vec![r]);
-                seen.push(FxHashMap::default());
-            }
-            group_of[gid(r)]
-        });
+        let mut g = [c.a, c.b].map(|r| group(r, &mut group_of, &mut groups, &mut seen));
         if g[0] == g[1] {
             continue;
         }
         let one_dataset = c.a.ds == c.b.ds;
-        let before = seen[g[0] as usize].get(&g[1]).copied().unwrap_or((0, 0));
+        let before = seen[g[0] as usize].get(&g[1]).copied().unwrap_or((0, 0, 0));
         let now = if one_dataset {
-            (before.0 + 1, before.1)
+            (before.0 + 1, before.1, before.2)
         } else {
-            (before.0, before.1 + 1)
+            (before.0, before.1 + 1, before.2)
         };
         let (same, cross) = across(&groups[g[0] as usize], &groups[g[1] as usize]);
-        let merge = (if deduplicated {
-            same == 0
-        } else {
-            now.0 as usize >= same
-        }) && match join {
-            Join::Majority => 2 * now.1 as usize >= cross,
-            Join::Every => now.1 as usize >= cross,
-        };
+        let merge = now.2 == 0
+            && match (join, deduplicated) {
+                (Join::Majority, true) => same == 0 && 2 * now.1 as usize >= cross,
+                (Join::Majority, false) => now.0 as usize >= same && 2 * now.1 as usize >= cross,
+                (Join::Every, true) => same == 0 && now.1 as usize >= cross,
+                (Join::Every, false) => now.0 as usize >= same && now.1 as usize >= cross,
+            };
         if !merge {
             seen[g[0] as usize].insert(g[1], now);
             seen[g[1] as usize].insert(g[0], now);
@@ -140,13 +155,13 @@ pub fn greedy_solve(
         groups[keep as usize].extend(moved);
         let edges = std::mem::take(&mut seen[gone as usize]);
         seen[keep as usize].remove(&gone);
-        for (j, (s0, s1)) in edges {
+        for (j, (s0, s1, s2)) in edges {
             if j == keep {
                 continue;
             }
             seen[j as usize].remove(&gone);
-            let e = seen[keep as usize].entry(j).or_insert((0, 0));
-            *e = (e.0 + s0, e.1 + s1);
+            let e = seen[keep as usize].entry(j).or_insert((0, 0, 0));
+            *e = (e.0 + s0, e.1 + s1, e.2 + s2);
             let e = *e;
             seen[j as usize].insert(keep, e);
         }
@@ -190,7 +205,7 @@ mod tests {
             c(0.7, (0, 0), (1, 1)),
         ];
         cands.sort_by(candidate_order);
-        let g = greedy_solve(&cands, &[0, 3, 6], true, Join::Majority);
+        let g = greedy_solve(&cands, &[], &[0, 3, 6], true, Join::Majority);
         assert_eq!(
             g,
             vec![
@@ -217,7 +232,7 @@ mod tests {
             c(0.8, (1, 2), (2, 2)),
         ];
         cands.sort_by(candidate_order);
-        let g = greedy_solve(&cands, &[0, 3, 6, 9, 12], true, Join::Majority);
+        let g = greedy_solve(&cands, &[], &[0, 3, 6, 9, 12], true, Join::Majority);
         assert_eq!(
             g,
             vec![
@@ -229,7 +244,7 @@ mod tests {
         );
         // anonlink's rule: C1 stays out.
         assert_eq!(
-            greedy_solve(&cands, &[0, 3, 6, 9, 12], true, Join::Every)[1],
+            greedy_solve(&cands, &[], &[0, 3, 6, 9, 12], true, Join::Every)[1],
             vec![r(0, 1), r(1, 1)]
         );
     }
@@ -244,15 +259,34 @@ mod tests {
         let mut cands = vec![c(0.99, (0, 0), (1, 0)), c(0.9, (0, 1), (1, 0))];
         cands.sort_by(candidate_order);
         assert_eq!(
-            greedy_solve(&cands, &[0, 2, 3], false, Join::Majority),
+            greedy_solve(&cands, &[], &[0, 2, 3], false, Join::Majority),
             vec![vec![r(0, 0), r(1, 0)]]
         );
         // A duplicate of X in the council's records is a candidate of X's: it joins.
         cands.push(c(0.8, (0, 0), (0, 1)));
         cands.sort_by(candidate_order);
         assert_eq!(
-            greedy_solve(&cands, &[0, 2, 3], false, Join::Majority),
+            greedy_solve(&cands, &[], &[0, 2, 3], false, Join::Majority),
             vec![vec![r(0, 0), r(0, 1), r(1, 0)]]
+        );
+    }
+
+    /// Twin X: council 0, health 0; twin Y: police 0, which scores well with X's council record
+    /// but was set aside as a twin of X's health record (a girl and a boy). One of the two pairs
+    /// across is a candidate, a majority, but the twin pair vetoes the merge.
+    #[test]
+    fn pairs_set_aside_as_twins_veto_a_merge() {
+        let mut cands = vec![c(0.99, (0, 0), (1, 0)), c(0.9, (0, 0), (2, 0))];
+        cands.sort_by(candidate_order);
+        let offsets = [0, 1, 2, 3];
+        assert_eq!(
+            greedy_solve(&cands, &[], &offsets, true, Join::Majority),
+            vec![vec![r(0, 0), r(1, 0), r(2, 0)]]
+        );
+        let twins = [c(0.95, (1, 0), (2, 0))];
+        assert_eq!(
+            greedy_solve(&cands, &twins, &offsets, true, Join::Majority),
+            vec![vec![r(0, 0), r(1, 0)]]
         );
     }
 
@@ -264,11 +298,11 @@ mod tests {
             c(0.9, (0, 1), (1, 0)),
         ];
         assert_eq!(
-            greedy_solve(&cands, &[0, 2, 3], false, Join::Majority),
+            greedy_solve(&cands, &[], &[0, 2, 3], false, Join::Majority),
             vec![vec![r(0, 0), r(0, 1), r(1, 0)]]
         );
         assert_eq!(
-            greedy_solve(&cands, &[0, 2, 3], true, Join::Majority),
+            greedy_solve(&cands, &[], &[0, 2, 3], true, Join::Majority),
             vec![vec![r(0, 0), r(1, 0)]]
         );
     }
