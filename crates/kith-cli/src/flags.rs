@@ -245,7 +245,9 @@ pub(crate) enum SolverArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BlockingArg {
     /// Every pair when there are at most 30 million (about a second); otherwise keyed blocking
-    /// keys when the encodings carry them (plus LSH without field filters), else LSH.
+    /// keys when the encodings carry them (plus LSH without field filters), else LSH, widened
+    /// (more LSH, then every pair up to 300 million) while the estimated pairs completeness is
+    /// under 0.995.
     Auto,
     /// Compare every pair.
     None,

@@ -29,8 +29,8 @@ use crate::input::read_dataset;
 use crate::link::{self, Candidates, FIELD_THRESHOLD, LinkOptions, Linkage, Stats};
 use crate::output::{csv_field, write_clusters, write_pairs};
 use crate::report::{
-    BestScores, ChunkSummary, Completeness, InputSummary, LinkReport, Progress, ThresholdChoice,
-    Timings,
+    BestScores, ChunkSummary, Completeness, ESTIMATE_SAMPLE, ESTIMATE_SAMPLE_CLK, InputSummary,
+    LinkReport, PAIRS_COMPLETENESS_TARGET, Progress, ThresholdChoice, Timings,
 };
 use crate::solve::{Candidate, candidate_order};
 use crate::threshold::{self, Histogram};
@@ -42,7 +42,9 @@ pub enum BlockingChoice {
     /// Every pair when there are at most [`AUTO_ALL_PAIRS`] of them (blocking can only lose
     /// matches, and comparing them all takes about a second); otherwise the holders' keyed
     /// blocking keys when every input carries the same ones (alone with field scoring, which
-    /// recovers what they miss; with LSH otherwise), else LSH.
+    /// recovers what they miss; with LSH otherwise), else LSH. While the estimated pairs
+    /// completeness is under [`PAIRS_COMPLETENESS_TARGET`] the run widens blocking (see
+    /// `widenings`) and scores again.
     #[default]
     Auto,
     /// Every pair.
@@ -58,6 +60,106 @@ pub enum BlockingChoice {
 /// Pairs up to which `--blocking auto` compares every pair: about a second on two cores (FEBRL4's
 /// 25 M pairs take 1.0 s with field scoring), where blocking would save less than it can lose.
 pub const AUTO_ALL_PAIRS: u64 = 30_000_000;
+
+/// Pairs up to which `--blocking auto`, when blocking falls short of the target, compares every
+/// pair in the end (about ten seconds on two cores).
+pub const AUTO_WIDEN_ALL_PAIRS: u64 = 300_000_000;
+
+/// The threshold of a run: the one given, or with field scoring [`FIELD_THRESHOLD`], or with CLK
+/// scoring the one suggested from the best-score histogram (with the histogram and its reasons).
+fn choose_threshold(
+    options: &LinkOptions,
+    candidates: &Candidates,
+) -> (ThresholdChoice, Option<BestScores>) {
+    match &candidates.model {
+        Some(_) => (
+            ThresholdChoice {
+                used: options.threshold.unwrap_or(FIELD_THRESHOLD),
+                given: options.threshold,
+                suggested: FIELD_THRESHOLD,
+            },
+            None,
+        ),
+        None => {
+            let suggestion = threshold::suggest(&candidates.best);
+            let choice = ThresholdChoice {
+                used: options
+                    .threshold
+                    .unwrap_or(suggestion.threshold.max(candidates.collected_at)),
+                given: options.threshold,
+                suggested: suggestion.threshold,
+            };
+            let best = BestScores {
+                histogram: candidates.best.clone(),
+                suggestion,
+            };
+            (choice, Some(best))
+        }
+    }
+}
+
+/// The pairs completeness of blocking estimated on a sample, as every blocked run reports it:
+/// with field scoring from the records sharing an exact field value
+/// ([`link::estimated_completeness`]), with CLK scoring against all pairs of a smaller sample
+/// ([`link::pairs_completeness`]). `None` when every pair was compared.
+fn estimate(
+    datasets: &[Dataset],
+    candidates: &Candidates,
+    threshold: f64,
+    options: &LinkOptions,
+) -> Option<Completeness> {
+    if options.blocking == Blocking::None {
+        return None;
+    }
+    let (sample, (found, all)) = match candidates.model {
+        Some(_) => (
+            ESTIMATE_SAMPLE,
+            link::estimated_completeness(
+                datasets,
+                candidates,
+                threshold,
+                ESTIMATE_SAMPLE,
+                options,
+            )?,
+        ),
+        None => (
+            ESTIMATE_SAMPLE_CLK,
+            link::pairs_completeness(
+                datasets,
+                candidates,
+                threshold,
+                ESTIMATE_SAMPLE_CLK,
+                options,
+            ),
+        ),
+    };
+    Some(Completeness { sample, found, all })
+}
+
+/// The blockings `--blocking auto` widens to, in order, when the estimate falls short of the
+/// target from `first`: LSH beside the keyed blocking keys, then LSH of four and eight times the
+/// tables on four and six bits fewer a table (each step finds pairs whose CLKs agree less, at
+/// several times the comparisons), then every pair when there are at most [`AUTO_WIDEN_ALL_PAIRS`].
+fn widenings(first: Blocking, lsh: LshParams, all_pairs: u64) -> Vec<Blocking> {
+    let steps = [(1, 0), (4, 4), (8, 6)].map(|(t, b): (u32, u32)| LshParams {
+        tables: lsh.tables.saturating_mul(t),
+        bits: lsh.bits.saturating_sub(b).max(4),
+        ..lsh
+    });
+    let mut out: Vec<Blocking> = match first {
+        Blocking::None => return Vec::new(),
+        Blocking::Keys => steps.iter().map(|&p| Blocking::KeysAndLsh(p)).collect(),
+        Blocking::KeysAndLsh(_) => steps[1..]
+            .iter()
+            .map(|&p| Blocking::KeysAndLsh(p))
+            .collect(),
+        Blocking::Lsh(_) => steps[1..].iter().map(|&p| Blocking::Lsh(p)).collect(),
+    };
+    if all_pairs <= AUTO_WIDEN_ALL_PAIRS {
+        out.push(Blocking::None);
+    }
+    out
+}
 
 /// The pairs a run would compare with no blocking: across every two inputs, and within each when
 /// duplicates are looked for.
@@ -195,33 +297,31 @@ impl LinkJob {
         let read = t0.elapsed();
 
         let t1 = Instant::now();
-        let candidates = link::find_candidates(&datasets, &options)?;
-        let score = t1.elapsed();
-        let (threshold, best) = match &candidates.model {
-            Some(_) => (
-                ThresholdChoice {
-                    used: options.threshold.unwrap_or(FIELD_THRESHOLD),
-                    given: options.threshold,
-                    suggested: FIELD_THRESHOLD,
-                },
-                None,
+        let mut candidates = link::find_candidates(&datasets, &options)?;
+        let (mut threshold, mut best) = choose_threshold(&options, &candidates);
+        let mut estimate = estimate(&datasets, &candidates, threshold.used, &options);
+        // `--blocking auto` widens blocking until the estimate reaches the target.
+        let mut tuning = Vec::new();
+        let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
+        let mut wider = match self.blocking {
+            BlockingChoice::Auto => widenings(
+                options.blocking,
+                self.lsh,
+                all_pairs(&sizes, options.dedupe),
             ),
-            None => {
-                let suggestion = threshold::suggest(&candidates.best);
-                let choice = ThresholdChoice {
-                    used: options
-                        .threshold
-                        .unwrap_or(suggestion.threshold.max(candidates.collected_at)),
-                    given: options.threshold,
-                    suggested: suggestion.threshold,
-                };
-                let best = BestScores {
-                    histogram: candidates.best.clone(),
-                    suggestion,
-                };
-                (choice, Some(best))
-            }
-        };
+            _ => Vec::new(),
+        }
+        .into_iter();
+        while let Some(e) = estimate.filter(|e| e.ratio() < PAIRS_COMPLETENESS_TARGET)
+            && let Some(wider) = wider.next()
+        {
+            tuning.push((options.blocking, e));
+            options.blocking = wider;
+            candidates = link::find_candidates(&datasets, &options)?;
+            (threshold, best) = choose_threshold(&options, &candidates);
+            estimate = self::estimate(&datasets, &candidates, threshold.used, &options);
+        }
+        let score = t1.elapsed();
         let completeness = self.check_blocking.map(|sample| {
             let (found, all) =
                 link::pairs_completeness(&datasets, &candidates, threshold.used, sample, &options);
@@ -240,19 +340,14 @@ impl LinkJob {
             model: candidates.model.clone(),
             best,
             completeness,
+            estimate,
+            tuning,
             timings: Timings {
                 read,
                 score,
                 total: t0.elapsed(),
             },
-            ..LinkReport::common(
-                inputs,
-                &options,
-                fields,
-                (&datasets, &candidates),
-                threshold,
-                &linkage,
-            )
+            ..LinkReport::common(inputs, &options, fields, &candidates, threshold, &linkage)
         };
         Ok(LinkRun {
             report,
@@ -443,14 +538,7 @@ impl LinkJob {
                 score: read_and_score,
                 total: t0.elapsed(),
             },
-            ..LinkReport::common(
-                inputs,
-                &options,
-                fields,
-                (&datasets, &candidates),
-                threshold,
-                &linkage,
-            )
+            ..LinkReport::common(inputs, &options, fields, &candidates, threshold, &linkage)
         };
 
         Ok(LinkRun {
@@ -689,5 +777,29 @@ mod tests {
         // FEBRL4 (5,000 a side) is compared outright; two extracts of 20,000 are blocked.
         assert!(all_pairs(&[5_000, 5_000], false) <= AUTO_ALL_PAIRS);
         assert!(all_pairs(&[20_000, 20_000], false) > AUTO_ALL_PAIRS);
+    }
+
+    #[test]
+    fn auto_blocking_widens_from_keys_to_wider_lsh_then_all_pairs_where_affordable() {
+        let lsh = LshParams::default();
+        let p = |tables, bits| LshParams {
+            tables,
+            bits,
+            ..lsh
+        };
+        assert_eq!(
+            widenings(Blocking::Keys, lsh, AUTO_WIDEN_ALL_PAIRS),
+            vec![
+                Blocking::KeysAndLsh(p(32, 16)),
+                Blocking::KeysAndLsh(p(128, 12)),
+                Blocking::KeysAndLsh(p(256, 10)),
+                Blocking::None,
+            ]
+        );
+        assert_eq!(
+            widenings(Blocking::Lsh(lsh), lsh, AUTO_WIDEN_ALL_PAIRS + 1),
+            vec![Blocking::Lsh(p(128, 12)), Blocking::Lsh(p(256, 10))]
+        );
+        assert!(widenings(Blocking::None, lsh, 0).is_empty());
     }
 }

@@ -106,6 +106,8 @@ pub struct BestScores {
 pub const PAIRS_COMPLETENESS_TARGET: f64 = 0.995;
 /// Records per source the pairs completeness of blocking is estimated on, in every run.
 pub const ESTIMATE_SAMPLE: usize = 500;
+/// The same with CLK scoring, where each sampled record is compared with every record.
+pub const ESTIMATE_SAMPLE_CLK: usize = 200;
 
 /// The 95% Wilson score interval of a proportion `k / n`.
 fn wilson(k: u64, n: u64) -> (f64, f64) {
@@ -202,10 +204,13 @@ pub struct LinkReport {
     pub threshold: ThresholdChoice,
     /// The measured pairs completeness, when asked for.
     pub completeness: Option<Completeness>,
-    /// The pairs completeness of blocking estimated on a sample (see
-    /// [`crate::link::estimated_completeness`]); `None` when every pair was compared, or with CLK
-    /// scoring.
+    /// The pairs completeness of blocking estimated on a sample (with field scoring see
+    /// [`crate::link::estimated_completeness`], with CLK scoring
+    /// [`crate::link::pairs_completeness`]); `None` when every pair was compared.
     pub estimate: Option<Completeness>,
+    /// Blockings `--blocking auto` tried before the one used, each with its estimate, which fell
+    /// short of [`PAIRS_COMPLETENESS_TARGET`].
+    pub tuning: Vec<(Blocking, Completeness)>,
     /// A review threshold that was asked for (a band exists when it is below the threshold).
     pub review_asked: Option<f64>,
     /// Links written.
@@ -224,11 +229,10 @@ impl LinkReport {
         inputs: Vec<InputSummary>,
         options: &LinkOptions,
         fields: bool,
-        (datasets, candidates): (&[crate::Dataset], &Candidates),
+        candidates: &Candidates,
         threshold: ThresholdChoice,
         linkage: &Linkage,
     ) -> LinkReport {
-        let used = threshold.used;
         LinkReport {
             inputs,
             chunked: None,
@@ -244,22 +248,8 @@ impl LinkReport {
             best: None,
             threshold,
             completeness: None,
-            estimate: (options.blocking != crate::block::Blocking::None)
-                .then(|| {
-                    crate::link::estimated_completeness(
-                        datasets,
-                        candidates,
-                        used,
-                        ESTIMATE_SAMPLE,
-                        options,
-                    )
-                })
-                .flatten()
-                .map(|(found, all)| Completeness {
-                    sample: ESTIMATE_SAMPLE,
-                    found,
-                    all,
-                }),
+            estimate: None,
+            tuning: Vec::new(),
             review_asked: options.review,
             links: linkage.links.len(),
             entities: linkage.groups,
@@ -294,6 +284,15 @@ impl LinkReport {
     fn scan_lines(&self, out: &mut Vec<String>) {
         if self.mixed_formats() {
             out.push("kith: warning: mixing kith encodings with clkhash-json files; kith cannot check that the clkhash-json files used the same schema and secret".into());
+        }
+        for (b, e) in &self.tuning {
+            out.push(format!(
+                "kith: blocking {} found an estimated {:.4} of the pairs ({} of {} sampled), under {PAIRS_COMPLETENESS_TARGET}: widened",
+                describe_blocking(*b),
+                e.ratio(),
+                e.found,
+                e.all
+            ));
         }
         let s = &self.stats;
         let secs = self.timings.score.as_secs_f64();
@@ -375,22 +374,25 @@ impl LinkReport {
             (Some(e), _) => {
                 let (lo, hi) = wilson(e.found, e.all);
                 out.push(format!(
-                    "kith: pairs completeness of blocking, estimated on up to {} records per source: of the {} pairs they share an exact field value with and would link at {:.2}, blocking found {} ({:.4}; 95% interval {lo:.4} to {hi:.4})",
+                    "kith: pairs completeness of blocking, estimated on up to {} records per source: of the {} pairs {} would link at {:.2}, blocking found {} ({:.4}; 95% interval {lo:.4} to {hi:.4})",
                     e.sample,
                     e.all,
+                    if self.fields {
+                        "they share an exact field value with and"
+                    } else {
+                        "all-pairs scoring"
+                    },
                     t.used,
                     e.found,
                     e.ratio()
                 ));
                 if e.ratio() < PAIRS_COMPLETENESS_TARGET {
                     out.push(format!(
-                        "kith: warning: that is under {PAIRS_COMPLETENESS_TARGET}: more blocking keys in the schema, or --blocking keys+lsh or none, would find more"
+                        "kith: warning: that is under {PAIRS_COMPLETENESS_TARGET}: more blocking keys in the schema, or a wider --blocking (none compares every pair), would find more"
                     ));
                 }
             }
-            (None, _) => out.push(
-                "kith: pairs completeness of blocking is not estimated with CLK scoring; --check-blocking N measures it".to_owned(),
-            ),
+            (None, _) => {}
         }
         if let Some(c) = &self.completeness {
             out.push(format!(

@@ -543,9 +543,95 @@ fn small_runs_compare_every_pair_by_default() {
         keys.contains("pairs completeness of blocking, estimated on up to 500 records per source"),
         "{keys}"
     );
+    // With CLK scoring too, against all pairs of a smaller sample.
     let clk = run(&["--blocking", "keys", "--scoring", "clk"], "clk");
     assert!(
-        clk.contains("not estimated with CLK scoring; --check-blocking N measures it"),
+        clk.contains("estimated on up to 200 records per source: of the")
+            && clk.contains("pairs all-pairs scoring would link"),
         "{clk}"
     );
+}
+
+/// The estimate a blocked run prints, as (found, sampled pairs, ratio).
+fn estimate_of(stderr: &str) -> (u64, u64, f64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("pairs completeness of blocking, estimated"))
+        .unwrap_or_else(|| panic!("no estimate in {stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |w: &str| {
+        let i = words.iter().position(|x| *x == w).expect(w);
+        words[i + 1].trim_start_matches('(').to_owned()
+    };
+    let all = after("the").parse().expect("sampled pairs");
+    let found = after("found").parse().expect("found");
+    let ratio = words[words.iter().position(|x| *x == "found").expect("found") + 2]
+        .trim_start_matches('(')
+        .trim_end_matches(';')
+        .parse()
+        .expect("ratio");
+    (found, all, ratio)
+}
+
+/// A schema whose only blocking key is the whole date of birth loses every pair with a date
+/// typed wrong. Above the all-pairs limit, `--blocking auto` widens blocking (LSH beside the
+/// keys, then wider LSH) until its estimate reaches 0.995, and says so; `--blocking keys` keeps
+/// the keys, warns, and finds fewer links.
+#[test]
+fn auto_blocking_widens_until_the_estimate_reaches_the_target() {
+    let dir = Dir::new();
+    let src = dir.path("src");
+    ok(kith()
+        .args([
+            "synth", "--quiet", "--people", "6000", "--seed", "3", "--output",
+        ])
+        .arg(&src));
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo("schema.json")).expect("schema"))
+            .expect("json");
+    let dob = schema["kith"]["blocking"]["dob"].clone();
+    schema["kith"]["blocking"] = serde_json::json!({ "dob": dob });
+    let weak = dir.write("weak.json", schema.to_string());
+    // 5,319 council and 5,815 health records: 31 M pairs, over the all-pairs limit.
+    for a in ["council", "health"] {
+        let mut c = crate::util::encode_with_schema(
+            &dir,
+            &weak,
+            &src.join(format!("{a}.csv")),
+            &format!("{a}.kith"),
+        );
+        ok(c.arg("--quiet")
+            .arg("--mapping")
+            .arg(src.join(format!("{a}-mapping.json"))));
+    }
+    let run = |extra: &[&str], out: &str| {
+        let o = ok(kith()
+            .arg("link")
+            .arg(dir.path("council.kith"))
+            .arg(dir.path("health.kith"))
+            .args(extra)
+            .arg("--output")
+            .arg(dir.path(out)));
+        crate::util::stderr(&o)
+    };
+    let keys = run(&["--blocking", "keys"], "keys");
+    let (_, _, short) = estimate_of(&keys);
+    assert!(short < 0.995, "{keys}");
+    assert!(
+        keys.contains("kith: warning: that is under 0.995"),
+        "{keys}"
+    );
+    assert!(!keys.contains("widened"), "{keys}");
+
+    let auto = run(&[], "auto");
+    assert!(
+        auto.contains("kith: blocking keyed blocking keys found an estimated")
+            && auto.contains("under 0.995: widened"),
+        "{auto}"
+    );
+    let (_, _, reached) = estimate_of(&auto);
+    assert!(reached >= 0.995, "{auto}");
+    assert!(!auto.contains("warning: that is under"), "{auto}");
+    let links = |out: &str| dir.read(&format!("{out}/links.csv")).lines().count();
+    assert!(links("auto") > links("keys"), "{auto}");
 }
