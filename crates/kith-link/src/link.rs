@@ -1,7 +1,7 @@
 //! From datasets to candidate pairs, links and entities: the one path through the linkage party.
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
 use crate::LinkError;
@@ -219,8 +219,8 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     // Pass 2: every query, pairs scored by match probability.
     let keep_at = opts.threshold.unwrap_or(FIELD_THRESHOLD);
     let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));
-    // Pairs below `keep_at` are scored too: a record's modest candidates may be raised by the
-    // one-partner view (see [`crate::partner`]).
+    // Pairs below `keep_at` are scored too: the one-partner view (see [`crate::partner`]) may
+    // raise a record's modest candidates, and weighs each against the record's others.
     let score_from = keep_at.min(crate::partner::FROM);
     let twins = std::sync::Mutex::new(Vec::new());
     let rescore = |i: usize, j: usize, found: &mut Vec<Pair>| {
@@ -274,19 +274,20 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     twins.sort_unstable_by(candidate_order);
     let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
-    crate::partner::raise(
+    crate::partner::adjust(
         &mut [&mut c.pairs, &mut twins],
         &sizes,
         model.prior[weigh::CROSS],
     );
-    c.pairs.retain(|p| p.score >= keep_at);
+    // Pairs below `keep_at` stay, never links nor in the review band: they are what blocking
+    // found (see `found_pairs`).
     c.pairs.par_sort_unstable_by(candidate_order);
-    twins.retain(|p| p.score >= keep_at);
+    // Every pair set aside stays, whatever its score: each vetoes the merge of its groups.
     twins.sort_unstable_by(candidate_order);
     c.collected_at = keep_at;
     c.model = Some(model);
     c.comparator = Some(cmp);
-    c.stats.possible_twins = twins.len() as u64;
+    c.stats.possible_twins = twins.iter().filter(|p| p.score >= keep_at).count() as u64;
     c.twins = twins;
     Ok(c)
 }
@@ -955,12 +956,7 @@ pub fn estimated_completeness(
                 .collect()
         })
         .collect();
-    let have: rustc_hash::FxHashSet<(Rec, Rec)> = candidates
-        .pairs
-        .iter()
-        .filter(|c| c.score >= threshold)
-        .map(|c| (c.a, c.b))
-        .collect();
+    let have = found_pairs(candidates);
     let (mut found, mut all) = (0u64, 0u64);
     for (i, a) in datasets.iter().enumerate() {
         if a.is_empty() || sample == 0 {
@@ -1044,6 +1040,17 @@ pub fn estimated_completeness(
     Some((found, all))
 }
 
+/// The pairs blocking found, whatever their final score: candidates (whose probability the
+/// one-partner view may have lowered) and pairs set aside as possible twins.
+fn found_pairs(candidates: &Candidates) -> FxHashSet<(Rec, Rec)> {
+    candidates
+        .pairs
+        .iter()
+        .chain(&candidates.twins)
+        .map(|c| (c.a, c.b))
+        .collect()
+}
+
 /// Pairs completeness of blocking, measured on a sample: up to `sample` evenly spaced records of
 /// each dataset are compared with every record of each later dataset, and the pairs at or above
 /// `threshold` are looked up among the candidates. Returns (found, all).
@@ -1068,12 +1075,7 @@ pub fn pairs_completeness(
         Some(_) => Keep::new(&clk_floor, &clk_floor),
         None => k,
     };
-    let have: rustc_hash::FxHashSet<(Rec, Rec)> = candidates
-        .pairs
-        .iter()
-        .filter(|c| c.score >= threshold)
-        .map(|c| (c.a, c.b))
-        .collect();
+    let have = found_pairs(candidates);
     let (mut found, mut all) = (0, 0);
     for (i, a) in datasets.iter().enumerate() {
         if a.is_empty() || sample == 0 {

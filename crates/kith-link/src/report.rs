@@ -242,7 +242,11 @@ impl LinkReport {
             kernel: options.kernel,
             max_bucket: options.max_bucket,
             stats: candidates.stats.clone(),
-            candidates: candidates.pairs.len(),
+            candidates: candidates
+                .pairs
+                .iter()
+                .filter(|c| c.score >= candidates.collected_at)
+                .count(),
             collected_at: candidates.collected_at,
             model: None,
             best: None,
