@@ -70,7 +70,32 @@ fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
 
 /// `kith families`: clusters.csv and the encodings files → [`identify`] → families.csv and
 /// members.csv, written whole or not at all, and the summary.
+/// The household columns (`dwelling`, `register`) each encodings file carries.
+fn household_columns(inputs: &[PathBuf]) -> Result<Vec<Vec<String>>> {
+    inputs
+        .iter()
+        .map(|path| {
+            let f = std::fs::File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let r = kith::encodings::Reader::new(std::io::BufReader::new(f))
+                .with_context(|| format!("{}", path.display()))?;
+            Ok(r.header().house.clone())
+        })
+        .collect()
+}
+
 pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
+    let house = household_columns(&args.inputs)?;
+    if house.iter().all(Vec::is_empty) {
+        let what = "none of the encodings files carries household tokens (the schema's kith.household section: a dwelling or a household register), so every person would be a family of one";
+        ensure!(
+            args.allow_no_households,
+            "{what}; encode with a schema that has a household section, or give --allow-no-households to group them anyway"
+        );
+        if !quiet {
+            eprintln!("kith families: warning: {what}");
+        }
+    }
     let (clusters_path, clusters) = read_clusters(&args.links)?;
     let run = identify(&clusters, &clusters_path, &args.inputs)?;
 

@@ -392,6 +392,11 @@ pub(crate) struct FamiliesArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub(crate) min_criteria: usize,
 
+    /// Group people even when no encodings file carries household tokens (each person is then a
+    /// family of one, unless a holder's register groups them): a warning instead of an error.
+    #[arg(long)]
+    pub(crate) allow_no_households: bool,
+
     /// Output folder: families.csv (one row per family) and members.csv (its record tokens per
     /// holder).
     #[arg(long, value_name = "DIR")]

@@ -255,6 +255,22 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
             String::new()
         }
     );
+    let kdf = &clk.kdf;
+    let bytes = |what: &str, v: &Option<Vec<u8>>| match v {
+        Some(b) => format!("{what} of {} bytes", b.len()),
+        None => format!("no {what}"),
+    };
+    let _ = writeln!(
+        s,
+        "  keys derived by HKDF-{}: {}-byte keys, {}, {}",
+        match kdf.hash {
+            kith::schema::KdfHash::Sha256 => "SHA256",
+            kith::schema::KdfHash::Sha512 => "SHA512",
+        },
+        kdf.key_size,
+        bytes("salt", &kdf.salt),
+        bytes("info", &kdf.info)
+    );
     let c = &schema.kith().clk;
     if c.any() {
         let mut h = Vec::new();
@@ -350,6 +366,33 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
             "  twin rule: {} agreeing while {} differs marks possible twins",
             t.agree.join(" and "),
             t.differ.join(" or ")
+        );
+    }
+    if let Some(h) = &schema.kith().household {
+        let mut parts = Vec::new();
+        if let Some(d) = &h.dwelling {
+            parts.push(format!(
+                "a dwelling token from feature {} and the premise (house and flat numbers) of input {}",
+                d.postcode, d.address
+            ));
+        }
+        if let Some(r) = &h.register {
+            parts.push(format!(
+                "a register token from input {r}, keyed to each holder"
+            ));
+        }
+        let _ = writeln!(s, "  household: {}", parts.join("; "));
+    }
+    let criteria = &schema.kith().criteria;
+    if !criteria.is_empty() {
+        let _ = writeln!(
+            s,
+            "  criteria flags (yes/no, sent as flags only): {}",
+            criteria
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let _ = writeln!(s, "fingerprint {}", schema.fingerprint());

@@ -486,6 +486,29 @@ fn schema_command_prints_the_fingerprint_holders_compare() {
         out.contains("twin rule: dob agreeing while given_name or sex differs"),
         "{out}"
     );
+    // Every section that enters the fingerprint is printed: key derivation, household, criteria.
+    assert!(
+        out.contains("keys derived by HKDF-SHA256: 64-byte keys"),
+        "{out}"
+    );
+    assert!(
+        out.contains("household: a dwelling token from feature postcode and the premise (house and flat numbers) of input address; a register token from input household_ref"),
+        "{out}"
+    );
+    assert!(
+        out.contains("criteria flags (yes/no, sent as flags only): ")
+            && [
+                "offending",
+                "domestic_abuse",
+                "absence",
+                "out_of_work",
+                "child_in_need",
+                "health_need"
+            ]
+            .iter()
+            .all(|c| out.contains(c)),
+        "{out}"
+    );
 }
 
 /// `--run-salt`: a salt file made on first use (mode 0600) gives record tokens unrelated to

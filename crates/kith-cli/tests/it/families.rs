@@ -245,6 +245,57 @@ fn families_refuse_files_that_were_not_linked_together() {
     assert!(!dir.path("out/families.csv").exists());
 }
 
+/// Encodings without household tokens would make every person a family of one: `kith families`
+/// refuses them, saying why, and with `--allow-no-households` warns and groups them anyway.
+#[test]
+fn families_refuse_encodings_without_household_tokens() {
+    let dir = Dir::new();
+    let mut schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::util::demo("schema.json")).expect("schema"),
+    )
+    .expect("json");
+    let kith_section = schema["kith"].as_object_mut().expect("kith section");
+    kith_section.remove("household");
+    let schema = dir.write("no-households.json", schema.to_string());
+    ok(crate::util::encode_with_schema(
+        &dir,
+        &schema,
+        &crate::util::demo("council.csv"),
+        "council.kith",
+    )
+    .args(["--quiet", "--id-column", "person_id"]));
+    ok(kith()
+        .args(["link", "--quiet", "--dedupe"])
+        .arg(dir.path("council.kith"))
+        .arg("--output")
+        .arg(dir.path("links")));
+    let families = |extra: &[&str]| {
+        let mut c = kith();
+        c.arg("families")
+            .arg(dir.path("council.kith"))
+            .arg("--links")
+            .arg(dir.path("links"))
+            .arg("--output")
+            .arg(dir.path("out"))
+            .args(extra);
+        c
+    };
+    let e = fails(&mut families(&[]));
+    assert!(
+        e.contains("none of the encodings files carries household tokens")
+            && e.contains("--allow-no-households"),
+        "{e}"
+    );
+    assert!(!dir.path("out/families.csv").exists());
+    let o = ok(&mut families(&["--allow-no-households"]));
+    assert!(
+        stderr(&o).contains("warning: none of the encodings files carries household tokens"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(dir.path("out/families.csv").exists());
+}
+
 /// `kith split` refuses an unknown lead and a members file that does not fit its families file,
 /// naming the file and line, and writes nothing.
 #[test]
