@@ -87,6 +87,7 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
     let threads = rayon::current_num_threads();
     let job = Job::new(cfg, input.header().to_vec(), threads)?;
     let mut summary = EncodeSummary::new(cfg, &job.encoder, job.field_labels());
+    summary.unmentioned = job.layout.unmentioned().to_vec();
     let progress = crate::summary::progress_bar(input.size(), quiet);
     let mut out = Output {
         sink: Sink::new(cfg)?,

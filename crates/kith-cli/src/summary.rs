@@ -44,6 +44,8 @@ pub(crate) struct EncodeSummary {
     fields: Vec<(String, bool)>,
     /// Criteria of the schema this holder does not hold.
     criteria_not_held: Vec<String>,
+    /// Features and inputs the mapping does not mention (missing in every record).
+    pub(crate) unmentioned: Vec<String>,
     counts: Vec<FieldCounts>,
     pub(crate) encoded: u64,
     pub(crate) written: u64,
@@ -79,6 +81,7 @@ impl EncodeSummary {
                 .filter(|c| !encoder.criteria_names().contains(&c.as_str()))
                 .collect(),
             counts: vec![FieldCounts::default(); n],
+            unmentioned: Vec::new(),
             encoded: 0,
             written: 0,
             empty_clks: 0,
@@ -183,6 +186,12 @@ impl EncodeSummary {
                 s,
                 "  (invalid values could not be read and were treated as missing; a blank flag is \"no\")"
             );
+            for name in &self.unmentioned {
+                let _ = writeln!(
+                    s,
+                    "  {name}: not in the mapping, so missing in every record"
+                );
+            }
             if !self.criteria_not_held.is_empty() {
                 let _ = writeln!(
                     s,

@@ -118,7 +118,8 @@ impl Agency {
 
     /// Its column mapping (a kith mapping file) onto the features `given_name`, `surname`, `dob`,
     /// `sex`, `postcode`, the exact identifier `nhs_number`, the household inputs `address` and
-    /// `household_ref`, and the criteria (those it does not hold mapped to `null`).
+    /// `household_ref`, and the criteria: only those it holds (what a mapping leaves out is
+    /// missing in every record).
     pub fn mapping_json(self) -> String {
         let (id, given, surname, dob, sex, postcode, nhs) = match self {
             Agency::Council => (
@@ -169,18 +170,31 @@ impl Agency {
         } else {
             "null".to_owned()
         };
-        let mut criteria = String::new();
+        let (dob, postcode) = (quoted(dob), quoted(postcode));
+        let mut columns: Vec<(&str, String)> = vec![
+            ("given_name", given.to_owned()),
+            ("surname", surname.to_owned()),
+            ("dob", dob),
+            ("sex", sex.to_owned()),
+            ("postcode", postcode),
+            ("nhs_number", nhs.to_owned()),
+            ("address", address),
+            ("household_ref", register),
+        ];
         for c in Criterion::ALL {
-            let column = self
-                .criteria()
-                .iter()
-                .find(|(x, _)| *x == c)
-                .map_or("null".to_owned(), |(_, col)| quoted(col));
-            criteria.push_str(&format!(",\n    \"{}\": {column}", c.name()));
+            if let Some((_, col)) = self.criteria().iter().find(|(x, _)| *x == c) {
+                columns.push((c.name(), quoted(col)));
+            }
         }
+        let columns: Vec<String> = columns
+            .into_iter()
+            .filter(|(_, v)| v != "null")
+            .map(|(k, v)| format!("    \"{k}\": {v}"))
+            .collect();
         format!(
-            "{{\n  \"kith_mapping\": 1,\n  \"party\": \"{}\",\n  \"id_column\": \"{id}\",\n  \"columns\": {{\n    \"given_name\": {given},\n    \"surname\": {surname},\n    \"dob\": \"{dob}\",\n    \"sex\": {sex},\n    \"postcode\": \"{postcode}\",\n    \"nhs_number\": {nhs},\n    \"address\": {address},\n    \"household_ref\": {register}{criteria}\n  }}\n}}\n",
-            self.name()
+            "{{\n  \"kith_mapping\": 1,\n  \"party\": \"{}\",\n  \"id_column\": \"{id}\",\n  \"columns\": {{\n{}\n  }}\n}}\n",
+            self.name(),
+            columns.join(",\n")
         )
     }
 
@@ -666,7 +680,7 @@ mod tests {
             }
             let police = extract(&pop, Agency::Police, 3);
             assert!(!Agency::Police.header().contains(&"SEX"));
-            assert!(Agency::Police.mapping_json().contains("\"sex\": null"));
+            assert!(!Agency::Police.mapping_json().contains("\"sex\""));
             let no_postcode = police.rows.iter().filter(|r| r[4].is_empty()).count();
             let middle = police
                 .rows

@@ -18,7 +18,9 @@
 //!   }
 //! }
 //! ```
-//! `null` says this holder does not have the field: it is missing in every record.
+//! `null` says this holder does not have the field: it is missing in every record. Leaving it out
+//! says the same (the encode summary lists each one left out), so a mapping names only the
+//! columns a holder has.
 
 use std::collections::BTreeMap;
 
@@ -210,13 +212,15 @@ pub struct Layout {
     exact: Vec<Option<Extract>>,
     id: Option<usize>,
     columns: usize,
+    unmentioned: Vec<String>,
 }
 
 impl Layout {
     /// Resolve the schema's features and exact identifiers against a CSV header.
     ///
-    /// With a mapping, every non-ignored feature and exact identifier must be mapped (to a column or
-    /// to `null`). Without one, a schema with a `kith` section reads each feature from the column of
+    /// With a mapping, a feature or keyed input the mapping does not mention is missing in every
+    /// record, as if mapped to `null` ([`Layout::unmentioned`] lists them); a name the schema does
+    /// not have is an error. Without one, a schema with a `kith` section reads each feature from the column of
     /// the same name, and a plain clkhash schema needs the header to be exactly the feature
     /// identifiers in order, as clkhash and anonlink-client require.
     pub fn resolve(
@@ -266,6 +270,7 @@ impl Layout {
 
         let features;
         let exact;
+        let mut unmentioned = Vec::new();
         if mapping.is_some() || schema.has_kith_section() {
             if let Some(m) = mapping {
                 let known: Vec<&str> = schema
@@ -281,17 +286,24 @@ impl Layout {
                         known.join(", ")
                     )));
                 }
+                unmentioned = known
+                    .iter()
+                    .filter(|k| !m.columns.contains_key(**k))
+                    .map(|k| (*k).to_owned())
+                    .collect();
             }
             // With a mapping, each name goes where the mapping says; without one, to the column of
             // the same name.
             let resolve = |name: &str| -> Result<Option<Extract>, LayoutError> {
                 let source = match mapping {
-                    None => return Ok(Some(Extract { col: find(name)?, split: None })),
-                    Some(m) => m.columns.get(name).ok_or_else(|| {
-                        LayoutError(format!(
-                            "the mapping does not say where {name:?} comes from; map it to a column, or to null if this holder does not have it"
-                        ))
-                    })?,
+                    None => {
+                        return Ok(Some(Extract {
+                            col: find(name)?,
+                            split: None,
+                        }));
+                    }
+                    // Not mentioned: this holder does not have it.
+                    Some(m) => m.columns.get(name).cloned().flatten(),
                 };
                 match source {
                     None => Ok(None),
@@ -351,7 +363,14 @@ impl Layout {
             exact,
             id,
             columns: header.len(),
+            unmentioned,
         })
+    }
+
+    /// The features and keyed inputs of the schema the mapping does not mention (missing in every
+    /// record), in schema order.
+    pub fn unmentioned(&self) -> &[String] {
+        &self.unmentioned
     }
 
     /// Number of columns in the header.
@@ -453,15 +472,37 @@ mod tests {
     }
 
     #[test]
-    fn unmapped_and_unknown_names_are_errors() {
+    fn what_a_mapping_does_not_mention_is_missing_in_every_record() {
         let schema = Schema::from_json_str(SCHEMA).expect("schema");
+        let m = Mapping::from_json_str(r#"{"kith_mapping": 1, "columns": {"surname": "S"}}"#)
+            .expect("mapping");
+        let layout = Layout::resolve(&schema, Some(&m), None, &["S", "G"]).expect("layout");
+        assert_eq!(layout.unmentioned(), ["given_name", "nhs_number"]);
+        let (mut f, mut e) = (Vec::new(), Vec::new());
+        layout.extract(&["Smith", "John"], &mut f, &mut e);
+        assert_eq!(f, ["Smith", ""]);
+        assert_eq!(e, [""]);
+        // `null` says the same, and is not listed as unmentioned.
         let m = Mapping::from_json_str(
-            r#"{"kith_mapping": 1, "columns": {"surname": "S", "given_name": "G"}}"#,
+            r#"{"kith_mapping": 1, "columns": {"surname": "S", "given_name": null, "nhs_number": null}}"#,
         )
         .expect("mapping");
-        let e =
-            Layout::resolve(&schema, Some(&m), None, &["S", "G"]).expect_err("nhs_number unmapped");
-        assert!(e.0.contains("nhs_number"), "{e}");
+        let layout = Layout::resolve(&schema, Some(&m), None, &["S", "G"]).expect("layout");
+        assert!(layout.unmentioned().is_empty());
+    }
+
+    #[test]
+    fn unknown_names_and_missing_columns_are_errors() {
+        let schema = Schema::from_json_str(SCHEMA).expect("schema");
+        let m = Mapping::from_json_str(
+            r#"{"kith_mapping": 1, "columns": {"surname": "S", "forename": "G"}}"#,
+        )
+        .expect("mapping");
+        let e = Layout::resolve(&schema, Some(&m), None, &["S", "G"]).expect_err("unknown name");
+        assert!(
+            e.0.contains("\"forename\"") && e.0.contains("given_name"),
+            "{e}"
+        );
         let e = Layout::resolve(&schema, None, None, &["surname", "given"])
             .expect_err("missing column");
         assert!(e.0.contains("given_name"), "{e}");

@@ -198,6 +198,56 @@ fn exact_tokens_match_across_holders_and_column_mappings() {
     assert!(exact(&other).is_disjoint(&exact(&health)));
 }
 
+/// A mapping names only the columns a holder has: what it leaves out is missing in every record,
+/// exactly as a `null` says, and the summary lists each one left out.
+#[test]
+fn what_a_mapping_leaves_out_is_missing_and_listed() {
+    let dir = Dir::new();
+    let short = std::fs::read_to_string(demo("health-mapping.json")).expect("mapping");
+    let mut long: serde_json::Value = serde_json::from_str(&short).expect("json");
+    let left_out = [
+        "address",
+        "household_ref",
+        "offending",
+        "domestic_abuse",
+        "absence",
+        "out_of_work",
+        "child_in_need",
+        "health_need",
+    ];
+    for name in left_out {
+        assert!(
+            long["columns"].get(name).is_none(),
+            "{name} is in the demo mapping"
+        );
+        long["columns"][name] = serde_json::Value::Null;
+    }
+    let long = dir.write("long-mapping.json", long.to_string());
+    let encode = |mapping: &std::path::Path, out: &str| {
+        let o = ok(crate::util::encode_with_schema(
+            &dir,
+            &demo("schema.json"),
+            &demo("health.csv"),
+            out,
+        )
+        .arg("--mapping")
+        .arg(mapping));
+        crate::util::stderr(&o)
+    };
+    let said = encode(&demo("health-mapping.json"), "short.kith");
+    for name in left_out {
+        assert!(
+            said.contains(&format!(
+                "  {name}: not in the mapping, so missing in every record"
+            )),
+            "{said}"
+        );
+    }
+    let said_long = encode(&long, "long.kith");
+    assert!(!said_long.contains("not in the mapping"), "{said_long}");
+    assert_eq!(dir.read("short.kith"), dir.read("long.kith"));
+}
+
 #[test]
 fn normalisation_lets_differently_written_records_share_clks() {
     // The council's "Zoë Okafor 05/01/1990 F M14 5RT" and health's "Zoe Okafor 1990-01-05 2 M14 5RT"
