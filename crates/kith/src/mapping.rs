@@ -47,23 +47,35 @@ pub struct Mapping {
     pub date_formats: BTreeMap<String, Vec<DateFormat>>,
 }
 
-/// One input column, or one part of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One input column, or one part of it, cut as a holder's extract needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ColumnSource {
     /// The CSV header of the column.
     pub column: String,
-    /// Take one part of the value, split at the first separator.
+    /// Take one part of the value, split at every separator.
     pub split: Option<Split>,
+    /// Drop a leading title (Mr, Mrs, Ms, Miss, Mx, Dr, Prof, Rev, Sir, Dame; with or without a
+    /// full stop), after splitting.
+    pub strip_titles: bool,
+    /// Keep the first word only (a `FORENAME MIDDLE` column's forename), after the above.
+    pub first_word: bool,
 }
 
-/// Split a value at the first occurrence of `separator` and keep part 0 (before) or 1 (after).
+/// Split a value at every occurrence of `separator` and keep part `part` (0 for the first),
+/// trimmed; a value with fewer parts gives an empty part (but a value without the separator is
+/// all part 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
     /// The separator, such as `","`.
     pub separator: String,
-    /// 0 for the part before the separator, 1 for the part after.
+    /// Which part to keep, from 0.
     pub part: usize,
 }
+
+/// Titles [`ColumnSource::strip_titles`] drops, lowercase.
+const TITLES: [&str; 10] = [
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "rev", "sir", "dame",
+];
 
 impl Mapping {
     /// Read a mapping from JSON text; errors name the JSON path.
@@ -114,10 +126,21 @@ impl Mapping {
                 Value::Null => None,
                 Value::String(c) => Some(ColumnSource {
                     column: c.clone(),
-                    split: None,
+                    ..ColumnSource::default()
                 }),
                 Value::Object(o) => {
-                    no_other_keys(o, &["column", "split", "part", "date_formats"], &p)?;
+                    no_other_keys(
+                        o,
+                        &[
+                            "column",
+                            "split",
+                            "part",
+                            "date_formats",
+                            "strip_titles",
+                            "first_word",
+                        ],
+                        &p,
+                    )?;
                     let column = as_str(required(o, "column", &p)?, &p.key("column"))?.to_owned();
                     let split = match (o.get("split"), o.get("part")) {
                         (None, None) => None,
@@ -130,11 +153,6 @@ impl Mapping {
                                 Some(v) => as_int(v, &p.key("part"), 0)?,
                                 None => 0,
                             };
-                            if part > 1 {
-                                return Err(p
-                                    .key("part")
-                                    .err("expected 0 (before the separator) or 1 (after it)"));
-                            }
                             Some(Split {
                                 separator,
                                 part: part as usize,
@@ -160,7 +178,21 @@ impl Mapping {
                             .collect::<Result<Vec<_>, _>>()?;
                         mapping.date_formats.insert(name.clone(), formats);
                     }
-                    Some(ColumnSource { column, split })
+                    let flag = |key: &str| -> Result<bool, SchemaError> {
+                        match o.get(key) {
+                            None => Ok(false),
+                            Some(Value::Bool(b)) => Ok(*b),
+                            Some(other) => Err(p
+                                .key(key)
+                                .err(format!("expected true or false, found {}", kind(other)))),
+                        }
+                    };
+                    Some(ColumnSource {
+                        column,
+                        split,
+                        strip_titles: flag("strip_titles")?,
+                        first_word: flag("first_word")?,
+                    })
                 }
                 other => {
                     return Err(p.err(format!(
@@ -178,30 +210,67 @@ impl Mapping {
 #[derive(Debug, Clone)]
 struct Extract {
     col: usize,
-    split: Option<Split>,
+    /// How the value is cut; `None` for a whole column.
+    cut: Option<ColumnSource>,
 }
 
 impl Extract {
-    /// The value in `record`: a whole column inline (the common case, ten times a row), a part of
+    /// The value in `record`: a whole column inline (the common case, ten times a row), a cut
     /// one out of line.
     #[inline(always)]
     fn get<'r>(&self, record: &[&'r str]) -> &'r str {
         let v = record.get(self.col).copied().unwrap_or("");
-        match &self.split {
+        match &self.cut {
             None => v,
-            Some(s) => s.part_of(v),
+            Some(c) => c.cut(v),
         }
     }
 }
 
-impl Split {
+impl ColumnSource {
+    /// True when the value is taken whole.
+    fn whole(&self) -> bool {
+        self.split.is_none() && !self.strip_titles && !self.first_word
+    }
+
+    /// The part of `v` this source keeps: split, then a title dropped, then the first word.
     #[inline(never)]
-    fn part_of<'r>(&self, v: &'r str) -> &'r str {
-        match v.split_once(self.separator.as_str()) {
-            Some((before, after)) => if self.part == 0 { before } else { after }.trim(),
-            None if self.part == 0 => v.trim(),
-            None => "",
+    pub fn cut<'r>(&self, v: &'r str) -> &'r str {
+        let mut v = match &self.split {
+            Some(s) => s.part_of(v),
+            None => v.trim(),
+        };
+        if self.strip_titles {
+            v = strip_title(v);
         }
+        if self.first_word {
+            v = v.split_whitespace().next().unwrap_or("");
+        }
+        v
+    }
+}
+
+/// `v` without a leading title (`Mr`, `Dr.`, `MRS`), when a word follows it.
+fn strip_title(v: &str) -> &str {
+    let Some((first, rest)) = v.split_once(char::is_whitespace) else {
+        return v;
+    };
+    let word = first.trim_end_matches('.');
+    if TITLES.iter().any(|t| word.eq_ignore_ascii_case(t)) && !rest.trim().is_empty() {
+        rest.trim_start()
+    } else {
+        v
+    }
+}
+
+impl Split {
+    fn part_of<'r>(&self, v: &'r str) -> &'r str {
+        if !v.contains(self.separator.as_str()) {
+            return if self.part == 0 { v.trim() } else { "" };
+        }
+        v.split(self.separator.as_str())
+            .nth(self.part)
+            .map_or("", str::trim)
     }
 }
 
@@ -299,7 +368,7 @@ impl Layout {
                     None => {
                         return Ok(Some(Extract {
                             col: find(name)?,
-                            split: None,
+                            cut: None,
                         }));
                     }
                     // Not mentioned: this holder does not have it.
@@ -309,7 +378,7 @@ impl Layout {
                     None => Ok(None),
                     Some(src) => Ok(Some(Extract {
                         col: find(&src.column)?,
-                        split: src.split.clone(),
+                        cut: (!src.whole()).then_some(src),
                     })),
                 }
             };
@@ -354,7 +423,7 @@ impl Layout {
                 )));
             }
             features = (0..ids.len())
-                .map(|col| Some(Extract { col, split: None }))
+                .map(|col| Some(Extract { col, cut: None }))
                 .collect();
             exact = Vec::new();
         }
@@ -469,6 +538,72 @@ mod tests {
         layout.extract(&["8", "SMITH"], &mut f, &mut e);
         assert_eq!(f, ["SMITH", ""]);
         assert_eq!(layout.local_id(&["8", "SMITH"]), Some("8"));
+    }
+
+    fn source(json: &str) -> ColumnSource {
+        let m = Mapping::from_json_str(&format!(
+            r#"{{"kith_mapping": 1, "columns": {{"given_name": {json}}}}}"#
+        ))
+        .expect("mapping");
+        m.columns["given_name"].clone().expect("a column")
+    }
+
+    #[test]
+    fn a_column_splits_into_any_number_of_parts() {
+        let s = source(r#"{"column": "NAME", "split": "|", "part": 2}"#);
+        assert_eq!(s.cut("SMITH | John | Paul | Jr"), "Paul");
+        assert_eq!(s.cut("SMITH | John"), "");
+        // Without the separator the value is all part 0.
+        assert_eq!(s.cut("SMITH"), "");
+        let first = source(r#"{"column": "NAME", "split": ",", "part": 0}"#);
+        assert_eq!(first.cut(" SMITH "), "SMITH");
+        let second = source(r#"{"column": "NAME", "split": ",", "part": 1}"#);
+        assert_eq!(second.cut("SMITH, John"), "John");
+    }
+
+    #[test]
+    fn titles_go_and_the_first_word_stays() {
+        let s = source(
+            r#"{"column": "NAME", "split": ",", "part": 1, "strip_titles": true, "first_word": true}"#,
+        );
+        assert_eq!(s.cut("SMITH, Mr John Paul"), "John");
+        assert_eq!(s.cut("SMITH, DR. Aisha"), "Aisha");
+        assert_eq!(
+            s.cut("SMITH, Mrs"),
+            "Mrs",
+            "a title alone is kept: it may be a name"
+        );
+        assert_eq!(s.cut("SMITH, Mistral"), "Mistral");
+        let t = source(r#"{"column": "FORENAME", "strip_titles": true}"#);
+        assert_eq!(t.cut("Miss Jo Anne"), "Jo Anne");
+        assert_eq!(t.cut("Drew"), "Drew");
+        let w = source(r#"{"column": "FORENAME", "first_word": true}"#);
+        assert_eq!(w.cut("  Mary Jane "), "Mary");
+        assert_eq!(w.cut(""), "");
+        let bad = Mapping::from_json_str(
+            r#"{"kith_mapping": 1, "columns": {"given_name": {"column": "F", "first_word": "yes"}}}"#,
+        );
+        assert_eq!(
+            bad.expect_err("not a boolean").path,
+            "$.columns.given_name.first_word"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the value, a cut is a trimmed piece of it, and the first word has no space.
+        #[test]
+        fn a_cut_is_a_trimmed_piece_of_the_value(v in "[ ,A-Za-z.|]{0,30}", part in 0usize..4) {
+            let s = ColumnSource {
+                column: "x".into(),
+                split: Some(Split { separator: ",".into(), part }),
+                strip_titles: true,
+                first_word: true,
+            };
+            let c = s.cut(&v);
+            proptest::prop_assert!(v.contains(c));
+            proptest::prop_assert_eq!(c, c.trim());
+            proptest::prop_assert!(!c.contains(' '));
+        }
     }
 
     #[test]
