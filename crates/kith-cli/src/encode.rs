@@ -992,3 +992,56 @@ impl Sorter {
         Ok(())
     }
 }
+
+/// `kith mapping`: a proposed column mapping for an extract, from its header and first rows.
+pub(crate) fn propose_mapping(args: &crate::flags::MappingArgs, quiet: bool) -> Result<()> {
+    let schema = crate::config::read_schema(&args.schema)?;
+    let mut input = CsvInput::open(&args.input, args.encoding)?;
+    let header = input.header().to_vec();
+    let mut chunk = crate::csvin::Chunk::default();
+    input.read_chunk(args.sample.max(1), &mut chunk)?;
+    let mut sample = Vec::with_capacity(chunk.rows.len());
+    for (n, row) in chunk.rows.iter().enumerate() {
+        let fields = chunk
+            .fields(row)
+            .map(|f| crate::csvin::decode(f, args.encoding).map(std::borrow::Cow::into_owned))
+            .collect::<Result<Vec<String>, String>>()
+            .map_err(|m| anyhow::anyhow!("{}: line {}: {m}", args.input.display(), n + 2))?;
+        sample.push(fields);
+    }
+    let party = match &args.party {
+        Some(p) => p.clone(),
+        None => args
+            .input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "holder".to_owned()),
+    };
+    let proposal = kith::propose::propose(&schema, &header, &sample, &party);
+    match &args.output {
+        Some(path) => {
+            anyhow::ensure!(
+                !path.exists(),
+                "{} exists; kith mapping does not overwrite a mapping",
+                path.display()
+            );
+            let mut f = crate::atomic::AtomicFile::create(path)?;
+            std::io::Write::write_all(f.writer(), proposal.json.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            f.commit()?;
+        }
+        None => std::io::Write::write_all(&mut std::io::stdout(), proposal.json.as_bytes())
+            .context("cannot write to standard output")?,
+    }
+    if !quiet {
+        eprintln!(
+            "kith mapping: proposed from the header and {} sampled rows of {}; check it before encoding:",
+            sample.len(),
+            args.input.display()
+        );
+        for n in &proposal.notes {
+            eprintln!("  {n}");
+        }
+    }
+    Ok(())
+}

@@ -60,6 +60,13 @@ pub(crate) enum Command {
     /// to be sure they agreed the same schema).
     #[command(after_help = "Example:\n  kith schema schema.json")]
     Schema(SchemaArgs),
+    /// Propose a column mapping for an extract from its header and a sample of its values, for
+    /// the holder to check: what each agreed name reads from, on what evidence, and what is left
+    /// out. Needs no secret.
+    #[command(after_help = "Example:
+  kith mapping --schema schema.json --input police.csv --encoding windows-1252 \\
+      --output police-mapping.json")]
+    Mapping(MappingArgs),
     /// Link encodings from two or more holders: the linkage party's job. Needs no secret.
     #[command(after_help = LINK_EXAMPLES)]
     Link(Box<LinkArgs>),
@@ -448,6 +455,33 @@ pub(crate) struct SchemaArgs {
     /// The schema file.
     #[arg(value_name = "FILE")]
     pub(crate) schema: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MappingArgs {
+    /// The agreed schema.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: PathBuf,
+
+    /// The holder's CSV extract (its header and first rows are read).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: PathBuf,
+
+    /// Character encoding of the input.
+    #[arg(long, value_enum, default_value_t = InputEncoding::Utf8)]
+    pub(crate) encoding: InputEncoding,
+
+    /// The holder's party name (default: the input file's stem).
+    #[arg(long)]
+    pub(crate) party: Option<String>,
+
+    /// Rows sampled from the start of the input.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) sample: usize,
+
+    /// Write the mapping here (never over an existing file) instead of to standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -64,6 +64,7 @@ fn run(cli: Cli) -> Result<()> {
             )
             .context("cannot write to standard output")
         }
+        Command::Mapping(args) => encode::propose_mapping(&args, quiet),
         Command::Link(args) => link::run(&link::LinkConfig::from_args(*args)?, quiet),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Families(args) => families::run_families(&args, quiet),

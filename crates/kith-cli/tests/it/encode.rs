@@ -248,6 +248,59 @@ fn what_a_mapping_leaves_out_is_missing_and_listed() {
     assert_eq!(dir.read("short.kith"), dir.read("long.kith"));
 }
 
+/// `kith mapping` proposes, from the header and values alone, the mappings `kith synth` writes for
+/// its agencies (the police's but for its domestic abuse marker, whose column name says nothing,
+/// which the notes list as unused), and writes no file over an existing one.
+#[test]
+fn proposed_mappings_match_the_agencies_own() {
+    let dir = Dir::new();
+    let src = dir.path("src");
+    ok(kith()
+        .args([
+            "synth", "--quiet", "--people", "400", "--seed", "5", "--output",
+        ])
+        .arg(&src));
+    for a in ["council", "health", "police", "school"] {
+        let mut c = kith();
+        c.args(["mapping", "--schema"])
+            .arg(demo("schema.json"))
+            .arg("--input")
+            .arg(src.join(format!("{a}.csv")))
+            .arg("--output")
+            .arg(dir.path(&format!("{a}.json")));
+        if a == "police" {
+            c.args(["--encoding", "windows-1252"]);
+        }
+        let notes = crate::util::stderr(&ok(&mut c));
+        let proposed: serde_json::Value =
+            serde_json::from_str(&dir.read(&format!("{a}.json"))).expect("json");
+        let mut own: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(src.join(format!("{a}-mapping.json"))).expect("mapping"),
+        )
+        .expect("json");
+        if a == "police" {
+            assert!(notes.contains("columns not used: DA_MARKER"), "{notes}");
+            own["columns"]
+                .as_object_mut()
+                .expect("columns")
+                .remove("domestic_abuse");
+        }
+        assert_eq!(proposed["columns"], own["columns"], "{a}: {notes}");
+        assert_eq!(proposed["id_column"], own["id_column"], "{a}");
+        assert_eq!(proposed["party"], a);
+    }
+    let again = crate::util::fails(
+        kith()
+            .args(["mapping", "--schema"])
+            .arg(demo("schema.json"))
+            .arg("--input")
+            .arg(src.join("council.csv"))
+            .arg("--output")
+            .arg(dir.path("council.json")),
+    );
+    assert!(again.contains("does not overwrite"), "{again}");
+}
+
 #[test]
 fn normalisation_lets_differently_written_records_share_clks() {
     // The council's "Zoë Okafor 05/01/1990 F M14 5RT" and health's "Zoe Okafor 1990-01-05 2 M14 5RT"
