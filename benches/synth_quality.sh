@@ -10,6 +10,8 @@
 #   SCHEMA=other.json benches/synth_quality.sh    (default fixtures/demo/schema.json)
 #   NAMES=cities ERRORS=1.5 benches/synth_quality.sh 200000
 #                        (another name list, error rates x1.5: data kith was not tuned on)
+#   ADDRESSES=council benches/synth_quality.sh 20000
+#                        (only the council's extract has address lines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
@@ -17,10 +19,13 @@ SEED=${2:-1}
 SCHEMA=${SCHEMA:-fixtures/demo/schema.json}
 NAMES=${NAMES:-england}
 ERRORS=${ERRORS:-1}
+ADDRESSES=${ADDRESSES:-agencies}
 W=target/synth-quality-$N-$SEED-$NAMES-$ERRORS-$(basename "$SCHEMA" .json)
+[ "$ADDRESSES" = agencies ] || W=$W-addresses-$ADDRESSES
 cargo build -q --release -p kith-cli
 rm -rf "$W"
-target/release/kith synth --people "$N" --seed "$SEED" --names "$NAMES" --errors "$ERRORS" --output "$W"
+target/release/kith synth --people "$N" --seed "$SEED" --names "$NAMES" --errors "$ERRORS" \
+  --addresses "$ADDRESSES" --output "$W"
 export KITH_SECRET=benchmark-secret-not-for-real-use
 for s in council health police school; do
   # Without NHS numbers: the mapping's nhs_number becomes null.

@@ -94,6 +94,7 @@ impl Demo {
                 output: extracts.clone(),
                 names: kith_synth::NameList::England.name().to_owned(),
                 errors: 1.0,
+                addresses: "agencies".to_owned(),
             },
             true,
         )?;

@@ -204,6 +204,11 @@ pub(crate) struct SynthArgs {
     /// missing values, old postcodes, alternative surnames) by this.
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub(crate) errors: f64,
+
+    /// Which extracts carry an address line: agencies (the council, health and the police) or
+    /// council (the council only; the others a postcode at most, as many real extracts).
+    #[arg(long, value_name = "WHO", default_value = "agencies", value_parser = ["agencies", "council"])]
+    pub(crate) addresses: String,
 }
 
 const LINK_EXAMPLES: &str = "\

@@ -30,6 +30,8 @@ pub(crate) fn run(args: &SynthArgs, quiet: bool) -> Result<()> {
         kith_synth::Options {
             names,
             errors: args.errors,
+            addresses: kith_synth::AddressLines::from_name(&args.addresses)
+                .with_context(|| format!("--addresses: no choice {:?}", args.addresses))?,
         },
     );
     let extracts: Vec<Extract> = Agency::ALL
@@ -41,7 +43,7 @@ pub(crate) fn run(args: &SynthArgs, quiet: bool) -> Result<()> {
         let mapping = args
             .output
             .join(format!("{}-mapping.json", e.agency.name()));
-        write_bytes(&mapping, e.agency.mapping_json().as_bytes())?;
+        write_bytes(&mapping, e.mapping.as_bytes())?;
     }
     write_truth(&args.output.join("truth-local.csv"), &extracts, &pop)?;
     write_households(&args.output.join("households.csv"), &pop)?;
@@ -70,7 +72,7 @@ fn path_of(dir: &Path, agency: Agency) -> PathBuf {
 fn write_extract(dir: &Path, e: &Extract) -> Result<()> {
     let path = path_of(dir, e.agency);
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(e.agency.header())?;
+    w.write_record(&e.header)?;
     for r in &e.rows {
         w.write_record(r)?;
     }

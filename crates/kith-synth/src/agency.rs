@@ -121,6 +121,11 @@ impl Agency {
     /// `household_ref`, and the criteria: only those it holds (what a mapping leaves out is
     /// missing in every record).
     pub fn mapping_json(self) -> String {
+        self.mapping_json_for(true)
+    }
+
+    /// Its column mapping, with its address column or (`address` false) without one.
+    pub fn mapping_json_for(self, with_address: bool) -> String {
         let (id, given, surname, dob, sex, postcode, nhs) = match self {
             Agency::Council => (
                 "person_id",
@@ -164,6 +169,11 @@ impl Agency {
             Agency::Council | Agency::Health => quoted("address"),
             Agency::Police => quoted("ADDRESS"),
             Agency::School => "null".to_owned(),
+        };
+        let address = if with_address {
+            address
+        } else {
+            "null".to_owned()
         };
         let register = if self == Agency::Council {
             quoted("household_ref")
@@ -299,7 +309,11 @@ impl Agency {
 pub struct Extract {
     /// The agency.
     pub agency: Agency,
-    /// Rows, each as many fields as the agency's header.
+    /// Its CSV header: the agency's, less the address column where it holds no address line.
+    pub header: Vec<&'static str>,
+    /// Its column mapping (a kith mapping file).
+    pub mapping: String,
+    /// Rows, each as many fields as the header.
     pub rows: Vec<Vec<String>>,
     /// (local ID, person, household) per row.
     pub truth: Vec<(String, u32, u32)>,
@@ -328,8 +342,22 @@ pub fn extract(pop: &Population, agency: Agency, seed: u64) -> Extract {
         rows.push(render(&mut rng, agency, pop.options.errors, p, h, &id));
         truth.push((id, p.id, p.household));
     }
+    let mut header = agency.header().to_vec();
+    let address = header
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case("address"));
+    let holds_address = address.is_some()
+        && (pop.options.addresses == crate::AddressLines::Agencies || agency == Agency::Council);
+    if let (Some(a), false) = (address, holds_address) {
+        header.remove(a);
+        for r in &mut rows {
+            r.remove(a);
+        }
+    }
     Extract {
         agency,
+        header,
+        mapping: agency.mapping_json_for(holds_address),
         rows,
         truth,
     }
@@ -651,6 +679,35 @@ mod tests {
     /// in the police extract, middle names in the forename field, alternative surnames (Kaur,
     /// Singh, Begum) with the cities list; `errors` scales them.
     #[test]
+    fn with_council_addresses_only_the_others_have_no_address_column() {
+        let pop = crate::population_with(
+            300,
+            4,
+            crate::Options {
+                addresses: crate::AddressLines::Council,
+                ..crate::Options::default()
+            },
+        );
+        for a in Agency::ALL {
+            let e = extract(&pop, a, 4);
+            let has = e.header.iter().any(|c| c.eq_ignore_ascii_case("address"));
+            assert_eq!(has, a == Agency::Council, "{a:?}");
+            assert!(e.rows.iter().all(|r| r.len() == e.header.len()));
+            assert_eq!(
+                e.mapping.contains("\"address\""),
+                a == Agency::Council,
+                "{a:?}"
+            );
+        }
+        let all = crate::population(300, 4);
+        assert!(
+            extract(&all, Agency::Health, 4)
+                .mapping
+                .contains("\"address\"")
+        );
+    }
+
+    #[test]
     fn extracts_make_the_errors_people_make() {
         let measure = |errors: f64| {
             let pop = crate::population_with(
@@ -659,6 +716,7 @@ mod tests {
                 crate::Options {
                     names: crate::NameList::Cities,
                     errors,
+                    ..crate::Options::default()
                 },
             );
             let mut year_out = 0;

@@ -36,6 +36,8 @@ pub struct Options {
     /// Every per-row error rate of the extracts (typing errors, nicknames, middle names, date
     /// slips, missing and stale values, alternative surnames) multiplied by this (1 as tuned).
     pub errors: f64,
+    /// Which agencies' extracts carry an address line.
+    pub addresses: AddressLines,
 }
 
 impl Default for Options {
@@ -43,6 +45,28 @@ impl Default for Options {
         Options {
             names: NameList::England,
             errors: 1.0,
+            addresses: AddressLines::Agencies,
+        }
+    }
+}
+
+/// Which agencies' extracts carry an address line (every one that has a postcode keeps it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressLines {
+    /// The council, health and the police (schools hold none).
+    #[default]
+    Agencies,
+    /// The council only, as many real health, police and school extracts.
+    Council,
+}
+
+impl AddressLines {
+    /// The option's name on the command line.
+    pub fn from_name(name: &str) -> Option<AddressLines> {
+        match name {
+            "agencies" => Some(AddressLines::Agencies),
+            "council" => Some(AddressLines::Council),
+            _ => None,
         }
     }
 }
