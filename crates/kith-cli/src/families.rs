@@ -97,7 +97,11 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
         }
     }
     let (clusters_path, clusters) = read_clusters(&args.links)?;
-    let run = identify(&clusters, &clusters_path, &args.inputs)?;
+    let evidence = kith_link::identify::Evidence {
+        area: (!args.dwellings_only).then_some(args.area_field.as_str()),
+        surname: (!args.dwellings_only).then_some(args.surname_field.as_str()),
+    };
+    let run = identify(&clusters, &clusters_path, &args.inputs, &evidence)?;
 
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
@@ -130,6 +134,10 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     eprintln!(
         "  not placed by dwelling because their household's records' dwellings tie (stale addresses): {}; filed in two register groups by one holder: {}",
         g.ambiguous_homes, g.register_conflicts
+    );
+    eprintln!(
+        "  with no dwelling at all, placed by postcode and surname (the one family of their surname in their postcode): {}",
+        g.by_area
     );
     eprintln!(
         "  criteria and who holds them: {}",

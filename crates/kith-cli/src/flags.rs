@@ -409,6 +409,19 @@ pub(crate) struct FamiliesArgs {
     #[arg(long)]
     pub(crate) allow_no_households: bool,
 
+    /// The field filter holding the postcode, which places people known only to holders without
+    /// an address line (with the surname's).
+    #[arg(long, value_name = "FIELD", default_value = "postcode")]
+    pub(crate) area_field: String,
+
+    /// The field filter holding the surname (see --area-field).
+    #[arg(long, value_name = "FIELD", default_value = "surname")]
+    pub(crate) surname_field: String,
+
+    /// Place people by dwelling and register only, never by postcode and surname.
+    #[arg(long)]
+    pub(crate) dwellings_only: bool,
+
     /// Output folder: families.csv (one row per family) and members.csv (its record tokens per
     /// holder).
     #[arg(long, value_name = "DIR")]

@@ -15,6 +15,13 @@
 //! 3. **A family** is a connected group of households that share a home. Surnames play no part,
 //!    so a step-family whose children carry another surname stays together; neighbours and the
 //!    flats of one building have other dwelling tokens and stay apart.
+//! 4. **Partial evidence.** A household none of whose records carries a dwelling (its people are
+//!    known only to holders without an address line) joins a family when, in the postcode its
+//!    records give (by majority), exactly one family with a home there has a member of one of its
+//!    surnames. Postcode and surname are compared as the linkage party already can: equal
+//!    field-level filters (see [`Member::area`]). Two families of that surname in the postcode
+//!    (neighbours, flats of one building) place no one; a household with a home, or whose
+//!    dwellings tie, is never moved.
 //!
 //! Grouping is a pure function of its input, taken in order, so the result does not depend on
 //! threads. Families are then described ([`describe`]) by who knows them and which criteria their
@@ -37,6 +44,11 @@ pub struct Member {
     pub register: Option<Token>,
     /// The criteria its holder flagged it with, a bit per criterion.
     pub flags: u64,
+    /// Its postcode, as a hash of its postcode field filter (equal values give equal filters), if
+    /// it has one.
+    pub area: Option<u64>,
+    /// Its surname, as a hash of its surname field filter, if it has one.
+    pub surname: Option<u64>,
 }
 
 /// How people were grouped.
@@ -55,6 +67,8 @@ pub struct Grouping {
     pub in_register: usize,
     /// People a holder files in two register groups equally often (placed in neither).
     pub register_conflicts: usize,
+    /// People placed by postcode and surname (rule 4).
+    pub by_area: usize,
 }
 
 struct UnionFind(Vec<u32>);
@@ -171,6 +185,72 @@ pub fn group(entities: usize, members: &[Member]) -> Grouping {
         }
     }
 
+    // Rule 4: households with no dwelling at all, by postcode and surname. Families and their
+    // surnames are read before any join, so one join never enables another.
+    let mut home_area: FxHashMap<Token, FxHashMap<u64, u32>> = FxHashMap::default();
+    let mut surnames: FxHashMap<u32, Vec<u64>> = FxHashMap::default();
+    for m in members {
+        if let (Some(d), Some(a)) = (m.dwelling, m.area) {
+            *home_area.entry(d).or_default().entry(a).or_default() += 1;
+        }
+        if let Some(s) = m.surname {
+            surnames.entry(uf.find(m.entity)).or_default().push(s);
+        }
+    }
+    // Families with a home, by the postcode their home's records give.
+    let mut at_area: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+    for h in 0..entities as u32 {
+        if households.find(h) != h {
+            continue;
+        }
+        let Some(home) = votes.get(&h).and_then(majority) else {
+            continue;
+        };
+        if let Some(a) = home_area.get(&home).and_then(majority) {
+            let f = uf.find(h);
+            let list = at_area.entry(a).or_default();
+            if !list.contains(&f) {
+                list.push(f);
+            }
+        }
+    }
+    let mut area_votes: FxHashMap<u32, FxHashMap<u64, u32>> = FxHashMap::default();
+    let mut own_surnames: FxHashMap<u32, Vec<u64>> = FxHashMap::default();
+    for m in members {
+        let h = households.find(m.entity);
+        if votes.contains_key(&h) {
+            continue;
+        }
+        if let Some(a) = m.area {
+            *area_votes.entry(h).or_default().entry(a).or_default() += 1;
+        }
+        if let Some(s) = m.surname {
+            own_surnames.entry(h).or_default().push(s);
+        }
+    }
+    let mut joins = Vec::new();
+    for h in 0..entities as u32 {
+        if households.find(h) != h || votes.contains_key(&h) {
+            continue;
+        }
+        let (Some(a), Some(names)) = (area_votes.get(&h).and_then(majority), own_surnames.get(&h))
+        else {
+            continue;
+        };
+        let mut fits = at_area.get(&a).into_iter().flatten().filter(|f| {
+            surnames
+                .get(f)
+                .is_some_and(|theirs| theirs.iter().any(|s| names.contains(s)))
+        });
+        if let (Some(&f), None) = (fits.next(), fits.next()) {
+            joins.push((h, f));
+        }
+    }
+    for (h, f) in joins {
+        g.by_area += size[&h];
+        uf.union(f, h);
+    }
+
     // Number the families in order of their first entity.
     let mut number: FxHashMap<u32, u32> = FxHashMap::default();
     g.family = (0..entities as u32)
@@ -254,7 +334,59 @@ mod tests {
             dwelling: (dwelling != 0).then_some([dwelling; 16]),
             register: (register != 0).then_some([register; 16]),
             flags,
+            area: None,
+            surname: None,
         }
+    }
+
+    /// A record with a postcode (`area`) and a surname, and no dwelling unless given.
+    fn at(source: u32, entity: u32, dwelling: u8, area: u64, surname: u64) -> Member {
+        Member {
+            area: Some(area),
+            surname: Some(surname),
+            ..m(source, entity, dwelling, 0, 0)
+        }
+    }
+
+    #[test]
+    fn a_person_without_an_address_line_joins_the_one_family_of_their_surname_in_their_postcode() {
+        // Postcode 10: the Smiths at dwelling 1 (persons 0, 1), the Joneses at dwelling 2
+        // (person 2). Person 3, a Smith known only to the school and health (postcode, no address
+        // line), joins the Smiths; person 4, a Patel there, joins no one.
+        let members = [
+            at(COUNCIL, 0, 1, 10, 100),
+            at(COUNCIL, 1, 1, 10, 100),
+            at(COUNCIL, 2, 2, 10, 200),
+            at(HEALTH, 3, 0, 10, 100),
+            at(POLICE, 3, 0, 10, 100),
+            at(HEALTH, 4, 0, 10, 300),
+        ];
+        let g = group(5, &members);
+        assert_eq!(g.family, [0, 0, 1, 0, 2]);
+        assert_eq!(g.by_area, 1);
+    }
+
+    #[test]
+    fn two_families_of_one_surname_in_a_postcode_place_no_one() {
+        // Neighbours (or flats of one building) at dwellings 1 and 2, both Smiths in postcode 10:
+        // a Smith without an address line could belong to either, so stays apart.
+        let members = [
+            at(COUNCIL, 0, 1, 10, 100),
+            at(COUNCIL, 1, 2, 10, 100),
+            at(HEALTH, 2, 0, 10, 100),
+        ];
+        let g = group(3, &members);
+        assert_eq!(g.families, 3);
+        assert_eq!(g.by_area, 0);
+        // A person whose records give a dwelling is never moved by postcode, nor one in another
+        // postcode.
+        let members = [
+            at(COUNCIL, 0, 1, 10, 100),
+            at(HEALTH, 1, 3, 10, 100),
+            at(HEALTH, 2, 0, 11, 100),
+        ];
+        let g = group(3, &members);
+        assert_eq!(g.families, 3);
     }
 
     #[test]

@@ -109,6 +109,24 @@ pub struct Identification {
     of_family: Vec<Vec<usize>>,
 }
 
+/// The field-level filters [`families`]' rule 4 compares: a postcode's and a surname's (by
+/// name); `None` turns the rule off.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// The postcode's field filter.
+    pub area: Option<&'a str>,
+    /// The surname's field filter.
+    pub surname: Option<&'a str>,
+}
+
+/// A hash of field filter `k` of `row`, when there is one (equal filters, equal hashes).
+fn field_hash(row: &kith_core::encodings::Row, k: Option<usize>) -> Option<u64> {
+    let bytes = row.fields.get(k?)?.as_deref()?;
+    let mut h = rustc_hash::FxHasher::default();
+    std::hash::Hasher::write(&mut h, bytes);
+    Some(std::hash::Hasher::finish(&h))
+}
+
 /// Read the encodings files and group their records' people into families. Every record of the
 /// files must be in `clusters` (named `clusters_name` in errors) and every clustered record in
 /// the files.
@@ -116,6 +134,7 @@ pub fn identify(
     clusters: &Clusters,
     clusters_name: &Path,
     inputs: &[PathBuf],
+    evidence: &Evidence<'_>,
 ) -> Result<Identification, LinkError> {
     let mut readers = Vec::with_capacity(inputs.len());
     for path in inputs {
@@ -173,6 +192,9 @@ pub fn identify(
             })
             .collect();
         let entity_of = clusters.entity_of.get(&h.party).unwrap_or(&no_records);
+        let field =
+            |name: Option<&str>| name.and_then(|n| h.fields.iter().position(|f| f.name == n));
+        let (area, surname) = (field(evidence.area), field(evidence.surname));
         let dwelling = h.house.iter().position(|x| x == "dwelling");
         let register = h.house.iter().position(|x| x == "register");
         let mut line = 1u64;
@@ -201,6 +223,8 @@ pub fn identify(
                 dwelling: dwelling.and_then(|i| row.house[i]),
                 register: register.and_then(|i| row.house[i]),
                 flags,
+                area: field_hash(&row, area),
+                surname: field_hash(&row, surname),
             });
             tokens.push(row.token);
         }

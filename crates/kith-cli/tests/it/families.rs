@@ -245,6 +245,77 @@ fn families_refuse_files_that_were_not_linked_together() {
     assert!(!dir.path("out/families.csv").exists());
 }
 
+/// With address lines at the council only, people known only to health, the police or a school
+/// have no dwelling; the postcode and surname place some of them in their family, which
+/// `--dwellings-only` does not do.
+#[test]
+fn people_without_an_address_line_reach_their_family_by_postcode_and_surname() {
+    let dir = Dir::new();
+    let src = dir.path("src");
+    ok(kith()
+        .args([
+            "synth",
+            "--quiet",
+            "--people",
+            "1500",
+            "--seed",
+            "9",
+            "--addresses",
+            "council",
+            "--output",
+        ])
+        .arg(&src));
+    for a in AGENCIES {
+        let mut c =
+            crate::util::encode_cmd(&dir, &src.join(format!("{a}.csv")), &format!("{a}.kith"));
+        c.arg("--mapping")
+            .arg(src.join(format!("{a}-mapping.json")));
+        if a == "police" {
+            c.args(["--encoding", "windows-1252"]);
+        }
+        ok(&mut c);
+    }
+    let mut link = kith();
+    link.args(["link", "--quiet", "--dedupe", "--output"])
+        .arg(dir.path("links"));
+    for a in AGENCIES {
+        link.arg(dir.path(&format!("{a}.kith")));
+    }
+    ok(&mut link);
+    let families = |out: &str, extra: &[&str]| {
+        let mut c = kith();
+        c.arg("families");
+        for a in AGENCIES {
+            c.arg(dir.path(&format!("{a}.kith")));
+        }
+        let o = ok(c
+            .arg("--links")
+            .arg(dir.path("links"))
+            .arg("--output")
+            .arg(dir.path(out))
+            .args(extra));
+        let placed: usize = stderr(&o)
+            .lines()
+            .find_map(|l| l.split("in their postcode): ").nth(1))
+            .expect("the rule's count")
+            .trim()
+            .parse()
+            .expect("a number");
+        (
+            placed,
+            rows(&dir.read(&format!("{out}/families.csv"))).len(),
+        )
+    };
+    let (placed, with) = families("with", &[]);
+    let (none, without) = families("without", &["--dwellings-only"]);
+    assert!(placed > 20, "{placed} placed by postcode and surname");
+    assert_eq!(none, 0);
+    assert!(
+        with < without,
+        "{with} families, {without} by dwellings only"
+    );
+}
+
 /// Encodings without household tokens would make every person a family of one: `kith families`
 /// refuses them, saying why, and with `--allow-no-households` warns and groups them anyway.
 #[test]
