@@ -338,6 +338,7 @@ fn attack(
         };
         let id = i.to_string();
         let input = RecordInput {
+            alternatives: &[],
             features: &features,
             exact: &exact,
             local_id: Some(&id),

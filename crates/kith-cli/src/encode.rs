@@ -534,12 +534,14 @@ impl Job<'_> {
         );
         let mut picked = Picked {
             features: Vec::with_capacity(cells.len() / ncols.max(1) * nf),
+            alternatives: Vec::new(),
             exact: Vec::with_capacity(cells.len() / ncols.max(1) * nx),
             local_ids: Vec::new(),
             nf,
             nx,
         };
         let (mut f1, mut x1) = (Vec::with_capacity(nf), Vec::with_capacity(nx));
+        let mut a1 = Vec::new();
         let mut good = 0;
         for (r, problem) in problems.iter_mut().enumerate() {
             if problem.is_some() {
@@ -565,6 +567,10 @@ impl Job<'_> {
             self.layout.extract(row_cells, &mut f1, &mut x1);
             picked.features.extend_from_slice(&f1);
             picked.exact.extend_from_slice(&x1);
+            if self.layout.has_alternatives() {
+                self.layout.extract_alternatives(row_cells, &mut a1);
+                picked.alternatives.extend_from_slice(&a1);
+            }
             picked.local_ids.push(local_id);
         }
         picked
@@ -650,6 +656,8 @@ struct Decoded {
 /// The good rows' values in schema order, back to back: `nf` features and `nx` keyed inputs a row.
 struct Picked<'c> {
     features: Vec<&'c str>,
+    /// Alternative values, `nf` a row, or empty when the mapping gives none.
+    alternatives: Vec<&'c str>,
     exact: Vec<&'c str>,
     local_ids: Vec<&'c str>,
     nf: usize,
@@ -659,8 +667,14 @@ struct Picked<'c> {
 impl<'c> Picked<'c> {
     /// Good row `j`'s input to the encoder (with its local ID when record tokens are made).
     fn input(&self, j: usize, with_token: bool) -> RecordInput<'_> {
+        let alternatives = if self.alternatives.is_empty() {
+            &[][..]
+        } else {
+            &self.alternatives[j * self.nf..(j + 1) * self.nf]
+        };
         RecordInput {
             features: &self.features[j * self.nf..(j + 1) * self.nf],
+            alternatives,
             exact: &self.exact[j * self.nx..(j + 1) * self.nx],
             local_id: with_token.then_some(self.local_ids[j]),
         }

@@ -81,6 +81,7 @@ fn token_hashing(c: &mut Criterion) {
                 let r = encoder.encode(
                     &mut scratch,
                     &RecordInput {
+                        alternatives: &[],
                         features: &vals,
                         exact: &[],
                         local_id: None,
@@ -111,6 +112,7 @@ fn tokenising(c: &mut Criterion) {
                 let r = encoder.encode(
                     &mut scratch,
                     &RecordInput {
+                        alternatives: &[],
                         features: &vals,
                         exact: &[],
                         local_id: None,
@@ -143,6 +145,7 @@ fn whole_records(c: &mut Criterion) {
                 let r = encoder.encode(
                     &mut scratch,
                     &RecordInput {
+                        alternatives: &[],
                         features: &vals,
                         exact: &[],
                         local_id: Some("id"),

@@ -60,6 +60,7 @@ pub fn extract(data: &[u8]) -> usize {
         let mut fields: Vec<&str> = line.split(',').collect();
         fields.resize(nf + ne + 1, "");
         let input = RecordInput {
+            alternatives: &[],
             features: &fields[..nf],
             exact: &fields[nf..nf + ne],
             local_id: Some(fields[nf + ne]),

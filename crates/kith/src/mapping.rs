@@ -59,6 +59,9 @@ pub struct ColumnSource {
     pub strip_titles: bool,
     /// Keep the first word only (a `FORENAME MIDDLE` column's forename), after the above.
     pub first_word: bool,
+    /// A column holding another value of the same field (a preferred forename beside the legal
+    /// one, a previous surname), taken whole: a record matches on either.
+    pub alternative: Option<String>,
 }
 
 /// Split a value at every occurrence of `separator` and keep part `part` (0 for the first),
@@ -138,6 +141,7 @@ impl Mapping {
                             "date_formats",
                             "strip_titles",
                             "first_word",
+                            "alternative",
                         ],
                         &p,
                     )?;
@@ -187,11 +191,16 @@ impl Mapping {
                                 .err(format!("expected true or false, found {}", kind(other)))),
                         }
                     };
+                    let alternative = o
+                        .get("alternative")
+                        .map(|v| as_str(v, &p.key("alternative")).map(str::to_owned))
+                        .transpose()?;
                     Some(ColumnSource {
                         column,
                         split,
                         strip_titles: flag("strip_titles")?,
                         first_word: flag("first_word")?,
+                        alternative,
                     })
                 }
                 other => {
@@ -278,6 +287,8 @@ impl Split {
 #[derive(Debug, Clone)]
 pub struct Layout {
     features: Vec<Option<Extract>>,
+    /// Per feature, the column of its alternative value; empty when no feature has one.
+    alternatives: Vec<Option<usize>>,
     exact: Vec<Option<Extract>>,
     id: Option<usize>,
     columns: usize,
@@ -340,6 +351,7 @@ impl Layout {
         let features;
         let exact;
         let mut unmentioned = Vec::new();
+        let mut alternatives = Vec::new();
         if mapping.is_some() || schema.has_kith_section() {
             if let Some(m) = mapping {
                 let known: Vec<&str> = schema
@@ -393,6 +405,24 @@ impl Layout {
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(m) = mapping {
+                let alt_of = |name: &str| -> Result<Option<usize>, LayoutError> {
+                    m.columns
+                        .get(name)
+                        .and_then(|s| s.as_ref())
+                        .and_then(|s| s.alternative.as_deref())
+                        .map(&find)
+                        .transpose()
+                };
+                alternatives = schema
+                    .features()
+                    .iter()
+                    .map(|f| alt_of(&f.identifier))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if alternatives.iter().all(Option::is_none) {
+                    alternatives.clear();
+                }
+            }
             // Without a mapping, a household input or criterion whose column the header lacks is
             // one this holder does not hold (an exact identifier's column must be there).
             exact = schema
@@ -429,6 +459,7 @@ impl Layout {
         }
         Ok(Layout {
             features,
+            alternatives,
             exact,
             id,
             columns: header.len(),
@@ -501,6 +532,22 @@ impl Layout {
             self.exact
                 .iter()
                 .map(|e| e.as_ref().map_or("", |e| e.get(record))),
+        );
+    }
+
+    /// True when some feature has an alternative value column.
+    pub fn has_alternatives(&self) -> bool {
+        !self.alternatives.is_empty()
+    }
+
+    /// Pick the alternative values of one record, one per schema feature (`""` for none); empty
+    /// when no feature has an alternative column.
+    pub fn extract_alternatives<'r>(&self, record: &[&'r str], out: &mut Vec<&'r str>) {
+        out.clear();
+        out.extend(
+            self.alternatives
+                .iter()
+                .map(|c| c.and_then(|c| record.get(c).copied()).map_or("", str::trim)),
         );
     }
 
@@ -598,6 +645,7 @@ mod tests {
                 split: Some(Split { separator: ",".into(), part }),
                 strip_titles: true,
                 first_word: true,
+                alternative: None,
             };
             let c = s.cut(&v);
             proptest::prop_assert!(v.contains(c));

@@ -80,6 +80,7 @@ fn check_records(rel: &str, v: &Value, encoder: &Encoder) {
                 .map(|x| x.as_str().expect("string"))
                 .collect();
             let input = RecordInput {
+                alternatives: &[],
                 features: &values,
                 exact: &[],
                 local_id: None,
@@ -122,6 +123,7 @@ fn check_records(rel: &str, v: &Value, encoder: &Encoder) {
     let inputs: Vec<RecordInput<'_>> = values
         .iter()
         .map(|v| RecordInput {
+            alternatives: &[],
             features: v,
             exact: &[],
             local_id: None,

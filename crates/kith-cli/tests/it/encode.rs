@@ -248,6 +248,51 @@ fn what_a_mapping_leaves_out_is_missing_and_listed() {
     assert_eq!(dir.read("short.kith"), dir.read("long.kith"));
 }
 
+/// A mapping's `alternative` column (a preferred forename) changes the encodings of the rows that
+/// have one and of no other; an alternative column the header lacks is an error naming it.
+#[test]
+fn an_alternative_column_changes_only_the_rows_that_have_one() {
+    let dir = Dir::new();
+    let csv = dir.write(
+        "pupils.csv",
+        "pupil_id,forename,preferred,surname,dob,gender,postcode
+         S1,Xiaoming,Kelvin,Li,01/02/2012,M,M14 5RT
+         S2,Amelia,,Jones,03/04/2013,F,M14 5RT
+",
+    );
+    let mapping = |alternative: &str| {
+        let given = if alternative.is_empty() {
+            r#""forename""#.to_owned()
+        } else {
+            format!(r#"{{"column": "forename", "alternative": "{alternative}"}}"#)
+        };
+        format!(
+            r#"{{"kith_mapping": 1, "party": "school", "id_column": "pupil_id", "columns": {{
+                "given_name": {given}, "surname": "surname", "dob": "dob", "sex": "gender",
+                "postcode": "postcode"}}}}"#
+        )
+    };
+    let plain = dir.write("plain.json", mapping(""));
+    let with = dir.write("with.json", mapping("preferred"));
+    for (m, out) in [(&plain, "plain.kith"), (&with, "with.kith")] {
+        ok(encode_cmd(&dir, &csv, out).arg("--mapping").arg(m));
+    }
+    let (a, b) = (
+        read_encodings(&dir.read("plain.kith")),
+        read_encodings(&dir.read("with.kith")),
+    );
+    // Rows are sorted by token, the same in both files; one row differs.
+    let differing = a.rows.iter().zip(&b.rows).filter(|(x, y)| x != y).count();
+    assert_eq!(differing, 1);
+    let bad = dir.write("bad.json", mapping("nickname"));
+    let e = crate::util::fails(
+        encode_cmd(&dir, &csv, "bad.kith")
+            .arg("--mapping")
+            .arg(&bad),
+    );
+    assert!(e.contains("\"nickname\""), "{e}");
+}
+
 /// `kith mapping` proposes, from the header and values alone, the mappings `kith synth` writes for
 /// its agencies (the police's but for its domestic abuse marker, whose column name says nothing,
 /// which the notes list as unused), and writes no file over an existing one.

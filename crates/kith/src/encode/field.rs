@@ -260,7 +260,7 @@ impl Encoder {
             });
             let salted = &mut work.salted;
             let split = !f.tokens.parts().is_empty();
-            let made = source.each_token(raw, &mut work.tokens, &mut work.token_bytes, |t| {
+            let mut add = |t: &[u8]| {
                 let part = if split { date_part_of(t) } else { 0 };
                 match &salt {
                     None => f.add(cache, part, t, words),
@@ -275,7 +275,13 @@ impl Encoder {
                         f.add(cache, part, salted, words);
                     }
                 }
-            });
+            };
+            let mut made =
+                source.each_token(raw, &mut work.tokens, &mut work.token_bytes, &mut add);
+            // An alternative value's tokens join the value's.
+            if let Some(alt) = input.alternatives.get(f.feature).filter(|a| !a.is_empty()) {
+                made |= source.each_token(alt, &mut work.tokens, &mut work.token_bytes, &mut add);
+            }
             if !made {
                 *slot = None;
                 continue;

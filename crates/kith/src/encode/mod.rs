@@ -88,6 +88,11 @@ pub struct RecordInput<'a> {
     /// One value per keyed input of the schema's `kith` section, in the order of
     /// [`crate::schema::KithSection::keyed_inputs`]: exact identifiers, household inputs, criteria.
     pub exact: &'a [&'a str],
+    /// Empty, or one alternative value per schema feature (`""` for none): a preferred forename
+    /// beside the legal one, a previous surname. Its tokens join the value's in the CLK and the
+    /// field filter, so that a record matches either; an alternative the feature's format refuses
+    /// is left out.
+    pub alternatives: &'a [&'a str],
     /// The holder's local ID of the record; it only feeds the keyed record token, which is not
     /// computed when this is `None`.
     pub local_id: Option<&'a str>,
@@ -605,6 +610,10 @@ impl Encoder {
                 self.inputs.len(),
                 "one value per keyed input"
             );
+            assert!(
+                input.alternatives.is_empty() || input.alternatives.len() == self.features.len(),
+                "no alternatives, or one per schema feature"
+            );
         }
         let mut bits = std::mem::take(&mut scratch.bits);
         if bits.len() < n {
@@ -628,6 +637,17 @@ impl Encoder {
                 match self.encode_field(&mut scratch.work, i, input.features[i], &mut bits[r]) {
                     Ok(o) => out.outcomes[r * width + i] = o,
                     Err(e) => out.errors[r] = Some(e),
+                }
+                if let Some(alt) = input.alternatives.get(i).filter(|a| !a.is_empty()) {
+                    // Its bits join the value's; a refused alternative is left out, and its
+                    // bits, if any were set before the refusal, are the value's own.
+                    let mut own = bits[r].clone();
+                    if self
+                        .encode_field(&mut scratch.work, i, alt, &mut own)
+                        .is_ok()
+                    {
+                        bits[r] = own;
+                    }
                 }
             }
         }

@@ -31,6 +31,7 @@ fn encoder_for(schema: &Schema, secret: &[u8]) -> Encoder {
 fn encode_with(e: &Encoder, scratch: &mut Scratch, r: &[String; 3]) -> EncodedRecord {
     let values = [r[0].as_str(), r[1].as_str(), r[2].as_str()];
     let input = RecordInput {
+        alternatives: &[],
         features: &values,
         exact: &["943 476 5919"],
         local_id: Some(&r[0]),
@@ -91,7 +92,7 @@ proptest! {
             let inputs: Vec<RecordInput<'_>> = inputs
                 .iter()
                 .zip(&records)
-                .map(|((f, x), r)| RecordInput { features: f, exact: x, local_id: Some(r[0].as_str()) })
+                .map(|((f, x), r)| RecordInput { alternatives: &[], features: f, exact: x, local_id: Some(r[0].as_str()) })
                 .collect();
             e.encode_many(&mut many, &inputs, &mut batch);
             prop_assert_eq!(batch.len(), inputs.len());
@@ -196,7 +197,7 @@ proptest! {
                 }
             }
             let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
-            let input = RecordInput { features: &[v.as_str()], exact: &[], local_id: None };
+            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
             let got = e.encode(&mut scratch, &input).expect("encodes");
             prop_assert_eq!(&got.clk, &want, "{:?} ({} bytes)", v, v.len());
         }
@@ -214,6 +215,7 @@ fn cells_of<const N: usize>(rows: &[[String; N]]) -> Vec<[&str; N]> {
 fn feature_inputs<'a, const N: usize>(rows: &'a [[&'a str; N]]) -> Vec<RecordInput<'a>> {
     rows.iter()
         .map(|r| RecordInput {
+            alternatives: &[],
             features: r,
             exact: &[],
             local_id: None,
@@ -431,6 +433,7 @@ fn a_scratch_moved_to_another_encoder_forgets_the_old_caches() {
     let schema = Schema::from_json_str(SCHEMA).expect("schema");
     let mut s = Scratch::default();
     let input = RecordInput {
+        alternatives: &[],
         features: &["ann", "leeds", "x"],
         exact: &[""],
         local_id: None,
@@ -456,6 +459,7 @@ const FIELD_SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"ty
 
 fn field_filters(e: &Encoder, s: &mut Scratch, values: [&str; 3]) -> Vec<Option<Vec<u8>>> {
     let input = RecordInput {
+        alternatives: &[],
         features: &values,
         exact: &[],
         local_id: None,
@@ -507,6 +511,7 @@ fn date_filter(spec: &str) -> impl FnMut(&str) -> Vec<u8> {
     let mut s = Scratch::default();
     move |v: &str| {
         let input = RecordInput {
+            alternatives: &[],
             features: &[v],
             exact: &[],
             local_id: None,
@@ -611,12 +616,14 @@ fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
     assert_eq!(a.key_check(), b.key_check());
     let mut s = Scratch::default();
     let input = RecordInput {
+        alternatives: &[],
         features: &["x", "y", "z"],
         exact: &["9434765919"],
         local_id: None,
     };
     let ea = a.encode(&mut s, &input).expect("ok").exact.clone();
     let input = RecordInput {
+        alternatives: &[],
         features: &["x", "y", "z"],
         exact: &["943-476-5919"],
         local_id: None,
@@ -625,6 +632,7 @@ fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
     assert_eq!(ea, eb);
     assert!(ea[0].is_some());
     let input = RecordInput {
+        alternatives: &[],
         features: &["x", "y", "z"],
         exact: &["9434765918"],
         local_id: None,
@@ -666,6 +674,7 @@ fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() 
             .encode(
                 &mut s,
                 &RecordInput {
+                    alternatives: &[],
                     features: &[pc],
                     exact: &[address, r, flags[0], flags[1]],
                     local_id: None,
@@ -725,6 +734,7 @@ fn hardened(extra: &str) -> Schema {
 /// The surname filter of one record with local ID `id`.
 fn last_filter(e: &Encoder, s: &mut Scratch, values: [&str; 3], id: &str) -> Vec<u8> {
     let input = RecordInput {
+        alternatives: &[],
         features: &values,
         exact: &[],
         local_id: Some(id),
@@ -951,6 +961,7 @@ fn clk_date_parts_keep_swaps_close_and_years_apart() {
         let mut s = Scratch::default();
         let mut clk = |v: &str| {
             let input = RecordInput {
+                alternatives: &[],
                 features: &[v],
                 exact: &[],
                 local_id: None,
@@ -1002,6 +1013,7 @@ fn a_salted_clk_compares_only_within_its_salt() {
     let mut clk = |first: &str| {
         let values = [first, "smith", "19850307"];
         let input = RecordInput {
+            alternatives: &[],
             features: &values,
             exact: &[],
             local_id: None,
@@ -1025,4 +1037,67 @@ fn a_salted_clk_compares_only_within_its_salt() {
     );
     let err = Schema::from_json_str(&bad).expect_err("refused");
     assert!(err.to_string().contains("kith.clk.salt"), "{err}");
+}
+
+/// An alternative value (a preferred forename beside the legal one) joins the value's tokens in
+/// the CLK and the field filter: the record is close to either name, where the legal name alone
+/// is far from the preferred one. Without an alternative, nothing changes.
+#[test]
+fn an_alternative_value_brings_a_record_close_to_either_name() {
+    let schema = Schema::from_json_str(include_str!("../../data/demo-schema.json")).expect("demo");
+    let e = encoder_for(&schema, b"alternative secret");
+    let names = e
+        .feature_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>();
+    let at = |n: &str| names.iter().position(|x| x == n).expect(n);
+    let field = schema
+        .kith()
+        .fields
+        .iter()
+        .position(|f| f.feature == "given_name")
+        .expect("a given_name filter");
+    let exact = vec![""; e.input_names().len()];
+    let mut s = Scratch::default();
+    let mut encode = |forename: &str, alternative: &str| {
+        let mut values = vec![""; names.len()];
+        values[at("given_name")] = forename;
+        values[at("surname")] = "Smith";
+        values[at("dob")] = "01/02/1990";
+        let mut alternatives = vec![""; names.len()];
+        alternatives[at("given_name")] = alternative;
+        let alternatives = if alternative.is_empty() {
+            Vec::new()
+        } else {
+            alternatives
+        };
+        let input = RecordInput {
+            features: &values,
+            alternatives: &alternatives,
+            exact: &exact,
+            local_id: None,
+        };
+        let r = e.encode(&mut s, &input).expect("encodes").clone();
+        (r.clk, r.fields[field].clone().expect("a filter"))
+    };
+    let (both_clk, both) = encode("Xiaoming", "Kelvin");
+    let (legal_clk, legal) = encode("Xiaoming", "");
+    let (preferred_clk, preferred) = encode("Kelvin", "");
+    let apart = byte_dice(&legal, &preferred);
+    assert!(
+        byte_dice(&both, &preferred) >= apart + 0.2,
+        "{} {apart}",
+        byte_dice(&both, &preferred)
+    );
+    assert!(
+        byte_dice(&both, &legal) >= 0.6,
+        "{}",
+        byte_dice(&both, &legal)
+    );
+    assert!(byte_dice(&both_clk, &preferred_clk) > byte_dice(&legal_clk, &preferred_clk));
+    // The legal name's bits are all still there.
+    assert!(legal.iter().zip(&both).all(|(r, b)| r & b == *r));
+    // An empty alternative is no alternative.
+    assert_eq!(encode("Xiaoming", ""), (legal_clk, legal));
 }
