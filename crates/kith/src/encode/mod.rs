@@ -98,6 +98,23 @@ pub struct RecordInput<'a> {
     pub local_id: Option<&'a str>,
 }
 
+impl<'a> RecordInput<'a> {
+    /// A record's values with no alternatives: one per schema feature, one per keyed input, and
+    /// the local ID when a record token is wanted.
+    pub fn new(
+        features: &'a [&'a str],
+        exact: &'a [&'a str],
+        local_id: Option<&'a str>,
+    ) -> RecordInput<'a> {
+        RecordInput {
+            features,
+            exact,
+            alternatives: &[],
+            local_id,
+        }
+    }
+}
+
 struct FeatureEncoder {
     identifier: String,
     hashing: Option<(FeatureHashing, TokenHasher)>,
