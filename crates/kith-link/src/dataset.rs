@@ -56,8 +56,16 @@ impl<R: BufRead> Chunks<R> {
             .unwrap_or(0)
             .min(self.chunk)
             .min(1 << 24);
+        // Every column at its final size at once: growing by doubling would hold up to three
+        // times a national extract's field filters while the last copy is made.
         d.clks.reserve(cap * d.per);
         d.pop.reserve(cap);
+        d.field_words.reserve(cap * d.field_stride);
+        d.blocks.reserve(cap * d.block_names.len());
+        d.exact.reserve(cap * d.exact_names.len());
+        if let Ids::Tokens(t) = &mut d.ids {
+            t.reserve(cap);
+        }
         while d.len < self.chunk {
             match self.reader.next_record()? {
                 Some(row) => {
