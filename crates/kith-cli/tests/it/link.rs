@@ -516,20 +516,24 @@ fn linking_in_chunks_gives_the_links_of_an_ordinary_run() {
 
 /// `--blocking auto` compares every pair of a small run (blocking could only lose matches) and
 /// says so; asked for keys, it blocks and estimates the pairs completeness of blocking.
+/// `kith link` of `dir`'s council.kith and health.kith with `extra` flags into `dir/out`; its
+/// stderr.
+fn link_council_health(dir: &Dir, extra: &[&str], out: &str) -> String {
+    let o = ok(kith()
+        .arg("link")
+        .arg(dir.path("council.kith"))
+        .arg(dir.path("health.kith"))
+        .args(extra)
+        .arg("--output")
+        .arg(dir.path(out)));
+    crate::util::stderr(&o)
+}
+
 #[test]
 fn small_runs_compare_every_pair_by_default() {
     let dir = Dir::new();
     encode_demo(&dir);
-    let run = |extra: &[&str], out: &str| {
-        let o = ok(kith()
-            .arg("link")
-            .arg(dir.path("council.kith"))
-            .arg(dir.path("health.kith"))
-            .args(extra)
-            .arg("--output")
-            .arg(dir.path(out)));
-        crate::util::stderr(&o)
-    };
+    let run = |extra: &[&str], out: &str| link_council_health(&dir, extra, out);
     let auto = run(&[], "auto");
     assert!(auto.contains("blocking none (all pairs)"), "{auto}");
     assert!(
@@ -604,16 +608,7 @@ fn auto_blocking_widens_until_the_estimate_reaches_the_target() {
             .arg("--mapping")
             .arg(src.join(format!("{a}-mapping.json"))));
     }
-    let run = |extra: &[&str], out: &str| {
-        let o = ok(kith()
-            .arg("link")
-            .arg(dir.path("council.kith"))
-            .arg(dir.path("health.kith"))
-            .args(extra)
-            .arg("--output")
-            .arg(dir.path(out)));
-        crate::util::stderr(&o)
-    };
+    let run = |extra: &[&str], out: &str| link_council_health(&dir, extra, out);
     let keys = run(&["--blocking", "keys"], "keys");
     let (_, _, short) = estimate_of(&keys);
     assert!(short < 0.995, "{keys}");
