@@ -102,7 +102,7 @@ fn choose_threshold(
 /// with field scoring from the records sharing an exact field value
 /// ([`link::estimated_completeness`]), with CLK scoring against all pairs of a smaller sample
 /// ([`link::pairs_completeness`]). `None` when every pair was compared.
-fn estimate(
+fn estimate_completeness(
     datasets: &[Dataset],
     candidates: &Candidates,
     threshold: f64,
@@ -299,7 +299,7 @@ impl LinkJob {
         let t1 = Instant::now();
         let mut candidates = link::find_candidates(&datasets, &options)?;
         let (mut threshold, mut best) = choose_threshold(&options, &candidates);
-        let mut estimate = estimate(&datasets, &candidates, threshold.used, &options);
+        let mut estimate = estimate_completeness(&datasets, &candidates, threshold.used, &options);
         // `--blocking auto` widens blocking until the estimate reaches the target.
         let mut tuning = Vec::new();
         let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
@@ -319,7 +319,7 @@ impl LinkJob {
             options.blocking = wider;
             candidates = link::find_candidates(&datasets, &options)?;
             (threshold, best) = choose_threshold(&options, &candidates);
-            estimate = self::estimate(&datasets, &candidates, threshold.used, &options);
+            estimate = estimate_completeness(&datasets, &candidates, threshold.used, &options);
         }
         let score = t1.elapsed();
         let completeness = self.check_blocking.map(|sample| {
