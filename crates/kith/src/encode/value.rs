@@ -221,6 +221,33 @@ impl Encoder {
                     collected = !direct;
                 }
             }
+            // `bitsPerFeature` n-grams of an ASCII value: the tokens are the windows of the padded
+            // bytes, as on the fast path above, each with its share of the feature's bits.
+            (
+                Comparison::Ngram {
+                    n,
+                    positional: false,
+                },
+                Strategy::BitsPerFeature(f),
+                TextEncoding::Utf8 | TextEncoding::Ascii,
+            ) if value.is_ascii() => {
+                token_bytes.clear();
+                for _ in 1..*n {
+                    token_bytes.push(b' ');
+                }
+                token_bytes.extend_from_slice(value.as_bytes());
+                for _ in 1..*n {
+                    token_bytes.push(b' ');
+                }
+                let count = token_bytes.len().saturating_sub(*n - 1);
+                let (q, r) = (f as usize / count.max(1), f as usize % count.max(1));
+                for (t, tok) in token_bytes.windows(*n).enumerate() {
+                    let k = q + usize::from(t < r);
+                    if k > 0 {
+                        add(cache, indices, tok, k);
+                    }
+                }
+            }
             _ => {
                 tokens.fill(&h.comparison, &value).map_err(err)?;
                 let n = tokens.len();
