@@ -169,15 +169,7 @@ impl Encoder {
                 Strategy::BitsPerToken(k),
                 TextEncoding::Utf8 | TextEncoding::Ascii,
             ) if value.is_ascii() => {
-                // (Padding byte by byte: `extend(repeat_n(..))` was a call to memset per side.)
-                token_bytes.clear();
-                for _ in 1..*n {
-                    token_bytes.push(b' ');
-                }
-                token_bytes.extend_from_slice(value.as_bytes());
-                for _ in 1..*n {
-                    token_bytes.push(b' ');
-                }
+                pad_for_ngrams(token_bytes, &value, *n);
                 if let Some(d) = dense.as_ref().filter(|_| *n <= 2) {
                     // Unigrams and bigrams: each token's slot is found by direct index.
                     if direct {
@@ -231,14 +223,7 @@ impl Encoder {
                 Strategy::BitsPerFeature(f),
                 TextEncoding::Utf8 | TextEncoding::Ascii,
             ) if value.is_ascii() => {
-                token_bytes.clear();
-                for _ in 1..*n {
-                    token_bytes.push(b' ');
-                }
-                token_bytes.extend_from_slice(value.as_bytes());
-                for _ in 1..*n {
-                    token_bytes.push(b' ');
-                }
+                pad_for_ngrams(token_bytes, &value, *n);
                 let count = token_bytes.len().saturating_sub(*n - 1);
                 let (q, r) = (f as usize / count.max(1), f as usize % count.max(1));
                 for (t, tok) in token_bytes.windows(*n).enumerate() {
@@ -276,6 +261,20 @@ impl Encoder {
         bits.or_words(field_words);
         cache.values.insert(raw, field_words, outcome);
         Ok(outcome)
+    }
+}
+
+/// `value` padded with `n - 1` spaces each side into `out`: its n-gram tokens are the windows.
+/// (Padding byte by byte: `extend(repeat_n(..))` was a call to memset per side.)
+#[inline]
+fn pad_for_ngrams(out: &mut Vec<u8>, value: &str, n: usize) {
+    out.clear();
+    for _ in 1..n {
+        out.push(b' ');
+    }
+    out.extend_from_slice(value.as_bytes());
+    for _ in 1..n {
+        out.push(b' ');
     }
 }
 
