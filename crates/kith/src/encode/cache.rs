@@ -160,6 +160,10 @@ pub(super) struct FeatureCache {
     /// Like `dense_short`, for positional unigrams of ASCII values (`"{i + 1} {c}"`), indexed by
     /// `i * 128 + c` for the first `POSITIONAL_SLOTS / 128` positions.
     pub(super) dense_positional: Vec<u16>,
+    /// Like `dense_positional`, for `bitsPerFeature` features, whose tokens' bits depend on the
+    /// value's length: `dense_by_length[n]` serves values of `n` bytes (up to
+    /// [`POSITIONAL_SLOTS`]` / 128`).
+    pub(super) dense_by_length: Vec<Vec<u16>>,
     /// Like `dense_short`, for the windows of ASCII values (the fast path): indexed by the byte
     /// of a unigram, or by `a << 7 | b` for a bigram `ab`, without range checks.
     pub(super) dense_ascii: Vec<u16>,

@@ -204,6 +204,41 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Positional unigrams with `bitsPerFeature` take the per-length tables (values of up to 64
+    /// bytes; longer ones and non-ASCII ones the general path): the CLK is still the OR of each
+    /// `"{i + 1} {c}"` token's share of the feature's bits, as hashed one token at a time.
+    #[test]
+    fn positional_unigrams_share_the_feature_s_bits(values in proptest::collection::vec("[0-9a-c]{0,70}|[0-9é]{1,5}", 1..8)) {
+        let schema = Schema::from_json_str(
+            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+              "features": [{"identifier": "a", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerFeature": 50}}}]}"#,
+        )
+        .expect("schema");
+        let e = encoder_for(&schema, b"positions");
+        let Some((_, hasher)) = &e.features[0].hashing else {
+            panic!("the feature is hashed");
+        };
+        let mut scratch = Scratch::default();
+        for v in &values {
+            let mut want = [0u64; 16];
+            let n = v.chars().count();
+            for (t, c) in v.chars().enumerate() {
+                let k = 50 / n + usize::from(t < 50 % n);
+                let mut indices = Vec::new();
+                hasher.indices(format!("{} {c}", t + 1).as_bytes(), k as u32, 1024, &mut indices);
+                for b in indices {
+                    want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+                }
+            }
+            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
+            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
+            let got = e.encode(&mut scratch, &input).expect("encodes");
+            prop_assert_eq!(&got.clk, &want, "{:?} ({} bytes)", v, v.len());
+        }
+    }
+}
+
 /// Each row's values as `&str`s, for [`feature_inputs`].
 fn cells_of<const N: usize>(rows: &[[String; N]]) -> Vec<[&str; N]> {
     rows.iter()

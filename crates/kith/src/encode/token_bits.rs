@@ -98,7 +98,7 @@ impl DenseTokens<'_> {
         &self,
         cache: &mut FeatureCache,
         indices: &mut Vec<u32>,
-        table: fn(&mut FeatureCache) -> &mut Vec<u16>,
+        table: impl Fn(&mut FeatureCache) -> &mut Vec<u16>,
         size: usize,
         key: usize,
         token: impl FnOnce() -> &'t [u8],
@@ -135,6 +135,9 @@ impl DenseTokens<'_> {
             cache.dense_long.clear();
             cache.dense_short.fill(0);
             cache.dense_positional.fill(0);
+            for t in &mut cache.dense_by_length {
+                t.fill(0);
+            }
             cache.dense_ascii.fill(0);
         }
         let slot = cache.dense.len() / nw;
@@ -160,24 +163,39 @@ impl DenseTokens<'_> {
     }
 
     /// The slot of the positional unigram `"{i + 1} {c}"` of an ASCII value, by direct index
-    /// (`dense_positional`); `scratch` holds the token's bytes when it must be hashed.
+    /// (`dense_positional`, or with `length` the table of values of that length,
+    /// `dense_by_length`); `scratch` holds the token's bytes when it must be hashed.
     pub(super) fn positional_slot(
         &self,
         cache: &mut FeatureCache,
         indices: &mut Vec<u32>,
         scratch: &mut Vec<u8>,
+        length: Option<usize>,
         i: usize,
         c: u8,
     ) -> usize {
         let key = i * 128 + usize::from(c & 0x7f);
-        let table: fn(&mut FeatureCache) -> &mut Vec<u16> = |c| &mut c.dense_positional;
-        self.direct_slot(cache, indices, table, POSITIONAL_SLOTS, key, || {
-            scratch.clear();
-            scratch.extend_from_slice((i + 1).to_string().as_bytes());
-            scratch.push(b' ');
-            scratch.push(c);
-            scratch.as_slice()
-        })
+        match length {
+            None => {
+                let table: fn(&mut FeatureCache) -> &mut Vec<u16> = |c| &mut c.dense_positional;
+                self.direct_slot(cache, indices, table, POSITIONAL_SLOTS, key, || {
+                    positional_token(scratch, i, c)
+                })
+            }
+            Some(n) => {
+                if cache.dense_by_length.len() <= n {
+                    cache.dense_by_length.resize_with(n + 1, Vec::new);
+                }
+                self.direct_slot(
+                    cache,
+                    indices,
+                    |c: &mut FeatureCache| &mut c.dense_by_length[n],
+                    n * 128,
+                    key,
+                    || positional_token(scratch, i, c),
+                )
+            }
+        }
     }
 
     /// OR the bits of every `n`-byte window of an ASCII `bytes` (`n` of 1 or 2) into `out`.
@@ -215,6 +233,15 @@ impl DenseTokens<'_> {
             or_slots(self.kernel, cache, out, self.nw, count, known, make);
         }
     }
+}
+
+/// The positional unigram `"{i + 1} {c}"`, written into `scratch`.
+fn positional_token(scratch: &mut Vec<u8>, i: usize, c: u8) -> &[u8] {
+    scratch.clear();
+    scratch.extend_from_slice((i + 1).to_string().as_bytes());
+    scratch.push(b' ');
+    scratch.push(c);
+    scratch.as_slice()
 }
 
 /// The direct index of an ASCII unigram or bigram in `dense_ascii`: seven bits a byte.

@@ -201,7 +201,7 @@ impl Encoder {
                         cache.dense_positional.get(key).map_or(0, |&s| u32::from(s))
                     };
                     let make = |cache: &mut FeatureCache, i: usize| {
-                        d.positional_slot(cache, indices, token_bytes, i, chars[i])
+                        d.positional_slot(cache, indices, token_bytes, None, i, chars[i])
                     };
                     let count = chars.len();
                     if direct {
@@ -212,6 +212,56 @@ impl Encoder {
                     }
                     collected = !direct;
                 }
+            }
+            // Positional unigrams of a short ASCII value with `bitsPerFeature` (dates, postcodes,
+            // house numbers): as above, from the table of values of this length, since a token's
+            // share of the feature's bits depends on it.
+            (
+                Comparison::Ngram {
+                    n: 1,
+                    positional: true,
+                },
+                Strategy::BitsPerFeature(f),
+                TextEncoding::Utf8 | TextEncoding::Ascii,
+            ) if nw <= DENSE_MAX_WORDS
+                && value.is_ascii()
+                && value.len() * 128 <= POSITIONAL_SLOTS =>
+            {
+                let chars = value.as_bytes();
+                let count = chars.len();
+                let (q, r) = (f as usize / count, f as usize % count);
+                let known = |cache: &FeatureCache, i: usize| {
+                    let key = i * 128 + usize::from(chars[i] & 0x7f);
+                    cache
+                        .dense_by_length
+                        .get(count)
+                        .and_then(|t| t.get(key))
+                        .map_or(0, |&s| u32::from(s))
+                };
+                let make = |cache: &mut FeatureCache, i: usize| {
+                    let d = DenseTokens {
+                        kernel: self.kernel,
+                        hasher,
+                        k: q + usize::from(i < r),
+                        big_l: self.big_l,
+                        nw,
+                    };
+                    d.positional_slot(cache, indices, token_bytes, Some(count), i, chars[i])
+                };
+                if direct {
+                    or_slots(self.kernel, cache, bits, nw, count, known, make);
+                } else {
+                    or_slots(
+                        self.kernel,
+                        cache,
+                        &mut field_words[..],
+                        nw,
+                        count,
+                        known,
+                        make,
+                    );
+                }
+                collected = !direct;
             }
             // `bitsPerFeature` n-grams of an ASCII value: the tokens are the windows of the padded
             // bytes, as on the fast path above, each with its share of the feature's bits.
