@@ -72,7 +72,7 @@ pub(crate) fn format_value<'a>(h: &FeatureHashing, v: &'a str) -> Result<Cow<'a,
                     return Err(format!("expected an integer of at most {max}"));
                 }
             }
-            Ok(Cow::Owned(digits))
+            Ok(digits)
         }
         Format::Date(f) => {
             let mut s = String::with_capacity(8);
@@ -102,7 +102,11 @@ pub(crate) fn format_date_into(f: &DateFormat, v: &str, out: &mut String) -> Res
 /// Python's `str(int(s, 10))`: surrounding white space, one sign, `_` between digits; leading
 /// zeros dropped and `-0` written `0`. `None` where Python raises. (Python also reads non-ASCII
 /// decimal digits; kith refuses them.)
-pub(crate) fn py_int_string(s: &str) -> Option<String> {
+pub(crate) fn py_int_string(s: &str) -> Option<Cow<'_, str>> {
+    let b = s.as_bytes();
+    if !b.is_empty() && b.iter().all(u8::is_ascii_digit) && (b[0] != b'0' || b.len() == 1) {
+        return Some(Cow::Borrowed(s)); // already as Python writes it: no copy
+    }
     let t = s.trim();
     let (negative, body) = match t.as_bytes().first()? {
         b'-' => (true, &t[1..]),
@@ -117,11 +121,11 @@ pub(crate) fn py_int_string(s: &str) -> Option<String> {
         return None;
     }
     let trimmed = digits.trim_start_matches('0');
-    Some(match (trimmed.is_empty(), negative) {
+    Some(Cow::Owned(match (trimmed.is_empty(), negative) {
         (true, _) => "0".to_owned(),
         (false, true) => format!("-{trimmed}"),
         (false, false) => trimmed.to_owned(),
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -138,6 +142,11 @@ mod tests {
             ("-0", "0"),
             ("1_000", "1000"),
             ("-007", "-7"),
+            // Already canonical: returned as it is.
+            ("42", "42"),
+            ("0", "0"),
+            ("00", "0"),
+            ("9007199254740993123", "9007199254740993123"),
         ] {
             assert_eq!(py_int_string(s).as_deref(), Some(want), "{s}");
         }
@@ -151,7 +160,8 @@ mod tests {
         fn integer_strings_round_trip(n in any::<i64>(), zeros in 0usize..4, plus in any::<bool>()) {
             let sign = if n < 0 { "-" } else if plus { "+" } else { "" };
             let s = format!(" {sign}{}{} ", "0".repeat(zeros), n.unsigned_abs());
-            prop_assert_eq!(py_int_string(&s), Some(n.to_string()));
+            let (got, want) = (py_int_string(&s), n.to_string());
+            prop_assert_eq!(got.as_deref(), Some(want.as_str()));
         }
     }
 }
