@@ -35,7 +35,12 @@ pub(super) type ValueKey = (u64, u64, u64, u8);
 /// its first and last four, two or one, zero-extended, for shorter values), bytes 8 to 16 of a value
 /// longer than 16, and its length, which together determine it. Fixed-size loads, no copy loop.
 pub(super) fn short_value_key(raw: &str) -> Option<ValueKey> {
-    let b = raw.as_bytes();
+    short_bytes_key(raw.as_bytes())
+}
+
+/// [`short_value_key`] of any bytes (tokens in the feature's encoding).
+#[inline]
+pub(super) fn short_bytes_key(b: &[u8]) -> Option<ValueKey> {
     let n = b.len();
     if n > 16 {
         let middle = b.get(8..16)?.first_chunk()?;
@@ -141,6 +146,50 @@ impl ValueCache {
     }
 }
 
+/// A map from token bytes: tokens of up to 24 bytes (nearly all) keyed inline, like short values
+/// in [`ValueCache`], so that a lookup compares keys without following a pointer.
+#[derive(Debug)]
+pub(super) struct TokenMap<V> {
+    short: FxHashMap<ValueKey, V>,
+    long: FxHashMap<Box<[u8]>, V>,
+}
+
+impl<V> Default for TokenMap<V> {
+    fn default() -> Self {
+        TokenMap {
+            short: FxHashMap::default(),
+            long: FxHashMap::default(),
+        }
+    }
+}
+
+impl<V: Copy> TokenMap<V> {
+    #[inline]
+    pub(super) fn get(&self, token: &[u8]) -> Option<V> {
+        match short_bytes_key(token) {
+            Some(key) => self.short.get(&key),
+            None => self.long.get(token),
+        }
+        .copied()
+    }
+
+    pub(super) fn insert(&mut self, token: &[u8], value: V) {
+        match short_bytes_key(token) {
+            Some(key) => self.short.insert(key, value),
+            None => self.long.insert(token.into(), value),
+        };
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.short.clear();
+        self.long.clear();
+    }
+}
+
 /// Per-feature caches of one thread: formatted value → bits, and token bytes → bit indices.
 ///
 /// Values that rarely repeat (telephone numbers, e-mail addresses) would only churn the value cache,
@@ -148,7 +197,9 @@ impl ValueCache {
 #[derive(Debug, Default)]
 pub(super) struct FeatureCache {
     pub(super) values: ValueCache,
-    pub(super) tokens: FxHashMap<Box<[u8]>, Box<[u32]>>,
+    /// Tokens not in `short`: where their `[k, index 0, …, index k-1]` starts in `token_arena`.
+    pub(super) tokens: TokenMap<u32>,
+    pub(super) token_arena: Vec<u32>,
     /// Tokens of one or two bytes (ASCII unigrams and bigrams, the bulk of all tokens) skip hashing:
     /// `short[key]` is 1 + the offset in `short_arena` of `[k, index 0, …, index k-1]`, or 0.
     pub(super) short: Vec<u32>,
@@ -167,7 +218,7 @@ pub(super) struct FeatureCache {
     /// Like `dense_short`, for the windows of ASCII values (the fast path): indexed by the byte
     /// of a unigram, or by `a << 7 | b` for a bigram `ab`, without range checks.
     pub(super) dense_ascii: Vec<u16>,
-    pub(super) dense_long: FxHashMap<Box<[u8]>, u32>,
+    pub(super) dense_long: TokenMap<u32>,
     pub(super) dense: Vec<u64>,
     /// How many times `dense` was emptied (slots found before then are stale).
     pub(super) dense_generation: u32,

@@ -35,19 +35,22 @@ pub(super) fn token_indices<'c>(
         cache.short_arena.extend_from_slice(indices);
         return indices;
     }
-    if cache
-        .tokens
-        .get(token)
-        .is_some_and(|known| known.len() >= k)
-    {
-        return cache.tokens.get(token).map_or(&[], |known| &known[..k]);
+    if let Some(at) = cache.tokens.get(token) {
+        let at = at as usize;
+        if cache.token_arena[at] as usize >= k {
+            return &cache.token_arena[at + 1..at + 1 + k];
+        }
     }
     indices.clear();
     hasher.indices(token, k as u32, big_l, indices);
-    if cache.tokens.len() >= CACHE_LIMIT {
+    // A token hashed again for more bits gets a new entry: the arena is bounded too.
+    if cache.tokens.len() >= CACHE_LIMIT || cache.token_arena.len() > CACHE_LIMIT * 64 {
         cache.tokens.clear();
+        cache.token_arena.clear();
     }
-    cache.tokens.insert(token.into(), indices.as_slice().into());
+    cache.tokens.insert(token, cache.token_arena.len() as u32);
+    cache.token_arena.push(k as u32);
+    cache.token_arena.extend_from_slice(indices);
     indices
 }
 
@@ -83,11 +86,11 @@ impl DenseTokens<'_> {
             let table: fn(&mut FeatureCache) -> &mut Vec<u16> = |c| &mut c.dense_short;
             return self.direct_slot(cache, indices, table, SHORT_SLOTS, key, || token);
         }
-        if let Some(&slot) = cache.dense_long.get(token) {
+        if let Some(slot) = cache.dense_long.get(token) {
             return slot as usize;
         }
         let slot = self.new_slot(cache, indices, token);
-        cache.dense_long.insert(token.into(), slot as u32);
+        cache.dense_long.insert(token, slot as u32);
         slot
     }
 
