@@ -239,6 +239,59 @@ proptest! {
     }
 }
 
+proptest! {
+    /// UTF-16 and UTF-32 features take the ASCII fast paths for ASCII values (tables keyed by the
+    /// ASCII token, which is hashed in the feature's encoding), and the general path for others,
+    /// in one scratch: the CLK is still the OR of each token's bits as clkhash hashes it (the
+    /// token in that encoding, with its byte-order mark).
+    #[test]
+    fn wide_encodings_hash_each_token_in_its_encoding(
+        values in proptest::collection::vec("[0-9a-c]{1,12}|[a-cé]{1,6}", 1..8),
+        utf32 in proptest::bool::ANY,
+        positional in proptest::bool::ANY,
+    ) {
+        let (encoding, enc) = if utf32 { ("utf-32", TextEncoding::Utf32) } else { ("utf-16", TextEncoding::Utf16) };
+        let (comparison, strategy) = if positional {
+            (r#"{"type": "ngram", "n": 1, "positional": true}"#, r#"{"bitsPerFeature": 50}"#)
+        } else {
+            (r#"{"type": "ngram", "n": 2}"#, r#"{"bitsPerToken": 7}"#)
+        };
+        let schema = Schema::from_json_str(&format!(
+            r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}},
+              "features": [{{"identifier": "a", "format": {{"type": "string", "encoding": "{encoding}"}}, "hashing": {{"comparison": {comparison}, "strategy": {strategy}}}}}]}}"#,
+        ))
+        .expect("schema");
+        let e = encoder_for(&schema, b"wide");
+        let Some((_, hasher)) = &e.features[0].hashing else {
+            panic!("the feature is hashed");
+        };
+        let mut scratch = Scratch::default();
+        for v in &values {
+            let chars: Vec<char> = v.chars().collect();
+            let tokens: Vec<(String, usize)> = if positional {
+                let n = chars.len();
+                chars.iter().enumerate().map(|(t, c)| (format!("{} {c}", t + 1), 50 / n + usize::from(t < 50 % n))).collect()
+            } else {
+                let padded: Vec<char> = std::iter::once(' ').chain(chars.iter().copied()).chain(std::iter::once(' ')).collect();
+                padded.windows(2).map(|w| (w.iter().collect(), 7)).collect()
+            };
+            let mut want = [0u64; 16];
+            for (token, k) in tokens {
+                let (mut bytes, mut indices) = (Vec::new(), Vec::new());
+                super::value::encode_token(enc, &token, &mut bytes).expect("encodes");
+                hasher.indices(&bytes, k as u32, 1024, &mut indices);
+                for b in indices {
+                    want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+                }
+            }
+            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
+            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
+            let got = e.encode(&mut scratch, &input).expect("encodes");
+            prop_assert_eq!(&got.clk, &want, "{:?}", v);
+        }
+    }
+}
+
 /// Each row's values as `&str`s, for [`feature_inputs`].
 fn cells_of<const N: usize>(rows: &[[String; N]]) -> Vec<[&str; N]> {
     rows.iter()
@@ -273,6 +326,7 @@ fn or_slots_finds_a_group_again_when_the_arena_is_emptied() {
         k,
         big_l: e.big_l,
         nw,
+        ascii_as: TextEncoding::Utf8,
     };
     let mut cache = FeatureCache {
         dense: vec![0; (CACHE_LIMIT - 1) * nw],

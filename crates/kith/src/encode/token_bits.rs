@@ -6,6 +6,9 @@ use super::cache::{
 use crate::bits::BitVec;
 use crate::hash::TokenHasher;
 use crate::kernel::Kernel;
+use crate::schema::TextEncoding;
+
+use super::value::encode_token;
 
 /// The first `k` bit indices of a token, from the thread's caches or freshly hashed.
 pub(super) fn token_indices<'c>(
@@ -55,12 +58,17 @@ pub(super) fn token_indices<'c>(
 }
 
 /// The dense bits (`nw` words) of a fixed-k feature's tokens, kept in its cache's arena.
+#[derive(Clone, Copy)]
 pub(super) struct DenseTokens<'h> {
     pub(super) kernel: Kernel,
     pub(super) hasher: &'h TokenHasher,
     pub(super) k: usize,
     pub(super) big_l: u32,
     pub(super) nw: usize,
+    /// How a token handed in is hashed: as it is (`Utf8`), or, for the ASCII fast paths of a
+    /// UTF-16 or UTF-32 feature, as its ASCII text in that encoding. The direct-index tables are
+    /// keyed by the ASCII bytes either way, which stand for one encoded token each.
+    pub(super) ascii_as: TextEncoding,
 }
 
 impl DenseTokens<'_> {
@@ -130,6 +138,15 @@ impl DenseTokens<'_> {
     ) -> usize {
         let nw = self.nw;
         indices.clear();
+        let mut encoded = Vec::new();
+        let token = match (self.ascii_as, std::str::from_utf8(token)) {
+            (TextEncoding::Utf16 | TextEncoding::Utf32, Ok(text)) => {
+                // ASCII text, which every encoding can write: no error to handle.
+                let _ = encode_token(self.ascii_as, text, &mut encoded);
+                &encoded[..]
+            }
+            _ => token,
+        };
         self.hasher
             .indices(token, self.k as u32, self.big_l, indices);
         if cache.dense.len() >= CACHE_LIMIT * nw {

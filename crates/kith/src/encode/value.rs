@@ -130,9 +130,15 @@ impl Encoder {
                 k: k as usize,
                 big_l: self.big_l,
                 nw,
+                ascii_as: TextEncoding::Utf8,
             }),
             _ => None,
         };
+        // The same, for the ASCII fast paths, which hand in ASCII tokens of any encoding.
+        let ascii_dense = dense.map(|d| DenseTokens {
+            ascii_as: h.encoding,
+            ..d
+        });
         let mut add = |cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8], k: usize| {
             if let Some(d) = &dense {
                 or_dense(field_words, d.bits(cache, indices, tok));
@@ -159,18 +165,22 @@ impl Encoder {
                     return Err(err(format!("{value:?} is not a date")));
                 }
             }
-            // Fast path for the common case: plain n-grams of an ASCII value in UTF-8 or ASCII.
-            // The tokens are then just the windows of the padded bytes.
+            // Fast path for the common case: plain n-grams of an ASCII value. The tokens are then
+            // just the windows of the padded bytes (in UTF-8 or ASCII; in UTF-16 or UTF-32 they
+            // stand for the tokens, for unigrams and bigrams, found by direct index).
             (
                 Comparison::Ngram {
                     n,
                     positional: false,
                 },
                 Strategy::BitsPerToken(k),
-                TextEncoding::Utf8 | TextEncoding::Ascii,
-            ) if value.is_ascii() => {
+                enc,
+            ) if value.is_ascii()
+                && (matches!(enc, TextEncoding::Utf8 | TextEncoding::Ascii)
+                    || (dense.is_some() && *n <= 2)) =>
+            {
                 pad_for_ngrams(token_bytes, &value, *n);
-                if let Some(d) = dense.as_ref().filter(|_| *n <= 2) {
+                if let Some(d) = ascii_dense.as_ref().filter(|_| *n <= 2) {
                     // Unigrams and bigrams: each token's slot is found by direct index.
                     if direct {
                         d.or_windows(cache, indices, token_bytes, *n, bits);
@@ -192,10 +202,10 @@ impl Encoder {
                     positional: true,
                 },
                 Strategy::BitsPerToken(_),
-                TextEncoding::Utf8 | TextEncoding::Ascii,
+                _,
             ) if dense.is_some() && value.is_ascii() && value.len() * 128 <= POSITIONAL_SLOTS => {
                 let chars = value.as_bytes();
-                if let Some(d) = &dense {
+                if let Some(d) = &ascii_dense {
                     let known = |cache: &FeatureCache, i: usize| {
                         let key = i * 128 + usize::from(chars[i] & 0x7f);
                         cache.dense_positional.get(key).map_or(0, |&s| u32::from(s))
@@ -222,7 +232,7 @@ impl Encoder {
                     positional: true,
                 },
                 Strategy::BitsPerFeature(f),
-                TextEncoding::Utf8 | TextEncoding::Ascii,
+                enc,
             ) if nw <= DENSE_MAX_WORDS
                 && value.is_ascii()
                 && value.len() * 128 <= POSITIONAL_SLOTS =>
@@ -245,6 +255,7 @@ impl Encoder {
                         k: q + usize::from(i < r),
                         big_l: self.big_l,
                         nw,
+                        ascii_as: enc,
                     };
                     d.positional_slot(cache, indices, token_bytes, Some(count), i, chars[i])
                 };
