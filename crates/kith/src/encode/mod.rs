@@ -185,6 +185,8 @@ struct Work {
     tokens: Tokens,
     indices: Vec<u32>,
     token_bytes: Vec<u8>,
+    /// Where each character of `token_bytes` starts, for n-grams of non-ASCII text.
+    bounds: Vec<usize>,
     field_words: Vec<u64>,
     /// A date value as clkhash formats it, while its tokens are made.
     formatted: String,

@@ -292,6 +292,49 @@ proptest! {
     }
 }
 
+proptest! {
+    /// N-grams of UTF-8 text beyond ASCII are the windows of whole characters, hashed where they
+    /// lie: the CLK is the OR of each window's bits (its share with `bitsPerFeature`), as hashed
+    /// one token at a time.
+    #[test]
+    fn non_ascii_ngrams_are_windows_of_characters(
+        values in proptest::collection::vec("\\PC{1,12}", 1..8),
+        n in 1usize..4,
+        per_feature in proptest::bool::ANY,
+    ) {
+        let strategy = if per_feature { r#"{"bitsPerFeature": 60}"# } else { r#"{"bitsPerToken": 7}"# };
+        let schema = Schema::from_json_str(&format!(
+            r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}},
+              "features": [{{"identifier": "a", "format": {{"type": "string"}}, "hashing": {{"comparison": {{"type": "ngram", "n": {n}}}, "strategy": {strategy}}}}}]}}"#,
+        ))
+        .expect("schema");
+        let e = encoder_for(&schema, b"characters");
+        let Some((_, hasher)) = &e.features[0].hashing else {
+            panic!("the feature is hashed");
+        };
+        let mut scratch = Scratch::default();
+        for v in &values {
+            let pad = std::iter::repeat_n(' ', n - 1);
+            let padded: Vec<char> = pad.clone().chain(v.chars()).chain(pad).collect();
+            let windows: Vec<String> = padded.windows(n).map(|w| w.iter().collect()).collect();
+            let count = windows.len();
+            let mut want = [0u64; 16];
+            for (t, token) in windows.iter().enumerate() {
+                let k = if per_feature { 60 / count + usize::from(t < 60 % count) } else { 7 };
+                let mut indices = Vec::new();
+                hasher.indices(token.as_bytes(), k as u32, 1024, &mut indices);
+                for b in indices {
+                    want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+                }
+            }
+            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
+            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
+            let got = e.encode(&mut scratch, &input).expect("encodes");
+            prop_assert_eq!(&got.clk, &want, "{:?}", v);
+        }
+    }
+}
+
 /// Each row's values as `&str`s, for [`feature_inputs`].
 fn cells_of<const N: usize>(rows: &[[String; N]]) -> Vec<[&str; N]> {
     rows.iter()

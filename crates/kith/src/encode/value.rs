@@ -93,6 +93,7 @@ impl Encoder {
             tokens,
             indices,
             token_bytes,
+            bounds,
             field_words,
             formatted,
             caches,
@@ -291,6 +292,33 @@ impl Encoder {
                     let k = q + usize::from(t < r);
                     if k > 0 {
                         add(cache, indices, tok, k);
+                    }
+                }
+            }
+            // Plain n-grams of UTF-8 text with other characters than ASCII: the tokens are the
+            // windows of `n` whole characters of the padded bytes, hashed where they lie.
+            (
+                Comparison::Ngram {
+                    n,
+                    positional: false,
+                },
+                strategy,
+                TextEncoding::Utf8,
+            ) => {
+                pad_for_ngrams(token_bytes, &value, *n);
+                bounds.clear();
+                bounds.extend((0..token_bytes.len()).filter(|&i| token_bytes[i] & 0xc0 != 0x80));
+                bounds.push(token_bytes.len());
+                let count = bounds.len().saturating_sub(*n);
+                for t in 0..count {
+                    let k = match strategy {
+                        Strategy::BitsPerToken(k) => k as usize,
+                        Strategy::BitsPerFeature(f) => {
+                            f as usize / count + usize::from(t < f as usize % count)
+                        }
+                    };
+                    if k > 0 {
+                        add(cache, indices, &token_bytes[bounds[t]..bounds[t + n]], k);
                     }
                 }
             }
