@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use tempfile::NamedTempFile;
 
+use crate::manifest::Hashing;
+
 /// The folder a path's file lives in (`.` for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -26,11 +28,14 @@ const SYNC_EVERY: u64 = 2 << 20;
 pub(crate) struct Syncing {
     file: NamedTempFile,
     unsynced: u64,
+    /// The SHA-256 of what was written, for the run's manifest.
+    hash: Hashing,
 }
 
 impl Write for Syncing {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
         self.unsynced += n as u64;
         if self.unsynced >= SYNC_EVERY {
             self.file.as_file().sync_data()?;
@@ -41,6 +46,13 @@ impl Write for Syncing {
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
     }
+}
+
+/// A file's SHA-256 (lower-case hex) and size, as written or read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Committed {
+    pub(crate) sha256: String,
+    pub(crate) bytes: u64,
 }
 
 /// A file being written; call [`AtomicFile::commit`] to put it in place.
@@ -70,6 +82,7 @@ impl AtomicFile {
                 Syncing {
                     file: tmp,
                     unsynced: 0,
+                    hash: Hashing::new(),
                 },
             ),
         })
@@ -79,22 +92,23 @@ impl AtomicFile {
         &mut self.writer
     }
 
-    /// Flush, sync and rename into place.
-    pub(crate) fn commit(self) -> Result<()> {
+    /// Flush, sync and rename into place; the file's SHA-256 and size.
+    pub(crate) fn commit(self) -> Result<Committed> {
         let dest = self.dest;
-        let tmp = self
+        let Syncing {
+            file: tmp, hash, ..
+        } = self
             .writer
             .into_inner()
             .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", dest.display()))?
-            .file;
+            .with_context(|| format!("cannot write {}", dest.display()))?;
         tmp.as_file()
             .sync_all()
             .with_context(|| format!("cannot write {}", dest.display()))?;
         tmp.persist(&dest)
             .map_err(|e| e.error)
             .with_context(|| format!("cannot put {} in place", dest.display()))?;
-        Ok(())
+        Ok(hash.finish())
     }
 }
 

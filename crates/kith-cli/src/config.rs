@@ -12,7 +12,10 @@ use crate::flags::{EncodeArgs, InputEncoding, OnError, OutputFormat};
 #[derive(Debug)]
 pub(crate) struct EncodeConfig {
     pub(crate) schema: Schema,
+    /// Where the schema and the mapping were read from, for the run's manifest.
+    pub(crate) schema_path: PathBuf,
     pub(crate) mapping: Option<Mapping>,
+    pub(crate) mapping_path: Option<PathBuf>,
     pub(crate) secret: Secret,
     pub(crate) input: PathBuf,
     pub(crate) output: PathBuf,
@@ -126,7 +129,9 @@ impl EncodeConfig {
             .transpose()?;
         Ok(EncodeConfig {
             schema,
+            schema_path: args.schema,
             mapping,
+            mapping_path: args.mapping,
             secret,
             input: args.input,
             output: args.output,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::flags::InputEncoding;
+use crate::manifest::HashingReader;
 
 /// One data row as read, before decoding; its fields live in its [`Chunk`].
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +81,7 @@ impl Chunk {
 /// An open extract.
 pub(crate) struct CsvInput {
     path: PathBuf,
-    records: Records<File>,
+    records: Records<HashingReader<File>>,
     header: Vec<String>,
     size: u64,
 }
@@ -97,7 +98,7 @@ impl CsvInput {
     pub(crate) fn open(path: &Path, encoding: InputEncoding) -> Result<CsvInput> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut records = Records::new(file, 256 << 10);
+        let mut records = Records::new(HashingReader::new(file), 256 << 10);
         let mut raw = Chunk::default();
         let read = records
             .read_header(&mut raw)
@@ -138,6 +139,12 @@ impl CsvInput {
     /// Bytes read so far.
     pub(crate) fn position(&self) -> u64 {
         self.records.position()
+    }
+
+    /// The SHA-256 and size of what was read (the whole file once it has been read to the end),
+    /// for the run's manifest.
+    pub(crate) fn hash(&self) -> crate::atomic::Committed {
+        self.records.inner.hash()
     }
 
     /// Read up to `n` rows into `out`, replacing what it held (its buffers are kept, so a recycled

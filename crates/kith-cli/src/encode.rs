@@ -97,14 +97,64 @@ pub(crate) fn run(cfg: &EncodeConfig, quiet: bool) -> Result<EncodeSummary> {
     progress.finish_and_clear();
     summary.duplicates = out.sink.finish(&job, &mut summary, out.rejects.as_mut())?;
     if let Some(w) = out.rejects {
-        w.into_inner()
-            .map_err(|e| e.into_error())
-            .context("cannot write the rejects file")?
-            .commit()?;
+        summary.hashes.rejects = Some(
+            w.into_inner()
+                .map_err(|e| e.into_error())
+                .context("cannot write the rejects file")?
+                .commit()?,
+        );
     }
+    summary.hashes.input = Some(input.hash());
     summary.elapsed = started.elapsed();
     summary.threads = threads;
     Ok(summary)
+}
+
+/// Write the run's manifest beside its output (`FILE.manifest.json`): the files by SHA-256,
+/// the schema's fingerprint and key check, the settings and the counts; who keeps which file.
+pub(crate) fn write_manifest(
+    cfg: &EncodeConfig,
+    summary: &EncodeSummary,
+    mut m: crate::manifest::Manifest,
+) -> Result<()> {
+    let h = &summary.hashes;
+    if let Some(input) = h.input.clone() {
+        m.input_hashed("extract", &cfg.input, input);
+    }
+    m.input("schema", &cfg.schema_path)?;
+    if let Some(p) = &cfg.mapping_path {
+        m.input("mapping", p)?;
+    }
+    let (role, to) = match cfg.format {
+        OutputFormat::Kith => ("encodings", "the linkage party"),
+        OutputFormat::ClkhashJson => ("clks", "the linkage party"),
+    };
+    if let Some(out) = h.output.clone() {
+        m.output(role, &cfg.output, out, to);
+    }
+    let holder = "this holder only: never sent";
+    if let (Some(p), Some(map)) = (&cfg.keep_map, h.map.clone()) {
+        m.output("map", p, map, holder);
+    }
+    if let (Some(p), Some(r)) = (&cfg.rejects, h.rejects.clone()) {
+        m.output("rejects", p, r, holder);
+    }
+    summary.fill_manifest(&mut m);
+    m.param("format", value_name(cfg.format));
+    m.param("party", &cfg.party);
+    m.param("id_column", &cfg.id_column);
+    m.param("input_encoding", value_name(cfg.encoding));
+    m.param("on_error", value_name(cfg.on_error));
+    m.param("run_salt", cfg.run_salt.is_some());
+    m.param("threads", summary.threads);
+    m.write(&crate::manifest::beside(&cfg.output))
+}
+
+/// The name a flag's value has on the command line.
+fn value_name(v: impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_owned())
+        .unwrap_or_default()
 }
 
 /// Where a run's rows go: the encodings (or CLKs) and, if asked for, the refused rows.
@@ -750,7 +800,7 @@ impl Sink {
             } => {
                 out.write_all(b"]}").context("cannot write the output")?;
                 summary.written = written;
-                commit(out, map)?;
+                commit(out, map, summary)?;
                 Ok(0)
             }
             Sink::Kith { sorter } => {
@@ -812,22 +862,29 @@ impl Sink {
                 body.rewind().context("cannot read a temporary file")?;
                 std::io::copy(&mut body, out.writer()).context("cannot write the output")?;
                 summary.written = written;
-                commit(out, map)?;
+                commit(out, map, summary)?;
                 Ok(duplicates)
             }
         }
     }
 }
 
-/// Put the map, then the output, in place.
-fn commit(out: AtomicFile, map: Option<csv::Writer<AtomicFile>>) -> Result<()> {
+/// Put the map, then the output, in place; their hashes go to the summary for the manifest.
+fn commit(
+    out: AtomicFile,
+    map: Option<csv::Writer<AtomicFile>>,
+    summary: &mut EncodeSummary,
+) -> Result<()> {
     if let Some(m) = map {
-        m.into_inner()
-            .map_err(|e| e.into_error())
-            .context("cannot write the map")?
-            .commit()?;
+        summary.hashes.map = Some(
+            m.into_inner()
+                .map_err(|e| e.into_error())
+                .context("cannot write the map")?
+                .commit()?,
+        );
     }
-    out.commit()
+    summary.hashes.output = Some(out.commit()?);
+    Ok(())
 }
 
 fn open_map(cfg: &EncodeConfig) -> Result<Option<csv::Writer<AtomicFile>>> {

@@ -20,6 +20,7 @@ use kith_link::identify::{Clusters, identify};
 use crate::atomic::AtomicFile;
 use crate::csvin::CsvRows;
 use crate::flags::{FamiliesArgs, RevealArgs, SplitArgs};
+use crate::manifest::Manifest;
 use kith_link::output::csv_field;
 
 /// Check a CSV header starts with `want`.
@@ -85,6 +86,7 @@ fn household_columns(inputs: &[PathBuf]) -> Result<Vec<Vec<String>>> {
 }
 
 pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
+    let mut manifest = Manifest::start("families");
     let house = household_columns(&args.inputs)?;
     if house.iter().all(Vec::is_empty) {
         let what = "none of the encodings files carries household tokens (the schema's kith.household section: a dwelling or a household register), so every person would be a family of one";
@@ -113,12 +115,35 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     let mut mem = AtomicFile::create(&mem_path)?;
     run.write_members(mem.writer(), args.min_criteria)
         .with_context(|| format!("cannot write {}", mem_path.display()))?;
-    fam.commit()?;
-    mem.commit()?;
+    let to = "the linkage party (kith split gives each holder its own part)";
+    manifest.output("families", &fam_path, fam.commit()?, to);
+    manifest.output("members", &mem_path, mem.commit()?, to);
+    for input in &args.inputs {
+        manifest.input("encodings", input)?;
+    }
+    manifest.input("clusters", &clusters_path)?;
+    crate::link::schema_of_inputs(&mut manifest, &args.inputs);
+    manifest.param("min_criteria", args.min_criteria);
+    manifest.param("area_field", evidence.area);
+    manifest.param("surname_field", evidence.surname);
+    manifest.param("dwellings_only", args.dwellings_only);
+    manifest.param("allow_no_households", args.allow_no_households);
+    let g = &run.grouping;
+    manifest.count("records", run.records());
+    manifest.count("people", run.people());
+    manifest.count("families", g.families);
+    manifest.count("placed_by_postcode_and_surname", g.by_area);
+    let by_criteria: BTreeMap<String, usize> = run
+        .by_criteria()
+        .iter()
+        .map(|(n, f)| (n.to_string(), *f))
+        .collect();
+    manifest.count("families_by_criteria_met", by_criteria);
+    manifest.count("families_written", run.meeting(args.min_criteria));
+    manifest.write(&args.output.join("manifest.json"))?;
     if quiet {
         return Ok(());
     }
-    let g = &run.grouping;
     eprintln!(
         "kith families: {} people in {} families from {} records of {} holders ({})",
         run.people(),
@@ -173,6 +198,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
 type FamilyRow = (String, String, String, Vec<String>);
 
 pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String, usize>> {
+    let mut manifest = Manifest::start("split");
     // Per holder: its rows, each already formatted after the token.
     let mut per: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let header: String;
@@ -296,12 +322,35 @@ pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String
             writeln!(w, "{token},{rest}")
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        counts.insert(party, rows.len());
-        files.push(f);
+        counts.insert(party.clone(), rows.len());
+        files.push((party, path, f));
     }
-    for f in files {
-        f.commit()?;
+    for (party, path, f) in files {
+        manifest.output(
+            "results",
+            &path,
+            f.commit()?,
+            &format!("holder {party} only"),
+        );
     }
+    match (&args.families, &args.links) {
+        (Some(dir), _) => {
+            manifest.input("families", &dir.join("families.csv"))?;
+            manifest.input("members", &dir.join("members.csv"))?;
+        }
+        (None, Some(links)) => {
+            let clusters = if links.is_dir() {
+                links.join("clusters.csv")
+            } else {
+                links.clone()
+            };
+            manifest.input("clusters", &clusters)?;
+        }
+        (None, None) => {}
+    }
+    manifest.param("criteria_to", &args.criteria_to);
+    manifest.count("records_by_holder", &counts);
+    manifest.write(&args.output.join("manifest.json"))?;
     if !quiet {
         eprintln!(
             "kith split: {} in {}",

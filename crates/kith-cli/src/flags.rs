@@ -99,6 +99,13 @@ pub(crate) enum Command {
     /// are scored against the truth; with an account of what each party sees.
     #[command(after_help = "Examples:\n  kith demo\n  kith demo --people 100000 --keep demo/")]
     Demo(DemoArgs),
+    /// Re-check a finished run against its manifest: every output, and every input still where
+    /// it was, must have the SHA-256 the run recorded. Exits non-zero if one differs.
+    #[command(
+        name = "verify-run",
+        after_help = "Examples:\n  kith verify-run results/\n  kith verify-run council.kith.manifest.json"
+    )]
+    VerifyRun(VerifyRunArgs),
 }
 
 const AUDIT_EXAMPLES: &str = "\
@@ -451,6 +458,14 @@ pub(crate) struct SplitArgs {
     /// Output folder: one <party>.csv per holder.
     #[arg(long, value_name = "DIR")]
     pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyRunArgs {
+    /// A run's output folder (holding manifest.json) or a manifest file
+    /// (`FILE.manifest.json` beside an encodings file).
+    #[arg(value_name = "DIR|MANIFEST")]
+    pub(crate) path: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -10,8 +10,9 @@ use kith_link::kernel::Kernel;
 use kith_link::link::LinkOptions;
 use kith_link::solve::Join;
 
-use crate::atomic::AtomicFile;
+use crate::atomic::{AtomicFile, Committed};
 use crate::flags::{BlockingArg, LinkArgs, ScoringArg, SolverArg};
+use crate::manifest::Manifest;
 
 /// The checked configuration of one `kith link` run.
 #[derive(Debug)]
@@ -78,13 +79,88 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             eprintln!("{m}");
         }
     };
+    let manifest = Manifest::start("link");
     let run = cfg.job.run(&mut |p| say(p))?;
     for line in run.report.lines() {
         say(&line);
     }
     let written = write_outputs(&cfg.output, &run)?;
+    write_manifest(cfg, &run, &written, manifest)?;
     say(&written.summary(&run));
     Ok(())
+}
+
+/// `manifest.json` in the output folder: the encodings read and the files written by SHA-256, the
+/// schema as the encodings' headers give it, the settings and threshold used, and the counts.
+fn write_manifest(
+    cfg: &LinkConfig,
+    run: &LinkRun,
+    written: &Written,
+    mut m: Manifest,
+) -> Result<()> {
+    let r = &run.report;
+    for (input, summary) in cfg.job.inputs.iter().zip(&r.inputs) {
+        m.input(&format!("encodings of {}", summary.source), input)?;
+    }
+    schema_of_inputs(&mut m, &cfg.job.inputs);
+    let to = "the linkage party (kith split gives each holder its own part)";
+    m.output("links", &written.links, written.hashes[0].clone(), to);
+    m.output("clusters", &written.clusters, written.hashes[1].clone(), to);
+    if let (Some(p), Some(h)) = (&written.review, written.hashes.get(2)) {
+        m.output("review", p, h.clone(), "the linkage party's reviewers");
+    }
+    let o = &cfg.job.options;
+    m.param("threshold_given", o.threshold);
+    m.param("threshold_used", r.threshold.used);
+    m.param("threshold_suggested", r.threshold.suggested);
+    m.param("review_threshold", r.review());
+    m.param("blocking", kith_link::report::describe_blocking(r.blocking));
+    m.param("scoring", if r.fields { "fields" } else { "clk" });
+    m.param("candidate_floor", r.candidate_floor);
+    m.param("dedupe", o.dedupe);
+    m.param("exact_veto", o.exact_veto);
+    m.param("solver", format!("{:?}", o.join).to_lowercase());
+    m.param("max_bucket", r.max_bucket);
+    m.param("chunk", cfg.job.chunk);
+    let records: std::collections::BTreeMap<&str, usize> = r
+        .inputs
+        .iter()
+        .map(|i| (i.source.as_str(), i.records))
+        .collect();
+    m.count("records_by_source", records);
+    m.count("comparisons", r.stats.comparisons);
+    m.count("all_pairs", r.stats.all_pairs);
+    m.count("candidates", r.candidates);
+    m.count("links", r.links);
+    m.count("entities", r.entities);
+    m.count("review_pairs", r.review_pairs);
+    if let Some(e) = r.estimate.as_ref().or(r.completeness.as_ref()) {
+        m.count(
+            "pairs_completeness_estimate",
+            e.found as f64 / e.all.max(1) as f64,
+        );
+    }
+    m.write(&cfg.output.join("manifest.json"))
+}
+
+/// The schema fingerprint and key check of each kith encodings file (clkhash-json files carry
+/// none).
+pub(crate) fn schema_of_inputs(m: &mut Manifest, inputs: &[PathBuf]) {
+    let mut fingerprints = std::collections::BTreeSet::new();
+    let mut checks = std::collections::BTreeSet::new();
+    for path in inputs {
+        let header = std::fs::File::open(path).ok().and_then(|f| {
+            kith::encodings::Reader::new(std::io::BufReader::new(f))
+                .ok()
+                .map(|r| r.header().clone())
+        });
+        if let Some(h) = header {
+            fingerprints.insert(h.schema_fingerprint);
+            checks.insert(h.key_check);
+        }
+    }
+    m.schema("fingerprints", fingerprints);
+    m.schema("key_checks", checks);
 }
 
 /// The files one run wrote.
@@ -92,6 +168,8 @@ struct Written {
     links: PathBuf,
     clusters: PathBuf,
     review: Option<PathBuf>,
+    /// Their SHA-256 and sizes, in that order.
+    hashes: Vec<Committed>,
 }
 
 impl Written {
@@ -136,10 +214,11 @@ impl Written {
 fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create the folder {}", output.display()))?;
-    let written = Written {
+    let mut written = Written {
         links: output.join("links.csv"),
         clusters: output.join("clusters.csv"),
         review: run.has_review().then(|| output.join("review.csv")),
+        hashes: Vec::new(),
     };
     let mut links = AtomicFile::create(&written.links)?;
     run.write_links(links.writer())?;
@@ -153,10 +232,10 @@ fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
         }
         None => None,
     };
-    links.commit()?;
-    clusters.commit()?;
+    written.hashes.push(links.commit()?);
+    written.hashes.push(clusters.commit()?);
     if let Some(r) = review {
-        r.commit()?;
+        written.hashes.push(r.commit()?);
     }
     Ok(written)
 }

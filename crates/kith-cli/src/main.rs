@@ -12,6 +12,7 @@ mod evaluate;
 mod families;
 mod flags;
 mod link;
+mod manifest;
 mod secret;
 mod summary;
 mod synth;
@@ -73,9 +74,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Synth(args) => synth::run(&args, quiet),
         Command::Demo(args) => demo::run(&args),
         Command::Audit(args) => audit::run(&args, quiet),
+        Command::VerifyRun(args) => manifest::verify_run(&args.path, &mut std::io::stdout()),
         Command::Encode(args) => {
+            let manifest = manifest::Manifest::start("encode");
             let cfg = config::EncodeConfig::from_args(*args, &mut warn)?;
             let summary = encode::run(&cfg, quiet)?;
+            encode::write_manifest(&cfg, &summary, manifest)?;
             if !quiet {
                 eprint!("{}", summary.render());
             }

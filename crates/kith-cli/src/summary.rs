@@ -54,6 +54,17 @@ pub(crate) struct EncodeSummary {
     pub(crate) duplicates: u64,
     pub(crate) elapsed: Duration,
     pub(crate) threads: usize,
+    /// The files read and written, for the run's manifest.
+    pub(crate) hashes: EncodeHashes,
+}
+
+/// SHA-256 and size of each file an encode run read or wrote.
+#[derive(Debug, Default)]
+pub(crate) struct EncodeHashes {
+    pub(crate) input: Option<crate::atomic::Committed>,
+    pub(crate) output: Option<crate::atomic::Committed>,
+    pub(crate) map: Option<crate::atomic::Committed>,
+    pub(crate) rejects: Option<crate::atomic::Committed>,
 }
 
 impl EncodeSummary {
@@ -89,7 +100,32 @@ impl EncodeSummary {
             duplicates: 0,
             elapsed: Duration::ZERO,
             threads: 1,
+            hashes: EncodeHashes::default(),
         }
+    }
+
+    /// The run's schema facts and counts, for its manifest (aggregates only).
+    pub(crate) fn fill_manifest(&self, m: &mut crate::manifest::Manifest) {
+        m.schema("fingerprint", &self.fingerprint);
+        m.schema("key_check", &self.key_check);
+        m.schema("clk_bits", self.clk_bits);
+        m.count("rows_encoded", self.encoded);
+        m.count("records_written", self.written);
+        m.count("rows_skipped", self.skipped_total());
+        m.count("skipped_by_reason", &self.skipped);
+        m.count("duplicate_local_ids", self.duplicates);
+        m.count("empty_clks", self.empty_clks);
+        let fields: BTreeMap<&str, BTreeMap<&str, u64>> = self
+            .fields
+            .iter()
+            .zip(&self.counts)
+            .map(|((name, _), c)| {
+                let counts = BTreeMap::from([("missing", c.missing), ("invalid", c.invalid)]);
+                (name.as_str(), counts)
+            })
+            .collect();
+        m.count("fields", fields);
+        m.count("unmentioned_features", &self.unmentioned);
     }
 
     /// Add one batch's field counts.

@@ -98,7 +98,7 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     f.writer()
         .write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    f.commit()
+    f.commit().map(|_| ())
 }
 
 /// truth-local.csv: each row's person and household, the criteria the row is flagged with (names
@@ -138,7 +138,7 @@ fn write_truth(path: &Path, extracts: &[Extract], pop: &kith_synth::Population) 
         w.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    f.commit()
+    f.commit().map(|_| ())
 }
 
 fn write_households(path: &Path, pop: &Population) -> Result<()> {
@@ -171,5 +171,5 @@ fn write_households(path: &Path, pop: &Population) -> Result<()> {
         w.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    f.commit()
+    f.commit().map(|_| ())
 }
