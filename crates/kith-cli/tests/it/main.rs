@@ -9,6 +9,7 @@ mod families;
 mod fuzz;
 mod keygen;
 mod link;
+mod manifest;
 mod pipeline;
 mod synth;
 mod util;

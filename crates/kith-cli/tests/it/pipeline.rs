@@ -87,6 +87,8 @@ pub(crate) fn returned(dir: &Dir, t: &str) -> String {
             .flat_map(|f| [format!("{f}/families.csv"), format!("{f}/members.csv")]),
     );
     files.extend(AGENCIES.map(|a| format!("results/{a}.csv")));
+    // The run manifests, which the linkage party keeps with what it returns.
+    files.extend(["links", "families", "run", "results"].map(|f| format!("{f}/manifest.json")));
     files
         .iter()
         .map(|f| dir.read(&format!("t{t}/{f}")))
@@ -151,8 +153,9 @@ impl Haystack {
     }
 }
 
-/// What leaves a holder (its encodings file) and what the linkage party returns (links, clusters,
-/// families, the identification run, each holder's results) hold none of the holder's raw values
+/// What leaves a holder (its encodings file, and its run manifest) and what the linkage party
+/// returns (links, clusters, families, the identification run, each holder's results, the run
+/// manifests) hold none of the holder's raw values
 /// (names, dates of birth in the extract's own format, postcodes, NHS numbers, local IDs,
 /// addresses, household register references) and no run of the secret's bytes; and the encodings rows do not
 /// follow the extract's row order.
@@ -170,7 +173,9 @@ fn nothing_raw_and_nothing_of_the_secret_leaves_a_holder() {
         let text: String = bytes.iter().map(|&b| char::from(b)).collect();
         let mut rows = csv::Reader::from_reader(text.as_bytes());
         let sent_text = dir.read(&format!("t2/{a}.kith"));
-        let sent = Haystack::new(sent_text.clone());
+        // The holder's run manifest too: it names the holder's files, never their contents.
+        let manifest = dir.read(&format!("t2/{a}.kith.manifest.json"));
+        let sent = Haystack::new(sent_text.clone() + &manifest);
         let (mut checked, mut ids) = (0, Vec::new());
         for row in rows.records() {
             let row = row.expect("row");
