@@ -141,6 +141,15 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     manifest.count("families_by_criteria_met", by_criteria);
     manifest.count("families_written", run.meeting(args.min_criteria));
     manifest.write(&args.output.join("manifest.json"))?;
+    if let Some(path) = &args.report {
+        let links = crate::atomic::parent_dir(&clusters_path);
+        let src = crate::report::Sources {
+            links: &links,
+            families: Some(&args.output),
+            encodes: &[],
+        };
+        crate::report::write(&src, path)?;
+    }
     if quiet {
         return Ok(());
     }

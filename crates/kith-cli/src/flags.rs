@@ -106,6 +106,15 @@ pub(crate) enum Command {
         after_help = "Examples:\n  kith verify-run results/\n  kith verify-run council.kith.manifest.json"
     )]
     VerifyRun(VerifyRunArgs),
+    /// Write an HTML report of a finished run from its output folders: the score histogram with
+    /// the threshold and review band, the field model, links per pair of sources and their
+    /// overlap, entity and family sizes, blocking, holders' counts, and what was run. One
+    /// self-contained file with no record data; readable on screen and in print.
+    #[command(after_help = "Examples:
+  kith report links/ --output report.html
+  kith report links/ --families families/ --encode-manifest council.kith.manifest.json \\
+      --encode-manifest health.kith.manifest.json --output report.html")]
+    Report(ReportArgs),
 }
 
 const AUDIT_EXAMPLES: &str = "\
@@ -353,6 +362,11 @@ pub(crate) struct LinkArgs {
     /// fits its own model.
     #[arg(long, value_name = "N")]
     pub(crate) chunk: Option<usize>,
+
+    /// Also write an HTML report of the run (scores, the field model, sources and their overlap,
+    /// blocking, settings): one self-contained file, as `kith report` makes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -433,6 +447,10 @@ pub(crate) struct FamiliesArgs {
     /// holder).
     #[arg(long, value_name = "DIR")]
     pub(crate) output: PathBuf,
+
+    /// Also write an HTML report of the link and the families (as `kith report --families`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -457,6 +475,26 @@ pub(crate) struct SplitArgs {
 
     /// Output folder: one <party>.csv per holder.
     #[arg(long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The output folder of a `kith link` run.
+    #[arg(value_name = "LINKS_DIR")]
+    pub(crate) links: PathBuf,
+
+    /// The output folder of a `kith families` run on those links.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) families: Option<PathBuf>,
+
+    /// A holder's encode manifest (`FILE.manifest.json`), for its counts and missing values;
+    /// once per holder that chose to send it.
+    #[arg(long = "encode-manifest", value_name = "FILE")]
+    pub(crate) encode_manifests: Vec<PathBuf>,
+
+    /// Where to write the report.
+    #[arg(long, value_name = "FILE")]
     pub(crate) output: PathBuf,
 }
 

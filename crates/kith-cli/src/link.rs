@@ -19,6 +19,7 @@ use crate::manifest::Manifest;
 pub(crate) struct LinkConfig {
     job: LinkJob,
     output: PathBuf,
+    report: Option<PathBuf>,
 }
 
 impl LinkConfig {
@@ -69,6 +70,7 @@ impl LinkConfig {
         Ok(LinkConfig {
             job,
             output: a.output,
+            report: a.report,
         })
     }
 }
@@ -87,6 +89,15 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     let written = write_outputs(&cfg.output, &run)?;
     write_manifest(cfg, &run, &written, manifest)?;
     say(&written.summary(&run));
+    if let Some(path) = &cfg.report {
+        let src = crate::report::Sources {
+            links: &cfg.output,
+            families: None,
+            encodes: &[],
+        };
+        crate::report::write(&src, path)?;
+        say(&format!("kith: wrote the report {}", path.display()));
+    }
     Ok(())
 }
 
@@ -108,6 +119,9 @@ fn write_manifest(
     m.output("clusters", &written.clusters, written.hashes[1].clone(), to);
     if let (Some(p), Some(h)) = (&written.review, written.hashes.get(2)) {
         m.output("review", p, h.clone(), "the linkage party's reviewers");
+    }
+    if let Some((p, h)) = &written.model {
+        m.output("model", p, h.clone(), "the linkage party");
     }
     let o = &cfg.job.options;
     m.param("threshold_given", o.threshold);
@@ -170,6 +184,8 @@ struct Written {
     review: Option<PathBuf>,
     /// Their SHA-256 and sizes, in that order.
     hashes: Vec<Committed>,
+    /// model.json, with field scoring.
+    model: Option<(PathBuf, Committed)>,
 }
 
 impl Written {
@@ -219,6 +235,19 @@ fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
         clusters: output.join("clusters.csv"),
         review: run.has_review().then(|| output.join("review.csv")),
         hashes: Vec::new(),
+        model: None,
+    };
+    // The fitted field model (field weights by agreement level, no record data), for the report
+    // and `kith explain`.
+    let model = match &run.report.model {
+        Some(m) => {
+            let path = output.join("model.json");
+            let mut f = AtomicFile::create(&path)?;
+            serde_json::to_writer_pretty(f.writer(), &model_json(m))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Some((path, f))
+        }
+        None => None,
     };
     let mut links = AtomicFile::create(&written.links)?;
     run.write_links(links.writer())?;
@@ -237,5 +266,40 @@ fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
     if let Some(r) = review {
         written.hashes.push(r.commit()?);
     }
+    if let Some((path, f)) = model {
+        written.model = Some((path, f.commit()?));
+    }
     Ok(written)
+}
+
+/// The field model as JSON: per field, the share of matches (m) and of random pairs (u) at each
+/// agreement level, and the weight log2(m/u); the levels' Dice bounds; the prior of each kind of
+/// pair. Aggregates of the encodings only.
+pub(crate) fn model_json(m: &kith_link::weigh::Model) -> serde_json::Value {
+    use kith_link::weigh::{CROSS, LEVELS, WITHIN};
+    let fields: Vec<serde_json::Value> = m
+        .names
+        .iter()
+        .enumerate()
+        .map(|(f, name)| {
+            serde_json::json!({
+                "name": name,
+                "m": m.m[f],
+                "u": m.u[f],
+                "weight": m.weights[f],
+            })
+        })
+        .collect();
+    let mut bounds: Vec<f64> = LEVELS.to_vec();
+    bounds.reverse();
+    serde_json::json!({
+        "levels": "disagree, then Dice at least each bound",
+        "bounds": bounds,
+        "fields": fields,
+        "prior": {"across": m.prior[CROSS], "within": m.prior[WITHIN]},
+        "even_weight": {"across": m.even_weight(CROSS), "within": m.even_weight(WITHIN)},
+        "fitted_pairs": {"across": m.fitted[CROSS], "within": m.fitted[WITHIN]},
+        "random_pairs": m.random_pairs,
+        "iterations": m.iterations,
+    })
 }

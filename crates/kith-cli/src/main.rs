@@ -13,6 +13,7 @@ mod families;
 mod flags;
 mod link;
 mod manifest;
+mod report;
 mod secret;
 mod summary;
 mod synth;
@@ -74,6 +75,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Synth(args) => synth::run(&args, quiet),
         Command::Demo(args) => demo::run(&args),
         Command::Audit(args) => audit::run(&args, quiet),
+        Command::Report(args) => report::write(
+            &report::Sources {
+                links: &args.links,
+                families: args.families.as_deref(),
+                encodes: &args.encode_manifests,
+            },
+            &args.output,
+        ),
         Command::VerifyRun(args) => manifest::verify_run(&args.path, &mut std::io::stdout()),
         Command::Encode(args) => {
             let manifest = manifest::Manifest::start("encode");

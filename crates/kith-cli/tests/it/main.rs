@@ -11,5 +11,6 @@ mod keygen;
 mod link;
 mod manifest;
 mod pipeline;
+mod report;
 mod synth;
 mod util;

@@ -82,7 +82,7 @@ fn every_run_records_its_files_by_hash_and_verify_run_accepts_them() {
         ok(kith().arg("verify-run").arg(&at));
     }
     for (folder, command, outputs) in [
-        ("links", "link", 3),
+        ("links", "link", 4),
         ("families", "families", 2),
         ("run", "families", 2),
         ("results", "split", 4),

@@ -131,13 +131,13 @@ fn outputs_are_byte_identical_at_1_2_and_8_threads() {
 
 /// `text` with an index of its 8-byte windows, so that asking whether it holds a value of 8 bytes
 /// or more is a few hash lookups first (a plain search per value is too slow unoptimised).
-struct Haystack {
+pub(crate) struct Haystack {
     text: String,
     windows: std::collections::HashSet<[u8; 8]>,
 }
 
 impl Haystack {
-    fn new(text: String) -> Haystack {
+    pub(crate) fn new(text: String) -> Haystack {
         let windows = text
             .as_bytes()
             .windows(8)
@@ -146,7 +146,7 @@ impl Haystack {
         Haystack { text, windows }
     }
 
-    fn holds(&self, value: &str) -> bool {
+    pub(crate) fn holds(&self, value: &str) -> bool {
         let v = value.as_bytes();
         assert!(v.len() >= 8, "values of 8 bytes or more");
         v.windows(8).all(|w| self.windows.contains(w)) && self.text.contains(value)
