@@ -115,6 +115,15 @@ pub(crate) enum Command {
   kith report links/ --families families/ --encode-manifest council.kith.manifest.json \\
       --encode-manifest health.kith.manifest.json --output report.html")]
     Report(ReportArgs),
+    /// Why two records scored as they did: each field's agreement level and weight, the
+    /// term-frequency adjustment, the prior, exact identifiers, the twin rule and the match
+    /// probability, from the run's own model and encodings (the linkage party). A holder first
+    /// turns its local IDs into record tokens with --map.
+    #[command(after_help = "Examples:
+  kith explain --links links/ 1c452a845656a6d269d3563aafee03da 65964286b1a8267c224f9efc1d7fc1d7
+  kith explain --links links/ --row \"council,1c45...,health,6596...,0.93\"
+  kith explain --map council-map.csv C-000123        # a holder: the token of its record")]
+    Explain(ExplainArgs),
 }
 
 const AUDIT_EXAMPLES: &str = "\
@@ -476,6 +485,26 @@ pub(crate) struct SplitArgs {
     /// Output folder: one <party>.csv per holder.
     #[arg(long, value_name = "DIR")]
     pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The output folder of the `kith link` run (field scoring): its manifest names the
+    /// encodings, which must be unchanged, and model.json holds the model.
+    #[arg(long, value_name = "DIR", conflicts_with = "map")]
+    pub(crate) links: Option<PathBuf>,
+
+    /// A row of links.csv or review.csv (source_a,token_a,source_b,token_b,score).
+    #[arg(long, value_name = "ROW", requires = "links")]
+    pub(crate) row: Option<String>,
+
+    /// A holder's map (token,local_id): print the record tokens of the local IDs given.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) map: Option<PathBuf>,
+
+    /// Two record tokens (with --links), or local IDs (with --map).
+    #[arg(value_name = "TOKEN|LOCAL_ID")]
+    pub(crate) ids: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod csvin;
 mod demo;
 mod encode;
 mod evaluate;
+mod explain;
 mod families;
 mod flags;
 mod link;
@@ -75,6 +76,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Synth(args) => synth::run(&args, quiet),
         Command::Demo(args) => demo::run(&args),
         Command::Audit(args) => audit::run(&args, quiet),
+        Command::Explain(args) => explain::run(&args, &mut std::io::stdout()),
         Command::Report(args) => report::write(
             &report::Sources {
                 links: &args.links,

@@ -21,6 +21,7 @@ pub mod block;
 pub mod compare;
 pub mod dataset;
 pub mod evaluate;
+pub mod explain;
 pub mod families;
 pub mod identify;
 pub mod input;

@@ -541,6 +541,39 @@ pub struct Model {
 }
 
 impl Model {
+    /// A model from its fitted parts (as a run's `model.json` keeps them): the weights and the
+    /// even weights follow from `m`, `u` and `prior` exactly as when it was fitted, so a model
+    /// read back scores every pair as the run did.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        names: Vec<String>,
+        m: Vec<[f64; NLEVELS]>,
+        u: Vec<[f64; NLEVELS]>,
+        prior: [f64; 2],
+        candidate_share: [f64; 2],
+        fitted: [u64; 2],
+        random_pairs: u64,
+        iterations: usize,
+    ) -> Model {
+        let weights = m
+            .iter()
+            .zip(&u)
+            .map(|(mf, uf)| std::array::from_fn(|l| (mf[l] / uf[l]).log2()))
+            .collect();
+        Model {
+            weights,
+            even: prior.map(|p| ((1.0 - p) / p).log2()),
+            names,
+            m,
+            u,
+            prior,
+            candidate_share,
+            fitted,
+            random_pairs,
+            iterations,
+        }
+    }
+
     /// The weight `Σ log2(m / u)` of a comparison vector.
     pub fn weight(&self, gamma: &[u8]) -> f64 {
         gamma
@@ -787,24 +820,16 @@ pub fn fit(
             0.5
         }
     });
-    let weights = m
-        .iter()
-        .zip(&u)
-        .map(|(mf, uf)| std::array::from_fn(|l| (mf[l] / uf[l]).log2()))
-        .collect();
-    let even = prior.map(|p| ((1.0 - p) / p).log2());
-    Model {
-        weights,
-        even,
-        names: names.to_vec(),
+    Model::from_parts(
+        names.to_vec(),
         m,
         u,
         prior,
-        candidate_share: lambda,
-        fitted: n.map(|x| x as u64),
+        lambda,
+        n.map(|x| x as u64),
         random_pairs,
         iterations,
-    }
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod audit;
 mod encode;
 mod errors;
 mod errors_people_make;
+mod explain;
 mod families;
 mod fuzz;
 mod keygen;

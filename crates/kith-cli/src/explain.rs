@@ -1,0 +1,296 @@
+//! `kith explain`: one pair's evidence as a waterfall, from a finished run's own model and
+//! encodings (checked against its manifest, so that the explanation is of the data that was
+//! linked); and, for a holder, its local IDs turned into record tokens through its map.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail, ensure};
+use kith_link::Dataset;
+use kith_link::dataset::Ids;
+use kith_link::explain::{Exact, Explanation, explain};
+use kith_link::weigh::{self, LEVELS, Model, NLEVELS};
+use serde_json::Value;
+
+use crate::csvin::CsvRows;
+use crate::flags::ExplainArgs;
+use crate::manifest::{ManifestFile, hash_file};
+
+pub(crate) fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
+    if let Some(map) = &args.map {
+        return tokens_of(map, &args.ids, out);
+    }
+    let Some(dir) = &args.links else {
+        bail!("give --links DIR and two record tokens (or --row), or --map MAP and local IDs");
+    };
+    let (a, b) = match (&args.row, args.ids.as_slice()) {
+        (Some(row), []) => {
+            let f: Vec<&str> = row.split(',').map(str::trim).collect();
+            ensure!(
+                f.len() >= 4,
+                "--row: expected a row of links.csv or review.csv (source_a,token_a,source_b,token_b,score)"
+            );
+            ((Some(f[0]), f[1]), (Some(f[2]), f[3]))
+        }
+        (None, [x, y]) => ((None, x.as_str()), (None, y.as_str())),
+        _ => bail!("give two record tokens, or --row with a row of links.csv or review.csv"),
+    };
+    let run = LinkedRun::open(dir)?;
+    let ra = run.find(a.0, a.1)?;
+    let rb = run.find(b.0, b.1)?;
+    let e = explain(&run.datasets, &run.model, ra, rb)
+        .with_context(|| format!("cannot explain the pair from {}", dir.display()))?;
+    let said = run.outcome(dir, a.1, b.1)?;
+    write_waterfall(out, &run, ra, rb, &e, &said).context("cannot write to standard output")
+}
+
+/// A finished run's encodings (as its manifest names them, unchanged) and model.
+struct LinkedRun {
+    datasets: Vec<Dataset>,
+    model: Model,
+}
+
+impl LinkedRun {
+    fn open(dir: &Path) -> Result<LinkedRun> {
+        let at = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&at).with_context(|| {
+            format!(
+                "cannot read {}: is {} a kith link output folder?",
+                at.display(),
+                dir.display()
+            )
+        })?;
+        let m: ManifestFile = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a kith run manifest", at.display()))?;
+        ensure!(
+            m.command == "link",
+            "{}: the manifest of a {} run, not of a link",
+            at.display(),
+            m.command
+        );
+        ensure!(
+            m.parameters.get("chunk").is_none_or(Value::is_null),
+            "{}: a run in chunks fits a model per chunk, which explain cannot tell apart",
+            dir.display()
+        );
+        let mut datasets = Vec::new();
+        for input in m.inputs.iter().filter(|i| i.role.starts_with("encodings")) {
+            let path = Path::new(&input.path);
+            let (sha, _) = hash_file(path).with_context(|| {
+                format!(
+                    "the run's input {} is needed to explain its pairs",
+                    path.display()
+                )
+            })?;
+            ensure!(
+                sha == input.sha256,
+                "{} has changed since the run (its SHA-256 is not the manifest's): explain needs the encodings that were linked",
+                path.display()
+            );
+            datasets.push(kith_link::input::read_dataset(path)?);
+        }
+        let model_path = dir.join("model.json");
+        let model = read_model(&model_path).with_context(|| {
+            format!(
+                "cannot read {}: explain needs a run with field scoring, whose model it holds",
+                model_path.display()
+            )
+        })?;
+        Ok(LinkedRun { datasets, model })
+    }
+
+    /// The dataset and row of a record token (of `source`, when given).
+    fn find(&self, source: Option<&str>, token: &str) -> Result<(usize, usize)> {
+        let want = kith::encodings::parse_token(token)
+            .with_context(|| format!("{token:?} is not a record token (32 hexadecimal digits)"))?;
+        for (i, d) in self.datasets.iter().enumerate() {
+            if source.is_some_and(|s| s != d.source) {
+                continue;
+            }
+            if let Ids::Tokens(t) = d.ids()
+                && let Some(r) = t.iter().position(|x| *x == want)
+            {
+                return Ok((i, r));
+            }
+        }
+        bail!(
+            "no record {token}{} in the run's encodings",
+            source.map(|s| format!(" of {s}")).unwrap_or_default()
+        )
+    }
+
+    /// What became of the pair: its row in links.csv or review.csv, if it has one.
+    fn outcome(&self, dir: &Path, a: &str, b: &str) -> Result<String> {
+        for (file, what) in [
+            ("links.csv", "linked"),
+            ("review.csv", "in the review band"),
+        ] {
+            let path = dir.join(file);
+            if !path.exists() {
+                continue;
+            }
+            let mut r = CsvRows::open(&path)?;
+            while let Some((_, rec)) = r.next_row()? {
+                if (rec[1] == *a && rec[3] == *b) || (rec[1] == *b && rec[3] == *a) {
+                    return Ok(format!(
+                        "{what}: {file} gives the pair {} (the model's probability after the one-partner view of each record's candidates)",
+                        &rec[4]
+                    ));
+                }
+            }
+        }
+        Ok(
+            "neither linked nor in the review band (links.csv and review.csv do not hold it)"
+                .to_owned(),
+        )
+    }
+}
+
+fn read_model(path: &Path) -> Result<Model> {
+    let text = std::fs::read_to_string(path)?;
+    let v: Value = serde_json::from_str(&text)?;
+    let levels = |x: &Value| -> Result<[f64; NLEVELS]> {
+        let a = x.as_array().context("a list of numbers")?;
+        ensure!(a.len() == NLEVELS, "{NLEVELS} levels");
+        Ok(std::array::from_fn(|l| a[l].as_f64().unwrap_or(f64::NAN)))
+    };
+    let fields = v["fields"].as_array().context("fields")?;
+    let mut names = Vec::new();
+    let (mut m, mut u) = (Vec::new(), Vec::new());
+    for f in fields {
+        names.push(f["name"].as_str().context("a field name")?.to_owned());
+        m.push(levels(&f["m"])?);
+        u.push(levels(&f["u"])?);
+    }
+    let pair = |x: &Value| -> Result<[f64; 2]> {
+        Ok([
+            x["across"].as_f64().context("across")?,
+            x["within"].as_f64().context("within")?,
+        ])
+    };
+    let fitted = [
+        v["fitted_pairs"]["across"].as_u64().unwrap_or(0),
+        v["fitted_pairs"]["within"].as_u64().unwrap_or(0),
+    ];
+    Ok(Model::from_parts(
+        names,
+        m,
+        u,
+        pair(&v["prior"])?,
+        [0.0, 0.0],
+        fitted,
+        v["random_pairs"].as_u64().unwrap_or(0),
+        v["iterations"].as_u64().unwrap_or(0) as usize,
+    ))
+}
+
+fn level_name(level: Option<usize>) -> String {
+    match level {
+        None => "missing".to_owned(),
+        Some(0) => format!("disagree (Dice < {:.2})", LEVELS[LEVELS.len() - 1]),
+        Some(l) => format!("Dice ≥ {:.2}", LEVELS[NLEVELS - 1 - l]),
+    }
+}
+
+fn write_waterfall(
+    out: &mut impl Write,
+    run: &LinkedRun,
+    (i, ra): (usize, usize),
+    (j, rb): (usize, usize),
+    e: &Explanation,
+    said: &str,
+) -> std::io::Result<()> {
+    let (da, db) = (&run.datasets[i], &run.datasets[j]);
+    let kind = if e.kind == weigh::CROSS {
+        "across sources"
+    } else {
+        "within one source"
+    };
+    writeln!(
+        out,
+        "kith explain: {} {} and {} {} ({kind})",
+        da.source,
+        da.id(ra),
+        db.source,
+        db.id(rb)
+    )?;
+    writeln!(out, "  CLK Dice {:.3}", e.dice)?;
+    writeln!(
+        out,
+        "  prior: {:.3e} of pairs {kind} are matches, so a pair is even odds from weight {:+.2}",
+        e.prior, e.even_weight
+    )?;
+    writeln!(
+        out,
+        "  {:<22} {:<26} {:>8} {:>9}",
+        "field", "level", "weight", "running"
+    )?;
+    let mut total = 0.0;
+    for f in &e.fields {
+        total += f.weight;
+        writeln!(
+            out,
+            "  {:<22} {:<26} {:>+8.2} {:>+9.2}",
+            f.name,
+            level_name(f.level),
+            f.weight,
+            total
+        )?;
+    }
+    total += e.tf_adjustment;
+    writeln!(
+        out,
+        "  {:<22} {:<26} {:>+8.2} {:>+9.2}",
+        "term frequency", "rare values agreeing", e.tf_adjustment, total
+    )?;
+    writeln!(
+        out,
+        "  weight {:+.2} against {:+.2} to be even odds: the model's match probability {:.6}",
+        e.weight, e.even_weight, e.probability
+    )?;
+    for (name, x) in &e.exact {
+        let what = match x {
+            Exact::Agree => "agrees: the pair is a match whatever its fields say",
+            Exact::Differ => "differs: never linked (the exact veto)",
+            Exact::Missing => "missing on one side: no say",
+        };
+        writeln!(out, "  exact identifier {name} {what}")?;
+    }
+    if e.twin_like {
+        writeln!(
+            out,
+            "  twin rule: looks like twins, so set aside: never linked, and it keeps their groups apart"
+        )?;
+    } else if e.contradicts {
+        writeln!(
+            out,
+            "  twin rule: every shared field wholly differs (a parent and child of one name?): never linked, listed for review"
+        )?;
+    } else {
+        writeln!(out, "  twin rule: not twin-like")?;
+    }
+    writeln!(out, "  outcome: {said}")
+}
+
+/// A holder's local IDs → its record tokens, through its map.
+fn tokens_of(map: &Path, ids: &[String], out: &mut impl Write) -> Result<()> {
+    ensure!(!ids.is_empty(), "give the local IDs to look up");
+    let mut r = CsvRows::open(map)?;
+    ensure!(
+        r.header().iter().collect::<Vec<_>>() == ["token", "local_id"],
+        "{}: line 1: expected a holder's map (token,local_id)",
+        map.display()
+    );
+    let mut token: HashMap<String, String> = HashMap::new();
+    while let Some((_, rec)) = r.next_row()? {
+        token.insert(rec[1].to_owned(), rec[0].to_owned());
+    }
+    for id in ids {
+        let t = token
+            .get(id)
+            .with_context(|| format!("local ID {id:?} is not in your map {}", map.display()))?;
+        writeln!(out, "{id}\t{t}").context("cannot write to standard output")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Why two records scored as they did: one pair's evidence under a run's field model (each
+//! field's agreement level and weight, the term-frequency adjustment, the prior), its exact
+//! identifiers, the twin rule, and the match probability the model gives it, computed exactly as
+//! the run computed it (the same comparator over the same datasets, the same model).
+
+use crate::weigh::Comparator;
+use crate::weigh::{self, Model};
+use crate::{Dataset, LinkError};
+
+/// One field's part in a pair's weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldEvidence {
+    /// The field (or field part, such as `dob.year`).
+    pub name: String,
+    /// The agreement level (0: disagree, up to `NLEVELS - 1`), or `None` when either side is
+    /// missing it (it then weighs nothing).
+    pub level: Option<usize>,
+    /// Its weight `log2(m/u)` at that level.
+    pub weight: f64,
+}
+
+/// What a pair's exact identifiers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exact {
+    /// Both hold it and it is the same token: the pair is a match whatever its fields say.
+    Agree,
+    /// Both hold it and the tokens differ: the pair is never linked (the exact veto).
+    Differ,
+    /// One side or both lack it.
+    Missing,
+}
+
+/// One pair's evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// [`weigh::CROSS`] or [`weigh::WITHIN`].
+    pub kind: usize,
+    /// Dice similarity of the two CLKs.
+    pub dice: f64,
+    /// Each field's level and weight, in the model's order.
+    pub fields: Vec<FieldEvidence>,
+    /// The term-frequency adjustment: agreement on rare values weighs more.
+    pub tf_adjustment: f64,
+    /// The share of pairs of this kind that are matches.
+    pub prior: f64,
+    /// The weight at which a pair of this kind is even odds (`log2((1 - prior) / prior)`).
+    pub even_weight: f64,
+    /// The fields' weights plus the adjustment.
+    pub weight: f64,
+    /// The model's match probability.
+    pub probability: f64,
+    /// Each exact identifier both datasets hold.
+    pub exact: Vec<(String, Exact)>,
+    /// The twin rule: the pair looks like twins (set aside: never merged, and it keeps their
+    /// groups apart).
+    pub twin_like: bool,
+    /// Every shared field of the twin rule wholly differs (a parent and child of one name):
+    /// set aside for review, never linked.
+    pub contradicts: bool,
+}
+
+/// Explain record `a.1` of dataset `a.0` against record `b.1` of dataset `b.0`, under `model`,
+/// with the comparator the link built over all of `datasets`.
+pub fn explain(
+    datasets: &[Dataset],
+    model: &Model,
+    a: (usize, usize),
+    b: (usize, usize),
+) -> Result<Explanation, LinkError> {
+    let first = datasets
+        .first()
+        .ok_or_else(|| LinkError::Input("no datasets".into()))?;
+    let cmp = Comparator::new(first, first)
+        .ok_or_else(|| LinkError::Input("the inputs share no field filters".into()))?
+        .with_value_counts(datasets);
+    if cmp.names() != model.names.as_slice() {
+        return Err(LinkError::Input(format!(
+            "the model's fields ({}) are not these encodings' ({})",
+            model.names.join(", "),
+            cmp.names().join(", ")
+        )));
+    }
+    let ((i, ra), (j, rb)) = (a, b);
+    let (da, db) = (&datasets[i], &datasets[j]);
+    if ra >= da.len() || rb >= db.len() {
+        return Err(LinkError::Input("no such record".into()));
+    }
+    let kind = if i == j { weigh::WITHIN } else { weigh::CROSS };
+    let mut gamma = Vec::new();
+    let crossed = cmp.gamma(da, ra, db, rb, &mut gamma);
+    let fields = gamma
+        .iter()
+        .enumerate()
+        .map(|(f, &g)| FieldEvidence {
+            name: model.names[f].clone(),
+            level: (g != weigh::MISSING).then_some(g as usize),
+            weight: if g == weigh::MISSING {
+                0.0
+            } else {
+                model.weights[f][g as usize]
+            },
+        })
+        .collect();
+    let tf_adjustment = cmp.tf_adjustment(model, &gamma, da, ra);
+    let exact = da
+        .exact_names()
+        .iter()
+        .enumerate()
+        .filter_map(|(ea, name)| {
+            let eb = db.exact_names().iter().position(|n| n == name)?;
+            let said = match (da.exact(ra, ea), db.exact(rb, eb)) {
+                (Some(x), Some(y)) if x == y => Exact::Agree,
+                (Some(_), Some(_)) => Exact::Differ,
+                _ => Exact::Missing,
+            };
+            Some((name.clone(), said))
+        })
+        .collect();
+    let twin_like = if i == j {
+        cmp.twin_like(&gamma, crossed, da, ra, db, rb)
+    } else {
+        cmp.twin_like_across(&gamma, crossed, da, ra, db, rb)
+    };
+    Ok(Explanation {
+        kind,
+        dice: dice(da, ra, db, rb),
+        fields,
+        tf_adjustment,
+        prior: model.prior[kind],
+        even_weight: model.even_weight(kind),
+        weight: model.weight(&gamma) + tf_adjustment,
+        probability: cmp.probability(model, kind, &gamma, da, ra),
+        exact,
+        twin_like,
+        contradicts: cmp.contradicts(&gamma),
+    })
+}
+
+/// Dice similarity of two records' CLKs.
+fn dice(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> f64 {
+    let both: u32 = a
+        .clk(ra)
+        .iter()
+        .zip(b.clk(rb))
+        .flat_map(|(x, y)| x.0.iter().zip(&y.0).map(|(p, q)| (p & q).count_ones()))
+        .sum();
+    crate::compare::dice(both, a.popcounts()[ra] + b.popcounts()[rb])
+}
