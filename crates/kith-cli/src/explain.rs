@@ -46,13 +46,13 @@ pub(crate) fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
 }
 
 /// A finished run's encodings (as its manifest names them, unchanged) and model.
-struct LinkedRun {
-    datasets: Vec<Dataset>,
-    model: Model,
+pub(crate) struct LinkedRun {
+    pub(crate) datasets: Vec<Dataset>,
+    pub(crate) model: Model,
 }
 
 impl LinkedRun {
-    fn open(dir: &Path) -> Result<LinkedRun> {
+    pub(crate) fn open(dir: &Path) -> Result<LinkedRun> {
         let at = dir.join("manifest.json");
         let text = std::fs::read_to_string(&at).with_context(|| {
             format!(
@@ -101,7 +101,7 @@ impl LinkedRun {
     }
 
     /// The dataset and row of a record token (of `source`, when given).
-    fn find(&self, source: Option<&str>, token: &str) -> Result<(usize, usize)> {
+    pub(crate) fn find(&self, source: Option<&str>, token: &str) -> Result<(usize, usize)> {
         let want = kith::encodings::parse_token(token)
             .with_context(|| format!("{token:?} is not a record token (32 hexadecimal digits)"))?;
         for (i, d) in self.datasets.iter().enumerate() {
@@ -185,7 +185,7 @@ fn read_model(path: &Path) -> Result<Model> {
     ))
 }
 
-fn level_name(level: Option<usize>) -> String {
+pub(crate) fn level_name(level: Option<usize>) -> String {
     match level {
         None => "missing".to_owned(),
         Some(0) => format!("disagree (Dice < {:.2})", LEVELS[LEVELS.len() - 1]),

@@ -430,6 +430,105 @@ fn upset(shape: &LinkShape) -> String {
     svg
 }
 
+/// Review pairs shown at most.
+const REVIEW_ROWS: usize = 200;
+
+/// The evidence of each pair in the review band (as `kith explain` gives it), a row per pair
+/// named by its line in review.csv: each field's level as a cell coloured by its weight, the
+/// term-frequency adjustment, the probability and the twin rule. Needs the run's encodings,
+/// unchanged; without them the section says so.
+fn review_evidence(dir: &Path) -> String {
+    let mut html = String::from("<h2>The review band, pair by pair</h2>");
+    let run = match crate::explain::LinkedRun::open(dir) {
+        Ok(run) => run,
+        Err(e) => {
+            let _ = write!(
+                html,
+                "<p>The evidence of each pair needs the run's encodings as they were linked: {}.</p>",
+                esc(&format!("{e:#}"))
+            );
+            return html;
+        }
+    };
+    let rows = match review_rows(dir, &run) {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = write!(html, "<p>{}</p>", esc(&format!("{e:#}")));
+            return html;
+        }
+    };
+    let names = &run.model.names;
+    let _ = write!(
+        html,
+        "<p>Each pair of review.csv (by its line there; {} shown): every field's agreement level, coloured by its weight (green for a match, red against), then the adjustment for rare values, the model's probability and the twin rule. <code>kith explain --links DIR --row ROW</code> gives one in full.</p><table class=\"evidence\"><thead><tr><th>line</th><th>sources</th>",
+        rows.len()
+    );
+    for n in names {
+        let _ = write!(html, "<th>{}</th>", esc(n));
+    }
+    html.push_str("<th>rare values</th><th>probability</th><th>twin rule</th></tr></thead><tbody>");
+    for (line, sources, e) in &rows {
+        let _ = write!(html, "<tr><td>{line}</td><td>{}</td>", esc(sources));
+        for f in &e.fields {
+            let a = (f.weight.abs() / 10.0).min(1.0);
+            let colour = if f.level.is_none() {
+                "transparent".to_owned()
+            } else if f.weight >= 0.0 {
+                format!("rgba(26,127,55,{a:.2})")
+            } else {
+                format!("rgba(190,40,40,{a:.2})")
+            };
+            let _ = write!(
+                html,
+                "<td style=\"background:{colour}\" title=\"{}\">{}</td>",
+                esc(&crate::explain::level_name(f.level)),
+                match f.level {
+                    None => "–".to_owned(),
+                    Some(_) => format!("{:+.1}", f.weight),
+                }
+            );
+        }
+        let twin = if e.twin_like {
+            "twin-like"
+        } else if e.contradicts {
+            "contradicts"
+        } else {
+            ""
+        };
+        let _ = write!(
+            html,
+            "<td>{:+.1}</td><td>{:.3}</td><td>{twin}</td></tr>",
+            e.tf_adjustment, e.probability
+        );
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// The first review pairs' evidence: (line in review.csv, their sources, the explanation).
+fn review_rows(
+    dir: &Path,
+    run: &crate::explain::LinkedRun,
+) -> Result<Vec<(u64, String, kith_link::explain::Explanation)>> {
+    let mut r = CsvRows::open(&dir.join("review.csv"))?;
+    let mut rows = Vec::new();
+    while let Some((line, rec)) = r.next_row()? {
+        if rows.len() >= REVIEW_ROWS {
+            break;
+        }
+        let a = run.find(Some(&rec[0]), &rec[1])?;
+        let b = run.find(Some(&rec[2]), &rec[3])?;
+        let e = kith_link::explain::explain(&run.datasets, &run.model, a, b)?;
+        let sources = if rec[0] == rec[2] {
+            format!("{} (within)", &rec[0])
+        } else {
+            format!("{} – {}", &rec[0], &rec[2])
+        };
+        rows.push((line, sources, e));
+    }
+    Ok(rows)
+}
+
 fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     let mut t = String::from("<table><thead><tr>");
     for h in head {
@@ -514,6 +613,10 @@ fn render(src: &Sources<'_>) -> Result<String> {
             show(&m["prior"]["across"]),
             show(&m["even_weight"]["across"])
         );
+    }
+
+    if shape.has_review && model.is_some() {
+        body.push_str(&review_evidence(src.links));
     }
 
     body.push_str("<h2>Sources</h2>");
@@ -739,7 +842,7 @@ svg.chart{width:100%;height:auto;font-size:12px}svg text{fill:#1b1f24}svg .small
 svg rect{fill:#3b6fb6}svg rect.review{fill:#d4a72c}svg rect.band{fill:#fff5d6}svg rect.link{fill:#3b6fb6}\
 svg line.threshold{stroke:#c62828;stroke-width:2}svg line.axis{stroke:#57606a}\
 svg circle.dot{fill:#d0d7de}svg circle.dot.on{fill:#1b1f24}\
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left}\
+table{border-collapse:collapse;margin:8px 0}table.evidence{font-size:12px}table.evidence td{text-align:right}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left}\
 @media print{main{max-width:none;padding:0}figure,table{break-inside:avoid}}";
 
 /// Marks the document once drawn: how many charts have content, and any script error, for the

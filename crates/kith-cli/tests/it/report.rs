@@ -102,8 +102,27 @@ fn the_report_loads_in_chromium_with_every_chart_drawn_and_nothing_raw_in_it() {
 
     // No record token and no raw value of any extract.
     let report = Haystack::new(html.clone());
-    let links = dir.read("t2/links/links.csv");
-    for line in links.lines().skip(1).take(200) {
+    // The review band's evidence is there, each pair named by its line in review.csv.
+    assert!(html.contains("The review band, pair by pair"));
+    let review = dir.read("t2/links/review.csv");
+    let shown = review.lines().count().saturating_sub(1).min(200);
+    assert!(shown > 0, "the pipeline has a review band");
+    let evidence = html
+        .split("<table class=\"evidence\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("the evidence table");
+    assert_eq!(
+        evidence.matches("<tr><td>").count(),
+        shown,
+        "a row per review pair"
+    );
+    let links = dir.read("t2/links/links.csv") + &review;
+    for line in links
+        .lines()
+        .filter(|l| !l.starts_with("source_a"))
+        .take(400)
+    {
         let fields: Vec<&str> = line.split(',').collect();
         assert!(
             !report.holds(fields[1]) && !report.holds(fields[3]),
