@@ -10,7 +10,7 @@ use crate::csvin::CsvRows;
 use crate::flags::EvaluateArgs;
 
 /// Read a CSV with a header, returning the line and the named columns of each row.
-fn read_columns(path: &Path, want: &[&str]) -> Result<Vec<(u64, Vec<String>)>> {
+pub(crate) fn read_columns(path: &Path, want: &[&str]) -> Result<Vec<(u64, Vec<String>)>> {
     let mut r = CsvRows::open(path)?;
     let headers = r.header().clone();
     let idx: Vec<usize> = want
@@ -39,7 +39,10 @@ fn read_columns(path: &Path, want: &[&str]) -> Result<Vec<(u64, Vec<String>)>> {
     Ok(out)
 }
 
-fn to_map(rows: Vec<(u64, Vec<String>)>, path: &Path) -> Result<BTreeMap<RecordName, String>> {
+pub(crate) fn to_map(
+    rows: Vec<(u64, Vec<String>)>,
+    path: &Path,
+) -> Result<BTreeMap<RecordName, String>> {
     let mut m = BTreeMap::new();
     for (line, mut r) in rows {
         let e = r.pop().unwrap_or_default();

@@ -522,6 +522,11 @@ pub(crate) struct ReportArgs {
     #[arg(long = "encode-manifest", value_name = "FILE")]
     pub(crate) encode_manifests: Vec<PathBuf>,
 
+    /// A labelled sample (CSV: source, token, entity), as `kith evaluate` reads: the report then
+    /// shows how well the scores are calibrated against it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) truth: Option<PathBuf>,
+
     /// Where to write the report.
     #[arg(long, value_name = "FILE")]
     pub(crate) output: PathBuf,

@@ -94,6 +94,7 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             links: &cfg.output,
             families: None,
             encodes: &[],
+            truth: None,
         };
         crate::report::write(&src, path)?;
         say(&format!("kith: wrote the report {}", path.display()));

@@ -82,6 +82,7 @@ fn run(cli: Cli) -> Result<()> {
                 links: &args.links,
                 families: args.families.as_deref(),
                 encodes: &args.encode_manifests,
+                truth: args.truth.as_deref(),
             },
             &args.output,
         ),

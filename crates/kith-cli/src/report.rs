@@ -26,6 +26,8 @@ pub(crate) struct Sources<'a> {
     pub(crate) families: Option<&'a Path>,
     /// Holders' encode manifests (`FILE.manifest.json`), as they chose to send them.
     pub(crate) encodes: &'a [PathBuf],
+    /// A labelled sample (source, token, entity), for the calibration of the scores.
+    pub(crate) truth: Option<&'a Path>,
 }
 
 /// Write the report of `src` to `out` (whole or not at all).
@@ -430,6 +432,94 @@ fn upset(shape: &LinkShape) -> String {
     svg
 }
 
+/// Upper bounds of the calibration bands.
+const BANDS: [f64; 11] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 1.0];
+
+/// Calibration against a labelled sample: of the pairs in links.csv and review.csv whose records
+/// are both in the sample, per score band, the share that are one person, beside the band's mean
+/// score (what a calibrated score would give).
+fn calibration(dir: &Path, truth: &Path) -> Result<String> {
+    let rows = crate::evaluate::read_columns(truth, &["source", "token", "entity"])?;
+    let entity = crate::evaluate::to_map(rows, truth)?;
+    // Per band: pairs, true matches, sum of scores.
+    let mut bands = [(0u64, 0u64, 0.0f64); BANDS.len()];
+    for file in ["links.csv", "review.csv"] {
+        let path = dir.join(file);
+        if !path.exists() {
+            continue;
+        }
+        let mut r = CsvRows::open(&path)?;
+        while let Some((line, rec)) = r.next_row()? {
+            let (Some(x), Some(y)) = (
+                entity.get(&(rec[0].to_owned(), rec[1].to_owned())),
+                entity.get(&(rec[2].to_owned(), rec[3].to_owned())),
+            ) else {
+                continue;
+            };
+            let s: f64 = rec[4].parse().with_context(|| {
+                format!(
+                    "{}: line {line}: field score: expected a number",
+                    path.display()
+                )
+            })?;
+            let b = BANDS.iter().position(|&u| s < u).unwrap_or(BANDS.len() - 1);
+            bands[b].0 += 1;
+            bands[b].1 += u64::from(x == y);
+            bands[b].2 += s;
+        }
+    }
+    let (w, h, left, bottom) = (700.0, 240.0, 50.0, 40.0);
+    let col = (w - left) / BANDS.len() as f64;
+    let y = |v: f64| (h - bottom) * (1.0 - v) + 6.0;
+    let mut svg = format!(
+        r#"<h2>Calibration against the labelled sample</h2><figure><figcaption>Of the pairs scored in each band (links and review band whose records are both in {}), the share that are one person (bars) and the band's mean score (marks): a calibrated score puts each mark at the top of its bar</figcaption><svg class="chart" id="calibration" viewBox="0 0 {w} {h}" style="max-width:{w}px" role="img" aria-label="calibration">"#,
+        esc(&truth.file_name().unwrap_or_default().to_string_lossy())
+    );
+    let mut lower = 0.0;
+    for (b, &(n, t, sum)) in bands.iter().enumerate() {
+        let x = left + col * b as f64;
+        let label = format!("{lower:.2}–{:.2}", BANDS[b]);
+        lower = BANDS[b];
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle" class="small">{label}</text><text x="{:.1}" y="{}" text-anchor="middle" class="small">{} pairs</text>"#,
+            x + col / 2.0,
+            h - 22.0,
+            x + col / 2.0,
+            h - 8.0,
+            fmt_num(n as f64)
+        );
+        if n == 0 {
+            continue;
+        }
+        let share = t as f64 / n as f64;
+        let mean = sum / n as f64;
+        let _ = write!(
+            svg,
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>{label}: {t} of {n} pairs are one person ({:.1}%); mean score {mean:.3}</title></rect><line class="threshold" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"/>"#,
+            x + 4.0,
+            y(share),
+            col - 8.0,
+            y(0.0) - y(share),
+            100.0 * share,
+            x + 2.0,
+            y(mean),
+            x + col - 2.0,
+            y(mean)
+        );
+    }
+    for t in [0.0, 0.5, 1.0] {
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{t:.1}</text>"#,
+            left - 6.0,
+            y(t) + 4.0
+        );
+    }
+    svg.push_str("</svg></figure>");
+    Ok(svg)
+}
+
 /// Review pairs shown at most.
 const REVIEW_ROWS: usize = 200;
 
@@ -615,6 +705,9 @@ fn render(src: &Sources<'_>) -> Result<String> {
         );
     }
 
+    if let Some(truth) = src.truth {
+        body.push_str(&calibration(src.links, truth)?);
+    }
     if shape.has_review && model.is_some() {
         body.push_str(&review_evidence(src.links));
     }

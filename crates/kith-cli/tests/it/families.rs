@@ -9,7 +9,7 @@ use crate::util::{Dir, fails, kith, ok, stderr};
 const AGENCIES: [&str; 4] = ["council", "health", "police", "school"];
 
 /// Rows of a CSV file as maps from column name to value.
-fn rows(text: &str) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn rows(text: &str) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let head: Vec<String> = r
         .headers()
