@@ -47,8 +47,10 @@ pub(crate) fn pipeline(dir: &Dir, threads: &str) {
         "--quiet",
         "--threads",
         threads,
-        "--output",
+        "--report",
     ])
+    .arg(out.join("links-report.html"))
+    .arg("--output")
     .arg(out.join("links")));
     for (folder, min) in [("families", "0"), ("run", "2")] {
         let mut c = kith();
@@ -66,6 +68,8 @@ pub(crate) fn pipeline(dir: &Dir, threads: &str) {
         }
         ok(c.arg("--links")
             .arg(out.join("links"))
+            .arg("--report")
+            .arg(out.join(format!("{folder}-report.html")))
             .arg("--output")
             .arg(out.join(folder)));
     }
@@ -87,8 +91,9 @@ pub(crate) fn returned(dir: &Dir, t: &str) -> String {
             .flat_map(|f| [format!("{f}/families.csv"), format!("{f}/members.csv")]),
     );
     files.extend(AGENCIES.map(|a| format!("results/{a}.csv")));
-    // The run manifests, which the linkage party keeps with what it returns.
+    // The run manifests and reports, which the linkage party keeps with what it returns.
     files.extend(["links", "families", "run", "results"].map(|f| format!("{f}/manifest.json")));
+    files.extend(["links", "families", "run"].map(|f| format!("{f}-report.html")));
     files
         .iter()
         .map(|f| dir.read(&format!("t{t}/{f}")))
@@ -155,7 +160,7 @@ impl Haystack {
 
 /// What leaves a holder (its encodings file, and its run manifest) and what the linkage party
 /// returns (links, clusters, families, the identification run, each holder's results, the run
-/// manifests) hold none of the holder's raw values
+/// manifests and reports) hold none of the holder's raw values
 /// (names, dates of birth in the extract's own format, postcodes, NHS numbers, local IDs,
 /// addresses, household register references) and no run of the secret's bytes; and the encodings rows do not
 /// follow the extract's row order.
