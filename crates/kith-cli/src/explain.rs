@@ -39,16 +39,22 @@ pub(crate) fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let run = LinkedRun::open(dir)?;
     let ra = run.find(a.0, a.1)?;
     let rb = run.find(b.0, b.1)?;
-    let e = explain(&run.datasets, &run.model, ra, rb)
-        .with_context(|| format!("cannot explain the pair from {}", dir.display()))?;
     let said = run.outcome(dir, a.1, b.1)?;
+    let Some(model) = &run.model else {
+        return write_clk(out, &run, ra, rb, &said).context("cannot write to standard output");
+    };
+    let e = explain(&run.datasets, model, ra, rb)
+        .with_context(|| format!("cannot explain the pair from {}", dir.display()))?;
     write_waterfall(out, &run, ra, rb, &e, &said).context("cannot write to standard output")
 }
 
 /// A finished run's encodings (as its manifest names them, unchanged) and model.
 pub(crate) struct LinkedRun {
     pub(crate) datasets: Vec<Dataset>,
-    pub(crate) model: Model,
+    /// With field scoring: the fitted model.
+    pub(crate) model: Option<Model>,
+    /// The threshold the run used.
+    threshold: Option<f64>,
 }
 
 impl LinkedRun {
@@ -91,13 +97,17 @@ impl LinkedRun {
             datasets.push(kith_link::input::read_dataset(path)?);
         }
         let model_path = dir.join("model.json");
-        let model = read_model(&model_path).with_context(|| {
-            format!(
-                "cannot read {}: explain needs a run with field scoring, whose model it holds",
-                model_path.display()
-            )
-        })?;
-        Ok(LinkedRun { datasets, model })
+        let model = model_path
+            .exists()
+            .then(|| read_model(&model_path))
+            .transpose()
+            .with_context(|| format!("cannot read {}", model_path.display()))?;
+        let threshold = m.parameters.get("threshold_used").and_then(Value::as_f64);
+        Ok(LinkedRun {
+            datasets,
+            model,
+            threshold,
+        })
     }
 
     /// The dataset and row of a record token (of `source`, when given).
@@ -133,10 +143,12 @@ impl LinkedRun {
             let mut r = CsvRows::open(&path)?;
             while let Some((_, rec)) = r.next_row()? {
                 if (rec[1] == *a && rec[3] == *b) || (rec[1] == *b && rec[3] == *a) {
-                    return Ok(format!(
-                        "{what}: {file} gives the pair {} (the model's probability after the one-partner view of each record's candidates)",
-                        &rec[4]
-                    ));
+                    let how = if self.model.is_some() {
+                        " (the model's probability after the one-partner view of each record's candidates)"
+                    } else {
+                        ""
+                    };
+                    return Ok(format!("{what}: {file} gives the pair {}{how}", &rec[4]));
                 }
             }
         }
@@ -249,14 +261,7 @@ fn write_waterfall(
         "  weight {:+.2} against {:+.2} to be even odds: the model's match probability {:.6}",
         e.weight, e.even_weight, e.probability
     )?;
-    for (name, x) in &e.exact {
-        let what = match x {
-            Exact::Agree => "agrees: the pair is a match whatever its fields say",
-            Exact::Differ => "differs: never linked (the exact veto)",
-            Exact::Missing => "missing on one side: no say",
-        };
-        writeln!(out, "  exact identifier {name} {what}")?;
-    }
+    write_exact(out, &e.exact)?;
     if e.twin_like {
         writeln!(
             out,
@@ -271,6 +276,48 @@ fn write_waterfall(
         writeln!(out, "  twin rule: not twin-like")?;
     }
     writeln!(out, "  outcome: {said}")
+}
+
+/// A pair of a run with CLK scoring: its Dice against the threshold, and its exact identifiers.
+fn write_clk(
+    out: &mut impl Write,
+    run: &LinkedRun,
+    (i, ra): (usize, usize),
+    (j, rb): (usize, usize),
+    said: &str,
+) -> std::io::Result<()> {
+    let (da, db) = (&run.datasets[i], &run.datasets[j]);
+    writeln!(
+        out,
+        "kith explain: {} {} and {} {} (CLK scoring: the score is the Dice similarity of the two CLKs)",
+        da.source,
+        da.id(ra),
+        db.source,
+        db.id(rb)
+    )?;
+    let dice = kith_link::explain::dice(da, ra, db, rb);
+    match run.threshold {
+        Some(t) => writeln!(
+            out,
+            "  CLK Dice {dice:.6} against the run's threshold {t:.2}: {}",
+            if dice >= t { "at or above" } else { "below" }
+        )?,
+        None => writeln!(out, "  CLK Dice {dice:.6}")?,
+    }
+    write_exact(out, &kith_link::explain::exact_evidence(da, ra, db, rb))?;
+    writeln!(out, "  outcome: {said}")
+}
+
+fn write_exact(out: &mut impl Write, exact: &[(String, Exact)]) -> std::io::Result<()> {
+    for (name, x) in exact {
+        let what = match x {
+            Exact::Agree => "agrees: the pair is a match whatever its fields say",
+            Exact::Differ => "differs: never linked (the exact veto)",
+            Exact::Missing => "missing on one side: no say",
+        };
+        writeln!(out, "  exact identifier {name} {what}")?;
+    }
+    Ok(())
 }
 
 /// A holder's local IDs → its record tokens, through its map.

@@ -540,14 +540,17 @@ fn review_evidence(dir: &Path) -> String {
             return html;
         }
     };
-    let rows = match review_rows(dir, &run) {
+    let Some(model) = &run.model else {
+        return html;
+    };
+    let rows = match review_rows(dir, &run, model) {
         Ok(rows) => rows,
         Err(e) => {
             let _ = write!(html, "<p>{}</p>", esc(&format!("{e:#}")));
             return html;
         }
     };
-    let names = &run.model.names;
+    let names = &model.names;
     let _ = write!(
         html,
         "<p>Each pair of review.csv (by its line there; {} shown): every field's agreement level, coloured by its weight (green for a match, red against), then the adjustment for rare values, the model's probability and the twin rule. <code>kith explain --links DIR --row ROW</code> gives one in full.</p><table class=\"evidence\"><thead><tr><th>line</th><th>sources</th>",
@@ -599,6 +602,7 @@ fn review_evidence(dir: &Path) -> String {
 fn review_rows(
     dir: &Path,
     run: &crate::explain::LinkedRun,
+    model: &kith_link::weigh::Model,
 ) -> Result<Vec<(u64, String, kith_link::explain::Explanation)>> {
     let mut r = CsvRows::open(&dir.join("review.csv"))?;
     let mut rows = Vec::new();
@@ -608,7 +612,7 @@ fn review_rows(
         }
         let a = run.find(Some(&rec[0]), &rec[1])?;
         let b = run.find(Some(&rec[2]), &rec[3])?;
-        let e = kith_link::explain::explain(&run.datasets, &run.model, a, b)?;
+        let e = kith_link::explain::explain(&run.datasets, model, a, b)?;
         let sources = if rec[0] == rec[2] {
             format!("{} (within)", &rec[0])
         } else {

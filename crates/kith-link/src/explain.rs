@@ -102,20 +102,7 @@ pub fn explain(
         })
         .collect();
     let tf_adjustment = cmp.tf_adjustment(model, &gamma, da, ra);
-    let exact = da
-        .exact_names()
-        .iter()
-        .enumerate()
-        .filter_map(|(ea, name)| {
-            let eb = db.exact_names().iter().position(|n| n == name)?;
-            let said = match (da.exact(ra, ea), db.exact(rb, eb)) {
-                (Some(x), Some(y)) if x == y => Exact::Agree,
-                (Some(_), Some(_)) => Exact::Differ,
-                _ => Exact::Missing,
-            };
-            Some((name.clone(), said))
-        })
-        .collect();
+    let exact = exact_evidence(da, ra, db, rb);
     let twin_like = if i == j {
         cmp.twin_like(&gamma, crossed, da, ra, db, rb)
     } else {
@@ -136,8 +123,25 @@ pub fn explain(
     })
 }
 
+/// What each exact identifier both datasets hold says of records `ra` of `da` and `rb` of `db`.
+pub fn exact_evidence(da: &Dataset, ra: usize, db: &Dataset, rb: usize) -> Vec<(String, Exact)> {
+    da.exact_names()
+        .iter()
+        .enumerate()
+        .filter_map(|(ea, name)| {
+            let eb = db.exact_names().iter().position(|n| n == name)?;
+            let said = match (da.exact(ra, ea), db.exact(rb, eb)) {
+                (Some(x), Some(y)) if x == y => Exact::Agree,
+                (Some(_), Some(_)) => Exact::Differ,
+                _ => Exact::Missing,
+            };
+            Some((name.clone(), said))
+        })
+        .collect()
+}
+
 /// Dice similarity of two records' CLKs.
-fn dice(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> f64 {
+pub fn dice(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> f64 {
     let both: u32 = a
         .clk(ra)
         .iter()

@@ -136,3 +136,31 @@ fn a_holder_turns_its_local_ids_into_tokens_with_its_map() {
     );
     assert!(err.contains("not in your map"), "{err}");
 }
+
+#[test]
+fn a_pair_of_a_clk_scored_run_is_explained_by_its_dice() {
+    let dir = Dir::new();
+    pipeline(&dir, "1");
+    let out = dir.path("clk");
+    ok(kith()
+        .args(["link", "--quiet", "--scoring", "clk", "--threshold", "0.8"])
+        .arg(dir.path("t1/council.kith"))
+        .arg(dir.path("t1/health.kith"))
+        .arg("--output")
+        .arg(&out));
+    let row = std::fs::read_to_string(out.join("links.csv"))
+        .expect("links")
+        .lines()
+        .nth(1)
+        .expect("a link")
+        .to_owned();
+    let score = row.rsplit(',').next().expect("score");
+    let said = explain_row(&out, &row);
+    assert!(
+        said.contains(&format!(
+            "CLK Dice {score} against the run's threshold 0.80: at or above"
+        )),
+        "{said}"
+    );
+    assert!(said.contains("outcome: linked"), "{said}");
+}
