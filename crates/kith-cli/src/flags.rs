@@ -509,8 +509,9 @@ pub(crate) struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
-    /// The output folder of a `kith link` run.
-    #[arg(value_name = "LINKS_DIR")]
+    /// The output folder of a `kith link` run (or of a `kith families` run, whose link is then
+    /// the one it read).
+    #[arg(value_name = "RUN_DIR")]
     pub(crate) links: PathBuf,
 
     /// The output folder of a `kith families` run on those links.

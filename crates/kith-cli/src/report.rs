@@ -32,7 +32,29 @@ pub(crate) struct Sources<'a> {
 
 /// Write the report of `src` to `out` (whole or not at all).
 pub(crate) fn write(src: &Sources<'_>, out: &Path) -> Result<()> {
-    let html = render(src)?;
+    // A families folder given in place of the link's: the link is the one its manifest read.
+    let families_run = read_json(&src.links.join("manifest.json"))
+        .ok()
+        .filter(|m| m["command"] == "families" && src.families.is_none())
+        .and_then(|m| {
+            m["inputs"].as_array()?.iter().find_map(|i| {
+                (i["role"] == "clusters")
+                    .then(|| {
+                        i["path"]
+                            .as_str()
+                            .map(|p| crate::atomic::parent_dir(Path::new(p)))
+                    })
+                    .flatten()
+            })
+        });
+    let html = match &families_run {
+        Some(links) => render(&Sources {
+            links,
+            families: Some(src.links),
+            ..*src
+        })?,
+        None => render(src)?,
+    };
     let mut f = AtomicFile::create(out)?;
     std::io::Write::write_all(f.writer(), html.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;

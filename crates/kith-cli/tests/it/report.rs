@@ -216,6 +216,23 @@ fn the_same_run_folders_give_the_same_report_apart_from_recorded_times() {
     let a = std::fs::read_to_string(report(&dir, "1", "a.html")).expect("report");
     let again = std::fs::read_to_string(report(&dir, "1", "again.html")).expect("report");
     assert!(a == again, "the same folders, another report");
+    // A families folder stands for its link: the same report as the link with --families.
+    let (by_families, by_link) = (dir.path("f.html"), dir.path("l.html"));
+    ok(kith()
+        .arg("report")
+        .arg(dir.path("t1/run"))
+        .arg("--output")
+        .arg(&by_families));
+    ok(kith()
+        .arg("report")
+        .arg(dir.path("t1/links"))
+        .arg("--families")
+        .arg(dir.path("t1/run"))
+        .arg("--output")
+        .arg(&by_link));
+    assert!(
+        std::fs::read(&by_families).expect("report") == std::fs::read(&by_link).expect("report")
+    );
     // Another run of the same pipeline at another thread count: only its times differ.
     let b = std::fs::read_to_string(report(&dir, "2", "b.html")).expect("report");
     assert_ne!(a, b, "the runs' times differ");
