@@ -168,6 +168,42 @@ proptest! {
     }
 }
 
+/// The 1,024-bit CLK that `tokens` give, each `(bytes, k)` hashed alone: what a feature's value
+/// must encode to, whichever path the encoder takes.
+fn clk_of_tokens(
+    hasher: &crate::hash::TokenHasher,
+    tokens: impl IntoIterator<Item = (Vec<u8>, usize)>,
+) -> Vec<u8> {
+    let mut want = [0u64; 16];
+    for (token, k) in tokens {
+        let mut indices = Vec::new();
+        hasher.indices(&token, k as u32, 1024, &mut indices);
+        for b in indices {
+            want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
+        }
+    }
+    want.iter().flat_map(|w| w.to_be_bytes()).collect()
+}
+
+/// The CLK `e` gives a record whose one feature holds `v`.
+fn clk_of_value(e: &Encoder, scratch: &mut Scratch, v: &str) -> Vec<u8> {
+    let input = RecordInput {
+        alternatives: &[],
+        features: &[v],
+        exact: &[],
+        local_id: None,
+    };
+    e.encode(scratch, &input).expect("encodes").clk.clone()
+}
+
+/// The token hasher of `e`'s first feature.
+fn first_hasher(e: &Encoder) -> &crate::hash::TokenHasher {
+    match &e.features[0].hashing {
+        Some((_, hasher)) => hasher,
+        None => panic!("the feature is hashed"),
+    }
+}
+
 proptest! {
     /// ASCII bigrams take the fast paths (keys in one go up to `ASCII_RUN` bigrams, one by one
     /// beyond; a fresh table, then a warm one): the CLK is still the OR of each padded
@@ -180,26 +216,12 @@ proptest! {
         )
         .expect("schema");
         let e = encoder_for(&schema, b"windows");
-        let Some((_, hasher)) = &e.features[0].hashing else {
-            panic!("the feature is hashed");
-        };
         let mut scratch = Scratch::default();
         for v in &values {
-            let mut want = [0u64; 16];
             let padded = format!(" {v} ");
-            if !v.is_empty() {
-                for w in padded.as_bytes().windows(2) {
-                    let mut indices = Vec::new();
-                    hasher.indices(w, 7, 1024, &mut indices);
-                    for b in indices {
-                        want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
-                    }
-                }
-            }
-            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
-            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
-            let got = e.encode(&mut scratch, &input).expect("encodes");
-            prop_assert_eq!(&got.clk, &want, "{:?} ({} bytes)", v, v.len());
+            let windows = padded.as_bytes().windows(2).filter(|_| !v.is_empty());
+            let want = clk_of_tokens(first_hasher(&e), windows.map(|w| (w.to_vec(), 7)));
+            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?} ({} bytes)", v, v.len());
         }
     }
 }
@@ -216,25 +238,14 @@ proptest! {
         )
         .expect("schema");
         let e = encoder_for(&schema, b"positions");
-        let Some((_, hasher)) = &e.features[0].hashing else {
-            panic!("the feature is hashed");
-        };
         let mut scratch = Scratch::default();
         for v in &values {
-            let mut want = [0u64; 16];
             let n = v.chars().count();
-            for (t, c) in v.chars().enumerate() {
-                let k = 50 / n + usize::from(t < 50 % n);
-                let mut indices = Vec::new();
-                hasher.indices(format!("{} {c}", t + 1).as_bytes(), k as u32, 1024, &mut indices);
-                for b in indices {
-                    want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
-                }
-            }
-            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
-            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
-            let got = e.encode(&mut scratch, &input).expect("encodes");
-            prop_assert_eq!(&got.clk, &want, "{:?} ({} bytes)", v, v.len());
+            let tokens = v.chars().enumerate().map(|(t, c)| {
+                (format!("{} {c}", t + 1).into_bytes(), 50 / n + usize::from(t < 50 % n))
+            });
+            let want = clk_of_tokens(first_hasher(&e), tokens);
+            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?} ({} bytes)", v, v.len());
         }
     }
 }
@@ -262,9 +273,6 @@ proptest! {
         ))
         .expect("schema");
         let e = encoder_for(&schema, b"wide");
-        let Some((_, hasher)) = &e.features[0].hashing else {
-            panic!("the feature is hashed");
-        };
         let mut scratch = Scratch::default();
         for v in &values {
             let chars: Vec<char> = v.chars().collect();
@@ -275,19 +283,13 @@ proptest! {
                 let padded: Vec<char> = std::iter::once(' ').chain(chars.iter().copied()).chain(std::iter::once(' ')).collect();
                 padded.windows(2).map(|w| (w.iter().collect(), 7)).collect()
             };
-            let mut want = [0u64; 16];
-            for (token, k) in tokens {
-                let (mut bytes, mut indices) = (Vec::new(), Vec::new());
+            let encoded = tokens.into_iter().map(|(token, k)| {
+                let mut bytes = Vec::new();
                 super::value::encode_token(enc, &token, &mut bytes).expect("encodes");
-                hasher.indices(&bytes, k as u32, 1024, &mut indices);
-                for b in indices {
-                    want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
-                }
-            }
-            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
-            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
-            let got = e.encode(&mut scratch, &input).expect("encodes");
-            prop_assert_eq!(&got.clk, &want, "{:?}", v);
+                (bytes, k)
+            });
+            let want = clk_of_tokens(first_hasher(&e), encoded);
+            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?}", v);
         }
     }
 }
@@ -309,28 +311,17 @@ proptest! {
         ))
         .expect("schema");
         let e = encoder_for(&schema, b"characters");
-        let Some((_, hasher)) = &e.features[0].hashing else {
-            panic!("the feature is hashed");
-        };
         let mut scratch = Scratch::default();
         for v in &values {
             let pad = std::iter::repeat_n(' ', n - 1);
             let padded: Vec<char> = pad.clone().chain(v.chars()).chain(pad).collect();
-            let windows: Vec<String> = padded.windows(n).map(|w| w.iter().collect()).collect();
-            let count = windows.len();
-            let mut want = [0u64; 16];
-            for (t, token) in windows.iter().enumerate() {
+            let count = padded.len() + 1 - n;
+            let tokens = padded.windows(n).enumerate().map(|(t, w)| {
                 let k = if per_feature { 60 / count + usize::from(t < 60 % count) } else { 7 };
-                let mut indices = Vec::new();
-                hasher.indices(token.as_bytes(), k as u32, 1024, &mut indices);
-                for b in indices {
-                    want[(b / 64) as usize] |= 1u64 << (63 - b % 64);
-                }
-            }
-            let want: Vec<u8> = want.iter().flat_map(|w| w.to_be_bytes()).collect();
-            let input = RecordInput { alternatives: &[], features: &[v.as_str()], exact: &[], local_id: None };
-            let got = e.encode(&mut scratch, &input).expect("encodes");
-            prop_assert_eq!(&got.clk, &want, "{:?}", v);
+                (w.iter().collect::<String>().into_bytes(), k)
+            });
+            let want = clk_of_tokens(first_hasher(&e), tokens);
+            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?}", v);
         }
     }
 }
