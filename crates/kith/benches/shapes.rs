@@ -79,22 +79,19 @@ fn accented(rng: &mut Rng, i: usize) -> String {
     word(rng, &syllables, i)
 }
 
+/// A date of birth from 1920 to 2019 as year, month and day.
+fn birth_date(rng: &mut Rng) -> (u64, u64, u64) {
+    (1920 + rng.below(100), 1 + rng.below(12), 1 + rng.below(28))
+}
+
 fn digits8(rng: &mut Rng, _: usize) -> String {
-    format!(
-        "{:04}{:02}{:02}",
-        1920 + rng.below(100),
-        1 + rng.below(12),
-        1 + rng.below(28)
-    )
+    let (y, m, d) = birth_date(rng);
+    format!("{y:04}{m:02}{d:02}")
 }
 
 fn iso_date(rng: &mut Rng, _: usize) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        1920 + rng.below(100),
-        1 + rng.below(12),
-        1 + rng.below(28)
-    )
+    let (y, m, d) = birth_date(rng);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A distinct ID-like number: one or two digits, then a serial.
