@@ -89,6 +89,9 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
     let written = write_outputs(&cfg.output, &run)?;
     write_manifest(cfg, &run, &written, manifest)?;
     say(&written.summary(&run));
+    // The report reads the run back from its files: the linked datasets go first, so that a
+    // large run does not hold them twice.
+    drop(run);
     if let Some(path) = &cfg.report {
         let src = crate::report::Sources {
             links: &cfg.output,
