@@ -55,6 +55,8 @@ pub(crate) struct LinkedRun {
     pub(crate) model: Option<Model>,
     /// The threshold the run used.
     threshold: Option<f64>,
+    /// Whether the run wrote a review band.
+    review: bool,
 }
 
 impl LinkedRun {
@@ -96,9 +98,11 @@ impl LinkedRun {
             );
             datasets.push(kith_link::input::read_dataset(path)?);
         }
+        // Only the files this run wrote: a model.json or review.csv an earlier run left in the
+        // folder is not this run's.
+        let wrote = |role: &str| m.outputs.iter().any(|o| o.role == role);
         let model_path = dir.join("model.json");
-        let model = model_path
-            .exists()
+        let model = wrote("model")
             .then(|| read_model(&model_path))
             .transpose()
             .with_context(|| format!("cannot read {}", model_path.display()))?;
@@ -107,6 +111,7 @@ impl LinkedRun {
             datasets,
             model,
             threshold,
+            review: wrote("review"),
         })
     }
 
@@ -137,7 +142,7 @@ impl LinkedRun {
             ("review.csv", "in the review band"),
         ] {
             let path = dir.join(file);
-            if !path.exists() {
+            if file == "review.csv" && !self.review {
                 continue;
             }
             let mut r = CsvRows::open(&path)?;

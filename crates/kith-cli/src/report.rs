@@ -116,7 +116,15 @@ fn scores(
     Ok(())
 }
 
-fn link_shape(dir: &Path) -> Result<LinkShape> {
+/// Whether the run's manifest lists an output of this role (a file of that name left by an
+/// earlier run in the same folder is not this run's).
+fn wrote(manifest: &Value, role: &str) -> bool {
+    manifest["outputs"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|f| f["role"] == role))
+}
+
+fn link_shape(dir: &Path, with_review: bool) -> Result<LinkShape> {
     let mut s = LinkShape {
         links: vec![0; BINS],
         review: vec![0; BINS],
@@ -124,7 +132,7 @@ fn link_shape(dir: &Path) -> Result<LinkShape> {
     };
     scores(&dir.join("links.csv"), &mut s.links, Some(&mut s.pairs))?;
     let review = dir.join("review.csv");
-    if review.exists() {
+    if with_review {
         s.has_review = true;
         scores(&review, &mut s.review, None)?;
     }
@@ -679,14 +687,13 @@ fn render(src: &Sources<'_>) -> Result<String> {
             src.links.display()
         )
     })?;
-    let shape = link_shape(src.links)?;
+    let shape = link_shape(src.links, wrote(&link_manifest, "review"))?;
     let params = &link_manifest["parameters"];
     let counts = &link_manifest["counts"];
     let threshold = params["threshold_used"].as_f64().unwrap_or(0.5);
     let review = params["review_threshold"].as_f64();
     let model_path = src.links.join("model.json");
-    let model = model_path
-        .exists()
+    let model = wrote(&link_manifest, "model")
         .then(|| read_json(&model_path))
         .transpose()?;
 

@@ -142,6 +142,12 @@ fn a_pair_of_a_clk_scored_run_is_explained_by_its_dice() {
     let dir = Dir::new();
     pipeline(&dir, "1");
     let out = dir.path("clk");
+    // Into a folder an earlier field-scored run left its model and review band in: they are not
+    // this run's, and neither explain nor the report may use them.
+    std::fs::create_dir_all(&out).expect("folder");
+    for f in ["model.json", "review.csv"] {
+        std::fs::copy(dir.path(&format!("t1/links/{f}")), out.join(f)).expect("copy");
+    }
     ok(kith()
         .args(["link", "--quiet", "--scoring", "clk", "--threshold", "0.8"])
         .arg(dir.path("t1/council.kith"))
@@ -163,4 +169,11 @@ fn a_pair_of_a_clk_scored_run_is_explained_by_its_dice() {
         "{said}"
     );
     assert!(said.contains("outcome: linked"), "{said}");
+    let report = out.join("report.html");
+    ok(kith().arg("report").arg(&out).arg("--output").arg(&report));
+    let html = std::fs::read_to_string(&report).expect("report");
+    assert!(
+        !html.contains("id=\"model\"") && !html.contains("review band"),
+        "a stale file was read"
+    );
 }
