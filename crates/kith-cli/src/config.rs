@@ -37,7 +37,7 @@ pub(crate) fn read_schema(path: &Path) -> Result<Schema> {
     Schema::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-fn read_mapping(path: &Path) -> Result<Mapping> {
+pub(crate) fn read_mapping(path: &Path) -> Result<Mapping> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the mapping {}", path.display()))?;
     Mapping::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
@@ -54,7 +54,7 @@ pub(crate) fn check_party(name: &str) -> Result<()> {
 }
 
 /// The same file under two names (or the same name twice).
-fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(x), Ok(y)) => x == y,
         _ => {

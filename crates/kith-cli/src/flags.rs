@@ -67,6 +67,15 @@ pub(crate) enum Command {
   kith mapping --schema schema.json --input police.csv --encoding windows-1252 \\
       --output police-mapping.json")]
     Mapping(MappingArgs),
+    /// A holder's look at its own extract before it encodes: per field the share present,
+    /// missing, unreadable and suspicious (placeholder dates, test NHS numbers, ZZ99 and partial
+    /// postcodes, stand-in names, names in the wrong column), duplicate IDs and likely duplicate
+    /// people, what that does to linkage, and a verdict with what to fix first. Needs no secret;
+    /// nothing leaves the machine.
+    #[command(after_help = "Examples:
+  kith profile --schema schema.json --mapping police-mapping.json --input police.csv
+  kith profile --schema schema.json --input council.csv --json council.profile.json")]
+    Profile(ProfileArgs),
     /// Link encodings from two or more holders: the linkage party's job. Needs no secret.
     #[command(after_help = LINK_EXAMPLES)]
     Link(Box<LinkArgs>),
@@ -588,6 +597,47 @@ pub(crate) struct MappingArgs {
     /// Write the mapping here (never over an existing file) instead of to standard output.
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileArgs {
+    /// The agreed schema.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: PathBuf,
+
+    /// The holder's column mapping, as for kith encode.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) mapping: Option<PathBuf>,
+
+    /// The holder's CSV extract.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: PathBuf,
+
+    /// Column holding each row's local ID (default: the mapping's or schema's).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) id_column: Option<String>,
+
+    /// The holder's party name (default: the mapping's, else the input file's stem).
+    #[arg(long)]
+    pub(crate) party: Option<String>,
+
+    /// Character encoding of the input.
+    #[arg(long, value_enum, default_value_t = InputEncoding::Utf8)]
+    pub(crate) encoding: InputEncoding,
+
+    /// Also write the profile's counts (no values, lines or IDs) to this file as JSON, for the
+    /// holder to send for the run report if it chooses (kith report --profile).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+
+    /// Judge dates of birth in the future against this day (YYYY-MM-DD; default: today), so that
+    /// a profile can be repeated exactly.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) as_of: Option<String>,
+
+    /// Exit with status 1 when the verdict is "not fit".
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ mod families;
 mod flags;
 mod link;
 mod manifest;
+mod profile;
 mod report;
 mod secret;
 mod summary;
@@ -68,6 +69,14 @@ fn run(cli: Cli) -> Result<()> {
             .context("cannot write to standard output")
         }
         Command::Mapping(args) => encode::propose_mapping(&args, quiet),
+        Command::Profile(args) => {
+            if profile::run(&args, &mut std::io::stdout())? {
+                Ok(())
+            } else {
+                // The verdict is printed; a pipeline stops on it.
+                std::process::exit(1)
+            }
+        }
         Command::Link(args) => link::run(&link::LinkConfig::from_args(*args)?, quiet),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Families(args) => families::run_families(&args, quiet),

@@ -12,6 +12,7 @@ mod jsonpath;
 pub mod keys;
 pub mod mapping;
 pub mod normalize;
+pub mod profile;
 pub mod propose;
 pub mod schema;
 mod tokenize;

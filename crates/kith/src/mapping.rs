@@ -260,6 +260,11 @@ impl ColumnSource {
 }
 
 /// `v` without a leading title (`Mr`, `Dr.`, `MRS`), when a word follows it.
+/// True when `v` starts with a title [`ColumnSource::strip_titles`] would drop.
+pub(crate) fn has_title(v: &str) -> bool {
+    strip_title(v.trim()).len() != v.trim().len()
+}
+
 fn strip_title(v: &str) -> &str {
     let Some((first, rest)) = v.split_once(char::is_whitespace) else {
         return v;

@@ -12,6 +12,7 @@ mod keygen;
 mod link;
 mod manifest;
 mod pipeline;
+mod profile;
 mod report;
 mod synth;
 mod util;

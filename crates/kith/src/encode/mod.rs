@@ -35,6 +35,7 @@ mod keyed;
 mod tests;
 mod token_bits;
 mod value;
+pub(crate) use value::clk_value;
 
 use cache::FeatureCache;
 use field::{FieldCache, FieldEncoder};

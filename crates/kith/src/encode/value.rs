@@ -369,7 +369,7 @@ fn pad_for_ngrams(out: &mut Vec<u8>, value: &str, n: usize) {
 
 /// clkhash's `format_value`: the sentinel becomes its replacement without validation; anything else
 /// is validated and formatted.
-pub(super) fn clk_value<'a>(
+pub(crate) fn clk_value<'a>(
     h: &FeatureHashing,
     raw: &'a str,
 ) -> Result<(Cow<'a, str>, FieldOutcome), String> {
