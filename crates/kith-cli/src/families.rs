@@ -147,6 +147,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
             links: &links,
             families: Some(&args.output),
             encodes: &[],
+            profiles: &[],
             truth: None,
         };
         crate::report::write(&src, path)?;

@@ -532,6 +532,11 @@ pub(crate) struct ReportArgs {
     #[arg(long = "encode-manifest", value_name = "FILE")]
     pub(crate) encode_manifests: Vec<PathBuf>,
 
+    /// A holder's profile of its extract (`kith profile --json`), for its data quality and
+    /// verdict; once per holder that chose to send it.
+    #[arg(long = "profile", value_name = "FILE")]
+    pub(crate) profiles: Vec<PathBuf>,
+
     /// A labelled sample (CSV: source, token, entity), as `kith evaluate` reads: the report then
     /// shows how well the scores are calibrated against it.
     #[arg(long, value_name = "FILE")]

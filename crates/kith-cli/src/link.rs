@@ -97,6 +97,7 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             links: &cfg.output,
             families: None,
             encodes: &[],
+            profiles: &[],
             truth: None,
         };
         crate::report::write(&src, path)?;

@@ -91,6 +91,7 @@ fn run(cli: Cli) -> Result<()> {
                 links: &args.links,
                 families: args.families.as_deref(),
                 encodes: &args.encode_manifests,
+                profiles: &args.profiles,
                 truth: args.truth.as_deref(),
             },
             &args.output,

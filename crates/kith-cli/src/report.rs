@@ -26,6 +26,8 @@ pub(crate) struct Sources<'a> {
     pub(crate) families: Option<&'a Path>,
     /// Holders' encode manifests (`FILE.manifest.json`), as they chose to send them.
     pub(crate) encodes: &'a [PathBuf],
+    /// Holders' profiles of their extracts (`kith profile --json`), as they chose to send them.
+    pub(crate) profiles: &'a [PathBuf],
     /// A labelled sample (source, token, entity), for the calibration of the scores.
     pub(crate) truth: Option<&'a Path>,
 }
@@ -927,6 +929,10 @@ fn render(src: &Sources<'_>) -> Result<String> {
         ));
     }
 
+    if !src.profiles.is_empty() {
+        body.push_str(&profiles(src.profiles)?);
+    }
+
     body.push_str("<h2>What was run</h2>");
     let mut rows = vec![
         vec![
@@ -958,6 +964,120 @@ fn render(src: &Sources<'_>) -> Result<String> {
     Ok(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>kith run report</title><style>{STYLE}</style></head><body><main>{body}</main><script>{SCRIPT}</script></body></html>\n"
     ))
+}
+
+/// The holders' data quality, from the profiles they sent: a verdict per holder, the share of
+/// records each problem touches, and what each holder was told to fix first.
+fn profiles(paths: &[PathBuf]) -> Result<String> {
+    let mut s = String::from("<h2>Holders' data quality</h2>");
+    let mut rows = Vec::new();
+    let mut affected: Vec<(String, f64)> = Vec::new();
+    let mut fixes = String::new();
+    for path in paths {
+        let p = read_json(path)?;
+        ensure!(
+            p["format"] == "kith-profile",
+            "{}: not a kith profile (kith profile --json writes one)",
+            path.display()
+        );
+        let party = show(&p["party"]);
+        let records = p["records"].as_f64().unwrap_or(0.0);
+        let pct = |v: &Value| {
+            if records > 0.0 {
+                format!("{:.1}%", 100.0 * v.as_f64().unwrap_or(0.0) / records)
+            } else {
+                "-".to_owned()
+            }
+        };
+        let l = &p["likely_duplicates"];
+        rows.push(vec![
+            party.clone(),
+            show(&p["records"]),
+            show(&p["verdict"]["fit"]),
+            pct(&p["linkage"]["linkable"]),
+            pct(&p["linkage"]["with_exact_identifier"]),
+            show(&p["duplicate_ids"]["rows"]),
+            format!(
+                "{}",
+                l["same_details"].as_u64().unwrap_or(0)
+                    + l["same_identifier"].as_u64().unwrap_or(0)
+            ),
+        ]);
+        let problems = p["verdict"]["fix_first"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for f in problems.iter().filter(|f| f["problem"] != "missing") {
+            let n = f["records"].as_f64().unwrap_or(0.0);
+            let field = f["field"].as_str().unwrap_or("");
+            affected.push((
+                format!(
+                    "{party}: {}{}",
+                    if field.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{field}, ")
+                    },
+                    show(&f["problem"]).replace('_', " ")
+                ),
+                if records > 0.0 {
+                    (10000.0 * n / records).round() / 100.0
+                } else {
+                    0.0
+                },
+            ));
+        }
+        let top: Vec<String> = problems
+            .iter()
+            .take(3)
+            .map(|f| {
+                let field = f["field"].as_str().unwrap_or("");
+                format!(
+                    "<li>{}{} ({} records): {}</li>",
+                    if field.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}: ", esc(field))
+                    },
+                    esc(&show(&f["what"])),
+                    show(&f["records"]),
+                    esc(&show(&f["advice"]))
+                )
+            })
+            .collect();
+        if !top.is_empty() {
+            let _ = write!(
+                fixes,
+                "<p>{} to fix first:</p><ul>{}</ul>",
+                esc(&party),
+                top.join("")
+            );
+        }
+    }
+    s.push_str(&table(
+        &[
+            "holder",
+            "records",
+            "verdict",
+            "linkable",
+            "with an exact identifier",
+            "rows with a duplicate ID",
+            "likely duplicate people",
+        ],
+        &rows,
+    ));
+    affected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    affected.truncate(15);
+    if !affected.is_empty() {
+        s.push_str(&bars(
+            "data-quality",
+            "Records each problem touches (% of the holder's records; the fifteen largest)",
+            &affected,
+            "%",
+        ));
+    }
+    s.push_str(&fixes);
+    Ok(s)
 }
 
 const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;color:#1b1f24;margin:0;background:#fff}\

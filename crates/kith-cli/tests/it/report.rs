@@ -12,7 +12,7 @@ use crate::util::{Dir, kith, ok};
 const AGENCIES: [&str; 4] = ["council", "health", "police", "school"];
 
 /// The charts every full report draws (the `id`s of its `svg.chart` elements).
-const CHARTS: [&str; 11] = [
+const CHARTS: [&str; 12] = [
     "scores",
     "calibration",
     "model",
@@ -24,6 +24,7 @@ const CHARTS: [&str; 11] = [
     "criteria-met",
     "criteria-combinations",
     "missing",
+    "data-quality",
 ];
 
 /// The synthetic truth in record tokens (source, token, entity) for the run at `t` threads.
@@ -44,8 +45,30 @@ fn truth(dir: &Dir, t: &str) -> PathBuf {
     path
 }
 
+/// Each holder's `kith profile --json` of its extract, as it would send it.
+fn profile(dir: &Dir, agency: &str) -> PathBuf {
+    let src = dir.path("src");
+    let out = dir.path(&format!("{agency}.profile.json"));
+    let mut c = kith();
+    c.arg("profile")
+        .arg("--schema")
+        .arg(crate::util::demo("schema.json"))
+        .arg("--mapping")
+        .arg(src.join(format!("{agency}-mapping.json")))
+        .arg("--input")
+        .arg(src.join(format!("{agency}.csv")))
+        .args(["--as-of", "2026-12-05"])
+        .arg("--json")
+        .arg(&out);
+    if agency == "police" {
+        c.args(["--encoding", "windows-1252"]);
+    }
+    ok(&mut c);
+    out
+}
+
 /// `kith report` of the pipeline run at `t` threads, with every holder's encode manifest and
-/// the truth.
+/// profile, and the truth.
 fn report(dir: &Dir, t: &str, out: &str) -> PathBuf {
     let base = dir.path(&format!("t{t}"));
     let mut c = kith();
@@ -57,7 +80,9 @@ fn report(dir: &Dir, t: &str, out: &str) -> PathBuf {
         .arg(base.join("run"));
     for a in AGENCIES {
         c.arg("--encode-manifest")
-            .arg(base.join(format!("{a}.kith.manifest.json")));
+            .arg(base.join(format!("{a}.kith.manifest.json")))
+            .arg("--profile")
+            .arg(profile(dir, a));
     }
     let path = dir.path(out);
     ok(c.arg("--output").arg(&path));
@@ -119,6 +144,13 @@ fn the_report_loads_in_chromium_with_every_chart_drawn_and_nothing_raw_in_it() {
     }
     for id in CHARTS {
         assert!(html.contains(&format!("id=\"{id}\"")), "no {id} chart");
+    }
+    assert!(
+        html.contains("Holders&#39; data quality") || html.contains("Holders' data quality"),
+        "no data-quality section"
+    );
+    for a in AGENCIES {
+        assert!(html.contains(&format!("<td>{a}</td>")), "{a} has no row");
     }
     let charts = html.matches("<svg class=\"chart\"").count();
     assert_eq!(charts, CHARTS.len());
