@@ -21,6 +21,7 @@ pub mod audit;
 pub mod block;
 pub mod compare;
 pub mod dataset;
+pub mod disclose;
 pub mod evaluate;
 pub mod explain;
 pub mod families;
