@@ -124,6 +124,14 @@ pub(crate) enum Command {
   kith report links/ --families families/ --encode-manifest council.kith.manifest.json \\
       --encode-manifest health.kith.manifest.json --output report.html")]
     Report(ReportArgs),
+    /// Aggregate counts for commissioners from a families run (the linkage party): people and
+    /// families known to each combination of agencies, families by the criteria they meet, and
+    /// by area where the schema encodes one. Counts under the threshold are suppressed, and
+    /// more cells with them so that no total gives one back; optionally rounded.
+    #[command(after_help = "Examples:
+  kith patterns families/ --output patterns/
+  kith patterns families/ --output patterns/ --threshold 5 --round 5")]
+    Patterns(PatternsArgs),
     /// Why two records scored as they did: each field's agreement level and weight, the
     /// term-frequency adjustment, the prior, exact identifiers, the twin rule and the match
     /// probability, from the run's own model and encodings (the linkage party). A holder first
@@ -602,6 +610,30 @@ pub(crate) struct MappingArgs {
     /// Write the mapping here (never over an existing file) instead of to standard output.
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PatternsArgs {
+    /// The output folder of a `kith families` run (its link is the one its manifest read).
+    #[arg(value_name = "FAMILIES_DIR")]
+    pub(crate) families: PathBuf,
+
+    /// The folder to write the tables (CSV) and their manifest to.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
+
+    /// Counts from 1 to one under this are suppressed (the UK's usual rule: under 10).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) threshold: u64,
+
+    /// Round every published count to the nearest multiple of this (totals are rounded on their
+    /// own, so rounded rows may not add up to them).
+    #[arg(long, value_name = "N")]
+    pub(crate) round: Option<u64>,
+
+    /// Suppress zero counts too (a zero can say that nobody in a group has a need).
+    #[arg(long)]
+    pub(crate) suppress_zeros: bool,
 }
 
 #[derive(Debug, Args)]

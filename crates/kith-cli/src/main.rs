@@ -14,6 +14,7 @@ mod families;
 mod flags;
 mod link;
 mod manifest;
+mod patterns;
 mod profile;
 mod report;
 mod secret;
@@ -85,6 +86,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Synth(args) => synth::run(&args, quiet),
         Command::Demo(args) => demo::run(&args),
         Command::Audit(args) => audit::run(&args, quiet),
+        Command::Patterns(args) => patterns::run(&args, quiet),
         Command::Explain(args) => explain::run(&args, &mut std::io::stdout()),
         Command::Report(args) => report::write(
             &report::Sources {

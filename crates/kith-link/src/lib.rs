@@ -30,6 +30,7 @@ pub mod input;
 pub mod job;
 pub mod output;
 pub mod partner;
+pub mod patterns;
 pub mod report;
 pub use kith_core::kernel;
 pub mod link;

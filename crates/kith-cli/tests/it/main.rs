@@ -11,6 +11,7 @@ mod fuzz;
 mod keygen;
 mod link;
 mod manifest;
+mod patterns;
 mod pipeline;
 mod profile;
 mod report;

@@ -74,11 +74,23 @@ pub(crate) fn pipeline(dir: &Dir, threads: &str) {
             .arg(out.join(folder)));
     }
     ok(kith()
+        .args(["patterns", "--quiet"])
+        .arg(out.join("families"))
+        .arg("--output")
+        .arg(out.join("patterns")));
+    ok(kith()
         .args(["split", "--quiet", "--criteria-to", "council", "--families"])
         .arg(out.join("run"))
         .arg("--output")
         .arg(out.join("results")));
 }
+
+/// The tables `kith patterns` writes for the pipeline's families (its schema encodes no area).
+pub(crate) const PATTERNS: [&str; 3] = [
+    "people_by_agencies",
+    "families_by_agencies",
+    "families_by_criteria",
+];
 
 /// Everything the linkage party returns, as one text.
 pub(crate) fn returned(dir: &Dir, t: &str) -> String {
@@ -91,8 +103,11 @@ pub(crate) fn returned(dir: &Dir, t: &str) -> String {
             .flat_map(|f| [format!("{f}/families.csv"), format!("{f}/members.csv")]),
     );
     files.extend(AGENCIES.map(|a| format!("results/{a}.csv")));
+    files.extend(PATTERNS.map(|t| format!("patterns/{t}.csv")));
     // The run manifests and reports, which the linkage party keeps with what it returns.
-    files.extend(["links", "families", "run", "results"].map(|f| format!("{f}/manifest.json")));
+    files.extend(
+        ["links", "families", "run", "results", "patterns"].map(|f| format!("{f}/manifest.json")),
+    );
     files.extend(["links", "families", "run"].map(|f| format!("{f}-report.html")));
     files
         .iter()
@@ -100,7 +115,8 @@ pub(crate) fn returned(dir: &Dir, t: &str) -> String {
         .collect()
 }
 
-/// Encodings, maps, links, clusters and the review band are byte-identical at 1, 2 and 8 threads.
+/// Encodings, maps, links, clusters, the review band, families and patterns are byte-identical
+/// at 1, 2 and 8 threads.
 #[test]
 fn outputs_are_byte_identical_at_1_2_and_8_threads() {
     let dir = Dir::new();
@@ -122,6 +138,7 @@ fn outputs_are_byte_identical_at_1_2_and_8_threads() {
         .map(String::from),
     );
     files.extend(AGENCIES.map(|a| format!("results/{a}.csv")));
+    files.extend(PATTERNS.map(|t| format!("patterns/{t}.csv")));
     for f in files {
         let one = std::fs::read(dir.path(&format!("t1/{f}"))).expect("written");
         assert!(!one.is_empty(), "{f}");
