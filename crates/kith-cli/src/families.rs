@@ -148,6 +148,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
             families: Some(&args.output),
             encodes: &[],
             profiles: &[],
+            patterns: None,
             truth: None,
         };
         crate::report::write(&src, path)?;
@@ -205,6 +206,18 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// The criteria columns of a families.csv header (after `criteria_met`, but not the `area:`
+/// columns), with their indices.
+pub(crate) fn criteria_columns(header: &csv::StringRecord) -> Vec<(usize, String)> {
+    header
+        .iter()
+        .enumerate()
+        .skip(5)
+        .filter(|(_, h)| !h.starts_with("area:"))
+        .map(|(i, h)| (i, h.to_owned()))
+        .collect()
+}
+
 /// One family of families.csv: (persons, agencies, criteria met, names of the criteria met).
 type FamilyRow = (String, String, String, Vec<String>);
 
@@ -227,12 +240,12 @@ pub(crate) fn run_split(args: &SplitArgs, quiet: bool) -> Result<BTreeMap<String
                 "criteria_met",
             ],
         )?;
-        let names: Vec<String> = r.header().iter().skip(5).map(str::to_owned).collect();
+        let names = criteria_columns(r.header());
         let mut fams: HashMap<String, FamilyRow> = HashMap::new();
         while let Some((line, rec)) = r.next_row()? {
             let mut met = Vec::new();
-            for (i, n) in names.iter().enumerate() {
-                let v: u32 = rec[5 + i].parse().with_context(|| {
+            for (i, n) in &names {
+                let v: u32 = rec[*i].parse().with_context(|| {
                     format!(
                         "{}: line {line}: field {n}: expected a number of holders",
                         fam_path.display()

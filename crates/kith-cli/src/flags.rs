@@ -545,6 +545,10 @@ pub(crate) struct ReportArgs {
     #[arg(long = "profile", value_name = "FILE")]
     pub(crate) profiles: Vec<PathBuf>,
 
+    /// A `kith patterns` output folder: its tables as published, suppressed cells marked.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) patterns: Option<PathBuf>,
+
     /// A labelled sample (CSV: source, token, entity), as `kith evaluate` reads: the report then
     /// shows how well the scores are calibrated against it.
     #[arg(long, value_name = "FILE")]
@@ -634,6 +638,10 @@ pub(crate) struct PatternsArgs {
     /// Suppress zero counts too (a zero can say that nobody in a group has a need).
     #[arg(long)]
     pub(crate) suppress_zeros: bool,
+
+    /// Which of the schema's areas (kith.areas) to count families by (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) area: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -98,6 +98,7 @@ pub(crate) fn run(cfg: &LinkConfig, quiet: bool) -> Result<()> {
             families: None,
             encodes: &[],
             profiles: &[],
+            patterns: None,
             truth: None,
         };
         crate::report::write(&src, path)?;

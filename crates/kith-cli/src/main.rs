@@ -94,6 +94,7 @@ fn run(cli: Cli) -> Result<()> {
                 families: args.families.as_deref(),
                 encodes: &args.encode_manifests,
                 profiles: &args.profiles,
+                patterns: args.patterns.as_deref(),
                 truth: args.truth.as_deref(),
             },
             &args.output,

@@ -48,7 +48,10 @@ fn column(r: &CsvRows, path: &Path, name: &str) -> Result<usize> {
 
 /// Read what the patterns are counted from: people from the clusters, families from the families
 /// run's two files.
-pub(crate) fn read_input(families_dir: &Path) -> Result<(PatternInput, Vec<(String, PathBuf)>)> {
+pub(crate) fn read_input(
+    families_dir: &Path,
+    area_name: Option<&str>,
+) -> Result<(PatternInput, Vec<(String, PathBuf)>)> {
     let clusters = clusters_of(families_dir)?;
     let fam_path = families_dir.join("families.csv");
     let mem_path = families_dir.join("members.csv");
@@ -104,14 +107,19 @@ pub(crate) fn read_input(families_dir: &Path) -> Result<(PatternInput, Vec<(Stri
     let mut r = CsvRows::open(&fam_path)?;
     let fid = column(&r, &fam_path, "family_id")?;
     let met = column(&r, &fam_path, "criteria_met")?;
-    let area = r.header().iter().position(|h| h == "area");
-    let criteria_cols: Vec<usize> = (met + 1..r.header().len())
-        .filter(|&i| Some(i) != area)
-        .collect();
-    let criteria: Vec<String> = criteria_cols
-        .iter()
-        .map(|&i| r.header()[i].to_owned())
-        .collect();
+    ensure!(
+        met == 4,
+        "{}: line 1: expected criteria_met as the fifth column",
+        fam_path.display()
+    );
+    let area = match area_name {
+        Some(name) => Some(column(&r, &fam_path, &format!("area:{name}"))?),
+        None => r.header().iter().position(|h| h.starts_with("area:")),
+    };
+    let (criteria_cols, criteria): (Vec<usize>, Vec<String>) =
+        crate::families::criteria_columns(r.header())
+            .into_iter()
+            .unzip();
     ensure!(
         criteria.len() <= 64,
         "{}: {} criteria; patterns count at most 64",
@@ -191,7 +199,7 @@ pub(crate) fn run(args: &PatternsArgs, quiet: bool) -> Result<()> {
         zeros: args.suppress_zeros,
         round: args.round.unwrap_or(1),
     };
-    let (input, read) = read_input(&args.families)?;
+    let (input, read) = read_input(&args.families, args.area.as_deref())?;
     let tables = patterns(&input, &rules).context("cannot protect the tables")?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;

@@ -28,6 +28,8 @@ pub(crate) struct Sources<'a> {
     pub(crate) encodes: &'a [PathBuf],
     /// Holders' profiles of their extracts (`kith profile --json`), as they chose to send them.
     pub(crate) profiles: &'a [PathBuf],
+    /// A `kith patterns` output folder: its published tables.
+    pub(crate) patterns: Option<&'a Path>,
     /// A labelled sample (source, token, entity), for the calibration of the scores.
     pub(crate) truth: Option<&'a Path>,
 }
@@ -165,7 +167,7 @@ struct FamilyShape {
 fn family_shape(dir: &Path) -> Result<FamilyShape> {
     let path = dir.join("families.csv");
     let mut r = CsvRows::open(&path)?;
-    let names: Vec<String> = r.header().iter().skip(5).map(str::to_owned).collect();
+    let names = crate::families::criteria_columns(r.header());
     let mut s = FamilyShape::default();
     while let Some((line, rec)) = r.next_row()? {
         let num = |i: usize, what: &str| -> Result<usize> {
@@ -179,8 +181,8 @@ fn family_shape(dir: &Path) -> Result<FamilyShape> {
         *s.persons.entry(num(1, "persons")?).or_insert(0) += 1;
         *s.met.entry(num(4, "criteria_met")?).or_insert(0) += 1;
         let mut combo = Vec::new();
-        for (i, n) in names.iter().enumerate() {
-            if num(5 + i, n)? > 0 {
+        for (i, n) in &names {
+            if num(*i, n)? > 0 {
                 combo.push(n.clone());
             }
         }
@@ -932,6 +934,9 @@ fn render(src: &Sources<'_>) -> Result<String> {
     if !src.profiles.is_empty() {
         body.push_str(&profiles(src.profiles)?);
     }
+    if let Some(dir) = src.patterns {
+        body.push_str(&patterns(dir)?);
+    }
 
     body.push_str("<h2>What was run</h2>");
     let mut rows = vec![
@@ -964,6 +969,47 @@ fn render(src: &Sources<'_>) -> Result<String> {
     Ok(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>kith run report</title><style>{STYLE}</style></head><body><main>{body}</main><script>{SCRIPT}</script></body></html>\n"
     ))
+}
+
+/// The published patterns tables, as published: suppressed counts drawn as empty bars marked
+/// `[c]`.
+fn patterns(dir: &Path) -> Result<String> {
+    let mut s = String::from(
+        "<h2>Patterns of need (as published)</h2><p>Counts under the threshold, and the counts that would give them back, are suppressed ([c]).</p>",
+    );
+    let read = |name: &str, label_cols: usize| -> Result<Vec<(String, f64)>> {
+        let path = dir.join(format!("{name}.csv"));
+        let mut r = CsvRows::open(&path)?;
+        let mut rows = Vec::new();
+        while let Some((_, rec)) = r.next_row()? {
+            let labels: Vec<&str> = rec.iter().take(label_cols).collect();
+            if labels.contains(&"all") {
+                continue;
+            }
+            let cell = rec.get(label_cols).unwrap_or("");
+            let label = labels.join(": ");
+            rows.push(match cell.parse::<f64>() {
+                Ok(n) => (label, n),
+                Err(_) => (format!("{label} [c]"), 0.0),
+            });
+        }
+        Ok(rows)
+    };
+    s.push_str(&bars(
+        "patterns-agencies",
+        "Families known to each combination of agencies",
+        &read("families_by_agencies", 1)?,
+        "",
+    ));
+    let mut criteria = read("families_by_criteria", 2)?;
+    criteria.retain(|(l, n)| *n > 0.0 || l.ends_with("[c]"));
+    s.push_str(&bars(
+        "patterns-criteria",
+        "Families by the criteria they meet (combinations with none left out)",
+        &criteria,
+        "",
+    ));
+    Ok(s)
 }
 
 /// The holders' data quality, from the profiles they sent: a verdict per holder, the share of

@@ -28,9 +28,18 @@ use crate::token::{TOKEN_BYTES, Token, push_hex};
 /// The format name in the header.
 pub const FORMAT_NAME: &str = "kith-encodings";
 /// The newest format version this build writes and reads. Version 2 adds household tokens
-/// (`house:` columns) and criteria flags (`flag:` columns); a file without them is written as
+/// (`house:` columns), criteria flags (`flag:` columns) and coarse areas in clear (`area:`
+/// columns); a file without them is written as
 /// version 1, so that older readers still take it.
 pub const FORMAT_VERSION: i64 = 2;
+
+/// The longest area value: a postcode district has at most four characters, a postcode area two.
+pub const MAX_AREA: usize = 8;
+
+/// Whether `a` can be an area value: 1 to [`MAX_AREA`] ASCII letters and digits.
+pub fn is_area(a: &str) -> bool {
+    (1..=MAX_AREA).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_alphanumeric())
+}
 
 /// The most field-level filters a schema (and so an encodings file) may have: the linkage party
 /// packs one pair's comparison levels into one word.
@@ -57,6 +66,9 @@ pub struct EncodedRecord {
     /// One flag per criterion this holder holds; `None` where the value could
     /// not be read.
     pub flags: Vec<Option<bool>>,
+    /// One coarse area per `kith.areas` entry (a postcode district), in clear; `None` where
+    /// missing.
+    pub areas: Vec<Option<String>>,
 }
 
 /// The header of an encodings file.
@@ -80,7 +92,9 @@ pub struct Header {
     pub house: Vec<String>,
     /// Criteria flags this holder holds, in column order (after the household tokens).
     pub flags: Vec<String>,
-    /// Field-level Bloom filters, in column order (after the flags).
+    /// Coarse areas sent in clear (`area:` columns), in column order (after the flags).
+    pub areas: Vec<String>,
+    /// Field-level Bloom filters, in column order (after the areas).
     pub fields: Vec<FieldSpec>,
     /// The schema's twin rule: (the fields that may differ, the fields twins share).
     pub twins: Option<(Vec<String>, Vec<String>)>,
@@ -127,6 +141,7 @@ impl Header {
         c.extend(self.blocks.iter().map(|b| format!("block:{b}")));
         c.extend(self.house.iter().map(|h| format!("house:{h}")));
         c.extend(self.flags.iter().map(|f| format!("flag:{f}")));
+        c.extend(self.areas.iter().map(|a| format!("area:{a}")));
         c.extend(self.fields.iter().map(|f| format!("field:{}", f.name)));
         c
     }
@@ -135,7 +150,7 @@ impl Header {
     pub fn write<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
         let mut v = json!({
             "format": FORMAT_NAME,
-            "version": if self.house.is_empty() && self.flags.is_empty() { 1 } else { FORMAT_VERSION },
+            "version": if self.house.is_empty() && self.flags.is_empty() && self.areas.is_empty() { 1 } else { FORMAT_VERSION },
             "party": self.party,
             "schema_fingerprint": self.schema_fingerprint,
             "key_check": self.key_check,
@@ -225,6 +240,7 @@ impl Header {
             blocks,
             house,
             flags,
+            areas,
             fields,
         } = Columns::classify(&columns[2..], &specs, version)?;
         let twins = twins_of(&v, &fields)?;
@@ -238,6 +254,7 @@ impl Header {
             blocks,
             house,
             flags,
+            areas,
             fields,
             twins,
         })
@@ -304,12 +321,13 @@ fn field_specs(v: &Value) -> Result<Vec<FieldSpec>, EncodingsError> {
 }
 
 /// The header's columns after `token` and `clk`, by kind, in the order the format requires:
-/// exact tokens, blocking keys, household tokens, flags, field filters.
+/// exact tokens, blocking keys, household tokens, flags, areas, field filters.
 struct Columns {
     exact: Vec<String>,
     blocks: Vec<String>,
     house: Vec<String>,
     flags: Vec<String>,
+    areas: Vec<String>,
     fields: Vec<FieldSpec>,
 }
 
@@ -323,6 +341,7 @@ impl Columns {
         let mut blocks = Vec::new();
         let mut house: Vec<String> = Vec::new();
         let mut flags: Vec<String> = Vec::new();
+        let mut areas: Vec<String> = Vec::new();
         let mut fields = Vec::new();
         for c in columns {
             if let Some(f) = c.strip_prefix("field:") {
@@ -337,6 +356,21 @@ impl Columns {
             if !fields.is_empty() {
                 return Err(bad(format!(
                     "column {c:?} comes after a field filter; field filters come last"
+                )));
+            }
+            if let Some(a) = c.strip_prefix("area:") {
+                if version == Some(1) {
+                    return Err(bad(format!("column {c:?} needs format version 2")));
+                }
+                if a.is_empty() || areas.iter().any(|x| x == a) {
+                    return Err(bad(format!("column {c:?}: an area needs a name, once")));
+                }
+                areas.push(a.to_owned());
+                continue;
+            }
+            if !areas.is_empty() {
+                return Err(bad(format!(
+                    "column {c:?} comes after an area; areas come after the flags"
                 )));
             }
             if let Some(h) = c.strip_prefix("house:") {
@@ -389,6 +423,7 @@ impl Columns {
             blocks,
             house,
             flags,
+            areas,
             fields,
         })
     }
@@ -443,6 +478,8 @@ pub struct Row {
     pub house: Vec<Option<Token>>,
     /// One flag per header `flags` entry; `None` where the holder could not read it.
     pub flags: Vec<Option<bool>>,
+    /// One area per header `areas` entry; `None` where missing.
+    pub areas: Vec<Option<String>>,
     /// One field-level filter per header `fields` entry; `None` where the value was missing.
     pub fields: Vec<Option<Vec<u8>>>,
 }
@@ -490,6 +527,12 @@ pub fn record_line(token: &Token, r: &EncodedRecord, out: &mut String) {
             Some(false) => ",0",
             None => ",",
         });
+    }
+    for a in &r.areas {
+        out.push(',');
+        if let Some(a) = a {
+            out.push_str(a);
+        }
     }
     for f in &r.fields {
         out.push(',');
@@ -599,7 +642,8 @@ impl<R: BufRead> Reader<R> {
         let n_exact = self.header.exact.len();
         let n_blocks = self.header.blocks.len();
         let (n_house, n_flags) = (self.header.house.len(), self.header.flags.len());
-        let want = 2 + n_exact + n_blocks + n_house + n_flags + self.header.fields.len();
+        let n_areas = self.header.areas.len();
+        let want = 2 + n_exact + n_blocks + n_house + n_flags + n_areas + self.header.fields.len();
         let fields: Vec<&str> = parts.by_ref().take(want + 1).collect();
         if fields.len() != want {
             return Err(bad(format!(
@@ -666,7 +710,25 @@ impl<R: BufRead> Reader<R> {
                 }
             });
         }
-        let n_before = n_exact + n_blocks + n_house + n_flags;
+        let at_areas = at + n_house + n_flags;
+        let mut areas = Vec::with_capacity(n_areas);
+        for (i, (a, name)) in fields[at_areas..at_areas + n_areas]
+            .iter()
+            .zip(&self.header.areas)
+            .enumerate()
+        {
+            areas.push(match *a {
+                "" => None,
+                a if is_area(a) => Some(a.to_owned()),
+                _ => {
+                    return Err(bad(format!(
+                        "field {} (area:{name}): expected up to {MAX_AREA} ASCII letters and digits, or nothing",
+                        at_areas + i + 1
+                    )));
+                }
+            });
+        }
+        let n_before = n_exact + n_blocks + n_house + n_flags + n_areas;
         let mut filters = Vec::with_capacity(self.header.fields.len());
         for (i, (f, spec)) in fields[2 + n_before..]
             .iter()
@@ -703,6 +765,7 @@ impl<R: BufRead> Reader<R> {
             blocks,
             house,
             flags,
+            areas,
             fields: filters,
         }))
     }
@@ -771,6 +834,7 @@ mod tests {
             blocks: vec!["sx_year".into()],
             house: vec![],
             flags: vec![],
+            areas: vec![],
             fields: vec![FieldSpec {
                 name: "surname".into(),
                 bits: 64,
@@ -794,6 +858,7 @@ mod tests {
             blocks: vec![(!t.is_multiple_of(3)).then_some(0x0123_4567_89ab_cdef ^ u64::from(t))],
             house: vec![],
             flags: vec![],
+            areas: vec![],
             fields: vec![(!t.is_multiple_of(5)).then(|| vec![t; 8])],
         }
     }
@@ -810,6 +875,7 @@ mod tests {
                 fields: r.fields.clone(),
                 house: r.house.clone(),
                 flags: r.flags.clone(),
+                areas: r.areas.clone(),
             };
             write_record(&mut out, &r.token, &rec).expect("write");
         }
@@ -823,6 +889,47 @@ mod tests {
             out.push(rec);
         }
         Ok(out)
+    }
+
+    /// Areas travel in clear after the flags, need version 2, and must be short letters and
+    /// digits.
+    #[test]
+    fn areas_round_trip_and_refuse_anything_but_a_short_code() {
+        let mut h = header(3);
+        h.flags = vec!["absence".into()];
+        h.areas = vec!["district".into()];
+        let rows: Vec<Row> = (1..=3u8)
+            .map(|t| {
+                let mut r = record(t);
+                r.flags = vec![Some(t == 1)];
+                r.areas = vec![(t != 2).then(|| format!("LS{t}"))];
+                r
+            })
+            .collect();
+        let bytes = write(&h, &rows);
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(
+            text.contains(r#""flag:absence","area:district","field:surname""#),
+            "{text}"
+        );
+        assert!(text.contains(",1,LS1,"), "{text}");
+        assert_eq!(read_all(&bytes).expect("read"), rows);
+        assert_eq!(Reader::new(bytes.as_slice()).expect("header").header(), &h);
+        for bad in ["LS1 2AB", "LS1-2", "ABCDEFGHIJ", "Zoë"] {
+            let e =
+                read_all(text.replacen(",LS1,", &format!(",{bad},"), 1).as_bytes()).expect_err(bad);
+            assert!(e.to_string().contains("area:district"), "{e}");
+        }
+        let e = Reader::new(
+            text.replacen(
+                r#""flag:absence","area:district""#,
+                r#""area:district","flag:absence""#,
+                1,
+            )
+            .as_bytes(),
+        )
+        .expect_err("an area before a flag");
+        assert!(e.to_string().contains("areas come after the flags"), "{e}");
     }
 
     /// Household tokens and flags make a version 2 file; without them a file stays version 1.

@@ -4,7 +4,9 @@
 //!
 //! Files:
 //! - `families.csv`: `family_id, persons, records, agencies, criteria_met`, then one column per
-//!   criterion: how many holders flagged it for the family (0: not met).
+//!   criterion: how many holders flagged it for the family (0: not met); then, where the schema
+//!   sends coarse areas in clear (`kith.areas`), one `area:<name>` column each: the area most of
+//!   the family's records give (the first in order on a tie; empty when none gives one).
 //! - `members.csv`: `family_id, entity_id, source, token`, one row per record.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -107,6 +109,10 @@ pub struct Identification {
     /// (family id, family index), sorted by id; each family's member indices, sorted.
     order: Vec<(String, usize)>,
     of_family: Vec<Vec<usize>>,
+    /// The areas' names, sorted; each record's value of each (an index into `area_values`).
+    pub areas: Vec<String>,
+    record_areas: Vec<Vec<Option<u32>>>,
+    area_values: Vec<String>,
 }
 
 /// The field-level filters [`families`]' rule 4 compares: a postcode's and a surname's (by
@@ -155,6 +161,15 @@ pub fn identify(
     if criteria.len() > 64 {
         return Err(LinkError::Input("more than 64 criteria in one run".into()));
     }
+    let areas: Vec<String> = readers
+        .iter()
+        .flat_map(|(_, r)| r.header().areas.iter().cloned())
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let mut record_areas: Vec<Vec<Option<u32>>> = vec![Vec::new(); areas.len()];
+    let mut area_values: Vec<String> = Vec::new();
+    let mut area_index: HashMap<String, u32> = HashMap::new();
     let mut sources: Vec<String> = Vec::new();
     let mut members: Vec<Member> = Vec::new();
     let mut tokens: Vec<Token> = Vec::new();
@@ -195,6 +210,11 @@ pub fn identify(
         let field =
             |name: Option<&str>| name.and_then(|n| h.fields.iter().position(|f| f.name == n));
         let (area, surname) = (field(evidence.area), field(evidence.surname));
+        // Each area of the run: its column in this file, if the file has it.
+        let area_cols: Vec<Option<usize>> = areas
+            .iter()
+            .map(|a| h.areas.iter().position(|x| x == a))
+            .collect();
         let dwelling = h.house.iter().position(|x| x == "dwelling");
         let register = h.house.iter().position(|x| x == "register");
         let mut line = 1u64;
@@ -217,6 +237,18 @@ pub fn identify(
                 .zip(&bit)
                 .filter(|(f, _)| **f == Some(true))
                 .fold(0u64, |acc, (_, b)| acc | 1 << b);
+            for (values, col) in record_areas.iter_mut().zip(&area_cols) {
+                let v = col.and_then(|c| row.areas[c].as_deref());
+                values.push(v.map(|v| match area_index.get(v) {
+                    Some(&i) => i,
+                    None => {
+                        let i = area_values.len() as u32;
+                        area_index.insert(v.to_owned(), i);
+                        area_values.push(v.to_owned());
+                        i
+                    }
+                }));
+            }
             members.push(Member {
                 source,
                 entity,
@@ -268,6 +300,9 @@ pub fn identify(
         families: described,
         order,
         of_family,
+        areas,
+        record_areas,
+        area_values,
     })
 }
 
@@ -306,6 +341,10 @@ impl Identification {
             head.push(',');
             head.push_str(&csv_field(c));
         }
+        for a in &self.areas {
+            head.push(',');
+            head.push_str(&csv_field(&format!("area:{a}")));
+        }
         writeln!(w, "{head}")?;
         for (id, f) in &self.order {
             let d = &self.families[*f];
@@ -322,9 +361,30 @@ impl Identification {
             for c in &d.criteria {
                 line.push_str(&format!(",{}", c.len()));
             }
+            for values in &self.record_areas {
+                line.push(',');
+                if let Some(a) = self.family_area(values, *f) {
+                    line.push_str(a);
+                }
+            }
             writeln!(w, "{line}")?;
         }
         Ok(())
+    }
+
+    /// The area most of family `f`'s records give (of one area's values), the first in order on
+    /// a tie.
+    fn family_area(&self, values: &[Option<u32>], f: usize) -> Option<&str> {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for &i in &self.of_family[f] {
+            if let Some(v) = values[i] {
+                *counts
+                    .entry(self.area_values[v as usize].as_str())
+                    .or_default() += 1;
+            }
+        }
+        let best = counts.values().copied().max()?;
+        counts.into_iter().find(|&(_, n)| n == best).map(|(a, _)| a)
     }
 
     /// Write `members.csv`: every record of the families meeting at least `min_criteria`

@@ -32,6 +32,7 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "house:register",
             "flag:child_in_need",
             "flag:out_of_work",
+            "area:district",
             "field:dob",
             "field:given_name",
             "field:postcode",
@@ -55,6 +56,14 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             .expect("schema");
     assert_eq!(h["schema_fingerprint"], schema.fingerprint());
     assert_eq!(enc.rows.len(), 18);
+    // The postcode district travels in clear (the schema's kith.areas), empty where the postcode
+    // is missing or a ZZ99 pseudo-postcode.
+    let districts: BTreeSet<&str> = enc.rows.iter().map(|r| r[15].as_str()).collect();
+    assert!(
+        districts.contains("LS6") && districts.contains(""),
+        "{districts:?}"
+    );
+    assert!(districts.iter().all(|d| d.len() <= 4), "{districts:?}");
     let tokens: Vec<&str> = enc.rows.iter().map(|r| r[0].as_str()).collect();
     assert!(
         tokens.windows(2).all(|w| w[0] < w[1]),

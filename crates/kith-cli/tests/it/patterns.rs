@@ -2,8 +2,11 @@
 //! threshold published or recoverable from a table's total, totals that agree with the run, and
 //! a manifest `kith verify-run` accepts.
 
+use std::collections::BTreeMap;
+
+use crate::families::rows;
 use crate::pipeline::{PATTERNS, pipeline};
-use crate::util::{Dir, fails, kith, ok};
+use crate::util::{Dir, fails, kith, ok, read_encodings};
 
 /// A table as rows of fields.
 fn table(dir: &Dir, path: &str) -> Vec<Vec<String>> {
@@ -127,4 +130,68 @@ fn patterns_round_and_refuse_a_zero_threshold() {
     );
     assert!(err.contains("not of kith families"), "{err}");
     assert!(!dir.path("none").exists());
+}
+
+#[test]
+fn each_family_gets_the_area_most_of_its_records_give() {
+    let dir = Dir::new();
+    pipeline(&dir, "2");
+    // Each record's district, as its holder sent it.
+    let mut area_of: BTreeMap<(String, String), String> = BTreeMap::new();
+    for a in ["council", "health", "police", "school"] {
+        let enc = read_encodings(&dir.read(&format!("t2/{a}.kith")));
+        let col = enc.header["columns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .position(|c| c == "area:district")
+            .expect("an area column");
+        for r in &enc.rows {
+            area_of.insert((a.to_owned(), r[0].clone()), r[col].clone());
+        }
+    }
+    let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for m in rows(&dir.read("t2/families/members.csv")) {
+        let area = &area_of[&(m["source"].clone(), m["token"].clone())];
+        if !area.is_empty() {
+            *counts
+                .entry(m["family_id"].clone())
+                .or_default()
+                .entry(area.clone())
+                .or_default() += 1;
+        }
+    }
+    let families = rows(&dir.read("t2/families/families.csv"));
+    let mut with_area = 0;
+    for f in &families {
+        let want = counts.get(&f["family_id"]).map_or(String::new(), |c| {
+            let best = c.values().max().copied().unwrap_or(0);
+            c.iter()
+                .find(|(_, n)| **n == best)
+                .map(|(a, _)| a.clone())
+                .unwrap_or_default()
+        });
+        assert_eq!(f["area:district"], want, "family {}", f["family_id"]);
+        with_area += usize::from(!want.is_empty());
+    }
+    assert!(
+        with_area * 10 > families.len() * 9,
+        "{with_area} of {}",
+        families.len()
+    );
+    // The area table has a row per family area ("none" for families with none), then "all".
+    let mut want: std::collections::BTreeSet<String> = families
+        .iter()
+        .map(|f| match f["area:district"].as_str() {
+            "" => "none".to_owned(),
+            a => a.to_owned(),
+        })
+        .collect();
+    want.insert("all".to_owned());
+    let got: std::collections::BTreeSet<String> = table(&dir, "t2/patterns/families_by_area.csv")
+        .into_iter()
+        .skip(1)
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(got, want);
 }

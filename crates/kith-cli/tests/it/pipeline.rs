@@ -85,11 +85,12 @@ pub(crate) fn pipeline(dir: &Dir, threads: &str) {
         .arg(out.join("results")));
 }
 
-/// The tables `kith patterns` writes for the pipeline's families (its schema encodes no area).
-pub(crate) const PATTERNS: [&str; 3] = [
+/// The tables `kith patterns` writes for the pipeline's families.
+pub(crate) const PATTERNS: [&str; 4] = [
     "people_by_agencies",
     "families_by_agencies",
     "families_by_criteria",
+    "families_by_area",
 ];
 
 /// Everything the linkage party returns, as one text.

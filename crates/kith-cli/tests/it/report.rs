@@ -12,7 +12,7 @@ use crate::util::{Dir, kith, ok};
 const AGENCIES: [&str; 4] = ["council", "health", "police", "school"];
 
 /// The charts every full report draws (the `id`s of its `svg.chart` elements).
-const CHARTS: [&str; 12] = [
+const CHARTS: [&str; 14] = [
     "scores",
     "calibration",
     "model",
@@ -25,6 +25,8 @@ const CHARTS: [&str; 12] = [
     "criteria-combinations",
     "missing",
     "data-quality",
+    "patterns-agencies",
+    "patterns-criteria",
 ];
 
 /// The synthetic truth in record tokens (source, token, entity) for the run at `t` threads.
@@ -84,6 +86,7 @@ fn report(dir: &Dir, t: &str, out: &str) -> PathBuf {
             .arg("--profile")
             .arg(profile(dir, a));
     }
+    c.arg("--patterns").arg(base.join("patterns"));
     let path = dir.path(out);
     ok(c.arg("--output").arg(&path));
     path

@@ -137,6 +137,8 @@ pub struct Encoder {
     /// The criteria held: (name, index among the keyed inputs).
     criteria: Vec<(String, usize)>,
     blocking: Vec<BlockEncoder>,
+    /// Coarse areas sent in clear: (name, feature index, transform).
+    areas: Vec<(String, usize, crate::blocking::Transform)>,
     fields: Vec<FieldEncoder>,
     record_mac: Hmac<Sha256>,
     /// CLK hardening: the schema's choice, the BLIP stream's key and threshold, and the balancing
@@ -303,6 +305,17 @@ impl Encoder {
                 mac: mac_key(&kith_key(secret, fp, Purpose::ExactToken(&e.name))),
             })
             .collect();
+        let areas = schema
+            .kith()
+            .areas
+            .iter()
+            .filter_map(|a| {
+                let i = features
+                    .iter()
+                    .position(|f| f.identifier == a.part.feature)?;
+                Some((a.name.clone(), i, a.part.transform))
+            })
+            .collect();
         let blocking = schema
             .kith()
             .blocking
@@ -432,6 +445,7 @@ impl Encoder {
             register,
             criteria,
             blocking,
+            areas,
             fields,
             record_mac,
             clk_hardening: hardening,
@@ -555,6 +569,7 @@ impl Encoder {
             blocks: owned(self.block_names()),
             house: owned(self.house_names()),
             flags: owned(self.criteria_names()),
+            areas: self.areas.iter().map(|a| a.0.clone()).collect(),
             fields: schema
                 .kith()
                 .fields
@@ -746,6 +761,14 @@ impl Encoder {
         self.exact_tokens(input, record, outcomes);
         self.household_of(input, record, outcomes);
         self.block_tokens(input, record);
+        record.areas.clear();
+        for (_, i, transform) in &self.areas {
+            let v = transform.apply(self.features[*i].normalizer.as_ref(), input.features[*i]);
+            // The postcode normaliser gives letters and digits; anything else is not sent.
+            record
+                .areas
+                .push(v.filter(|v| kith_core::encodings::is_area(v)));
+        }
         for _ in 0..self.folds {
             bits.fold();
         }

@@ -144,6 +144,14 @@ impl Schema {
             if !self.kith.criteria.is_empty() {
                 k["criteria"] = self.kith.criteria.iter().map(|c| json!(c.name)).collect();
             }
+            if !self.kith.areas.is_empty() {
+                k["areas"] = self
+                    .kith
+                    .areas
+                    .iter()
+                    .map(|a| json!({"name": a.name, "feature": a.part.feature, "transform": a.part.transform.name()}))
+                    .collect();
+            }
             k
         } else {
             Value::Null

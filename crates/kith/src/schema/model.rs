@@ -231,6 +231,8 @@ pub struct KithSection {
     pub household: Option<Household>,
     /// Criteria flags holders may attach to records (an identification run's criteria).
     pub criteria: Vec<Criterion>,
+    /// Coarse areas sent in clear for aggregate counts (`kith patterns`), by name.
+    pub areas: Vec<Area>,
     /// Hardening of the CLK itself (none by default: CLKs stay byte-identical to clkhash's).
     pub clk: ClkHardening,
 }
@@ -314,6 +316,16 @@ pub struct Dwelling {
 pub struct Criterion {
     /// Its name: the input's name in mappings and its column (`flag:<name>`) in encodings files.
     pub name: String,
+}
+
+/// A coarse area a holder sends in clear beside its encodings (`area:<name>` columns): a
+/// postcode's district or area, for aggregate counts by area.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Area {
+    /// Its name: the column `area:<name>` in encodings files.
+    pub name: String,
+    /// The feature and the (coarse) transform it is taken by.
+    pub part: BlockingPart,
 }
 
 /// What one keyed input (an input that is not a CLK feature) is.

@@ -31,6 +31,7 @@ pub(super) fn parse_kith(
             "twins",
             "household",
             "criteria",
+            "areas",
             "clk",
             "description",
         ],
@@ -125,6 +126,10 @@ pub(super) fn parse_kith(
             criteria.push(Criterion { name: name.clone() });
         }
     }
+    let areas = match m.get("areas") {
+        Some(a) => parse_areas(a, &p.key("areas"), features, &normalize)?,
+        None => Vec::new(),
+    };
     let clk = match m.get("clk") {
         Some(c) => parse_clk_hardening(c, &p.key("clk"), features, &normalize)?,
         None => ClkHardening::default(),
@@ -139,8 +144,45 @@ pub(super) fn parse_kith(
         twins,
         household,
         criteria,
+        areas,
         clk,
     })
+}
+
+/// Parse `{"district": {"feature": "postcode", "transform": "postcode_district"}}`: coarse areas a
+/// holder sends in clear for aggregate counts. Only a postcode's district or area is coarse enough.
+fn parse_areas(
+    v: &Value,
+    p: &JPath,
+    features: &[Feature],
+    normalize: &BTreeMap<String, Normalizer>,
+) -> Result<Vec<Area>, SchemaError> {
+    let mut areas = Vec::new();
+    for (name, spec) in as_object(v, p)? {
+        let ap = p.key(name);
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ap.err("area names may use only ASCII letters, digits, '_' and '-'"));
+        }
+        let part = parse_part(spec, &ap, features, normalize)?;
+        if !matches!(
+            part.transform,
+            Transform::PostcodeDistrict | Transform::PostcodeArea
+        ) {
+            return Err(ap.key("transform").err(format!(
+                "an area is sent in clear, so it must be coarse: \"postcode_district\" or \"postcode_area\", not {:?}",
+                part.transform.name()
+            )));
+        }
+        areas.push(Area {
+            name: name.clone(),
+            part,
+        });
+    }
+    Ok(areas)
 }
 
 /// Parse `{"rule90": true, "blip": 4, "balance": true}`.
