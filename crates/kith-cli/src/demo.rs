@@ -140,6 +140,41 @@ impl Demo {
             "   keyed tokens and field filters; what stays is its map from record token to local ID."
                 .into(),
         );
+        say("   First each profiles its extract (kith profile; no secret, nothing leaves):".into());
+        for (a, _) in rows {
+            let name = a.name();
+            let json = dir.join(format!("{name}.profile.json"));
+            let mut argv: Vec<String> = ["kith", "profile", "--schema"].map(String::from).to_vec();
+            argv.extend([
+                path(schema),
+                "--mapping".into(),
+                path(&extracts.join(format!("{name}-mapping.json"))),
+                "--input".into(),
+                path(&extracts.join(format!("{name}.csv"))),
+                "--json".into(),
+                path(&json),
+            ]);
+            if a.windows_1252() {
+                argv.extend(["--encoding".into(), "windows-1252".into()]);
+            }
+            let cli = Cli::try_parse_from(&argv).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if let crate::flags::Command::Profile(args) = cli.command {
+                crate::profile::run(&args, &mut std::io::sink())?;
+            }
+            let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+            let first = p["verdict"]["fix_first"][0]["what"]
+                .as_str()
+                .map_or(String::new(), |w| {
+                    format!(
+                        "; first to look at: {w} ({} records)",
+                        p["verdict"]["fix_first"][0]["records"]
+                    )
+                });
+            say(format!(
+                "   {name:<8} {}{first}",
+                p["verdict"]["fit"].as_str().unwrap_or("?"),
+            ));
+        }
         for (a, n) in rows {
             let name = a.name();
             let mut argv: Vec<String> = vec!["kith".into(), "--quiet".into(), "encode".into()];
@@ -220,6 +255,23 @@ impl Demo {
             "   {} families meet two or more criteria (run/families.csv)",
             count_rows(&run.join("families.csv"))?
         ));
+        say(String::new());
+        say(
+            "   For commissioners, aggregate counts with small counts suppressed (kith patterns):"
+                .into(),
+        );
+        let patterns = self.dir.join("patterns");
+        sub(&[
+            "kith".into(),
+            "patterns".into(),
+            path(families),
+            "--output".into(),
+            path(&patterns),
+        ])?;
+        let table = std::fs::read_to_string(patterns.join("families_by_agencies.csv"))?;
+        for line in table.lines() {
+            say(format!("     {line}"));
+        }
         Ok(())
     }
 

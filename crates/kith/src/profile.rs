@@ -432,11 +432,20 @@ impl std::fmt::Debug for Profiler {
     }
 }
 
+/// What a field holds: by its normaliser, or, in a plain clkhash schema, by its format and a name
+/// such as `given_name` or `surname`.
 fn role_of(
+    name: &str,
     normalizer: Option<&Normalizer>,
     kind: InputKind,
     hashing: Option<&FeatureHashing>,
 ) -> Role {
+    let squashed: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let named = |words: &[&str]| words.iter().any(|w| squashed.contains(w));
     match (normalizer, kind) {
         (Some(Normalizer::Forename), _) => Role::Forename,
         (Some(Normalizer::Name), _) => Role::Name,
@@ -448,6 +457,12 @@ fn role_of(
         (None, InputKind::Register | InputKind::Criterion) => Role::Plain,
         (None, _) => match hashing.map(|h| &h.format) {
             Some(Format::Date(_)) => Role::Date,
+            Some(Format::String { .. }) if named(&["forename", "firstname", "givenname"]) => {
+                Role::Forename
+            }
+            Some(Format::String { .. }) if named(&["surname", "lastname", "familyname"]) => {
+                Role::Name
+            }
             Some(Format::String { .. }) | None => Role::Other,
             Some(_) => Role::Plain,
         },
@@ -481,7 +496,7 @@ const PLACEHOLDER_NAMES: [&str; 28] = [
     "na",
     "none",
     "null",
-    "nil",
+    "unborn",
     "tba",
     "tbc",
     "dummy",
@@ -564,7 +579,7 @@ impl Profiler {
                 name: name.to_owned(),
                 kind: kind_name,
                 held,
-                role: role_of(normalizer.as_ref(), kind, hashing.as_ref()),
+                role: role_of(name, normalizer.as_ref(), kind, hashing.as_ref()),
                 normalizer,
                 date_format,
                 hashing,
@@ -869,12 +884,20 @@ impl Profiler {
             Role::Nhs if value.starts_with("999") => {
                 input.check(examples, Check::TestNhsNumber, line, raw);
             }
-            Role::Forename | Role::Name if placeholder_name(&value) => {
+            Role::Forename | Role::Name if placeholder_name(&normalize::name(&value)) => {
                 input.flagged.insert(value.as_ref().into());
                 input.check(examples, Check::PlaceholderName, line, raw);
             }
             _ => {}
         }
+        // Names are counted (and compared across records) as the name normaliser reads them, also
+        // in a plain clkhash schema where nothing normalises them.
+        let value = match input.role {
+            Role::Forename | Role::Name if input.normalizer.is_none() => {
+                Cow::Owned(normalize::name(&value))
+            }
+            _ => value,
+        };
         if !matches!(input.role, Role::Plain | Role::Nhs) {
             *input.values.entry(value.as_ref().into()).or_default() += 1;
         }
@@ -914,12 +937,23 @@ impl Profiler {
             let present = input.present.max(1) as f64;
             // A stand-in stands out from the values around it: at least three times as common as
             // the tenth commonest (a family's surname in a small extract is common, but so are
-            // the next few).
+            // the next few). And it stands out in a field of many values, not among a few
+            // categories (a state, a title): the ten commonest other values hold under half.
             let mut counts: Vec<u32> = input.values.values().copied().collect();
-            let tenth = if counts.len() >= 10 {
-                *counts.select_nth_unstable_by(9, |a, b| b.cmp(a)).1
-            } else {
-                counts.iter().copied().min().unwrap_or(0)
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let tenth = counts.get(9).or(counts.last()).copied().unwrap_or(0);
+            let top_others = |c: u32| -> f64 {
+                let mut skipped = false;
+                let sum: u32 = counts
+                    .iter()
+                    .filter(|&&x| {
+                        let skip = x == c && !skipped;
+                        skipped |= skip;
+                        !skip
+                    })
+                    .take(10)
+                    .sum();
+                f64::from(sum) / present
             };
             let mut repeated: Vec<(&str, u32)> = input
                 .values
@@ -928,6 +962,7 @@ impl Profiler {
                     **c >= least
                         && f64::from(**c) / present >= share
                         && **c >= 3 * tenth
+                        && top_others(**c) < 0.5
                         && !input.flagged.contains(*v)
                 })
                 .map(|(v, c)| (v.as_ref(), *c))
