@@ -64,7 +64,9 @@ fn run(cli: Cli) -> Result<()> {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         // The first run in a process sets the pool; a later one in the same process (the Python
         // package) keeps it: outputs do not depend on the number of threads.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let quiet = cli.quiet;
     let mut warn = |m: String| eprintln!("kith: {m}");
