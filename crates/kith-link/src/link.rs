@@ -824,8 +824,8 @@ pub fn entity_id(names: &mut [(String, String)]) -> u64 {
 }
 
 /// Solve at `threshold` and name the entities.
-pub fn solve(
-    datasets: &[Dataset],
+pub fn solve<D: crate::output::Named>(
+    datasets: &[D],
     candidates: &Candidates,
     threshold: f64,
     review: Option<f64>,
@@ -840,7 +840,7 @@ pub fn solve(
         .collect();
     let mut offsets = vec![0usize];
     for d in datasets {
-        offsets.push(offsets.last().copied().unwrap_or(0) + d.len());
+        offsets.push(offsets.last().copied().unwrap_or(0) + d.records());
     }
     let groups = greedy_solve(&above, &candidates.twins, &offsets, !dedupe, join);
     let mut group_of: FxHashMap<Rec, usize> = FxHashMap::default();
@@ -876,7 +876,7 @@ pub fn solve(
             .iter()
             .map(|r| {
                 let d = &datasets[r.ds as usize];
-                (d.source.clone(), d.id(r.row as usize))
+                (d.source_name().to_owned(), d.record_name(r.row as usize))
             })
             .collect();
         entity_id(&mut names)
@@ -886,7 +886,7 @@ pub fn solve(
         .iter()
         .enumerate()
         .map(|(ds, d)| {
-            (0..d.len())
+            (0..d.records())
                 .into_par_iter()
                 .map(|row| {
                     name_of(&[Rec {

@@ -9,6 +9,51 @@ use rayon::prelude::*;
 use crate::Dataset;
 use crate::solve::Candidate;
 
+/// Records as the outputs name them: their source, and a name per row (the record token in hex).
+/// A [`Dataset`] is one; so are [`Names`], the records of a linkage solved elsewhere (a Spark
+/// job's driver holds names, not CLKs).
+pub trait Named: Sync {
+    /// The source (holder) name.
+    fn source_name(&self) -> &str;
+    /// Number of records.
+    fn records(&self) -> usize;
+    /// Record `row`'s name.
+    fn record_name(&self, row: usize) -> String;
+}
+
+impl Named for Dataset {
+    fn source_name(&self) -> &str {
+        &self.source
+    }
+    fn records(&self) -> usize {
+        self.len()
+    }
+    fn record_name(&self, row: usize) -> String {
+        self.id(row)
+    }
+}
+
+/// A source's records by name, in the order their encodings file lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// The source.
+    pub source: String,
+    /// Each record's name.
+    pub names: Vec<String>,
+}
+
+impl Named for Names {
+    fn source_name(&self) -> &str {
+        &self.source
+    }
+    fn records(&self) -> usize {
+        self.names.len()
+    }
+    fn record_name(&self, row: usize) -> String {
+        self.names[row].clone()
+    }
+}
+
 /// Quote a CSV field (a party name) if CSV needs it.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -19,9 +64,9 @@ pub fn csv_field(s: &str) -> String {
 }
 
 /// Write pairs (`source_a,token_a,source_b,token_b,score`), sorted by their names.
-pub fn write_pairs<W: Write>(
+pub fn write_pairs<W: Write, D: Named>(
     w: &mut W,
-    datasets: &[Dataset],
+    datasets: &[D],
     pairs: &[Candidate],
 ) -> std::io::Result<()> {
     let mut rows: Vec<(&str, String, &str, String, f64)> = pairs
@@ -29,10 +74,10 @@ pub fn write_pairs<W: Write>(
         .map(|c| {
             let (a, b) = (&datasets[c.a.ds as usize], &datasets[c.b.ds as usize]);
             (
-                a.source.as_str(),
-                a.id(c.a.row as usize),
-                b.source.as_str(),
-                b.id(c.b.row as usize),
+                a.source_name(),
+                a.record_name(c.a.row as usize),
+                b.source_name(),
+                b.record_name(c.b.row as usize),
                 c.score,
             )
         })
@@ -52,9 +97,9 @@ pub fn write_pairs<W: Write>(
 
 /// Write every record with its entity id (`source,token,entity_id`), sorted by entity id, then
 /// source and record name.
-pub fn write_clusters<W: Write>(
+pub fn write_clusters<W: Write, D: Named>(
     w: &mut W,
-    datasets: &[Dataset],
+    datasets: &[D],
     entity: &[Vec<u64>],
 ) -> std::io::Result<()> {
     // Names are made only to break ties within an entity, so a national extract does not need a
@@ -70,7 +115,8 @@ pub fn write_clusters<W: Write>(
     rows.par_sort_unstable_by(|x, y| {
         x.0.cmp(&y.0).then_with(|| {
             let (a, b) = (&datasets[x.1 as usize], &datasets[y.1 as usize]);
-            (a.source.as_str(), a.id(x.2 as usize)).cmp(&(b.source.as_str(), b.id(y.2 as usize)))
+            (a.source_name(), a.record_name(x.2 as usize))
+                .cmp(&(b.source_name(), b.record_name(y.2 as usize)))
         })
     });
     writeln!(w, "source,token,entity_id")?;
@@ -79,8 +125,8 @@ pub fn write_clusters<W: Write>(
         writeln!(
             w,
             "{},{},{e:016x}",
-            csv_field(&d.source),
-            d.id(row as usize)
+            csv_field(d.source_name()),
+            d.record_name(row as usize)
         )?;
     }
     Ok(())

@@ -334,6 +334,254 @@ fn read_encodings<'py>(
     Ok((batch.to_pyarrow(py)?, info))
 }
 
+/// The text column `name` of `batch`.
+fn text_column<'b>(batch: &'b RecordBatch, name: &str) -> PyResult<&'b StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| err(format!("the batch has no text column {name:?}")))
+}
+
+/// A group's records for scoring: CLK bytes, their popcounts, and per exact identifier each
+/// record's token (empty where missing).
+struct Side {
+    clks: Vec<Vec<u8>>,
+    pops: Vec<u32>,
+    exact: Vec<Vec<String>>,
+}
+
+/// Decode a batch's CLKs (base64) and exact tokens (hex).
+fn clks_and_exact(batch: &RecordBatch, exact: &[String]) -> PyResult<Side> {
+    use base64::Engine as _;
+    let clk = text_column(batch, "clk")?;
+    let mut clks = Vec::with_capacity(clk.len());
+    let mut pops = Vec::with_capacity(clk.len());
+    for i in 0..clk.len() {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(clk.value(i))
+            .map_err(|e| err(format!("row {}: clk: {e}", i + 1)))?;
+        pops.push(bytes.iter().map(|b| b.count_ones()).sum());
+        clks.push(bytes);
+    }
+    let mut tokens = vec![Vec::with_capacity(clk.len()); exact.len()];
+    for (e, name) in exact.iter().enumerate() {
+        let col = text_column(batch, &format!("exact:{name}"))?;
+        tokens[e] = (0..col.len()).map(|i| col.value(i).to_owned()).collect();
+    }
+    Ok(Side {
+        clks,
+        pops,
+        exact: tokens,
+    })
+}
+
+/// Score one block of the Spark job: the pairs of `left` and `right` records (each a batch of
+/// `token`, `clk` and `exact:<name>` text columns) that `kith link --scoring clk` keeps. In an
+/// exact-token group (`exact_group`) every pair is an exact match (score 1); in a blocking-key
+/// group a pair is kept when its CLK Dice reaches `threshold` and no exact identifier of the two
+/// records differs (the veto, unless `exact_veto` is false). With `same` (one dataset against
+/// itself) a pair is kept once, its lower token first. Returns `token_a`, `token_b`, `score`,
+/// `exact`.
+#[pyfunction]
+#[pyo3(signature = (left, right, *, threshold, exact_group, same, exact_names, exact_veto=true))]
+#[allow(clippy::too_many_arguments)]
+fn score_group<'py>(
+    py: Python<'py>,
+    left: &Bound<'py, PyAny>,
+    right: &Bound<'py, PyAny>,
+    threshold: f64,
+    exact_group: bool,
+    same: bool,
+    exact_names: Vec<String>,
+    exact_veto: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (l, r) = (
+        RecordBatch::from_pyarrow_bound(left)?,
+        RecordBatch::from_pyarrow_bound(right)?,
+    );
+    let (lt, rt) = (text_column(&l, "token")?, text_column(&r, "token")?);
+    let (mut ta, mut tb) = (StringBuilder::new(), StringBuilder::new());
+    let mut scores: Vec<f64> = Vec::new();
+    let mut exact_flags: Vec<bool> = Vec::new();
+    let mut push = |a: &str, b: &str, score: f64, exact: bool| {
+        ta.append_value(a);
+        tb.append_value(b);
+        scores.push(score);
+        exact_flags.push(exact);
+    };
+    if exact_group {
+        for i in 0..lt.len() {
+            for j in 0..rt.len() {
+                let (a, b) = (lt.value(i), rt.value(j));
+                if !same || a < b {
+                    push(a, b, 1.0, true);
+                }
+            }
+        }
+    } else {
+        let Side {
+            clks: lc,
+            pops: lp,
+            exact: le,
+        } = clks_and_exact(&l, &exact_names)?;
+        let Side {
+            clks: rc,
+            pops: rp,
+            exact: re,
+        } = clks_and_exact(&r, &exact_names)?;
+        for i in 0..lt.len() {
+            for j in 0..rt.len() {
+                let (a, b) = (lt.value(i), rt.value(j));
+                if same && a >= b {
+                    continue;
+                }
+                let count: u32 = lc[i]
+                    .iter()
+                    .zip(&rc[j])
+                    .map(|(x, y)| (x & y).count_ones())
+                    .sum();
+                let score = kith_link::compare::dice(count, lp[i] + rp[j]);
+                if score < threshold {
+                    continue;
+                }
+                let conflict = exact_veto
+                    && le
+                        .iter()
+                        .zip(&re)
+                        .any(|(x, y)| !x[i].is_empty() && !y[j].is_empty() && x[i] != y[j]);
+                if !conflict {
+                    push(a, b, score, false);
+                }
+            }
+        }
+    }
+    let fields = vec![
+        Field::new("token_a", DataType::Utf8, false),
+        Field::new("token_b", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, false),
+        Field::new("exact", DataType::Boolean, false),
+    ];
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(ta.finish()),
+        Arc::new(tb.finish()),
+        Arc::new(arrow_array::Float64Array::from(scores)),
+        Arc::new(arrow_array::BooleanArray::from(exact_flags)),
+    ];
+    let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays).map_err(err)?;
+    batch.to_pyarrow(py)
+}
+
+/// Solve candidate pairs found elsewhere (the Spark job's blocks) as `kith link` solves its own,
+/// and write `links.csv` and `clusters.csv` to `output`. `sources` are the datasets in link order
+/// and `names` one batch per dataset with its records' `token` column (in any order: a dataset's
+/// rows are its tokens sorted, as in its encodings file); `candidates` has `ds_a`, `token_a`,
+/// `ds_b`, `token_b`, `score` and `exact`. Nothing crosses as a Python object per record or pair.
+#[pyfunction]
+#[pyo3(signature = (sources, names, candidates, *, threshold, output, dedupe=false))]
+fn solve_candidates(
+    py: Python<'_>,
+    sources: Vec<String>,
+    names: Vec<Bound<'_, PyAny>>,
+    candidates: &Bound<'_, PyAny>,
+    threshold: f64,
+    output: PathBuf,
+    dedupe: bool,
+) -> PyResult<()> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    use kith_link::solve::{Candidate, Rec};
+    if sources.len() != names.len() {
+        return Err(err("one batch of names per source"));
+    }
+    let mut datasets = Vec::with_capacity(sources.len());
+    for (source, batch) in sources.into_iter().zip(&names) {
+        let b = RecordBatch::from_pyarrow_bound(batch)?;
+        let t = text_column(&b, "token")?;
+        let mut names: Vec<String> = (0..t.len()).map(|i| t.value(i).to_owned()).collect();
+        names.sort_unstable();
+        datasets.push(kith_link::output::Names { source, names });
+    }
+    let c = RecordBatch::from_pyarrow_bound(candidates)?;
+    let col = |n: &str| {
+        c.column_by_name(n)
+            .cloned()
+            .ok_or_else(|| err(format!("the candidates have no column {n:?}")))
+    };
+    let ints = |n: &str| -> PyResult<Vec<i64>> {
+        let a = arrow_cast_i64(&col(n)?)?;
+        Ok(a.as_primitive::<Int64Type>().values().to_vec())
+    };
+    let (ds_a, ds_b, exact) = (ints("ds_a")?, ints("ds_b")?, ints("exact")?);
+    let score = arrow_cast::cast(&col("score")?, &DataType::Float64).map_err(err)?;
+    let score = score.as_primitive::<Float64Type>().values().to_vec();
+    let (ta, tb) = (text_column(&c, "token_a")?, text_column(&c, "token_b")?);
+    let rec = |ds: i64, token: &str| -> PyResult<Rec> {
+        let d = datasets
+            .get(usize::try_from(ds).unwrap_or(usize::MAX))
+            .ok_or_else(|| err(format!("no dataset {ds}")))?;
+        let row = d
+            .names
+            .binary_search_by(|n| n.as_str().cmp(token))
+            .map_err(|_| err(format!("record {token} is not in {}", d.source)))?;
+        Ok(Rec {
+            ds: ds as u32,
+            row: row as u32,
+        })
+    };
+    let mut pairs = Vec::with_capacity(score.len());
+    for i in 0..score.len() {
+        pairs.push(Candidate {
+            score: score[i],
+            a: rec(ds_a[i], ta.value(i))?,
+            b: rec(ds_b[i], tb.value(i))?,
+            exact: exact[i] != 0,
+        });
+    }
+    py.detach(|| -> Result<(), String> {
+        pairs.sort_unstable_by(kith_link::solve::candidate_order);
+        let cands = kith_link::link::Candidates {
+            pairs,
+            best: Default::default(),
+            stats: Default::default(),
+            collected_at: threshold,
+            model: None,
+            comparator: None,
+            twins: Vec::new(),
+        };
+        let linkage = kith_link::link::solve(
+            &datasets,
+            &cands,
+            threshold,
+            None,
+            dedupe,
+            kith_link::solve::Join::Majority,
+        );
+        std::fs::create_dir_all(&output)
+            .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+        let write = |name: &str, f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+            let mut buf = Vec::new();
+            f(&mut buf).map_err(|e| e.to_string())?;
+            let (path, tmp) = (output.join(name), output.join(format!(".{name}.tmp")));
+            std::fs::write(&tmp, buf)
+                .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        };
+        write("links.csv", &|w| {
+            kith_link::output::write_pairs(w, &datasets, &linkage.links)
+        })?;
+        write("clusters.csv", &|w| {
+            kith_link::output::write_clusters(w, &datasets, &linkage.entity)
+        })
+    })
+    .map_err(err)
+}
+
+/// An integer column as int64.
+fn arrow_cast_i64(a: &ArrayRef) -> PyResult<ArrayRef> {
+    arrow_cast::cast(a, &DataType::Int64).map_err(err)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -346,6 +594,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let linkage = PyModule::new(py, "linkage")?;
     linkage.add_function(wrap_pyfunction!(linkage_run, &linkage)?)?;
     linkage.add_function(wrap_pyfunction!(read_encodings, &linkage)?)?;
+    linkage.add_function(wrap_pyfunction!(score_group, &linkage)?)?;
+    linkage.add_function(wrap_pyfunction!(solve_candidates, &linkage)?)?;
     m.add_submodule(&linkage)?;
     Ok(())
 }

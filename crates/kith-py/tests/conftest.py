@@ -24,7 +24,7 @@ def secret_file(tmp_path):
     return p
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kith_bin():
     path = os.environ.get("KITH_BIN") or shutil.which("kith")
     if not path:

@@ -25,3 +25,24 @@ class linkage:
     def linkage_run(argv: List[str]) -> None: ...
     @staticmethod
     def read_encodings(path: str) -> Tuple[pa.RecordBatch, Dict[str, Any]]: ...
+    @staticmethod
+    def score_group(
+        left: pa.RecordBatch,
+        right: pa.RecordBatch,
+        *,
+        threshold: float,
+        exact_group: bool,
+        same: bool,
+        exact_names: List[str],
+        exact_veto: bool = ...,
+    ) -> pa.RecordBatch: ...
+    @staticmethod
+    def solve_candidates(
+        sources: List[str],
+        names: List[pa.RecordBatch],
+        candidates: pa.RecordBatch,
+        *,
+        threshold: float,
+        output: str,
+        dedupe: bool = ...,
+    ) -> None: ...
