@@ -375,100 +375,149 @@ fn clks_and_exact(batch: &RecordBatch, exact: &[String]) -> PyResult<Side> {
     })
 }
 
-/// Score one block of the Spark job: the pairs of `left` and `right` records (each a batch of
-/// `token`, `clk` and `exact:<name>` text columns) that `kith link --scoring clk` keeps. In an
-/// exact-token group (`exact_group`) every pair is an exact match (score 1); in a blocking-key
-/// group a pair is kept when its CLK Dice reaches `threshold` and no exact identifier of the two
-/// records differs (the veto, unless `exact_veto` is false). With `same` (one dataset against
-/// itself) a pair is kept once, its lower token first. Returns `token_a`, `token_b`, `score`,
-/// `exact`.
+/// Score one bucket of the Spark job: every record of a few keys, from every dataset (columns
+/// `ds`, `token`, `clk`, `exact:<name>`, `key`, `kcount`, `part`, `lo`, `hi`), and the pairs of
+/// them `kith link --scoring clk --blocking keys` keeps. Records are grouped by (`key`, `lo`,
+/// `hi`); a key too large for one task is cut into parts, and the group (`lo`, `hi`) holds the
+/// pairs of a record of part `lo` with one of part `hi` (of part `lo` alone when equal). A pair
+/// of datasets `i < j` (or one dataset against itself with `dedupe`) is kept as `kith link`
+/// keeps it: a key held by more than `max_bucket` records of dataset `j` is skipped; an exact
+/// identifier's key (`e:` keys) gives an exact match at 1; a blocking key's (`b:`) gives the pair
+/// when its CLK Dice reaches `threshold` and no exact identifier of the two differs (unless
+/// `exact_veto` is false). Returns `ds_a`, `token_a`, `ds_b`, `token_b`, `score`, `exact`.
 #[pyfunction]
-#[pyo3(signature = (left, right, *, threshold, exact_group, same, exact_names, exact_veto=true))]
-#[allow(clippy::too_many_arguments)]
-fn score_group<'py>(
+#[pyo3(signature = (batch, *, threshold, dedupe, exact_names, max_bucket, exact_veto=true))]
+fn score_bucket<'py>(
     py: Python<'py>,
-    left: &Bound<'py, PyAny>,
-    right: &Bound<'py, PyAny>,
+    batch: &Bound<'py, PyAny>,
     threshold: f64,
-    exact_group: bool,
-    same: bool,
+    dedupe: bool,
     exact_names: Vec<String>,
+    max_bucket: i64,
     exact_veto: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (l, r) = (
-        RecordBatch::from_pyarrow_bound(left)?,
-        RecordBatch::from_pyarrow_bound(right)?,
-    );
-    let (lt, rt) = (text_column(&l, "token")?, text_column(&r, "token")?);
-    let (mut ta, mut tb) = (StringBuilder::new(), StringBuilder::new());
-    let mut scores: Vec<f64> = Vec::new();
-    let mut exact_flags: Vec<bool> = Vec::new();
-    let mut push = |a: &str, b: &str, score: f64, exact: bool| {
-        ta.append_value(a);
-        tb.append_value(b);
-        scores.push(score);
-        exact_flags.push(exact);
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let b = RecordBatch::from_pyarrow_bound(batch)?;
+    let ints = |n: &str| -> PyResult<Vec<i64>> {
+        let c = b
+            .column_by_name(n)
+            .ok_or_else(|| err(format!("the bucket has no column {n:?}")))?;
+        let c = arrow_cast_i64(c)?;
+        Ok(c.as_primitive::<Int64Type>().values().to_vec())
     };
-    if exact_group {
-        for i in 0..lt.len() {
-            for j in 0..rt.len() {
-                let (a, b) = (lt.value(i), rt.value(j));
-                if !same || a < b {
-                    push(a, b, 1.0, true);
-                }
-            }
-        }
-    } else {
-        let Side {
-            clks: lc,
-            pops: lp,
-            exact: le,
-        } = clks_and_exact(&l, &exact_names)?;
-        let Side {
-            clks: rc,
-            pops: rp,
-            exact: re,
-        } = clks_and_exact(&r, &exact_names)?;
-        for i in 0..lt.len() {
-            for j in 0..rt.len() {
-                let (a, b) = (lt.value(i), rt.value(j));
-                if same && a >= b {
+    let (ds, kcount, part, lo, hi) = (
+        ints("ds")?,
+        ints("kcount")?,
+        ints("part")?,
+        ints("lo")?,
+        ints("hi")?,
+    );
+    let (token, key) = (text_column(&b, "token")?, text_column(&b, "key")?);
+    let Side {
+        clks,
+        pops,
+        exact: ex,
+    } = clks_and_exact(&b, &exact_names)?;
+    let mut groups: BTreeMap<(&str, i64, i64), Vec<usize>> = BTreeMap::new();
+    for r in 0..b.num_rows() {
+        groups
+            .entry((key.value(r), lo[r], hi[r]))
+            .or_default()
+            .push(r);
+    }
+    let mut out = PairsOut::default();
+    for ((k, glo, ghi), rows) in &groups {
+        let exact_key = k.starts_with("e:");
+        for (n, &x) in rows.iter().enumerate() {
+            for &y in &rows[n + 1..] {
+                // One of part lo with one of part hi.
+                let parts_fit = if glo == ghi {
+                    part[x] == *glo && part[y] == *glo
+                } else {
+                    (part[x] == *glo && part[y] == *ghi) || (part[x] == *ghi && part[y] == *glo)
+                };
+                if !parts_fit {
                     continue;
                 }
-                let count: u32 = lc[i]
+                // The pair as kith link sees it: the lower dataset first, or the lower token.
+                let (a, c) = if (ds[x], token.value(x)) <= (ds[y], token.value(y)) {
+                    (x, y)
+                } else {
+                    (y, x)
+                };
+                if ds[a] == ds[c] && !dedupe {
+                    continue;
+                }
+                if kcount[c] > max_bucket {
+                    continue;
+                }
+                if exact_key {
+                    out.push(ds[a], token.value(a), ds[c], token.value(c), 1.0, true);
+                    continue;
+                }
+                let count: u32 = clks[a]
                     .iter()
-                    .zip(&rc[j])
-                    .map(|(x, y)| (x & y).count_ones())
+                    .zip(&clks[c])
+                    .map(|(p, q)| (p & q).count_ones())
                     .sum();
-                let score = kith_link::compare::dice(count, lp[i] + rp[j]);
+                let score = kith_link::compare::dice(count, pops[a] + pops[c]);
                 if score < threshold {
                     continue;
                 }
                 let conflict = exact_veto
-                    && le
+                    && ex
                         .iter()
-                        .zip(&re)
-                        .any(|(x, y)| !x[i].is_empty() && !y[j].is_empty() && x[i] != y[j]);
+                        .any(|e| !e[a].is_empty() && !e[c].is_empty() && e[a] != e[c]);
                 if !conflict {
-                    push(a, b, score, false);
+                    out.push(ds[a], token.value(a), ds[c], token.value(c), score, false);
                 }
             }
         }
     }
-    let fields = vec![
-        Field::new("token_a", DataType::Utf8, false),
-        Field::new("token_b", DataType::Utf8, false),
-        Field::new("score", DataType::Float64, false),
-        Field::new("exact", DataType::Boolean, false),
-    ];
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(ta.finish()),
-        Arc::new(tb.finish()),
-        Arc::new(arrow_array::Float64Array::from(scores)),
-        Arc::new(arrow_array::BooleanArray::from(exact_flags)),
-    ];
-    let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays).map_err(err)?;
-    batch.to_pyarrow(py)
+    out.finish().map_err(err)?.to_pyarrow(py)
+}
+
+/// Candidate pairs being collected.
+#[derive(Default)]
+struct PairsOut {
+    ds_a: Vec<i64>,
+    token_a: StringBuilder,
+    ds_b: Vec<i64>,
+    token_b: StringBuilder,
+    score: Vec<f64>,
+    exact: Vec<bool>,
+}
+
+impl PairsOut {
+    fn push(&mut self, da: i64, ta: &str, db: i64, tb: &str, score: f64, exact: bool) {
+        self.ds_a.push(da);
+        self.token_a.append_value(ta);
+        self.ds_b.push(db);
+        self.token_b.append_value(tb);
+        self.score.push(score);
+        self.exact.push(exact);
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let fields = vec![
+            Field::new("ds_a", DataType::Int64, false),
+            Field::new("token_a", DataType::Utf8, false),
+            Field::new("ds_b", DataType::Int64, false),
+            Field::new("token_b", DataType::Utf8, false),
+            Field::new("score", DataType::Float64, false),
+            Field::new("exact", DataType::Boolean, false),
+        ];
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(arrow_array::Int64Array::from(self.ds_a)),
+            Arc::new(self.token_a.finish()),
+            Arc::new(arrow_array::Int64Array::from(self.ds_b)),
+            Arc::new(self.token_b.finish()),
+            Arc::new(arrow_array::Float64Array::from(self.score)),
+            Arc::new(arrow_array::BooleanArray::from(self.exact)),
+        ];
+        RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays)
+    }
 }
 
 /// Solve candidate pairs found elsewhere (the Spark job's blocks) as `kith link` solves its own,
@@ -594,7 +643,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let linkage = PyModule::new(py, "linkage")?;
     linkage.add_function(wrap_pyfunction!(linkage_run, &linkage)?)?;
     linkage.add_function(wrap_pyfunction!(read_encodings, &linkage)?)?;
-    linkage.add_function(wrap_pyfunction!(score_group, &linkage)?)?;
+    linkage.add_function(wrap_pyfunction!(score_bucket, &linkage)?)?;
     linkage.add_function(wrap_pyfunction!(solve_candidates, &linkage)?)?;
     m.add_submodule(&linkage)?;
     Ok(())

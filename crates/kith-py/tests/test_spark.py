@@ -79,7 +79,7 @@ def test_local_spark_links_as_kith_link_does(population, tmp_path):
         assert counts["candidates"] > 500
         # Groups cut into sub-groups (every group pair over 3 comparisons) give the same links.
         cut = ks.link(s, parquet, tmp_path / "cut", threshold=float(THRESHOLD), dedupe=True, split_over=3)
-        assert cut["groups_cut"] > 0
+        assert cut["keys_cut"] > 0
         _same(population, tmp_path / "cut")
     finally:
         s.stop()

@@ -1,14 +1,14 @@
 """The linkage party's job on Apache Spark (4.0 or later), for populations one machine cannot hold.
 
 The encodings are Spark DataFrames (Parquet on disk: :func:`to_parquet` writes one from an
-encodings file). Each dataset's records are keyed by their blocking-key tokens and exact-identifier
-tokens; each pair of datasets is cogrouped on those keys, and every group pair is scored in Rust
-(``applyInArrow``: Arrow batches, no Python object per record) as ``kith link --scoring clk
---blocking keys`` scores it: CLK Dice at the threshold with the exact-identifier veto, and exact
-matches at 1. A group too large for one task is cut: its left records are dealt into sub-groups
-and its right records copied to each. The candidate pairs, far fewer than the records, are
-gathered and solved once, globally, by the same solver as ``kith link``, which names the entities
-and writes ``links.csv`` and ``clusters.csv``: the same bytes as ``kith link`` on the same files.
+encodings file). Every dataset's records are keyed by their blocking-key tokens and
+exact-identifier tokens and hashed by key into buckets; each bucket is one Arrow batch scored in
+Rust (``applyInArrow``: no Python object per record or pair) as ``kith link --scoring clk
+--blocking keys`` scores it: CLK Dice at the threshold with the exact-identifier veto, exact
+matches at 1, keys a dataset holds too often skipped. A key with too many pairs for one task is
+cut into parts. The candidate pairs, far fewer than the records, are gathered and solved once,
+globally, by the same solver as ``kith link``, which names the entities and writes ``links.csv``
+and ``clusters.csv``: the same bytes as ``kith link`` on the same files.
 
 This module needs ``pyspark`` (``pip install pyspark``); like the rest of :mod:`kith.linkage` it
 takes no secret.
@@ -16,7 +16,6 @@ takes no secret.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from typing import Any, List, Sequence, Tuple, Union
@@ -34,7 +33,7 @@ __all__ = ["to_parquet", "link"]
 
 #: Blocks whose right side holds more records than this are skipped, as ``kith link`` skips them.
 MAX_BUCKET = 20_000
-#: A group pair with more comparisons than this is cut into sub-groups of about this many.
+#: A key with more pairs than this is cut into parts whose pairs are scored in separate groups.
 SPLIT_OVER = 4_000_000
 
 _METADATA_KEY = b"kith"
@@ -57,29 +56,26 @@ def _header(path: str) -> dict:
 
 def _score(
     threshold: float,
-    same: bool,
+    dedupe: bool,
     exact_names: List[str],
+    max_bucket: int,
     exact_veto: bool,
     key: Tuple[Any, ...],
-    left: pa.Table,
-    right: pa.Table,
+    bucket: pa.Table,
 ) -> pa.Table:
-    """Score one group pair on an executor (a module-level function: Spark pickles it by name).
-    The key comes as Arrow scalars: its first part says whether it is an exact identifier's."""
+    """Score one bucket (`key` is its number) on an executor: a module-level function, which
+    Spark pickles by name."""
     from kith._native import linkage as native
 
-    cols = ["token", "clk"] + [f"exact:{e}" for e in exact_names]
-    if left.num_rows == 0 or right.num_rows == 0:
+    if bucket.num_rows == 0:
         return _empty()
-    lb = left.select(cols).combine_chunks().to_batches()[0]
-    rb = right.select(cols).combine_chunks().to_batches()[0]
-    out = native.score_group(
-        lb,
-        rb,
+    cols = ["ds", "token", "clk", "key", "kcount", "part", "lo", "hi"] + [f"exact:{e}" for e in exact_names]
+    out = native.score_bucket(
+        bucket.select(cols).combine_chunks().to_batches()[0],
         threshold=threshold,
-        exact_group=str(getattr(key[0], "as_py", lambda: key[0])()).startswith("e:"),
-        same=same,
+        dedupe=dedupe,
         exact_names=exact_names,
+        max_bucket=max_bucket,
         exact_veto=exact_veto,
     )
     return pa.Table.from_batches([out])
@@ -88,7 +84,9 @@ def _score(
 def _empty() -> pa.Table:
     return pa.table(
         {
+            "ds_a": pa.array([], pa.int64()),
             "token_a": pa.array([], pa.string()),
+            "ds_b": pa.array([], pa.int64()),
             "token_b": pa.array([], pa.string()),
             "score": pa.array([], pa.float64()),
             "exact": pa.array([], pa.bool_()),
@@ -96,7 +94,8 @@ def _empty() -> pa.Table:
     )
 
 
-_SCHEMA = "token_a string, token_b string, score double, exact boolean"
+_SCHEMA = "ds_a long, token_a string, ds_b long, token_b string, score double, exact boolean"
+
 
 def _keyed(df, block_names: List[str], exact_names: List[str]):
     """One row per (key, record): `b:<name>:<token>` for each blocking key it has, and
@@ -127,10 +126,18 @@ def link(
     exact_veto: bool = True,
     max_bucket: int = MAX_BUCKET,
     split_over: int = SPLIT_OVER,
+    buckets: int = 0,
 ) -> dict:
     """Link Parquet encodings (from :func:`to_parquet`) on ``spark`` as ``kith link --scoring clk
     --blocking keys --threshold T`` links the encodings files: ``links.csv`` and ``clusters.csv``
-    in ``output``. Returns counts: candidate pairs, and group pairs cut for size."""
+    in ``output``. Returns counts: candidate pairs, and keys cut for size.
+
+    Every dataset's records are keyed by their blocking and exact tokens and hashed into
+    ``buckets`` buckets (default: four per shuffle partition) by key; each bucket is one Arrow
+    batch scored in Rust, all pairs of datasets at once. A key whose pairs exceed ``split_over``
+    is cut into parts: each record belongs to one part and is copied to the group of each pair of
+    parts it is in, so every pair is scored in exactly one group.
+    """
     from pyspark.sql import functions as F
 
     paths = [fspath(p) for p in inputs]
@@ -142,69 +149,46 @@ def link(
     columns = [set(df.columns) for df in frames]
     blocks = sorted({c[6:] for c in set.intersection(*columns) if c.startswith("block:")})
     exact = sorted({c[6:] for c in set.intersection(*columns) if c.startswith("exact:")})
-    keyed = [_keyed(df, blocks, exact) for df in frames]
-    found = []
-    cut = 0
-    n = len(frames)
-    for i in range(n):
-        for j in range(i if dedupe else i + 1, n):
-            # The right side read afresh: one dataset against itself must not be one plan twice.
-            left = keyed[i]
-            right = _keyed(spark.read.parquet(paths[j]), blocks, exact)
-            # Keys the right side holds too many records of are skipped, as kith link skips them.
-            sizes = right.groupBy("key").count()
-            right = right.join(sizes.where(F.col("count") <= max_bucket).select("key"), "key")
-            # Group pairs too large for one task: deal the left records into sub-groups and copy
-            # the right ones to each. (Both sides' part numbers must have one type, or their
-            # groups never meet.)
-            lsizes = left.groupBy("key").agg(F.count("*").alias("l"))
-            big = (
-                lsizes.join(sizes, "key")
-                .where(F.col("l") * F.col("count") > split_over)
-                .select("key", F.ceil(F.col("l") * F.col("count") / split_over).cast("int").alias("parts"))
-            )
-            cut += big.count()
-            left = (
-                left.join(big, "key", "left")
-                .withColumn("part", F.coalesce(F.pmod(F.xxhash64("token"), F.col("parts")), F.lit(0)).cast("int"))
-                .drop("parts")
-            )
-            right = (
-                right.join(big, "key", "left")
-                .withColumn("part", F.explode(F.sequence(F.lit(0), (F.coalesce(F.col("parts"), F.lit(1)) - 1).cast("int"))))
-                .drop("parts")
-            )
-            pairs = (
-                left.groupBy("key", "part")
-                .cogroup(right.groupBy("key", "part"))
-                .applyInArrow(functools.partial(_score, threshold, i == j, exact, exact_veto), _SCHEMA)
-            )
-            # A pair found under several keys is one candidate; an exact match wins.
-            found.append(
-                pairs.groupBy("token_a", "token_b")
-                .agg(F.max("score").alias("score"), F.max(F.col("exact").cast("int")).alias("exact"))
-                .select(F.lit(i).alias("ds_a"), "token_a", F.lit(j).alias("ds_b"), "token_b", "score", "exact")
-            )
+    keyed = None
+    for i, df in enumerate(frames):
+        k = _keyed(df, blocks, exact).withColumn("ds", F.lit(i).cast("int"))
+        keyed = k if keyed is None else keyed.unionByName(k)
+    # Per key: records per dataset (a key a dataset holds too often is skipped for it), and the
+    # parts a large key is cut into.
+    per_ds = keyed.groupBy("key", "ds").agg(F.count("*").alias("kcount"))
+    per_key = per_ds.groupBy("key").agg(F.sum("kcount").alias("n"))
+    parts = per_key.select(
+        "key",
+        F.greatest(F.lit(1), F.ceil(F.col("n") * F.col("n") / (2 * split_over))).cast("int").alias("parts"),
+    )
+    cut = parts.where(F.col("parts") > 1).count()
+    keyed = (
+        keyed.join(per_ds, ["key", "ds"])
+        .join(parts, "key")
+        .withColumn("part", F.pmod(F.xxhash64("token", "ds"), F.col("parts")).cast("int"))
+        .withColumn("q", F.explode(F.sequence(F.lit(0), (F.col("parts") - 1).cast("int"))))
+        .withColumn("lo", F.least("part", "q"))
+        .withColumn("hi", F.greatest("part", "q"))
+        .drop("q", "parts")
+    )
+    n_buckets = buckets or 4 * int(spark.conf.get("spark.sql.shuffle.partitions"))
+    keyed = keyed.withColumn("bucket", F.pmod(F.xxhash64("key", "lo", "hi"), F.lit(n_buckets)))
+    def score(key, bucket):  # no type hints: Spark 4.3 cannot infer a partial's, and fails
+        return _score(threshold, dedupe, exact, max_bucket, exact_veto, key, bucket)
+
+    pairs = keyed.groupBy("bucket").applyInArrow(score, _SCHEMA)
+    # A pair found under several keys is one candidate; an exact match wins.
+    found = pairs.groupBy("ds_a", "token_a", "ds_b", "token_b").agg(
+        F.max("score").alias("score"), F.max(F.col("exact").cast("int")).alias("exact")
+    )
     # The reduced candidate set and each dataset's tokens to the driver, as Arrow.
     names = [df.select("token").toArrow().combine_chunks().to_batches()[0] for df in frames]
-    candidates = None
-    if found:
-        union = found[0]
-        for f in found[1:]:
-            union = union.unionByName(f)
-        candidates = union.toArrow().combine_chunks()
-    if candidates is None or candidates.num_rows == 0:
-        candidates = pa.table(
-            {
-                "ds_a": pa.array([], pa.int64()),
-                "token_a": pa.array([], pa.string()),
-                "ds_b": pa.array([], pa.int64()),
-                "token_b": pa.array([], pa.string()),
-                "score": pa.array([], pa.float64()),
-                "exact": pa.array([], pa.int64()),
-            }
-        )
-    batch = candidates.to_batches()[0] if candidates.num_rows else pa.RecordBatch.from_pylist([], schema=candidates.schema)
+    candidates = found.toArrow().combine_chunks()
+    batch = (
+        candidates.to_batches()[0]
+        if candidates.num_rows
+        else pa.RecordBatch.from_pylist([], schema=candidates.schema)
+    )
     _native.solve_candidates(
         [h["party"] for h in headers],
         names,
@@ -213,4 +197,4 @@ def link(
         output=fspath(output),
         dedupe=dedupe,
     )
-    return {"candidates": candidates.num_rows, "groups_cut": cut}
+    return {"candidates": candidates.num_rows, "keys_cut": cut}
