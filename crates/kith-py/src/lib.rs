@@ -376,7 +376,8 @@ fn clks_and_exact(batch: &RecordBatch, exact: &[String]) -> PyResult<Side> {
 }
 
 /// Score one bucket of the Spark job: every record of a few keys, from every dataset (columns
-/// `ds`, `token`, `clk`, `exact:<name>`, `key`, `kcount`, `part`, `lo`, `hi`), and the pairs of
+/// `ds`, `token`, `clk`, `exact:<name>`, `key`, `kcount` (the key's records in the record's
+/// dataset, or -1 to count them here), `part`, `lo`, `hi`), and the pairs of
 /// them `kith link --scoring clk --blocking keys` keeps. Records are grouped by (`key`, `lo`,
 /// `hi`); a key too large for one task is cut into parts, and the group (`lo`, `hi`) holds the
 /// pairs of a record of part `lo` with one of part `hi` (of part `lo` alone when equal). A pair
@@ -427,8 +428,22 @@ fn score_bucket<'py>(
             .push(r);
     }
     let mut out = PairsOut::default();
+    let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
     for ((k, glo, ghi), rows) in &groups {
         let exact_key = k.starts_with("e:");
+        // A key not cut into parts lies whole in this group: its records per dataset are
+        // counted here (the job sends -1); a cut key's come with it.
+        counted.clear();
+        for &r in rows {
+            *counted.entry(ds[r]).or_default() += 1;
+        }
+        let kcount = |r: usize| {
+            if kcount[r] >= 0 {
+                kcount[r]
+            } else {
+                counted.get(&ds[r]).copied().unwrap_or(0)
+            }
+        };
         for (n, &x) in rows.iter().enumerate() {
             for &y in &rows[n + 1..] {
                 // One of part lo with one of part hi.
@@ -449,7 +464,7 @@ fn score_bucket<'py>(
                 if ds[a] == ds[c] && !dedupe {
                     continue;
                 }
-                if kcount[c] > max_bucket {
+                if kcount(c) > max_bucket {
                     continue;
                 }
                 if exact_key {

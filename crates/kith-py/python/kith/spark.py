@@ -153,18 +153,21 @@ def link(
     for i, df in enumerate(frames):
         k = _keyed(df, blocks, exact).withColumn("ds", F.lit(i).cast("int"))
         keyed = k if keyed is None else keyed.unionByName(k)
-    # Per key: records per dataset (a key a dataset holds too often is skipped for it), and the
-    # parts a large key is cut into.
-    per_ds = keyed.groupBy("key", "ds").agg(F.count("*").alias("kcount"))
-    per_key = per_ds.groupBy("key").agg(F.sum("kcount").alias("n"))
-    parts = per_key.select(
-        "key",
-        F.greatest(F.lit(1), F.ceil(F.col("n") * F.col("n") / (2 * split_over))).cast("int").alias("parts"),
+    # Keys with too many pairs for one task, with their records per dataset: few, so broadcast.
+    # Only these are counted on Spark (a narrow shuffle of key and dataset); every other key lies
+    # whole in one bucket, and Rust counts its records per dataset there (kcount -1).
+    counts = keyed.select("key", "ds").groupBy("key", "ds").agg(F.count("*").alias("kcount"))
+    totals = counts.groupBy("key").agg(F.sum("kcount").alias("n"))
+    big = (
+        totals.where(F.col("n") * F.col("n") > 2 * split_over)
+        .select("key", F.ceil(F.col("n") * F.col("n") / (2 * split_over)).cast("int").alias("parts"))
+        .join(counts, "key")
     )
-    cut = parts.where(F.col("parts") > 1).count()
+    cut = big.select("key").distinct().count()
     keyed = (
-        keyed.join(per_ds, ["key", "ds"])
-        .join(parts, "key")
+        keyed.join(F.broadcast(big), ["key", "ds"], "left")
+        .withColumn("parts", F.coalesce(F.col("parts"), F.lit(1)))
+        .withColumn("kcount", F.coalesce(F.col("kcount"), F.lit(-1)))
         .withColumn("part", F.pmod(F.xxhash64("token", "ds"), F.col("parts")).cast("int"))
         .withColumn("q", F.explode(F.sequence(F.lit(0), (F.col("parts") - 1).cast("int"))))
         .withColumn("lo", F.least("part", "q"))
