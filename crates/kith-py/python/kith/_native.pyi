@@ -26,14 +26,13 @@ class linkage:
     @staticmethod
     def read_encodings(path: str) -> Tuple[pa.RecordBatch, Dict[str, Any]]: ...
     @staticmethod
-    def score_group(
-        left: pa.RecordBatch,
-        right: pa.RecordBatch,
+    def score_bucket(
+        batch: pa.RecordBatch,
         *,
         threshold: float,
-        exact_group: bool,
-        same: bool,
+        dedupe: bool,
         exact_names: List[str],
+        max_bucket: int,
         exact_veto: bool = ...,
     ) -> pa.RecordBatch: ...
     @staticmethod
