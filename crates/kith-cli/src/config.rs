@@ -53,6 +53,24 @@ pub(crate) fn check_party(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A holder's party name: `--party`, else its mapping's, else the input file's stem; checked.
+pub(crate) fn party_of(
+    given: Option<&str>,
+    mapping: Option<&Mapping>,
+    input: &Path,
+) -> Result<String> {
+    let party = match (given, mapping.and_then(|m| m.party.clone())) {
+        (Some(p), _) => p.to_owned(),
+        (None, Some(p)) => p,
+        (None, None) => input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    check_party(&party)?;
+    Ok(party)
+}
+
 /// The same file under two names (or the same name twice).
 pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
@@ -81,16 +99,7 @@ impl EncodeConfig {
         if args.rejects.is_some() && args.on_error != OnError::Skip {
             bail!("--rejects lists skipped rows, so it needs --on-error skip");
         }
-        let party = match (&args.party, mapping.as_ref().and_then(|m| m.party.clone())) {
-            (Some(p), _) => p.clone(),
-            (None, Some(p)) => p,
-            (None, None) => args
-                .input
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        };
-        check_party(&party)?;
+        let party = party_of(args.party.as_deref(), mapping.as_ref(), &args.input)?;
         let mut outputs: Vec<(&str, &Path)> = vec![("--output", &args.output)];
         if let Some(m) = &args.keep_map {
             outputs.push(("--keep-map", m));

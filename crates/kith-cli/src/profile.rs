@@ -23,16 +23,7 @@ pub(crate) fn run(args: &ProfileArgs, out: &mut dyn std::io::Write) -> Result<bo
         .as_deref()
         .map(crate::config::read_mapping)
         .transpose()?;
-    let party = match (&args.party, mapping.as_ref().and_then(|m| m.party.clone())) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => p,
-        (None, None) => args
-            .input
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    crate::config::check_party(&party)?;
+    let party = crate::config::party_of(args.party.as_deref(), mapping.as_ref(), &args.input)?;
     if let Some(json) = &args.json
         && [Some(&args.input), Some(&args.schema), args.mapping.as_ref()]
             .into_iter()

@@ -63,11 +63,14 @@ pub struct PublishedTable {
     pub rows: Vec<(Vec<String>, Vec<Published>)>,
 }
 
-/// A table being built: rows of labels and cell indices.
+/// A row being built: its labels and its cells' indices.
+type DraftRow = (Vec<String>, Vec<usize>);
+
+/// A table being built.
 struct Draft {
     name: &'static str,
     header: Vec<String>,
-    rows: Vec<(Vec<String>, Vec<usize>)>,
+    rows: Vec<DraftRow>,
 }
 
 fn label(names: &[String], bits: u64, none: &str) -> String {
@@ -110,49 +113,51 @@ fn count_by(items: impl Iterator<Item = u64>) -> BTreeMap<u64, u64> {
     m
 }
 
+/// Rows of a one-way table of `items` by combination of `names` (every non-empty combination
+/// when there are few names), then "all"; and the total's cell.
+fn combination_table(
+    t: &mut Tables,
+    names: &[String],
+    items: impl Iterator<Item = u64>,
+) -> (Vec<DraftRow>, usize) {
+    let counts = count_by(items);
+    let combos = combinations(names.len(), counts.keys().copied(), false);
+    let cells: Vec<usize> = combos
+        .iter()
+        .map(|m| t.cell(counts.get(m).copied().unwrap_or(0)))
+        .collect();
+    let total = t.total(&cells);
+    let mut rows: Vec<DraftRow> = combos
+        .iter()
+        .zip(&cells)
+        .map(|(&m, &c)| (vec![label(names, m, "none")], vec![c]))
+        .collect();
+    rows.push((vec!["all".to_owned()], vec![total]));
+    (rows, total)
+}
+
 /// Build and protect every table.
 pub fn patterns(input: &PatternInput, rules: &Rules) -> Result<Vec<PublishedTable>, DiscloseError> {
     let mut t = Tables::default();
     let mut drafts = Vec::new();
 
-    // People by agencies: its own total (people, not families).
-    let people = count_by(input.people.iter().copied());
-    let combos = combinations(input.agencies.len(), people.keys().copied(), false);
-    let cells: Vec<usize> = combos
-        .iter()
-        .map(|m| t.cell(people.get(m).copied().unwrap_or(0)))
-        .collect();
-    let total = t.total(&cells);
-    let mut rows: Vec<(Vec<String>, Vec<usize>)> = combos
-        .iter()
-        .zip(&cells)
-        .map(|(&m, &c)| (vec![label(&input.agencies, m, "none")], vec![c]))
-        .collect();
-    rows.push((vec!["all".to_owned()], vec![total]));
+    // People by agencies (its own total: people, not families), and families by agencies, whose
+    // total is every family table's.
+    let (people_rows, _) = combination_table(&mut t, &input.agencies, input.people.iter().copied());
     drafts.push(Draft {
         name: "people_by_agencies",
         header: vec!["agencies".into(), "people".into()],
-        rows,
+        rows: people_rows,
     });
-
-    // Families by agencies; its total is every table's number of families.
-    let by_agencies = count_by(input.families.iter().map(|f| f.agencies));
-    let combos = combinations(input.agencies.len(), by_agencies.keys().copied(), false);
-    let cells: Vec<usize> = combos
-        .iter()
-        .map(|m| t.cell(by_agencies.get(m).copied().unwrap_or(0)))
-        .collect();
-    let families = t.total(&cells);
-    let mut rows: Vec<(Vec<String>, Vec<usize>)> = combos
-        .iter()
-        .zip(&cells)
-        .map(|(&m, &c)| (vec![label(&input.agencies, m, "none")], vec![c]))
-        .collect();
-    rows.push((vec!["all".to_owned()], vec![families]));
+    let (family_rows, families) = combination_table(
+        &mut t,
+        &input.agencies,
+        input.families.iter().map(|f| f.agencies),
+    );
     drafts.push(Draft {
         name: "families_by_agencies",
         header: vec!["agencies".into(), "families".into()],
-        rows,
+        rows: family_rows,
     });
 
     // Families by criteria: each combination, a subtotal per group of criteria met, the total.

@@ -223,17 +223,7 @@ fn encode_rows(
         map_token.append_value(&token);
         map_id.append_value(local_id);
     }
-    let batch = |names: &[String], builders: Vec<StringBuilder>| {
-        let fields: Vec<Field> = names
-            .iter()
-            .map(|n| Field::new(n, DataType::Utf8, false))
-            .collect();
-        let arrays: Vec<ArrayRef> = builders
-            .into_iter()
-            .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays).map_err(|e| e.to_string())
-    };
+    let batch = |names: &[String], builders| text_batch(names, builders).map_err(|e| e.to_string());
     Ok((
         batch(&names, builders)?,
         batch(
@@ -241,6 +231,22 @@ fn encode_rows(
             vec![map_token, map_id],
         )?,
     ))
+}
+
+/// A batch of text columns, one per name, from their builders.
+fn text_batch(
+    names: &[String],
+    builders: Vec<StringBuilder>,
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let fields: Vec<Field> = names
+        .iter()
+        .map(|n| Field::new(n, DataType::Utf8, false))
+        .collect();
+    let arrays: Vec<ArrayRef> = builders
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays)
 }
 
 /// The column names of an encodings file with this header.
@@ -310,15 +316,7 @@ fn read_encodings<'py>(
             b.append_value(field);
         }
     }
-    let fields: Vec<Field> = names
-        .iter()
-        .map(|n| Field::new(n, DataType::Utf8, false))
-        .collect();
-    let arrays: Vec<ArrayRef> = builders
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-        .collect();
-    let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays).map_err(err)?;
+    let batch = text_batch(&names, builders).map_err(err)?;
     let info = PyDict::new(py);
     info.set_item("party", &head.party)?;
     info.set_item("schema_fingerprint", &head.schema_fingerprint)?;

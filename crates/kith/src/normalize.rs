@@ -95,6 +95,25 @@ fn builtin_formats() -> &'static [DateFormat] {
 }
 
 impl Normalizer {
+    /// This normaliser as one holder reads its column: a date normaliser tries the holder's own
+    /// date formats (from its mapping) before the schema's.
+    pub fn with_formats(
+        n: Option<&Normalizer>,
+        extra: Option<&Vec<DateFormat>>,
+    ) -> Option<Normalizer> {
+        match (n, extra) {
+            (Some(Normalizer::Date(d)), Some(extra)) => {
+                let mut formats = extra.clone();
+                formats.extend(d.formats.iter().cloned());
+                Some(Normalizer::Date(DateNormalizer::new(
+                    formats,
+                    d.output.clone(),
+                )))
+            }
+            (n, _) => n.cloned(),
+        }
+    }
+
     /// The normaliser's name in the schema.
     pub fn name(&self) -> &'static str {
         match self {

@@ -552,18 +552,8 @@ fn outward_only(raw: &str) -> bool {
 impl Profiler {
     /// A profiler for `schema`'s fields as `layout` reads them from one extract.
     pub fn new(schema: &Schema, layout: &Layout, options: &ProfileOptions) -> Profiler {
-        let with_extra = |name: &str, n: Option<&Normalizer>| -> Option<Normalizer> {
-            match (n, options.extra_date_formats.get(name)) {
-                (Some(Normalizer::Date(d)), Some(extra)) => {
-                    let mut formats = extra.clone();
-                    formats.extend(d.formats.iter().cloned());
-                    Some(Normalizer::Date(DateNormalizer::new(
-                        formats,
-                        d.output.clone(),
-                    )))
-                }
-                (n, _) => n.cloned(),
-            }
+        let with_extra = |name: &str, n: Option<&Normalizer>| {
+            Normalizer::with_formats(n, options.extra_date_formats.get(name))
         };
         let input = |name: &str,
                      kind: InputKind,

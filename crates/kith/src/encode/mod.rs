@@ -20,7 +20,7 @@ use crate::error::{FieldError, SecretError};
 use crate::hash::TokenHasher;
 use crate::kernel::Kernel;
 use crate::keys::{Purpose, Secret, clk_keys, kith_key};
-use crate::normalize::{DateNormalizer, Normalizer};
+use crate::normalize::Normalizer;
 use crate::schema::{FeatureHashing, InputKind, Schema, Strategy};
 use crate::tokenize::Tokens;
 
@@ -262,18 +262,8 @@ impl Encoder {
         let clk = schema.clk();
         let keys = clk_keys(secret, &clk.kdf, schema.features().len())?;
         let big_l = clk.l << clk.xor_folds;
-        let with_extra = |name: &str, n: Option<&Normalizer>| -> Option<Normalizer> {
-            match (n, options.extra_date_formats.get(name)) {
-                (Some(Normalizer::Date(d)), Some(extra)) => {
-                    let mut formats = extra.clone();
-                    formats.extend(d.formats.iter().cloned());
-                    Some(Normalizer::Date(DateNormalizer::new(
-                        formats,
-                        d.output.clone(),
-                    )))
-                }
-                (n, _) => n.cloned(),
-            }
+        let with_extra = |name: &str, n: Option<&Normalizer>| {
+            Normalizer::with_formats(n, options.extra_date_formats.get(name))
         };
         let mut features = Vec::with_capacity(schema.features().len());
         for (f, k) in schema.features().iter().zip(&keys) {
