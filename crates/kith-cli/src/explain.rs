@@ -167,39 +167,7 @@ impl LinkedRun {
 fn read_model(path: &Path) -> Result<Model> {
     let text = std::fs::read_to_string(path)?;
     let v: Value = serde_json::from_str(&text)?;
-    let levels = |x: &Value| -> Result<[f64; NLEVELS]> {
-        let a = x.as_array().context("a list of numbers")?;
-        ensure!(a.len() == NLEVELS, "{NLEVELS} levels");
-        Ok(std::array::from_fn(|l| a[l].as_f64().unwrap_or(f64::NAN)))
-    };
-    let fields = v["fields"].as_array().context("fields")?;
-    let mut names = Vec::new();
-    let (mut m, mut u) = (Vec::new(), Vec::new());
-    for f in fields {
-        names.push(f["name"].as_str().context("a field name")?.to_owned());
-        m.push(levels(&f["m"])?);
-        u.push(levels(&f["u"])?);
-    }
-    let pair = |x: &Value| -> Result<[f64; 2]> {
-        Ok([
-            x["across"].as_f64().context("across")?,
-            x["within"].as_f64().context("within")?,
-        ])
-    };
-    let fitted = [
-        v["fitted_pairs"]["across"].as_u64().unwrap_or(0),
-        v["fitted_pairs"]["within"].as_u64().unwrap_or(0),
-    ];
-    Ok(Model::from_parts(
-        names,
-        m,
-        u,
-        pair(&v["prior"])?,
-        [0.0, 0.0],
-        fitted,
-        v["random_pairs"].as_u64().unwrap_or(0),
-        v["iterations"].as_u64().unwrap_or(0) as usize,
-    ))
+    Model::from_json(&v).map_err(anyhow::Error::msg)
 }
 
 pub(crate) fn level_name(level: Option<usize>) -> String {

@@ -346,6 +346,12 @@ pub(crate) struct LinkArgs {
     #[arg(long, default_value_t = 0.3, value_name = "D")]
     pub(crate) candidate_floor: f64,
 
+    /// With field scoring: score with this model (the model.json of an earlier run, or of the
+    /// Spark job) instead of fitting one on these inputs. The same model on the same inputs gives
+    /// the same links; a model fitted on a sample links a chunked or national run as one.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) model: Option<PathBuf>,
+
     /// LSH tables.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub(crate) lsh_tables: u32,
@@ -385,7 +391,7 @@ pub(crate) struct LinkArgs {
     /// (held in memory), so that memory does not grow with the first file: for an extract larger
     /// than memory. Needs --threshold with CLK scoring; not with --dedupe or --check-blocking.
     /// With CLK scoring the links are those of an ordinary run; with field scoring each chunk
-    /// fits its own model.
+    /// fits its own model unless --model gives one.
     #[arg(long, value_name = "N")]
     pub(crate) chunk: Option<usize>,
 

@@ -20,6 +20,8 @@ pub(crate) struct LinkConfig {
     job: LinkJob,
     output: PathBuf,
     report: Option<PathBuf>,
+    /// The model given with --model.
+    model: Option<PathBuf>,
 }
 
 impl LinkConfig {
@@ -28,6 +30,22 @@ impl LinkConfig {
             None => Kernel::detect(),
             Some(n) => {
                 Kernel::by_name(n).with_context(|| format!("this CPU cannot run the {n} kernel"))?
+            }
+        };
+        let model = match &a.model {
+            None => None,
+            Some(path) => {
+                if a.scoring == ScoringArg::Clk {
+                    anyhow::bail!("--model is a field scoring model: not with --scoring clk");
+                }
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the model {}", path.display()))?;
+                let v: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not JSON", path.display()))?;
+                let m = kith_link::weigh::Model::from_json(&v).map_err(|e| {
+                    anyhow::anyhow!("{}: not a kith field model: {e}", path.display())
+                })?;
+                Some(m)
             }
         };
         let job = LinkJob {
@@ -44,6 +62,7 @@ impl LinkConfig {
                     SolverArg::Evidence => Join::Majority,
                     SolverArg::Anonlink => Join::Every,
                 },
+                model,
                 ..LinkOptions::default()
             },
             blocking: match a.blocking {
@@ -71,6 +90,7 @@ impl LinkConfig {
             job,
             output: a.output,
             report: a.report,
+            model: a.model,
         })
     }
 }
@@ -120,6 +140,9 @@ fn write_manifest(
         m.input(&format!("encodings of {}", summary.source), input)?;
     }
     schema_of_inputs(&mut m, &cfg.job.inputs);
+    if let Some(p) = &cfg.model {
+        m.input("field model given", p)?;
+    }
     let to = "the linkage party (kith split gives each holder its own part)";
     m.output("links", &written.links, written.hashes[0].clone(), to);
     m.output("clusters", &written.clusters, written.hashes[1].clone(), to);
@@ -249,7 +272,7 @@ fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
         Some(m) => {
             let path = output.join("model.json");
             let mut f = AtomicFile::create(&path)?;
-            serde_json::to_writer_pretty(f.writer(), &model_json(m))
+            serde_json::to_writer_pretty(f.writer(), &m.to_json())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Some((path, f))
         }
@@ -276,36 +299,4 @@ fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
         written.model = Some((path, f.commit()?));
     }
     Ok(written)
-}
-
-/// The field model as JSON: per field, the share of matches (m) and of random pairs (u) at each
-/// agreement level, and the weight log2(m/u); the levels' Dice bounds; the prior of each kind of
-/// pair. Aggregates of the encodings only.
-pub(crate) fn model_json(m: &kith_link::weigh::Model) -> serde_json::Value {
-    use kith_link::weigh::{CROSS, LEVELS, WITHIN};
-    let fields: Vec<serde_json::Value> = m
-        .names
-        .iter()
-        .enumerate()
-        .map(|(f, name)| {
-            serde_json::json!({
-                "name": name,
-                "m": m.m[f],
-                "u": m.u[f],
-                "weight": m.weights[f],
-            })
-        })
-        .collect();
-    let mut bounds: Vec<f64> = LEVELS.to_vec();
-    bounds.reverse();
-    serde_json::json!({
-        "levels": "disagree, then Dice at least each bound",
-        "bounds": bounds,
-        "fields": fields,
-        "prior": {"across": m.prior[CROSS], "within": m.prior[WITHIN]},
-        "even_weight": {"across": m.even_weight(CROSS), "within": m.even_weight(WITHIN)},
-        "fitted_pairs": {"across": m.fitted[CROSS], "within": m.fitted[WITHIN]},
-        "random_pairs": m.random_pairs,
-        "iterations": m.iterations,
-    })
 }

@@ -182,7 +182,8 @@ impl Header {
         writeln!(w, "{v}")
     }
 
-    fn parse(line: &str) -> Result<Header, EncodingsError> {
+    /// Parse and check a header line (without its line end).
+    pub fn parse(line: &str) -> Result<Header, EncodingsError> {
         let v: Value = serde_json::from_str(line).map_err(|e| {
             bad(format!(
                 "expected a kith encodings header (a JSON object): {e}"

@@ -48,6 +48,9 @@ pub struct LinkOptions {
     pub candidate_floor: f64,
     /// When groups of records join in solving.
     pub join: crate::solve::Join,
+    /// With field scoring: this model (one fitted before, as `model.json` keeps it) instead of
+    /// one fitted on these datasets.
+    pub model: Option<Model>,
 }
 
 impl Default for LinkOptions {
@@ -64,6 +67,7 @@ impl Default for LinkOptions {
             // Swapped names keep little of a CLK (its features are hashed apart).
             candidate_floor: 0.3,
             join: crate::solve::Join::default(),
+            model: None,
         }
     }
 }
@@ -215,7 +219,17 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         .with_kernel(opts.kernel)
         .with_value_counts(datasets);
     let floor = opts.candidate_floor;
-    let model = fit_model(datasets, opts, &cmp)?;
+    let model = match &opts.model {
+        Some(m) if m.names.as_slice() == cmp.names() => m.clone(),
+        Some(m) => {
+            return Err(LinkError::Input(format!(
+                "the model compares the fields [{}] but these inputs carry [{}]: it was fitted on encodings of another schema",
+                m.names.join(", "),
+                cmp.names().join(", ")
+            )));
+        }
+        None => fit_model(datasets, opts, &cmp)?,
+    };
     // Pass 2: every query, pairs scored by match probability.
     let keep_at = opts.threshold.unwrap_or(FIELD_THRESHOLD);
     let keep_at = opts.review.map_or(keep_at, |r| r.min(keep_at));

@@ -574,6 +574,88 @@ impl Model {
         }
     }
 
+    /// The model as `model.json` keeps it: per field, the share of matches (`m`) and of random
+    /// pairs (`u`) at each agreement level and the weight `log2(m/u)`; the levels' Dice bounds;
+    /// the prior of each kind of pair. Aggregates of the encodings only, no record data.
+    pub fn to_json(&self) -> serde_json::Value {
+        let fields: Vec<serde_json::Value> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(f, name)| {
+                serde_json::json!({
+                    "name": name,
+                    "m": self.m[f],
+                    "u": self.u[f],
+                    "weight": self.weights[f],
+                })
+            })
+            .collect();
+        let mut bounds: Vec<f64> = LEVELS.to_vec();
+        bounds.reverse();
+        serde_json::json!({
+            "levels": "disagree, then Dice at least each bound",
+            "bounds": bounds,
+            "fields": fields,
+            "prior": {"across": self.prior[CROSS], "within": self.prior[WITHIN]},
+            "even_weight": {"across": self.even_weight(CROSS), "within": self.even_weight(WITHIN)},
+            "fitted_pairs": {"across": self.fitted[CROSS], "within": self.fitted[WITHIN]},
+            "random_pairs": self.random_pairs,
+            "iterations": self.iterations,
+        })
+    }
+
+    /// A model read back from [`Model::to_json`]: it scores every pair as the model written did
+    /// (numbers round-trip exactly through JSON).
+    pub fn from_json(v: &serde_json::Value) -> Result<Model, String> {
+        let levels = |x: &serde_json::Value, what: &str| -> Result<[f64; NLEVELS], String> {
+            let a = x
+                .as_array()
+                .filter(|a| a.len() == NLEVELS)
+                .ok_or_else(|| format!("{what}: expected a list of {NLEVELS} numbers"))?;
+            let mut out = [0.0; NLEVELS];
+            for (o, x) in out.iter_mut().zip(a) {
+                *o = x
+                    .as_f64()
+                    .filter(|p| (0.0..=1.0).contains(p))
+                    .ok_or_else(|| format!("{what}: {x} is not a share between 0 and 1"))?;
+            }
+            Ok(out)
+        };
+        let fields = v["fields"]
+            .as_array()
+            .filter(|f| !f.is_empty())
+            .ok_or("no \"fields\" list")?;
+        let (mut names, mut m, mut u) = (Vec::new(), Vec::new(), Vec::new());
+        for f in fields {
+            let name = f["name"].as_str().ok_or("a field without a \"name\"")?;
+            m.push(levels(&f["m"], &format!("field {name}: m"))?);
+            u.push(levels(&f["u"], &format!("field {name}: u"))?);
+            names.push(name.to_owned());
+        }
+        let share = |kind: &str| {
+            v["prior"][kind]
+                .as_f64()
+                .filter(|p| *p > 0.0 && *p < 1.0)
+                .ok_or_else(|| format!("prior.{kind}: expected a share between 0 and 1"))
+        };
+        let prior = [share("across")?, share("within")?];
+        let count = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
+        Ok(Model::from_parts(
+            names,
+            m,
+            u,
+            prior,
+            [0.0, 0.0],
+            [
+                count(&v["fitted_pairs"]["across"]),
+                count(&v["fitted_pairs"]["within"]),
+            ],
+            count(&v["random_pairs"]),
+            count(&v["iterations"]) as usize,
+        ))
+    }
+
     /// The weight `Σ log2(m / u)` of a comparison vector.
     pub fn weight(&self, gamma: &[u8]) -> f64 {
         gamma

@@ -630,3 +630,72 @@ fn auto_blocking_widens_until_the_estimate_reaches_the_target() {
     let links = |out: &str| dir.read(&format!("{out}/links.csv")).lines().count();
     assert!(links("auto") > links("keys"), "{auto}");
 }
+
+/// `--model` scores with a model fitted before: a run given its own model.json gives its own
+/// links and clusters, chunk by chunk too; a model of other fields, a file that is not a model,
+/// and a model with CLK scoring are refused.
+#[test]
+fn a_run_given_its_own_model_links_as_it_did() {
+    let dir = Dir::new();
+    crate::pipeline::pipeline(&dir, "1");
+    let t = dir.path("t1");
+    let link = |extra: &[&str], out: &str| {
+        let mut c = kith();
+        c.args(["link", "--quiet", "--dedupe"]);
+        for a in ["council", "health", "police"] {
+            c.arg(t.join(format!("{a}.kith")));
+        }
+        c.args(extra).arg("--output").arg(dir.path(out));
+        c
+    };
+    ok(&mut link(&[], "fitted"));
+    let model = dir.path("fitted/model.json");
+    let model = model.to_str().expect("utf-8 path");
+    ok(&mut link(&["--model", model], "given"));
+    for f in ["links.csv", "clusters.csv", "model.json"] {
+        assert_eq!(
+            dir.read(&format!("given/{f}")),
+            dir.read(&format!("fitted/{f}")),
+            "{f}"
+        );
+    }
+    assert!(dir.read("given/links.csv").lines().count() > 1000);
+    assert!(
+        dir.read("given/manifest.json")
+            .contains("field model given")
+    );
+
+    // A model of other fields: one field renamed.
+    let v: serde_json::Value = serde_json::from_str(&dir.read("fitted/model.json")).expect("json");
+    let mut other = v.clone();
+    other["fields"][0]["name"] = "nickname".into();
+    dir.write("other.json", other.to_string());
+    dir.write("bad.json", r#"{"fields": [{"name": "dob", "m": [1]}]}"#);
+    for (extra, says) in [
+        (
+            vec!["--model", "other.json"],
+            "fitted on encodings of another schema",
+        ),
+        (vec!["--model", "bad.json"], "not a kith field model"),
+        (vec!["--model", "missing.json"], "cannot read the model"),
+        (
+            vec!["--model", model, "--scoring", "clk"],
+            "not with --scoring clk",
+        ),
+    ] {
+        let extra: Vec<String> = extra
+            .iter()
+            .map(|a| {
+                if a.ends_with(".json") && !a.contains('/') {
+                    dir.path(a).to_string_lossy().into_owned()
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let e = fails(&mut link(&extra, "refused"));
+        assert!(e.contains(says), "{extra:?}: {e}");
+        assert!(!dir.path("refused/links.csv").exists());
+    }
+}
