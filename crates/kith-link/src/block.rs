@@ -42,7 +42,7 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 }
 
 /// A 64-bit key folded to the 32 bits tables store (keyed tokens and mixed LSH keys are uniform).
-fn fold(k: u64) -> u32 {
+pub fn fold(k: u64) -> u32 {
     (k ^ (k >> 32)) as u32
 }
 

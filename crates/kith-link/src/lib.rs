@@ -32,6 +32,7 @@ pub mod output;
 pub mod partner;
 pub mod patterns;
 pub mod report;
+pub mod shard;
 pub use kith_core::kernel;
 pub mod link;
 pub mod solve;

@@ -424,7 +424,7 @@ const PREFETCH_AHEAD: usize = 8;
 /// Queries per dataset the field scoring model is fitted on, about (every `n`-th chunk).
 const FIT_QUERIES: usize = 2_000;
 /// The CLK Dice from which pairs of the fitting sample are compared field by field.
-const FIT_FLOOR: f64 = 0.5;
+pub(crate) const FIT_FLOOR: f64 = 0.5;
 
 /// What to do with one chunk's pairs between datasets `i` and `j`, before they are kept.
 type Post<'p> = &'p (dyn Fn(usize, usize, &mut Vec<Pair>) + Sync);

@@ -84,6 +84,19 @@ impl Values {
     }
 }
 
+/// How often the values of one compared field occur, as an engine that counts them across many
+/// machines hands them over (see [`Comparator::with_field_values`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldValues {
+    /// (value hash from [`Comparator::value_of`], records holding it), for values two or more
+    /// records hold; values held once may be left out.
+    pub counts: Vec<(u64, u32)>,
+    /// Records with a value.
+    pub present: u64,
+    /// Values one record alone holds.
+    pub singles: u64,
+}
+
 /// Term-frequency adjustments are bounded (in bits): a value seen once in a small extract is not
 /// a certainty, and a very common one not a disagreement.
 const TF_BOUND: f64 = 6.0;
@@ -238,6 +251,34 @@ impl Comparator {
                     present,
                     informative: present > 0
                         && (present - single) as f64 >= TF_SHARED * present as f64,
+                }
+            })
+            .collect();
+        self
+    }
+
+    /// The value counts of every record, counted elsewhere (one [`FieldValues`] per compared
+    /// field, in order): the same comparator as [`Comparator::with_value_counts`] over the same
+    /// records gives. A value held once weighs as one absent from the counts.
+    ///
+    /// # Panics
+    /// If there is not one [`FieldValues`] per compared field.
+    pub fn with_field_values(mut self, values: Vec<FieldValues>) -> Comparator {
+        assert_eq!(
+            values.len(),
+            self.fields.len(),
+            "one count per compared field"
+        );
+        self.values = values
+            .into_iter()
+            .map(|mut v| {
+                v.counts.sort_unstable();
+                Values {
+                    informative: v.present > 0
+                        && v.present.saturating_sub(v.singles) as f64
+                            >= TF_SHARED * v.present as f64,
+                    counts: v.counts,
+                    present: v.present,
                 }
             })
             .collect();

@@ -26,6 +26,8 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod spark;
+
 pyo3::create_exception!(_native, KithError, PyException, "An error kith reports.");
 
 fn err(e: impl std::fmt::Display) -> PyErr {
@@ -323,6 +325,9 @@ fn read_encodings<'py>(
     info.set_item("key_check", &head.key_check)?;
     info.set_item("clk_bits", head.clk_bits)?;
     info.set_item("records", head.records)?;
+    let mut line = Vec::new();
+    head.write(&mut line).map_err(err)?;
+    info.set_item("line", String::from_utf8_lossy(&line).trim_end())?;
     let fields: BTreeMap<&str, u32> = head
         .fields
         .iter()
@@ -330,318 +335,6 @@ fn read_encodings<'py>(
         .collect();
     info.set_item("field_bits", fields)?;
     Ok((batch.to_pyarrow(py)?, info))
-}
-
-/// The text column `name` of `batch`.
-fn text_column<'b>(batch: &'b RecordBatch, name: &str) -> PyResult<&'b StringArray> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| err(format!("the batch has no text column {name:?}")))
-}
-
-/// A group's records for scoring: CLK bytes, their popcounts, and per exact identifier each
-/// record's token (empty where missing).
-struct Side {
-    clks: Vec<Vec<u8>>,
-    pops: Vec<u32>,
-    exact: Vec<Vec<String>>,
-}
-
-/// Decode a batch's CLKs (base64) and exact tokens (hex).
-fn clks_and_exact(batch: &RecordBatch, exact: &[String]) -> PyResult<Side> {
-    use base64::Engine as _;
-    let clk = text_column(batch, "clk")?;
-    let mut clks = Vec::with_capacity(clk.len());
-    let mut pops = Vec::with_capacity(clk.len());
-    for i in 0..clk.len() {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(clk.value(i))
-            .map_err(|e| err(format!("row {}: clk: {e}", i + 1)))?;
-        pops.push(bytes.iter().map(|b| b.count_ones()).sum());
-        clks.push(bytes);
-    }
-    let mut tokens = vec![Vec::with_capacity(clk.len()); exact.len()];
-    for (e, name) in exact.iter().enumerate() {
-        let col = text_column(batch, &format!("exact:{name}"))?;
-        tokens[e] = (0..col.len()).map(|i| col.value(i).to_owned()).collect();
-    }
-    Ok(Side {
-        clks,
-        pops,
-        exact: tokens,
-    })
-}
-
-/// Score one bucket of the Spark job: every record of a few keys, from every dataset (columns
-/// `ds`, `token`, `clk`, `exact:<name>`, `key`, `kcount` (the key's records in the record's
-/// dataset, or -1 to count them here), `part`, `lo`, `hi`), and the pairs of
-/// them `kith link --scoring clk --blocking keys` keeps. Records are grouped by (`key`, `lo`,
-/// `hi`); a key too large for one task is cut into parts, and the group (`lo`, `hi`) holds the
-/// pairs of a record of part `lo` with one of part `hi` (of part `lo` alone when equal). A pair
-/// of datasets `i < j` (or one dataset against itself with `dedupe`) is kept as `kith link`
-/// keeps it: a key held by more than `max_bucket` records of dataset `j` is skipped; an exact
-/// identifier's key (`e:` keys) gives an exact match at 1; a blocking key's (`b:`) gives the pair
-/// when its CLK Dice reaches `threshold` and no exact identifier of the two differs (unless
-/// `exact_veto` is false). Returns `ds_a`, `token_a`, `ds_b`, `token_b`, `score`, `exact`.
-#[pyfunction]
-#[pyo3(signature = (batch, *, threshold, dedupe, exact_names, max_bucket, exact_veto=true))]
-fn score_bucket<'py>(
-    py: Python<'py>,
-    batch: &Bound<'py, PyAny>,
-    threshold: f64,
-    dedupe: bool,
-    exact_names: Vec<String>,
-    max_bucket: i64,
-    exact_veto: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Int64Type;
-    let b = RecordBatch::from_pyarrow_bound(batch)?;
-    let ints = |n: &str| -> PyResult<Vec<i64>> {
-        let c = b
-            .column_by_name(n)
-            .ok_or_else(|| err(format!("the bucket has no column {n:?}")))?;
-        let c = arrow_cast_i64(c)?;
-        Ok(c.as_primitive::<Int64Type>().values().to_vec())
-    };
-    let (ds, kcount, part, lo, hi) = (
-        ints("ds")?,
-        ints("kcount")?,
-        ints("part")?,
-        ints("lo")?,
-        ints("hi")?,
-    );
-    let (token, key) = (text_column(&b, "token")?, text_column(&b, "key")?);
-    let Side {
-        clks,
-        pops,
-        exact: ex,
-    } = clks_and_exact(&b, &exact_names)?;
-    let mut groups: BTreeMap<(&str, i64, i64), Vec<usize>> = BTreeMap::new();
-    for r in 0..b.num_rows() {
-        groups
-            .entry((key.value(r), lo[r], hi[r]))
-            .or_default()
-            .push(r);
-    }
-    let mut out = PairsOut::default();
-    let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
-    for ((k, glo, ghi), rows) in &groups {
-        let exact_key = k.starts_with("e:");
-        // A key not cut into parts lies whole in this group: its records per dataset are
-        // counted here (the job sends -1); a cut key's come with it.
-        counted.clear();
-        for &r in rows {
-            *counted.entry(ds[r]).or_default() += 1;
-        }
-        let kcount = |r: usize| {
-            if kcount[r] >= 0 {
-                kcount[r]
-            } else {
-                counted.get(&ds[r]).copied().unwrap_or(0)
-            }
-        };
-        for (n, &x) in rows.iter().enumerate() {
-            for &y in &rows[n + 1..] {
-                // One of part lo with one of part hi.
-                let parts_fit = if glo == ghi {
-                    part[x] == *glo && part[y] == *glo
-                } else {
-                    (part[x] == *glo && part[y] == *ghi) || (part[x] == *ghi && part[y] == *glo)
-                };
-                if !parts_fit {
-                    continue;
-                }
-                // The pair as kith link sees it: the lower dataset first, or the lower token.
-                let (a, c) = if (ds[x], token.value(x)) <= (ds[y], token.value(y)) {
-                    (x, y)
-                } else {
-                    (y, x)
-                };
-                if ds[a] == ds[c] && !dedupe {
-                    continue;
-                }
-                if kcount(c) > max_bucket {
-                    continue;
-                }
-                if exact_key {
-                    out.push(ds[a], token.value(a), ds[c], token.value(c), 1.0, true);
-                    continue;
-                }
-                let count: u32 = clks[a]
-                    .iter()
-                    .zip(&clks[c])
-                    .map(|(p, q)| (p & q).count_ones())
-                    .sum();
-                let score = kith_link::compare::dice(count, pops[a] + pops[c]);
-                if score < threshold {
-                    continue;
-                }
-                let conflict = exact_veto
-                    && ex
-                        .iter()
-                        .any(|e| !e[a].is_empty() && !e[c].is_empty() && e[a] != e[c]);
-                if !conflict {
-                    out.push(ds[a], token.value(a), ds[c], token.value(c), score, false);
-                }
-            }
-        }
-    }
-    out.finish().map_err(err)?.to_pyarrow(py)
-}
-
-/// Candidate pairs being collected.
-#[derive(Default)]
-struct PairsOut {
-    ds_a: Vec<i64>,
-    token_a: StringBuilder,
-    ds_b: Vec<i64>,
-    token_b: StringBuilder,
-    score: Vec<f64>,
-    exact: Vec<bool>,
-}
-
-impl PairsOut {
-    fn push(&mut self, da: i64, ta: &str, db: i64, tb: &str, score: f64, exact: bool) {
-        self.ds_a.push(da);
-        self.token_a.append_value(ta);
-        self.ds_b.push(db);
-        self.token_b.append_value(tb);
-        self.score.push(score);
-        self.exact.push(exact);
-    }
-
-    fn finish(mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
-        let fields = vec![
-            Field::new("ds_a", DataType::Int64, false),
-            Field::new("token_a", DataType::Utf8, false),
-            Field::new("ds_b", DataType::Int64, false),
-            Field::new("token_b", DataType::Utf8, false),
-            Field::new("score", DataType::Float64, false),
-            Field::new("exact", DataType::Boolean, false),
-        ];
-        let arrays: Vec<ArrayRef> = vec![
-            Arc::new(arrow_array::Int64Array::from(self.ds_a)),
-            Arc::new(self.token_a.finish()),
-            Arc::new(arrow_array::Int64Array::from(self.ds_b)),
-            Arc::new(self.token_b.finish()),
-            Arc::new(arrow_array::Float64Array::from(self.score)),
-            Arc::new(arrow_array::BooleanArray::from(self.exact)),
-        ];
-        RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays)
-    }
-}
-
-/// Solve candidate pairs found elsewhere (the Spark job's blocks) as `kith link` solves its own,
-/// and write `links.csv` and `clusters.csv` to `output`. `sources` are the datasets in link order
-/// and `names` one batch per dataset with its records' `token` column (in any order: a dataset's
-/// rows are its tokens sorted, as in its encodings file); `candidates` has `ds_a`, `token_a`,
-/// `ds_b`, `token_b`, `score` and `exact`. Nothing crosses as a Python object per record or pair.
-#[pyfunction]
-#[pyo3(signature = (sources, names, candidates, *, threshold, output, dedupe=false))]
-fn solve_candidates(
-    py: Python<'_>,
-    sources: Vec<String>,
-    names: Vec<Bound<'_, PyAny>>,
-    candidates: &Bound<'_, PyAny>,
-    threshold: f64,
-    output: PathBuf,
-    dedupe: bool,
-) -> PyResult<()> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int64Type};
-    use kith_link::solve::{Candidate, Rec};
-    if sources.len() != names.len() {
-        return Err(err("one batch of names per source"));
-    }
-    let mut datasets = Vec::with_capacity(sources.len());
-    for (source, batch) in sources.into_iter().zip(&names) {
-        let b = RecordBatch::from_pyarrow_bound(batch)?;
-        let t = text_column(&b, "token")?;
-        let mut names: Vec<String> = (0..t.len()).map(|i| t.value(i).to_owned()).collect();
-        names.sort_unstable();
-        datasets.push(kith_link::output::Names { source, names });
-    }
-    let c = RecordBatch::from_pyarrow_bound(candidates)?;
-    let col = |n: &str| {
-        c.column_by_name(n)
-            .cloned()
-            .ok_or_else(|| err(format!("the candidates have no column {n:?}")))
-    };
-    let ints = |n: &str| -> PyResult<Vec<i64>> {
-        let a = arrow_cast_i64(&col(n)?)?;
-        Ok(a.as_primitive::<Int64Type>().values().to_vec())
-    };
-    let (ds_a, ds_b, exact) = (ints("ds_a")?, ints("ds_b")?, ints("exact")?);
-    let score = arrow_cast::cast(&col("score")?, &DataType::Float64).map_err(err)?;
-    let score = score.as_primitive::<Float64Type>().values().to_vec();
-    let (ta, tb) = (text_column(&c, "token_a")?, text_column(&c, "token_b")?);
-    let rec = |ds: i64, token: &str| -> PyResult<Rec> {
-        let d = datasets
-            .get(usize::try_from(ds).unwrap_or(usize::MAX))
-            .ok_or_else(|| err(format!("no dataset {ds}")))?;
-        let row = d
-            .names
-            .binary_search_by(|n| n.as_str().cmp(token))
-            .map_err(|_| err(format!("record {token} is not in {}", d.source)))?;
-        Ok(Rec {
-            ds: ds as u32,
-            row: row as u32,
-        })
-    };
-    let mut pairs = Vec::with_capacity(score.len());
-    for i in 0..score.len() {
-        pairs.push(Candidate {
-            score: score[i],
-            a: rec(ds_a[i], ta.value(i))?,
-            b: rec(ds_b[i], tb.value(i))?,
-            exact: exact[i] != 0,
-        });
-    }
-    py.detach(|| -> Result<(), String> {
-        pairs.sort_unstable_by(kith_link::solve::candidate_order);
-        let cands = kith_link::link::Candidates {
-            pairs,
-            best: Default::default(),
-            stats: Default::default(),
-            collected_at: threshold,
-            model: None,
-            comparator: None,
-            twins: Vec::new(),
-        };
-        let linkage = kith_link::link::solve(
-            &datasets,
-            &cands,
-            threshold,
-            None,
-            dedupe,
-            kith_link::solve::Join::Majority,
-        );
-        std::fs::create_dir_all(&output)
-            .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
-        let write = |name: &str, f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
-            let mut buf = Vec::new();
-            f(&mut buf).map_err(|e| e.to_string())?;
-            let (path, tmp) = (output.join(name), output.join(format!(".{name}.tmp")));
-            std::fs::write(&tmp, buf)
-                .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, &path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))
-        };
-        write("links.csv", &|w| {
-            kith_link::output::write_pairs(w, &datasets, &linkage.links)
-        })?;
-        write("clusters.csv", &|w| {
-            kith_link::output::write_clusters(w, &datasets, &linkage.entity)
-        })
-    })
-    .map_err(err)
-}
-
-/// An integer column as int64.
-fn arrow_cast_i64(a: &ArrayRef) -> PyResult<ArrayRef> {
-    arrow_cast::cast(a, &DataType::Int64).map_err(err)
 }
 
 #[pymodule]
@@ -656,8 +349,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let linkage = PyModule::new(py, "linkage")?;
     linkage.add_function(wrap_pyfunction!(linkage_run, &linkage)?)?;
     linkage.add_function(wrap_pyfunction!(read_encodings, &linkage)?)?;
-    linkage.add_function(wrap_pyfunction!(score_bucket, &linkage)?)?;
-    linkage.add_function(wrap_pyfunction!(solve_candidates, &linkage)?)?;
+    for f in [
+        wrap_pyfunction!(spark::record_keys, &linkage)?,
+        wrap_pyfunction!(spark::value_hashes, &linkage)?,
+        wrap_pyfunction!(spark::fit_patterns, &linkage)?,
+        wrap_pyfunction!(spark::fit_model, &linkage)?,
+        wrap_pyfunction!(spark::score_bucket, &linkage)?,
+        wrap_pyfunction!(spark::solve_candidates, &linkage)?,
+    ] {
+        linkage.add_function(f)?;
+    }
     m.add_submodule(&linkage)?;
     Ok(())
 }

@@ -1,6 +1,8 @@
-"""The Spark job gives what `kith link --scoring clk --blocking keys` gives on the same files: on
-`local[2]`, with oversized groups cut, and on a real standalone master and worker started here on
-127.0.0.1 (free ports, web UIs off), stopped whatever happens."""
+"""The Spark job gives what `kith link` gives on the same files with the same blocking and scoring:
+CLK scoring on keyed blocking keys (with oversized groups cut) and on keys and LSH; field scoring
+with `kith link`'s model, and with a model the job fits itself, which `kith link --model` then
+reproduces. On `local[2]`, and on a real standalone master and worker started here on 127.0.0.1
+(free ports, web UIs off), stopped whatever happens."""
 
 import os
 import shutil
@@ -36,9 +38,16 @@ def population(tmp_path_factory, kith_bin):
         subprocess.run(cmd, check=True, env=env)
         ks.to_parquet(out, d / f"{a}.parquet")
         files.append(out)
-    subprocess.run([kith_bin, "link", "--quiet", *files, "--scoring", "clk", "--blocking", "keys",
-                    "--threshold", THRESHOLD, "--dedupe", "--output", d / "cli"], check=True)
+    _cli(kith_bin, d, "cli", "--scoring", "clk", "--blocking", "keys", "--threshold", THRESHOLD)
+    _cli(kith_bin, d, "cli-lsh", "--scoring", "clk", "--blocking", "keys+lsh", "--threshold", THRESHOLD)
+    _cli(kith_bin, d, "cli-fields", "--blocking", "keys")
     return d
+
+
+def _cli(kith_bin, d, out, *flags):
+    """`kith link` of the population's four encodings files, with `--dedupe`, into `d / out`."""
+    files = [d / f"{a}.kith" for a in AGENCIES]
+    subprocess.run([kith_bin, "link", "--quiet", *files, "--dedupe", *flags, "--output", d / out], check=True)
 
 
 def _schema():
@@ -47,9 +56,17 @@ def _schema():
     return Path(__file__).resolve().parents[3] / "fixtures" / "demo" / "schema.json"
 
 
-def _same(d, out):
+def _same(d, out, cli="cli"):
     for name in ["links.csv", "clusters.csv"]:
-        assert (out / name).read_bytes() == (d / "cli" / name).read_bytes(), name
+        assert (out / name).read_bytes() == (d / cli / name).read_bytes(), name
+
+
+def _fits_its_own_model(kith_bin, population, out):
+    """A model the job fitted itself: `kith link --model` with it gives the job's bytes."""
+    _cli(kith_bin, population, out.name + "-again", "--blocking", "keys", "--model", out / "model.json")
+    again = population / (out.name + "-again")
+    for name in ["links.csv", "clusters.csv", "model.json"]:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
 
 def _session(master):
@@ -70,17 +87,35 @@ def _session(master):
     return s
 
 
-def test_local_spark_links_as_kith_link_does(population, tmp_path):
+def test_local_spark_links_as_kith_link_does(population, tmp_path, kith_bin):
     s = _session("local[2]")
     try:
         parquet = [population / f"{a}.parquet" for a in AGENCIES]
-        counts = ks.link(s, parquet, tmp_path / "out", threshold=float(THRESHOLD), dedupe=True)
+        clk = dict(threshold=float(THRESHOLD), scoring="clk", dedupe=True)
+        counts = ks.link(s, parquet, tmp_path / "out", **clk)
         _same(population, tmp_path / "out")
-        assert counts["candidates"] > 500
+        assert counts["candidates"] > 500 and counts["scoring"] == "clk"
         # Groups cut into sub-groups (every group pair over 3 comparisons) give the same links.
-        cut = ks.link(s, parquet, tmp_path / "cut", threshold=float(THRESHOLD), dedupe=True, split_over=3)
+        cut = ks.link(s, parquet, tmp_path / "cut", split_over=3, **clk)
         assert cut["keys_cut"] > 0
         _same(population, tmp_path / "cut")
+        # Keyed blocking keys and LSH keys of the CLKs.
+        ks.link(s, parquet, tmp_path / "lsh", blocking="keys+lsh", **clk)
+        _same(population, tmp_path / "lsh", "cli-lsh")
+        # Field scoring with the model kith link fitted: its links, cut into parts or not.
+        given = population / "cli-fields" / "model.json"
+        f = ks.link(s, parquet, tmp_path / "given", model=given, dedupe=True)
+        assert f["scoring"] == "fields" and not f["model_fitted"]
+        _same(population, tmp_path / "given", "cli-fields")
+        ks.link(s, parquet, tmp_path / "given-cut", model=given, dedupe=True, split_over=3)
+        _same(population, tmp_path / "given-cut", "cli-fields")
+        # Field scoring with a model fitted on a sample of queries (one record in three here).
+        fit = ks.link(s, parquet, tmp_path / "fit", dedupe=True, fit_queries=1000)
+        assert fit["model_fitted"]
+        _fits_its_own_model(kith_bin, population, tmp_path / "fit")
+        links = (tmp_path / "fit" / "links.csv").read_text().count("\n")
+        cli = (population / "cli-fields" / "links.csv").read_text().count("\n")
+        assert abs(links - cli) <= 0.02 * cli, (links, cli)
     finally:
         s.stop()
 
@@ -101,7 +136,7 @@ def _wait_for(port, seconds=60):
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def test_a_standalone_master_and_worker_link_as_kith_link_does(population, tmp_path):
+def test_a_standalone_master_and_worker_link_as_kith_link_does(population, tmp_path, kith_bin):
     home = os.path.dirname(pyspark.__file__)
     spark_class = os.path.join(home, "bin", "spark-class")
     if not os.path.exists(spark_class):
@@ -129,8 +164,11 @@ def test_a_standalone_master_and_worker_link_as_kith_link_does(population, tmp_p
         s = _session(f"spark://127.0.0.1:{port}")
         try:
             parquet = [population / f"{a}.parquet" for a in AGENCIES]
-            ks.link(s, parquet, tmp_path / "out", threshold=float(THRESHOLD), dedupe=True)
+            ks.link(s, parquet, tmp_path / "out", threshold=float(THRESHOLD), scoring="clk", dedupe=True)
             _same(population, tmp_path / "out")
+            # Field scoring, the model fitted by executors in their own processes.
+            ks.link(s, parquet, tmp_path / "fit", dedupe=True, fit_queries=1000)
+            _fits_its_own_model(kith_bin, population, tmp_path / "fit")
         finally:
             s.stop()
     finally:
