@@ -252,7 +252,7 @@ fn text_batch(
 }
 
 /// The column names of an encodings file with this header.
-fn encodings_columns(h: &kith::encodings::Header) -> Vec<String> {
+pub(crate) fn encodings_columns(h: &kith::encodings::Header) -> Vec<String> {
     let mut c = vec!["token".to_owned(), "clk".to_owned()];
     c.extend(h.exact.iter().map(|e| format!("exact:{e}")));
     c.extend(h.blocks.iter().map(|b| format!("block:{b}")));
@@ -356,6 +356,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(spark::fit_model, &linkage)?,
         wrap_pyfunction!(spark::score_bucket, &linkage)?,
         wrap_pyfunction!(spark::solve_candidates, &linkage)?,
+        wrap_pyfunction!(spark::write_encodings, &linkage)?,
     ] {
         linkage.add_function(f)?;
     }

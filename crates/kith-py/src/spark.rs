@@ -614,6 +614,65 @@ pub(crate) fn solve_candidates(
     .map_err(err)
 }
 
+/// Write an encodings file from a table of its columns (text, empty where missing, as
+/// `read_encodings` gives them) and its header line (its record count is the table's): the
+/// file `kith link` reads, every line checked as it reads any file.
+#[pyfunction]
+#[pyo3(signature = (batch, *, header_line, path))]
+pub(crate) fn write_encodings(
+    py: Python<'_>,
+    batch: &Bound<'_, PyAny>,
+    header_line: &str,
+    path: PathBuf,
+) -> PyResult<()> {
+    let mut h = header(header_line)?;
+    let b = RecordBatch::from_pyarrow_bound(batch)?;
+    let want = crate::encodings_columns(&h);
+    let have: Vec<String> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    if have != want {
+        return Err(err(format!(
+            "the table's columns are [{}] where the header's encodings have [{}]",
+            have.join(", "),
+            want.join(", ")
+        )));
+    }
+    let cols: Vec<&StringArray> = want.iter().map(|n| text(&b, n)).collect::<PyResult<_>>()?;
+    h.records = b.num_rows() as u64;
+    py.detach(|| -> Result<(), String> {
+        let mut out = Vec::new();
+        h.write(&mut out).map_err(|e| e.to_string())?;
+        for r in 0..b.num_rows() {
+            for (n, c) in cols.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                let v = c.value(r);
+                if v.contains([',', '\n', '\r']) {
+                    return Err(format!(
+                        "row {}: {}: a value with a comma or line end",
+                        r + 1,
+                        want[n]
+                    ));
+                }
+                out.extend_from_slice(v.as_bytes());
+            }
+            out.push(b'\n');
+        }
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+        write_all(dir, &[(name, out)])
+    })
+    .map_err(err)
+}
+
 /// Write every file under a temporary name first, then rename them all: a failure leaves no
 /// partial file and none of the new ones.
 fn write_all(output: &std::path::Path, files: &[(&str, Vec<u8>)]) -> Result<(), String> {

@@ -64,3 +64,24 @@ def test_the_linkage_module_cannot_reach_a_key():
     # Its native half runs only the linkage party's commands.
     with pytest.raises(kith.KithError, match="not one of this module's commands"):
         kith._native.linkage.linkage_run(["encode", "--help"])
+
+
+def test_link_from_tables_gives_the_links_of_the_files(encodings, tmp_path):
+    linkage.link(encodings, tmp_path / "files", dedupe=True)
+    tables = [linkage.read_encodings(p) for p in encodings]
+    # Arrow tables, and one as a pandas DataFrame.
+    inputs = [tables[0], (tables[1][0].to_pandas(), tables[1][1]), tables[2]]
+    linkage.link(inputs, tmp_path / "tables", dedupe=True)
+    for name in ["links.csv", "clusters.csv"]:
+        assert (tmp_path / "tables" / name).read_bytes() == (tmp_path / "files" / name).read_bytes(), name
+    # A selection of rows: only those records are linked.
+    council, header = tables[0]
+    kept = council.slice(0, 5)
+    linkage.link([(kept, header), tables[1]], tmp_path / "some")
+    clusters = (tmp_path / "some" / "clusters.csv").read_text().splitlines()[1:]
+    tokens = {line.split(",")[1] for line in clusters if line.startswith("council,")}
+    assert tokens == set(kept.column("token").to_pylist())
+    # A table that is not an encodings table is refused, naming what is wrong.
+    with pytest.raises(kith.KithError, match="columns are"):
+        linkage.link([(council.drop_columns(["clk"]), header), tables[1]], tmp_path / "bad")
+    assert not (tmp_path / "bad" / "links.csv").exists()

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+import tempfile
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from kith._args import flags, fspath, paths
+from kith._args import flags, fspath
 from kith._native import linkage as _native
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: An encodings file, or an encodings table with its header as :func:`read_encodings` gives them
+#: (an Arrow table or a pandas DataFrame of the file's columns, and the header dict).
+Encodings = Union[PathLike, Tuple[Any, Dict[str, Any]]]
 
 __all__ = ["read_encodings", "link", "families", "split", "evaluate", "patterns", "report"]
 
@@ -22,8 +28,39 @@ def read_encodings(path: PathLike) -> Tuple[pa.Table, Dict[str, Any]]:
     return pa.Table.from_batches([batch]), dict(header)
 
 
+def _as_arrow(table: Any) -> pa.Table:
+    """An Arrow table of text columns, empty where missing."""
+    if not isinstance(table, (pa.Table, pa.RecordBatch)):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    cols = [pc.fill_null(pc.cast(c, pa.string()), "") for c in table.columns]
+    return pa.table(cols, names=table.column_names)
+
+
+@contextlib.contextmanager
+def _files(inputs: Sequence[Encodings]) -> Iterator[List[str]]:
+    """The inputs as encodings files: tables are written, each as its party's file, into a
+    private temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="kith-") as tmp:
+        out = []
+        for n, item in enumerate(inputs):
+            if isinstance(item, tuple):
+                table, header = item
+                if "line" not in header:
+                    raise ValueError(f"input {n + 1}: a header from kith.linkage.read_encodings is needed")
+                path = os.path.join(tmp, f"{n + 1}-{header.get('party', 'input')}.kith")
+                batches = _as_arrow(table).combine_chunks().to_batches()
+                batch = batches[0] if batches else pa.RecordBatch.from_pylist([], schema=_as_arrow(table).schema)
+                _native.write_encodings(batch, header_line=header["line"], path=path)
+                out.append(path)
+            else:
+                out.append(fspath(item))
+        yield out
+
+
 def link(
-    inputs: Sequence[PathLike],
+    inputs: Sequence[Encodings],
     output: PathLike,
     *,
     threshold: Optional[float] = None,
@@ -31,33 +68,38 @@ def link(
     dedupe: bool = False,
     blocking: Optional[str] = None,
     scoring: Optional[str] = None,
+    model: Optional[PathLike] = None,
     solver: Optional[str] = None,
     no_exact_veto: bool = False,
     report: Optional[PathLike] = None,
     threads: Optional[int] = None,
     quiet: bool = True,
 ) -> None:
-    """Link encodings files as ``kith link`` does: links.csv, clusters.csv, review.csv (with a
-    review threshold), model.json and manifest.json in ``output``."""
-    argv = ["link"] + paths(inputs)
-    argv += flags(
+    """Link encodings as ``kith link`` does: links.csv, clusters.csv, review.csv (with a review
+    threshold), model.json and manifest.json in ``output``. Each input is an encodings file or a
+    table with its header, as :func:`read_encodings` gives them (an Arrow table or a pandas
+    DataFrame, whose rows may be a selection of the file's).
+    ``model`` names a ``model.json`` to score with instead of fitting one."""
+    options = flags(
         output=output,
         threshold=threshold,
         review_threshold=review_threshold,
         dedupe=dedupe,
         blocking=blocking,
         scoring=scoring,
+        model=model,
         solver=solver,
         no_exact_veto=no_exact_veto,
         report=report,
         threads=threads,
         quiet=quiet,
     )
-    _native.linkage_run(argv)
+    with _files(inputs) as files:
+        _native.linkage_run(["link"] + files + options)
 
 
 def families(
-    inputs: Sequence[PathLike],
+    inputs: Sequence[Encodings],
     links: PathLike,
     output: PathLike,
     *,
@@ -65,10 +107,10 @@ def families(
     report: Optional[PathLike] = None,
     quiet: bool = True,
 ) -> None:
-    """Group linked people into families, as ``kith families``."""
-    argv = ["families"] + paths(inputs)
-    argv += flags(links=links, output=output, min_criteria=min_criteria, report=report, quiet=quiet)
-    _native.linkage_run(argv)
+    """Group linked people into families, as ``kith families`` (inputs as for :func:`link`)."""
+    options = flags(links=links, output=output, min_criteria=min_criteria, report=report, quiet=quiet)
+    with _files(inputs) as files:
+        _native.linkage_run(["families"] + files + options)
 
 
 def split(
