@@ -97,7 +97,7 @@ try:
          .config("spark.eventLog.enabled", "true").config("spark.eventLog.compress", "false").config("spark.eventLog.dir", f"{w}/events").getOrCreate())
     s.sparkContext.setLogLevel("ERROR")
     if mode == "cluster":  # every worker registered before the clock starts
-        while len(s.sparkContext._jsc.sc().getExecutorMemoryStatus()) < t + 1:
+        while s.sparkContext._jsc.sc().getExecutorMemoryStatus().size() < t + 1:
             time.sleep(1)
     start = time.time()
     opts = dict(threshold=0.8, scoring="clk") if scoring == "clk" else {}

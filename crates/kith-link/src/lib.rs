@@ -7,7 +7,8 @@
 //! [`solve`], entity ids) → outputs; [`evaluate`] scores links against a labelled sample.
 //! [`job::LinkJob`] runs that path as `kith link` does; [`families`] and [`identify`] group
 //! linked people into families; [`explain`] gives one pair's evidence under a run's model;
-//! [`audit`] holds the attacks `kith audit` runs on encodings.
+//! [`audit`] holds the attacks `kith audit` runs on encodings; [`shard`] splits linkage into
+//! groups of records for an engine that spreads the work (the Spark job).
 //!
 //! This crate depends on `kith-core` (the encodings format, bit vectors, kernels, opaque tokens)
 //! and not on `kith`, the holders' crate: a linkage build contains no keyed hash and no key
