@@ -85,3 +85,21 @@ def test_link_from_tables_gives_the_links_of_the_files(encodings, tmp_path):
     with pytest.raises(kith.KithError, match="columns are"):
         linkage.link([(council.drop_columns(["clk"]), header), tables[1]], tmp_path / "bad")
     assert not (tmp_path / "bad" / "links.csv").exists()
+
+
+def test_every_link_option_is_the_flag_of_the_same_name(encodings, tmp_path, kith_bin):
+    linkage.link(encodings, tmp_path / "first", dedupe=True)
+    options = dict(blocking="keys+lsh", lsh_tables=8, lsh_bits=12, max_bucket=500, candidate_floor=0.4,
+                   model=tmp_path / "first" / "model.json", solver="anonlink", check_blocking=10,
+                   kernel="portable", threshold=0.6)
+    linkage.link(encodings, tmp_path / "py", **options)
+    flags = ["--blocking", "keys+lsh", "--lsh-tables", "8", "--lsh-bits", "12", "--max-bucket", "500",
+             "--candidate-floor", "0.4", "--model", tmp_path / "first" / "model.json", "--solver", "anonlink",
+             "--check-blocking", "10", "--kernel", "portable", "--threshold", "0.6"]
+    subprocess.run([kith_bin, "link", "--quiet", *encodings, *flags, "--output", tmp_path / "cli"], check=True)
+    for name in ["links.csv", "clusters.csv"]:
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    manifest = (tmp_path / "py" / "manifest.json").read_text()
+    assert '"solver": "every"' in manifest and "field model given" in manifest
+    with pytest.raises(kith.KithError, match="--lsh-bits"):
+        linkage.link(encodings, tmp_path / "bad", lsh_bits=99)

@@ -69,8 +69,15 @@ def link(
     blocking: Optional[str] = None,
     scoring: Optional[str] = None,
     model: Optional[PathLike] = None,
+    candidate_floor: Optional[float] = None,
+    lsh_tables: Optional[int] = None,
+    lsh_bits: Optional[int] = None,
+    max_bucket: Optional[int] = None,
     solver: Optional[str] = None,
     no_exact_veto: bool = False,
+    check_blocking: Optional[int] = None,
+    kernel: Optional[str] = None,
+    chunk: Optional[int] = None,
     report: Optional[PathLike] = None,
     threads: Optional[int] = None,
     quiet: bool = True,
@@ -78,8 +85,9 @@ def link(
     """Link encodings as ``kith link`` does: links.csv, clusters.csv, review.csv (with a review
     threshold), model.json and manifest.json in ``output``. Each input is an encodings file or a
     table with its header, as :func:`read_encodings` gives them (an Arrow table or a pandas
-    DataFrame, whose rows may be a selection of the file's).
-    ``model`` names a ``model.json`` to score with instead of fitting one."""
+    DataFrame, whose rows may be a selection of the file's). Every option is the ``kith link``
+    flag of the same name (``blocking="keys+lsh"``, ``scoring="clk"``, ``model="model.json"`` to
+    score with a model fitted before, ``chunk=`` for an input larger than memory...)."""
     options = flags(
         output=output,
         threshold=threshold,
@@ -88,8 +96,15 @@ def link(
         blocking=blocking,
         scoring=scoring,
         model=model,
+        candidate_floor=candidate_floor,
+        lsh_tables=lsh_tables,
+        lsh_bits=lsh_bits,
+        max_bucket=max_bucket,
         solver=solver,
         no_exact_veto=no_exact_veto,
+        check_blocking=check_blocking,
+        kernel=kernel,
+        chunk=chunk,
         report=report,
         threads=threads,
         quiet=quiet,
