@@ -512,13 +512,14 @@ fn pairs_batch(sets: &[Dataset], found: &[(Candidate, Found)]) -> PyResult<Recor
 }
 
 /// Solve the pairs the Spark job's buckets found as `kith link` solves its own, and write
-/// `links.csv` and `clusters.csv` (and with field scoring `model.json`) to `output`. `sources` are
+/// `links.csv` and `clusters.csv` (with a review threshold `review.csv`, with field scoring
+/// `model.json`) to `output`. `sources` are
 /// the inputs in link order and `names` one batch per input with its records' `token` column (in
 /// any order: an input's rows are its tokens sorted, as in its encodings file); `candidates` has
 /// `ds_a`, `token_a`, `ds_b`, `token_b`, `score` and `kind`. Every file appears whole or not at
 /// all.
 #[pyfunction]
-#[pyo3(signature = (sources, names, candidates, *, threshold, output, dedupe=false, model_json=None))]
+#[pyo3(signature = (sources, names, candidates, *, threshold, output, dedupe=false, model_json=None, review=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_candidates(
     py: Python<'_>,
@@ -529,6 +530,7 @@ pub(crate) fn solve_candidates(
     output: PathBuf,
     dedupe: bool,
     model_json: Option<&str>,
+    review: Option<f64>,
 ) -> PyResult<()> {
     use kith_link::solve::Rec;
     if sources.len() != names.len() {
@@ -584,17 +586,19 @@ pub(crate) fn solve_candidates(
             .map(|m| serde_json::to_string_pretty(&m.to_json()))
             .transpose()
             .map_err(|e| e.to_string())?;
+        let review = review.filter(|&r| r < threshold);
+        let keep_at = review.map_or(threshold, |r| r.min(threshold));
         let collected_at = if model.is_some() {
-            threshold.min(kith_link::partner::FROM)
+            keep_at.min(kith_link::partner::FROM)
         } else {
-            threshold
+            keep_at
         };
         let cands = shard::assemble(found, &sizes, model, collected_at);
         let linkage = kith_link::link::solve(
             &sets,
             &cands,
             threshold,
-            None,
+            review,
             dedupe,
             kith_link::solve::Join::Majority,
         );
@@ -606,6 +610,12 @@ pub(crate) fn solve_candidates(
         kith_link::output::write_clusters(&mut buf, &sets, &linkage.entity)
             .map_err(|e| e.to_string())?;
         files.push(("clusters.csv", buf));
+        if review.is_some() {
+            let mut buf = Vec::new();
+            kith_link::output::write_pairs(&mut buf, &sets, &linkage.review)
+                .map_err(|e| e.to_string())?;
+            files.push(("review.csv", buf));
+        }
         if let Some(m) = model_text {
             files.push(("model.json", m.into_bytes()));
         }

@@ -39,8 +39,9 @@ def population(tmp_path_factory, kith_bin):
         ks.to_parquet(out, d / f"{a}.parquet")
         files.append(out)
     _cli(kith_bin, d, "cli", "--scoring", "clk", "--blocking", "keys", "--threshold", THRESHOLD)
-    _cli(kith_bin, d, "cli-lsh", "--scoring", "clk", "--blocking", "keys+lsh", "--threshold", THRESHOLD)
-    _cli(kith_bin, d, "cli-fields", "--blocking", "keys")
+    _cli(kith_bin, d, "cli-lsh", "--scoring", "clk", "--blocking", "keys+lsh", "--threshold", THRESHOLD,
+         "--review-threshold", "0.7")
+    _cli(kith_bin, d, "cli-fields", "--blocking", "keys", "--review-threshold", "0.1")
     return d
 
 
@@ -56,8 +57,8 @@ def _schema():
     return Path(__file__).resolve().parents[3] / "fixtures" / "demo" / "schema.json"
 
 
-def _same(d, out, cli="cli"):
-    for name in ["links.csv", "clusters.csv"]:
+def _same(d, out, cli="cli", files=("links.csv", "clusters.csv")):
+    for name in files:
         assert (out / name).read_bytes() == (d / cli / name).read_bytes(), name
 
 
@@ -99,14 +100,16 @@ def test_local_spark_links_as_kith_link_does(population, tmp_path, kith_bin):
         cut = ks.link(s, parquet, tmp_path / "cut", split_over=3, **clk)
         assert cut["keys_cut"] > 0
         _same(population, tmp_path / "cut")
-        # Keyed blocking keys and LSH keys of the CLKs.
-        ks.link(s, parquet, tmp_path / "lsh", blocking="keys+lsh", **clk)
-        _same(population, tmp_path / "lsh", "cli-lsh")
-        # Field scoring with the model kith link fitted: its links, cut into parts or not.
+        # Keyed blocking keys and LSH keys of the CLKs, with a review band.
+        ks.link(s, parquet, tmp_path / "lsh", blocking="keys+lsh", review_threshold=0.7, **clk)
+        _same(population, tmp_path / "lsh", "cli-lsh", ("links.csv", "clusters.csv", "review.csv"))
+        # Field scoring with the model kith link fitted: its links and review band, cut into parts
+        # or not.
         given = population / "cli-fields" / "model.json"
-        f = ks.link(s, parquet, tmp_path / "given", model=given, dedupe=True)
+        f = ks.link(s, parquet, tmp_path / "given", model=given, dedupe=True, review_threshold=0.1)
         assert f["scoring"] == "fields" and not f["model_fitted"]
-        _same(population, tmp_path / "given", "cli-fields")
+        _same(population, tmp_path / "given", "cli-fields", ("links.csv", "clusters.csv", "review.csv"))
+        assert (tmp_path / "given" / "review.csv").read_text().count("\n") > 10
         ks.link(s, parquet, tmp_path / "given-cut", model=given, dedupe=True, split_over=3)
         _same(population, tmp_path / "given-cut", "cli-fields")
         # Field scoring with a model fitted on a sample of queries (one record in three here).

@@ -84,6 +84,7 @@ class linkage:
         output: str,
         dedupe: bool = ...,
         model_json: Optional[str] = ...,
+        review: Optional[float] = ...,
     ) -> None: ...
     @staticmethod
     def write_encodings(batch: pa.RecordBatch, *, header_line: str, path: str) -> None: ...

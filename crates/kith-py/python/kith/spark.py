@@ -105,6 +105,7 @@ def link(
     output: PathLike,
     *,
     threshold: Optional[float] = None,
+    review_threshold: Optional[float] = None,
     scoring: str = "auto",
     model: Optional[PathLike] = None,
     blocking: str = "keys",
@@ -164,6 +165,9 @@ def link(
         if not fields:
             raise ValueError("CLK scoring needs a threshold (a Dice coefficient)")
         threshold = FIELD_THRESHOLD
+    if review_threshold is not None and review_threshold >= threshold:
+        raise ValueError(f"review_threshold ({review_threshold}) must be below the threshold ({threshold})")
+    keep_at = threshold if review_threshold is None else review_threshold
     if blocking != "lsh" and not blocks:
         raise ValueError(f"blocking={blocking!r} needs encodings with keyed blocking keys")
     use_blocks = blocking in ("keys", "keys+lsh")
@@ -205,7 +209,7 @@ def link(
             with open(fspath(model), encoding="utf-8") as f:
                 model_json = f.read()
         field_args = dict(model_json=model_json, present=present, singles=singles)
-    score_from = min(threshold, PARTNER_FROM) if fields else threshold
+    score_from = min(keep_at, PARTNER_FROM) if fields else keep_at
 
     # Keys with too many pairs for one task, with their records per input: few, so broadcast.
     # Only these are counted on Spark (a narrow shuffle of key and input); every other key lies
@@ -231,7 +235,7 @@ def link(
     n_buckets = buckets or 4 * int(spark.conf.get("spark.sql.shuffle.partitions"))
     keyed = keyed.withColumn("bucket", F.pmod(F.xxhash64("key", "lo", "hi"), F.lit(n_buckets)))
     bucket_cols = ["ds", "key", "kcount", "part", "lo", "hi"] + kept
-    t, veto, floor = threshold, exact_veto, candidate_floor
+    t, veto, floor = keep_at, exact_veto, candidate_floor
     values_ref = values_b if fields else None
 
     def score(key, bucket):  # no type hints: Spark 4.3 cannot infer a closure's, and fails
@@ -270,6 +274,7 @@ def link(
         output=fspath(output),
         dedupe=dedupe,
         model_json=field_args.get("model_json"),
+        review=review_threshold,
     )
     return {
         "candidates": candidates.num_rows,
