@@ -215,6 +215,9 @@ pub(super) struct FeatureCache {
     /// value's length: `dense_by_length[n]` serves values of `n` bytes (up to
     /// [`POSITIONAL_SLOTS`]` / 128`).
     pub(super) dense_by_length: Vec<Vec<u16>>,
+    /// Like `dense_ascii`, for `bitsPerFeature` features, whose tokens' bits depend on the value's
+    /// token count: `dense_by_k[k]` serves the tokens that get `k` bits.
+    pub(super) dense_by_k: Vec<Vec<u16>>,
     /// Like `dense_short`, for the windows of ASCII values (the fast path): indexed by the byte
     /// of a unigram, or by `a << 7 | b` for a bigram `ab`, without range checks.
     pub(super) dense_ascii: Vec<u16>,

@@ -158,6 +158,9 @@ impl DenseTokens<'_> {
             for t in &mut cache.dense_by_length {
                 t.fill(0);
             }
+            for t in &mut cache.dense_by_k {
+                t.fill(0);
+            }
             cache.dense_ascii.fill(0);
         }
         let slot = cache.dense.len() / nw;
@@ -216,6 +219,28 @@ impl DenseTokens<'_> {
                 )
             }
         }
+    }
+
+    /// The slot of an ASCII unigram or bigram that gets `self.k` bits, by direct index
+    /// (`dense_by_k[k]`, at [`ascii_key`]).
+    pub(super) fn ascii_slot_by_k(
+        &self,
+        cache: &mut FeatureCache,
+        indices: &mut Vec<u32>,
+        tok: &[u8],
+    ) -> usize {
+        let k = self.k;
+        if cache.dense_by_k.len() <= k {
+            cache.dense_by_k.resize_with(k + 1, Vec::new);
+        }
+        self.direct_slot(
+            cache,
+            indices,
+            |c: &mut FeatureCache| &mut c.dense_by_k[k],
+            ASCII_SLOTS,
+            ascii_key(tok),
+            || tok,
+        )
     }
 
     /// OR the bits of every `n`-byte window of an ASCII `bytes` (`n` of 1 or 2) into `out`.

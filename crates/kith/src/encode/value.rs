@@ -6,7 +6,7 @@ use super::cache::{
     CACHE_TRIAL, CACHE_WARM_END, CACHE_WARM_START, DENSE_MAX_WORDS, FeatureCache, POSITIONAL_SLOTS,
     field_words_len,
 };
-use super::token_bits::{DenseTokens, or_dense, or_slots, token_indices};
+use super::token_bits::{DenseTokens, ascii_key, or_dense, or_slots, token_indices};
 use super::{Encoder, FieldOutcome, Work};
 use crate::bits::BitVec;
 use crate::error::FieldError;
@@ -288,10 +288,46 @@ impl Encoder {
                 pad_for_ngrams(token_bytes, &value, *n);
                 let count = token_bytes.len().saturating_sub(*n - 1);
                 let (q, r) = (f as usize / count.max(1), f as usize % count.max(1));
-                for (t, tok) in token_bytes.windows(*n).enumerate() {
-                    let k = q + usize::from(t < r);
-                    if k > 0 {
-                        add(cache, indices, tok, k);
+                if *n <= 2 && nw <= DENSE_MAX_WORDS && q < MAX_DENSE_K {
+                    // Unigrams and bigrams: each token's bits for its share k (q + 1 for the first
+                    // r tokens, q for the rest), from the table of that k by direct index.
+                    let (n, bytes) = (*n, &token_bytes[..]);
+                    let dense_k = |k: usize| DenseTokens {
+                        kernel: self.kernel,
+                        hasher,
+                        k,
+                        big_l: self.big_l,
+                        nw,
+                        ascii_as: TextEncoding::Utf8,
+                    };
+                    let known = |cache: &FeatureCache, t: usize| {
+                        let k = q + usize::from(t < r);
+                        cache
+                            .dense_by_k
+                            .get(k)
+                            .and_then(|table| table.get(ascii_key(&bytes[t..t + n])))
+                            .map_or(0, |&s| u32::from(s))
+                    };
+                    let make = |cache: &mut FeatureCache, t: usize| {
+                        dense_k(q + usize::from(t < r)).ascii_slot_by_k(
+                            cache,
+                            indices,
+                            &bytes[t..t + n],
+                        )
+                    };
+                    if direct {
+                        or_slots(self.kernel, cache, bits, nw, count, known, make);
+                    } else {
+                        let words = &mut field_words[..];
+                        or_slots(self.kernel, cache, words, nw, count, known, make);
+                    }
+                    collected = !direct;
+                } else {
+                    for (t, tok) in token_bytes.windows(*n).enumerate() {
+                        let k = q + usize::from(t < r);
+                        if k > 0 {
+                            add(cache, indices, tok, k);
+                        }
                     }
                 }
             }
@@ -352,6 +388,11 @@ impl Encoder {
         Ok(outcome)
     }
 }
+
+/// `bitsPerFeature` tokens of up to this many bits each have dense maps by direct index (one
+/// table of 32 KB per share in use); tokens of more bits (a short value of a feature with many
+/// bits) are set bit by bit.
+const MAX_DENSE_K: usize = 64;
 
 /// `value` padded with `n - 1` spaces each side into `out`: its n-gram tokens are the windows.
 /// (Padding byte by byte: `extend(repeat_n(..))` was a call to memset per side.)
