@@ -218,6 +218,9 @@ pub(super) struct FeatureCache {
     /// Like `dense_ascii`, for `bitsPerFeature` features, whose tokens' bits depend on the value's
     /// token count: `dense_by_k[k]` serves the tokens that get `k` bits.
     pub(super) dense_by_k: Vec<Vec<u16>>,
+    /// Like `dense_long`, for `bitsPerFeature` features: `dense_long_by_k[k]` maps the tokens
+    /// that get `k` bits (positional n-grams, exact values, non-ASCII n-grams) to their slots.
+    pub(super) dense_long_by_k: Vec<TokenMap<u32>>,
     /// Like `dense_short`, for the windows of ASCII values (the fast path): indexed by the byte
     /// of a unigram, or by `a << 7 | b` for a bigram `ab`, without range checks.
     pub(super) dense_ascii: Vec<u16>,

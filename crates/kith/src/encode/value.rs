@@ -140,9 +140,21 @@ impl Encoder {
             ascii_as: h.encoding,
             ..d
         });
+        // A `bitsPerFeature` token's bits depend on its share k: dense maps by k.
+        let by_k = matches!(h.strategy, Strategy::BitsPerFeature(_)) && nw <= DENSE_MAX_WORDS;
         let mut add = |cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8], k: usize| {
             if let Some(d) = &dense {
                 or_dense(field_words, d.bits(cache, indices, tok));
+            } else if by_k && k <= MAX_DENSE_K {
+                let d = DenseTokens {
+                    kernel: self.kernel,
+                    hasher,
+                    k,
+                    big_l: self.big_l,
+                    nw,
+                    ascii_as: TextEncoding::Utf8,
+                };
+                or_dense(field_words, d.bits_by_k(cache, indices, tok));
             } else {
                 for &b in token_indices(cache, indices, hasher, tok, k, self.big_l) {
                     field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
@@ -288,7 +300,7 @@ impl Encoder {
                 pad_for_ngrams(token_bytes, &value, *n);
                 let count = token_bytes.len().saturating_sub(*n - 1);
                 let (q, r) = (f as usize / count.max(1), f as usize % count.max(1));
-                if *n <= 2 && nw <= DENSE_MAX_WORDS && q < MAX_DENSE_K {
+                if *n <= 2 && by_k && q < MAX_DENSE_K {
                     // Unigrams and bigrams: each token's bits for its share k (q + 1 for the first
                     // r tokens, q for the rest), from the table of that k by direct index.
                     let (n, bytes) = (*n, &token_bytes[..]);
