@@ -188,6 +188,7 @@ vectors! {
     v1_schema => "generated/v1_schema.json",
     v2_schema => "generated/v2_schema.json",
     ignored_middle_shifts_keys => "generated/ignored_middle_shifts_keys.json",
+    positional_ngrams => "generated/positional_ngrams.json",
 }
 
 /// The `.schema.json` files are the bare schemas of the shipped cases and must load to the same model.

@@ -218,6 +218,9 @@ pub(super) struct FeatureCache {
     /// Like `dense_ascii`, for `bitsPerFeature` features, whose tokens' bits depend on the value's
     /// token count: `dense_by_k[k]` serves the tokens that get `k` bits.
     pub(super) dense_by_k: Vec<Vec<u16>>,
+    /// Positional n-grams of ASCII values (see `Encoder::encode_value`): 1 + the slot of the
+    /// token at (share k, position, window), keyed as `k << 48 | position << 16 | window`.
+    pub(super) dense_keyed: FxHashMap<u64, u32>,
     /// Like `dense_long`, for `bitsPerFeature` features: `dense_long_by_k[k]` maps the tokens
     /// that get `k` bits (positional n-grams, exact values, non-ASCII n-grams) to their slots.
     pub(super) dense_long_by_k: Vec<TokenMap<u32>>,

@@ -162,6 +162,7 @@ impl DenseTokens<'_> {
             for t in &mut cache.dense_by_k {
                 t.fill(0);
             }
+            cache.dense_keyed.clear();
             for m in &mut cache.dense_long_by_k {
                 m.clear();
             }

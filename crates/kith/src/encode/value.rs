@@ -287,6 +287,65 @@ impl Encoder {
                 }
                 collected = !direct;
             }
+            // Positional unigrams and bigrams of an ASCII value the arms above leave (bigrams,
+            // long values): each token's slot is found by (share, position, window) in a map; the
+            // token `"{t + 1} {window}"` is written out only to hash it the first time.
+            (
+                Comparison::Ngram {
+                    n,
+                    positional: true,
+                },
+                strategy,
+                TextEncoding::Utf8 | TextEncoding::Ascii,
+            ) if *n <= 2 && nw <= DENSE_MAX_WORDS && value.is_ascii() => {
+                let (v, n) = (value.as_bytes(), *n);
+                let pad = n - 1;
+                let count = v.len() + pad;
+                let byte = |j: usize| {
+                    if j < pad || j >= pad + v.len() {
+                        b' '
+                    } else {
+                        v[j - pad]
+                    }
+                };
+                let share = |t: usize| match strategy {
+                    Strategy::BitsPerToken(k) => k as usize,
+                    Strategy::BitsPerFeature(f) => {
+                        f as usize / count + usize::from(t < f as usize % count)
+                    }
+                };
+                let key = |t: usize| {
+                    let window = (0..n).fold(0u64, |k, j| k << 7 | u64::from(byte(t + j) & 0x7f));
+                    (share(t) as u64) << 48 | (t as u64) << 16 | window
+                };
+                let known = |cache: &FeatureCache, t: usize| {
+                    cache.dense_keyed.get(&key(t)).map_or(0, |&s| s)
+                };
+                let make = |cache: &mut FeatureCache, t: usize| {
+                    token_bytes.clear();
+                    token_bytes.extend_from_slice((t + 1).to_string().as_bytes());
+                    token_bytes.push(b' ');
+                    token_bytes.extend((0..n).map(|j| byte(t + j)));
+                    let d = DenseTokens {
+                        kernel: self.kernel,
+                        hasher,
+                        k: share(t),
+                        big_l: self.big_l,
+                        nw,
+                        ascii_as: TextEncoding::Utf8,
+                    };
+                    let slot = d.new_slot(cache, indices, token_bytes);
+                    cache.dense_keyed.insert(key(t), slot as u32 + 1);
+                    slot
+                };
+                if direct {
+                    or_slots(self.kernel, cache, bits, nw, count, known, make);
+                } else {
+                    let words = &mut field_words[..];
+                    or_slots(self.kernel, cache, words, nw, count, known, make);
+                }
+                collected = !direct;
+            }
             // `bitsPerFeature` n-grams of an ASCII value: the tokens are the windows of the padded
             // bytes, as on the fast path above, each with its share of the feature's bits.
             (
