@@ -794,7 +794,7 @@ fn exact_pairs(a: &Dataset, b: &Dataset, same: bool, max_bucket: usize) -> Vec<(
 }
 
 /// True when the two records carry different tokens for one exact identifier.
-fn exact_conflict(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> bool {
+pub(crate) fn exact_conflict(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> bool {
     a.exact_names().iter().enumerate().any(|(ea, name)| {
         b.exact_names()
             .iter()

@@ -20,7 +20,7 @@ use crate::Dataset;
 use crate::compare::{Scorer, dice};
 use crate::dataset::Ids;
 use crate::kernel::Kernel;
-use crate::link::{Candidates, SUGGEST_TOP_K};
+use crate::link::{Candidates, SUGGEST_TOP_K, exact_conflict};
 use crate::solve::{Candidate, Rec, candidate_order};
 use crate::threshold::Histogram;
 use crate::weigh::{self, Comparator, Model};
@@ -232,19 +232,6 @@ pub fn score_group(
             }
         }
     }
-}
-
-/// True when the two records carry different tokens for one exact identifier.
-fn exact_conflict(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> bool {
-    a.exact_names().iter().enumerate().any(|(ea, name)| {
-        b.exact_names()
-            .iter()
-            .position(|n| n == name)
-            .is_some_and(|eb| match (a.exact(ra, ea), b.exact(rb, eb)) {
-                (Some(x), Some(y)) => x != y,
-                _ => false,
-            })
-    })
 }
 
 /// Count the comparison vectors that fit the field model, as `kith link` counts its fitting

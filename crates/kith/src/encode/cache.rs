@@ -221,9 +221,6 @@ pub(super) struct FeatureCache {
     /// Positional n-grams of ASCII values (see `Encoder::encode_value`): 1 + the slot of the
     /// token at (share k, position, window), keyed as `k << 48 | position << 16 | window`.
     pub(super) dense_keyed: FxHashMap<u64, u32>,
-    /// Like `dense_long`, for `bitsPerFeature` features: `dense_long_by_k[k]` maps the tokens
-    /// that get `k` bits (positional n-grams, exact values, non-ASCII n-grams) to their slots.
-    pub(super) dense_long_by_k: Vec<TokenMap<u32>>,
     /// Like `dense_short`, for the windows of ASCII values (the fast path): indexed by the byte
     /// of a unigram, or by `a << 7 | b` for a bigram `ab`, without range checks.
     pub(super) dense_ascii: Vec<u16>,

@@ -1,8 +1,7 @@
 //! Token bit tables: each token's bit indices or dense bit map, hashed once per thread.
 
 use super::cache::{
-    ASCII_RUN, ASCII_SLOTS, CACHE_LIMIT, FeatureCache, POSITIONAL_SLOTS, SHORT_SLOTS, TokenMap,
-    short_key,
+    ASCII_RUN, ASCII_SLOTS, CACHE_LIMIT, FeatureCache, POSITIONAL_SLOTS, SHORT_SLOTS, short_key,
 };
 use crate::bits::BitVec;
 use crate::hash::TokenHasher;
@@ -163,9 +162,6 @@ impl DenseTokens<'_> {
                 t.fill(0);
             }
             cache.dense_keyed.clear();
-            for m in &mut cache.dense_long_by_k {
-                m.clear();
-            }
             cache.dense_ascii.fill(0);
         }
         let slot = cache.dense.len() / nw;
@@ -224,29 +220,6 @@ impl DenseTokens<'_> {
                 )
             }
         }
-    }
-
-    /// The bits of a token that gets `self.k` bits (of a `bitsPerFeature` feature), from the map
-    /// of that k (`dense_long_by_k[k]`) or freshly hashed.
-    pub(super) fn bits_by_k<'c>(
-        &self,
-        cache: &'c mut FeatureCache,
-        indices: &mut Vec<u32>,
-        token: &[u8],
-    ) -> &'c [u64] {
-        let k = self.k;
-        if cache.dense_long_by_k.len() <= k {
-            cache.dense_long_by_k.resize_with(k + 1, TokenMap::default);
-        }
-        let slot = match cache.dense_long_by_k[k].get(token) {
-            Some(s) => s as usize,
-            None => {
-                let s = self.new_slot(cache, indices, token);
-                cache.dense_long_by_k[k].insert(token, s as u32);
-                s
-            }
-        };
-        &cache.dense[slot * self.nw..(slot + 1) * self.nw]
     }
 
     /// The slot of an ASCII unigram or bigram that gets `self.k` bits, by direct index

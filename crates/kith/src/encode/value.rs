@@ -124,15 +124,19 @@ impl Encoder {
         let direct = cache.values_off || raw.is_empty();
         let mut collected = true;
         let nw = field_words.len();
+        // This feature's dense token maps for tokens of `k` bits, hashed as `ascii_as` says.
+        let dense_for = |k: usize, ascii_as: TextEncoding| DenseTokens {
+            kernel: self.kernel,
+            hasher,
+            k,
+            big_l: self.big_l,
+            nw,
+            ascii_as,
+        };
         let dense = match h.strategy {
-            Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => Some(DenseTokens {
-                kernel: self.kernel,
-                hasher,
-                k: k as usize,
-                big_l: self.big_l,
-                nw,
-                ascii_as: TextEncoding::Utf8,
-            }),
+            Strategy::BitsPerToken(k) if nw <= DENSE_MAX_WORDS => {
+                Some(dense_for(k as usize, TextEncoding::Utf8))
+            }
             _ => None,
         };
         // The same, for the ASCII fast paths, which hand in ASCII tokens of any encoding.
@@ -140,21 +144,9 @@ impl Encoder {
             ascii_as: h.encoding,
             ..d
         });
-        // A `bitsPerFeature` token's bits depend on its share k: dense maps by k.
-        let by_k = matches!(h.strategy, Strategy::BitsPerFeature(_)) && nw <= DENSE_MAX_WORDS;
         let mut add = |cache: &mut FeatureCache, indices: &mut Vec<u32>, tok: &[u8], k: usize| {
             if let Some(d) = &dense {
                 or_dense(field_words, d.bits(cache, indices, tok));
-            } else if by_k && k <= MAX_DENSE_K {
-                let d = DenseTokens {
-                    kernel: self.kernel,
-                    hasher,
-                    k,
-                    big_l: self.big_l,
-                    nw,
-                    ascii_as: TextEncoding::Utf8,
-                };
-                or_dense(field_words, d.bits_by_k(cache, indices, tok));
             } else {
                 for &b in token_indices(cache, indices, hasher, tok, k, self.big_l) {
                     field_words[(b / 64) as usize] |= 1u64 << (63 - b % 64);
@@ -262,15 +254,14 @@ impl Encoder {
                         .map_or(0, |&s| u32::from(s))
                 };
                 let make = |cache: &mut FeatureCache, i: usize| {
-                    let d = DenseTokens {
-                        kernel: self.kernel,
-                        hasher,
-                        k: q + usize::from(i < r),
-                        big_l: self.big_l,
-                        nw,
-                        ascii_as: enc,
-                    };
-                    d.positional_slot(cache, indices, token_bytes, Some(count), i, chars[i])
+                    dense_for(q + usize::from(i < r), enc).positional_slot(
+                        cache,
+                        indices,
+                        token_bytes,
+                        Some(count),
+                        i,
+                        chars[i],
+                    )
                 };
                 if direct {
                     or_slots(self.kernel, cache, bits, nw, count, known, make);
@@ -326,14 +317,7 @@ impl Encoder {
                     token_bytes.extend_from_slice((t + 1).to_string().as_bytes());
                     token_bytes.push(b' ');
                     token_bytes.extend((0..n).map(|j| byte(t + j)));
-                    let d = DenseTokens {
-                        kernel: self.kernel,
-                        hasher,
-                        k: share(t),
-                        big_l: self.big_l,
-                        nw,
-                        ascii_as: TextEncoding::Utf8,
-                    };
+                    let d = dense_for(share(t), TextEncoding::Utf8);
                     let slot = d.new_slot(cache, indices, token_bytes);
                     cache.dense_keyed.insert(key(t), slot as u32 + 1);
                     slot
@@ -359,18 +343,10 @@ impl Encoder {
                 pad_for_ngrams(token_bytes, &value, *n);
                 let count = token_bytes.len().saturating_sub(*n - 1);
                 let (q, r) = (f as usize / count.max(1), f as usize % count.max(1));
-                if *n <= 2 && by_k && q < MAX_DENSE_K {
+                if *n <= 2 && nw <= DENSE_MAX_WORDS && q < MAX_DENSE_K {
                     // Unigrams and bigrams: each token's bits for its share k (q + 1 for the first
                     // r tokens, q for the rest), from the table of that k by direct index.
                     let (n, bytes) = (*n, &token_bytes[..]);
-                    let dense_k = |k: usize| DenseTokens {
-                        kernel: self.kernel,
-                        hasher,
-                        k,
-                        big_l: self.big_l,
-                        nw,
-                        ascii_as: TextEncoding::Utf8,
-                    };
                     let known = |cache: &FeatureCache, t: usize| {
                         let k = q + usize::from(t < r);
                         cache
@@ -380,7 +356,7 @@ impl Encoder {
                             .map_or(0, |&s| u32::from(s))
                     };
                     let make = |cache: &mut FeatureCache, t: usize| {
-                        dense_k(q + usize::from(t < r)).ascii_slot_by_k(
+                        dense_for(q + usize::from(t < r), TextEncoding::Utf8).ascii_slot_by_k(
                             cache,
                             indices,
                             &bytes[t..t + n],
