@@ -219,13 +219,15 @@ impl Encoder {
                         d.positional_slot(cache, indices, token_bytes, None, i, chars[i])
                     };
                     let count = chars.len();
-                    if direct {
-                        or_slots(d.kernel, cache, bits, nw, count, known, make);
-                    } else {
-                        let words = &mut field_words[..];
-                        or_slots(d.kernel, cache, words, nw, count, known, make);
-                    }
-                    collected = !direct;
+                    collected = or_slots_to(
+                        d.kernel,
+                        cache,
+                        (direct, bits, field_words),
+                        nw,
+                        count,
+                        known,
+                        make,
+                    );
                 }
             }
             // Positional unigrams of a short ASCII value with `bitsPerFeature` (dates, postcodes,
@@ -263,20 +265,15 @@ impl Encoder {
                         chars[i],
                     )
                 };
-                if direct {
-                    or_slots(self.kernel, cache, bits, nw, count, known, make);
-                } else {
-                    or_slots(
-                        self.kernel,
-                        cache,
-                        &mut field_words[..],
-                        nw,
-                        count,
-                        known,
-                        make,
-                    );
-                }
-                collected = !direct;
+                collected = or_slots_to(
+                    self.kernel,
+                    cache,
+                    (direct, bits, field_words),
+                    nw,
+                    count,
+                    known,
+                    make,
+                );
             }
             // Positional unigrams and bigrams of an ASCII value the arms above leave (bigrams,
             // long values): each token's slot is found by (share, position, window) in a map; the
@@ -322,13 +319,15 @@ impl Encoder {
                     cache.dense_keyed.insert(key(t), slot as u32 + 1);
                     slot
                 };
-                if direct {
-                    or_slots(self.kernel, cache, bits, nw, count, known, make);
-                } else {
-                    let words = &mut field_words[..];
-                    or_slots(self.kernel, cache, words, nw, count, known, make);
-                }
-                collected = !direct;
+                collected = or_slots_to(
+                    self.kernel,
+                    cache,
+                    (direct, bits, field_words),
+                    nw,
+                    count,
+                    known,
+                    make,
+                );
             }
             // `bitsPerFeature` n-grams of an ASCII value: the tokens are the windows of the padded
             // bytes, as on the fast path above, each with its share of the feature's bits.
@@ -362,13 +361,15 @@ impl Encoder {
                             &bytes[t..t + n],
                         )
                     };
-                    if direct {
-                        or_slots(self.kernel, cache, bits, nw, count, known, make);
-                    } else {
-                        let words = &mut field_words[..];
-                        or_slots(self.kernel, cache, words, nw, count, known, make);
-                    }
-                    collected = !direct;
+                    collected = or_slots_to(
+                        self.kernel,
+                        cache,
+                        (direct, bits, field_words),
+                        nw,
+                        count,
+                        known,
+                        make,
+                    );
                 } else {
                     for (t, tok) in token_bytes.windows(*n).enumerate() {
                         let k = q + usize::from(t < r);
@@ -434,6 +435,26 @@ impl Encoder {
         cache.values.insert(raw, field_words, outcome);
         Ok(outcome)
     }
+}
+
+/// OR `count` tokens' dense slots (see `or_slots`) straight into the record's bits when `direct`
+/// (the first of `to`), else into the feature's words, to be cached as the value's bits; returns
+/// whether the words hold them.
+fn or_slots_to(
+    kernel: crate::kernel::Kernel,
+    cache: &mut FeatureCache,
+    (direct, bits, words): (bool, &mut BitVec, &mut [u64]),
+    nw: usize,
+    count: usize,
+    known: impl Fn(&FeatureCache, usize) -> u32,
+    make: impl FnMut(&mut FeatureCache, usize) -> usize,
+) -> bool {
+    if direct {
+        or_slots(kernel, cache, bits, nw, count, known, make);
+    } else {
+        or_slots(kernel, cache, words, nw, count, known, make);
+    }
+    !direct
 }
 
 /// `bitsPerFeature` tokens of up to this many bits each have dense maps by direct index (one
