@@ -6,11 +6,13 @@ one out, missing; surname; forename; postcode; sex missing). A pair can show sev
 
     python3 benches/miss_causes.py DIR [OUT]   (DIR from benches/synth_quality.sh; OUT, the link
                                                 output folder in DIR, default "out")
+    WITHIN=1 python3 benches/miss_causes.py DIR [OUT]   (pairs within one source: duplicates)
 
 Reads DIR/<source>.csv, DIR/<source>-map.csv, DIR/truth.csv and DIR/OUT/clusters.csv; when
 DIR/OUT/review.csv and links.csv are there (run `kith link` with a low --review-threshold), each
 missed pair is also counted by the score it got, or as never a candidate. With SHOW_TWINS=1 each
-pair of twins put in one entity is printed, raw rows side by side.
+pair of twins put in one entity is printed, raw rows side by side; with SHOW_LEFT=1 each missed pair
+that scored 0.5 or more (the solver left it out).
 """
 import os
 import collections
@@ -19,6 +21,7 @@ import itertools
 import sys
 
 w = sys.argv[1]
+WITHIN = os.environ.get("WITHIN") == "1"
 out = sys.argv[2] if len(sys.argv) > 2 else "out"
 MONTHS = {m: i + 1 for i, m in enumerate(
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
@@ -142,7 +145,7 @@ single = collections.Counter()
 by_sources = collections.Counter()
 for e, recs in by_person.items():
     for a, b in itertools.combinations(sorted(recs), 2):
-        if a[0] == b[0]:
+        if (a[0] == b[0]) != WITHIN:
             continue
         pairs += 1
         if cluster.get(a) is not None and cluster.get(a) == cluster.get(b):
@@ -155,10 +158,12 @@ for e, recs in by_person.items():
                   else f"{min(int(sc * 10), 4) / 10:.1f}-{min(int(sc * 10), 4) / 10 + 0.1:.1f}"] += 1
         by_sources["-".join(sorted((a[0], b[0])))] += 1
         c = causes(rows[a], rows[b])
+        if os.environ.get("SHOW_LEFT") and score.get((a, b), 0) >= 0.5:
+            print("left out:", f"{score[(a, b)]:.3f}", a[0], rows[a], "|", b[0], rows[b])
         for x in c:
             missed[x] += 1
         single[" + ".join(sorted(c))] += 1
-print(f"{missed_pairs} of {pairs} cross-source pairs missed")
+print(f"{missed_pairs} of {pairs} {'within-source' if WITHIN else 'cross-source'} pairs missed")
 print("by sources:", ", ".join(f"{k} {v}" for k, v in by_sources.most_common()))
 print("each cause (a pair may show several):")
 for k, v in missed.most_common():

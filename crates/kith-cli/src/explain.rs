@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 use kith_link::Dataset;
 use kith_link::dataset::Ids;
 use kith_link::explain::{Exact, Explanation, explain};
-use kith_link::weigh::{self, LEVELS, Model, NLEVELS};
+use kith_link::weigh::{self, LEVELS, Model, NLEVELS, Twin};
 use serde_json::Value;
 
 use crate::csvin::CsvRows;
@@ -235,10 +235,15 @@ fn write_waterfall(
         e.weight, e.even_weight, e.probability
     )?;
     write_exact(out, &e.exact)?;
-    if e.twin_like {
+    if e.twin == Twin::Like {
         writeln!(
             out,
             "  twin rule: looks like twins, so set aside: never linked, and it keeps their groups apart"
+        )?;
+    } else if e.twin == Twin::Unsure {
+        writeln!(
+            out,
+            "  twin rule: the forename is missing on one side, so this pair alone cannot tell a duplicate from a twin: a candidate only when the two records have the same other partners"
         )?;
     } else if e.contradicts {
         writeln!(

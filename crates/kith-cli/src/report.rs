@@ -615,8 +615,10 @@ fn review_evidence(dir: &Path) -> String {
                 }
             );
         }
-        let twin = if e.twin_like {
+        let twin = if e.twin == kith_link::weigh::Twin::Like {
             "twin-like"
+        } else if e.twin == kith_link::weigh::Twin::Unsure {
+            "no forename"
         } else if e.contradicts {
             "contradicts"
         } else {

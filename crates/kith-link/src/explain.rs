@@ -3,8 +3,7 @@
 //! identifiers, the twin rule, and the match probability the model gives it, computed exactly as
 //! the run computed it (the same comparator over the same datasets, the same model).
 
-use crate::weigh::Comparator;
-use crate::weigh::{self, Model};
+use crate::weigh::{self, Comparator, Model, Twin};
 use crate::{Dataset, LinkError};
 
 /// One field's part in a pair's weight.
@@ -51,9 +50,10 @@ pub struct Explanation {
     pub probability: f64,
     /// Each exact identifier both datasets hold.
     pub exact: Vec<(String, Exact)>,
-    /// The twin rule: the pair looks like twins (set aside: never merged, and it keeps their
-    /// groups apart).
-    pub twin_like: bool,
+    /// The twin rule: [`Twin::Like`], the pair looks like twins (set aside: never merged, and it
+    /// keeps their groups apart); [`Twin::Unsure`], a pair of one holder with the forename missing
+    /// on one side (a candidate only when its records have the same other partners).
+    pub twin: Twin,
     /// Every shared field of the twin rule wholly differs (a parent and child of one name):
     /// set aside for review, never linked.
     pub contradicts: bool,
@@ -103,10 +103,12 @@ pub fn explain(
         .collect();
     let tf_adjustment = cmp.tf_adjustment(model, &gamma, da, ra);
     let exact = exact_evidence(da, ra, db, rb);
-    let twin_like = if i == j {
-        cmp.twin_like(&gamma, crossed, da, ra, db, rb)
+    let twin = if i == j {
+        cmp.twin_verdict(&gamma, crossed, (da, ra), (db, rb))
+    } else if cmp.twin_like_across(&gamma, crossed, da, ra, db, rb) {
+        Twin::Like
     } else {
-        cmp.twin_like_across(&gamma, crossed, da, ra, db, rb)
+        Twin::Not
     };
     Ok(Explanation {
         kind,
@@ -118,7 +120,7 @@ pub fn explain(
         weight: model.weight(&gamma) + tf_adjustment,
         probability: cmp.probability(model, kind, &gamma, da, ra),
         exact,
-        twin_like,
+        twin,
         contradicts: cmp.contradicts(&gamma),
     })
 }

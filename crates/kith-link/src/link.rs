@@ -13,7 +13,7 @@ use crate::dataset::Dataset;
 use crate::kernel::{Interleaved, Kernel};
 use crate::solve::{Candidate, Rec, candidate_order, greedy_solve};
 use crate::threshold::Histogram;
-use crate::weigh::{self, Comparator, Model};
+use crate::weigh::{self, Comparator, Model, Twin};
 
 /// Pairs below this are not looked at when kith is to suggest a threshold.
 pub const SUGGEST_FLOOR: f64 = 0.5;
@@ -237,10 +237,11 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     // raise a record's modest candidates, and weighs each against the record's others.
     let score_from = keep_at.min(crate::partner::FROM);
     let twins = std::sync::Mutex::new(Vec::new());
+    let unsure = std::sync::Mutex::new(Vec::new());
     let rescore = |i: usize, j: usize, found: &mut Vec<Pair>| {
         let (da, db) = (&datasets[i], &datasets[j]);
         let mut g = Vec::new();
-        let mut set_aside = Vec::new();
+        let (mut set_aside, mut unsure_here) = (Vec::new(), Vec::new());
         let mut kept = 0;
         for n in 0..found.len() {
             // The rows come from anywhere in `db`: fetch the filters of a pair a few places on
@@ -256,23 +257,37 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             }
             let (ra, rb) = (p.a as usize, p.b as usize);
             let twins = if i == j {
-                cmp.twin_like(&g, crossed, da, ra, db, rb)
+                cmp.twin_verdict(&g, crossed, (da, ra), (db, rb))
+            } else if cmp.twin_like_across(&g, crossed, da, ra, db, rb) {
+                Twin::Like
             } else {
-                cmp.twin_like_across(&g, crossed, da, ra, db, rb)
+                Twin::Not
             };
-            if twins || cmp.contradicts(&g) {
+            if twins == Twin::Like || cmp.contradicts(&g) {
                 set_aside.push(cand(p, i as u32, j as u32, false));
+                continue;
+            }
+            if twins == Twin::Unsure {
+                // Two exact tokens that differ: two people.
+                let apart = opts.exact_veto && exact_conflict(da, ra, db, rb);
+                let list = if apart {
+                    &mut set_aside
+                } else {
+                    &mut unsure_here
+                };
+                list.push(cand(p, i as u32, j as u32, false));
                 continue;
             }
             found[kept] = p;
             kept += 1;
         }
         found.truncate(kept);
-        if !set_aside.is_empty() {
-            twins
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend(set_aside);
+        for (list, mine) in [(&twins, set_aside), (&unsure, unsure_here)] {
+            if !mine.is_empty() {
+                list.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(mine);
+            }
         }
     };
     let scan = Scan {
@@ -287,11 +302,21 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     twins.sort_unstable_by(candidate_order);
+    let mut unsure: Vec<Candidate> = unsure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    unsure.sort_unstable_by(candidate_order);
     let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
     crate::partner::adjust(
-        &mut [&mut c.pairs, &mut twins],
+        &mut [&mut c.pairs, &mut twins, &mut unsure],
         &sizes,
         model.prior[weigh::CROSS],
+    );
+    settle_unsure(
+        &mut c.pairs,
+        &mut twins,
+        unsure,
+        opts.threshold.unwrap_or(FIELD_THRESHOLD),
     );
     // Pairs below `keep_at` stay, never links nor in the review band: they are what blocking
     // found (see `found_pairs`).
@@ -304,6 +329,59 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     c.stats.possible_twins = twins.iter().filter(|p| p.score >= keep_at).count() as u64;
     c.twins = twins;
     Ok(c)
+}
+
+/// Settle the pairs of one holder's records that the twin rule is unsure of (every shared field
+/// agrees, the forename is missing on one side: [`Twin::Unsure`]). Such a pair at the link
+/// threshold `link_at` or above joins the candidates when its two records have the same other
+/// partners (candidates at `link_at` or above, or other such pairs): the record without a
+/// forename then stands beside one person's records, not between two people's, as it would
+/// between twins who each have records of their own. Otherwise, and below `link_at`, it is set
+/// aside with the twins and vetoes the merge of its records' groups.
+pub(crate) fn settle_unsure(
+    pairs: &mut Vec<Candidate>,
+    twins: &mut Vec<Candidate>,
+    unsure: Vec<Candidate>,
+    link_at: f64,
+) {
+    // A pair an exact token matched is a candidate already.
+    let exact: FxHashSet<(Rec, Rec)> = pairs
+        .iter()
+        .filter(|c| c.exact)
+        .map(|c| (c.a, c.b))
+        .collect();
+    let (high, low): (Vec<Candidate>, Vec<Candidate>) = unsure
+        .into_iter()
+        .filter(|c| !exact.contains(&(c.a, c.b)))
+        .partition(|c| c.score >= link_at);
+    twins.extend(low);
+    if high.is_empty() {
+        return;
+    }
+    let mut partners: FxHashMap<Rec, Vec<Rec>> = FxHashMap::default();
+    for c in &high {
+        partners.entry(c.a).or_default();
+        partners.entry(c.b).or_default();
+    }
+    for c in pairs.iter().chain(&high).filter(|c| c.score >= link_at) {
+        for (x, y) in [(c.a, c.b), (c.b, c.a)] {
+            if let Some(p) = partners.get_mut(&x) {
+                p.push(y);
+            }
+        }
+    }
+    for p in partners.values_mut() {
+        p.sort_unstable();
+        p.dedup();
+    }
+    let others = |x: Rec, but: Rec| partners[&x].iter().copied().filter(move |&z| z != but);
+    for c in high {
+        if others(c.a, c.b).eq(others(c.b, c.a)) {
+            pairs.push(c);
+        } else {
+            twins.push(c);
+        }
+    }
 }
 
 /// Pass 1 of field scoring: fit the model on the comparison vectors of the CLK candidates of a
@@ -1159,3 +1237,63 @@ pub fn pairs_completeness(
 
 /// Records of the other dataset laid out at a time by [`pairs_completeness`].
 const COMPLETENESS_TILE: usize = 1 << 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(ds: u32, row: u32) -> Rec {
+        Rec { ds, row }
+    }
+
+    fn c(score: f64, a: (u32, u32), b: (u32, u32)) -> Candidate {
+        Candidate {
+            score,
+            a: rec(a.0, a.1),
+            b: rec(b.0, b.1),
+            exact: false,
+        }
+    }
+
+    /// Council 0 has no forename; council 1 is the same person, known to health as health 0.
+    #[test]
+    fn a_record_without_a_forename_beside_one_persons_records_links() {
+        let mut pairs = vec![c(0.99, (0, 1), (1, 0)), c(0.9, (0, 0), (1, 0))];
+        let mut twins = Vec::new();
+        settle_unsure(&mut pairs, &mut twins, vec![c(0.97, (0, 0), (0, 1))], 0.5);
+        assert_eq!(
+            pairs.len(),
+            3,
+            "the pair the twin rule was unsure of is a candidate"
+        );
+        assert!(twins.is_empty());
+    }
+
+    /// Council 1 is one twin; health 0, the other, who also matches council 0 (no forename): council
+    /// 0 stands between two people and links to neither by the rule's pair.
+    #[test]
+    fn a_record_without_a_forename_between_twins_is_set_aside() {
+        let mut pairs = vec![c(0.9, (0, 0), (1, 0)), c(0.3, (0, 1), (1, 0))];
+        let mut twins = Vec::new();
+        let unsure = vec![c(0.97, (0, 0), (0, 1)), c(0.4, (0, 0), (0, 2))];
+        settle_unsure(&mut pairs, &mut twins, unsure, 0.5);
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(
+            twins,
+            [c(0.4, (0, 0), (0, 2)), c(0.97, (0, 0), (0, 1))],
+            "both set aside: one between two people, one below the threshold"
+        );
+    }
+
+    #[test]
+    fn a_pair_an_exact_token_matched_is_kept_once() {
+        let exact = Candidate {
+            exact: true,
+            ..c(1.0, (0, 0), (0, 1))
+        };
+        let mut pairs = vec![exact];
+        let mut twins = Vec::new();
+        settle_unsure(&mut pairs, &mut twins, vec![c(0.97, (0, 0), (0, 1))], 0.5);
+        assert_eq!((pairs, twins), (vec![exact], vec![]));
+    }
+}

@@ -23,7 +23,7 @@ use crate::kernel::Kernel;
 use crate::link::{Candidates, SUGGEST_TOP_K, exact_conflict};
 use crate::solve::{Candidate, Rec, candidate_order};
 use crate::threshold::Histogram;
-use crate::weigh::{self, Comparator, Model};
+use crate::weigh::{self, Comparator, Model, Twin};
 
 /// What scoring found for a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,6 +38,9 @@ pub enum Found {
     /// Possible twins, or relatives of one name: never merged, each vetoes the merge of its
     /// records' groups.
     Twin = 3,
+    /// Two records of one holder that the twin rule is unsure of (see [`weigh::Twin::Unsure`]):
+    /// settled with the other candidates when they are assembled.
+    Unsure = 4,
 }
 
 impl Found {
@@ -48,6 +51,7 @@ impl Found {
             1 => Found::Vetoed,
             2 => Found::Exact,
             3 => Found::Twin,
+            4 => Found::Unsure,
             _ => return None,
         })
     }
@@ -216,12 +220,17 @@ pub fn score_group(
                         continue;
                     }
                     let twins = if a.ds == c.ds {
-                        cmp.twin_like(&gamma, crossed, da, ra, dc, rc)
+                        cmp.twin_verdict(&gamma, crossed, (da, ra), (dc, rc))
+                    } else if cmp.twin_like_across(&gamma, crossed, da, ra, dc, rc) {
+                        Twin::Like
                     } else {
-                        cmp.twin_like_across(&gamma, crossed, da, ra, dc, rc)
+                        Twin::Not
                     };
-                    let kind = if twins || cmp.contradicts(&gamma) {
+                    let kind = if twins == Twin::Like || cmp.contradicts(&gamma) {
                         Found::Twin
+                    } else if twins == Twin::Unsure {
+                        // Two exact tokens that differ: two people.
+                        if vetoed() { Found::Twin } else { Found::Unsure }
                     } else if vetoed() {
                         Found::Vetoed
                     } else {
@@ -325,12 +334,14 @@ pub fn fit_model(
 /// inputs, whose sizes are `sizes`), kept as `find_candidates` keeps its own: a pair found under
 /// several keys once, an exact match over a scored one; with field scoring (`model`) each query's
 /// [`SUGGEST_TOP_K`] best per other input, before vetoed pairs go; then with field scoring the
-/// one-partner view of [`crate::partner`]. `collected_at` is the threshold pairs were kept from.
+/// one-partner view of [`crate::partner`], and the pairs the twin rule was unsure of are settled
+/// at the link threshold `link_at`. `collected_at` is the threshold pairs were kept from.
 pub fn assemble(
     mut found: Vec<(Candidate, Found)>,
     sizes: &[usize],
     model: Option<Model>,
     collected_at: f64,
+    link_at: f64,
 ) -> Candidates {
     found.sort_unstable_by(|x, y| {
         (x.0.a, x.0.b, x.1)
@@ -340,9 +351,10 @@ pub fn assemble(
     found.dedup_by(|x, y| x.0.a == y.0.a && x.0.b == y.0.b && x.1 == y.1);
     let mut scored: Vec<(Candidate, bool)> = Vec::new();
     let mut exact: FxHashMap<(Rec, Rec), Candidate> = FxHashMap::default();
-    let mut twins = Vec::new();
+    let (mut twins, mut unsure) = (Vec::new(), Vec::new());
     for (c, kind) in found {
         match kind {
+            Found::Unsure => unsure.push(c),
             Found::Scored => scored.push((c, false)),
             Found::Vetoed => scored.push((c, true)),
             Found::Exact => {
@@ -382,9 +394,15 @@ pub fn assemble(
     pairs.extend(exact.into_values());
     if let Some(m) = &model {
         twins.sort_unstable_by(candidate_order);
+        unsure.sort_unstable_by(candidate_order);
         pairs.sort_unstable_by(candidate_order);
-        crate::partner::adjust(&mut [&mut pairs, &mut twins], sizes, m.prior[weigh::CROSS]);
+        crate::partner::adjust(
+            &mut [&mut pairs, &mut twins, &mut unsure],
+            sizes,
+            m.prior[weigh::CROSS],
+        );
     }
+    crate::link::settle_unsure(&mut pairs, &mut twins, unsure, link_at);
     pairs.sort_unstable_by(candidate_order);
     twins.sort_unstable_by(candidate_order);
     Candidates {
@@ -426,7 +444,7 @@ mod tests {
             (cand((0, 3), (1, 4), 0.95), Found::Vetoed),
             (cand((0, 5), (1, 6), 0.85), Found::Scored),
         ];
-        let c = assemble(found, &[10, 10], None, 0.8);
+        let c = assemble(found, &[10, 10], None, 0.8, 0.8);
         let got: Vec<(u32, u32, f64, bool)> = c
             .pairs
             .iter()
@@ -459,7 +477,7 @@ mod tests {
             0,
             0,
         );
-        let c = assemble(found, &[1, 17], Some(model), 0.5);
+        let c = assemble(found, &[1, 17], Some(model), 0.5, 0.5);
         let rows: Vec<u32> = c.pairs.iter().map(|p| p.b.row).collect();
         assert_eq!(c.pairs.len(), 15, "{rows:?}");
         assert!(!rows.contains(&0) && !rows.contains(&16), "{rows:?}");

@@ -121,6 +121,29 @@ const TWIN_COMMON: usize = 5;
 /// See [`TWIN_DIFFER_BELOW`].
 const TWIN_RATIO: usize = 20;
 
+/// What the twin rule says of a pair of records of one holder ([`Comparator::twin_verdict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Twin {
+    /// Not twins to the rule.
+    Not,
+    /// They look like twins: never merged.
+    Like,
+    /// Every shared field agrees and the forename is missing on one side: a duplicate without
+    /// its forename, or a twin's record without it.
+    Unsure,
+}
+
+/// Which form of the twin rule applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Two records of one holder.
+    Within,
+    /// Two records of one holder, the forename missing on one side.
+    Unsure,
+    /// Records of two holders.
+    Across,
+}
+
 /// A hash of a field filter's words (for counting equal values).
 fn value_hash(words: &[u64]) -> u64 {
     words
@@ -372,7 +395,8 @@ impl Comparator {
     /// differs and holds an established value on each (see `TWIN_DIFFER_BELOW`). Such a pair
     /// may be a duplicate with a badly typed forename, or two people; the model, which takes
     /// fields as independent, cannot tell, so these pairs are not merged as duplicates and are
-    /// left out of fitting (they would teach it that matches often disagree).
+    /// left out of fitting (they would teach it that matches often disagree). Pairs the rule is
+    /// [`Twin::Unsure`] of count as twins here.
     ///
     /// `crossed` is what [`Comparator::gamma`] returned. When it compared two fields of a key
     /// group crosswise (one record's names swapped), which of the two crosswise comparisons is
@@ -386,7 +410,27 @@ impl Comparator {
         b: &Dataset,
         rb: usize,
     ) -> bool {
-        self.twin_rule(gamma, crossed, (a, ra), (b, rb), true)
+        self.twin_verdict(gamma, crossed, (a, ra), (b, rb)) != Twin::Not
+    }
+
+    /// The twin rule for a pair of records of one holder (see [`Comparator::twin_like`]), telling
+    /// apart the pairs it is unsure of: every shared field agrees but the first differing field
+    /// (the forename) is missing on one side, so that the pair is a duplicate without its forename
+    /// or a twin's record without it. [`settle_unsure`] decides those from the other candidates.
+    pub fn twin_verdict(
+        &self,
+        gamma: &[u8],
+        crossed: u32,
+        (a, ra): (&Dataset, usize),
+        (b, rb): (&Dataset, usize),
+    ) -> Twin {
+        if self.twin_rule(gamma, crossed, (a, ra), (b, rb), Rule::Within) {
+            Twin::Like
+        } else if self.twin_rule(gamma, crossed, (a, ra), (b, rb), Rule::Unsure) {
+            Twin::Unsure
+        } else {
+            Twin::Not
+        }
     }
 
     /// The twin rule for a pair of records of two holders, which could be twins when the holders
@@ -404,7 +448,7 @@ impl Comparator {
         b: &Dataset,
         rb: usize,
     ) -> bool {
-        self.twin_rule(gamma, crossed, (a, ra), (b, rb), false)
+        self.twin_rule(gamma, crossed, (a, ra), (b, rb), Rule::Across)
     }
 
     /// True when every shared field of the twin rule (the date of birth, each of its parts) is
@@ -423,7 +467,7 @@ impl Comparator {
         crossed: u32,
         (a, ra): (&Dataset, usize),
         (b, rb): (&Dataset, usize),
-        within: bool,
+        rule: Rule,
     ) -> bool {
         let Some((differ, agree)) = &self.twin else {
             return false;
@@ -440,27 +484,30 @@ impl Comparator {
             }
         }
         let holds = |slots: &[(u8, usize, usize)]| {
-            agree
+            let shared = agree
                 .iter()
-                .all(|&x| slots[x].0 != MISSING && slots[x].0 >= TWIN_AGREE_FROM)
-                && ((within && differ.first().is_some_and(|&x| slots[x].0 == MISSING))
-                    || differ.iter().enumerate().any(|(k, &x)| {
-                        let (d, fa, fb) = slots[x];
-                        let established = || {
-                            let (x, y) = (
-                                self.value_count(k, a, ra, fa),
-                                self.value_count(k, b, rb, fb),
-                            );
-                            let (lo, hi) = (x.min(y), x.max(y));
-                            lo >= TWIN_COMMON && lo.saturating_mul(TWIN_RATIO) >= hi
-                        };
-                        d != MISSING
-                            && if within {
-                                d < TWIN_DIFFER_BELOW && (d < TWIN_CLEARLY_BELOW || established())
-                            } else {
-                                d == 0 && self.commonest_share(x) > CATEGORICAL && established()
-                            }
-                    }))
+                .all(|&x| slots[x].0 != MISSING && slots[x].0 >= TWIN_AGREE_FROM);
+            if rule == Rule::Unsure {
+                return shared && differ.first().is_some_and(|&x| slots[x].0 == MISSING);
+            }
+            shared
+                && differ.iter().enumerate().any(|(k, &x)| {
+                    let (d, fa, fb) = slots[x];
+                    let established = || {
+                        let (x, y) = (
+                            self.value_count(k, a, ra, fa),
+                            self.value_count(k, b, rb, fb),
+                        );
+                        let (lo, hi) = (x.min(y), x.max(y));
+                        lo >= TWIN_COMMON && lo.saturating_mul(TWIN_RATIO) >= hi
+                    };
+                    d != MISSING
+                        && if rule == Rule::Within {
+                            d < TWIN_DIFFER_BELOW && (d < TWIN_CLEARLY_BELOW || established())
+                        } else {
+                            d == 0 && self.commonest_share(x) > CATEGORICAL && established()
+                        }
+                })
         };
         if holds(&slots) {
             return true;
@@ -1099,8 +1146,19 @@ mod tests {
         assert_eq!(g, vec![MISSING, 5, 5]);
         assert!(
             c.twin_like(&g, 0, &d, 0, &d, 3),
-            "without the forename a twin cannot be told from a duplicate: not merged"
+            "without the forename a twin cannot be told from a duplicate by the pair alone"
         );
+        assert_eq!(
+            c.twin_verdict(&g, 0, (&d, 0), (&d, 3)),
+            Twin::Unsure,
+            "the other candidates settle it"
+        );
+        assert!(!c.twin_like_across(&g, 0, &d, 0, &d, 3));
+        let crossed = c.gamma(&d, 0, &d, 2, &mut g);
+        assert_eq!(c.twin_verdict(&g, crossed, (&d, 0), (&d, 2)), Twin::Like);
+        let crossed = c.gamma(&d, 0, &d, 1, &mut g);
+        assert_eq!(c.twin_verdict(&g, crossed, (&d, 0), (&d, 1)), Twin::Not);
+        c.gamma(&d, 0, &d, 3, &mut g);
         c.gamma(&d, 0, &d, 4, &mut g);
         assert_eq!(g[0], 3, "{g:?}");
         assert!(

@@ -593,7 +593,7 @@ pub(crate) fn solve_candidates(
         } else {
             keep_at
         };
-        let cands = shard::assemble(found, &sizes, model, collected_at);
+        let cands = shard::assemble(found, &sizes, model, collected_at, threshold);
         let linkage = kith_link::link::solve(
             &sets,
             &cands,

@@ -418,6 +418,12 @@ mod tests {
         assert_eq!(forename("Becky-Jo"), "rebecca jo");
         assert_eq!(forename("Steve"), "stephen");
         assert_eq!(forename("Steven"), "steven", "a full name stays");
+        assert_eq!(forename("Mohamed"), "muhammad", "a spelling of one name");
+        assert_eq!(
+            forename("Mo"),
+            "muhammad",
+            "its commonest full name in UK extracts"
+        );
         for kept in [
             "Sam", "Alex", "Chris", "Harry", "Jack", "Ellie", "Theo", "Nicky",
         ] {
