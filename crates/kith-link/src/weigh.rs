@@ -440,7 +440,7 @@ impl Comparator {
     /// The twin rule for a pair of records of one holder (see [`Comparator::twin_like`]), telling
     /// apart the pairs it is unsure of: every shared field agrees but the first differing field
     /// (the forename) is missing on one side, so that the pair is a duplicate without its forename
-    /// or a twin's record without it. [`settle_unsure`] decides those from the other candidates.
+    /// or a twin's record without it. Linking settles those from the other candidates.
     pub fn twin_verdict(
         &self,
         gamma: &[u8],
