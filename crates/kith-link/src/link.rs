@@ -1241,19 +1241,7 @@ const COMPLETENESS_TILE: usize = 1 << 16;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rec(ds: u32, row: u32) -> Rec {
-        Rec { ds, row }
-    }
-
-    fn c(score: f64, a: (u32, u32), b: (u32, u32)) -> Candidate {
-        Candidate {
-            score,
-            a: rec(a.0, a.1),
-            b: rec(b.0, b.1),
-            exact: false,
-        }
-    }
+    use crate::solve::tests::c;
 
     /// Council 0 has no forename; council 1 is the same person, known to health as health 0.
     #[test]

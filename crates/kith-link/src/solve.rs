@@ -179,10 +179,11 @@ pub fn greedy_solve(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn c(score: f64, a: (u32, u32), b: (u32, u32)) -> Candidate {
+    /// A candidate of `score` between (dataset, row) `a` and `b`, for tests.
+    pub(crate) fn c(score: f64, a: (u32, u32), b: (u32, u32)) -> Candidate {
         Candidate {
             score,
             a: Rec { ds: a.0, row: a.1 },
