@@ -21,7 +21,9 @@
 //!    surnames. Postcode and surname are compared as the linkage party already can: equal
 //!    field-level filters (see [`Member::area`]). Two families of that surname in the postcode
 //!    (neighbours, flats of one building) place no one; a household with a home, or whose
-//!    dwellings tie, is never moved.
+//!    dwellings tie, is never moved. Nor is one whose rarest shared surname is so common that
+//!    another household of the postcode would carry it by chance (see [`AREA_CHANCE`]), or one a
+//!    holder's register files apart from the family's people.
 //!
 //! Grouping is a pure function of its input, taken in order, so the result does not depend on
 //! threads. Families are then described ([`describe`]) by who knows them and which criteria their
@@ -93,6 +95,12 @@ impl UnionFind {
         }
     }
 }
+
+/// The highest chance, in rule 4, that another household of the postcode carries the shared surname
+/// (the share of people carrying it, times the postcode's homes) at which a household is placed.
+/// A Singh or Kaur where one person in twenty carries the name, in a postcode of ten homes, is
+/// over it; hardly any surname of an English name list is.
+pub const AREA_CHANCE: f64 = 0.2;
 
 /// The value with strictly the most votes, if one has.
 fn majority<K: Copy + Eq + std::hash::Hash>(votes: &FxHashMap<K, u32>) -> Option<K> {
@@ -189,12 +197,20 @@ pub fn group(entities: usize, members: &[Member]) -> Grouping {
     // surnames are read before any join, so one join never enables another.
     let mut home_area: FxHashMap<Token, FxHashMap<u64, u32>> = FxHashMap::default();
     let mut surnames: FxHashMap<u32, Vec<u64>> = FxHashMap::default();
+    // The register groups (holder, token) each family's and each household's records are filed in.
+    let mut filed: FxHashMap<u32, Vec<(u32, Token)>> = FxHashMap::default();
     for m in members {
         if let (Some(d), Some(a)) = (m.dwelling, m.area) {
             *home_area.entry(d).or_default().entry(a).or_default() += 1;
         }
         if let Some(s) = m.surname {
             surnames.entry(uf.find(m.entity)).or_default().push(s);
+        }
+        if let Some(t) = m.register {
+            filed
+                .entry(uf.find(m.entity))
+                .or_default()
+                .push((m.source, t));
         }
     }
     // Families with a home, by the postcode their home's records give.
@@ -228,6 +244,21 @@ pub fn group(entities: usize, members: &[Member]) -> Grouping {
             own_surnames.entry(h).or_default().push(s);
         }
     }
+    // How many people carry each surname: a shared surname is weaker evidence the more common it
+    // is.
+    let mut carriers: FxHashMap<u64, u32> = FxHashMap::default();
+    let mut named = 0u32;
+    let mut own: Vec<u64> = Vec::new();
+    for records in &by_entity {
+        own.clear();
+        own.extend(records.iter().filter_map(|&r| members[r as usize].surname));
+        own.sort_unstable();
+        own.dedup();
+        for &s in &own {
+            *carriers.entry(s).or_default() += 1;
+        }
+        named += u32::from(!own.is_empty());
+    }
     let mut joins = Vec::new();
     for h in 0..entities as u32 {
         if households.find(h) != h || votes.contains_key(&h) {
@@ -242,8 +273,29 @@ pub fn group(entities: usize, members: &[Member]) -> Grouping {
                 .get(f)
                 .is_some_and(|theirs| theirs.iter().any(|s| names.contains(s)))
         });
+        // A holder that files the household in a register group the family has none of its
+        // records in, while filing the family's people elsewhere, says they live apart.
+        let theirs = filed.get(&uf.find(h)).map_or(&[][..], Vec::as_slice);
+        let apart = |f: u32| {
+            let family = filed.get(&f).map_or(&[][..], Vec::as_slice);
+            theirs.iter().any(|&(source, t)| {
+                !family.contains(&(source, t)) && family.iter().any(|&(s, _)| s == source)
+            })
+        };
         if let (Some(&f), None) = (fits.next(), fits.next()) {
-            joins.push((h, f));
+            // The chance that another household of the postcode (one of about as many as it has
+            // homes) carries the rarest surname shared.
+            let rarest = surnames[&f]
+                .iter()
+                .filter(|s| names.contains(s))
+                .map(|s| carriers.get(s).copied().unwrap_or(0))
+                .min()
+                .unwrap_or(0);
+            let homes = at_area.get(&a).map_or(0, Vec::len);
+            let chance = f64::from(rarest) / f64::from(named.max(1)) * homes as f64;
+            if chance <= AREA_CHANCE && !apart(f) {
+                joins.push((h, f));
+            }
         }
     }
     for (h, f) in joins {
@@ -348,12 +400,40 @@ mod tests {
         }
     }
 
+    /// People 0 to `n - 1` after `first`, each alone at a home of their own in a postcode of their
+    /// own (a town around a test's street); the first `common` of them carry `surname`, the rest
+    /// a surname of their own.
+    fn town(first: u32, n: u32, common: u32, surname: u64) -> Vec<Member> {
+        (0..n)
+            .map(|i| {
+                let e = first + i;
+                let mut home = [0xee; 16];
+                home[..4].copy_from_slice(&e.to_le_bytes());
+                Member {
+                    dwelling: Some(home),
+                    ..at(
+                        COUNCIL,
+                        e,
+                        0,
+                        1000 + u64::from(e),
+                        if i < common {
+                            surname
+                        } else {
+                            5000 + u64::from(e)
+                        },
+                    )
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn a_person_without_an_address_line_joins_the_one_family_of_their_surname_in_their_postcode() {
         // Postcode 10: the Smiths at dwelling 1 (persons 0, 1), the Joneses at dwelling 2
         // (person 2). Person 3, a Smith known only to the school and health (postcode, no address
-        // line), joins the Smiths; person 4, a Patel there, joins no one.
-        let members = [
+        // line), joins the Smiths; person 4, a Patel there, joins no one. Around them, a town of
+        // 100 with other surnames.
+        let mut members = vec![
             at(COUNCIL, 0, 1, 10, 100),
             at(COUNCIL, 1, 1, 10, 100),
             at(COUNCIL, 2, 2, 10, 200),
@@ -361,8 +441,58 @@ mod tests {
             at(POLICE, 3, 0, 10, 100),
             at(HEALTH, 4, 0, 10, 300),
         ];
-        let g = group(5, &members);
-        assert_eq!(g.family, [0, 0, 1, 0, 2]);
+        members.extend(town(5, 100, 0, 0));
+        let g = group(105, &members);
+        assert_eq!(g.family[..5], [0, 0, 1, 0, 2]);
+        assert_eq!(g.by_area, 1);
+    }
+
+    #[test]
+    fn a_common_surname_places_no_one() {
+        // As above, but one person in five of the town is a Smith: another household of the
+        // postcode could as well be Smiths by chance, so person 3 stays apart.
+        let mut members = vec![
+            at(COUNCIL, 0, 1, 10, 100),
+            at(COUNCIL, 1, 1, 10, 100),
+            at(COUNCIL, 2, 2, 10, 200),
+            at(HEALTH, 3, 0, 10, 100),
+        ];
+        members.extend(town(4, 100, 20, 100));
+        let g = group(104, &members);
+        assert_eq!(g.family[..4], [0, 0, 1, 2]);
+        assert_eq!(g.by_area, 0);
+    }
+
+    #[test]
+    fn a_holder_filing_a_person_apart_from_the_family_keeps_them_apart() {
+        // Person 2's council record has an address line but no postcode (so no dwelling); the
+        // council files them in register group 9, the Smiths of dwelling 1 in group 7: another
+        // household, whatever the surname says. Filed nowhere, they join.
+        let filed = |register| {
+            let mut members = vec![
+                Member {
+                    register: Some([7; 16]),
+                    ..at(COUNCIL, 0, 1, 10, 100)
+                },
+                Member {
+                    register: Some([7; 16]),
+                    ..at(COUNCIL, 1, 1, 10, 100)
+                },
+                Member {
+                    register,
+                    area: None,
+                    ..at(COUNCIL, 2, 0, 10, 100)
+                },
+                at(HEALTH, 2, 0, 10, 100),
+            ];
+            members.extend(town(3, 100, 0, 0));
+            group(103, &members)
+        };
+        let g = filed(Some([9; 16]));
+        assert_ne!(g.family[2], g.family[0]);
+        assert_eq!(g.by_area, 0);
+        let g = filed(None);
+        assert_eq!(g.family[2], g.family[0]);
         assert_eq!(g.by_area, 1);
     }
 
