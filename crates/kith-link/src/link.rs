@@ -251,7 +251,8 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             }
             let mut p = found[n];
             let crossed = cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
-            p.score = cmp.probability(&model, pair_kind(i, j), &g, da, p.a as usize);
+            p.score =
+                cmp.probability_from(&model, pair_kind(i, j), &g, da, p.a as usize, score_from);
             if p.score < score_from {
                 continue;
             }
@@ -1094,7 +1095,7 @@ pub fn estimated_completeness(
                             continue;
                         }
                         let crossed = cmp.gamma(a, r, b, q, &mut g);
-                        if cmp.probability(model, kind, &g, a, r) < threshold
+                        if cmp.probability_from(model, kind, &g, a, r, threshold) < threshold
                             || cmp.contradicts(&g)
                             || if i == j {
                                 cmp.twin_like(&g, crossed, a, r, b, q)
@@ -1205,7 +1206,15 @@ pub fn pairs_completeness(
                             }
                             if let (Some(m), Some(c)) = (model, cmp) {
                                 c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
-                                if c.probability(m, weigh::CROSS, &g, a, p.a as usize) < threshold {
+                                let p = c.probability_from(
+                                    m,
+                                    weigh::CROSS,
+                                    &g,
+                                    a,
+                                    p.a as usize,
+                                    threshold,
+                                );
+                                if p < threshold {
                                     continue;
                                 }
                             }

@@ -215,7 +215,7 @@ pub fn score_group(
                     } else {
                         weigh::CROSS
                     };
-                    let p = cmp.probability(model, kind, &gamma, da, ra);
+                    let p = cmp.probability_from(model, kind, &gamma, da, ra, score_from);
                     if p < score_from {
                         continue;
                     }

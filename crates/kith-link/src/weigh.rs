@@ -400,6 +400,35 @@ impl Comparator {
         model.probability_adjusted(kind, gamma, self.tf_adjustment(model, gamma, a, ra))
     }
 
+    /// [`Comparator::probability`] where it can reach `floor`; otherwise a value below `floor`,
+    /// found without looking values up. Most compared pairs are strangers far below any floor,
+    /// and the term-frequency adjustment (a count lookup and a logarithm per agreeing field) is
+    /// the dearer half of their scoring.
+    pub fn probability_from(
+        &self,
+        model: &Model,
+        kind: usize,
+        gamma: &[u8],
+        a: &Dataset,
+        ra: usize,
+        floor: f64,
+    ) -> f64 {
+        if !self.values.is_empty() {
+            let top = (NLEVELS - 1) as u8;
+            let most = gamma
+                .iter()
+                .zip(&self.values)
+                .filter(|(g, v)| **g == top && v.informative)
+                .count() as f64
+                * TF_BOUND;
+            let bound = model.probability_adjusted(kind, gamma, most);
+            if bound < floor {
+                return bound;
+            }
+        }
+        self.probability(model, kind, gamma, a, ra)
+    }
+
     /// How many records carry, in the `k`-th differing field of the twin rule, the value that
     /// record `r` of `d` has in its field `f` (`usize::MAX` when values were not counted). Fields
     /// of one key group share a key, so a forename found in the surname field (swapped names)
@@ -1243,8 +1272,9 @@ mod tests {
             [Some(common), Some(smith), Some(dob)],
             [Some(common), Some(smith), Some(dob)],
         ];
-        for n in 0..40u64 {
-            // Surnames and dates of birth of their own; a forename most share.
+        for n in 0..200u64 {
+            // Surnames and dates of birth of their own; a forename most share (so that the rare
+            // one, two records in a hundred, weighs more than the model's average agreement).
             records.push([Some(common), Some(n << 40 | 0xff), Some(n << 20 | 0xf)]);
         }
         let d = people(&records);
@@ -1275,7 +1305,22 @@ mod tests {
         c.gamma(&d, 2, &d, 3, &mut g);
         let common_adj = c.tf_adjustment(&model, &g, &d, 2);
         assert!(rare_adj > common_adj + 3.0, "{rare_adj} {common_adj}");
+        assert!(rare_adj > 0.0, "{rare_adj}");
         assert!(c.probability(&model, CROSS, &g, &d, 2) < c.probability(&model, CROSS, &g, &d, 0));
+        // Scoring from a floor: the same probability wherever it could reach the floor, and below
+        // the floor wherever it is.
+        for pair in [(0, 1), (2, 3), (0, 2), (4, 5), (0, 7)] {
+            c.gamma(&d, pair.0, &d, pair.1, &mut g);
+            let exact = c.probability(&model, CROSS, &g, &d, pair.0);
+            for floor in [0.01, 0.5, exact, exact + 1e-9, (exact + 1.0) / 2.0] {
+                let from = c.probability_from(&model, CROSS, &g, &d, pair.0, floor);
+                if exact >= floor {
+                    assert_eq!(from, exact, "{pair:?} from {floor}");
+                } else {
+                    assert!(from < floor, "{pair:?} from {floor}: {from}");
+                }
+            }
+        }
         // Unique values everywhere (as noise makes them): no adjustment.
         let unique: Vec<[Option<u64>; 3]> = (0..40u64)
             .map(|n| [Some(n << 8 | 1), Some(n << 30 | 2), Some(n << 50 | 4)])
