@@ -80,58 +80,52 @@ pub fn greedy_solve(
             .all(|w| candidate_order(&w[0], &w[1]) != Ordering::Greater),
         "candidates in order"
     );
-    const NONE: u32 = u32::MAX;
     let total = offsets.last().copied().unwrap_or(0);
     let gid = |r: Rec| offsets[r.ds as usize] + r.row as usize;
-    let mut group_of = vec![NONE; total];
-    let mut groups: Vec<Vec<Rec>> = Vec::new();
-    // Candidate pairs seen between two groups that were not merged: (pairs of records of one
-    // dataset, pairs of records of different datasets).
-    let mut seen: Vec<FxHashMap<u32, (u32, u32, u32)>> = Vec::new();
-    // Pairs of records across two groups: (of one dataset, of different datasets).
-    let across = |x: &[Rec], y: &[Rec]| {
-        let same = x
-            .iter()
-            .map(|p| y.iter().filter(|q| q.ds == p.ds).count())
-            .sum::<usize>();
-        (same, x.len() * y.len() - same)
-    };
-
-    type Seen = FxHashMap<u32, (u32, u32, u32)>;
-    let group = |r: Rec, group_of: &mut [u32], groups: &mut Vec<Vec<Rec>>, seen: &mut Vec<Seen>| {
-        if group_of[gid(r)] == NONE {
-            group_of[gid(r)] = groups.len() as u32;
-            groups.push(vec![r]);
-            seen.push(FxHashMap::default());
-        }
-        group_of[gid(r)]
-    };
+    // Groups are made for every record a pair names: counted first, so that the per-group
+    // columns are allocated once at their size.
+    let mut named = vec![false; total];
+    for c in apart.iter().chain(candidates) {
+        named[gid(c.a)] = true;
+        named[gid(c.b)] = true;
+    }
+    let mut gs = Groups::new(total, named.iter().filter(|&&n| n).count());
+    drop(named);
     for c in apart {
-        let (x, y) = (
-            group(c.a, &mut group_of, &mut groups, &mut seen),
-            group(c.b, &mut group_of, &mut groups, &mut seen),
-        );
+        let (x, y) = (gs.of(c.a, gid(c.a)), gs.of(c.b, gid(c.b)));
         if x != y {
-            seen[x as usize].entry(y).or_insert((0, 0, 0)).2 += 1;
-            seen[y as usize].entry(x).or_insert((0, 0, 0)).2 += 1;
+            gs.seen[x as usize].entry(y).or_insert((0, 0, 0)).2 += 1;
+            gs.seen[y as usize].entry(x).or_insert((0, 0, 0)).2 += 1;
         }
     }
     for c in candidates {
         if c.a == c.b {
             continue;
         }
-        let mut g = [c.a, c.b].map(|r| group(r, &mut group_of, &mut groups, &mut seen));
+        let mut g = [gs.of(c.a, gid(c.a)), gs.of(c.b, gid(c.b))];
         if g[0] == g[1] {
             continue;
         }
         let one_dataset = c.a.ds == c.b.ds;
-        let before = seen[g[0] as usize].get(&g[1]).copied().unwrap_or((0, 0, 0));
+        let before = gs.seen[g[0] as usize]
+            .get(&g[1])
+            .copied()
+            .unwrap_or((0, 0, 0));
         let now = if one_dataset {
             (before.0 + 1, before.1, before.2)
         } else {
             (before.0, before.1 + 1, before.2)
         };
-        let (same, cross) = across(&groups[g[0] as usize], &groups[g[1] as usize]);
+        // Pairs of records across the two groups: of one dataset, and of different datasets.
+        let same = gs
+            .members(g[0])
+            .map(|p| {
+                gs.members(g[1])
+                    .filter(|&q| gs.rec[q].ds == gs.rec[p].ds)
+                    .count()
+            })
+            .sum::<usize>();
+        let cross = gs.size[g[0] as usize] as usize * gs.size[g[1] as usize] as usize - same;
         let merge = now.2 == 0
             && match (join, deduplicated) {
                 (Join::Majority, true) => same == 0 && 2 * now.1 as usize >= cross,
@@ -140,42 +134,112 @@ pub fn greedy_solve(
                 (Join::Every, false) => now.0 as usize >= same && now.1 as usize >= cross,
             };
         if !merge {
-            seen[g[0] as usize].insert(g[1], now);
-            seen[g[1] as usize].insert(g[0], now);
+            gs.seen[g[0] as usize].insert(g[1], now);
+            gs.seen[g[1] as usize].insert(g[0], now);
             continue;
         }
-        if groups[g[0] as usize].len() < groups[g[1] as usize].len() {
+        if gs.size[g[0] as usize] < gs.size[g[1] as usize] {
             g.swap(0, 1);
         }
-        let [keep, gone] = g;
-        let moved = std::mem::take(&mut groups[gone as usize]);
-        for r in &moved {
-            group_of[gid(*r)] = keep;
-        }
-        groups[keep as usize].extend(moved);
-        let edges = std::mem::take(&mut seen[gone as usize]);
-        seen[keep as usize].remove(&gone);
-        for (j, (s0, s1, s2)) in edges {
-            if j == keep {
-                continue;
-            }
-            seen[j as usize].remove(&gone);
-            let e = seen[keep as usize].entry(j).or_insert((0, 0, 0));
-            *e = (e.0 + s0, e.1 + s1, e.2 + s2);
-            let e = *e;
-            seen[j as usize].insert(keep, e);
-        }
+        gs.merge(g[0], g[1]);
     }
-    let mut out: Vec<Vec<Rec>> = groups
-        .into_iter()
-        .filter(|g| g.len() > 1)
-        .map(|mut g| {
-            g.sort_unstable();
-            g
+    let mut out: Vec<Vec<Rec>> = (0..gs.first.len() as u32)
+        .filter(|&g| gs.size[g as usize] > 1)
+        .map(|g| {
+            let mut m: Vec<Rec> = gs.members(g).map(|i| gs.rec[i]).collect();
+            m.sort_unstable();
+            m
         })
         .collect();
     out.sort_unstable();
     out
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Candidate pairs seen between two groups that were not merged: (pairs of records of one
+/// dataset, pairs of records of different datasets, pairs set apart).
+type Seen = FxHashMap<u32, (u32, u32, u32)>;
+
+/// The solver's groups, numbered in order of first appearance, as lists threaded through the
+/// records (by global index), so that a national run's hundreds of thousands of groups cost no
+/// allocation each, and a merge appends one list to the other.
+struct Groups {
+    /// Each record's group, `NONE` before it appears.
+    of: Vec<u32>,
+    /// The next record of its group, `NONE` at the end.
+    next: Vec<u32>,
+    rec: Vec<Rec>,
+    /// Per group: its first and last record, its size, and what was seen between it and others.
+    first: Vec<u32>,
+    last: Vec<u32>,
+    size: Vec<u32>,
+    seen: Vec<Seen>,
+}
+
+impl Groups {
+    /// Room for `total` records, of which up to `groups` will be named.
+    fn new(total: usize, groups: usize) -> Groups {
+        Groups {
+            of: vec![NONE; total],
+            next: vec![NONE; total],
+            rec: vec![Rec { ds: 0, row: 0 }; total],
+            first: Vec::with_capacity(groups),
+            last: Vec::with_capacity(groups),
+            size: Vec::with_capacity(groups),
+            seen: Vec::with_capacity(groups),
+        }
+    }
+
+    /// The group of record `r` (global index `i`), a new one of its own at its first appearance.
+    fn of(&mut self, r: Rec, i: usize) -> u32 {
+        if self.of[i] == NONE {
+            self.of[i] = self.first.len() as u32;
+            self.rec[i] = r;
+            self.first.push(i as u32);
+            self.last.push(i as u32);
+            self.size.push(1);
+            self.seen.push(FxHashMap::default());
+        }
+        self.of[i]
+    }
+
+    /// The records (global indices) of group `g`.
+    fn members(&self, g: u32) -> impl Iterator<Item = usize> + '_ {
+        let mut at = self.first[g as usize];
+        std::iter::from_fn(move || {
+            (at != NONE).then(|| {
+                let here = at;
+                at = self.next[here as usize];
+                here as usize
+            })
+        })
+    }
+
+    /// Move group `gone`'s records, and what was seen of it, into group `keep`.
+    fn merge(&mut self, keep: u32, gone: u32) {
+        let moved: Vec<usize> = self.members(gone).collect();
+        for i in moved {
+            self.of[i] = keep;
+        }
+        let (k, g) = (keep as usize, gone as usize);
+        self.next[self.last[k] as usize] = self.first[g];
+        self.last[k] = self.last[g];
+        self.size[k] += self.size[g];
+        (self.first[g], self.last[g], self.size[g]) = (NONE, NONE, 0);
+        let edges = std::mem::take(&mut self.seen[g]);
+        self.seen[k].remove(&gone);
+        for (j, (s0, s1, s2)) in edges {
+            if j == keep {
+                continue;
+            }
+            self.seen[j as usize].remove(&gone);
+            let e = self.seen[k].entry(j).or_insert((0, 0, 0));
+            *e = (e.0 + s0, e.1 + s1, e.2 + s2);
+            let e = *e;
+            self.seen[j as usize].insert(keep, e);
+        }
+    }
 }
 
 #[cfg(test)]
