@@ -62,7 +62,7 @@ impl<R: BufRead> Chunks<R> {
         d.pop.reserve(cap);
         d.field_words.reserve(cap * d.field_stride);
         d.blocks.reserve(cap * d.block_names.len());
-        d.exact.reserve(cap * d.exact_names.len());
+        d.records_expected = cap;
         if let Ids::Tokens(t) = &mut d.ids {
             t.reserve(cap);
         }
@@ -98,11 +98,16 @@ pub struct Dataset {
     clks: Vec<Block>,
     pop: Vec<u32>,
     exact_names: Vec<String>,
+    /// Empty while no record has an exact token (an extract without NHS numbers need not hold
+    /// one `None` per record).
     exact: Vec<Option<Token>>,
+    /// Records the file's header announces (room for exact tokens is made for them at once).
+    records_expected: usize,
     block_names: Vec<String>,
-    /// Blocking tokens, 0 where missing (a token that is 0 is stored as 1; the linkage party only
-    /// compares them for equality).
-    blocks: Vec<u64>,
+    /// Blocking tokens folded to the 32 bits blocking tables store ([`crate::block::fold`]), 0
+    /// where missing (a token folding to 0 is stored as 1; the linkage party only compares them
+    /// for equality, and a rare collision only merges two buckets).
+    blocks: Vec<u32>,
     field_specs: Vec<FieldSpec>,
     /// (start, words) of each field filter within a record's `field_stride` words. A record's
     /// words start with its filters' popcounts, four 16-bit counts to a word, so that one
@@ -139,6 +144,7 @@ impl Dataset {
             pop: Vec::new(),
             exact_names,
             exact: Vec::new(),
+            records_expected: 0,
             block_names,
             blocks: Vec::new(),
             field_specs: Vec::new(),
@@ -272,9 +278,20 @@ impl Dataset {
             self.clks[start + i / 8].0[i % 8] = word;
         }
         self.pop.push(pop);
-        self.exact.extend_from_slice(exact);
-        self.blocks
-            .extend(blocks.iter().map(|b| b.map_or(0, |v| v.max(1))));
+        if self.exact.is_empty() && exact.iter().any(Option::is_some) {
+            // The first exact token: the records before it had none.
+            self.exact
+                .reserve(self.records_expected.max(self.len + 1) * exact.len());
+            self.exact.resize(self.len * exact.len(), None);
+        }
+        if !self.exact.is_empty() {
+            self.exact.extend_from_slice(exact);
+        }
+        self.blocks.extend(
+            blocks
+                .iter()
+                .map(|b| b.map_or(0, |v| crate::block::fold(v).max(1))),
+        );
         self.len += 1;
         Ok(())
     }
@@ -364,7 +381,7 @@ impl Dataset {
 
     /// Exact token `e` of record `i`.
     pub fn exact(&self, i: usize, e: usize) -> Option<&Token> {
-        self.exact[i * self.exact_names.len() + e].as_ref()
+        self.exact.get(i * self.exact_names.len() + e)?.as_ref()
     }
 
     /// Names of the blocking keys.
@@ -372,9 +389,72 @@ impl Dataset {
         &self.block_names
     }
 
-    /// Blocking token `k` of record `i`.
+    /// Blocking token `k` of record `i`, folded to 32 bits (see [`crate::block::fold`], which
+    /// leaves it as it is).
+    /// `None` after [`Dataset::release_blocking_keys`].
     pub fn block(&self, i: usize, k: usize) -> Option<u64> {
-        let v = self.blocks[i * self.block_names.len() + k];
-        (v != 0).then_some(v)
+        let v = self.blocks.get(i * self.block_names.len() + k).copied()?;
+        (v != 0).then_some(u64::from(v))
+    }
+
+    /// Free the blocking keys (a tenth of a dataset's memory) once candidates are found: solving
+    /// and writing do not use them.
+    pub fn release_blocking_keys(&mut self) {
+        self.blocks = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_tokens_are_found_wherever_the_first_one_comes() {
+        // Two exact identifiers; the first records carry none, so nothing is held for them until
+        // the third brings one.
+        let mut d = Dataset::new(
+            "x",
+            64,
+            false,
+            vec!["nhs".into(), "upn".into()],
+            vec!["k".into()],
+        );
+        let clk = [0u8; 8];
+        for exact in [
+            [None, None],
+            [None, None],
+            [None, Some([7; 16])],
+            [Some([9; 16]), None],
+        ] {
+            d.push(None, &clk, &exact, &[Some(1)]).expect("record");
+        }
+        let got: Vec<[Option<Token>; 2]> = (0..4)
+            .map(|i| [d.exact(i, 0).copied(), d.exact(i, 1).copied()])
+            .collect();
+        assert_eq!(
+            got,
+            [
+                [None, None],
+                [None, None],
+                [None, Some([7; 16])],
+                [Some([9; 16]), None]
+            ]
+        );
+        let none = Dataset::new("y", 64, false, vec!["nhs".into()], Vec::new());
+        assert_eq!(none.exact(0, 0), None);
+    }
+
+    #[test]
+    fn released_blocking_keys_are_missing() {
+        let mut d = Dataset::new("x", 64, false, Vec::new(), vec!["k".into()]);
+        d.push(None, &[0u8; 8], &[], &[Some(1 << 40 | 5)])
+            .expect("record");
+        // Folded to the 32 bits blocking tables store.
+        assert_eq!(
+            d.block(0, 0),
+            Some(u64::from(crate::block::fold(1 << 40 | 5)))
+        );
+        d.release_blocking_keys();
+        assert_eq!(d.block(0, 0), None);
     }
 }

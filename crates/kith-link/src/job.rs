@@ -328,6 +328,9 @@ impl LinkJob {
             Completeness { sample, found, all }
         });
         let review = options.review.filter(|&r| r < threshold.used);
+        for d in &mut datasets {
+            d.release_blocking_keys();
+        }
         let linkage = link::solve(
             &datasets,
             &candidates,

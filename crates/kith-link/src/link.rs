@@ -608,7 +608,10 @@ fn scan_pairs(
             stats.exact_matches += exact.len() as u64;
             let mut vetoed = 0;
             let (di, dj) = (i as u32, j as u32);
-            let mut merged: FxHashMap<(u32, u32), Candidate> = FxHashMap::default();
+            let mut merged: FxHashMap<(u32, u32), Candidate> = FxHashMap::with_capacity_and_hasher(
+                found.pairs.len() + exact.len(),
+                Default::default(),
+            );
             for p in found.pairs {
                 if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
                     vetoed += 1;
@@ -925,32 +928,33 @@ pub fn solve<D: crate::output::Named>(
     dedupe: bool,
     join: crate::solve::Join,
 ) -> Linkage {
-    let above: Vec<Candidate> = candidates
-        .pairs
-        .iter()
-        .filter(|c| c.score >= threshold)
-        .copied()
-        .collect();
+    // Sized once (collecting from a filter would grow by doubling).
+    let mut above: Vec<Candidate> = Vec::with_capacity(
+        candidates
+            .pairs
+            .iter()
+            .filter(|c| c.score >= threshold)
+            .count(),
+    );
+    above.extend(candidates.pairs.iter().filter(|c| c.score >= threshold));
     let mut offsets = vec![0usize];
     for d in datasets {
         offsets.push(offsets.last().copied().unwrap_or(0) + d.records());
     }
     let groups = greedy_solve(&above, &candidates.twins, &offsets, !dedupe, join);
-    let mut group_of: FxHashMap<Rec, usize> = FxHashMap::default();
+    // Each record's group by its place among all records (`usize::MAX` for none); the links are
+    // the pairs above the threshold within one group, kept in place (at the peak of a national
+    // run's memory, beside every candidate).
+    let at = |r: Rec| offsets[r.ds as usize] + r.row as usize;
+    let mut group_of = vec![usize::MAX; offsets.last().copied().unwrap_or(0)];
     for (g, members) in groups.iter().enumerate() {
-        for r in members {
-            group_of.insert(*r, g);
+        for &r in members {
+            group_of[at(r)] = g;
         }
     }
-    let links = above
-        .iter()
-        .filter(|c| {
-            group_of
-                .get(&c.a)
-                .is_some_and(|g| group_of.get(&c.b) == Some(g))
-        })
-        .copied()
-        .collect();
+    let mut links = above;
+    links.retain(|c| group_of[at(c.a)] != usize::MAX && group_of[at(c.a)] == group_of[at(c.b)]);
+    links.shrink_to_fit();
     // The review band, and the possible twins at or above its floor, whatever their score.
     let review = match review {
         Some(r) => candidates

@@ -69,27 +69,67 @@ pub fn write_pairs<W: Write, D: Named>(
     datasets: &[D],
     pairs: &[Candidate],
 ) -> std::io::Result<()> {
-    let mut rows: Vec<(&str, String, &str, String, f64)> = pairs
-        .iter()
-        .map(|c| {
-            let (a, b) = (&datasets[c.a.ds as usize], &datasets[c.b.ds as usize]);
-            (
-                a.source_name(),
-                a.record_name(c.a.row as usize),
-                b.source_name(),
-                b.record_name(c.b.row as usize),
-                c.score,
-            )
-        })
-        .collect();
-    rows.sort_by(|x, y| (x.0, &x.1, x.2, &x.3).cmp(&(y.0, &y.1, y.2, &y.3)));
+    // Sorted by each record's place among its source's names (equal names share a place), so
+    // that a national run's links do not hold two strings per pair in memory; names are made
+    // once per record named, one source at a time.
+    let place_of = |names: Vec<String>| -> Vec<u32> {
+        let mut order: Vec<u32> = (0..names.len() as u32).collect();
+        order.sort_by(|&x, &y| names[x as usize].cmp(&names[y as usize]));
+        let mut place = vec![0u32; names.len()];
+        let mut at = 0u32;
+        for (n, w) in order.windows(2).enumerate() {
+            if names[w[0] as usize] != names[w[1] as usize] {
+                at = n as u32 + 1;
+            }
+            place[w[1] as usize] = at;
+        }
+        place
+    };
+    let source = place_of(
+        datasets
+            .iter()
+            .map(|d| d.source_name().to_owned())
+            .collect(),
+    );
+    let mut named: Vec<Vec<u32>> = vec![Vec::new(); datasets.len()];
+    for c in pairs {
+        named[c.a.ds as usize].push(c.a.row);
+        named[c.b.ds as usize].push(c.b.row);
+    }
+    let mut place: Vec<Vec<u32>> = Vec::with_capacity(datasets.len());
+    for (d, rows) in datasets.iter().zip(&mut named) {
+        rows.sort_unstable();
+        rows.dedup();
+        let of_rows = place_of(rows.iter().map(|&r| d.record_name(r as usize)).collect());
+        let mut p = vec![0u32; if rows.is_empty() { 0 } else { d.records() }];
+        for (&r, &at) in rows.iter().zip(&of_rows) {
+            p[r as usize] = at;
+        }
+        place.push(p);
+    }
+    let key = |c: &Candidate| {
+        let (a, b) = (c.a.ds as usize, c.b.ds as usize);
+        (
+            source[a],
+            place[a][c.a.row as usize],
+            source[b],
+            place[b][c.b.row as usize],
+        )
+    };
+    let mut order: Vec<u32> = (0..pairs.len() as u32).collect();
+    order.sort_by_key(|&n| key(&pairs[n as usize]));
     writeln!(w, "source_a,token_a,source_b,token_b,score")?;
-    for (sa, ta, sb, tb, score) in rows {
+    for n in order {
+        let c = &pairs[n as usize];
+        let (a, b) = (&datasets[c.a.ds as usize], &datasets[c.b.ds as usize]);
         writeln!(
             w,
-            "{},{ta},{},{tb},{score:.6}",
-            csv_field(sa),
-            csv_field(sb)
+            "{},{},{},{},{:.6}",
+            csv_field(a.source_name()),
+            a.record_name(c.a.row as usize),
+            csv_field(b.source_name()),
+            b.record_name(c.b.row as usize),
+            c.score
         )?;
     }
     Ok(())
@@ -135,6 +175,50 @@ pub fn write_clusters<W: Write, D: Named>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_are_written_in_order_of_source_and_record_names() {
+        use crate::solve::Rec;
+        // Dataset 0 is "police", 1 "health": health's pairs come first; within a source, by the
+        // records' names, not their rows (row 0 of health is "zed").
+        let sets = [
+            Names {
+                source: "police".into(),
+                names: vec!["b".into(), "a".into()],
+            },
+            Names {
+                source: "health".into(),
+                names: vec!["zed".into(), "amy".into(), "amy".into()],
+            },
+        ];
+        let pair = |a: (u32, u32), b: (u32, u32), score| Candidate {
+            score,
+            a: Rec { ds: a.0, row: a.1 },
+            b: Rec { ds: b.0, row: b.1 },
+            exact: false,
+        };
+        let pairs = [
+            pair((0, 0), (1, 0), 0.9),
+            pair((0, 1), (1, 0), 0.8),
+            pair((1, 0), (1, 1), 0.7),
+            pair((0, 0), (1, 1), 0.6),
+            // One name twice: kept in input order.
+            pair((1, 2), (1, 0), 0.5),
+            pair((1, 1), (1, 0), 0.4),
+        ];
+        let mut out = Vec::new();
+        write_pairs(&mut out, &sets, &pairs).expect("written");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "source_a,token_a,source_b,token_b,score\n\
+             health,amy,health,zed,0.500000\n\
+             health,amy,health,zed,0.400000\n\
+             health,zed,health,amy,0.700000\n\
+             police,a,health,zed,0.800000\n\
+             police,b,health,amy,0.600000\n\
+             police,b,health,zed,0.900000\n"
+        );
+    }
 
     #[test]
     fn csv_field_quotes_only_what_csv_needs() {
