@@ -282,10 +282,16 @@ impl LinkJob {
             return self.run_chunked(options, progress);
         }
         let t0 = Instant::now();
+        // Files are read side by side (parsing, not the disk, is the cost), then reported in
+        // order; the first file in order that fails is the error.
+        let read: Vec<Result<Dataset, LinkError>> = {
+            use rayon::prelude::*;
+            self.inputs.par_iter().map(|p| read_dataset(p)).collect()
+        };
         let mut datasets = Vec::with_capacity(self.inputs.len());
         let mut inputs = Vec::with_capacity(self.inputs.len());
-        for p in &self.inputs {
-            let d = read_dataset(p)?;
+        for (p, d) in self.inputs.iter().zip(read) {
+            let d = d?;
             let summary = summarise(p, &d);
             progress(&Progress::Read(summary.clone()));
             inputs.push(summary);
