@@ -390,8 +390,7 @@ impl Dataset {
     }
 
     /// Blocking token `k` of record `i`, folded to 32 bits (see [`crate::block::fold`], which
-    /// leaves it as it is).
-    /// `None` after [`Dataset::release_blocking_keys`].
+    /// leaves it as it is); `None` where missing, and after [`Dataset::release_blocking_keys`].
     pub fn block(&self, i: usize, k: usize) -> Option<u64> {
         let v = self.blocks.get(i * self.block_names.len() + k).copied()?;
         (v != 0).then_some(u64::from(v))

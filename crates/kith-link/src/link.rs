@@ -1210,7 +1210,7 @@ pub fn pairs_completeness(
                             }
                             if let (Some(m), Some(c)) = (model, cmp) {
                                 c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
-                                let p = c.probability_from(
+                                let score = c.probability_from(
                                     m,
                                     weigh::CROSS,
                                     &g,
@@ -1218,7 +1218,7 @@ pub fn pairs_completeness(
                                     p.a as usize,
                                     threshold,
                                 );
-                                if p < threshold {
+                                if score < threshold {
                                     continue;
                                 }
                             }

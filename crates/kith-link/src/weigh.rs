@@ -367,16 +367,9 @@ impl Comparator {
     /// person in ten thousand has says more than agreement on the commonest name; the model's
     /// weight is their average. 0 when values were not counted.
     pub fn tf_adjustment(&self, model: &Model, gamma: &[u8], a: &Dataset, ra: usize) -> f64 {
-        if self.values.is_empty() {
-            return 0.0;
-        }
-        let top = (NLEVELS - 1) as u8;
         let mut adj = 0.0;
-        for (slot, &g) in gamma.iter().enumerate() {
+        for slot in self.adjusted(gamma) {
             let v = &self.values[slot];
-            if g != top || !v.informative {
-                continue;
-            }
             let (f, part) = (self.fields[slot].0, self.parts[slot]);
             let n = v.count(value_hash(filter(a, ra, f, part).0)).max(1);
             let p = n as f64 / v.present as f64;
@@ -385,6 +378,18 @@ impl Comparator {
                 .clamp(-TF_BOUND, TF_BOUND);
         }
         adj
+    }
+
+    /// The slots the term-frequency adjustment weighs: informative fields agreeing at the top
+    /// level (none when values were not counted).
+    fn adjusted<'g>(&'g self, gamma: &'g [u8]) -> impl Iterator<Item = usize> + 'g {
+        let top = (NLEVELS - 1) as u8;
+        gamma
+            .iter()
+            .zip(&self.values)
+            .enumerate()
+            .filter(move |(_, (g, v))| **g == top && v.informative)
+            .map(|(slot, _)| slot)
     }
 
     /// The match probability of records `ra` of `a` and `rb` of `b` (a pair of kind `kind`)
@@ -414,13 +419,7 @@ impl Comparator {
         floor: f64,
     ) -> f64 {
         if !self.values.is_empty() {
-            let top = (NLEVELS - 1) as u8;
-            let most = gamma
-                .iter()
-                .zip(&self.values)
-                .filter(|(g, v)| **g == top && v.informative)
-                .count() as f64
-                * TF_BOUND;
+            let most = self.adjusted(gamma).count() as f64 * TF_BOUND;
             let bound = model.probability_adjusted(kind, gamma, most);
             if bound < floor {
                 return bound;
