@@ -5,9 +5,9 @@ all pairs and for pairs across sources alone.
 
     python3 benches/calibration.py TRUTH.csv RUN_DIR
 
-RUN_DIR is a `kith link ... --review-threshold 0.01` output: review.csv gives the pairs below the
-threshold, links.csv those kept at or above it (after solving, so pairs the solver dropped are not
-counted there). TRUTH.csv has source,token,entity (benches/synth_truth.py, token_truth.py).
+RUN_DIR is a `kith link ... --review-threshold 0.01` output: links.csv gives the pairs linked,
+review.csv every other candidate from 0.01 up (those below the threshold, and those at or above it
+that the solver did not link), so each band holds every pair kith scored in it. TRUTH.csv has source,token,entity (benches/synth_truth.py, token_truth.py).
 """
 import csv
 import sys

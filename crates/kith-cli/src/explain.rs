@@ -139,7 +139,10 @@ impl LinkedRun {
     fn outcome(&self, dir: &Path, a: &str, b: &str) -> Result<String> {
         for (file, what) in [
             ("links.csv", "linked"),
-            ("review.csv", "in the review band"),
+            (
+                "review.csv",
+                "listed for review (the band, a possible twin, or a pair the solver did not link)",
+            ),
         ] {
             let path = dir.join(file);
             if file == "review.csv" && !self.review {

@@ -329,7 +329,8 @@ pub(crate) struct LinkArgs {
     #[arg(long, value_name = "T")]
     pub(crate) threshold: Option<f64>,
 
-    /// Pairs scoring from R up to the threshold go to review.csv for clerical review.
+    /// Pairs scoring from R up to the threshold go to review.csv for clerical review, with the
+    /// possible twins from R up and the pairs above the threshold that the solver did not link.
     #[arg(long, value_name = "R")]
     pub(crate) review_threshold: Option<f64>,
 

@@ -895,7 +895,8 @@ pub struct Linkage {
     pub threshold: f64,
     /// Matched pairs: candidates at or above the threshold whose records ended in one entity.
     pub links: Vec<Candidate>,
-    /// Candidates in the review band `[review, threshold)`.
+    /// Candidates in the review band `[review, threshold)`, the possible twins from `review` up,
+    /// and the candidates at or above the threshold that the solver did not link.
     pub review: Vec<Candidate>,
     /// Every record's entity id, per dataset (written as 16 hexadecimal digits).
     pub entity: Vec<Vec<u64>>,
@@ -952,20 +953,25 @@ pub fn solve<D: crate::output::Named>(
             group_of[at(r)] = g;
         }
     }
-    let mut links = above;
-    links.retain(|c| group_of[at(c.a)] != usize::MAX && group_of[at(c.a)] == group_of[at(c.b)]);
-    links.shrink_to_fit();
-    // The review band, and the possible twins at or above its floor, whatever their score.
+    let linked =
+        |c: &Candidate| group_of[at(c.a)] != usize::MAX && group_of[at(c.a)] == group_of[at(c.b)];
+    // The review band, the possible twins at or above its floor whatever their score, and the
+    // pairs at or above the threshold that the solver did not link (their records' groups did
+    // not join: a reviewer's first question).
     let review = match review {
         Some(r) => candidates
             .pairs
             .iter()
             .filter(|c| c.score >= r && c.score < threshold)
             .chain(candidates.twins.iter().filter(|c| c.score >= r))
+            .chain(above.iter().filter(|c| !linked(c)))
             .copied()
             .collect(),
         None => Vec::new(),
     };
+    let mut links = above;
+    links.retain(linked);
+    links.shrink_to_fit();
     // Entity ids: a hash of the sorted member names, so that the same inputs give the same ids
     // and an entity's id does not depend on anything outside it.
     let name_of = |members: &[Rec]| {
@@ -1255,6 +1261,63 @@ const COMPLETENESS_TILE: usize = 1 << 16;
 mod tests {
     use super::*;
     use crate::solve::tests::c;
+
+    /// Council 0's best partner is health 0; its second, health 1, scores above the threshold too
+    /// but cannot join (one record of a holder per person, without `--dedupe`): a pair for review,
+    /// with the band's council 1 and health 1.
+    #[test]
+    fn pairs_the_solver_did_not_link_are_listed_for_review() {
+        let names = |source: &str, n: usize| crate::output::Names {
+            source: source.into(),
+            names: (0..n).map(|i| format!("{source}{i}")).collect(),
+        };
+        let sets = [names("council", 2), names("health", 2)];
+        let mut pairs = vec![
+            c(0.95, (0, 0), (1, 0)),
+            c(0.8, (0, 0), (1, 1)),
+            c(0.3, (0, 1), (1, 1)),
+        ];
+        pairs.sort_by(candidate_order);
+        let candidates = Candidates {
+            pairs,
+            best: Histogram::default(),
+            stats: Stats::default(),
+            collected_at: 0.1,
+            model: None,
+            comparator: None,
+            twins: Vec::new(),
+        };
+        let at = |l: &Linkage| -> Vec<(u32, u32, u32, u32)> {
+            let mut v: Vec<_> = l
+                .review
+                .iter()
+                .map(|c| (c.a.ds, c.a.row, c.b.ds, c.b.row))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let l = solve(
+            &sets,
+            &candidates,
+            0.5,
+            Some(0.1),
+            false,
+            crate::solve::Join::Majority,
+        );
+        assert_eq!(l.links.len(), 1);
+        assert_eq!((l.links[0].a.row, l.links[0].b.row), (0, 0));
+        assert_eq!(at(&l), [(0, 0, 1, 1), (0, 1, 1, 1)]);
+        // No review band asked for: nothing listed.
+        let l = solve(
+            &sets,
+            &candidates,
+            0.5,
+            None,
+            false,
+            crate::solve::Join::Majority,
+        );
+        assert!(l.review.is_empty());
+    }
 
     /// Council 0 has no forename; council 1 is the same person, known to health as health 0.
     #[test]

@@ -37,7 +37,7 @@ fn explain_gives_each_pair_the_probability_the_run_gave_it() {
             let outcome = if file == "links.csv" {
                 "linked"
             } else {
-                "in the review band"
+                "listed for review"
             };
             assert!(said.contains(&format!("outcome: {outcome}")), "{said}");
             checked += 1;
