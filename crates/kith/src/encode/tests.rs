@@ -168,6 +168,32 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Different tokens of up to seven bytes never share a one-word token-map key, and tokens of
+    /// eight bytes or more have none. Near misses as above.
+    #[test]
+    fn word_keys_tell_tokens_apart(a in "[ab\u{0}]{0,9}", b in "[ab\u{0}]{0,9}", at in 0usize..9) {
+        let mut flipped = a.clone().into_bytes();
+        if let Some(x) = flipped.get_mut(at) {
+            *x = if *x == b'a' { b'b' } else { b'a' };
+        }
+        let near = [
+            format!("{a}\u{0}").into_bytes(),
+            format!("\u{0}{a}").into_bytes(),
+            a.as_bytes().iter().skip(1).copied().collect(),
+            flipped,
+            b.into_bytes(),
+        ];
+        let a = a.into_bytes();
+        prop_assert_eq!(word_key(&a).is_some(), a.len() <= 7);
+        for other in &near {
+            if let (Some(ka), Some(kb)) = (word_key(&a), word_key(other)) {
+                prop_assert_eq!(ka == kb, a == *other, "{:?} {:?}", a, other);
+            }
+        }
+    }
+}
+
 /// The 1,024-bit CLK that `tokens` give, each `(bytes, k)` hashed alone: what a feature's value
 /// must encode to, whichever path the encoder takes.
 fn clk_of_tokens(
