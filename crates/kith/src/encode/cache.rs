@@ -148,6 +148,7 @@ impl ValueCache {
 
 /// A map from token bytes: tokens of up to 24 bytes (nearly all) keyed inline, like short values
 /// in [`ValueCache`], so that a lookup compares keys without following a pointer.
+///
 /// Tokens of up to seven bytes (trigrams, codes, most exact values) are keyed by one word, their
 /// bytes with their length in the top byte: an entry of 16 bytes rather than 40 keeps a feature's
 /// table of thousands of tokens in the L2 cache.
