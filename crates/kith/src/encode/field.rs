@@ -22,7 +22,7 @@ pub(super) struct FieldEncoder {
     pub(super) hash: FieldHash,
     /// The salt's feature and how it is cut.
     pub(super) salt: Option<(usize, Transform)>,
-    /// The BLIP stream's key and the flip threshold (see [`flip_threshold`]).
+    /// The BLIP stream's key and the flip threshold (see [`super::harden::flip_threshold`]).
     pub(super) noise: Option<(Hmac<Sha256>, u32)>,
     /// XOR folds, rule 90, rehashing (with the group's key) and balancing (with the group's
     /// permutation), applied in that order, BLIP between the last two.

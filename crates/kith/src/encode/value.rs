@@ -37,8 +37,9 @@ impl Encoder {
     /// The value cache is keyed by the raw value: normalising and formatting are pure functions of
     /// it, so a hit skips them as well as the hashing. Empty cells are cheap and common; they
     /// neither use nor judge the value cache. Two trials decide whether the cache stays on
-    /// ([`CACHE_KEEP_HITS`], [`CACHE_WARM_START`]): a token's bits are cheap to OR, so a cache of
-    /// values that rarely repeat costs more in inserts and memory traffic than it saves.
+    /// ([`super::cache::CACHE_KEEP_HITS`], [`super::cache::CACHE_WARM_START`]): a token's bits
+    /// are cheap to OR, so a cache of values that rarely repeat costs more in inserts and memory
+    /// traffic than it saves.
     #[inline]
     pub(super) fn cached(
         &self,
