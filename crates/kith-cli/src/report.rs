@@ -557,12 +557,13 @@ fn calibration(dir: &Path, truth: &Path) -> Result<String> {
 /// Review pairs shown at most.
 const REVIEW_ROWS: usize = 200;
 
-/// The evidence of each pair in the review band (as `kith explain` gives it), a row per pair
+/// The evidence of each pair listed for review (the band, possible twins, and pairs above the
+/// threshold the solver did not link; as `kith explain` gives it), a row per pair
 /// named by its line in review.csv: each field's level as a cell coloured by its weight, the
 /// term-frequency adjustment, the probability and the twin rule. Needs the run's encodings,
 /// unchanged; without them the section says so.
 fn review_evidence(dir: &Path) -> String {
-    let mut html = String::from("<h2>The review band, pair by pair</h2>");
+    let mut html = String::from("<h2>Pairs for review, pair by pair</h2>");
     let run = match crate::explain::LinkedRun::open(dir) {
         Ok(run) => run,
         Err(e) => {

@@ -161,7 +161,7 @@ fn the_report_loads_in_chromium_with_every_chart_drawn_and_nothing_raw_in_it() {
     // No record token and no raw value of any extract.
     let report = Haystack::new(html.clone());
     // The review band's evidence is there, each pair named by its line in review.csv.
-    assert!(html.contains("The review band, pair by pair"));
+    assert!(html.contains("Pairs for review, pair by pair"));
     let review = dir.read("t2/links/review.csv");
     let shown = review.lines().count().saturating_sub(1).min(200);
     assert!(shown > 0, "the pipeline has a review band");
