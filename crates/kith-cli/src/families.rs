@@ -98,10 +98,16 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
             eprintln!("kith families: warning: {what}");
         }
     }
+    ensure!(
+        (0.0..=1.0).contains(&args.area_chance),
+        "--area-chance must be from 0 to 1, not {}",
+        args.area_chance
+    );
     let (clusters_path, clusters) = read_clusters(&args.links)?;
     let evidence = kith_link::identify::Evidence {
         area: (!args.dwellings_only).then_some(args.area_field.as_str()),
         surname: (!args.dwellings_only).then_some(args.surname_field.as_str()),
+        area_chance: args.area_chance,
     };
     let run = identify(&clusters, &clusters_path, &args.inputs, &evidence)?;
 
@@ -127,6 +133,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     manifest.param("area_field", evidence.area);
     manifest.param("surname_field", evidence.surname);
     manifest.param("dwellings_only", args.dwellings_only);
+    manifest.param("area_chance", args.area_chance);
     manifest.param("allow_no_households", args.allow_no_households);
     let g = &run.grouping;
     manifest.count("records", run.records());

@@ -473,8 +473,14 @@ pub(crate) struct FamiliesArgs {
     pub(crate) surname_field: String,
 
     /// Place people by dwelling and register only, never by postcode and surname.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "area_chance")]
     pub(crate) dwellings_only: bool,
+
+    /// The highest chance that another household of the postcode carries the shared surname at
+    /// which a person is placed by postcode and surname (from 0 to 1). Lower keeps more
+    /// neighbours apart and places fewer people (docs/design.md, Families).
+    #[arg(long, value_name = "P", default_value_t = kith_link::families::AREA_CHANCE)]
+    pub(crate) area_chance: f64,
 
     /// Output folder: families.csv (one row per family) and members.csv (its record tokens per
     /// holder).

@@ -97,9 +97,9 @@ impl UnionFind {
 }
 
 /// The highest chance, in rule 4, that another household of the postcode carries the shared surname
-/// (the share of people carrying it, times the postcode's homes) at which a household is placed.
-/// A Singh or Kaur where one person in twenty carries the name, in a postcode of ten homes, is
-/// over it; hardly any surname of an English name list is.
+/// (the share of people carrying it, times the postcode's homes) at which a household is placed,
+/// unless the run sets another. A Singh or Kaur where one person in twenty carries the name, in a
+/// postcode of ten homes, is over it; hardly any surname of an English name list is.
 pub const AREA_CHANCE: f64 = 0.2;
 
 /// The value with strictly the most votes, if one has.
@@ -110,9 +110,10 @@ fn majority<K: Copy + Eq + std::hash::Hash>(votes: &FxHashMap<K, u32>) -> Option
     if top.next().is_some() { None } else { first }
 }
 
-/// Group `entities` people into families by the rules of this module. Every member's entity must
-/// be below `entities`.
-pub fn group(entities: usize, members: &[Member]) -> Grouping {
+/// Group `entities` people into families by the rules of this module, rule 4 placing a household
+/// when the chance of a namesake household is at most `area_chance` (see [`AREA_CHANCE`]). Every
+/// member's entity must be below `entities`.
+pub fn group(entities: usize, members: &[Member], area_chance: f64) -> Grouping {
     // Each entity's records, in input order.
     let mut by_entity: Vec<Vec<u32>> = vec![Vec::new(); entities];
     for (i, m) in members.iter().enumerate() {
@@ -293,7 +294,7 @@ pub fn group(entities: usize, members: &[Member]) -> Grouping {
                 .unwrap_or(0);
             let homes = at_area.get(&a).map_or(0, Vec::len);
             let chance = f64::from(rarest) / f64::from(named.max(1)) * homes as f64;
-            if chance <= AREA_CHANCE && !apart(f) {
+            if chance <= area_chance && !apart(f) {
                 joins.push((h, f));
             }
         }
@@ -442,9 +443,26 @@ mod tests {
             at(HEALTH, 4, 0, 10, 300),
         ];
         members.extend(town(5, 100, 0, 0));
-        let g = group(105, &members);
+        let g = group(105, &members, AREA_CHANCE);
         assert_eq!(g.family[..5], [0, 0, 1, 0, 2]);
         assert_eq!(g.by_area, 1);
+    }
+
+    #[test]
+    fn a_stricter_chance_keeps_a_person_of_a_rarer_surname_apart() {
+        // The Smiths of the first test: three carriers in 105 people, two homes in the postcode,
+        // a chance of about 0.06 of a namesake household, over a run's limit of 0.01.
+        let mut members = vec![
+            at(COUNCIL, 0, 1, 10, 100),
+            at(COUNCIL, 1, 1, 10, 100),
+            at(COUNCIL, 2, 2, 10, 200),
+            at(HEALTH, 3, 0, 10, 100),
+        ];
+        members.extend(town(4, 100, 0, 0));
+        assert_eq!(group(104, &members, 0.1).by_area, 1);
+        let g = group(104, &members, 0.01);
+        assert_eq!(g.family[..4], [0, 0, 1, 2]);
+        assert_eq!(g.by_area, 0);
     }
 
     #[test]
@@ -458,7 +476,7 @@ mod tests {
             at(HEALTH, 3, 0, 10, 100),
         ];
         members.extend(town(4, 100, 20, 100));
-        let g = group(104, &members);
+        let g = group(104, &members, AREA_CHANCE);
         assert_eq!(g.family[..4], [0, 0, 1, 2]);
         assert_eq!(g.by_area, 0);
     }
@@ -486,7 +504,7 @@ mod tests {
                 at(HEALTH, 2, 0, 10, 100),
             ];
             members.extend(town(3, 100, 0, 0));
-            group(103, &members)
+            group(103, &members, AREA_CHANCE)
         };
         let g = filed(Some([9; 16]));
         assert_ne!(g.family[2], g.family[0]);
@@ -505,7 +523,7 @@ mod tests {
             at(COUNCIL, 1, 2, 10, 100),
             at(HEALTH, 2, 0, 10, 100),
         ];
-        let g = group(3, &members);
+        let g = group(3, &members, AREA_CHANCE);
         assert_eq!(g.families, 3);
         assert_eq!(g.by_area, 0);
         // A person whose records give a dwelling is never moved by postcode, nor one in another
@@ -515,7 +533,7 @@ mod tests {
             at(HEALTH, 1, 3, 10, 100),
             at(HEALTH, 2, 0, 11, 100),
         ];
-        let g = group(3, &members);
+        let g = group(3, &members, AREA_CHANCE);
         assert_eq!(g.families, 3);
     }
 
@@ -533,7 +551,7 @@ mod tests {
             m(COUNCIL, 3, 2, 8, 0b001),
             m(HEALTH, 4, 3, 0, 0),
         ];
-        let g = group(5, &members);
+        let g = group(5, &members, AREA_CHANCE);
         assert_eq!(g.family, [0, 0, 0, 1, 2]);
         assert_eq!(g.families, 3);
         let f = describe(&g, &members, 3);
@@ -555,7 +573,7 @@ mod tests {
             m(POLICE, 0, 5, 0, 0),
             m(COUNCIL, 1, 5, 0, 0),
         ];
-        let g = group(2, &members);
+        let g = group(2, &members, AREA_CHANCE);
         assert_ne!(g.family[0], g.family[1]);
         // With one record at each, the person has no home by dwelling at all.
         let members = [
@@ -563,7 +581,7 @@ mod tests {
             m(POLICE, 0, 5, 0, 0),
             m(COUNCIL, 1, 5, 0, 0),
         ];
-        let g = group(2, &members);
+        let g = group(2, &members, AREA_CHANCE);
         assert_ne!(g.family[0], g.family[1]);
         assert_eq!(g.ambiguous_homes, 1);
     }
@@ -581,7 +599,7 @@ mod tests {
             m(HEALTH, 1, 5, 0, 0),
             m(COUNCIL, 2, 5, 9, 0),
         ];
-        let g = group(3, &members);
+        let g = group(3, &members, AREA_CHANCE);
         assert_eq!(g.family[0], g.family[1]);
         assert_ne!(g.family[1], g.family[2]);
         assert_eq!(g.with_home, 3);
@@ -591,7 +609,7 @@ mod tests {
     fn registers_group_only_within_their_holder_and_conflicts_place_no_one() {
         // One register token value at two holders means nothing: registers are per holder.
         let members = [m(COUNCIL, 0, 0, 9, 0), m(HEALTH, 1, 0, 9, 0)];
-        assert_eq!(group(2, &members).families, 2);
+        assert_eq!(group(2, &members, AREA_CHANCE).families, 2);
         // Person 1 is filed in two of the council's households equally often (two people linked
         // as one, or a move within the council): joined to neither.
         let members = [
@@ -600,7 +618,7 @@ mod tests {
             m(COUNCIL, 1, 0, 2, 0),
             m(COUNCIL, 2, 0, 2, 0),
         ];
-        let g = group(3, &members);
+        let g = group(3, &members, AREA_CHANCE);
         assert_eq!(g.families, 3);
         assert_eq!(g.register_conflicts, 1);
     }
@@ -616,6 +634,6 @@ mod tests {
         ];
         let mut b = a;
         b.reverse();
-        assert_eq!(group(3, &a).family, group(3, &b).family);
+        assert_eq!(group(3, &a, AREA_CHANCE).family, group(3, &b, AREA_CHANCE).family);
     }
 }

@@ -247,7 +247,7 @@ fn families_refuse_files_that_were_not_linked_together() {
 
 /// With address lines at the council only, people known only to health, the police or a school
 /// have no dwelling; the postcode and surname place some of them in their family, which
-/// `--dwellings-only` does not do.
+/// `--dwellings-only` does not do, and a stricter `--area-chance` places fewer.
 #[test]
 fn people_without_an_address_line_reach_their_family_by_postcode_and_surname() {
     let dir = Dir::new();
@@ -308,12 +308,26 @@ fn people_without_an_address_line_reach_their_family_by_postcode_and_surname() {
     };
     let (placed, with) = families("with", &[]);
     let (none, without) = families("without", &["--dwellings-only"]);
+    let (strict, _) = families("strict", &["--area-chance", "0.05"]);
     assert!(placed > 20, "{placed} placed by postcode and surname");
     assert_eq!(none, 0);
+    assert!(
+        0 < strict && strict < placed,
+        "{strict} placed at chance 0.05, {placed} at the default"
+    );
     assert!(
         with < without,
         "{with} families, {without} by dwellings only"
     );
+    let mut c = kith();
+    c.arg("families");
+    for a in AGENCIES {
+        c.arg(dir.path(&format!("{a}.kith")));
+    }
+    c.arg("--links").arg(dir.path("links")).arg("--output");
+    let e = fails(c.arg(dir.path("bad")).args(["--area-chance", "1.5"]));
+    assert!(e.contains("--area-chance must be from 0 to 1"), "{e}");
+    assert!(!dir.path("bad").exists());
 }
 
 /// Encodings without household tokens would make every person a family of one: `kith families`
