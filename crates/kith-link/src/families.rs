@@ -634,6 +634,9 @@ mod tests {
         ];
         let mut b = a;
         b.reverse();
-        assert_eq!(group(3, &a, AREA_CHANCE).family, group(3, &b, AREA_CHANCE).family);
+        assert_eq!(
+            group(3, &a, AREA_CHANCE).family,
+            group(3, &b, AREA_CHANCE).family
+        );
     }
 }
