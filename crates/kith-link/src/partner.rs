@@ -15,17 +15,19 @@
 //! P(a ↔ b) = π·L_ab/N / ((1 − π) + π·(MISS + Σ_b' L_ab'/N))
 //! ```
 //!
-//! with `π` fitted by EM over all of A's records. A pair's probability is the higher of its two
-//! records' views. A record's modest lone candidate rises; a candidate beside a sure partner falls,
-//! so that of the pairs scored near 0.3 about three in ten are matches, as the threshold assumes.
-//! The higher of the two views keeps a holder's duplicate rows linked: from the side of the
-//! record they compete for, two rows of one person split its probability, but from each row's
-//! own side that record is its only partner. (Duplicates on both sides can split both views;
-//! the solver then links them through the rows' other evidence, or misses them.)
+//! with `π` fitted by EM over all of A's records, and the sum taken over `a`'s other candidates
+//! in B, each by the chance it is not `b`'s person: two rows of one person in B (a pair within B
+//! that the model scores as a match) are one partner, not rivals. A pair's probability is the
+//! higher of its two records' views. A record's modest lone candidate rises; a candidate beside a
+//! sure partner falls, so that of the pairs scored near 0.3 about three in ten are matches, as the
+//! threshold assumes. The higher of the two views also keeps duplicate rows linked when kith does
+//! not look for duplicates (no pairs within B): from each row's own side, the record they compete
+//! for is its only partner.
 //!
 //! Pairs within one extract keep the field model's probability.
 
-use crate::solve::Candidate;
+use crate::solve::{Candidate, Rec};
+use rustc_hash::FxHashMap;
 
 /// The weight of a partner outside the candidates, against a partner's total of 1.
 pub const MISS: f64 = 0.01;
@@ -77,8 +79,11 @@ pub fn fit_share(sums: &[f64]) -> f64 {
 }
 
 /// Set the probability of each pair across extracts in `groups` (candidates and pairs set aside
-/// alike: each is evidence of a partner) to the higher of its two records' one-partner views. `sizes` holds each extract's record count, `prior` the field model's share of matches
-/// among pairs across extracts. Deterministic: sums follow the order of `groups`.
+/// alike: each is evidence of a partner) to the higher of its two records' one-partner views.
+/// Pairs within one extract in the first group (the candidates) say how likely two rows are one
+/// person: a rival of that probability competes only by the rest. `sizes` holds each extract's
+/// record count, `prior` the field model's share of matches among pairs across extracts.
+/// Deterministic: sums follow the order of `groups`.
 pub fn adjust(groups: &mut [&mut [Candidate]], sizes: &[usize], prior: f64) {
     let n = sizes.len();
     // sums[i * n + j][row]: Σ L/N over the candidates in extract j of record `row` of extract i.
@@ -92,6 +97,18 @@ pub fn adjust(groups: &mut [&mut [Candidate]], sizes: &[usize], prior: f64) {
             }
         })
         .collect();
+    // Pairs within one extract of the candidates: how likely two rows are one person, by row.
+    let mut same: FxHashMap<Rec, Vec<(Rec, f64)>> = FxHashMap::default();
+    for c in groups.first().into_iter().flat_map(|g| g.iter()) {
+        if c.a.ds == c.b.ds {
+            let p = c.score.min(1.0);
+            same.entry(c.a).or_default().push((c.b, p));
+            same.entry(c.b).or_default().push((c.a, p));
+        }
+    }
+    // The weight (L/N) of each pair across extracts from the side of a record whose partner
+    // there has rows of its own person: the rows' weights are taken back out of the rivals.
+    let mut weight: FxHashMap<(Rec, Rec), f64> = FxHashMap::default();
     for c in groups.iter().flat_map(|g| g.iter()) {
         let (i, j) = (c.a.ds as usize, c.b.ds as usize);
         if i == j {
@@ -100,13 +117,24 @@ pub fn adjust(groups: &mut [&mut [Candidate]], sizes: &[usize], prior: f64) {
         let l = likelihood_ratio(c, prior);
         sums[i * n + j][c.a.row as usize] += l / sizes[j] as f64;
         sums[j * n + i][c.b.row as usize] += l / sizes[i] as f64;
+        if same.contains_key(&c.b) {
+            weight.insert((c.a, c.b), l / sizes[j] as f64);
+        }
+        if same.contains_key(&c.a) {
+            weight.insert((c.b, c.a), l / sizes[i] as f64);
+        }
     }
     let shares: Vec<f64> = sums.iter().map(|s| fit_share(s)).collect();
-    let view = |i: usize, j: usize, row: u32, l: f64| {
-        let pi = shares[i * n + j];
-        let s = sums[i * n + j][row as usize];
-        let e = pi * l / sizes[j] as f64;
-        e / ((1.0 - pi) + pi * (MISS + s))
+    // `r`'s view of its pair with `other`, of weight `e` (L/N): its other candidates in that
+    // extract count as rivals by the chance they are not `other`'s person.
+    let view = |r: Rec, other: Rec, e: f64| {
+        let ij = r.ds as usize * n + other.ds as usize;
+        let pi = shares[ij];
+        let mut rest = sums[ij][r.row as usize] - e;
+        for &(row, p) in same.get(&other).map_or(&[][..], Vec::as_slice) {
+            rest -= weight.get(&(r, row)).copied().unwrap_or(0.0) * p;
+        }
+        pi * e / ((1.0 - pi) + pi * (MISS + e + rest.max(0.0)))
     };
     for c in groups.iter_mut().flat_map(|g| g.iter_mut()) {
         let (i, j) = (c.a.ds as usize, c.b.ds as usize);
@@ -114,7 +142,9 @@ pub fn adjust(groups: &mut [&mut [Candidate]], sizes: &[usize], prior: f64) {
             continue;
         }
         let l = likelihood_ratio(c, prior);
-        c.score = view(i, j, c.a.row, l).max(view(j, i, c.b.row, l)).min(1.0);
+        let from_a = view(c.a, c.b, l / sizes[j] as f64);
+        let from_b = view(c.b, c.a, l / sizes[i] as f64);
+        c.score = from_a.max(from_b).min(1.0);
     }
 }
 
@@ -178,6 +208,34 @@ mod tests {
         pairs.push(pair((0, 0), (1, 1), 0.999_99));
         adjust(&mut [&mut pairs], &[10, 1000], prior);
         assert!(pairs[8].score > 0.99 && pairs[9].score > 0.99, "{pairs:?}");
+    }
+
+    #[test]
+    fn duplicate_rows_on_both_sides_stay_sure() {
+        // One person with two rows in each extract (rows 0 and 1 of both): the pairs within each
+        // extract say the rows are one person, so no row's partners split its probability.
+        let prior = 1e-3;
+        let mut pairs: Vec<Candidate> = (2..9).map(|r| pair((0, r), (1, r), 0.999_99)).collect();
+        for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            pairs.push(pair((0, a), (1, b), 0.999_99));
+        }
+        let split = {
+            let mut alone = pairs.clone();
+            adjust(&mut [&mut alone], &[10, 10], prior);
+            alone[7].score
+        };
+        pairs.push(pair((0, 0), (0, 1), 0.999));
+        pairs.push(pair((1, 0), (1, 1), 0.999));
+        adjust(&mut [&mut pairs], &[10, 10], prior);
+        assert!(
+            split < 0.9,
+            "without the pairs within, the rows split: {split}"
+        );
+        assert!(pairs[7..11].iter().all(|c| c.score > 0.99), "{pairs:?}");
+        assert_eq!(
+            pairs[11].score, 0.999,
+            "pairs within keep their probability"
+        );
     }
 
     #[test]
