@@ -5,6 +5,7 @@
 #
 #   benches/families_chance.sh DIR [CHANCE...]    (default 0.2 0.05 0.01 0.002, then dwellings only)
 #   benches/families_chance.sh target/synth-quality-200000-1-england-1-schema-addresses-council
+#   FLAGS="--by-postcode flagged" benches/families_chance.sh DIR    (extra `kith families` flags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=$1
@@ -15,7 +16,8 @@ cargo build -q --release -p kith-cli
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for c in "${chances[@]}" dwellings; do
-  opt=(--area-chance "$c")
+  read -r -a extra <<<"${FLAGS:-}"
+  opt=(--area-chance "$c" "${extra[@]}")
   [ "$c" = dwellings ] && opt=(--dwellings-only)
   mkdir -p "$out/$c"
   cp "$W/truth.csv" "$W/households.csv" "$out/$c/"

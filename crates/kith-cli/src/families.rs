@@ -19,7 +19,7 @@ use kith_link::identify::{Clusters, identify};
 
 use crate::atomic::AtomicFile;
 use crate::csvin::CsvRows;
-use crate::flags::{FamiliesArgs, RevealArgs, SplitArgs};
+use crate::flags::{ByPostcode, FamiliesArgs, RevealArgs, SplitArgs};
 use crate::manifest::Manifest;
 use kith_link::output::csv_field;
 
@@ -107,7 +107,10 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     let evidence = kith_link::identify::Evidence {
         area: (!args.dwellings_only).then_some(args.area_field.as_str()),
         surname: (!args.dwellings_only).then_some(args.surname_field.as_str()),
-        area_chance: args.area_chance,
+        area_rule: kith_link::families::AreaRule {
+            chance: args.area_chance,
+            flagged_only: args.by_postcode == ByPostcode::Flagged,
+        },
     };
     let run = identify(&clusters, &clusters_path, &args.inputs, &evidence)?;
 
@@ -134,6 +137,13 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     manifest.param("surname_field", evidence.surname);
     manifest.param("dwellings_only", args.dwellings_only);
     manifest.param("area_chance", args.area_chance);
+    manifest.param(
+        "by_postcode",
+        match args.by_postcode {
+            ByPostcode::Everyone => "everyone",
+            ByPostcode::Flagged => "flagged",
+        },
+    );
     manifest.param("allow_no_households", args.allow_no_households);
     let g = &run.grouping;
     manifest.count("records", run.records());

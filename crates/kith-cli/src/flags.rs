@@ -473,7 +473,7 @@ pub(crate) struct FamiliesArgs {
     pub(crate) surname_field: String,
 
     /// Place people by dwelling and register only, never by postcode and surname.
-    #[arg(long, conflicts_with = "area_chance")]
+    #[arg(long, conflicts_with_all = ["area_chance", "by_postcode"])]
     pub(crate) dwellings_only: bool,
 
     /// The highest chance that another household of the postcode carries the shared surname at
@@ -481,6 +481,12 @@ pub(crate) struct FamiliesArgs {
     /// neighbours apart and places fewer people (docs/design.md, Families).
     #[arg(long, value_name = "P", default_value_t = kith_link::families::AREA_CHANCE)]
     pub(crate) area_chance: f64,
+
+    /// Whom the postcode and surname place: everyone without a dwelling, or only people one of
+    /// whose records carries a criterion (weak evidence joins people only where an
+    /// identification hangs on it: fewer neighbours joined, fewer people in their family).
+    #[arg(long, value_enum, value_name = "WHO", default_value_t = ByPostcode::Everyone)]
+    pub(crate) by_postcode: ByPostcode,
 
     /// Output folder: families.csv (one row per family) and members.csv (its record tokens per
     /// holder).
@@ -490,6 +496,15 @@ pub(crate) struct FamiliesArgs {
     /// Also write an HTML report of the link and the families (as `kith report --families`).
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
+}
+
+/// Whom `kith families --by-postcode` places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ByPostcode {
+    /// Everyone without a dwelling.
+    Everyone,
+    /// Only people one of whose records carries a criterion.
+    Flagged,
 }
 
 #[derive(Debug, Args)]

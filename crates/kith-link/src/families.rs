@@ -23,13 +23,14 @@
 //!    (neighbours, flats of one building) place no one; a household with a home, or whose
 //!    dwellings tie, is never moved. Nor is one whose rarest shared surname is so common that
 //!    another household of the postcode would carry it by chance (see [`AREA_CHANCE`]), or one a
-//!    holder's register files apart from the family's people.
+//!    holder's register files apart from the family's people. A run may also place only
+//!    households that carry a criterion ([`AreaRule`]).
 //!
 //! Grouping is a pure function of its input, taken in order, so the result does not depend on
 //! threads. Families are then described ([`describe`]) by who knows them and which criteria their
 //! members' records carry.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 pub use kith_core::Token;
 
@@ -102,6 +103,26 @@ impl UnionFind {
 /// postcode of ten homes, is over it; hardly any surname of an English name list is.
 pub const AREA_CHANCE: f64 = 0.2;
 
+/// How rule 4 (postcode and surname) places people.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AreaRule {
+    /// The highest chance of a namesake household at which a household is placed
+    /// ([`AREA_CHANCE`] by default).
+    pub chance: f64,
+    /// Place only households one of whose records carries a criterion: weak evidence joins
+    /// people only where an identification hangs on it.
+    pub flagged_only: bool,
+}
+
+impl Default for AreaRule {
+    fn default() -> AreaRule {
+        AreaRule {
+            chance: AREA_CHANCE,
+            flagged_only: false,
+        }
+    }
+}
+
 /// The value with strictly the most votes, if one has.
 fn majority<K: Copy + Eq + std::hash::Hash>(votes: &FxHashMap<K, u32>) -> Option<K> {
     let best = votes.values().copied().max()?;
@@ -110,10 +131,9 @@ fn majority<K: Copy + Eq + std::hash::Hash>(votes: &FxHashMap<K, u32>) -> Option
     if top.next().is_some() { None } else { first }
 }
 
-/// Group `entities` people into families by the rules of this module, rule 4 placing a household
-/// when the chance of a namesake household is at most `area_chance` (see [`AREA_CHANCE`]). Every
+/// Group `entities` people into families by the rules of this module, rule 4 as `area` says. Every
 /// member's entity must be below `entities`.
-pub fn group(entities: usize, members: &[Member], area_chance: f64) -> Grouping {
+pub fn group(entities: usize, members: &[Member], area: &AreaRule) -> Grouping {
     // Each entity's records, in input order.
     let mut by_entity: Vec<Vec<u32>> = vec![Vec::new(); entities];
     for (i, m) in members.iter().enumerate() {
@@ -233,10 +253,14 @@ pub fn group(entities: usize, members: &[Member], area_chance: f64) -> Grouping 
     }
     let mut area_votes: FxHashMap<u32, FxHashMap<u64, u32>> = FxHashMap::default();
     let mut own_surnames: FxHashMap<u32, Vec<u64>> = FxHashMap::default();
+    let mut flagged: FxHashSet<u32> = FxHashSet::default();
     for m in members {
         let h = households.find(m.entity);
         if votes.contains_key(&h) {
             continue;
+        }
+        if m.flags != 0 {
+            flagged.insert(h);
         }
         if let Some(a) = m.area {
             *area_votes.entry(h).or_default().entry(a).or_default() += 1;
@@ -269,6 +293,9 @@ pub fn group(entities: usize, members: &[Member], area_chance: f64) -> Grouping 
         else {
             continue;
         };
+        if area.flagged_only && !flagged.contains(&h) {
+            continue;
+        }
         let mut fits = at_area.get(&a).into_iter().flatten().filter(|f| {
             surnames
                 .get(f)
@@ -294,7 +321,7 @@ pub fn group(entities: usize, members: &[Member], area_chance: f64) -> Grouping 
                 .unwrap_or(0);
             let homes = at_area.get(&a).map_or(0, Vec::len);
             let chance = f64::from(rarest) / f64::from(named.max(1)) * homes as f64;
-            if chance <= area_chance && !apart(f) {
+            if chance <= area.chance && !apart(f) {
                 joins.push((h, f));
             }
         }
@@ -443,7 +470,7 @@ mod tests {
             at(HEALTH, 4, 0, 10, 300),
         ];
         members.extend(town(5, 100, 0, 0));
-        let g = group(105, &members, AREA_CHANCE);
+        let g = group(105, &members, &AreaRule::default());
         assert_eq!(g.family[..5], [0, 0, 1, 0, 2]);
         assert_eq!(g.by_area, 1);
     }
@@ -459,10 +486,40 @@ mod tests {
             at(HEALTH, 3, 0, 10, 100),
         ];
         members.extend(town(4, 100, 0, 0));
-        assert_eq!(group(104, &members, 0.1).by_area, 1);
-        let g = group(104, &members, 0.01);
+        let at = |chance| AreaRule {
+            chance,
+            flagged_only: false,
+        };
+        assert_eq!(group(104, &members, &at(0.1)).by_area, 1);
+        let g = group(104, &members, &at(0.01));
         assert_eq!(g.family[..4], [0, 0, 1, 2]);
         assert_eq!(g.by_area, 0);
+    }
+
+    #[test]
+    fn flagged_only_places_only_people_who_carry_a_criterion() {
+        // Two people without an address line: person 3, flagged by the police, a Smith in
+        // postcode 10 beside the Smiths of dwelling 1; person 4, flagged by no one, a Patel in
+        // postcode 20 beside the Patels of dwelling 2. With `flagged_only` only person 3 is
+        // placed.
+        let mut members = vec![
+            at(COUNCIL, 0, 1, 10, 100),
+            at(COUNCIL, 1, 1, 10, 100),
+            at(COUNCIL, 2, 2, 20, 300),
+            at(POLICE, 3, 0, 10, 100),
+            at(HEALTH, 4, 0, 20, 300),
+        ];
+        members[3].flags = 1;
+        members.extend(town(5, 100, 0, 0));
+        let all = group(105, &members, &AreaRule::default());
+        assert_eq!(all.family[..5], [0, 0, 1, 0, 1]);
+        let rule = AreaRule {
+            flagged_only: true,
+            ..AreaRule::default()
+        };
+        let g = group(105, &members, &rule);
+        assert_eq!(g.family[..5], [0, 0, 1, 0, 2]);
+        assert_eq!(g.by_area, 1);
     }
 
     #[test]
@@ -476,7 +533,7 @@ mod tests {
             at(HEALTH, 3, 0, 10, 100),
         ];
         members.extend(town(4, 100, 20, 100));
-        let g = group(104, &members, AREA_CHANCE);
+        let g = group(104, &members, &AreaRule::default());
         assert_eq!(g.family[..4], [0, 0, 1, 2]);
         assert_eq!(g.by_area, 0);
     }
@@ -504,7 +561,7 @@ mod tests {
                 at(HEALTH, 2, 0, 10, 100),
             ];
             members.extend(town(3, 100, 0, 0));
-            group(103, &members, AREA_CHANCE)
+            group(103, &members, &AreaRule::default())
         };
         let g = filed(Some([9; 16]));
         assert_ne!(g.family[2], g.family[0]);
@@ -523,7 +580,7 @@ mod tests {
             at(COUNCIL, 1, 2, 10, 100),
             at(HEALTH, 2, 0, 10, 100),
         ];
-        let g = group(3, &members, AREA_CHANCE);
+        let g = group(3, &members, &AreaRule::default());
         assert_eq!(g.families, 3);
         assert_eq!(g.by_area, 0);
         // A person whose records give a dwelling is never moved by postcode, nor one in another
@@ -533,7 +590,7 @@ mod tests {
             at(HEALTH, 1, 3, 10, 100),
             at(HEALTH, 2, 0, 11, 100),
         ];
-        let g = group(3, &members, AREA_CHANCE);
+        let g = group(3, &members, &AreaRule::default());
         assert_eq!(g.families, 3);
     }
 
@@ -551,7 +608,7 @@ mod tests {
             m(COUNCIL, 3, 2, 8, 0b001),
             m(HEALTH, 4, 3, 0, 0),
         ];
-        let g = group(5, &members, AREA_CHANCE);
+        let g = group(5, &members, &AreaRule::default());
         assert_eq!(g.family, [0, 0, 0, 1, 2]);
         assert_eq!(g.families, 3);
         let f = describe(&g, &members, 3);
@@ -573,7 +630,7 @@ mod tests {
             m(POLICE, 0, 5, 0, 0),
             m(COUNCIL, 1, 5, 0, 0),
         ];
-        let g = group(2, &members, AREA_CHANCE);
+        let g = group(2, &members, &AreaRule::default());
         assert_ne!(g.family[0], g.family[1]);
         // With one record at each, the person has no home by dwelling at all.
         let members = [
@@ -581,7 +638,7 @@ mod tests {
             m(POLICE, 0, 5, 0, 0),
             m(COUNCIL, 1, 5, 0, 0),
         ];
-        let g = group(2, &members, AREA_CHANCE);
+        let g = group(2, &members, &AreaRule::default());
         assert_ne!(g.family[0], g.family[1]);
         assert_eq!(g.ambiguous_homes, 1);
     }
@@ -599,7 +656,7 @@ mod tests {
             m(HEALTH, 1, 5, 0, 0),
             m(COUNCIL, 2, 5, 9, 0),
         ];
-        let g = group(3, &members, AREA_CHANCE);
+        let g = group(3, &members, &AreaRule::default());
         assert_eq!(g.family[0], g.family[1]);
         assert_ne!(g.family[1], g.family[2]);
         assert_eq!(g.with_home, 3);
@@ -609,7 +666,7 @@ mod tests {
     fn registers_group_only_within_their_holder_and_conflicts_place_no_one() {
         // One register token value at two holders means nothing: registers are per holder.
         let members = [m(COUNCIL, 0, 0, 9, 0), m(HEALTH, 1, 0, 9, 0)];
-        assert_eq!(group(2, &members, AREA_CHANCE).families, 2);
+        assert_eq!(group(2, &members, &AreaRule::default()).families, 2);
         // Person 1 is filed in two of the council's households equally often (two people linked
         // as one, or a move within the council): joined to neither.
         let members = [
@@ -618,7 +675,7 @@ mod tests {
             m(COUNCIL, 1, 0, 2, 0),
             m(COUNCIL, 2, 0, 2, 0),
         ];
-        let g = group(3, &members, AREA_CHANCE);
+        let g = group(3, &members, &AreaRule::default());
         assert_eq!(g.families, 3);
         assert_eq!(g.register_conflicts, 1);
     }
@@ -635,8 +692,8 @@ mod tests {
         let mut b = a;
         b.reverse();
         assert_eq!(
-            group(3, &a, AREA_CHANCE).family,
-            group(3, &b, AREA_CHANCE).family
+            group(3, &a, &AreaRule::default()).family,
+            group(3, &b, &AreaRule::default()).family
         );
     }
 }

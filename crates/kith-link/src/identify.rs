@@ -123,9 +123,8 @@ pub struct Evidence<'a> {
     pub area: Option<&'a str>,
     /// The surname's field filter.
     pub surname: Option<&'a str>,
-    /// The highest chance of a namesake household at which rule 4 places someone
-    /// ([`families::AREA_CHANCE`] by default).
-    pub area_chance: f64,
+    /// How rule 4 places people by postcode and surname.
+    pub area_rule: families::AreaRule,
 }
 
 /// A hash of field filter `k` of `row`, when there is one (equal filters, equal hashes).
@@ -272,7 +271,7 @@ pub fn identify(
             members.len()
         )));
     }
-    let grouping = families::group(clusters.ids.len(), &members, evidence.area_chance);
+    let grouping = families::group(clusters.ids.len(), &members, &evidence.area_rule);
     let described = families::describe(&grouping, &members, criteria.len());
     let mut of_family: Vec<Vec<usize>> = vec![Vec::new(); grouping.families];
     for (i, m) in members.iter().enumerate() {

@@ -247,7 +247,8 @@ fn families_refuse_files_that_were_not_linked_together() {
 
 /// With address lines at the council only, people known only to health, the police or a school
 /// have no dwelling; the postcode and surname place some of them in their family, which
-/// `--dwellings-only` does not do, and a stricter `--area-chance` places fewer.
+/// `--dwellings-only` does not do; a stricter `--area-chance` places fewer, and so does
+/// `--by-postcode flagged` (only people with a criterion).
 #[test]
 fn people_without_an_address_line_reach_their_family_by_postcode_and_surname() {
     let dir = Dir::new();
@@ -309,11 +310,16 @@ fn people_without_an_address_line_reach_their_family_by_postcode_and_surname() {
     let (placed, with) = families("with", &[]);
     let (none, without) = families("without", &["--dwellings-only"]);
     let (strict, _) = families("strict", &["--area-chance", "0.05"]);
+    let (flagged, _) = families("flagged", &["--by-postcode", "flagged"]);
     assert!(placed > 20, "{placed} placed by postcode and surname");
     assert_eq!(none, 0);
     assert!(
         0 < strict && strict < placed,
         "{strict} placed at chance 0.05, {placed} at the default"
+    );
+    assert!(
+        0 < flagged && flagged < placed,
+        "{flagged} people with a criterion placed, {placed} in all"
     );
     assert!(
         with < without,
