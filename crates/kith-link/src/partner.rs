@@ -19,10 +19,11 @@
 //! in B, each by the chance it is not `b`'s person: two rows of one person in B (a pair within B
 //! that the model scores as a match) are one partner, not rivals. A pair's probability is the
 //! higher of its two records' views. A record's modest lone candidate rises; a candidate beside a
-//! sure partner falls, so that of the pairs scored near 0.3 about three in ten are matches, as the
-//! threshold assumes. The higher of the two views also keeps duplicate rows linked when kith does
-//! not look for duplicates (no pairs within B): from each row's own side, the record they compete
-//! for is its only partner.
+//! sure partner falls from that record's side. The higher of the two views also keeps duplicate
+//! rows linked when kith does not look for duplicates (no pairs within B): from each row's own
+//! side, the record they compete for is its only partner. The cost is calibration: a relative
+//! beside a sure partner is still raised by its own lone view, so pairs scored from 0.3 to 0.99
+//! are matches about half as often as their score says (`docs/benchmarks.md`).
 //!
 //! Pairs within one extract keep the field model's probability.
 
