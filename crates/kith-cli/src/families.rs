@@ -189,8 +189,12 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
         "  not placed by dwelling because their household's records' dwellings tie (stale addresses): {}; filed in two register groups by one holder: {}",
         g.ambiguous_homes, g.register_conflicts
     );
+    let who = match args.by_postcode {
+        ByPostcode::Everyone => "",
+        ByPostcode::Flagged => " and with a criterion (--by-postcode flagged)",
+    };
     eprintln!(
-        "  with no dwelling at all, placed by postcode and surname (the one family of their surname in their postcode): {}",
+        "  with no dwelling at all{who}, placed by postcode and surname (the one family of their surname in their postcode): {}",
         g.by_area
     );
     eprintln!(

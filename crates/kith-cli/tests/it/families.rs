@@ -295,7 +295,13 @@ fn people_without_an_address_line_reach_their_family_by_postcode_and_surname() {
             .arg("--output")
             .arg(dir.path(out))
             .args(extra));
-        let placed: usize = stderr(&o)
+        let said = stderr(&o);
+        assert_eq!(
+            said.contains("with a criterion (--by-postcode flagged)"),
+            extra.contains(&"flagged"),
+            "{said}"
+        );
+        let placed: usize = said
             .lines()
             .find_map(|l| l.split("in their postcode): ").nth(1))
             .expect("the rule's count")
