@@ -433,7 +433,11 @@ Examples:
   kith families --links links/ council.kith health.kith police.kith school.kith --output families/
 
   # An identification run: only families meeting two or more criteria:
-  kith families --links links/ *.kith --min-criteria 2 --output run/";
+  kith families --links links/ *.kith --min-criteria 2 --output run/
+
+  # The same, joining people by postcode and surname only where they carry a criterion
+  # (fewer neighbours joined; people without one stay in families of their own):
+  kith families --links links/ *.kith --min-criteria 2 --by-postcode flagged --output run/";
 
 const SPLIT_EXAMPLES: &str = "\
 Examples:
