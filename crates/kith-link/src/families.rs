@@ -455,20 +455,28 @@ mod tests {
             .collect()
     }
 
+    /// Postcode 10: the Smiths (surname 100) at dwelling 1, persons 0 and 1; the Joneses
+    /// (surname 200) at dwelling 2, person 2; all known to the council.
+    fn smiths_and_joneses() -> Vec<Member> {
+        vec![
+            at(COUNCIL, 0, 1, 10, 100),
+            at(COUNCIL, 1, 1, 10, 100),
+            at(COUNCIL, 2, 2, 10, 200),
+        ]
+    }
+
     #[test]
     fn a_person_without_an_address_line_joins_the_one_family_of_their_surname_in_their_postcode() {
         // Postcode 10: the Smiths at dwelling 1 (persons 0, 1), the Joneses at dwelling 2
         // (person 2). Person 3, a Smith known only to the school and health (postcode, no address
         // line), joins the Smiths; person 4, a Patel there, joins no one. Around them, a town of
         // 100 with other surnames.
-        let mut members = vec![
-            at(COUNCIL, 0, 1, 10, 100),
-            at(COUNCIL, 1, 1, 10, 100),
-            at(COUNCIL, 2, 2, 10, 200),
+        let mut members = smiths_and_joneses();
+        members.extend([
             at(HEALTH, 3, 0, 10, 100),
             at(POLICE, 3, 0, 10, 100),
             at(HEALTH, 4, 0, 10, 300),
-        ];
+        ]);
         members.extend(town(5, 100, 0, 0));
         let g = group(105, &members, &AreaRule::default());
         assert_eq!(g.family[..5], [0, 0, 1, 0, 2]);
@@ -477,14 +485,10 @@ mod tests {
 
     #[test]
     fn a_stricter_chance_keeps_a_person_of_a_rarer_surname_apart() {
-        // The Smiths of the first test: three carriers in 105 people, two homes in the postcode,
+        // The Smiths of the first test: three carriers in 104 people, two homes in the postcode,
         // a chance of about 0.06 of a namesake household, over a run's limit of 0.01.
-        let mut members = vec![
-            at(COUNCIL, 0, 1, 10, 100),
-            at(COUNCIL, 1, 1, 10, 100),
-            at(COUNCIL, 2, 2, 10, 200),
-            at(HEALTH, 3, 0, 10, 100),
-        ];
+        let mut members = smiths_and_joneses();
+        members.push(at(HEALTH, 3, 0, 10, 100));
         members.extend(town(4, 100, 0, 0));
         let at = |chance| AreaRule {
             chance,
@@ -526,12 +530,8 @@ mod tests {
     fn a_common_surname_places_no_one() {
         // As above, but one person in five of the town is a Smith: another household of the
         // postcode could as well be Smiths by chance, so person 3 stays apart.
-        let mut members = vec![
-            at(COUNCIL, 0, 1, 10, 100),
-            at(COUNCIL, 1, 1, 10, 100),
-            at(COUNCIL, 2, 2, 10, 200),
-            at(HEALTH, 3, 0, 10, 100),
-        ];
+        let mut members = smiths_and_joneses();
+        members.push(at(HEALTH, 3, 0, 10, 100));
         members.extend(town(4, 100, 20, 100));
         let g = group(104, &members, &AreaRule::default());
         assert_eq!(g.family[..4], [0, 0, 1, 2]);
