@@ -417,7 +417,7 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
         let mut parts = Vec::new();
         if let Some(d) = &h.dwelling {
             parts.push(format!(
-                "a dwelling token from feature {} and the premise (house and flat numbers) of input {}",
+                "a dwelling token from feature {} and the premise (house and flat numbers) of input {}, and a street token from the postcode and the line's street word",
                 d.postcode, d.address
             ));
         }

@@ -29,9 +29,9 @@ use crate::token::{TOKEN_BYTES, Token, push_hex};
 pub const FORMAT_NAME: &str = "kith-encodings";
 /// The newest format version this build writes and reads. Version 2 adds household tokens
 /// (`house:` columns), criteria flags (`flag:` columns) and coarse areas in clear (`area:`
-/// columns); a file without them is written as
-/// version 1, so that older readers still take it.
-pub const FORMAT_VERSION: i64 = 2;
+/// columns); version 3 the street token (`house:street`). A file is written as the oldest version
+/// that has its columns, so that older readers still take it.
+pub const FORMAT_VERSION: i64 = 3;
 
 /// The longest area value: a postcode district has at most four characters, a postcode area two.
 pub const MAX_AREA: usize = 8;
@@ -60,7 +60,7 @@ pub struct EncodedRecord {
     /// One field-level Bloom filter per `kith.fields` entry (MSB-first bytes); `None` where the
     /// value was missing.
     pub fields: Vec<Option<Vec<u8>>>,
-    /// The household tokens, in the order of the schema's household inputs (`dwelling`, `register`);
+    /// The household tokens, in the order of the schema's household inputs (`dwelling`, `street`, `register`);
     /// `None` where a part was missing.
     pub house: Vec<Option<Token>>,
     /// One flag per criterion this holder holds; `None` where the value could
@@ -146,11 +146,22 @@ impl Header {
         c
     }
 
+    /// The oldest format version that has this header's columns.
+    pub fn version(&self) -> i64 {
+        if self.house.iter().any(|h| h == "street") {
+            3
+        } else if self.house.is_empty() && self.flags.is_empty() && self.areas.is_empty() {
+            1
+        } else {
+            2
+        }
+    }
+
     /// Write the header line.
     pub fn write<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
         let mut v = json!({
             "format": FORMAT_NAME,
-            "version": if self.house.is_empty() && self.flags.is_empty() && self.areas.is_empty() { 1 } else { FORMAT_VERSION },
+            "version": self.version(),
             "party": self.party,
             "schema_fingerprint": self.schema_fingerprint,
             "key_check": self.key_check,
@@ -378,9 +389,13 @@ impl Columns {
                 if version == Some(1) {
                     return Err(bad(format!("column {c:?} needs format version 2")));
                 }
-                if !matches!(h, "dwelling" | "register") || house.iter().any(|x| x == h) {
+                if h == "street" && version.is_some_and(|v| v < 3) {
+                    return Err(bad(format!("column {c:?} needs format version 3")));
+                }
+                if !matches!(h, "dwelling" | "street" | "register") || house.iter().any(|x| x == h)
+                {
                     return Err(bad(format!(
-                        "column {c:?}: household columns are house:dwelling and house:register, once each"
+                        "column {c:?}: household columns are house:dwelling, house:street and house:register, once each"
                     )));
                 }
                 if !flags.is_empty() {
@@ -974,6 +989,28 @@ mod tests {
         );
         let e = read_all(swapped.as_bytes()).expect_err("order");
         assert!(e.to_string().contains("household tokens come first"), "{e}");
+    }
+
+    /// A street token makes a version 3 file, and is refused in an older one.
+    #[test]
+    fn a_street_token_round_trips_as_version_3() {
+        let mut h = header(1);
+        h.house = vec!["dwelling".into(), "street".into(), "register".into()];
+        let mut r = record(1);
+        r.house = vec![Some([1; 16]), Some([2; 16]), None];
+        let bytes = write(&h, std::slice::from_ref(&r));
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(text.contains(r#""version":3"#), "{text}");
+        assert_eq!(read_all(&bytes).expect("read"), [r]);
+        let e = read_all(
+            text.replacen(r#""version":3"#, r#""version":2"#, 1)
+                .as_bytes(),
+        )
+        .expect_err("v2");
+        assert!(
+            e.to_string().contains("house:street") && e.to_string().contains("version 3"),
+            "{e}"
+        );
     }
 
     /// A second pass by token gives the tokens in order and still catches a truncated file.

@@ -217,6 +217,26 @@ pub fn premise(raw: &str) -> String {
     out
 }
 
+/// Words of an address line that name a unit, not a street.
+const UNIT_WORDS: &[&str] = &["flat", "flats", "apartment", "apt", "unit", "no", "and"];
+
+/// The street word of an address line: its first word that is neither a number (`12`, `12a`), a
+/// lone letter, nor a word such as "Flat" that names a unit, upper case, with `ST` read as
+/// `SAINT`. Two dwellings in one postcode with one premise (`"12 Mill Lane"` and `"Flat 12, Oak
+/// House"`) differ in it, while the ways one system or another writes an address (`"Flat 3, Mill
+/// House, Mill Lane"`, `"3 MILL HOUSE MILL LANE"`) agree. `None` when the line has no such word.
+pub fn street(raw: &str) -> Option<String> {
+    let folded = name(raw);
+    let word = folded.split(' ').find(|w| {
+        w.chars().count() > 1 && !w.chars().any(|c| c.is_ascii_digit()) && !UNIT_WORDS.contains(w)
+    })?;
+    Some(if word == "st" {
+        "SAINT".to_owned()
+    } else {
+        word.to_uppercase()
+    })
+}
+
 /// Fold a letter that has no Unicode decomposition into its usual ASCII spelling.
 fn fold_letter(c: char) -> Option<&'static str> {
     Some(match c {
@@ -648,6 +668,26 @@ mod tests {
         }
 
         #[test]
+        fn a_street_word_is_the_same_however_the_line_is_written(
+            flat in proptest::option::of(1u32..200),
+            house in 1u32..400,
+            word in "[A-Za-z]{2,12}",
+            rest in "( [A-Za-z]{2,8})?",
+            upper in any::<bool>(),
+            comma in any::<bool>(),
+        ) {
+            let lower = word.to_lowercase();
+            prop_assume!(lower != "st" && !UNIT_WORDS.contains(&lower.as_str()));
+            let sep = if comma { "," } else { "" };
+            let line = match flat {
+                Some(f) => format!("Flat {f}{sep} {house}{sep} {word}{rest}"),
+                None => format!("{house}{sep} {word}{rest}"),
+            };
+            let line = if upper { line.to_uppercase() } else { line.to_lowercase() };
+            prop_assert_eq!(street(&line), Some(word.to_uppercase()));
+        }
+
+        #[test]
         fn a_flag_reads_only_yes_no_words(raw in "\\PC{0,6}") {
             match Normalizer::Flag.apply(&raw) {
                 Normalized::Value(v) => {
@@ -660,6 +700,24 @@ mod tests {
                 Normalized::Invalid => prop_assert!(!["", "0", "1", "y", "n", "yes", "no", "true", "false", "t", "f"].contains(&raw.trim().to_ascii_lowercase().as_str())),
                 Normalized::Missing => prop_assert!(false, "a flag is never missing"),
             }
+        }
+    }
+
+    #[test]
+    fn a_street_word_skips_numbers_and_unit_words_and_tells_streets_apart() {
+        for (raw, want) in [
+            ("Flat 3, Mill House, Mill Lane", Some("MILL")),
+            ("3 MILL HOUSE MILL LANE", Some("MILL")),
+            ("12, Mill Ln", Some("MILL")),
+            ("12 a Oak Avenue", Some("OAK")),
+            ("Apartment 4, 12-14 High Street", Some("HIGH")),
+            ("12 St Mary's Road", Some("SAINT")),
+            ("12 Saint Marys Road", Some("SAINT")),
+            ("Rose Cottage, Mill Lane", Some("ROSE")),
+            ("Flat 12", None),
+            ("", None),
+        ] {
+            assert_eq!(street(raw).as_deref(), want, "{raw}");
         }
     }
 

@@ -29,6 +29,7 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "block:surname_postcode",
             "block:surname_year",
             "house:dwelling",
+            "house:street",
             "house:register",
             "flag:child_in_need",
             "flag:out_of_work",
@@ -40,7 +41,7 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
             "field:surname"
         ])
     );
-    assert_eq!(h["version"], 2, "household columns make a version 2 file");
+    assert_eq!(h["version"], 3, "a street token makes a version 3 file");
     // Forename and surname filters share a key group, so the linkage party can compare them
     // crosswise; the twin rule travels with the filters.
     assert_eq!(
@@ -58,7 +59,11 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
     assert_eq!(enc.rows.len(), 18);
     // The postcode district travels in clear (the schema's kith.areas), empty where the postcode
     // is missing or a ZZ99 pseudo-postcode.
-    let districts: BTreeSet<&str> = enc.rows.iter().map(|r| r[15].as_str()).collect();
+    let district = h["columns"]
+        .as_array()
+        .and_then(|c| c.iter().position(|c| c == "area:district"))
+        .expect("an area:district column");
+    let districts: BTreeSet<&str> = enc.rows.iter().map(|r| r[district].as_str()).collect();
     assert!(
         districts.contains("LS6") && districts.contains(""),
         "{districts:?}"
@@ -86,33 +91,65 @@ fn council_extract_encodes_with_header_sorted_rows_and_map() {
     assert_eq!(ids.len(), 18);
     assert!(ids.contains("C1001") && ids.contains("C1018"));
 
-    // Household tokens and flags, by local ID: (dwelling, register, child_in_need, out_of_work).
+    // Household tokens and flags, by local ID and column name.
+    let col = |name: &str| {
+        h["columns"]
+            .as_array()
+            .and_then(|c| c.iter().position(|c| c == name))
+            .unwrap_or_else(|| panic!("a {name} column"))
+    };
+    let (dwelling, street, register) = (
+        col("house:dwelling"),
+        col("house:street"),
+        col("house:register"),
+    );
+    let (in_need, out_of_work) = (col("flag:child_in_need"), col("flag:out_of_work"));
     let by_id: BTreeMap<&str, &[String]> = enc
         .rows
         .iter()
-        .map(|r| (map[r[0].as_str()], &r[11..15]))
+        .map(|r| (map[r[0].as_str()], r.as_slice()))
         .collect();
     let smiths: Vec<_> = ["C1001", "C1002", "C1003", "C1004"]
         .iter()
-        .map(|id| (&by_id[id][0], &by_id[id][1]))
+        .map(|id| {
+            let r = by_id[id];
+            (&r[dwelling], &r[street], &r[register])
+        })
         .collect();
     assert!(
-        smiths.iter().all(|s| *s == smiths[0] && !s.0.is_empty()),
-        "one dwelling written two ways, one register group: {smiths:?}"
+        smiths
+            .iter()
+            .all(|s| *s == smiths[0] && !s.0.is_empty() && !s.1.is_empty()),
+        "one dwelling and street written two ways, one register group: {smiths:?}"
     );
     assert_ne!(
-        by_id["C1005"][0], by_id["C1015"][0],
+        by_id["C1005"][dwelling], by_id["C1015"][dwelling],
         "two flats of one building"
     );
-    assert_eq!(by_id["C1005"][0], by_id["C1006"][0]);
-    assert_ne!(by_id["C1001"][1], by_id["C1007"][1]);
-    assert_eq!(by_id["C1011"][0], "", "no address, no dwelling token");
+    assert_ne!(
+        by_id["C1005"][street], by_id["C1015"][street],
+        "a street token is keyed with its postcode"
+    );
+    assert_eq!(by_id["C1005"][dwelling], by_id["C1006"][dwelling]);
+    assert_eq!(by_id["C1005"][street], by_id["C1006"][street]);
+    assert_ne!(by_id["C1001"][register], by_id["C1007"][register]);
     assert_eq!(
-        (by_id["C1002"][3].as_str(), by_id["C1002"][2].as_str()),
+        by_id["C1011"][dwelling], "",
+        "no address, no dwelling token"
+    );
+    assert_eq!(by_id["C1011"][street], "", "no address, no street token");
+    assert_eq!(
+        (
+            by_id["C1002"][out_of_work].as_str(),
+            by_id["C1002"][in_need].as_str()
+        ),
         ("1", "0")
     );
-    assert_eq!(by_id["C1004"][2], "1");
-    assert_eq!(by_id["C1016"][3], "", "an unreadable flag is unknown");
+    assert_eq!(by_id["C1004"][in_need], "1");
+    assert_eq!(
+        by_id["C1016"][out_of_work], "",
+        "an unreadable flag is unknown"
+    );
     let summary = stderr(&ok(crate::util::encode_with_schema(
         &dir,
         &demo("schema.json"),
@@ -649,7 +686,7 @@ fn schema_command_prints_the_fingerprint_holders_compare() {
         "{out}"
     );
     assert!(
-        out.contains("household: a dwelling token from feature postcode and the premise (house and flat numbers) of input address; a register token from input household_ref"),
+        out.contains("household: a dwelling token from feature postcode and the premise (house and flat numbers) of input address, and a street token from the postcode and the line's street word; a register token from input household_ref"),
         "{out}"
     );
     assert!(

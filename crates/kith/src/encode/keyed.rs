@@ -22,11 +22,13 @@ pub(super) struct ExactEncoder {
 }
 
 /// The dwelling token's parts: the postcode feature and the address input (index among the keyed
-/// inputs).
+/// inputs); and the key of the street token (the postcode and the line's street word), which tells
+/// apart two dwellings of one postcode that share a house or flat number.
 pub(super) struct DwellingEncoder {
     pub(super) postcode: usize,
     pub(super) address: usize,
     pub(super) mac: Hmac<Sha256>,
+    pub(super) street_mac: Hmac<Sha256>,
 }
 
 /// The household register token: the input's index among the keyed inputs.
@@ -142,12 +144,17 @@ impl Encoder {
                     v => Normalized::Value(Cow::Owned(v.to_uppercase())),
                 },
             };
-            record.house.push(match (postcode, premise) {
-                (Normalized::Value(pc), Normalized::Value(pr)) => {
-                    Some(token_of(&d.mac, &[pc.as_bytes(), &[0x1f], pr.as_bytes()]))
-                }
-                _ => None,
-            });
+            let street = crate::normalize::street(input.exact[d.address]);
+            let (dwelling, street) = match (postcode, premise) {
+                (Normalized::Value(pc), Normalized::Value(pr)) => (
+                    Some(token_of(&d.mac, &[pc.as_bytes(), &[0x1f], pr.as_bytes()])),
+                    street
+                        .map(|s| token_of(&d.street_mac, &[pc.as_bytes(), &[0x1f], s.as_bytes()])),
+                ),
+                _ => (None, None),
+            };
+            record.house.push(dwelling);
+            record.house.push(street);
         }
         if let Some(r) = &self.register {
             let v = input.exact[r.input].trim();

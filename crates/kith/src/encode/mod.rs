@@ -377,6 +377,7 @@ impl Encoder {
                     postcode: features.iter().position(|f| f.identifier == d.postcode)?,
                     address: input_of(InputKind::Address)?,
                     mac: mac_key(&kith_key(secret, fp, Purpose::HouseToken("dwelling"))),
+                    street_mac: mac_key(&kith_key(secret, fp, Purpose::HouseToken("street"))),
                 })
             });
         let register = input_of(InputKind::Register).map(|input| RegisterEncoder {
@@ -502,12 +503,12 @@ impl Encoder {
         self.inputs.iter().map(|(n, _)| n.as_str()).collect()
     }
 
-    /// Names of the household tokens, in output order: `dwelling` and `register`, as the schema
-    /// has them.
+    /// Names of the household tokens, in output order: `dwelling` and `street` (both from the
+    /// dwelling) and `register`, as the schema has them.
     pub fn house_names(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.dwelling.is_some() {
-            v.push("dwelling");
+            v.extend(["dwelling", "street"]);
         }
         if self.register.is_some() {
             v.push("register");

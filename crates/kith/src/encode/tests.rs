@@ -795,8 +795,9 @@ fn tokens_depend_on_party_and_id_but_exact_tokens_only_on_the_value() {
 }
 
 /// The dwelling token is the postcode and the premise: one dwelling written two ways gives one
-/// token, whoever holds it; a neighbour or another flat of the building another. The register
-/// token groups only its own holder's records. Flags carry yes, no, or unreadable.
+/// token, whoever holds it; a neighbour or another flat of the building another. The street token
+/// tells apart two dwellings of one postcode and number on two streets. The register token groups
+/// only its own holder's records. Flags carry yes, no, or unreadable.
 #[test]
 fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() {
     let schema = Schema::from_json_str(
@@ -814,7 +815,7 @@ fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() 
     };
     let a = Encoder::new(&schema, &secret, "council", &EncoderOptions::default()).expect("a");
     let b = Encoder::new(&schema, &secret, "health", &not_held).expect("b");
-    assert_eq!(a.house_names(), ["dwelling", "register"]);
+    assert_eq!(a.house_names(), ["dwelling", "street", "register"]);
     assert_eq!(a.criteria_names(), ["absence", "offending"]);
     assert_eq!(b.criteria_names(), ["absence"]);
     let mut s = Scratch::default();
@@ -841,9 +842,10 @@ fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() 
     );
     let (h2, f2) = enc(&b, "m11aa", "FLAT 3 MILL HOUSE", "HR1", ["1", "junk"]);
     assert_eq!(h1[0], h2[0], "one dwelling written two ways");
-    assert!(h1[0].is_some());
+    assert_eq!(h1[1], h2[1], "one street written two ways");
+    assert!(h1[0].is_some() && h1[1].is_some());
     assert_ne!(
-        h1[1], h2[1],
+        h1[2], h2[2],
         "a register reference means something only to its holder"
     );
     assert_eq!(f1, [Some(true), Some(false)]);
@@ -862,11 +864,16 @@ fn household_tokens_tell_dwellings_apart_and_registers_stay_with_their_holder() 
         "HR1",
         ["", ""],
     );
+    let (h6, _) = enc(&a, "M1 1AA", "3 Oak Avenue", "HR2", ["", ""]);
     assert_ne!(h1[0], h3[0], "another flat");
+    assert_eq!(h1[1], h3[1], "another flat on the street");
     assert_ne!(h1[0], h4[0], "another postcode");
-    assert_eq!(h1[1], h3[1], "one holder's register reference");
+    assert_ne!(h1[1], h4[1], "the street in another postcode");
+    assert_eq!(h1[0], h6[0], "one postcode and number");
+    assert_ne!(h1[1], h6[1], "on another street");
+    assert_eq!(h1[2], h3[2], "one holder's register reference");
     let (h5, f5) = enc(&a, "", "3 Mill House", "", ["maybe", "no"]);
-    assert_eq!(h5, [None, None]);
+    assert_eq!(h5, [None, None, None]);
     assert_eq!(f5, [None, Some(false)]);
     assert_eq!(s.outcomes()[3], FieldOutcome::Invalid);
 }
