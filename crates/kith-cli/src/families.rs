@@ -69,9 +69,7 @@ fn read_clusters(links: &Path) -> Result<(PathBuf, Clusters)> {
     Ok((path, c))
 }
 
-/// `kith families`: clusters.csv and the encodings files → [`identify`] → families.csv and
-/// members.csv, written whole or not at all, and the summary.
-/// The household columns (`dwelling`, `register`) each encodings file carries.
+/// The household columns (`dwelling`, `street`, `register`) each encodings file carries.
 fn household_columns(inputs: &[PathBuf]) -> Result<Vec<Vec<String>>> {
     inputs
         .iter()
@@ -85,6 +83,8 @@ fn household_columns(inputs: &[PathBuf]) -> Result<Vec<Vec<String>>> {
         .collect()
 }
 
+/// `kith families`: clusters.csv and the encodings files → [`identify`] → families.csv and
+/// members.csv, written whole or not at all, and the summary.
 pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     let mut manifest = Manifest::start("families");
     let house = household_columns(&args.inputs)?;
@@ -150,6 +150,7 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
     manifest.count("people", run.people());
     manifest.count("families", g.families);
     manifest.count("placed_by_postcode_and_surname", g.by_area);
+    manifest.count("apart_at_a_dwelling_of_two_streets", g.street_apart);
     let by_criteria: BTreeMap<String, usize> = run
         .by_criteria()
         .iter()
@@ -189,14 +190,27 @@ pub(crate) fn run_families(args: &FamiliesArgs, quiet: bool) -> Result<()> {
         "  not placed by dwelling because their household's records' dwellings tie (stale addresses): {}; filed in two register groups by one holder: {}",
         g.ambiguous_homes, g.register_conflicts
     );
-    let who = match args.by_postcode {
-        ByPostcode::Everyone => "",
-        ByPostcode::Flagged => " and with a criterion (--by-postcode flagged)",
-    };
-    eprintln!(
-        "  with no dwelling at all{who}, placed by postcode and surname (the one family of their surname in their postcode): {}",
-        g.by_area
-    );
+    if g.street_apart > 0 {
+        eprintln!(
+            "  at a dwelling two streets share (one postcode and number), with no street of their own, so joined to no one there: {}",
+            g.street_apart
+        );
+    }
+    if !args.dwellings_only {
+        let who = match args.by_postcode {
+            ByPostcode::Everyone => "",
+            ByPostcode::Flagged => " and with a criterion",
+        };
+        eprintln!(
+            "  with no dwelling at all{who}, placed by postcode and surname (the one family of their surname in their postcode): {}",
+            g.by_area
+        );
+        if args.by_postcode == ByPostcode::Flagged && run.criteria.is_empty() {
+            eprintln!(
+                "  no encodings file carries criteria, so no one is placed by postcode and surname; --by-postcode everyone places everyone without a dwelling"
+            );
+        }
+    }
     eprintln!(
         "  criteria and who holds them: {}",
         run.held

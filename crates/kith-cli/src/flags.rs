@@ -435,9 +435,9 @@ Examples:
   # An identification run: only families meeting two or more criteria:
   kith families --links links/ *.kith --min-criteria 2 --output run/
 
-  # The same, joining people by postcode and surname only where they carry a criterion
-  # (fewer neighbours joined; people without one stay in families of their own):
-  kith families --links links/ *.kith --min-criteria 2 --by-postcode flagged --output run/";
+  # Households of everyone, placing people without an address line by postcode and surname
+  # whether or not they carry a criterion (more people in their family, more neighbours joined):
+  kith families --links links/ *.kith --by-postcode everyone --output households/";
 
 const SPLIT_EXAMPLES: &str = "\
 Examples:
@@ -486,10 +486,11 @@ pub(crate) struct FamiliesArgs {
     #[arg(long, value_name = "P", default_value_t = kith_link::families::AREA_CHANCE)]
     pub(crate) area_chance: f64,
 
-    /// Whom the postcode and surname place: everyone without a dwelling, or only people one of
-    /// whose records carries a criterion (weak evidence joins people only where an
-    /// identification hangs on it: fewer neighbours joined, fewer people in their family).
-    #[arg(long, value_enum, value_name = "WHO", default_value_t = ByPostcode::Everyone)]
+    /// Whom the postcode and surname place: only people one of whose records carries a
+    /// criterion (weak evidence joins people only where an identification hangs on it), or
+    /// everyone without a dwelling (more people in their family, about 3 in 10,000 pairs of
+    /// neighbours joined where only one holder has address lines; docs/design.md, Families).
+    #[arg(long, value_enum, value_name = "WHO", default_value_t = ByPostcode::Flagged)]
     pub(crate) by_postcode: ByPostcode,
 
     /// Output folder: families.csv (one row per family) and members.csv (its record tokens per

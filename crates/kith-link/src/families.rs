@@ -1,8 +1,8 @@
 //! Families: linked people grouped into households, from the household tokens holders encode.
 //!
 //! The linkage party knows, for every record, its entity (the person it was linked to), and the
-//! keyed household tokens its holder sent: a dwelling token (postcode and house or flat number)
-//! and a register token (the holder's own household grouping, such as a council's household
+//! keyed household tokens its holder sent: a dwelling token (postcode and house or flat number),
+//! a street token (postcode and street word) and a register token (the holder's own household grouping, such as a council's household
 //! register, keyed to that holder). It never sees an address. The rules:
 //!
 //! 1. **A holder's register** places a person in the group most of their records at that holder
@@ -14,7 +14,10 @@
 //!    current one, and one member's stale record is outvoted by the rest of the household.
 //! 3. **A family** is a connected group of households that share a home. Surnames play no part,
 //!    so a step-family whose children carry another surname stays together; neighbours and the
-//!    flats of one building have other dwelling tokens and stay apart.
+//!    flats of one building have other dwelling tokens and stay apart. Two dwellings of one
+//!    postcode and number (12 Mill Lane, Flat 12 Oak House) share a dwelling token but not a
+//!    street token: where a home's households give two streets (each household the street most
+//!    of its records at home give), they join only households of their own street.
 //! 4. **Partial evidence.** A household none of whose records carries a dwelling (its people are
 //!    known only to holders without an address line) joins a family when, in the postcode its
 //!    records give (by majority), exactly one family with a home there has a member of one of its
@@ -23,8 +26,9 @@
 //!    (neighbours, flats of one building) place no one; a household with a home, or whose
 //!    dwellings tie, is never moved. Nor is one whose rarest shared surname is so common that
 //!    another household of the postcode would carry it by chance (see [`AREA_CHANCE`]), or one a
-//!    holder's register files apart from the family's people. A run may also place only
-//!    households that carry a criterion ([`AreaRule`]).
+//!    holder's register files apart from the family's people. By default only households that
+//!    carry a criterion are placed so ([`AreaRule`]): weak evidence joins people only where an
+//!    identification hangs on it.
 //!
 //! Grouping is a pure function of its input, taken in order, so the result does not depend on
 //! threads. Families are then described ([`describe`]) by who knows them and which criteria their
@@ -43,6 +47,9 @@ pub struct Member {
     pub entity: u32,
     /// Its dwelling token, if its holder had the address.
     pub dwelling: Option<Token>,
+    /// Its street token (the postcode and the address line's street word), if it has a dwelling
+    /// token and its line a street word.
+    pub street: Option<Token>,
     /// Its register token, if its holder keeps a register and filed it.
     pub register: Option<Token>,
     /// The criteria its holder flagged it with, a bit per criterion.
@@ -66,6 +73,9 @@ pub struct Grouping {
     pub with_home: usize,
     /// People whose household's records' dwellings tie, so who have no home by dwelling.
     pub ambiguous_homes: usize,
+    /// People whose home two streets share, while their household gives no street, so who join no
+    /// one there.
+    pub street_apart: usize,
     /// People placed in a register group.
     pub in_register: usize,
     /// People a holder files in two register groups equally often (placed in neither).
@@ -114,11 +124,13 @@ pub struct AreaRule {
     pub flagged_only: bool,
 }
 
+/// Only flagged households, at [`AREA_CHANCE`]: where only one holder has address lines, placing
+/// everyone joins several times more neighbours (docs/design.md, Families).
 impl Default for AreaRule {
     fn default() -> AreaRule {
         AreaRule {
             chance: AREA_CHANCE,
-            flagged_only: false,
+            flagged_only: true,
         }
     }
 }
@@ -198,7 +210,11 @@ pub fn group(entities: usize, members: &[Member], area: &AreaRule) -> Grouping {
             uf.union(h, e);
         }
     }
-    let mut first_at_home: FxHashMap<Token, u32> = FxHashMap::default();
+    // A household's street is the street token most of its records at its home carry. Where the
+    // households of one home give two streets, the home is two dwellings that share a postcode and
+    // a number (12 Mill Lane and Flat 12, Oak House): households join only those of their street,
+    // and one that gives none joins no one.
+    let mut homes: Vec<(u32, Token)> = Vec::new();
     for h in 0..entities as u32 {
         if households.find(h) != h {
             continue;
@@ -207,11 +223,46 @@ pub fn group(entities: usize, members: &[Member], area: &AreaRule) -> Grouping {
         match majority(v) {
             Some(home) => {
                 g.with_home += size[&h];
-                let first = *first_at_home.entry(home).or_insert(h);
-                uf.union(first, h);
+                homes.push((h, home));
             }
             None => g.ambiguous_homes += size[&h],
         }
+    }
+    let home_of: FxHashMap<u32, Token> = homes.iter().copied().collect();
+    let mut street_votes: FxHashMap<u32, FxHashMap<Token, u32>> = FxHashMap::default();
+    for m in members {
+        let h = households.find(m.entity);
+        if let (Some(s), Some(home)) = (m.street, home_of.get(&h))
+            && m.dwelling == Some(*home)
+        {
+            *street_votes.entry(h).or_default().entry(s).or_default() += 1;
+        }
+    }
+    let street_of = |h: u32| street_votes.get(&h).and_then(majority);
+    let mut streets_at: FxHashMap<Token, Vec<Token>> = FxHashMap::default();
+    for &(h, home) in &homes {
+        if let Some(s) = street_of(h) {
+            let list = streets_at.entry(home).or_default();
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+    }
+    let mut first_at_home: FxHashMap<(Token, Option<Token>), u32> = FxHashMap::default();
+    for &(h, home) in &homes {
+        let key = if streets_at.get(&home).is_some_and(|l| l.len() > 1) {
+            match street_of(h) {
+                Some(s) => (home, Some(s)),
+                None => {
+                    g.street_apart += size[&h];
+                    continue;
+                }
+            }
+        } else {
+            (home, None)
+        };
+        let first = *first_at_home.entry(key).or_insert(h);
+        uf.union(first, h);
     }
 
     // Rule 4: households with no dwelling at all, by postcode and surname. Families and their
@@ -407,11 +458,18 @@ mod tests {
     const HEALTH: u32 = 1;
     const POLICE: u32 = 2;
 
+    /// Rule 4 for everyone: most tests' people carry no criterion.
+    const EVERYONE: AreaRule = AreaRule {
+        chance: AREA_CHANCE,
+        flagged_only: false,
+    };
+
     fn m(source: u32, entity: u32, dwelling: u8, register: u8, flags: u64) -> Member {
         Member {
             source,
             entity,
             dwelling: (dwelling != 0).then_some([dwelling; 16]),
+            street: None,
             register: (register != 0).then_some([register; 16]),
             flags,
             area: None,
@@ -465,6 +523,50 @@ mod tests {
         ]
     }
 
+    /// A record at `dwelling` whose address line gives street `street` (0 for none).
+    fn on(source: u32, entity: u32, dwelling: u8, street: u8, register: u8) -> Member {
+        Member {
+            street: (street != 0).then_some([street; 16]),
+            ..m(source, entity, dwelling, register, 0)
+        }
+    }
+
+    #[test]
+    fn households_of_one_dwelling_token_on_two_streets_stay_apart() {
+        // Dwelling 1 is two dwellings of one postcode and number: 12 Mill Lane (street 7:
+        // persons 0 and 1, one register household) and Flat 12, Oak House (street 8: person 2,
+        // and person 3 at the health service). Person 4's line gives no street word, so they
+        // join neither.
+        let members = vec![
+            on(COUNCIL, 0, 1, 7, 9),
+            on(COUNCIL, 1, 1, 7, 9),
+            on(COUNCIL, 2, 1, 8, 0),
+            on(HEALTH, 3, 1, 8, 0),
+            on(COUNCIL, 4, 1, 0, 0),
+        ];
+        let g = group(5, &members, &EVERYONE);
+        assert_eq!(g.family, [0, 0, 1, 1, 2]);
+        assert_eq!(g.street_apart, 1);
+        assert_eq!(g.with_home, 5);
+    }
+
+    #[test]
+    fn one_street_or_none_at_a_dwelling_token_joins_everyone_there() {
+        // A household of three whose records give street 7 twice and a misspelt street 8 once
+        // is on street 7, with person 3 there; person 4 gives no street, and no two streets
+        // meet at the dwelling, so all are one family.
+        let members = vec![
+            on(COUNCIL, 0, 1, 7, 9),
+            on(COUNCIL, 1, 1, 7, 9),
+            on(COUNCIL, 2, 1, 8, 9),
+            on(HEALTH, 3, 1, 7, 0),
+            on(HEALTH, 4, 1, 0, 0),
+        ];
+        let g = group(5, &members, &EVERYONE);
+        assert_eq!(g.family, [0; 5]);
+        assert_eq!(g.street_apart, 0);
+    }
+
     #[test]
     fn a_person_without_an_address_line_joins_the_one_family_of_their_surname_in_their_postcode() {
         // Postcode 10: the Smiths at dwelling 1 (persons 0, 1), the Joneses at dwelling 2
@@ -478,7 +580,7 @@ mod tests {
             at(HEALTH, 4, 0, 10, 300),
         ]);
         members.extend(town(5, 100, 0, 0));
-        let g = group(105, &members, &AreaRule::default());
+        let g = group(105, &members, &EVERYONE);
         assert_eq!(g.family[..5], [0, 0, 1, 0, 2]);
         assert_eq!(g.by_area, 1);
     }
@@ -515,7 +617,7 @@ mod tests {
         ];
         members[3].flags = 1;
         members.extend(town(5, 100, 0, 0));
-        let all = group(105, &members, &AreaRule::default());
+        let all = group(105, &members, &EVERYONE);
         assert_eq!(all.family[..5], [0, 0, 1, 0, 1]);
         let rule = AreaRule {
             flagged_only: true,
@@ -533,7 +635,7 @@ mod tests {
         let mut members = smiths_and_joneses();
         members.push(at(HEALTH, 3, 0, 10, 100));
         members.extend(town(4, 100, 20, 100));
-        let g = group(104, &members, &AreaRule::default());
+        let g = group(104, &members, &EVERYONE);
         assert_eq!(g.family[..4], [0, 0, 1, 2]);
         assert_eq!(g.by_area, 0);
     }
@@ -561,7 +663,7 @@ mod tests {
                 at(HEALTH, 2, 0, 10, 100),
             ];
             members.extend(town(3, 100, 0, 0));
-            group(103, &members, &AreaRule::default())
+            group(103, &members, &EVERYONE)
         };
         let g = filed(Some([9; 16]));
         assert_ne!(g.family[2], g.family[0]);
@@ -580,7 +682,7 @@ mod tests {
             at(COUNCIL, 1, 2, 10, 100),
             at(HEALTH, 2, 0, 10, 100),
         ];
-        let g = group(3, &members, &AreaRule::default());
+        let g = group(3, &members, &EVERYONE);
         assert_eq!(g.families, 3);
         assert_eq!(g.by_area, 0);
         // A person whose records give a dwelling is never moved by postcode, nor one in another
@@ -590,7 +692,7 @@ mod tests {
             at(HEALTH, 1, 3, 10, 100),
             at(HEALTH, 2, 0, 11, 100),
         ];
-        let g = group(3, &members, &AreaRule::default());
+        let g = group(3, &members, &EVERYONE);
         assert_eq!(g.families, 3);
     }
 
@@ -608,7 +710,7 @@ mod tests {
             m(COUNCIL, 3, 2, 8, 0b001),
             m(HEALTH, 4, 3, 0, 0),
         ];
-        let g = group(5, &members, &AreaRule::default());
+        let g = group(5, &members, &EVERYONE);
         assert_eq!(g.family, [0, 0, 0, 1, 2]);
         assert_eq!(g.families, 3);
         let f = describe(&g, &members, 3);
@@ -630,7 +732,7 @@ mod tests {
             m(POLICE, 0, 5, 0, 0),
             m(COUNCIL, 1, 5, 0, 0),
         ];
-        let g = group(2, &members, &AreaRule::default());
+        let g = group(2, &members, &EVERYONE);
         assert_ne!(g.family[0], g.family[1]);
         // With one record at each, the person has no home by dwelling at all.
         let members = [
@@ -638,7 +740,7 @@ mod tests {
             m(POLICE, 0, 5, 0, 0),
             m(COUNCIL, 1, 5, 0, 0),
         ];
-        let g = group(2, &members, &AreaRule::default());
+        let g = group(2, &members, &EVERYONE);
         assert_ne!(g.family[0], g.family[1]);
         assert_eq!(g.ambiguous_homes, 1);
     }
@@ -656,7 +758,7 @@ mod tests {
             m(HEALTH, 1, 5, 0, 0),
             m(COUNCIL, 2, 5, 9, 0),
         ];
-        let g = group(3, &members, &AreaRule::default());
+        let g = group(3, &members, &EVERYONE);
         assert_eq!(g.family[0], g.family[1]);
         assert_ne!(g.family[1], g.family[2]);
         assert_eq!(g.with_home, 3);
@@ -666,7 +768,7 @@ mod tests {
     fn registers_group_only_within_their_holder_and_conflicts_place_no_one() {
         // One register token value at two holders means nothing: registers are per holder.
         let members = [m(COUNCIL, 0, 0, 9, 0), m(HEALTH, 1, 0, 9, 0)];
-        assert_eq!(group(2, &members, &AreaRule::default()).families, 2);
+        assert_eq!(group(2, &members, &EVERYONE).families, 2);
         // Person 1 is filed in two of the council's households equally often (two people linked
         // as one, or a move within the council): joined to neither.
         let members = [
@@ -675,7 +777,7 @@ mod tests {
             m(COUNCIL, 1, 0, 2, 0),
             m(COUNCIL, 2, 0, 2, 0),
         ];
-        let g = group(3, &members, &AreaRule::default());
+        let g = group(3, &members, &EVERYONE);
         assert_eq!(g.families, 3);
         assert_eq!(g.register_conflicts, 1);
     }
@@ -692,8 +794,8 @@ mod tests {
         let mut b = a;
         b.reverse();
         assert_eq!(
-            group(3, &a, &AreaRule::default()).family,
-            group(3, &b, &AreaRule::default()).family
+            group(3, &a, &EVERYONE).family,
+            group(3, &b, &EVERYONE).family
         );
     }
 }

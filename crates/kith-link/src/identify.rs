@@ -218,6 +218,7 @@ pub fn identify(
             .map(|a| h.areas.iter().position(|x| x == a))
             .collect();
         let dwelling = h.house.iter().position(|x| x == "dwelling");
+        let street = h.house.iter().position(|x| x == "street");
         let register = h.house.iter().position(|x| x == "register");
         let mut line = 1u64;
         while let Some(row) = r
@@ -255,6 +256,7 @@ pub fn identify(
                 source,
                 entity,
                 dwelling: dwelling.and_then(|i| row.house[i]),
+                street: street.and_then(|i| row.house[i]),
                 register: register.and_then(|i| row.house[i]),
                 flags,
                 area: field_hash(&row, area),
