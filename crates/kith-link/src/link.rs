@@ -310,8 +310,10 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
     crate::partner::adjust(
         &mut [&mut c.pairs, &mut twins, &mut unsure],
+        &[true, false, true],
         &sizes,
         model.prior[weigh::CROSS],
+        opts.dedupe,
     );
     settle_unsure(
         &mut c.pairs,
@@ -646,6 +648,7 @@ fn scan_pairs(
 fn cand(p: Pair, di: u32, dj: u32, exact: bool) -> Candidate {
     Candidate {
         score: p.score,
+        shown: Candidate::SCORE,
         a: Rec { ds: di, row: p.a },
         b: Rec { ds: dj, row: p.b },
         exact,
@@ -955,15 +958,15 @@ pub fn solve<D: crate::output::Named>(
     }
     let linked =
         |c: &Candidate| group_of[at(c.a)] != usize::MAX && group_of[at(c.a)] == group_of[at(c.b)];
-    // The review band, the possible twins at or above its floor whatever their score, and the
-    // pairs at or above the threshold that the solver did not link (their records' groups did
+    // The review band (by the probability shown), the possible twins at or above its floor
+    // whatever their score, and the pairs at or above the threshold that the solver did not link (their records' groups did
     // not join: a reviewer's first question).
     let review = match review {
         Some(r) => candidates
             .pairs
             .iter()
-            .filter(|c| c.score >= r && c.score < threshold)
-            .chain(candidates.twins.iter().filter(|c| c.score >= r))
+            .filter(|c| c.shown() >= r && c.score < threshold)
+            .chain(candidates.twins.iter().filter(|c| c.shown() >= r))
             .chain(above.iter().filter(|c| !linked(c)))
             .copied()
             .collect(),

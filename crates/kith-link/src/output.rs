@@ -129,7 +129,7 @@ pub fn write_pairs<W: Write, D: Named>(
             a.record_name(c.a.row as usize),
             csv_field(b.source_name()),
             b.record_name(c.b.row as usize),
-            c.score
+            c.shown()
         )?;
     }
     Ok(())
@@ -193,6 +193,7 @@ mod tests {
         ];
         let pair = |a: (u32, u32), b: (u32, u32), score| Candidate {
             score,
+            shown: Candidate::SCORE,
             a: Rec { ds: a.0, row: a.1 },
             b: Rec { ds: b.0, row: b.1 },
             exact: false,

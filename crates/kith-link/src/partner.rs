@@ -21,11 +21,16 @@
 //! higher of its two records' views. A record's modest lone candidate rises; a candidate beside a
 //! sure partner falls from that record's side. The higher of the two views also keeps duplicate
 //! rows linked when kith does not look for duplicates (no pairs within B): from each row's own
-//! side, the record they compete for is its only partner. The cost is calibration: a relative
-//! beside a sure partner is still raised by its own lone view, so pairs scored from 0.3 to 0.99
-//! are matches about half as often as their score says (`docs/benchmarks.md`).
+//! side, the record they compete for is its only partner. Links are decided on that higher view.
 //!
-//! Pairs within one extract keep the field model's probability.
+//! It is not a calibrated probability: a relative beside a sure partner is raised by its own lone
+//! view. So, when a run looks for duplicates, the probability written out ([`Candidate::shown`])
+//! takes each view by the chance that the other record's partner is not someone else, and a pair
+//! within one extract by the chance its two rows' likeliest partners elsewhere are not two people
+//! (`docs/benchmarks.md` has the calibration). Deciding on these instead loses rows of one person
+//! the model does not pair within, and merges more twins.
+//!
+//! Pairs within one extract keep the field model's probability as their score.
 
 use crate::solve::{Candidate, Rec};
 use rustc_hash::FxHashMap;
@@ -84,8 +89,20 @@ pub fn fit_share(sums: &[f64]) -> f64 {
 /// Pairs within one extract in the first group (the candidates) say how likely two rows are one
 /// person: a rival of that probability competes only by the rest. `sizes` holds each extract's
 /// record count, `prior` the field model's share of matches among pairs across extracts.
-/// Deterministic: sums follow the order of `groups`.
-pub fn adjust(groups: &mut [&mut [Candidate]], sizes: &[usize], prior: f64) {
+///
+/// Each pair's shown probability ([`Candidate::shown`]) is the higher of the two views, each
+/// discounted by the chance that the other record's partner is someone else: a relative beside a
+/// sure partner is then not raised by its own lone view. Rows of one person are told from rivals by
+/// the pairs within extracts of the groups `one` marks (the candidates, and those the twin rule was
+/// unsure of), so only when `within` (pairs within extracts were looked for); otherwise the shown
+/// probability is the decided one. Deterministic: sums follow the order of `groups`.
+pub fn adjust(
+    groups: &mut [&mut [Candidate]],
+    one: &[bool],
+    sizes: &[usize],
+    prior: f64,
+    within: bool,
+) {
     let n = sizes.len();
     // sums[i * n + j][row]: Σ L/N over the candidates in extract j of record `row` of extract i.
     let mut sums: Vec<Vec<f64>> = (0..n * n)
@@ -98,15 +115,29 @@ pub fn adjust(groups: &mut [&mut [Candidate]], sizes: &[usize], prior: f64) {
             }
         })
         .collect();
-    // Pairs within one extract of the candidates: how likely two rows are one person, by row.
-    let mut same: FxHashMap<Rec, Vec<(Rec, f64)>> = FxHashMap::default();
-    for c in groups.first().into_iter().flat_map(|g| g.iter()) {
-        if c.a.ds == c.b.ds {
+    // Pairs within one extract: how likely two rows are one person, by row; of the candidates
+    // (`same`), and of every group `one` marks (`alike`).
+    let within_pairs = |gs: &mut dyn Iterator<Item = &Candidate>| {
+        let mut m: FxHashMap<Rec, Vec<(Rec, f64)>> = FxHashMap::default();
+        for c in gs.filter(|c| c.a.ds == c.b.ds) {
             let p = c.score.min(1.0);
-            same.entry(c.a).or_default().push((c.b, p));
-            same.entry(c.b).or_default().push((c.a, p));
+            m.entry(c.a).or_default().push((c.b, p));
+            m.entry(c.b).or_default().push((c.a, p));
         }
-    }
+        m
+    };
+    let same = within_pairs(&mut groups.first().into_iter().flat_map(|g| g.iter()));
+    let alike = if within {
+        within_pairs(
+            &mut groups
+                .iter()
+                .zip(one)
+                .filter(|(_, one)| **one)
+                .flat_map(|(g, _)| g.iter()),
+        )
+    } else {
+        FxHashMap::default()
+    };
     // The weight (L/N) of each pair across extracts from the side of a record whose partner
     // there has rows of its own person: the rows' weights are taken back out of the rivals.
     let mut weight: FxHashMap<(Rec, Rec), f64> = FxHashMap::default();
@@ -137,15 +168,123 @@ pub fn adjust(groups: &mut [&mut [Candidate]], sizes: &[usize], prior: f64) {
         }
         pi * e / ((1.0 - pi) + pi * (MISS + e + rest.max(0.0)))
     };
-    for c in groups.iter_mut().flat_map(|g| g.iter_mut()) {
+    // Both views of each pair, in order; and taken[i * n + j][row], the sum of record `row`'s views
+    // of its candidates in extract j (how likely its partner there is any of them).
+    let mut taken: Vec<Vec<f64>> = sums.iter().map(|s| vec![0.0; s.len()]).collect();
+    let mut views: FxHashMap<(Rec, Rec), f64> = FxHashMap::default();
+    // best[i * n + j][row]: record `row` of extract i's likeliest partner in extract j (its row,
+    // `NONE` for none) and its view of it.
+    const NONE: u32 = u32::MAX;
+    let mut best: Vec<Vec<(u32, f32)>> = sums
+        .iter()
+        .map(|s| {
+            if within {
+                vec![(NONE, 0.0); s.len()]
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut keep_best = |r: Rec, other: Rec, v: f64| {
+        let e = &mut best[r.ds as usize * n + other.ds as usize][r.row as usize];
+        let v = v as f32;
+        if e.0 == NONE || v > e.1 || (v == e.1 && other.row < e.0) {
+            *e = (other.row, v);
+        }
+    };
+    let mut both: Vec<(f64, f64)> = Vec::new();
+    for c in groups.iter().flat_map(|g| g.iter()) {
         let (i, j) = (c.a.ds as usize, c.b.ds as usize);
-        if i == j || c.exact {
+        if i == j {
             continue;
         }
         let l = likelihood_ratio(c, prior);
         let from_a = view(c.a, c.b, l / sizes[j] as f64);
         let from_b = view(c.b, c.a, l / sizes[i] as f64);
+        both.push((from_a, from_b));
+        if !within {
+            continue;
+        }
+        taken[i * n + j][c.a.row as usize] += from_a;
+        taken[j * n + i][c.b.row as usize] += from_b;
+        keep_best(c.a, c.b, from_a);
+        keep_best(c.b, c.a, from_b);
+        if alike.contains_key(&c.b) {
+            views.insert((c.a, c.b), from_a);
+        }
+        if alike.contains_key(&c.a) {
+            views.insert((c.b, c.a), from_b);
+        }
+    }
+    // How likely `r`'s partner in `other`'s extract is neither `other` nor a row of its person.
+    let elsewhere = |r: Rec, other: Rec, own: f64| {
+        if !within {
+            return 0.0;
+        }
+        let ij = r.ds as usize * n + other.ds as usize;
+        let mut rest = taken[ij][r.row as usize] - own;
+        for &(row, p) in alike.get(&other).map_or(&[][..], Vec::as_slice) {
+            rest -= views.get(&(r, row)).copied().unwrap_or(0.0) * p;
+        }
+        rest.clamp(0.0, 1.0)
+    };
+    // How likely two rows of one extract have partners elsewhere that are two people: each
+    // row's likeliest partner in each other extract, when those are not rows of one person.
+    let apart = |x: Rec, y: Rec| {
+        let mut one = 1.0;
+        for j in 0..n {
+            if j == x.ds as usize {
+                continue;
+            }
+            let ij = x.ds as usize * n + j;
+            let ((bx, vx), (by, vy)) = (best[ij][x.row as usize], best[ij][y.row as usize]);
+            if bx == NONE || by == NONE || bx == by {
+                continue;
+            }
+            let (bx, by) = (
+                Rec {
+                    ds: j as u32,
+                    row: bx,
+                },
+                Rec {
+                    ds: j as u32,
+                    row: by,
+                },
+            );
+            let p = alike
+                .get(&bx)
+                .and_then(|l| l.iter().find(|(r, _)| *r == by))
+                .map_or(0.0, |&(_, p)| p);
+            one *= 1.0 - f64::from(vx) * f64::from(vy) * (1.0 - p);
+        }
+        1.0 - one
+    };
+    let mut next = both.into_iter();
+    for c in groups.iter_mut().flat_map(|g| g.iter_mut()) {
+        if c.a.ds == c.b.ds {
+            // Two rows whose partners elsewhere are two people are two people.
+            let off = if within { apart(c.a, c.b) } else { 0.0 };
+            c.shown = if off > 0.0 {
+                (c.score * (1.0 - off)) as f32
+            } else {
+                Candidate::SCORE
+            };
+            continue;
+        }
+        let Some((from_a, from_b)) = next.next() else {
+            break;
+        };
+        if c.exact {
+            continue;
+        }
         c.score = from_a.max(from_b).min(1.0);
+        let a = from_a * (1.0 - elsewhere(c.b, c.a, from_b));
+        let b = from_b * (1.0 - elsewhere(c.a, c.b, from_a));
+        c.shown = if within {
+            a.max(b).min(1.0) as f32
+        } else {
+            Candidate::SCORE
+        };
     }
 }
 
@@ -157,6 +296,7 @@ mod tests {
     fn pair(a: (u32, u32), b: (u32, u32), score: f64) -> Candidate {
         Candidate {
             score,
+            shown: Candidate::SCORE,
             a: Rec { ds: a.0, row: a.1 },
             b: Rec { ds: b.0, row: b.1 },
             exact: false,
@@ -180,7 +320,7 @@ mod tests {
         let prior = 1e-3;
         let mut pairs: Vec<Candidate> = (0..9).map(|r| pair((0, r), (1, r), 0.999_99)).collect();
         pairs.push(pair((0, 9), (1, 9), 0.2));
-        adjust(&mut [&mut pairs], &[10, 1000], prior);
+        adjust(&mut [&mut pairs], &[true], &[10, 1000], prior, true);
         assert!(pairs[9].score > 0.5, "{}", pairs[9].score);
         // Sure partners stay sure.
         assert!(pairs[..9].iter().all(|c| c.score >= 0.999_99));
@@ -194,9 +334,69 @@ mod tests {
         let prior = 1e-3;
         let mut pairs: Vec<Candidate> = (0..9).map(|r| pair((0, r), (1, r), 0.999_99)).collect();
         pairs.push(pair((0, 0), (1, 500), 0.2));
-        adjust(&mut [&mut pairs], &[10, 1000], prior);
+        adjust(&mut [&mut pairs], &[true], &[10, 1000], prior, true);
         assert!(pairs[9].score < 0.2, "{}", pairs[9].score);
         assert!(pairs[0].score >= 0.999_9, "{}", pairs[0].score);
+    }
+
+    #[test]
+    fn a_relative_beside_a_sure_partner_is_shown_unlikely_but_decided_as_before() {
+        // Record 0 of extract 0 has a sure partner, row 0 of extract 1; row 500 there (a
+        // brother) sees record 0 as its only candidate. Its own lone view decides the pair as
+        // before; the probability shown knows record 0's partner is row 0.
+        let prior = 1e-3;
+        let mut pairs: Vec<Candidate> = (0..9).map(|r| pair((0, r), (1, r), 0.999_99)).collect();
+        pairs.push(pair((0, 0), (1, 500), 0.9));
+        let mut without = pairs.clone();
+        adjust(&mut [&mut pairs], &[true], &[10, 1000], prior, true);
+        adjust(&mut [&mut without], &[true], &[10, 1000], prior, false);
+        assert_eq!(pairs[9].score, without[9].score, "decided alike");
+        assert!(pairs[9].shown() < 0.05, "{}", pairs[9].shown());
+        assert_eq!(
+            without[9].shown(),
+            without[9].score,
+            "no pairs within: shown as decided"
+        );
+        assert!(pairs[0].shown() > 0.999, "{}", pairs[0].shown());
+    }
+
+    #[test]
+    fn rows_of_one_person_are_not_rivals_in_the_probability_shown() {
+        // Record 0 of extract 0 is one person with rows 0 and 1 of extract 1, which a pair
+        // within says; a twin rule unsure of that pair (the last group) counts too.
+        let prior = 1e-3;
+        for group in [0, 1] {
+            let mut pairs: Vec<Candidate> =
+                (2..9).map(|r| pair((0, r), (1, r), 0.999_99)).collect();
+            pairs.push(pair((0, 0), (1, 0), 0.999_99));
+            pairs.push(pair((0, 0), (1, 1), 0.999_99));
+            let mut within = vec![pair((1, 0), (1, 1), 0.999)];
+            let mut groups: [&mut [Candidate]; 2] = if group == 0 {
+                pairs.append(&mut within);
+                [&mut pairs, &mut []]
+            } else {
+                [&mut pairs, &mut within]
+            };
+            adjust(&mut groups, &[true, true], &[10, 1000], prior, true);
+            let shown: Vec<f64> = groups[0][7..9].iter().map(Candidate::shown).collect();
+            assert!(shown.iter().all(|&p| p > 0.99), "group {group}: {shown:?}");
+        }
+    }
+
+    #[test]
+    fn rows_whose_partners_elsewhere_are_two_people_are_shown_unlikely_one() {
+        // Rows 0 and 1 of extract 0 (twins, say) score 0.95 as one person, but each has its own
+        // sure partner in extract 1 (rows 0 and 1, not a pair within): shown far less likely.
+        // Rows 2 and 3, a pair of one person with one partner (row 2), stay as they were.
+        let prior = 1e-3;
+        let mut pairs: Vec<Candidate> = (0..3).map(|r| pair((0, r), (1, r), 0.999_99)).collect();
+        pairs.push(pair((0, 3), (1, 2), 0.999_99));
+        pairs.push(pair((0, 0), (0, 1), 0.95));
+        pairs.push(pair((0, 2), (0, 3), 0.95));
+        adjust(&mut [&mut pairs], &[true], &[10, 10], prior, true);
+        assert_eq!(pairs[4].score, 0.95, "decided on the model's probability");
+        assert!(pairs[4].shown() < 0.05, "{}", pairs[4].shown());
+        assert_eq!(pairs[5].shown(), 0.95);
     }
 
     #[test]
@@ -207,7 +407,7 @@ mod tests {
             (1..9).map(|r| pair((0, r), (1, r + 1), 0.999_99)).collect();
         pairs.push(pair((0, 0), (1, 0), 0.999_99));
         pairs.push(pair((0, 0), (1, 1), 0.999_99));
-        adjust(&mut [&mut pairs], &[10, 1000], prior);
+        adjust(&mut [&mut pairs], &[true], &[10, 1000], prior, false);
         assert!(pairs[8].score > 0.99 && pairs[9].score > 0.99, "{pairs:?}");
     }
 
@@ -222,12 +422,12 @@ mod tests {
         }
         let split = {
             let mut alone = pairs.clone();
-            adjust(&mut [&mut alone], &[10, 10], prior);
+            adjust(&mut [&mut alone], &[true], &[10, 10], prior, true);
             alone[7].score
         };
         pairs.push(pair((0, 0), (0, 1), 0.999));
         pairs.push(pair((1, 0), (1, 1), 0.999));
-        adjust(&mut [&mut pairs], &[10, 10], prior);
+        adjust(&mut [&mut pairs], &[true], &[10, 10], prior, true);
         assert!(
             split < 0.9,
             "without the pairs within, the rows split: {split}"
@@ -246,14 +446,14 @@ mod tests {
         let prior = 1e-5;
         let mut pairs: Vec<Candidate> = (0..10).map(|r| pair((0, r), (1, r), 0.999_99)).collect();
         pairs.push(pair((0, 20), (1, 20), 0.2));
-        adjust(&mut [&mut pairs], &[1000, 1000], prior);
+        adjust(&mut [&mut pairs], &[true], &[1000, 1000], prior, true);
         assert!(pairs[10].score < 0.25, "{}", pairs[10].score);
     }
 
     #[test]
     fn pairs_within_one_extract_keep_their_probability() {
         let mut pairs = vec![pair((0, 1), (0, 2), 0.2)];
-        adjust(&mut [&mut pairs], &[10], 1e-3);
+        adjust(&mut [&mut pairs], &[true], &[10], 1e-3, true);
         assert_eq!(pairs[0].score, 0.2);
     }
 }

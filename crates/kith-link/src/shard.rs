@@ -167,6 +167,7 @@ pub fn score_group(
             }
             let pair = |score| Candidate {
                 score,
+                shown: Candidate::SCORE,
                 a: Rec {
                     ds: a.ds,
                     row: a.row,
@@ -335,13 +336,15 @@ pub fn fit_model(
 /// several keys once, an exact match over a scored one; with field scoring (`model`) each query's
 /// [`SUGGEST_TOP_K`] best per other input, before vetoed pairs go; then with field scoring the
 /// one-partner view of [`crate::partner`], and the pairs the twin rule was unsure of are settled
-/// at the link threshold `link_at`. `collected_at` is the threshold pairs were kept from.
+/// at the link threshold `link_at`. `collected_at` is the threshold pairs were kept from;
+/// `dedupe` says pairs within inputs were looked for.
 pub fn assemble(
     mut found: Vec<(Candidate, Found)>,
     sizes: &[usize],
     model: Option<Model>,
     collected_at: f64,
     link_at: f64,
+    dedupe: bool,
 ) -> Candidates {
     found.sort_unstable_by(|x, y| {
         (x.0.a, x.0.b, x.1)
@@ -398,8 +401,10 @@ pub fn assemble(
         pairs.sort_unstable_by(candidate_order);
         crate::partner::adjust(
             &mut [&mut pairs, &mut twins, &mut unsure],
+            &[true, false, true],
             sizes,
             m.prior[weigh::CROSS],
+            dedupe,
         );
     }
     crate::link::settle_unsure(&mut pairs, &mut twins, unsure, link_at);
@@ -423,6 +428,7 @@ mod tests {
     fn cand(a: (u32, u32), b: (u32, u32), score: f64) -> Candidate {
         Candidate {
             score,
+            shown: Candidate::SCORE,
             a: Rec { ds: a.0, row: a.1 },
             b: Rec { ds: b.0, row: b.1 },
             exact: false,
@@ -444,7 +450,7 @@ mod tests {
             (cand((0, 3), (1, 4), 0.95), Found::Vetoed),
             (cand((0, 5), (1, 6), 0.85), Found::Scored),
         ];
-        let c = assemble(found, &[10, 10], None, 0.8, 0.8);
+        let c = assemble(found, &[10, 10], None, 0.8, 0.8, false);
         let got: Vec<(u32, u32, f64, bool)> = c
             .pairs
             .iter()
@@ -477,7 +483,7 @@ mod tests {
             0,
             0,
         );
-        let c = assemble(found, &[1, 17], Some(model), 0.5, 0.5);
+        let c = assemble(found, &[1, 17], Some(model), 0.5, 0.5, false);
         let rows: Vec<u32> = c.pairs.iter().map(|p| p.b.row).collect();
         assert_eq!(c.pairs.len(), 15, "{rows:?}");
         assert!(!rows.contains(&0) && !rows.contains(&16), "{rows:?}");

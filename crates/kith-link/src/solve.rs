@@ -45,14 +45,32 @@ pub struct Rec {
 /// A candidate pair; `a` comes before `b` (a lower dataset, or a lower row of the same one).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
-    /// Its score (1.0 for an exact-token match).
+    /// Its score (1.0 for an exact-token match), on which links are decided.
     pub score: f64,
+    /// The probability written out for it, when not its score ([`Candidate::SCORE`]): in a run
+    /// that looks for duplicates, the score given the other partners its records have (see
+    /// [`crate::partner::adjust`]). Kept in `f32` so that the pair stays 32 bytes.
+    pub shown: f32,
     /// First record.
     pub a: Rec,
     /// Second record.
     pub b: Rec,
     /// True when an exact token made the match.
     pub exact: bool,
+}
+
+impl Candidate {
+    /// [`Candidate::shown`] when the probability written out is the score.
+    pub const SCORE: f32 = -1.0;
+
+    /// The probability written out for it ([`Candidate::shown`], or its score).
+    pub fn shown(&self) -> f64 {
+        if self.shown < 0.0 {
+            self.score
+        } else {
+            f64::from(self.shown)
+        }
+    }
 }
 
 /// The order anonlink takes candidates in: score descending, then datasets, then rows.
@@ -250,6 +268,7 @@ pub(crate) mod tests {
     pub(crate) fn c(score: f64, a: (u32, u32), b: (u32, u32)) -> Candidate {
         Candidate {
             score,
+            shown: Candidate::SCORE,
             a: Rec { ds: a.0, row: a.1 },
             b: Rec { ds: b.0, row: b.1 },
             exact: false,

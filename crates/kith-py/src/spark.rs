@@ -572,6 +572,7 @@ pub(crate) fn solve_candidates(
         found.push((
             Candidate {
                 score: score[i],
+                shown: Candidate::SCORE,
                 a: rec(ds_a[i], ta.value(i))?,
                 b: rec(ds_b[i], tb.value(i))?,
                 exact: k == Found::Exact,
@@ -593,7 +594,7 @@ pub(crate) fn solve_candidates(
         } else {
             keep_at
         };
-        let cands = shard::assemble(found, &sizes, model, collected_at, threshold);
+        let cands = shard::assemble(found, &sizes, model, collected_at, threshold, dedupe);
         let linkage = kith_link::link::solve(
             &sets,
             &cands,
