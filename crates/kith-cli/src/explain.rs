@@ -152,7 +152,7 @@ impl LinkedRun {
             while let Some((_, rec)) = r.next_row()? {
                 if (rec[1] == *a && rec[3] == *b) || (rec[1] == *b && rec[3] == *a) {
                     let how = if self.model.is_some() {
-                        " (the model's probability after the one-partner view of each record's candidates)"
+                        " (the model's probability after the one-partner view of each record's candidates, and with --dedupe, of the partners each record has elsewhere)"
                     } else {
                         ""
                     };
