@@ -60,8 +60,8 @@ pub struct EncodedRecord {
     /// One field-level Bloom filter per `kith.fields` entry (MSB-first bytes); `None` where the
     /// value was missing.
     pub fields: Vec<Option<Vec<u8>>>,
-    /// The household tokens, in the order of the schema's household inputs (`dwelling`, `street`, `register`);
-    /// `None` where a part was missing.
+    /// The household tokens, in the order of the schema's household inputs (`dwelling` and
+    /// `street` from the dwelling, then `register`); `None` where a part was missing.
     pub house: Vec<Option<Token>>,
     /// One flag per criterion this holder holds; `None` where the value could
     /// not be read.

@@ -2,8 +2,9 @@
 //!
 //! The linkage party knows, for every record, its entity (the person it was linked to), and the
 //! keyed household tokens its holder sent: a dwelling token (postcode and house or flat number),
-//! a street token (postcode and street word) and a register token (the holder's own household grouping, such as a council's household
-//! register, keyed to that holder). It never sees an address. The rules:
+//! a street token (postcode and street word) and a register token (the holder's own household
+//! grouping, such as a council's household register, keyed to that holder). It never sees an
+//! address. The rules:
 //!
 //! 1. **A holder's register** places a person in the group most of their records at that holder
 //!    carry; a tie (a person the holder files in two households) places them in neither. People

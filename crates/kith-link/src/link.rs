@@ -958,9 +958,9 @@ pub fn solve<D: crate::output::Named>(
     }
     let linked =
         |c: &Candidate| group_of[at(c.a)] != usize::MAX && group_of[at(c.a)] == group_of[at(c.b)];
-    // The review band (by the probability shown), the possible twins at or above its floor
-    // whatever their score, and the pairs at or above the threshold that the solver did not link (their records' groups did
-    // not join: a reviewer's first question).
+    // The review band (by the probability written out), the possible twins at or above its floor
+    // whatever their score, and the pairs at or above the threshold that the solver did not link
+    // (their records' groups did not join: a reviewer's first question).
     let review = match review {
         Some(r) => candidates
             .pairs
