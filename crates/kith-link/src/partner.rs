@@ -90,12 +90,14 @@ pub fn fit_share(sums: &[f64]) -> f64 {
 /// person: a rival of that probability competes only by the rest. `sizes` holds each extract's
 /// record count, `prior` the field model's share of matches among pairs across extracts.
 ///
-/// Each pair's shown probability ([`Candidate::shown`]) is the higher of the two views, each
-/// discounted by the chance that the other record's partner is someone else: a relative beside a
-/// sure partner is then not raised by its own lone view. Rows of one person are told from rivals by
-/// the pairs within extracts of the groups `one` marks (the candidates, and those the twin rule was
-/// unsure of), so only when `within` (pairs within extracts were looked for); otherwise the shown
-/// probability is the decided one. Deterministic: sums follow the order of `groups`.
+/// The probability written out ([`Candidate::shown`]) of a pair across extracts is the higher of
+/// the two views, each discounted by the chance that the other record's partner is someone else:
+/// a relative beside a sure partner is then not raised by its own lone view. That of a pair within
+/// one extract is its probability discounted by the chance that its rows' likeliest partners in
+/// another extract are two people. Rows of one person are told from rivals by the pairs within
+/// extracts of the groups `one` marks (the candidates, and those the twin rule was unsure of), so
+/// only when `within` (pairs within extracts were looked for); otherwise the probability written
+/// out is the decided one. Deterministic: sums follow the order of `groups`.
 pub fn adjust(
     groups: &mut [&mut [Candidate]],
     one: &[bool],
@@ -170,7 +172,16 @@ pub fn adjust(
     };
     // Both views of each pair, in order; and taken[i * n + j][row], the sum of record `row`'s views
     // of its candidates in extract j (how likely its partner there is any of them).
-    let mut taken: Vec<Vec<f64>> = sums.iter().map(|s| vec![0.0; s.len()]).collect();
+    let mut taken: Vec<Vec<f64>> = sums
+        .iter()
+        .map(|s| {
+            if within {
+                vec![0.0; s.len()]
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     let mut views: FxHashMap<(Rec, Rec), f64> = FxHashMap::default();
     // best[i * n + j][row]: record `row` of extract i's likeliest partner in extract j (its row,
     // `NONE` for none) and its view of it.
@@ -218,9 +229,6 @@ pub fn adjust(
     }
     // How likely `r`'s partner in `other`'s extract is neither `other` nor a row of its person.
     let elsewhere = |r: Rec, other: Rec, own: f64| {
-        if !within {
-            return 0.0;
-        }
         let ij = r.ds as usize * n + other.ds as usize;
         let mut rest = taken[ij][r.row as usize] - own;
         for &(row, p) in alike.get(&other).map_or(&[][..], Vec::as_slice) {
@@ -278,9 +286,9 @@ pub fn adjust(
             continue;
         }
         c.score = from_a.max(from_b).min(1.0);
-        let a = from_a * (1.0 - elsewhere(c.b, c.a, from_b));
-        let b = from_b * (1.0 - elsewhere(c.a, c.b, from_a));
         c.shown = if within {
+            let a = from_a * (1.0 - elsewhere(c.b, c.a, from_b));
+            let b = from_b * (1.0 - elsewhere(c.a, c.b, from_a));
             a.max(b).min(1.0) as f32
         } else {
             Candidate::SCORE
