@@ -144,11 +144,10 @@ impl Encoder {
                     v => Normalized::Value(Cow::Owned(v.to_uppercase())),
                 },
             };
-            let street = crate::normalize::street(input.exact[d.address]);
             let (dwelling, street) = match (postcode, premise) {
                 (Normalized::Value(pc), Normalized::Value(pr)) => (
                     Some(token_of(&d.mac, &[pc.as_bytes(), &[0x1f], pr.as_bytes()])),
-                    street
+                    crate::normalize::street(input.exact[d.address])
                         .map(|s| token_of(&d.street_mac, &[pc.as_bytes(), &[0x1f], s.as_bytes()])),
                 ),
                 _ => (None, None),
