@@ -156,6 +156,7 @@ fn write_manifest(
     m.param("threshold_given", o.threshold);
     m.param("threshold_used", r.threshold.used);
     m.param("threshold_suggested", r.threshold.suggested);
+    m.param("threshold_within", r.threshold.within);
     m.param("review_threshold", r.review());
     m.param("blocking", kith_link::report::describe_blocking(r.blocking));
     m.param("scoring", if r.fields { "fields" } else { "clk" });

@@ -73,25 +73,41 @@ fn choose_threshold(
 ) -> (ThresholdChoice, Option<BestScores>) {
     match &candidates.model {
         Some(_) => (
-            ThresholdChoice {
-                used: options.threshold.unwrap_or(FIELD_THRESHOLD),
-                given: options.threshold,
-                suggested: FIELD_THRESHOLD,
+            {
+                let used = options.threshold.unwrap_or(FIELD_THRESHOLD);
+                ThresholdChoice {
+                    used,
+                    given: options.threshold,
+                    suggested: FIELD_THRESHOLD,
+                    within: used,
+                }
             },
             None,
         ),
         None => {
             let suggestion = threshold::suggest(&candidates.best);
+            let used = options
+                .threshold
+                .unwrap_or(suggestion.threshold.max(candidates.collected_at));
+            let within = (options.dedupe && candidates.best_within.total() > 0).then(|| {
+                (
+                    candidates.best_within.clone(),
+                    threshold::suggest_within(&candidates.best_within),
+                )
+            });
             let choice = ThresholdChoice {
-                used: options
-                    .threshold
-                    .unwrap_or(suggestion.threshold.max(candidates.collected_at)),
+                used,
                 given: options.threshold,
                 suggested: suggestion.threshold,
+                within: match (&within, options.threshold) {
+                    (Some((_, w)), None) => w.threshold.max(used),
+                    _ => used,
+                },
             };
             let best = BestScores {
                 histogram: candidates.best.clone(),
                 suggestion,
+                within,
             };
             (choice, Some(best))
         }
@@ -340,7 +356,7 @@ impl LinkJob {
         let linkage = link::solve(
             &datasets,
             &candidates,
-            threshold.used,
+            (threshold.used, threshold.within),
             review,
             options.dedupe,
             options.join,
@@ -509,6 +525,7 @@ impl LinkJob {
         let candidates = Candidates {
             pairs,
             best: Histogram::default(),
+            best_within: Histogram::default(),
             stats: merged.stats,
             collected_at: merged.collected_at,
             model: None,
@@ -519,7 +536,7 @@ impl LinkJob {
         let linkage = link::solve(
             &datasets,
             &candidates,
-            threshold,
+            (threshold, threshold),
             review,
             false,
             options.join,
@@ -532,6 +549,7 @@ impl LinkJob {
             used: threshold,
             given: options.threshold,
             suggested: FIELD_THRESHOLD,
+            within: threshold,
         };
         let report = LinkReport {
             chunked: Some(ChunkSummary {
@@ -786,6 +804,48 @@ mod tests {
         // FEBRL4 (5,000 a side) is compared outright; two extracts of 20,000 are blocked.
         assert!(all_pairs(&[5_000, 5_000], false) <= AUTO_ALL_PAIRS);
         assert!(all_pairs(&[20_000, 20_000], false) > AUTO_ALL_PAIRS);
+    }
+
+    /// With CLK scoring and duplicates looked for, pairs within one source get the threshold of
+    /// their own best scores (relatives to 0.75, duplicates at 0.95), never below the one across
+    /// sources; a given threshold holds for both.
+    #[test]
+    fn clk_scoring_with_dedupe_holds_pairs_within_a_source_higher() {
+        let mut candidates = Candidates {
+            pairs: Vec::new(),
+            best: Histogram::default(),
+            best_within: Histogram::default(),
+            stats: Default::default(),
+            collected_at: 0.5,
+            model: None,
+            comparator: None,
+            twins: Vec::new(),
+        };
+        let across: Vec<f64> = (0..600)
+            .map(|k| 0.52 + f64::from(k % 10) / 100.0)
+            .chain((0..400).map(|k| 0.85 + f64::from(k % 10) / 100.0))
+            .collect();
+        candidates.best.add_bests(&across, 0.5);
+        let within: Vec<f64> = (0..900)
+            .map(|k| 0.5 + f64::from(k % 25) / 100.0)
+            .chain([0.95; 40])
+            .collect();
+        candidates.best_within.add_bests(&within, 0.5);
+        let mut options = LinkOptions {
+            dedupe: true,
+            ..LinkOptions::default()
+        };
+        let (t, best) = choose_threshold(&options, &candidates);
+        assert!(t.used > 0.6 && t.used < 0.85, "{t:?}");
+        assert!(t.within >= 0.75 && t.within <= 0.95, "{t:?}");
+        assert!(best.is_some_and(|b| b.within.is_some()));
+        options.threshold = Some(0.7);
+        let (t, _) = choose_threshold(&options, &candidates);
+        assert_eq!((t.used, t.within), (0.7, 0.7));
+        options.threshold = None;
+        options.dedupe = false;
+        let (t, _) = choose_threshold(&options, &candidates);
+        assert_eq!(t.within, t.used);
     }
 
     #[test]

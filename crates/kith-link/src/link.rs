@@ -120,6 +120,9 @@ pub struct Candidates {
     pub pairs: Vec<Candidate>,
     /// Each query record's best score against each other dataset.
     pub best: Histogram,
+    /// With duplicates looked for, each query record's best score against the later records of
+    /// its own dataset (each pair within one is scored once).
+    pub best_within: Histogram,
     /// Counts.
     pub stats: Stats,
     /// The threshold pairs were collected at (a CLK Dice, or with field scoring a match
@@ -544,6 +547,7 @@ fn scan_pairs(
     let floor = Scorer::new(floor.min(collect_at), bits);
     let mut stats = Stats::default();
     let mut best = Histogram::default();
+    let mut best_within = Histogram::default();
     let mut pairs: Vec<Candidate> = Vec::new();
     // Each dataset's index is built once, however many datasets are compared with it. The first
     // is only ever the query side, unless duplicates are looked for within it.
@@ -584,7 +588,8 @@ fn scan_pairs(
                 // applied to a sample of the queries only, so that the scan can drop most pairs
                 // after a quarter of each CLK (see `kernel`).
                 k.floor_every = (a.len() / HISTOGRAM_SAMPLE).clamp(1, 64) as u32;
-                best.sampled |= k.floor_every > 1;
+                let hist = if same { &mut best_within } else { &mut best };
+                hist.sampled |= k.floor_every > 1;
             }
             let pair_scan = PairScan {
                 a,
@@ -601,7 +606,8 @@ fn scan_pairs(
             };
             stats.comparisons += found.comparisons;
             stats.skipped_buckets += found.skipped_buckets;
-            best.add_bests(&found.best, floor.threshold());
+            let hist = if same { &mut best_within } else { &mut best };
+            hist.add_bests(&found.best, floor.threshold());
             let exact = if every == 1 {
                 exact_pairs(a, b, same, opts.max_bucket)
             } else {
@@ -637,6 +643,7 @@ fn scan_pairs(
     Ok(Candidates {
         pairs,
         best,
+        best_within,
         stats,
         collected_at: collect_at,
         model: None,
@@ -923,24 +930,25 @@ pub fn entity_id(names: &mut [(String, String)]) -> u64 {
     u64::from_be_bytes(w)
 }
 
-/// Solve at `threshold` and name the entities.
+/// Solve at `threshold` (pairs within one dataset at `within`) and name the entities.
 pub fn solve<D: crate::output::Named>(
     datasets: &[D],
     candidates: &Candidates,
-    threshold: f64,
+    (threshold, within): (f64, f64),
     review: Option<f64>,
     dedupe: bool,
     join: crate::solve::Join,
 ) -> Linkage {
+    let cut = |c: &Candidate| if c.a.ds == c.b.ds { within } else { threshold };
     // Sized once (collecting from a filter would grow by doubling).
     let mut above: Vec<Candidate> = Vec::with_capacity(
         candidates
             .pairs
             .iter()
-            .filter(|c| c.score >= threshold)
+            .filter(|c| c.score >= cut(c))
             .count(),
     );
-    above.extend(candidates.pairs.iter().filter(|c| c.score >= threshold));
+    above.extend(candidates.pairs.iter().filter(|c| c.score >= cut(c)));
     let mut offsets = vec![0usize];
     for d in datasets {
         offsets.push(offsets.last().copied().unwrap_or(0) + d.records());
@@ -965,7 +973,7 @@ pub fn solve<D: crate::output::Named>(
         Some(r) => candidates
             .pairs
             .iter()
-            .filter(|c| c.shown() >= r && c.score < threshold)
+            .filter(|c| c.shown() >= r && c.score < cut(c))
             .chain(candidates.twins.iter().filter(|c| c.shown() >= r))
             .chain(above.iter().filter(|c| !linked(c)))
             .copied()
@@ -1284,6 +1292,7 @@ mod tests {
         let candidates = Candidates {
             pairs,
             best: Histogram::default(),
+            best_within: Histogram::default(),
             stats: Stats::default(),
             collected_at: 0.1,
             model: None,
@@ -1302,7 +1311,7 @@ mod tests {
         let l = solve(
             &sets,
             &candidates,
-            0.5,
+            (0.5, 0.5),
             Some(0.1),
             false,
             crate::solve::Join::Majority,
@@ -1314,11 +1323,58 @@ mod tests {
         let l = solve(
             &sets,
             &candidates,
-            0.5,
+            (0.5, 0.5),
             None,
             false,
             crate::solve::Join::Majority,
         );
+        assert!(l.review.is_empty());
+    }
+
+    /// Council 0 and council 1 score 0.8 (relatives, say) and so do council 0 and health 0: with
+    /// pairs within one source held to 0.9 only the pair across sources links, and the pair
+    /// within is listed for review.
+    #[test]
+    fn pairs_within_one_source_are_held_to_their_own_threshold() {
+        let names = |source: &str, n: usize| crate::output::Names {
+            source: source.into(),
+            names: (0..n).map(|i| format!("{source}{i}")).collect(),
+        };
+        let sets = [names("council", 2), names("health", 1)];
+        let mut pairs = vec![c(0.8, (0, 0), (0, 1)), c(0.8, (0, 0), (1, 0))];
+        pairs.sort_by(candidate_order);
+        let candidates = Candidates {
+            pairs,
+            best: Histogram::default(),
+            best_within: Histogram::default(),
+            stats: Stats::default(),
+            collected_at: 0.1,
+            model: None,
+            comparator: None,
+            twins: Vec::new(),
+        };
+        let solve_at = |within| {
+            solve(
+                &sets,
+                &candidates,
+                (0.7, within),
+                Some(0.5),
+                true,
+                crate::solve::Join::Majority,
+            )
+        };
+        let l = solve_at(0.9);
+        let rows = |v: &[Candidate]| {
+            v.iter()
+                .map(|c| (c.a.ds, c.a.row, c.b.ds, c.b.row))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rows(&l.links), [(0, 0, 1, 0)]);
+        assert_eq!(rows(&l.review), [(0, 0, 0, 1)]);
+        assert_eq!(l.groups, 1);
+        // At the same threshold as across sources, all three are one entity.
+        let l = solve_at(0.7);
+        assert_eq!(l.links.len(), 2);
         assert!(l.review.is_empty());
     }
 

@@ -91,6 +91,12 @@ pub struct ThresholdChoice {
     /// What kith suggests: with field scoring [`FIELD_THRESHOLD`], with CLK scoring from the
     /// best-score histogram.
     pub suggested: f64,
+    /// The threshold for pairs within one source: `used`, but with CLK scoring, duplicates looked
+    /// for and no threshold given, the higher of it and the one suggested from each record's best
+    /// score within its own source. A record has a duplicate in its own source far more rarely
+    /// than a partner elsewhere, while relatives there (one surname, address and postcode) score
+    /// as high as a partner with a typo: the pairs across sources would set it far too low.
+    pub within: f64,
 }
 
 /// The best-score histogram of CLK scoring and the threshold it suggests.
@@ -100,6 +106,9 @@ pub struct BestScores {
     pub histogram: Histogram,
     /// The suggestion from it.
     pub suggestion: Suggestion,
+    /// With duplicates looked for, each record's best score within its own source, and the
+    /// suggestion from that.
+    pub within: Option<(Histogram, Suggestion)>,
 }
 
 /// Below this estimated pairs completeness a run warns.
@@ -367,6 +376,20 @@ impl LinkReport {
                         best.suggestion.threshold
                     ));
                     out.extend(best.suggestion.reasons.iter().map(|r| format!("  - {r}")));
+                }
+            }
+            if let Some((h, suggestion)) = &best.within {
+                out.push(
+                    "kith: each record's best score against the later records of its own source:"
+                        .into(),
+                );
+                out.extend(h.render());
+                if t.given.is_none() {
+                    out.push(format!(
+                        "kith: threshold {:.2} for pairs within one source (suggested from these {:.2}; never below the threshold across sources):",
+                        t.within, suggestion.threshold
+                    ));
+                    out.extend(suggestion.reasons.iter().map(|r| format!("  - {r}")));
                 }
             }
         }

@@ -413,6 +413,7 @@ pub fn assemble(
     Candidates {
         pairs,
         best: Histogram::default(),
+        best_within: Histogram::default(),
         stats: Default::default(),
         collected_at,
         model,

@@ -170,6 +170,77 @@ pub fn suggest(h: &Histogram) -> Suggestion {
     Suggestion { threshold, reasons }
 }
 
+/// Bins each side of a bin that [`suggest_within`] smooths over.
+const WITHIN_SMOOTH: usize = 2;
+
+/// Suggest a threshold for pairs within one source from each record's best score against the
+/// other records of its source.
+///
+/// There the partners' hump of [`suggest`] is not duplicates: a record's best score in its own
+/// source mostly comes from a relative (one surname, address and postcode), and records with a
+/// duplicate are a few in a hundred, most of them scoring near 1. A mixture fit takes the
+/// relatives for partners, so the threshold is instead the lowest point of the histogram
+/// (smoothed over five bins) between the relatives' peak and 1: where the relatives' tail has
+/// thinned out and the duplicates' hump has not begun.
+pub fn suggest_within(h: &Histogram) -> Suggestion {
+    let lo = h.floor_bin.min(BINS - 1);
+    let counts: Vec<f64> = h.bins[lo..BINS].iter().map(|&c| c as f64).collect();
+    let at = |k: usize| (lo + k) as f64 / BINS as f64;
+    let mut reasons = vec![format!(
+        "{} records' best scores within their own source were looked at; {} had no pair scoring {:.2} or more",
+        h.total(),
+        h.below,
+        at(0)
+    )];
+    let n: f64 = counts.iter().sum();
+    if n < 2.0 {
+        reasons.push(format!(
+            "too few scores to see a valley; using the default {FALLBACK:.2}"
+        ));
+        return Suggestion {
+            threshold: FALLBACK,
+            reasons,
+        };
+    }
+    let smoothed = |k: usize| {
+        let (a, b) = (
+            k.saturating_sub(WITHIN_SMOOTH),
+            (k + WITHIN_SMOOTH).min(counts.len() - 1),
+        );
+        counts[a..=b].iter().sum::<f64>() / (b - a + 1) as f64
+    };
+    // The first of equal bins wins both searches, so that the threshold is the lowest point's
+    // start: a run of empty bins up to 1 puts it where the scores ran out.
+    let first_best = |range: std::ops::Range<usize>, better: fn(f64, f64) -> bool| {
+        range.fold(None, |best: Option<(usize, f64)>, k| {
+            let v = smoothed(k);
+            match best {
+                Some((_, b)) if !better(v, b) => best,
+                _ => Some((k, v)),
+            }
+        })
+    };
+    let (peak, _) = first_best(0..counts.len(), |v, b| v > b).unwrap_or((0, 0.0));
+    // The search stops short of 1: between the duplicates' hump and the spike at exactly 1 the
+    // bins are thin again (an error changes more than a few bits).
+    let end = counts
+        .len()
+        .saturating_sub(3 * WITHIN_SMOOTH + 1)
+        .max(peak + 1);
+    let valley = first_best(peak + 1..end, |v, b| v < b).map_or(peak, |(k, _)| k);
+    let threshold = at(valley.max(1));
+    reasons.push(format!(
+        "they peak at {:.2} (mostly relatives: one surname, address and postcode); {} score exactly 1 (entered twice)",
+        at(peak),
+        h.bins[BINS]
+    ));
+    reasons.push(format!(
+        "the histogram (smoothed over 0.05) is lowest between that peak and {:.2} at {threshold:.2}: scores from there up are taken as duplicates",
+        at(end)
+    ));
+    Suggestion { threshold, reasons }
+}
+
 /// A mixture of two normal curves over bin positions: [no partner, partner].
 #[derive(Debug, Clone, Copy)]
 struct Mixture {
@@ -269,6 +340,38 @@ impl Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Best scores within one source: a hump of relatives from the floor, thinning out by 0.8,
+    /// duplicates with an error at 0.88 to 0.95 and records entered twice at 1. The mixture fit
+    /// would take the relatives' upper half for duplicates; the within-source rule puts the
+    /// threshold in the thin stretch between them.
+    #[test]
+    fn within_one_source_the_threshold_is_past_the_relatives() {
+        let mut bests = Vec::new();
+        for k in 0..30 {
+            // 30 bins from 0.50, each count about half the one before.
+            let n = (4000.0 * 0.75f64.powi(k)) as usize;
+            bests.extend(std::iter::repeat_n(0.505 + k as f64 / 100.0, n));
+        }
+        for k in 0..8 {
+            bests.extend(std::iter::repeat_n(0.885 + k as f64 / 100.0, 40));
+        }
+        bests.extend([1.0; 400]);
+        let mut h = Histogram::default();
+        h.add_bests(&bests, 0.5);
+        let s = suggest_within(&h);
+        assert!(s.threshold >= 0.75 && s.threshold <= 0.88, "{s:?}");
+        assert!(
+            suggest(&h).threshold < 0.7,
+            "the mixture fit takes relatives for duplicates"
+        );
+        // No duplicates at all: the threshold is where the relatives' scores run out.
+        let mut h = Histogram::default();
+        h.add_bests(&bests[..bests.len() - 720], 0.5);
+        let s = suggest_within(&h);
+        assert!(s.threshold >= 0.75, "{s:?}");
+        assert_eq!(h.bins[bin(s.threshold)..].iter().sum::<u64>(), 0, "{s:?}");
+    }
 
     #[test]
     fn a_bimodal_histogram_gives_its_valley() {
