@@ -191,7 +191,7 @@ for recs in members.values():
         if ea in twin and eb in twin and household[ea] == household[eb]:
             wrong[f"{kind}: twins (or triplets)"] += 1
             if os.environ.get("SHOW_TWINS"):
-                print("twins merged:", rows[a], "|", rows[b])
+                print("twins merged:", a[0], rows[a], "|", b[0], rows[b])
         elif household[ea] == household[eb]:
             wrong[f"{kind}: one household"] += 1
         else:

@@ -137,6 +137,10 @@ fn one(_: &str) -> usize {
     1
 }
 
+fn empty(_: &mut Rng, _: usize) -> String {
+    String::new()
+}
+
 fn sentinel_bigrams(v: &str) -> usize {
     if v == "N/A" {
         "missing".len() + 1
@@ -154,10 +158,21 @@ const POSITIONAL_1: &str = r#"{"type": "ngram", "n": 1, "positional": true}"#;
 const BLAKE: &str = r#"{"type": "blakeHash"}"#;
 const K20: &str = r#"{"bitsPerToken": 20}"#;
 
+/// The shape of empty values, whose time is each record's own cost.
+const RECORD_ONLY: &str = "record only (empty values)";
+
 fn shapes() -> Vec<Shape> {
     let string = r#""format": {"type": "string"}"#;
     let feature = |format: &str, hashing: String| format!("{format}, {hashing}");
     vec![
+        Shape {
+            // No tokens: what a record costs whatever its fields (its bit vector, its place in
+            // the batch), taken off each shape's time before dividing by its tokens.
+            name: RECORD_ONLY,
+            feature: feature(string, hashing(BIGRAMS, K20, BLAKE)),
+            value: empty,
+            tokens: one,
+        },
         Shape {
             name: "bigrams, bitsPerToken",
             feature: feature(string, hashing(BIGRAMS, K20, BLAKE)),

@@ -277,6 +277,37 @@ proptest! {
 }
 
 proptest! {
+    /// Positional bigrams with `bitsPerFeature` keep each token's indices once, for the largest
+    /// share asked, and take a smaller share's first ones: the CLK is still the OR of each
+    /// `"{t + 1} {window}"` token's share, as hashed one token at a time, whatever the order of
+    /// longer and shorter values (more and fewer bits a token) and however the hash makes them.
+    #[test]
+    fn positional_bigrams_share_the_feature_s_bits(
+        values in proptest::collection::vec("[a-c]{1,3}|[0-9a-c]{4,40}|[a-cé]{1,5}", 1..12),
+        double in proptest::bool::ANY,
+    ) {
+        let hash = if double { r#"{"type": "doubleHash"}"# } else { r#"{"type": "blakeHash"}"# };
+        let schema = Schema::from_json_str(&format!(
+            r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}},
+              "features": [{{"identifier": "a", "format": {{"type": "string"}}, "hashing": {{"comparison": {{"type": "ngram", "n": 2, "positional": true}}, "strategy": {{"bitsPerFeature": 150}}, "hash": {hash}}}}}]}}"#,
+        ))
+        .expect("schema");
+        let e = encoder_for(&schema, b"positions");
+        let mut scratch = Scratch::default();
+        for v in &values {
+            // Padded with a space each side, as clkhash pads n-grams.
+            let chars: Vec<char> = std::iter::once(' ').chain(v.chars()).chain(std::iter::once(' ')).collect();
+            let n = chars.len() - 1;
+            let tokens = chars.windows(2).enumerate().map(|(t, w)| {
+                (format!("{} {}{}", t + 1, w[0], w[1]).into_bytes(), 150 / n + usize::from(t < 150 % n))
+            });
+            let want = clk_of_tokens(first_hasher(&e), tokens);
+            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?} ({} bytes)", v, v.len());
+        }
+    }
+}
+
+proptest! {
     /// UTF-16 and UTF-32 features take the ASCII fast paths for ASCII values (tables keyed by the
     /// ASCII token, which is hashed in the feature's encoding), and the general path for others,
     /// in one scratch: the CLK is still the OR of each token's bits as clkhash hashes it (the
