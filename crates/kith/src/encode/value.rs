@@ -395,15 +395,33 @@ impl Encoder {
                 bounds.extend((0..token_bytes.len()).filter(|&i| token_bytes[i] & 0xc0 != 0x80));
                 bounds.push(token_bytes.len());
                 let count = bounds.len().saturating_sub(*n);
-                for t in 0..count {
-                    let k = match strategy {
-                        Strategy::BitsPerToken(k) => k as usize,
-                        Strategy::BitsPerFeature(f) => {
-                            f as usize / count + usize::from(t < f as usize % count)
-                        }
+                if let Some(d) = dense.as_ref() {
+                    // One share for every token: their slots found first, then OR-ed together
+                    // (ASCII bigrams by direct index, the others through the token map).
+                    let (bytes, bounds, n) = (&token_bytes[..], &bounds[..], *n);
+                    let make = |cache: &mut FeatureCache, t: usize| {
+                        d.slot(cache, indices, &bytes[bounds[t]..bounds[t + n]])
                     };
-                    if k > 0 {
-                        add(cache, indices, &token_bytes[bounds[t]..bounds[t + n]], k);
+                    collected = or_slots_to(
+                        self.kernel,
+                        cache,
+                        (direct, bits, field_words),
+                        nw,
+                        count,
+                        |_, _| 0,
+                        make,
+                    );
+                } else {
+                    for t in 0..count {
+                        let k = match strategy {
+                            Strategy::BitsPerToken(k) => k as usize,
+                            Strategy::BitsPerFeature(f) => {
+                                f as usize / count + usize::from(t < f as usize % count)
+                            }
+                        };
+                        if k > 0 {
+                            add(cache, indices, &token_bytes[bounds[t]..bounds[t + n]], k);
+                        }
                     }
                 }
             }
