@@ -180,8 +180,8 @@ const WITHIN_SMOOTH: usize = 2;
 /// source mostly comes from a relative (one surname, address and postcode), and records with a
 /// duplicate are a few in a hundred, most of them scoring near 1. A mixture fit takes the
 /// relatives for partners, so the threshold is instead the lowest point of the histogram
-/// (smoothed over five bins) between the relatives' peak and 1: where the relatives' tail has
-/// thinned out and the duplicates' hump has not begun.
+/// (smoothed over five bins) from the relatives' peak up to 0.93, short of the duplicates' hump:
+/// where the relatives' tail has thinned out and the duplicates' hump has not begun.
 pub fn suggest_within(h: &Histogram) -> Suggestion {
     let lo = h.floor_bin.min(BINS - 1);
     let counts: Vec<f64> = h.bins[lo..BINS].iter().map(|&c| c as f64).collect();
