@@ -329,6 +329,12 @@ pub(crate) struct LinkArgs {
     #[arg(long, value_name = "T")]
     pub(crate) threshold: Option<f64>,
 
+    /// With --dedupe: the threshold for pairs within one source (never below --threshold). By
+    /// default the threshold, or with CLK scoring the one kith suggests from each record's best
+    /// score within its own source.
+    #[arg(long, value_name = "T")]
+    pub(crate) within_threshold: Option<f64>,
+
     /// Pairs scoring from R up to the threshold go to review.csv for clerical review, with the
     /// possible twins from R up and the pairs above the threshold that the solver did not link.
     #[arg(long, value_name = "R")]

@@ -52,6 +52,7 @@ impl LinkConfig {
             inputs: a.inputs,
             options: LinkOptions {
                 threshold: a.threshold,
+                within_threshold: a.within_threshold,
                 review: a.review_threshold,
                 max_bucket: a.max_bucket,
                 dedupe: a.dedupe,
@@ -154,6 +155,7 @@ fn write_manifest(
     }
     let o = &cfg.job.options;
     m.param("threshold_given", o.threshold);
+    m.param("within_threshold_given", o.within_threshold);
     m.param("threshold_used", r.threshold.used);
     m.param("threshold_suggested", r.threshold.suggested);
     m.param("threshold_within", r.threshold.within);

@@ -79,7 +79,7 @@ fn choose_threshold(
                     used,
                     given: options.threshold,
                     suggested: FIELD_THRESHOLD,
-                    within: used,
+                    within: options.within_threshold.map_or(used, |w| w.max(used)),
                 }
             },
             None,
@@ -99,8 +99,9 @@ fn choose_threshold(
                 used,
                 given: options.threshold,
                 suggested: suggestion.threshold,
-                within: match (&within, options.threshold) {
-                    (Some((_, w)), None) => w.threshold.max(used),
+                within: match (options.within_threshold, &within, options.threshold) {
+                    (Some(w), _, _) => w.max(used),
+                    (None, Some((_, w)), None) => w.threshold.max(used),
                     _ => used,
                 },
             };
@@ -244,6 +245,7 @@ impl LinkJob {
         let o = &self.options;
         for (name, v) in [
             ("--threshold", o.threshold),
+            ("--within-threshold", o.within_threshold),
             ("--review-threshold", o.review),
             ("--candidate-floor", Some(o.candidate_floor)),
         ] {
@@ -256,6 +258,16 @@ impl LinkJob {
         {
             return bad(format!(
                 "--review-threshold ({r}) must be below --threshold ({t})"
+            ));
+        }
+        if o.within_threshold.is_some() && !o.dedupe {
+            return bad("--within-threshold is for pairs within one source: give --dedupe".into());
+        }
+        if let (Some(t), Some(w)) = (o.threshold, o.within_threshold)
+            && w < t
+        {
+            return bad(format!(
+                "--within-threshold ({w}) must not be below --threshold ({t}): pairs within one source are held at least as high"
             ));
         }
         if self.inputs.len() < 2 && !o.dedupe {
@@ -842,6 +854,10 @@ mod tests {
         options.threshold = Some(0.7);
         let (t, _) = choose_threshold(&options, &candidates);
         assert_eq!((t.used, t.within), (0.7, 0.7));
+        options.within_threshold = Some(0.9);
+        let (t, _) = choose_threshold(&options, &candidates);
+        assert_eq!((t.used, t.within), (0.7, 0.9));
+        options.within_threshold = None;
         options.threshold = None;
         options.dedupe = false;
         let (t, _) = choose_threshold(&options, &candidates);

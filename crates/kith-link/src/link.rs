@@ -29,6 +29,10 @@ pub const SUGGEST_TOP_K: usize = 16;
 pub struct LinkOptions {
     /// Match threshold; `None` asks kith to suggest one from the score distribution.
     pub threshold: Option<f64>,
+    /// With `dedupe`: the threshold for pairs within one dataset (never below the one across);
+    /// `None` takes the threshold, or with CLK scoring and no threshold given the one kith
+    /// suggests from each record's best score within its own dataset.
+    pub within_threshold: Option<f64>,
     /// Lower bound of the clerical-review band.
     pub review: Option<f64>,
     /// How pairs are chosen.
@@ -57,6 +61,7 @@ impl Default for LinkOptions {
     fn default() -> Self {
         LinkOptions {
             threshold: None,
+            within_threshold: None,
             review: None,
             blocking: Blocking::None,
             max_bucket: 20_000,

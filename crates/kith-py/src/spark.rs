@@ -595,10 +595,11 @@ pub(crate) fn solve_candidates(
             keep_at
         };
         let cands = shard::assemble(found, &sizes, model, collected_at, threshold, dedupe);
+        // A given threshold holds within each source too, as in `kith link --threshold`.
         let linkage = kith_link::link::solve(
             &sets,
             &cands,
-            threshold,
+            (threshold, threshold),
             review,
             dedupe,
             kith_link::solve::Join::Majority,

@@ -92,6 +92,55 @@ fn encode_demo(dir: &Dir) {
         .arg(demo("police-mapping.json")));
 }
 
+/// `--within-threshold` holds pairs within one source to their own threshold: it needs
+/// `--dedupe`, may not be below `--threshold`, and no link within a source scores under it.
+#[test]
+fn a_threshold_within_one_source_needs_dedupe_and_holds_the_links_within() {
+    let dir = Dir::new();
+    encode_demo(&dir);
+    let link = |args: &[&str], out: &str| {
+        let mut c = kith();
+        c.arg("link").args(args).arg("--output").arg(dir.path(out));
+        for f in ["council.kith", "health.kith", "police.kith"] {
+            c.arg(dir.path(f));
+        }
+        c
+    };
+    let err = fails(&mut link(&["--within-threshold", "0.9"], "a"));
+    assert!(err.contains("give --dedupe"), "{err}");
+    let err = fails(&mut link(
+        &[
+            "--dedupe",
+            "--threshold",
+            "0.8",
+            "--within-threshold",
+            "0.5",
+        ],
+        "b",
+    ));
+    assert!(err.contains("must not be below --threshold"), "{err}");
+    assert!(!dir.path("a/links.csv").exists() && !dir.path("b/links.csv").exists());
+    let err = stderr(&ok(&mut link(
+        &["--dedupe", "--scoring", "clk", "--within-threshold", "0.99"],
+        "c",
+    )));
+    assert!(
+        err.contains("threshold 0.99 for pairs within one source"),
+        "{err}"
+    );
+    let links = dir.read("c/links.csv");
+    for row in links.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let score: f64 = f[4].parse().expect("a score");
+        assert!(f[0] != f[2] || score >= 0.99, "{row}");
+    }
+    let manifest = dir.read("c/manifest.json");
+    assert!(
+        manifest.contains("\"threshold_within\": 0.99"),
+        "{manifest}"
+    );
+}
+
 #[test]
 fn links_clusters_and_review_are_written_and_do_not_depend_on_threads() {
     let dir = Dir::new();
