@@ -3,7 +3,7 @@
 # table of nanoseconds per token against the fastest shape of each group, raw and net of a
 # record's own cost (the shape of empty values).
 #
-#   benches/shapes.sh            (about two minutes)
+#   benches/shapes.sh            (about six minutes on two cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench -q -p kith --bench shapes >/dev/null 2>&1 || { echo "cargo bench failed: run cargo bench -p kith --bench shapes" >&2; exit 1; }
