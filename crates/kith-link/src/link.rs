@@ -1278,23 +1278,18 @@ mod tests {
     use super::*;
     use crate::solve::tests::c;
 
-    /// Council 0's best partner is health 0; its second, health 1, scores above the threshold too
-    /// but cannot join (one record of a holder per person, without `--dedupe`): a pair for review,
-    /// with the band's council 1 and health 1.
-    #[test]
-    fn pairs_the_solver_did_not_link_are_listed_for_review() {
-        let names = |source: &str, n: usize| crate::output::Names {
+    /// `n` records of `source`, named after it and their row.
+    fn names(source: &str, n: usize) -> crate::output::Names {
+        crate::output::Names {
             source: source.into(),
             names: (0..n).map(|i| format!("{source}{i}")).collect(),
-        };
-        let sets = [names("council", 2), names("health", 2)];
-        let mut pairs = vec![
-            c(0.95, (0, 0), (1, 0)),
-            c(0.8, (0, 0), (1, 1)),
-            c(0.3, (0, 1), (1, 1)),
-        ];
+        }
+    }
+
+    /// These candidate pairs (put in solving order), collected from 0.1, and nothing else.
+    fn candidates_of(mut pairs: Vec<Candidate>) -> Candidates {
         pairs.sort_by(candidate_order);
-        let candidates = Candidates {
+        Candidates {
             pairs,
             best: Histogram::default(),
             best_within: Histogram::default(),
@@ -1303,7 +1298,20 @@ mod tests {
             model: None,
             comparator: None,
             twins: Vec::new(),
-        };
+        }
+    }
+
+    /// Council 0's best partner is health 0; its second, health 1, scores above the threshold too
+    /// but cannot join (one record of a holder per person, without `--dedupe`): a pair for review,
+    /// with the band's council 1 and health 1.
+    #[test]
+    fn pairs_the_solver_did_not_link_are_listed_for_review() {
+        let sets = [names("council", 2), names("health", 2)];
+        let candidates = candidates_of(vec![
+            c(0.95, (0, 0), (1, 0)),
+            c(0.8, (0, 0), (1, 1)),
+            c(0.3, (0, 1), (1, 1)),
+        ]);
         let at = |l: &Linkage| -> Vec<(u32, u32, u32, u32)> {
             let mut v: Vec<_> = l
                 .review
@@ -1341,23 +1349,8 @@ mod tests {
     /// within is listed for review.
     #[test]
     fn pairs_within_one_source_are_held_to_their_own_threshold() {
-        let names = |source: &str, n: usize| crate::output::Names {
-            source: source.into(),
-            names: (0..n).map(|i| format!("{source}{i}")).collect(),
-        };
         let sets = [names("council", 2), names("health", 1)];
-        let mut pairs = vec![c(0.8, (0, 0), (0, 1)), c(0.8, (0, 0), (1, 0))];
-        pairs.sort_by(candidate_order);
-        let candidates = Candidates {
-            pairs,
-            best: Histogram::default(),
-            best_within: Histogram::default(),
-            stats: Stats::default(),
-            collected_at: 0.1,
-            model: None,
-            comparator: None,
-            twins: Vec::new(),
-        };
+        let candidates = candidates_of(vec![c(0.8, (0, 0), (0, 1)), c(0.8, (0, 0), (1, 0))]);
         let solve_at = |within| {
             solve(
                 &sets,

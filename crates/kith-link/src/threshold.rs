@@ -72,26 +72,14 @@ pub const FALLBACK: f64 = 0.8;
 
 /// Suggest a threshold from the best-score histogram.
 pub fn suggest(h: &Histogram) -> Suggestion {
-    let lo = h.floor_bin.min(BINS - 1);
     // Scores of exactly 1 (records entered identically) are certain matches; left out of the
     // search, their spike would pull the split into the matches' hump.
-    let counts: Vec<f64> = h.bins[lo..BINS].iter().map(|&c| c as f64).collect();
+    let (lo, counts) = h.counts_below_one();
     let n: f64 = counts.iter().sum();
     let at = |k: usize| (lo + k) as f64 / BINS as f64;
-    let mut reasons = vec![format!(
-        "{} records' best scores were looked at; {} had no pair scoring {:.2} or more",
-        h.total(),
-        h.below,
-        at(0)
-    )];
+    let mut reasons = vec![h.looked_at("best scores")];
     if n < 2.0 {
-        reasons.push(format!(
-            "too few scores to see two humps; using the default {FALLBACK:.2}"
-        ));
-        return Suggestion {
-            threshold: FALLBACK,
-            reasons,
-        };
+        return too_few(reasons, "two humps");
     }
     // Otsu: the split maximising between-class variance.
     let total_mean: f64 = counts
@@ -183,24 +171,11 @@ const WITHIN_SMOOTH: usize = 2;
 /// (smoothed over five bins) from the relatives' peak up to 0.93, short of the duplicates' hump:
 /// where the relatives' tail has thinned out and the duplicates' hump has not begun.
 pub fn suggest_within(h: &Histogram) -> Suggestion {
-    let lo = h.floor_bin.min(BINS - 1);
-    let counts: Vec<f64> = h.bins[lo..BINS].iter().map(|&c| c as f64).collect();
+    let (lo, counts) = h.counts_below_one();
     let at = |k: usize| (lo + k) as f64 / BINS as f64;
-    let mut reasons = vec![format!(
-        "{} records' best scores within their own source were looked at; {} had no pair scoring {:.2} or more",
-        h.total(),
-        h.below,
-        at(0)
-    )];
-    let n: f64 = counts.iter().sum();
-    if n < 2.0 {
-        reasons.push(format!(
-            "too few scores to see a valley; using the default {FALLBACK:.2}"
-        ));
-        return Suggestion {
-            threshold: FALLBACK,
-            reasons,
-        };
+    let mut reasons = vec![h.looked_at("best scores within their own source")];
+    if counts.iter().sum::<f64>() < 2.0 {
+        return too_few(reasons, "a valley");
     }
     let smoothed = |k: usize| {
         let (a, b) = (
@@ -239,6 +214,17 @@ pub fn suggest_within(h: &Histogram) -> Suggestion {
         at(end)
     ));
     Suggestion { threshold, reasons }
+}
+
+/// The suggestion when the scores are too few to see `what`: [`FALLBACK`].
+fn too_few(mut reasons: Vec<String>, what: &str) -> Suggestion {
+    reasons.push(format!(
+        "too few scores to see {what}; using the default {FALLBACK:.2}"
+    ));
+    Suggestion {
+        threshold: FALLBACK,
+        reasons,
+    }
 }
 
 /// A mixture of two normal curves over bin positions: [no partner, partner].
@@ -308,6 +294,22 @@ fn mixture(counts: &[f64], low: (f64, f64), high: (f64, f64)) -> Mixture {
 }
 
 impl Histogram {
+    /// The bin of the floor, and the counts from it up to (not with) the bin of exactly 1.
+    fn counts_below_one(&self) -> (usize, Vec<f64>) {
+        let lo = self.floor_bin.min(BINS - 1);
+        (lo, self.bins[lo..BINS].iter().map(|&c| c as f64).collect())
+    }
+
+    /// The first of a suggestion's reasons: how many records' `what` were looked at.
+    fn looked_at(&self, what: &str) -> String {
+        format!(
+            "{} records' {what} were looked at; {} had no pair scoring {:.2} or more",
+            self.total(),
+            self.below,
+            self.floor_bin.min(BINS - 1) as f64 / BINS as f64
+        )
+    }
+
     /// Text lines of the histogram from the floor up, one per 0.02, with bars.
     pub fn render(&self) -> Vec<String> {
         let lo = self.floor_bin.min(BINS);
