@@ -12,7 +12,8 @@ Reads DIR/<source>.csv, DIR/<source>-map.csv, DIR/truth.csv and DIR/OUT/clusters
 DIR/OUT/review.csv and links.csv are there (run `kith link` with a low --review-threshold), each
 missed pair is also counted by the score it got, or as never a candidate. With SHOW_TWINS=1 each
 pair of twins put in one entity is printed, raw rows side by side; with SHOW_LEFT=1 each missed pair
-that scored 0.5 or more (the solver left it out).
+that scored 0.5 or more (the solver left it out); with SHOW_SOURCE=police (and WITHIN=1) each missed
+pair of that source's records, with its score ("-" for none).
 """
 import os
 import collections
@@ -160,6 +161,9 @@ for e, recs in by_person.items():
         c = causes(rows[a], rows[b])
         if os.environ.get("SHOW_LEFT") and score.get((a, b), 0) >= 0.5:
             print("left out:", f"{score[(a, b)]:.3f}", a[0], rows[a], "|", b[0], rows[b])
+        if os.environ.get("SHOW_SOURCE") == a[0] == b[0]:
+            sc = score.get((a, b))
+            print("missed:", "-" if sc is None else f"{sc:.3f}", rows[a], "|", rows[b])
         for x in c:
             missed[x] += 1
         single[" + ".join(sorted(c))] += 1
