@@ -122,12 +122,18 @@ fn choose_threshold(
 fn estimate_completeness(
     datasets: &[Dataset],
     candidates: &Candidates,
-    threshold: f64,
+    threshold: &ThresholdChoice,
+    best: &Option<BestScores>,
     options: &LinkOptions,
 ) -> Option<Completeness> {
     if options.blocking == Blocking::None {
         return None;
     }
+    // With CLK scoring, from where a best score is almost surely a partner's (see
+    // `threshold::Suggestion::sure`).
+    let threshold = best
+        .as_ref()
+        .map_or(threshold.used, |b| threshold.used.max(b.suggestion.sure));
     let (sample, (found, all)) = match candidates.model {
         Some(_) => (
             ESTIMATE_SAMPLE,
@@ -150,7 +156,12 @@ fn estimate_completeness(
             ),
         ),
     };
-    Some(Completeness { sample, found, all })
+    Some(Completeness {
+        sample,
+        found,
+        all,
+        at: threshold,
+    })
 }
 
 /// The blockings `--blocking auto` widens to, in order, when the estimate falls short of the
@@ -333,7 +344,8 @@ impl LinkJob {
         let t1 = Instant::now();
         let mut candidates = link::find_candidates(&datasets, &options)?;
         let (mut threshold, mut best) = choose_threshold(&options, &candidates);
-        let mut estimate = estimate_completeness(&datasets, &candidates, threshold.used, &options);
+        let mut estimate =
+            estimate_completeness(&datasets, &candidates, &threshold, &best, &options);
         // `--blocking auto` widens blocking until the estimate reaches the target.
         let mut tuning = Vec::new();
         let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
@@ -353,13 +365,18 @@ impl LinkJob {
             options.blocking = wider;
             candidates = link::find_candidates(&datasets, &options)?;
             (threshold, best) = choose_threshold(&options, &candidates);
-            estimate = estimate_completeness(&datasets, &candidates, threshold.used, &options);
+            estimate = estimate_completeness(&datasets, &candidates, &threshold, &best, &options);
         }
         let score = t1.elapsed();
         let completeness = self.check_blocking.map(|sample| {
             let (found, all) =
                 link::pairs_completeness(&datasets, &candidates, threshold.used, sample, &options);
-            Completeness { sample, found, all }
+            Completeness {
+                sample,
+                found,
+                all,
+                at: threshold.used,
+            }
         });
         let review = options.review.filter(|&r| r < threshold.used);
         for d in &mut datasets {

@@ -15,8 +15,12 @@ use crate::solve::{Candidate, Rec, candidate_order, greedy_solve};
 use crate::threshold::Histogram;
 use crate::weigh::{self, Comparator, Model, Twin};
 
-/// Pairs below this are not looked at when kith is to suggest a threshold.
+/// Pairs from this CLK Dice up are collected when kith is to suggest a threshold.
 pub const SUGGEST_FLOOR: f64 = 0.5;
+/// With CLK scoring, best scores from this Dice up make the best-score histogram: low enough to
+/// hold the whole hump of records with no partner (dense CLKs of strangers agree on about half
+/// their bits), whose top [`SUGGEST_FLOOR`] would cut off, leaving the threshold too high.
+pub const CLK_HISTOGRAM_FLOOR: f64 = 0.3;
 /// The threshold kith suggests with field scoring: a match probability from which a pair is more
 /// likely a match than not.
 pub const FIELD_THRESHOLD: f64 = 0.5;
@@ -214,7 +218,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         };
         let top_k = opts.threshold.is_none().then_some(SUGGEST_TOP_K);
         let scan = Scan {
-            floor: SUGGEST_FLOOR,
+            floor: CLK_HISTOGRAM_FLOOR,
             collect_at,
             top_k,
             post: None,
@@ -1171,8 +1175,15 @@ fn found_pairs(candidates: &Candidates) -> FxHashSet<(Rec, Rec)> {
 }
 
 /// Pairs completeness of blocking, measured on a sample: up to `sample` evenly spaced records of
-/// each dataset are compared with every record of each later dataset, and the pairs at or above
-/// `threshold` are looked up among the candidates. Returns (found, all).
+/// each dataset are compared with every record of each later dataset, and the pairs all-pairs
+/// scoring would link are looked up among the candidates. Returns (found, all).
+///
+/// With CLK scoring those are the pairs at or above `threshold` that are each other's best
+/// partner (solving links little else). Near a threshold that sits just above the strangers'
+/// scores, most pairs at or above it are a record with no partner and its likeliest stranger,
+/// which blocking rightly passes over and solving would rarely link; counting them would widen
+/// blocking to find pairs that are not wanted. With field scoring, the pairs whose match
+/// probability reaches `threshold`.
 pub fn pairs_completeness(
     datasets: &[Dataset],
     candidates: &Candidates,
@@ -1183,17 +1194,15 @@ pub fn pairs_completeness(
     let Some(first) = datasets.first() else {
         return (0, 0);
     };
-    let keep = Scorer::new(threshold, first.bits());
-    let k = Keep::new(&keep, &keep);
+    if candidates.model.is_none() {
+        return mutual_best_completeness(datasets, candidates, threshold, sample, opts);
+    }
     // With field scoring the reference is the pairs all-pairs scoring would link: CLK Dice at
     // the floor, then match probability at the threshold.
     let model = candidates.model.as_ref();
     let cmp = candidates.comparator.as_ref();
     let clk_floor = Scorer::new(opts.candidate_floor, first.bits());
-    let k = match model {
-        Some(_) => Keep::new(&clk_floor, &clk_floor),
-        None => k,
-    };
+    let k = Keep::new(&clk_floor, &clk_floor);
     let have = found_pairs(candidates);
     let (mut found, mut all) = (0, 0);
     for (i, a) in datasets.iter().enumerate() {
@@ -1270,6 +1279,107 @@ pub fn pairs_completeness(
     (found, all)
 }
 
+/// [`pairs_completeness`] with CLK scoring: each sampled record's best partner at or above
+/// `threshold` in each later dataset, when the sampled record is in turn that partner's best.
+fn mutual_best_completeness(
+    datasets: &[Dataset],
+    candidates: &Candidates,
+    threshold: f64,
+    sample: usize,
+    opts: &LinkOptions,
+) -> (u64, u64) {
+    let have = found_pairs(candidates);
+    let (mut found, mut all) = (0, 0);
+    for (i, a) in datasets.iter().enumerate() {
+        if a.is_empty() || sample == 0 {
+            continue;
+        }
+        let step = (a.len() / sample).max(1);
+        let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
+        for (j, b) in datasets.iter().enumerate().skip(i + 1) {
+            let forth = best_partners(a, &rows, b, threshold, opts);
+            let mut partners: Vec<usize> =
+                forth.iter().flatten().map(|&(_, q)| q as usize).collect();
+            partners.sort_unstable();
+            partners.dedup();
+            let back = best_partners(b, &partners, a, threshold, opts);
+            let back_of = |q: usize| partners.binary_search(&q).ok().and_then(|k| back[k]);
+            for (&r, best) in rows.iter().zip(&forth) {
+                let Some((_, q)) = *best else { continue };
+                if back_of(q as usize).map(|(_, p)| p as usize) != Some(r) {
+                    continue;
+                }
+                all += 1;
+                let key = (
+                    Rec {
+                        ds: i as u32,
+                        row: r as u32,
+                    },
+                    Rec {
+                        ds: j as u32,
+                        row: q,
+                    },
+                );
+                found += u64::from(have.contains(&key));
+            }
+        }
+    }
+    (found, all)
+}
+
+/// For each of `rows` of `a`: its best partner in `b` by CLK Dice at or above `threshold` (the
+/// lower row among equal scores), comparing with every record of `b`; pairs whose exact tokens
+/// conflict are passed over.
+fn best_partners(
+    a: &Dataset,
+    rows: &[usize],
+    b: &Dataset,
+    threshold: f64,
+    opts: &LinkOptions,
+) -> Vec<Option<(f64, u32)>> {
+    let keep = Scorer::new(threshold, a.bits());
+    let k = Keep::new(&keep, &keep);
+    let better = |x: Option<(f64, u32)>, y: Option<(f64, u32)>| match (x, y) {
+        (Some(p), Some(q)) => Some(if q.0 > p.0 || (q.0 == p.0 && q.1 < p.1) {
+            q
+        } else {
+            p
+        }),
+        (p, None) => p,
+        (None, q) => q,
+    };
+    let mut best = vec![None; rows.len()];
+    // A tile of `b` at a time, laid out for the scan once and shared by every row.
+    for tile in (0..b.len()).step_by(COMPLETENESS_TILE) {
+        let part = b
+            .view()
+            .slice(tile..(tile + COMPLETENESS_TILE).min(b.len()));
+        let lanes = Interleaved::new(part.blocks(), part.per());
+        let here: Vec<Option<(f64, u32)>> = rows
+            .par_iter()
+            .map(|&r| {
+                let mut top = [0.0];
+                let mut out = Vec::new();
+                let t = Tile {
+                    a: a.view().slice(r..r + 1),
+                    a_first: r as u32,
+                    b: &lanes,
+                    b_first: tile as u32,
+                    triangle: false,
+                };
+                score_block(opts.kernel, &t, &k, &mut top, &mut out);
+                out.iter()
+                    .filter(|p| !(opts.exact_veto && exact_conflict(a, r, b, p.b as usize)))
+                    .fold(None, |m, p| better(m, Some((p.score, p.b))))
+            })
+            .collect();
+        for (m, h) in best.iter_mut().zip(here) {
+            *m = better(*m, h);
+        }
+    }
+    best
+}
+
 /// Records of the other dataset laid out at a time by [`pairs_completeness`].
 const COMPLETENESS_TILE: usize = 1 << 16;
 
@@ -1284,6 +1394,45 @@ mod tests {
             source: source.into(),
             names: (0..n).map(|i| format!("{source}{i}")).collect(),
         }
+    }
+
+    /// A dataset of 64-bit CLKs, each with the bits of its (start, end) ranges set.
+    fn clk_dataset(source: &str, clks: &[&[(u32, u32)]]) -> Dataset {
+        let mut d = Dataset::new(source, 64, false, Vec::new(), Vec::new());
+        for ranges in clks {
+            let word = ranges
+                .iter()
+                .flat_map(|&(start, end)| start..end)
+                .fold(0u64, |w, b| w | 1 << (63 - b));
+            d.push(None, &word.to_be_bytes(), &[], &[])
+                .expect("8 bytes");
+        }
+        d
+    }
+
+    /// With CLK scoring the pairs completeness counts the pairs that are each other's best at
+    /// the threshold or above: a second record near a sure pair (its best is taken) is not a
+    /// pair blocking should have found.
+    #[test]
+    fn clk_pairs_completeness_counts_each_others_best() {
+        let a = clk_dataset("a", &[&[(0, 20)], &[(30, 50)]]);
+        let b = clk_dataset(
+            "b",
+            &[
+                &[(0, 20)],            // a0's image: Dice 1
+                &[(30, 46), (52, 56)], // a1's best (Dice 0.8), and a1 is its best
+                &[(0, 14), (58, 62)],  // near a0 (Dice 0.74), but a0's best is b0
+            ],
+        );
+        // Blocking found a0–b0 only.
+        let found = candidates_of(vec![c(1.0, (0, 0), (1, 0))]);
+        let opts = LinkOptions::default();
+        let (hit, all) = pairs_completeness(&[a, b], &found, 0.5, 10, &opts);
+        assert_eq!(
+            (hit, all),
+            (1, 2),
+            "a0–b0 found, a1–b1 missed, b2 not counted"
+        );
     }
 
     /// These candidate pairs (put in solving order), collected from 0.1, and nothing else.

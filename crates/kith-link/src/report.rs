@@ -135,7 +135,7 @@ fn wilson(k: u64, n: u64) -> (f64, f64) {
 }
 
 /// The measured pairs completeness of blocking (`--check-blocking`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Completeness {
     /// Records sampled per source, at most.
     pub sample: usize,
@@ -143,6 +143,9 @@ pub struct Completeness {
     pub found: u64,
     /// Pairs all-pairs scoring would link.
     pub all: u64,
+    /// The score from which pairs were counted: the threshold, or with CLK scoring where a
+    /// best score is almost surely a partner's, when that is higher.
+    pub at: f64,
 }
 
 impl Completeness {
@@ -400,16 +403,26 @@ impl LinkReport {
             ),
             (Some(e), _) => {
                 let (lo, hi) = wilson(e.found, e.all);
+                let pairs = if self.fields {
+                    format!(
+                        "pairs they share an exact field value with and would link at {:.2}",
+                        e.at
+                    )
+                } else if e.at > t.used {
+                    format!(
+                        "pairs that all-pairs scoring makes each other's best at {:.2} or more (where the best scores split into strangers and partners; from the threshold up to there many are strangers, which blocking rightly passes over)",
+                        e.at
+                    )
+                } else {
+                    format!(
+                        "pairs that all-pairs scoring makes each other's best at {:.2} or more",
+                        e.at
+                    )
+                };
                 out.push(format!(
-                    "kith: pairs completeness of blocking, estimated on up to {} records per source: of the {} pairs {} would link at {:.2}, blocking found {} ({:.4}; 95% interval {lo:.4} to {hi:.4})",
+                    "kith: pairs completeness of blocking, estimated on up to {} records per source: of the {} {pairs}, blocking found {} ({:.4}; 95% interval {lo:.4} to {hi:.4})",
                     e.sample,
                     e.all,
-                    if self.fields {
-                        "they share an exact field value with and"
-                    } else {
-                        "all-pairs scoring"
-                    },
-                    t.used,
                     e.found,
                     e.ratio()
                 ));

@@ -63,6 +63,11 @@ impl Histogram {
 pub struct Suggestion {
     /// The threshold.
     pub threshold: f64,
+    /// Where the two humps split (at least the threshold): the best scores above it mostly come
+    /// from partners. Pairs completeness of CLK blocking is estimated from here: between the
+    /// threshold and here many pairs are a record with no partner and its likeliest stranger,
+    /// which blocking rightly passes over (the strangers' hump has a long tail of relatives).
+    pub sure: f64,
     /// The reasoning, one line each.
     pub reasons: Vec<String>,
 }
@@ -142,6 +147,7 @@ pub fn suggest(h: &Histogram) -> Suggestion {
     });
     let valley = crossing.unwrap_or(best_split + 1);
     let threshold = at(valley.max(1));
+    let sure = at((best_split + 1).max(valley).max(1));
     reasons.push(format!(
         "two normal curves fitted to the best scores (centred on {:.2} and {:.2}, sd {:.3} and {:.3}); from {:.2} up the records outnumber twice what the records with no partner account for, so a best score there more likely comes from a partner; scores from {threshold:.2} up are taken as matches",
         (lo as f64 + fit.mean[0]) / BINS as f64,
@@ -155,7 +161,11 @@ pub fn suggest(h: &Histogram) -> Suggestion {
             "the two humps are close together: check the review band before trusting this".into(),
         );
     }
-    Suggestion { threshold, reasons }
+    Suggestion {
+        threshold,
+        sure,
+        reasons,
+    }
 }
 
 /// Bins each side of a bin that [`suggest_within`] smooths over.
@@ -165,10 +175,10 @@ const WITHIN_SMOOTH: usize = 2;
 /// other records of its source.
 ///
 /// There the partners' hump of [`suggest`] is not duplicates: a record's best score in its own
-/// source mostly comes from a relative (one surname, address and postcode), and records with a
-/// duplicate are a few in a hundred, most of them scoring near 1. A mixture fit takes the
-/// relatives for partners, so the threshold is instead the lowest point of the histogram
-/// (smoothed over five bins) from the relatives' peak up to 0.93, short of the duplicates' hump:
+/// source mostly comes from a stranger or a relative (one surname, address and postcode), and
+/// records with a duplicate are a few in a hundred, most of them scoring near 1. A mixture fit
+/// takes the relatives for partners, so the threshold is instead the lowest point of the
+/// histogram (smoothed over five bins) from its peak up to 0.93, short of the duplicates' hump:
 /// where the relatives' tail has thinned out and the duplicates' hump has not begun.
 pub fn suggest_within(h: &Histogram) -> Suggestion {
     let (lo, counts) = h.counts_below_one();
@@ -205,7 +215,7 @@ pub fn suggest_within(h: &Histogram) -> Suggestion {
     let valley = first_best(peak + 1..end, |v, b| v < b).map_or(peak, |(k, _)| k);
     let threshold = at(valley.max(1));
     reasons.push(format!(
-        "they peak at {:.2} (mostly relatives: one surname, address and postcode); {} score exactly 1 (entered twice)",
+        "they peak at {:.2} (strangers, and relatives: one surname, address and postcode); {} score exactly 1 (entered twice)",
         at(peak),
         h.bins[BINS]
     ));
@@ -213,7 +223,11 @@ pub fn suggest_within(h: &Histogram) -> Suggestion {
         "the histogram (smoothed over 0.05) is lowest between that peak and {:.2} at {threshold:.2}: scores from there up are taken as duplicates",
         at(end)
     ));
-    Suggestion { threshold, reasons }
+    Suggestion {
+        threshold,
+        sure: threshold,
+        reasons,
+    }
 }
 
 /// The suggestion when the scores are too few to see `what`: [`FALLBACK`].
@@ -223,6 +237,7 @@ fn too_few(mut reasons: Vec<String>, what: &str) -> Suggestion {
     ));
     Suggestion {
         threshold: FALLBACK,
+        sure: FALLBACK,
         reasons,
     }
 }
@@ -391,6 +406,8 @@ mod tests {
         assert_eq!(h.below, 50);
         let s = suggest(&h);
         assert!(s.threshold > 0.65 && s.threshold < 0.86, "{s:?}");
+        // Pairs completeness is estimated from the split between the humps.
+        assert!(s.sure >= s.threshold && s.sure < 0.86, "{s:?}");
         assert!(s.reasons.len() >= 3);
         assert!(h.render().len() > 10);
     }

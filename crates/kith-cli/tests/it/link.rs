@@ -596,11 +596,11 @@ fn small_runs_compare_every_pair_by_default() {
         keys.contains("pairs completeness of blocking, estimated on up to 500 records per source"),
         "{keys}"
     );
-    // With CLK scoring too, against all pairs of a smaller sample.
+    // With CLK scoring too, against all pairs of a smaller sample: the pairs each other's best.
     let clk = run(&["--blocking", "keys", "--scoring", "clk"], "clk");
     assert!(
         clk.contains("estimated on up to 200 records per source: of the")
-            && clk.contains("pairs all-pairs scoring would link"),
+            && clk.contains("pairs that all-pairs scoring makes each other's best at"),
         "{clk}"
     );
 }
