@@ -115,6 +115,26 @@ fn choose_threshold(
     }
 }
 
+/// The score from which pairs count towards the estimated pairs completeness: the threshold; with
+/// CLK scoring and keyed blocking keys, where the best scores split into strangers and partners
+/// ([`threshold::Suggestion::sure`]) when that is higher. Below there the keys (field values,
+/// not CLK bits) find the partners whose CLKs agree little, and the pairs without a shared key are
+/// mostly a record with no partner and its likeliest stranger. LSH alone finds pairs by their
+/// CLKs only, so every pair from the threshold up counts (FEBRL4's corrupted duplicates lie
+/// between its threshold and the split).
+fn completeness_from(
+    threshold: &ThresholdChoice,
+    best: Option<&BestScores>,
+    blocking: Blocking,
+) -> f64 {
+    match best {
+        Some(b) if matches!(blocking, Blocking::Keys | Blocking::KeysAndLsh(_)) => {
+            threshold.used.max(b.suggestion.sure)
+        }
+        _ => threshold.used,
+    }
+}
+
 /// The pairs completeness of blocking estimated on a sample, as every blocked run reports it:
 /// with field scoring from the records sharing an exact field value
 /// ([`link::estimated_completeness`]), with CLK scoring against all pairs of a smaller sample
@@ -129,11 +149,7 @@ fn estimate_completeness(
     if options.blocking == Blocking::None {
         return None;
     }
-    // With CLK scoring, from where a best score is almost surely a partner's (see
-    // `threshold::Suggestion::sure`).
-    let threshold = best
-        .as_ref()
-        .map_or(threshold.used, |b| threshold.used.max(b.suggestion.sure));
+    let threshold = completeness_from(threshold, best.as_ref(), options.blocking);
     let (sample, (found, all)) = match candidates.model {
         Some(_) => (
             ESTIMATE_SAMPLE,
@@ -824,6 +840,35 @@ impl LinkRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With keyed blocking keys the CLK estimate counts from the split between the humps; with
+    /// LSH alone, and with field scoring (no best-score histogram), from the threshold.
+    #[test]
+    fn the_clk_estimate_counts_from_the_split_only_beside_keys() {
+        let t = ThresholdChoice {
+            used: 0.5,
+            given: None,
+            suggested: 0.5,
+            within: 0.88,
+        };
+        let best = BestScores {
+            histogram: Histogram::default(),
+            suggestion: threshold::Suggestion {
+                threshold: 0.5,
+                sure: 0.64,
+                reasons: Vec::new(),
+            },
+            within: None,
+        };
+        let lsh = LshParams::default();
+        assert_eq!(completeness_from(&t, Some(&best), Blocking::Keys), 0.64);
+        assert_eq!(
+            completeness_from(&t, Some(&best), Blocking::KeysAndLsh(lsh)),
+            0.64
+        );
+        assert_eq!(completeness_from(&t, Some(&best), Blocking::Lsh(lsh)), 0.5);
+        assert_eq!(completeness_from(&t, None, Blocking::Keys), 0.5);
+    }
 
     #[test]
     fn all_pairs_counts_across_inputs_and_within_with_dedupe() {

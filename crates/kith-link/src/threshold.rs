@@ -64,9 +64,10 @@ pub struct Suggestion {
     /// The threshold.
     pub threshold: f64,
     /// Where the two humps split (at least the threshold): the best scores above it mostly come
-    /// from partners. Pairs completeness of CLK blocking is estimated from here: between the
-    /// threshold and here many pairs are a record with no partner and its likeliest stranger,
-    /// which blocking rightly passes over (the strangers' hump has a long tail of relatives).
+    /// from partners. Pairs completeness of CLK blocking with keyed blocking keys is estimated
+    /// from here: between the threshold and here many pairs are a record with no partner and its
+    /// likeliest stranger, which blocking rightly passes over (the strangers' hump has a long
+    /// tail of relatives), while the keys find the partners there.
     pub sure: f64,
     /// The reasoning, one line each.
     pub reasons: Vec<String>,

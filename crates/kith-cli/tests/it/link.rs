@@ -603,6 +603,19 @@ fn small_runs_compare_every_pair_by_default() {
             && clk.contains("pairs that all-pairs scoring makes each other's best at"),
         "{clk}"
     );
+    // LSH alone finds pairs by their CLKs only: every pair from the threshold up counts.
+    let lsh = run(&["--blocking", "lsh", "--scoring", "clk"], "lsh");
+    let threshold = lsh
+        .split("suggested threshold ")
+        .nth(1)
+        .and_then(|t| t.get(..4))
+        .unwrap_or_else(|| panic!("no threshold in {lsh}"));
+    assert!(
+        lsh.contains(&format!(
+            "makes each other's best at {threshold} or more, blocking found"
+        )),
+        "{lsh}"
+    );
 }
 
 /// The estimate a blocked run prints, as (found, sampled pairs, ratio).
