@@ -185,6 +185,9 @@ fn write_manifest(
             "pairs_completeness_estimate",
             e.found as f64 / e.all.max(1) as f64,
         );
+        // The score the estimate counted pairs from (the threshold, or with CLK scoring beside
+        // keyed blocking keys where the best scores split into strangers and partners).
+        m.count("pairs_completeness_from", e.at);
     }
     m.write(&cfg.output.join("manifest.json"))
 }

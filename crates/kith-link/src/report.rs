@@ -143,8 +143,9 @@ pub struct Completeness {
     pub found: u64,
     /// Pairs all-pairs scoring would link.
     pub all: u64,
-    /// The score from which pairs were counted: the threshold, or with CLK scoring where a
-    /// best score is almost surely a partner's, when that is higher.
+    /// The score from which pairs were counted: the threshold, or with CLK scoring beside keyed
+    /// blocking keys, where the best scores split into strangers and partners when that is
+    /// higher.
     pub at: f64,
 }
 

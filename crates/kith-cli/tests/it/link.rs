@@ -616,6 +616,14 @@ fn small_runs_compare_every_pair_by_default() {
         )),
         "{lsh}"
     );
+    // The manifest says from which score the estimate counted pairs.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&dir.read("lsh/manifest.json")).expect("JSON");
+    let from = manifest["counts"]["pairs_completeness_from"]
+        .as_f64()
+        .expect("pairs_completeness_from");
+    let used: f64 = threshold.parse().expect("threshold");
+    assert!((from - used).abs() < 1e-9, "{manifest}");
 }
 
 /// The estimate a blocked run prints, as (found, sampled pairs, ratio).
