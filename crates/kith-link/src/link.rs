@@ -1212,65 +1212,35 @@ pub fn pairs_completeness(
         let step = (a.len() / sample).max(1);
         let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
         for (j, b) in datasets.iter().enumerate().skip(i + 1) {
-            // A tile of `b` at a time, laid out for the scan once and shared by every sampled row
-            // (the layout is a copy, which the whole of a national extract would not fit beside).
-            for tile in (0..b.len()).step_by(COMPLETENESS_TILE) {
-                let part = b
-                    .view()
-                    .slice(tile..(tile + COMPLETENESS_TILE).min(b.len()));
-                let lanes = Interleaved::new(part.blocks(), part.per());
-                // Query by query, counting as it goes: all-pairs output for a sample can be large.
-                let (f, n) = rows
-                    .par_iter()
-                    .map(|&r| {
-                        let mut best = [0.0];
-                        let mut out = Vec::new();
-                        let tile = Tile {
-                            a: a.view().slice(r..r + 1),
-                            a_first: r as u32,
-                            b: &lanes,
-                            b_first: tile as u32,
-                            triangle: false,
-                        };
-                        score_block(opts.kernel, &tile, &k, &mut best, &mut out);
-                        let mut g = Vec::new();
-                        let (mut found, mut all) = (0u64, 0u64);
-                        for p in out {
-                            if opts.exact_veto && exact_conflict(a, p.a as usize, b, p.b as usize) {
-                                continue;
-                            }
-                            if let (Some(m), Some(c)) = (model, cmp) {
-                                c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
-                                let score = c.probability_from(
-                                    m,
-                                    weigh::CROSS,
-                                    &g,
-                                    a,
-                                    p.a as usize,
-                                    threshold,
-                                );
-                                if score < threshold {
-                                    continue;
-                                }
-                            }
-                            all += 1;
-                            let key = (
-                                Rec {
-                                    ds: i as u32,
-                                    row: p.a,
-                                },
-                                Rec {
-                                    ds: j as u32,
-                                    row: p.b,
-                                },
-                            );
-                            if have.contains(&key) {
-                                found += 1;
-                            }
+            // Query by query, counting as it goes: all-pairs output for a sample can be large.
+            let counts = sample_pairs(a, &rows, b, &k, opts, |out| {
+                let mut g = Vec::new();
+                let (mut found, mut all) = (0u64, 0u64);
+                for p in out {
+                    if let (Some(m), Some(c)) = (model, cmp) {
+                        c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
+                        let score =
+                            c.probability_from(m, weigh::CROSS, &g, a, p.a as usize, threshold);
+                        if score < threshold {
+                            continue;
                         }
-                        (found, all)
-                    })
-                    .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
+                    }
+                    all += 1;
+                    let key = (
+                        Rec {
+                            ds: i as u32,
+                            row: p.a,
+                        },
+                        Rec {
+                            ds: j as u32,
+                            row: p.b,
+                        },
+                    );
+                    found += u64::from(have.contains(&key));
+                }
+                (found, all)
+            });
+            for (f, n) in counts.into_iter().flatten() {
                 found += f;
                 all += n;
             }
@@ -1348,36 +1318,57 @@ fn best_partners(
         (p, None) => p,
         (None, q) => q,
     };
-    let mut best = vec![None; rows.len()];
-    // A tile of `b` at a time, laid out for the scan once and shared by every row.
-    for tile in (0..b.len()).step_by(COMPLETENESS_TILE) {
-        let part = b
-            .view()
-            .slice(tile..(tile + COMPLETENESS_TILE).min(b.len()));
-        let lanes = Interleaved::new(part.blocks(), part.per());
-        let here: Vec<Option<(f64, u32)>> = rows
-            .par_iter()
-            .map(|&r| {
-                let mut top = [0.0];
-                let mut out = Vec::new();
-                let t = Tile {
-                    a: a.view().slice(r..r + 1),
-                    a_first: r as u32,
-                    b: &lanes,
-                    b_first: tile as u32,
-                    triangle: false,
-                };
-                score_block(opts.kernel, &t, &k, &mut top, &mut out);
-                out.iter()
-                    .filter(|p| !(opts.exact_veto && exact_conflict(a, r, b, p.b as usize)))
-                    .fold(None, |m, p| better(m, Some((p.score, p.b))))
-            })
-            .collect();
-        for (m, h) in best.iter_mut().zip(here) {
-            *m = better(*m, h);
-        }
-    }
-    best
+    let tiles = sample_pairs(a, rows, b, &k, opts, |out| {
+        out.iter()
+            .fold(None, |m, p| better(m, Some((p.score, p.b))))
+    });
+    tiles
+        .into_iter()
+        .fold(vec![None; rows.len()], |mut best, tile| {
+            for (m, h) in best.iter_mut().zip(tile) {
+                *m = better(*m, h);
+            }
+            best
+        })
+}
+
+/// For each of `rows` of `a`, its pairs with every record of `b` that `keep` keeps (pairs whose
+/// exact tokens conflict left out), through `each`: one result per row for each tile of `b`,
+/// which is laid out for the scan once and shared by every row (the layout is a copy, which the
+/// whole of a national extract would not fit beside).
+fn sample_pairs<T: Send>(
+    a: &Dataset,
+    rows: &[usize],
+    b: &Dataset,
+    keep: &Keep<'_>,
+    opts: &LinkOptions,
+    each: impl Fn(Vec<Pair>) -> T + Sync,
+) -> Vec<Vec<T>> {
+    (0..b.len())
+        .step_by(COMPLETENESS_TILE)
+        .map(|tile| {
+            let part = b
+                .view()
+                .slice(tile..(tile + COMPLETENESS_TILE).min(b.len()));
+            let lanes = Interleaved::new(part.blocks(), part.per());
+            rows.par_iter()
+                .map(|&r| {
+                    let mut top = [0.0];
+                    let mut out = Vec::new();
+                    let t = Tile {
+                        a: a.view().slice(r..r + 1),
+                        a_first: r as u32,
+                        b: &lanes,
+                        b_first: tile as u32,
+                        triangle: false,
+                    };
+                    score_block(opts.kernel, &t, keep, &mut top, &mut out);
+                    out.retain(|p| !(opts.exact_veto && exact_conflict(a, r, b, p.b as usize)));
+                    each(out)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Records of the other dataset laid out at a time by [`pairs_completeness`].
