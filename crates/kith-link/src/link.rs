@@ -1082,11 +1082,10 @@ pub fn estimated_completeness(
     let have = found_pairs(candidates);
     let (mut found, mut all) = (0u64, 0u64);
     for (i, a) in datasets.iter().enumerate() {
-        if a.is_empty() || sample == 0 {
+        let rows = sampled_rows(a.len(), sample);
+        if rows.is_empty() {
             continue;
         }
-        let step = (a.len() / sample).max(1);
-        let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
         let first = if opts.dedupe { i } else { i + 1 };
         for (j, b) in datasets.iter().enumerate().skip(first) {
             let bucket = (ESTIMATE_BUCKET * b.len() as f64).max(1.0) as usize;
@@ -1206,11 +1205,10 @@ pub fn pairs_completeness(
     let have = found_pairs(candidates);
     let (mut found, mut all) = (0, 0);
     for (i, a) in datasets.iter().enumerate() {
-        if a.is_empty() || sample == 0 {
+        let rows = sampled_rows(a.len(), sample);
+        if rows.is_empty() {
             continue;
         }
-        let step = (a.len() / sample).max(1);
-        let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
         for (j, b) in datasets.iter().enumerate().skip(i + 1) {
             // Query by query, counting as it goes: all-pairs output for a sample can be large.
             let counts = sample_pairs(a, &rows, b, &k, opts, |out| {
@@ -1261,11 +1259,10 @@ fn mutual_best_completeness(
     let have = found_pairs(candidates);
     let (mut found, mut all) = (0, 0);
     for (i, a) in datasets.iter().enumerate() {
-        if a.is_empty() || sample == 0 {
+        let rows = sampled_rows(a.len(), sample);
+        if rows.is_empty() {
             continue;
         }
-        let step = (a.len() / sample).max(1);
-        let rows: Vec<usize> = (0..a.len()).step_by(step).take(sample).collect();
         for (j, b) in datasets.iter().enumerate().skip(i + 1) {
             let forth = best_partners(a, &rows, b, threshold, opts);
             let mut partners: Vec<usize> =
@@ -1368,6 +1365,17 @@ fn sample_pairs<T: Send>(
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// Up to `sample` evenly spaced rows of `len`, the completeness checks' sample of a dataset.
+fn sampled_rows(len: usize, sample: usize) -> Vec<usize> {
+    if sample == 0 {
+        return Vec::new();
+    }
+    (0..len)
+        .step_by((len / sample).max(1))
+        .take(sample)
         .collect()
 }
 
