@@ -88,6 +88,11 @@ impl Lsh {
         }
         mix(k ^ ((t as u64) << 58))
     }
+
+    /// True when the two CLKs share a key in some table: LSH would compare them.
+    pub fn meet(&self, a: &[Block], b: &[Block]) -> bool {
+        (0..self.tables()).any(|t| self.key(t, a) == self.key(t, b))
+    }
 }
 
 /// Rows of one dataset grouped by key, for one key kind (a blocking key or an LSH table).
@@ -325,5 +330,32 @@ mod tests {
         );
         let c = Lsh::new(LshParams { seed: 2, ..p }, 1024);
         assert_ne!(a.positions, c.positions);
+    }
+
+    #[test]
+    fn lsh_meets_a_clk_and_its_copy_and_wider_tables_meet_more() {
+        let d = dataset(
+            &[[0x55; 128], [0x55; 128], {
+                // A third of the bytes changed.
+                let mut x = [0x55; 128];
+                for b in x.iter_mut().step_by(3) {
+                    *b = 0xaa;
+                }
+                x
+            }],
+            &[None, None, None],
+        );
+        let narrow = Lsh::new(LshParams::default(), 1024);
+        assert!(narrow.meet(d.clk(0), d.clk(1)));
+        assert!(!narrow.meet(d.clk(0), d.clk(2)), "Dice about 0.67");
+        let wide = Lsh::new(
+            LshParams {
+                tables: 256,
+                bits: 4,
+                ..LshParams::default()
+            },
+            1024,
+        );
+        assert!(wide.meet(d.clk(0), d.clk(2)));
     }
 }

@@ -23,7 +23,7 @@ use std::time::Instant;
 use kith_core::Token;
 use kith_core::encodings::Reader;
 
-use crate::block::{Blocking, LshParams};
+use crate::block::{Blocking, Lsh, LshParams};
 use crate::dataset::{Chunks, Ids};
 use crate::input::read_dataset;
 use crate::link::{self, Candidates, FIELD_THRESHOLD, LinkOptions, Linkage, Stats};
@@ -32,7 +32,7 @@ use crate::report::{
     BestScores, ChunkSummary, Completeness, ESTIMATE_SAMPLE, ESTIMATE_SAMPLE_CLK, InputSummary,
     LinkReport, PAIRS_COMPLETENESS_TARGET, Progress, ThresholdChoice, Timings,
 };
-use crate::solve::{Candidate, candidate_order};
+use crate::solve::{Candidate, Rec, candidate_order};
 use crate::threshold::{self, Histogram};
 use crate::{Dataset, LinkError};
 
@@ -44,7 +44,8 @@ pub enum BlockingChoice {
     /// blocking keys when every input carries the same ones (alone with field scoring, which
     /// recovers what they miss; with LSH otherwise), else LSH. While the estimated pairs
     /// completeness is under [`PAIRS_COMPLETENESS_TARGET`] the run widens blocking (see
-    /// `widenings`) and scores again.
+    /// `widenings`) and scores again, while a wider step would find some of the sampled pairs
+    /// it missed within its budget (see `next_widening`).
     #[default]
     Auto,
     /// Every pair.
@@ -138,19 +139,20 @@ fn completeness_from(
 /// The pairs completeness of blocking estimated on a sample, as every blocked run reports it:
 /// with field scoring from the records sharing an exact field value
 /// ([`link::estimated_completeness`]), with CLK scoring against all pairs of a smaller sample
-/// ([`link::pairs_completeness`]). `None` when every pair was compared.
+/// ([`link::pairs_completeness`]); and the sampled pairs blocking missed. `None` when every pair
+/// was compared.
 fn estimate_completeness(
     datasets: &[Dataset],
     candidates: &Candidates,
     threshold: &ThresholdChoice,
     best: &Option<BestScores>,
     options: &LinkOptions,
-) -> Option<Completeness> {
+) -> Option<(Completeness, Vec<(Rec, Rec)>)> {
     if options.blocking == Blocking::None {
         return None;
     }
     let threshold = completeness_from(threshold, best.as_ref(), options.blocking);
-    let (sample, (found, all)) = match candidates.model {
+    let (sample, counted) = match candidates.model {
         Some(_) => (
             ESTIMATE_SAMPLE,
             link::estimated_completeness(
@@ -172,12 +174,15 @@ fn estimate_completeness(
             ),
         ),
     };
-    Some(Completeness {
-        sample,
-        found,
-        all,
-        at: threshold,
-    })
+    Some((
+        Completeness {
+            sample,
+            found: counted.found,
+            all: counted.all,
+            at: threshold,
+        },
+        counted.missed,
+    ))
 }
 
 /// The blockings `--blocking auto` widens to, in order, when the estimate falls short of the
@@ -204,6 +209,117 @@ fn widenings(first: Blocking, lsh: LshParams, all_pairs: u64) -> Vec<Blocking> {
     }
     out
 }
+
+/// What `--blocking auto` does next while the estimate falls short: the first wider blocking that
+/// would find some of the sampled pairs blocking missed, when its comparisons (estimated from
+/// random pairs, see [`estimated_comparisons`]) stay within `budget`. Wider blocking that would
+/// find none of them is passed over: those pairs share too few CLK bits for LSH, so scoring them
+/// all again would only cost time.
+fn next_widening(
+    datasets: &[Dataset],
+    wider: &mut impl Iterator<Item = Blocking>,
+    missed: &[(Rec, Rec)],
+    dedupe: bool,
+    budget: u64,
+) -> Result<(Blocking, u64), Unwidened> {
+    let clk = |r: Rec| datasets[r.ds as usize].clk(r.row as usize);
+    for blocking in wider {
+        let finds = match blocking.lsh() {
+            Some(p) => {
+                let lsh = Lsh::new(p, datasets[0].bits());
+                missed.iter().any(|&(x, y)| lsh.meet(clk(x), clk(y)))
+            }
+            None => blocking == Blocking::None,
+        };
+        if !finds {
+            continue;
+        }
+        let comparisons = estimated_comparisons(datasets, blocking, dedupe);
+        if comparisons > budget {
+            return Err(Unwidened::Costly {
+                blocking,
+                comparisons,
+                budget,
+            });
+        }
+        return Ok((blocking, comparisons));
+    }
+    Err(Unwidened::Futile {
+        missed: missed.len(),
+    })
+}
+
+/// About how many comparisons LSH of `blocking` makes (every pair for [`Blocking::None`]; the
+/// keyed blocking keys' are left out): from random pairs of records of each two inputs, each
+/// meeting in one of `tables` tables of `bits` sampled bits with chance `1 − (1 − s^bits)^tables`,
+/// where `s` is the share of CLK bits the two agree on.
+pub fn estimated_comparisons(datasets: &[Dataset], blocking: Blocking, dedupe: bool) -> u64 {
+    let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
+    let Some(p) = blocking.lsh() else {
+        return all_pairs(&sizes, dedupe);
+    };
+    let mut total = 0.0;
+    let mut state = p.seed;
+    for (i, a) in datasets.iter().enumerate() {
+        let first = if dedupe { i } else { i + 1 };
+        for (j, b) in datasets.iter().enumerate().skip(first) {
+            let pairs = if i == j {
+                (a.len() * a.len().saturating_sub(1) / 2) as f64
+            } else {
+                a.len() as f64 * b.len() as f64
+            };
+            if pairs == 0.0 {
+                continue;
+            }
+            let bits = f64::from(a.bits());
+            let mut meet = 0.0;
+            for _ in 0..COST_SAMPLE {
+                state = crate::block::mix(state);
+                let (r, q) = (
+                    (state % a.len() as u64) as usize,
+                    ((state >> 32) % b.len() as u64) as usize,
+                );
+                let differ: u32 = a
+                    .clk(r)
+                    .iter()
+                    .zip(b.clk(q))
+                    .flat_map(|(x, y)| x.0.iter().zip(&y.0).map(|(x, y)| (x ^ y).count_ones()))
+                    .sum();
+                let agree = 1.0 - f64::from(differ) / bits;
+                meet += 1.0 - (1.0 - agree.powi(p.bits as i32)).powi(p.tables as i32);
+            }
+            total += pairs * meet / COST_SAMPLE as f64;
+        }
+    }
+    total as u64
+}
+
+/// Random pairs per two inputs that [`estimated_comparisons`] looks at.
+const COST_SAMPLE: usize = 4096;
+
+/// Why `--blocking auto` stopped widening with the estimate under the target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unwidened {
+    /// No wider blocking would find any of the `missed` sampled pairs.
+    Futile {
+        /// Sampled pairs blocking missed.
+        missed: usize,
+    },
+    /// The first wider blocking that would find some of them costs more than the budget.
+    Costly {
+        /// That blocking.
+        blocking: Blocking,
+        /// Its estimated comparisons.
+        comparisons: u64,
+        /// The most a widening may make: [`AUTO_WIDEN_ALL_PAIRS`], or [`AUTO_WIDEN_FACTOR`] times
+        /// the first blocking's.
+        budget: u64,
+    },
+}
+
+/// A widening may make this many times the comparisons of the run's first blocking (or
+/// [`AUTO_WIDEN_ALL_PAIRS`] when that is more).
+pub const AUTO_WIDEN_FACTOR: u64 = 4;
 
 /// The pairs a run would compare with no blocking: across every two inputs, and within each when
 /// duplicates are looked for.
@@ -362,6 +478,8 @@ impl LinkJob {
         let (mut threshold, mut best) = choose_threshold(&options, &candidates);
         let mut estimate =
             estimate_completeness(&datasets, &candidates, &threshold, &best, &options);
+        let budget = AUTO_WIDEN_ALL_PAIRS.max(candidates.stats.comparisons * AUTO_WIDEN_FACTOR);
+        let mut unwidened = None;
         // `--blocking auto` widens blocking until the estimate reaches the target.
         let mut tuning = Vec::new();
         let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
@@ -374,23 +492,44 @@ impl LinkJob {
             _ => Vec::new(),
         }
         .into_iter();
-        while let Some(e) = estimate.filter(|e| e.ratio() < PAIRS_COMPLETENESS_TARGET)
-            && let Some(wider) = wider.next()
-        {
+        while let Some((e, missed)) = estimate.take() {
+            if e.ratio() >= PAIRS_COMPLETENESS_TARGET {
+                estimate = Some((e, missed));
+                break;
+            }
+            let (to, comparisons) =
+                match next_widening(&datasets, &mut wider, &missed, options.dedupe, budget) {
+                    Ok(next) => next,
+                    Err(why) => {
+                        // Only `--blocking auto` widens: elsewhere the estimate is reported as it is.
+                        if self.blocking == BlockingChoice::Auto {
+                            unwidened = Some(why);
+                        }
+                        estimate = Some((e, missed));
+                        break;
+                    }
+                };
+            progress(&Progress::Widening {
+                from: options.blocking,
+                estimate: e,
+                to,
+                comparisons,
+            });
             tuning.push((options.blocking, e));
-            options.blocking = wider;
+            options.blocking = to;
             candidates = link::find_candidates(&datasets, &options)?;
             (threshold, best) = choose_threshold(&options, &candidates);
             estimate = estimate_completeness(&datasets, &candidates, &threshold, &best, &options);
         }
+        let estimate = estimate.map(|(e, _)| e);
         let score = t1.elapsed();
         let completeness = self.check_blocking.map(|sample| {
-            let (found, all) =
+            let counted =
                 link::pairs_completeness(&datasets, &candidates, threshold.used, sample, &options);
             Completeness {
                 sample,
-                found,
-                all,
+                found: counted.found,
+                all: counted.all,
                 at: threshold.used,
             }
         });
@@ -412,6 +551,7 @@ impl LinkJob {
             completeness,
             estimate,
             tuning,
+            unwidened,
             timings: Timings {
                 read,
                 score,
@@ -868,6 +1008,93 @@ mod tests {
         );
         assert_eq!(completeness_from(&t, Some(&best), Blocking::Lsh(lsh)), 0.5);
         assert_eq!(completeness_from(&t, None, Blocking::Keys), 0.5);
+    }
+
+    /// A dataset of 1024-bit CLKs, each from its bytes.
+    fn clks(name: &str, rows: &[[u8; 128]]) -> Dataset {
+        let mut d = Dataset::new(name, 1024, false, Vec::new(), Vec::new());
+        for c in rows {
+            d.push(None, c, &[], &[]).expect("push");
+        }
+        d
+    }
+
+    /// `base` with every `step`-th byte inverted.
+    fn spoiled(base: [u8; 128], step: usize) -> [u8; 128] {
+        let mut x = base;
+        for b in x.iter_mut().step_by(step) {
+            *b = !*b;
+        }
+        x
+    }
+
+    #[test]
+    fn comparisons_are_estimated_from_how_much_random_pairs_agree() {
+        let sizes = [40, 60];
+        let same = [clks("a", &[[0x5a; 128]; 40]), clks("b", &[[0x5a; 128]; 60])];
+        let lsh = Blocking::Lsh(LshParams::default());
+        // Identical CLKs meet in every table: every pair is compared.
+        assert_eq!(estimated_comparisons(&same, lsh, false), 2_400);
+        assert_eq!(
+            estimated_comparisons(&same, Blocking::None, true),
+            all_pairs(&sizes, true)
+        );
+        // CLKs that agree on half their bits meet in one of 32 tables of 16 bits with chance
+        // 1 - (1 - 0.5^16)^32, about 1 in 2,000.
+        let half = [clks("a", &[[0x0f; 128]; 40]), clks("b", &[[0x3c; 128]; 60])];
+        let n = estimated_comparisons(&half, lsh, false);
+        assert!(n <= 2, "{n}");
+        let wide = Blocking::Lsh(LshParams {
+            tables: 64,
+            bits: 2,
+            ..LshParams::default()
+        });
+        // 1 - 0.75^64: nearly every pair.
+        assert_eq!(estimated_comparisons(&half, wide, false), 2_399);
+    }
+
+    /// Blocking missed a pair whose CLKs agree on five bits in six: the default LSH tables would
+    /// not find it, so `auto` passes them over for the first wider tables that would; a pair that
+    /// agrees on half its bits no LSH finds, and when every pair costs more than the budget the
+    /// run says what it would cost.
+    #[test]
+    fn auto_widens_only_to_blocking_that_finds_what_was_missed_within_a_budget() {
+        let base = [0x5a; 128];
+        let near = spoiled(base, 6);
+        let d = [
+            clks("a", &[base, [0x0f; 128]]),
+            clks("b", &[near, [0x3c; 128]]),
+        ];
+        let rec = |ds, row| Rec { ds, row };
+        let lsh = LshParams::default();
+        let steps = || widenings(Blocking::Keys, lsh, 4).into_iter();
+        let narrow = Lsh::new(lsh, 1024);
+        assert!(!narrow.meet(d[0].clk(0), d[1].clk(0)), "Dice about 0.83");
+        let (to, _) = next_widening(&d, &mut steps(), &[(rec(0, 0), rec(1, 0))], false, 4)
+            .expect("a wider step finds it");
+        assert_eq!(
+            to,
+            Blocking::KeysAndLsh(LshParams {
+                tables: 128,
+                bits: 12,
+                ..lsh
+            })
+        );
+        // Half the bits: only every pair finds it, and every pair is over a budget of 3.
+        let far = [(rec(0, 1), rec(1, 1))];
+        assert_eq!(
+            next_widening(&d, &mut steps(), &far, false, 3),
+            Err(Unwidened::Costly {
+                blocking: Blocking::None,
+                comparisons: 4,
+                budget: 3
+            })
+        );
+        let mut no_all_pairs = widenings(Blocking::Keys, lsh, AUTO_WIDEN_ALL_PAIRS + 1).into_iter();
+        assert_eq!(
+            next_widening(&d, &mut no_all_pairs, &far, false, u64::MAX),
+            Err(Unwidened::Futile { missed: 1 })
+        );
     }
 
     #[test]

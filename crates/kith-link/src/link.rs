@@ -1042,6 +1042,49 @@ const ESTIMATE_COMMONEST: f64 = 0.01;
 /// looked up for one sampled record; its other fields still are.
 const ESTIMATE_BUCKET: f64 = 0.02;
 
+/// What a sampled check of blocking counted: the pairs all-pairs scoring would link, how many of
+/// them blocking found, and those it missed (sorted), which tell whether a wider blocking could
+/// find them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sampled {
+    /// Pairs all-pairs scoring would link that blocking found.
+    pub found: u64,
+    /// Pairs all-pairs scoring would link.
+    pub all: u64,
+    /// Those blocking missed.
+    pub missed: Vec<(Rec, Rec)>,
+}
+
+impl Sampled {
+    /// Count one pair all-pairs scoring would link, found when `have` holds it.
+    fn count(&mut self, have: &FxHashSet<(Rec, Rec)>, x: Rec, y: Rec) {
+        let key = if (x.ds, x.row) <= (y.ds, y.row) {
+            (x, y)
+        } else {
+            (y, x)
+        };
+        self.all += 1;
+        if have.contains(&key) {
+            self.found += 1;
+        } else {
+            self.missed.push(key);
+        }
+    }
+
+    fn add(mut self, other: Sampled) -> Sampled {
+        self.found += other.found;
+        self.all += other.all;
+        self.missed.extend(other.missed);
+        self
+    }
+
+    fn sorted(mut self) -> Sampled {
+        self.missed
+            .sort_unstable_by_key(|&(x, y)| (x.ds, x.row, y.ds, y.row));
+        self
+    }
+}
+
 /// Pairs completeness of blocking estimated on a sample, at a small cost, with field scoring:
 /// up to `sample` evenly spaced records of each dataset are compared with every record of each
 /// later dataset (and, with duplicates looked for, of their own) that shares an exact value with
@@ -1049,14 +1092,14 @@ const ESTIMATE_BUCKET: f64 = 0.02;
 /// whose commonest value under 1% of records hold), and the pairs the run's scoring links at
 /// `threshold` are looked up among the candidates. A matching pair that shares no exact value
 /// in any such field cannot be found this way, but it would hardly score as a match either.
-/// Returns (found, all), or `None` without field scoring.
+/// `None` without field scoring.
 pub fn estimated_completeness(
     datasets: &[Dataset],
     candidates: &Candidates,
     threshold: f64,
     sample: usize,
     opts: &LinkOptions,
-) -> Option<(u64, u64)> {
+) -> Option<Sampled> {
     let (model, cmp) = (candidates.model.as_ref()?, candidates.comparator.as_ref()?);
     let slots: Vec<usize> = (0..cmp.len())
         .filter(|&s| cmp.commonest_share(s) < ESTIMATE_COMMONEST)
@@ -1080,7 +1123,7 @@ pub fn estimated_completeness(
         })
         .collect();
     let have = found_pairs(candidates);
-    let (mut found, mut all) = (0u64, 0u64);
+    let mut total = Sampled::default();
     for (i, a) in datasets.iter().enumerate() {
         let rows = sampled_rows(a.len(), sample);
         if rows.is_empty() {
@@ -1090,7 +1133,7 @@ pub fn estimated_completeness(
         for (j, b) in datasets.iter().enumerate().skip(first) {
             let bucket = (ESTIMATE_BUCKET * b.len() as f64).max(1.0) as usize;
             let kind = if i == j { weigh::WITHIN } else { weigh::CROSS };
-            let (f, n) = rows
+            let here = rows
                 .par_iter()
                 .map(|&r| {
                     let mut near: Vec<u32> = Vec::new();
@@ -1115,7 +1158,7 @@ pub fn estimated_completeness(
                     opts.kernel
                         .and_counts_at(va.clk(r), vb.blocks(), vb.per(), &near, &mut counts);
                     let mut g = Vec::new();
-                    let (mut found, mut all) = (0u64, 0u64);
+                    let mut here = Sampled::default();
                     for (&q, &count) in near.iter().zip(&counts) {
                         let q = q as usize;
                         if crate::compare::dice(count, va.pop(r) + vb.pop(q)) < opts.candidate_floor
@@ -1134,7 +1177,6 @@ pub fn estimated_completeness(
                         {
                             continue;
                         }
-                        all += 1;
                         let (x, y) = (
                             Rec {
                                 ds: i as u32,
@@ -1145,21 +1187,15 @@ pub fn estimated_completeness(
                                 row: q as u32,
                             },
                         );
-                        let key = if (x.ds, x.row) <= (y.ds, y.row) {
-                            (x, y)
-                        } else {
-                            (y, x)
-                        };
-                        found += u64::from(have.contains(&key));
+                        here.count(&have, x, y);
                     }
-                    (found, all)
+                    here
                 })
-                .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
-            found += f;
-            all += n;
+                .reduce(Sampled::default, Sampled::add);
+            total = total.add(here);
         }
     }
-    Some((found, all))
+    Some(total.sorted())
 }
 
 /// The pairs blocking found, whatever their final score: candidates (whose probability the
@@ -1175,7 +1211,7 @@ fn found_pairs(candidates: &Candidates) -> FxHashSet<(Rec, Rec)> {
 
 /// Pairs completeness of blocking, measured on a sample: up to `sample` evenly spaced records of
 /// each dataset are compared with every record of each later dataset, and the pairs all-pairs
-/// scoring would link are looked up among the candidates. Returns (found, all).
+/// scoring would link are looked up among the candidates. Returns what it counted.
 ///
 /// With CLK scoring those are the pairs at or above `threshold` that are each other's best
 /// partner (solving links little else). Near a threshold that sits just above the strangers'
@@ -1189,9 +1225,9 @@ pub fn pairs_completeness(
     threshold: f64,
     sample: usize,
     opts: &LinkOptions,
-) -> (u64, u64) {
+) -> Sampled {
     let Some(first) = datasets.first() else {
-        return (0, 0);
+        return Sampled::default();
     };
     if candidates.model.is_none() {
         return mutual_best_completeness(datasets, candidates, threshold, sample, opts);
@@ -1203,7 +1239,7 @@ pub fn pairs_completeness(
     let clk_floor = Scorer::new(opts.candidate_floor, first.bits());
     let k = Keep::new(&clk_floor, &clk_floor);
     let have = found_pairs(candidates);
-    let (mut found, mut all) = (0, 0);
+    let mut total = Sampled::default();
     for (i, a) in datasets.iter().enumerate() {
         let rows = sampled_rows(a.len(), sample);
         if rows.is_empty() {
@@ -1213,7 +1249,7 @@ pub fn pairs_completeness(
             // Query by query, counting as it goes: all-pairs output for a sample can be large.
             let counts = sample_pairs(a, &rows, b, &k, opts, |out| {
                 let mut g = Vec::new();
-                let (mut found, mut all) = (0u64, 0u64);
+                let mut here = Sampled::default();
                 for p in out {
                     if let (Some(m), Some(c)) = (model, cmp) {
                         c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
@@ -1223,8 +1259,7 @@ pub fn pairs_completeness(
                             continue;
                         }
                     }
-                    all += 1;
-                    let key = (
+                    let (x, y) = (
                         Rec {
                             ds: i as u32,
                             row: p.a,
@@ -1234,17 +1269,16 @@ pub fn pairs_completeness(
                             row: p.b,
                         },
                     );
-                    found += u64::from(have.contains(&key));
+                    here.count(&have, x, y);
                 }
-                (found, all)
+                here
             });
-            for (f, n) in counts.into_iter().flatten() {
-                found += f;
-                all += n;
+            for here in counts.into_iter().flatten() {
+                total = total.add(here);
             }
         }
     }
-    (found, all)
+    total.sorted()
 }
 
 /// [`pairs_completeness`] with CLK scoring: each sampled record's best partner at or above
@@ -1255,9 +1289,9 @@ fn mutual_best_completeness(
     threshold: f64,
     sample: usize,
     opts: &LinkOptions,
-) -> (u64, u64) {
+) -> Sampled {
     let have = found_pairs(candidates);
-    let (mut found, mut all) = (0, 0);
+    let mut total = Sampled::default();
     for (i, a) in datasets.iter().enumerate() {
         let rows = sampled_rows(a.len(), sample);
         if rows.is_empty() {
@@ -1276,8 +1310,7 @@ fn mutual_best_completeness(
                 if back_of(q as usize).map(|(_, p)| p as usize) != Some(r) {
                     continue;
                 }
-                all += 1;
-                let key = (
+                let (x, y) = (
                     Rec {
                         ds: i as u32,
                         row: r as u32,
@@ -1287,11 +1320,11 @@ fn mutual_best_completeness(
                         row: q,
                     },
                 );
-                found += u64::from(have.contains(&key));
+                total.count(&have, x, y);
             }
         }
     }
-    (found, all)
+    total.sorted()
 }
 
 /// For each of `rows` of `a`: its best partner in `b` by CLK Dice at or above `threshold` (the
@@ -1426,12 +1459,14 @@ mod tests {
         // Blocking found a0–b0 only.
         let found = candidates_of(vec![c(1.0, (0, 0), (1, 0))]);
         let opts = LinkOptions::default();
-        let (hit, all) = pairs_completeness(&[a, b], &found, 0.5, 10, &opts);
+        let s = pairs_completeness(&[a, b], &found, 0.5, 10, &opts);
         assert_eq!(
-            (hit, all),
+            (s.found, s.all),
             (1, 2),
             "a0–b0 found, a1–b1 missed, b2 not counted"
         );
+        let rec = |ds, row| Rec { ds, row };
+        assert_eq!(s.missed, vec![(rec(0, 1), rec(1, 1))]);
     }
 
     /// These candidate pairs (put in solving order), collected from 0.1, and nothing else.

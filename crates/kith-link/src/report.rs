@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::block::Blocking;
+use crate::job::Unwidened;
 use crate::kernel::Kernel;
 use crate::link::{Candidates, FIELD_THRESHOLD, LinkOptions, Linkage, Stats};
 use crate::threshold::{self, Histogram, Suggestion};
@@ -44,7 +45,7 @@ impl std::fmt::Display for InputSummary {
 }
 
 /// Something a run reports while it goes, before its [`LinkReport`] is complete.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
     /// An input file was read whole.
     Read(InputSummary),
@@ -58,6 +59,17 @@ pub enum Progress {
         path: PathBuf,
         /// Candidate pairs kept so far.
         kept: usize,
+    },
+    /// `--blocking auto` widens blocking: the estimate fell short of the target.
+    Widening {
+        /// The blocking that fell short.
+        from: Blocking,
+        /// Its estimate.
+        estimate: Completeness,
+        /// The wider blocking scored next.
+        to: Blocking,
+        /// About how many comparisons its LSH makes.
+        comparisons: u64,
     },
 }
 
@@ -76,6 +88,20 @@ impl std::fmt::Display for Progress {
                 records.0,
                 records.1,
                 path.display()
+            ),
+            Progress::Widening {
+                from,
+                estimate,
+                to,
+                comparisons,
+            } => write!(
+                f,
+                "kith: blocking {} found an estimated {:.4} of the pairs ({} of {} sampled), under {PAIRS_COMPLETENESS_TARGET}: scoring again with {} (about {comparisons} comparisons)",
+                describe_blocking(*from),
+                estimate.ratio(),
+                estimate.found,
+                estimate.all,
+                describe_blocking(*to)
             ),
         }
     }
@@ -224,6 +250,8 @@ pub struct LinkReport {
     /// Blockings `--blocking auto` tried before the one used, each with its estimate, which fell
     /// short of [`PAIRS_COMPLETENESS_TARGET`].
     pub tuning: Vec<(Blocking, Completeness)>,
+    /// Why `--blocking auto` stopped widening with the estimate under the target, if it did.
+    pub unwidened: Option<Unwidened>,
     /// A review threshold that was asked for (a band exists when it is below the threshold).
     pub review_asked: Option<f64>,
     /// Links written.
@@ -267,6 +295,7 @@ impl LinkReport {
             completeness: None,
             estimate: None,
             tuning: Vec::new(),
+            unwidened: None,
             review_asked: options.review,
             links: linkage.links.len(),
             entities: linkage.groups,
@@ -428,8 +457,23 @@ impl LinkReport {
                     e.ratio()
                 ));
                 if e.ratio() < PAIRS_COMPLETENESS_TARGET {
+                    let why = match &self.unwidened {
+                        Some(Unwidened::Futile { missed }) => format!(
+                            "no wider blocking that kith tries would find any of the {missed} sampled pairs it missed (their CLKs agree too little for LSH); more blocking keys in the schema would"
+                        ),
+                        Some(Unwidened::Costly {
+                            blocking,
+                            comparisons,
+                            budget,
+                        }) => format!(
+                            "{} would find some of the pairs it missed, but at about {comparisons} comparisons (kith widens up to {budget} on its own); {} runs it",
+                            describe_blocking(*blocking),
+                            blocking_flags(*blocking)
+                        ),
+                        None => "more blocking keys in the schema, or a wider --blocking (none compares every pair), would find more".to_owned(),
+                    };
                     out.push(format!(
-                        "kith: warning: that is under {PAIRS_COMPLETENESS_TARGET}: more blocking keys in the schema, or a wider --blocking (none compares every pair), would find more"
+                        "kith: warning: that is under {PAIRS_COMPLETENESS_TARGET}: {why}"
                     ));
                 }
             }
@@ -519,6 +563,22 @@ pub fn describe_blocking(b: Blocking) -> String {
         Blocking::Lsh(p) => format!("LSH ({} tables of {} bits)", p.tables, p.bits),
         Blocking::KeysAndLsh(p) => format!(
             "keyed blocking keys + LSH ({} tables of {} bits)",
+            p.tables, p.bits
+        ),
+    }
+}
+
+/// The `kith link` flags that choose `b`.
+fn blocking_flags(b: Blocking) -> String {
+    match b {
+        Blocking::None => "--blocking none".into(),
+        Blocking::Keys => "--blocking keys".into(),
+        Blocking::Lsh(p) => format!(
+            "--blocking lsh --lsh-tables {} --lsh-bits {}",
+            p.tables, p.bits
+        ),
+        Blocking::KeysAndLsh(p) => format!(
+            "--blocking keys+lsh --lsh-tables {} --lsh-bits {}",
             p.tables, p.bits
         ),
     }

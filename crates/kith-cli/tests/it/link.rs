@@ -694,6 +694,11 @@ fn auto_blocking_widens_until_the_estimate_reaches_the_target() {
             && auto.contains("under 0.995: widened"),
         "{auto}"
     );
+    // Each widening is announced as it starts, with what it will cost.
+    assert!(
+        auto.contains("under 0.995: scoring again with keyed blocking keys + LSH (32 tables of 16 bits) (about "),
+        "{auto}"
+    );
     let (_, _, reached) = estimate_of(&auto);
     assert!(reached >= 0.995, "{auto}");
     assert!(!auto.contains("warning: that is under"), "{auto}");
