@@ -202,7 +202,7 @@ fn inputs_from_different_schemas_or_secrets_are_refused() {
     encode_demo(&dir);
     let schema = std::fs::read_to_string(demo("schema.json"))
         .expect("schema")
-        .replace("\"bitsPerToken\": 15", "\"bitsPerToken\": 14");
+        .replace("\"bitsPerToken\": 12", "\"bitsPerToken\": 11");
     let other = dir.write("other-schema.json", schema);
     ok(
         crate::util::encode_with_schema(&dir, &other, &demo("council.csv"), "other.kith")
