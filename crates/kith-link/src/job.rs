@@ -250,13 +250,17 @@ fn next_widening(
 }
 
 /// About how many comparisons LSH of `blocking` makes (every pair for [`Blocking::None`]; the
-/// keyed blocking keys' are left out): from random pairs of records of each two inputs, each
-/// meeting in one of `tables` tables of `bits` sampled bits with chance `1 − (1 − s^bits)^tables`,
-/// where `s` is the share of CLK bits the two agree on.
+/// keyed blocking keys' are left out, so none for [`Blocking::Keys`]): from random pairs of
+/// records of each two inputs, each meeting in one of `tables` tables of `bits` sampled bits with
+/// chance `1 − (1 − s^bits)^tables`, where `s` is the share of CLK bits the two agree on.
 pub fn estimated_comparisons(datasets: &[Dataset], blocking: Blocking, dedupe: bool) -> u64 {
-    let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
-    let Some(p) = blocking.lsh() else {
-        return all_pairs(&sizes, dedupe);
+    let p = match blocking {
+        Blocking::None => {
+            let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
+            return all_pairs(&sizes, dedupe);
+        }
+        Blocking::Keys => return 0,
+        Blocking::Lsh(p) | Blocking::KeysAndLsh(p) => p,
     };
     let mut total = 0.0;
     let mut state = p.seed;
@@ -1039,6 +1043,7 @@ mod tests {
             estimated_comparisons(&same, Blocking::None, true),
             all_pairs(&sizes, true)
         );
+        assert_eq!(estimated_comparisons(&same, Blocking::Keys, true), 0);
         // CLKs that agree on half their bits meet in one of 32 tables of 16 bits with chance
         // 1 - (1 - 0.5^16)^32, about 1 in 2,000.
         let half = [clks("a", &[[0x0f; 128]; 40]), clks("b", &[[0x3c; 128]; 60])];
