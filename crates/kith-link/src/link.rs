@@ -1056,8 +1056,14 @@ pub struct Sampled {
 }
 
 impl Sampled {
-    /// Count one pair all-pairs scoring would link, found when `have` holds it.
-    fn count(&mut self, have: &FxHashSet<(Rec, Rec)>, x: Rec, y: Rec) {
+    /// Count one pair all-pairs scoring would link, found when `have` holds it: row `x.1` of
+    /// dataset `x.0` and row `y.1` of dataset `y.0`.
+    fn count(&mut self, have: &FxHashSet<(Rec, Rec)>, x: (usize, usize), y: (usize, usize)) {
+        let rec = |(ds, row): (usize, usize)| Rec {
+            ds: ds as u32,
+            row: row as u32,
+        };
+        let (x, y) = (rec(x), rec(y));
         let key = if (x.ds, x.row) <= (y.ds, y.row) {
             (x, y)
         } else {
@@ -1177,17 +1183,7 @@ pub fn estimated_completeness(
                         {
                             continue;
                         }
-                        let (x, y) = (
-                            Rec {
-                                ds: i as u32,
-                                row: r as u32,
-                            },
-                            Rec {
-                                ds: j as u32,
-                                row: q as u32,
-                            },
-                        );
-                        here.count(&have, x, y);
+                        here.count(&have, (i, r), (j, q));
                     }
                     here
                 })
@@ -1259,17 +1255,7 @@ pub fn pairs_completeness(
                             continue;
                         }
                     }
-                    let (x, y) = (
-                        Rec {
-                            ds: i as u32,
-                            row: p.a,
-                        },
-                        Rec {
-                            ds: j as u32,
-                            row: p.b,
-                        },
-                    );
-                    here.count(&have, x, y);
+                    here.count(&have, (i, p.a as usize), (j, p.b as usize));
                 }
                 here
             });
@@ -1310,17 +1296,7 @@ fn mutual_best_completeness(
                 if back_of(q as usize).map(|(_, p)| p as usize) != Some(r) {
                     continue;
                 }
-                let (x, y) = (
-                    Rec {
-                        ds: i as u32,
-                        row: r as u32,
-                    },
-                    Rec {
-                        ds: j as u32,
-                        row: q,
-                    },
-                );
-                total.count(&have, x, y);
+                total.count(&have, (i, r), (j, q as usize));
             }
         }
     }
