@@ -306,3 +306,40 @@ fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use kith_link::block::Blocking;
+    use kith_link::report::blocking_flags;
+
+    /// The flags a warning tells the user to run a blocking with choose that blocking.
+    #[test]
+    fn the_flags_a_warning_gives_choose_its_blocking() {
+        let p = LshParams {
+            tables: 256,
+            bits: 10,
+            ..LshParams::default()
+        };
+        for (b, choice) in [
+            (Blocking::None, BlockingChoice::None),
+            (Blocking::Keys, BlockingChoice::Keys),
+            (Blocking::Lsh(p), BlockingChoice::Lsh),
+            (Blocking::KeysAndLsh(p), BlockingChoice::KeysAndLsh),
+        ] {
+            let flags = blocking_flags(b);
+            let mut argv = vec!["kith", "link", "a.kith", "b.kith", "--output", "out"];
+            argv.extend(flags.split_whitespace());
+            let cli = crate::flags::Cli::try_parse_from(&argv).expect("flags parse");
+            let crate::flags::Command::Link(a) = cli.command else {
+                panic!("not link: {flags}");
+            };
+            let cfg = LinkConfig::from_args(*a).expect("a valid run");
+            assert_eq!(cfg.job.blocking, choice, "{flags}");
+            if let Some(q) = b.lsh() {
+                assert_eq!((cfg.job.lsh.tables, cfg.job.lsh.bits), (q.tables, q.bits));
+            }
+        }
+    }
+}

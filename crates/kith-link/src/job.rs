@@ -268,10 +268,10 @@ pub fn estimated_comparisons(datasets: &[Dataset], blocking: Blocking, dedupe: b
         let first = if dedupe { i } else { i + 1 };
         for (j, b) in datasets.iter().enumerate().skip(first) {
             let pairs = if i == j {
-                (a.len() * a.len().saturating_sub(1) / 2) as f64
+                all_pairs(&[a.len()], true)
             } else {
-                a.len() as f64 * b.len() as f64
-            };
+                all_pairs(&[a.len(), b.len()], false)
+            } as f64;
             if pairs == 0.0 {
                 continue;
             }

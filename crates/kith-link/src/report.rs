@@ -569,7 +569,7 @@ pub fn describe_blocking(b: Blocking) -> String {
 }
 
 /// The `kith link` flags that choose `b`.
-fn blocking_flags(b: Blocking) -> String {
+pub fn blocking_flags(b: Blocking) -> String {
     match b {
         Blocking::None => "--blocking none".into(),
         Blocking::Keys => "--blocking keys".into(),
