@@ -385,8 +385,9 @@ pub(crate) struct LinkArgs {
     #[arg(long)]
     pub(crate) no_exact_veto: bool,
 
-    /// Also compare this many sampled records with every record, and report the share of their
-    /// matching pairs that blocking found (pairs completeness).
+    /// Also compare this many sampled records with every record, and report the share of the
+    /// pairs all-pairs scoring makes each other's best from the threshold up that blocking found
+    /// (pairs completeness).
     #[arg(long, value_name = "N")]
     pub(crate) check_blocking: Option<usize>,
 

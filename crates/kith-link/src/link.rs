@@ -1209,12 +1209,13 @@ fn found_pairs(candidates: &Candidates) -> FxHashSet<(Rec, Rec)> {
 /// each dataset are compared with every record of each later dataset, and the pairs all-pairs
 /// scoring would link are looked up among the candidates. Returns what it counted.
 ///
-/// With CLK scoring those are the pairs at or above `threshold` that are each other's best
-/// partner (solving links little else). Near a threshold that sits just above the strangers'
-/// scores, most pairs at or above it are a record with no partner and its likeliest stranger,
-/// which blocking rightly passes over and solving would rarely link; counting them would widen
-/// blocking to find pairs that are not wanted. With field scoring, the pairs whose match
-/// probability reaches `threshold`.
+/// Those are the pairs at or above `threshold` that are each other's best partner (solving links
+/// little else), by CLK Dice with CLK scoring, by match probability with field scoring. Near a
+/// threshold that sits just above the strangers' scores, most pairs at or above it are a record
+/// with no partner and its likeliest stranger, which blocking rightly passes over and solving
+/// would rarely link; at national scale, most pairs the field model would link alone are
+/// namesakes beside each one's own partner (one-to-one solving links the partner). Counting them
+/// would widen blocking to find pairs that are not wanted.
 pub fn pairs_completeness(
     datasets: &[Dataset],
     candidates: &Candidates,
@@ -1222,19 +1223,11 @@ pub fn pairs_completeness(
     sample: usize,
     opts: &LinkOptions,
 ) -> Sampled {
-    let Some(first) = datasets.first() else {
-        return Sampled::default();
-    };
-    if candidates.model.is_none() {
-        return mutual_best_completeness(datasets, candidates, threshold, sample, opts);
-    }
-    // With field scoring the reference is the pairs all-pairs scoring would link: CLK Dice at
-    // the floor, then match probability at the threshold.
-    let model = candidates.model.as_ref();
-    let cmp = candidates.comparator.as_ref();
-    let clk_floor = Scorer::new(opts.candidate_floor, first.bits());
-    let k = Keep::new(&clk_floor, &clk_floor);
     let have = found_pairs(candidates);
+    let field = candidates
+        .model
+        .as_ref()
+        .zip(candidates.comparator.as_ref());
     let mut total = Sampled::default();
     for (i, a) in datasets.iter().enumerate() {
         let rows = sampled_rows(a.len(), sample);
@@ -1242,54 +1235,31 @@ pub fn pairs_completeness(
             continue;
         }
         for (j, b) in datasets.iter().enumerate().skip(i + 1) {
-            // Query by query, counting as it goes: all-pairs output for a sample can be large.
-            let counts = sample_pairs(a, &rows, b, &k, opts, |out| {
-                let mut g = Vec::new();
-                let mut here = Sampled::default();
-                for p in out {
-                    if let (Some(m), Some(c)) = (model, cmp) {
-                        c.gamma(a, p.a as usize, b, p.b as usize, &mut g);
-                        let score =
-                            c.probability_from(m, weigh::CROSS, &g, a, p.a as usize, threshold);
-                        if score < threshold {
-                            continue;
-                        }
-                    }
-                    here.count(&have, (i, p.a as usize), (j, p.b as usize));
+            // A pair's score, for row `x` of `a` and row `y` of `b`; `None` under the threshold.
+            // With field scoring, pairs from the CLK floor on are compared, as scoring does.
+            let score = |x: usize, y: usize, dice: f64, g: &mut Vec<u8>| match field {
+                None => Some(dice),
+                Some((model, cmp)) => {
+                    cmp.gamma(a, x, b, y, g);
+                    let p = cmp.probability_from(model, weigh::CROSS, g, a, x, threshold);
+                    (p >= threshold).then_some(p)
                 }
-                here
+            };
+            let floor = if field.is_some() {
+                opts.candidate_floor
+            } else {
+                threshold
+            };
+            let forth = best_partners(a, &rows, b, floor, opts, |p, g| {
+                score(p.a as usize, p.b as usize, p.score, g)
             });
-            for here in counts.into_iter().flatten() {
-                total = total.add(here);
-            }
-        }
-    }
-    total.sorted()
-}
-
-/// [`pairs_completeness`] with CLK scoring: each sampled record's best partner at or above
-/// `threshold` in each later dataset, when the sampled record is in turn that partner's best.
-fn mutual_best_completeness(
-    datasets: &[Dataset],
-    candidates: &Candidates,
-    threshold: f64,
-    sample: usize,
-    opts: &LinkOptions,
-) -> Sampled {
-    let have = found_pairs(candidates);
-    let mut total = Sampled::default();
-    for (i, a) in datasets.iter().enumerate() {
-        let rows = sampled_rows(a.len(), sample);
-        if rows.is_empty() {
-            continue;
-        }
-        for (j, b) in datasets.iter().enumerate().skip(i + 1) {
-            let forth = best_partners(a, &rows, b, threshold, opts);
             let mut partners: Vec<usize> =
                 forth.iter().flatten().map(|&(_, q)| q as usize).collect();
             partners.sort_unstable();
             partners.dedup();
-            let back = best_partners(b, &partners, a, threshold, opts);
+            let back = best_partners(b, &partners, a, floor, opts, |p, g| {
+                score(p.b as usize, p.a as usize, p.score, g)
+            });
             let back_of = |q: usize| partners.binary_search(&q).ok().and_then(|k| back[k]);
             for (&r, best) in rows.iter().zip(&forth) {
                 let Some((_, q)) = *best else { continue };
@@ -1303,17 +1273,19 @@ fn mutual_best_completeness(
     total.sorted()
 }
 
-/// For each of `rows` of `a`: its best partner in `b` by CLK Dice at or above `threshold` (the
-/// lower row among equal scores), comparing with every record of `b`; pairs whose exact tokens
-/// conflict are passed over.
+/// For each of `rows` of `a`: its best partner in `b` by `score` (the lower row among equal
+/// scores; `score` sees each pair whose CLK Dice reaches `floor`, and says `None` for a pair it
+/// does not count), comparing with every record of `b`; pairs whose exact tokens conflict are
+/// passed over.
 fn best_partners(
     a: &Dataset,
     rows: &[usize],
     b: &Dataset,
-    threshold: f64,
+    floor: f64,
     opts: &LinkOptions,
+    score: impl Fn(&Pair, &mut Vec<u8>) -> Option<f64> + Sync,
 ) -> Vec<Option<(f64, u32)>> {
-    let keep = Scorer::new(threshold, a.bits());
+    let keep = Scorer::new(floor, a.bits());
     let k = Keep::new(&keep, &keep);
     let better = |x: Option<(f64, u32)>, y: Option<(f64, u32)>| match (x, y) {
         (Some(p), Some(q)) => Some(if q.0 > p.0 || (q.0 == p.0 && q.1 < p.1) {
@@ -1325,8 +1297,9 @@ fn best_partners(
         (None, q) => q,
     };
     let tiles = sample_pairs(a, rows, b, &k, opts, |out| {
+        let mut g = Vec::new();
         out.iter()
-            .fold(None, |m, p| better(m, Some((p.score, p.b))))
+            .fold(None, |m, p| better(m, score(p, &mut g).map(|s| (s, p.b))))
     });
     tiles
         .into_iter()
@@ -1443,6 +1416,81 @@ mod tests {
         );
         let rec = |ds, row| Rec { ds, row };
         assert_eq!(s.missed, vec![(rec(0, 1), rec(1, 1))]);
+    }
+
+    /// With field scoring too the reference is the pairs that are each other's best from the
+    /// threshold up: a namesake the model would link alone (one field differs), beside a record
+    /// whose partner agrees on every field, is not a pair blocking should have found.
+    #[test]
+    fn field_pairs_completeness_counts_each_others_best() {
+        let people = |source: &str, records: &[[u64; 4]]| {
+            let spec = |name: &str, group: &str| kith_core::encodings::FieldSpec {
+                name: name.into(),
+                bits: 64,
+                group: group.into(),
+                parts: Vec::new(),
+            };
+            let mut d = Dataset::new(source, 64, false, Vec::new(), Vec::new()).with_fields(vec![
+                spec("first", "first"),
+                spec("last", "last"),
+                spec("dob", "dob"),
+                spec("sex", "sex"),
+            ]);
+            for r in records {
+                d.push(None, &[0xff; 8], &[], &[]).expect("push");
+                let f: Vec<Option<Vec<u8>>> =
+                    r.iter().map(|w| Some(w.to_be_bytes().to_vec())).collect();
+                d.push_fields(&f).expect("fields");
+            }
+            d
+        };
+        let a = people(
+            "a",
+            &[
+                [0xf, 0xf0, 0xf00, 0xf000],
+                [0xf << 20, 0xf << 24, 0xf << 28, 0xf << 32],
+            ],
+        );
+        let b = people(
+            "b",
+            &[
+                [0xf, 0xf0, 0xf00, 0xf000],                   // a0's partner
+                [0xf, 0xf0, 0xf << 40, 0xf000],               // a0's namesake
+                [0xf << 20, 0xf << 24, 0xf << 28, 0xf << 32], // a1's partner
+            ],
+        );
+        let cmp = Comparator::new(&a, &b).expect("shared fields");
+        // Agreeing on a field weighs log2(0.95/0.02) = 5.6 bits, differing -6.5; even odds from
+        // 6.6: a0–b1 (three agree, one differs) is a link alone, at 0.92.
+        let nf = cmp.names().len();
+        let model = Model::from_parts(
+            cmp.names().to_vec(),
+            vec![[0.01, 0.01, 0.01, 0.01, 0.01, 0.95]; nf],
+            vec![[0.9, 0.02, 0.02, 0.02, 0.02, 0.02]; nf],
+            [0.01, 0.01],
+            [0.0, 0.0],
+            [0, 0],
+            0,
+            0,
+        );
+        let mut g = Vec::new();
+        cmp.gamma(&a, 0, &b, 1, &mut g);
+        assert!(
+            model.probability(weigh::CROSS, &g) > 0.9,
+            "a0–b1 links alone"
+        );
+        // Blocking found a0–b0 only.
+        let mut found = candidates_of(vec![c(1.0, (0, 0), (1, 0))]);
+        found.model = Some(model);
+        found.comparator = Some(cmp);
+        let s = pairs_completeness(&[a, b], &found, 0.5, 10, &LinkOptions::default());
+        assert_eq!(
+            (s.found, s.all),
+            (1, 2),
+            "a0–b0 found, a1–b2 missed, the namesake a0–b1 not counted"
+        );
+        let rec = |ds, row| Rec { ds, row };
+        assert_eq!(s.missed, vec![(rec(0, 1), rec(1, 2))]);
     }
 
     /// These candidate pairs (put in solving order), collected from 0.1, and nothing else.

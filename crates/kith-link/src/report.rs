@@ -480,15 +480,11 @@ impl LinkReport {
             (None, _) => {}
         }
         if let Some(c) = &self.completeness {
-            // With CLK scoring, as the estimate: the pairs that are each other's best.
-            let pairs = if self.fields {
-                format!("pairs all-pairs scoring would link at {:.2}", c.at)
-            } else {
-                format!(
-                    "pairs that all-pairs scoring makes each other's best at {:.2} or more",
-                    c.at
-                )
-            };
+            // The pairs that are each other's best, by match probability or CLK Dice.
+            let pairs = format!(
+                "pairs that all-pairs scoring makes each other's best at {:.2} or more",
+                c.at
+            );
             out.push(format!(
                 "kith: blocking check on up to {} records per source: of the {} {pairs}, blocking found {} (pairs completeness {:.4})",
                 c.sample,
