@@ -164,6 +164,13 @@ pub enum Twin {
     Unsure,
 }
 
+/// Which record of a pair, the first or the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    A,
+    B,
+}
+
 /// Which form of the twin rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
@@ -561,6 +568,25 @@ impl Comparator {
                         }
                 })
         };
+        // Which record's names are the swapped ones, for each crosswise comparison, when the
+        // value counts tell: then the rule is tried the one way that compares forename with
+        // forename (a duplicate whose names are swapped and one of them mistyped, Miah Joseph
+        // and Joseph Maih, is not taken for twins).
+        let sides: Option<Vec<(usize, usize, Side)>> = self
+            .swaps
+            .iter()
+            .enumerate()
+            .filter(|&(n, _)| crossed & (1 << n) != 0)
+            .map(|(_, &(x, y))| Some((x, y, self.swapped_side((a, ra), (b, rb), x, y)?)))
+            .collect();
+        if let Some(sides) = sides.filter(|s| !s.is_empty()) {
+            for (x, y, side) in sides {
+                if side == Side::A {
+                    slots.swap(x, y);
+                }
+            }
+            return holds(&slots);
+        }
         if holds(&slots) {
             return true;
         }
@@ -572,6 +598,37 @@ impl Comparator {
             }
         }
         other && holds(&slots)
+    }
+
+    /// For a pair compared crosswise in fields `x` and `y` of one key group: which record holds
+    /// its two values the wrong way round, by how often each value occurs in each field among
+    /// all records (a surname in the forename field is common as a surname, rare as a forename).
+    /// `None` when values were not counted or the counts do not tell the records apart by
+    /// [`TWIN_RATIO`] or more.
+    fn swapped_side(
+        &self,
+        (a, ra): (&Dataset, usize),
+        (b, rb): (&Dataset, usize),
+        x: usize,
+        y: usize,
+    ) -> Option<Side> {
+        let (vx, vy) = (self.values.get(x)?, self.values.get(y)?);
+        // ln of how much likelier record r's values are the wrong way round than the right way.
+        let wrong_way = |d: &Dataset, r: usize| {
+            let hx = value_hash(filter(d, r, self.fields[x].0, self.parts[x]).0);
+            let hy = value_hash(filter(d, r, self.fields[y].0, self.parts[y]).0);
+            let c = |v: &Values, h: u64| (v.count(h) + 1) as f64;
+            (c(vy, hx) / c(vx, hx) * (c(vx, hy) / c(vy, hy))).ln()
+        };
+        let lead = wrong_way(b, rb) - wrong_way(a, ra);
+        let margin = (TWIN_RATIO as f64).ln();
+        if lead >= margin {
+            Some(Side::B)
+        } else if lead <= -margin {
+            Some(Side::A)
+        } else {
+            None
+        }
     }
 
     /// Names of the compared fields.
@@ -1257,6 +1314,50 @@ mod tests {
             !c.twin_like(&g, 0, &d, 1, &d, 2),
             "taken as compared, the surnames would differ"
         );
+    }
+
+    /// Names swapped in one record and one of them badly mistyped (Miah Joseph against Joseph
+    /// Maih): which record holds its names the wrong way round is told by how often each value is
+    /// a forename and a surname, and the rule is tried that one way only. Twins are still twins
+    /// when one of them has swapped names.
+    #[test]
+    fn the_counts_tell_which_record_has_swapped_names() {
+        let (ann, smith, dob) = (
+            0x0f0f_0000_0000_00ffu64,
+            0xf0f0_ff00_0000_0000u64,
+            0x1111u64,
+        );
+        let smyth = 0xf000_0000_0fff_0000u64; // Smith badly mistyped: Dice 0.25
+        let ben = 0x0f00_0000_00ff_0000u64; // an established forename of its own
+        let mut records = vec![
+            [Some(ann), Some(smith), Some(dob)],
+            [Some(smyth), Some(ann), Some(dob)], // Ann Smith, names swapped, surname mistyped
+            [Some(smith), Some(ben), Some(dob)], // her twin Ben, names swapped
+        ];
+        for _ in 0..20 {
+            records.push([Some(ann), Some(smith), None]);
+            records.push([Some(ben), None, None]);
+        }
+        let d = people(&records);
+        let plain = Comparator::new(&d, &d).expect("shared fields");
+        let c = plain.clone().with_value_counts(std::slice::from_ref(&d));
+        let mut g = Vec::new();
+        let crossed = c.gamma(&d, 0, &d, 1, &mut g);
+        assert_eq!(crossed, 1, "{g:?}");
+        assert_eq!(c.twin_verdict(&g, crossed, (&d, 0), (&d, 1)), Twin::Not);
+        assert!(
+            plain.twin_like(&g, crossed, &d, 0, &d, 1),
+            "without counts the rule is tried both ways, and one way the forenames differ"
+        );
+        let crossed = c.gamma(&d, 1, &d, 0, &mut g);
+        assert_eq!(
+            c.twin_verdict(&g, crossed, (&d, 1), (&d, 0)),
+            Twin::Not,
+            "either way round"
+        );
+        let crossed = c.gamma(&d, 0, &d, 2, &mut g);
+        assert_eq!(crossed, 1, "{g:?}");
+        assert_eq!(c.twin_verdict(&g, crossed, (&d, 0), (&d, 2)), Twin::Like);
     }
 
     /// Agreeing on a rare forename is stronger evidence than agreeing on the commonest: the
