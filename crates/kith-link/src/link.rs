@@ -319,6 +319,10 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     unsure.sort_unstable_by(candidate_order);
+    split_twins(&mut c.pairs, &mut twins, |x, y| {
+        let (dx, dy) = (&datasets[x.ds as usize], &datasets[y.ds as usize]);
+        cmp.forename_level(dx, x.row as usize, dy, y.row as usize)
+    });
     let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
     crate::partner::adjust(
         &mut [&mut c.pairs, &mut twins, &mut unsure],
@@ -344,6 +348,93 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
     c.stats.possible_twins = twins.iter().filter(|p| p.score >= keep_at).count() as u64;
     c.twins = twins;
     Ok(c)
+}
+
+/// Set aside the pairs that would put two people one holder knows apart in one entity. When a
+/// holder has two records set aside as two people (twins, or a parent and child of one name),
+/// a record that is a candidate of one of them is on that one's side when its forename is closer
+/// to it than the other's is (or, a candidate of both, closer to it than to the other); a pair of
+/// records on two sides is two people, however well the rest agrees. (Twins Anaya and Aleena,
+/// both known to health: another holder's Aleena, with the family's surname, date of birth and
+/// address, would otherwise link with a third holder's Anaya, their forenames sharing half their
+/// bigrams.) `level(x, y)` is the level at which records `x < y` agree on the forename (`None`
+/// when either lacks it); only pairs in `pairs` and `twins` are asked, so the Spark job, which
+/// holds no encodings when it solves, can answer from the levels its workers found.
+pub(crate) fn split_twins(
+    pairs: &mut Vec<Candidate>,
+    twins: &mut Vec<Candidate>,
+    level: impl Fn(Rec, Rec) -> Option<u8>,
+) {
+    let known: Vec<(Rec, Rec, Option<u8>)> = twins
+        .iter()
+        .filter(|c| c.a.ds == c.b.ds)
+        .map(|c| (c.a, c.b, level(c.a, c.b)))
+        .collect();
+    if known.is_empty() {
+        return;
+    }
+    let mut of_twin: FxHashMap<Rec, Vec<usize>> = FxHashMap::default();
+    for (k, &(t1, t2, _)) in known.iter().enumerate() {
+        of_twin.entry(t1).or_default().push(k);
+        of_twin.entry(t2).or_default().push(k);
+    }
+    // Each pair of twins' neighbours: (record, which twin, its forename's level with that twin).
+    let mut near: Vec<Vec<(Rec, usize, Option<u8>)>> = vec![Vec::new(); known.len()];
+    for c in pairs.iter() {
+        for (x, y) in [(c.a, c.b), (c.b, c.a)] {
+            for &k in of_twin.get(&x).map_or(&[][..], Vec::as_slice) {
+                let t = usize::from(x == known[k].1);
+                near[k].push((y, t, level(c.a, c.b)));
+            }
+        }
+    }
+    // (pair of twins, record) -> its side: 0 (the first twin's) or 1.
+    let mut side: FxHashMap<(usize, Rec), u8> = FxHashMap::default();
+    for (k, recs) in near.iter_mut().enumerate() {
+        let (t1, t2, apart) = known[k];
+        side.insert((k, t1), 0);
+        side.insert((k, t2), 1);
+        recs.sort_unstable_by_key(|&(z, t, _)| (z, t));
+        for run in recs.chunk_by(|x, y| x.0 == y.0) {
+            let z = run[0].0;
+            if z == t1 || z == t2 {
+                continue;
+            }
+            let to = |t: usize| run.iter().find(|r| r.1 == t).map(|r| r.2);
+            let s = match (to(0), to(1)) {
+                (Some(Some(l1)), Some(Some(l2))) if l1 != l2 => Some(u8::from(l1 < l2)),
+                (Some(Some(l1)), None) if apart.is_some_and(|l| l1 > l) => Some(0),
+                (None, Some(Some(l2))) if apart.is_some_and(|l| l2 > l) => Some(1),
+                _ => None,
+            };
+            if let Some(s) = s {
+                side.insert((k, z), s);
+            }
+        }
+    }
+    let mut sides_of: FxHashMap<Rec, Vec<(usize, u8)>> = FxHashMap::default();
+    for (&(k, r), &s) in &side {
+        sides_of.entry(r).or_default().push((k, s));
+    }
+    let across = |c: &Candidate| {
+        let (Some(sa), Some(sb)) = (sides_of.get(&c.a), sides_of.get(&c.b)) else {
+            return false;
+        };
+        sa.iter()
+            .any(|&(k, s)| sb.iter().any(|&(k2, s2)| k == k2 && s != s2))
+    };
+    let before = twins.len();
+    pairs.retain(|c| {
+        if !c.exact && across(c) {
+            twins.push(*c);
+            false
+        } else {
+            true
+        }
+    });
+    if twins.len() > before {
+        twins.sort_unstable_by(candidate_order);
+    }
 }
 
 /// Settle the pairs of one holder's records that the twin rule is unsure of (every shared field
@@ -1493,6 +1584,70 @@ mod tests {
         );
         let rec = |ds, row| Rec { ds, row };
         assert_eq!(s.missed, vec![(rec(0, 1), rec(1, 2))]);
+    }
+
+    /// Twins Anaya and Aleena, both known to health: council's Anaya and police's Aleena agree on
+    /// the family's surname and date of birth and their forenames share half their bits, but each
+    /// is nearer one twin, so their pair is set aside; each twin's own pairs stay.
+    #[test]
+    fn a_pair_across_the_sides_of_known_twins_is_set_aside() {
+        let (anaya, aleena, smith, dob) = (0xffffu64, 0x00ff_ff00u64, 0xf0f0 << 32, 0x1111u64);
+        let people = |source: &str, records: &[[u64; 3]]| {
+            let spec = |name: &str, group: &str| kith_core::encodings::FieldSpec {
+                name: name.into(),
+                bits: 64,
+                group: group.into(),
+                parts: Vec::new(),
+            };
+            let mut d = Dataset::new(source, 64, false, Vec::new(), Vec::new()).with_fields(vec![
+                spec("first", "first"),
+                spec("last", "last"),
+                spec("dob", "dob"),
+            ]);
+            d.twins = Some((vec!["first".into()], vec!["dob".into(), "last".into()]));
+            for r in records {
+                d.push(None, &[0xff; 8], &[], &[]).expect("push");
+                let f: Vec<Option<Vec<u8>>> =
+                    r.iter().map(|w| Some(w.to_be_bytes().to_vec())).collect();
+                d.push_fields(&f).expect("fields");
+            }
+            d
+        };
+        let sets = [
+            people("council", &[[anaya, smith, dob]]),
+            people("health", &[[anaya, smith, dob], [aleena, smith, dob]]),
+            people("police", &[[aleena, smith, dob]]),
+        ];
+        let cmp = Comparator::new(&sets[0], &sets[0]).expect("shared fields");
+        let mut g = Vec::new();
+        let crossed = cmp.gamma(&sets[1], 0, &sets[1], 1, &mut g);
+        assert_eq!(g[0], 2, "the twins' forenames share half their bits: {g:?}");
+        assert_eq!(
+            cmp.twin_verdict(&g, crossed, (&sets[1], 0), (&sets[1], 1)),
+            Twin::Like
+        );
+        let across = c(0.99, (0, 0), (2, 0));
+        let mut pairs = vec![c(0.99, (0, 0), (1, 0)), across, c(0.99, (1, 1), (2, 0))];
+        let mut twins = vec![c(0.99, (1, 0), (1, 1))];
+        let level = |x: Rec, y: Rec| {
+            let (dx, dy) = (&sets[x.ds as usize], &sets[y.ds as usize]);
+            cmp.forename_level(dx, x.row as usize, dy, y.row as usize)
+        };
+        split_twins(&mut pairs, &mut twins, level);
+        assert_eq!(
+            pairs,
+            vec![c(0.99, (0, 0), (1, 0)), c(0.99, (1, 1), (2, 0))],
+            "each twin keeps its own"
+        );
+        assert!(
+            twins.contains(&across),
+            "council's Anaya and police's Aleena"
+        );
+        // Without the health records of both twins nothing says they are two people.
+        let mut pairs = vec![c(0.99, (0, 0), (1, 0)), across];
+        let mut none = Vec::new();
+        split_twins(&mut pairs, &mut none, level);
+        assert_eq!(pairs.len(), 2);
     }
 
     /// These candidate pairs (put in solving order), collected from 0.1, and nothing else.

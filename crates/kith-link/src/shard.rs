@@ -57,6 +57,11 @@ impl Found {
     }
 }
 
+/// A pair scoring found: the candidate, what was found, and the level at which its two records'
+/// forenames agree ([`weigh::MISSING`] when not compared), which solving asks of the pairs beside
+/// two people one holder knows apart (see `link::split_twins`).
+pub type FoundPair = (Candidate, Found, u8);
+
 /// How a group's pairs are scored.
 #[derive(Debug, Clone, Copy)]
 pub enum Scoring<'a> {
@@ -130,7 +135,7 @@ pub fn score_group(
     parts: (i64, i64),
     scoring: &Scoring<'_>,
     opts: &GroupOptions,
-    out: &mut Vec<(Candidate, Found)>,
+    out: &mut Vec<FoundPair>,
 ) {
     let (lo, hi) = parts;
     let order = |m: &Member| (m.ds, token(&datasets[m.ds as usize], m.row as usize), m.row);
@@ -185,6 +190,7 @@ pub fn score_group(
                         ..pair(1.0)
                     },
                     Found::Exact,
+                    weigh::MISSING,
                 ));
                 continue;
             }
@@ -202,7 +208,7 @@ pub fn score_group(
                     } else {
                         Found::Scored
                     };
-                    out.push((pair(dice(count[0], sum)), kind));
+                    out.push((pair(dice(count[0], sum)), kind, weigh::MISSING));
                 }
                 Scoring::Fields {
                     cmp,
@@ -237,7 +243,7 @@ pub fn score_group(
                     } else {
                         Found::Scored
                     };
-                    out.push((pair(p), kind));
+                    out.push((pair(p), kind, cmp.forename_in(&gamma)));
                 }
             }
         }
@@ -339,7 +345,7 @@ pub fn fit_model(
 /// at the link threshold `link_at`. `collected_at` is the threshold pairs were kept from;
 /// `dedupe` says pairs within inputs were looked for.
 pub fn assemble(
-    mut found: Vec<(Candidate, Found)>,
+    mut found: Vec<FoundPair>,
     sizes: &[usize],
     model: Option<Model>,
     collected_at: f64,
@@ -352,10 +358,15 @@ pub fn assemble(
             .then(x.0.score.total_cmp(&y.0.score))
     });
     found.dedup_by(|x, y| x.0.a == y.0.a && x.0.b == y.0.b && x.1 == y.1);
+    let forenames: FxHashMap<(Rec, Rec), u8> = found
+        .iter()
+        .filter(|f| f.2 != weigh::MISSING)
+        .map(|f| ((f.0.a, f.0.b), f.2))
+        .collect();
     let mut scored: Vec<(Candidate, bool)> = Vec::new();
     let mut exact: FxHashMap<(Rec, Rec), Candidate> = FxHashMap::default();
     let (mut twins, mut unsure) = (Vec::new(), Vec::new());
-    for (c, kind) in found {
+    for (c, kind, _) in found {
         match kind {
             Found::Unsure => unsure.push(c),
             Found::Scored => scored.push((c, false)),
@@ -399,6 +410,9 @@ pub fn assemble(
         twins.sort_unstable_by(candidate_order);
         unsure.sort_unstable_by(candidate_order);
         pairs.sort_unstable_by(candidate_order);
+        crate::link::split_twins(&mut pairs, &mut twins, |x, y| {
+            forenames.get(&(x, y)).copied()
+        });
         crate::partner::adjust(
             &mut [&mut pairs, &mut twins, &mut unsure],
             &[true, false, true],
@@ -439,17 +453,18 @@ mod tests {
     #[test]
     fn assembling_keeps_a_pair_once_and_an_exact_match_over_a_scored_one() {
         let found = vec![
-            (cand((0, 1), (1, 2), 0.9), Found::Scored),
-            (cand((0, 1), (1, 2), 0.9), Found::Scored),
+            (cand((0, 1), (1, 2), 0.9), Found::Scored, 5),
+            (cand((0, 1), (1, 2), 0.9), Found::Scored, 5),
             (
                 Candidate {
                     exact: true,
                     ..cand((0, 1), (1, 2), 1.0)
                 },
                 Found::Exact,
+                weigh::MISSING,
             ),
-            (cand((0, 3), (1, 4), 0.95), Found::Vetoed),
-            (cand((0, 5), (1, 6), 0.85), Found::Scored),
+            (cand((0, 3), (1, 4), 0.95), Found::Vetoed, 5),
+            (cand((0, 5), (1, 6), 0.85), Found::Scored, 5),
         ];
         let c = assemble(found, &[10, 10], None, 0.8, 0.8, false);
         let got: Vec<(u32, u32, f64, bool)> = c
@@ -464,11 +479,12 @@ mod tests {
     fn with_field_scoring_a_vetoed_pair_still_takes_its_querys_place() {
         // Query 0 of input 0 has 17 candidates in input 1; its best is vetoed: it takes one of
         // the 16 places, so the weakest goes, and then it goes itself.
-        let mut found: Vec<(Candidate, Found)> = (0..17)
+        let mut found: Vec<FoundPair> = (0..17)
             .map(|r| {
                 (
                     cand((0, 0), (1, r), 0.5 + f64::from(r) / 100.0),
                     Found::Scored,
+                    5,
                 )
             })
             .collect();

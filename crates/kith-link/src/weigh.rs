@@ -631,6 +631,26 @@ impl Comparator {
         }
     }
 
+    /// The level at which records `ra` of `a` and `rb` of `b` agree in the twin rule's first
+    /// differing field (the forename); `None` when the schema has no twin rule or either record
+    /// lacks the field.
+    pub fn forename_level(&self, a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> Option<u8> {
+        self.twin.as_ref()?;
+        let mut g = Vec::new();
+        self.gamma(a, ra, b, rb, &mut g);
+        Some(self.forename_in(&g)).filter(|&l| l != MISSING)
+    }
+
+    /// The level of the twin rule's first differing field (the forename) in comparison vector
+    /// `gamma`; [`MISSING`] when the schema has no twin rule or a record lacks the field.
+    pub fn forename_in(&self, gamma: &[u8]) -> u8 {
+        self.twin
+            .as_ref()
+            .and_then(|(differ, _)| differ.first())
+            .and_then(|&x| gamma.get(x).copied())
+            .unwrap_or(MISSING)
+    }
+
     /// Names of the compared fields.
     pub fn names(&self) -> &[String] {
         &self.names

@@ -382,7 +382,7 @@ pub(crate) fn fit_model(
 /// are grouped by (`key`, `lo`, `hi`) and each group scored by `kith_link::shard::score_group`:
 /// CLK Dice from `threshold`, or with a model (`model_json`, and the value counts) field by
 /// field. Returns `ds_a`, `token_a`, `ds_b`, `token_b`, `score`, `kind` (see
-/// `kith_link::shard::Found`).
+/// `kith_link::shard::Found`) and `forename` (see `kith_link::shard::FoundPair`).
 #[pyfunction]
 #[pyo3(signature = (batch, *, inputs, header_line, threshold, dedupe, max_bucket, exact_veto=true,
     model_json=None, values=None, present=None, singles=None, candidate_floor=0.3, score_from=0.01))]
@@ -477,10 +477,10 @@ pub(crate) fn score_bucket<'py>(
     pairs_batch(&sets, &found)?.to_pyarrow(py)
 }
 
-/// Found pairs as a batch: `ds_a`, `token_a`, `ds_b`, `token_b`, `score`, `kind`.
-fn pairs_batch(sets: &[Dataset], found: &[(Candidate, Found)]) -> PyResult<RecordBatch> {
+/// Found pairs as a batch: `ds_a`, `token_a`, `ds_b`, `token_b`, `score`, `kind`, `forename`.
+fn pairs_batch(sets: &[Dataset], found: &[shard::FoundPair]) -> PyResult<RecordBatch> {
     let (mut ta, mut tb) = (StringBuilder::new(), StringBuilder::new());
-    for (c, _) in found {
+    for (c, _, _) in found {
         ta.append_value(sets[c.a.ds as usize].id(c.a.row as usize));
         tb.append_value(sets[c.b.ds as usize].id(c.b.row as usize));
     }
@@ -491,21 +491,25 @@ fn pairs_batch(sets: &[Dataset], found: &[(Candidate, Found)]) -> PyResult<Recor
         Field::new("token_b", DataType::Utf8, false),
         Field::new("score", DataType::Float64, false),
         Field::new("kind", DataType::Int64, false),
+        Field::new("forename", DataType::Int64, false),
     ]);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(arrow_array::Int64Array::from_iter_values(
-            found.iter().map(|(c, _)| i64::from(c.a.ds)),
+            found.iter().map(|(c, _, _)| i64::from(c.a.ds)),
         )),
         Arc::new(ta.finish()),
         Arc::new(arrow_array::Int64Array::from_iter_values(
-            found.iter().map(|(c, _)| i64::from(c.b.ds)),
+            found.iter().map(|(c, _, _)| i64::from(c.b.ds)),
         )),
         Arc::new(tb.finish()),
         Arc::new(arrow_array::Float64Array::from_iter_values(
-            found.iter().map(|(c, _)| c.score),
+            found.iter().map(|(c, _, _)| c.score),
         )),
         Arc::new(arrow_array::Int64Array::from_iter_values(
-            found.iter().map(|(_, k)| *k as i64),
+            found.iter().map(|(_, k, _)| *k as i64),
+        )),
+        Arc::new(arrow_array::Int64Array::from_iter_values(
+            found.iter().map(|(_, _, f)| i64::from(*f)),
         )),
     ];
     RecordBatch::try_new(Arc::new(schema), cols).map_err(err)
@@ -516,8 +520,8 @@ fn pairs_batch(sets: &[Dataset], found: &[(Candidate, Found)]) -> PyResult<Recor
 /// `model.json`) to `output`. `sources` are
 /// the inputs in link order and `names` one batch per input with its records' `token` column (in
 /// any order: an input's rows are its tokens sorted, as in its encodings file); `candidates` has
-/// `ds_a`, `token_a`, `ds_b`, `token_b`, `score` and `kind`. Every file appears whole or not at
-/// all.
+/// `ds_a`, `token_a`, `ds_b`, `token_b`, `score`, `kind` and `forename`. Every file appears whole
+/// or not at all.
 #[pyfunction]
 #[pyo3(signature = (sources, names, candidates, *, threshold, output, dedupe=false, model_json=None, review=None))]
 #[allow(clippy::too_many_arguments)]
@@ -547,6 +551,7 @@ pub(crate) fn solve_candidates(
     }
     let c = RecordBatch::from_pyarrow_bound(candidates)?;
     let (ds_a, ds_b, kind) = (ints(&c, "ds_a")?, ints(&c, "ds_b")?, ints(&c, "kind")?);
+    let forename = ints(&c, "forename")?;
     let score = c
         .column_by_name("score")
         .ok_or_else(|| err("the candidates have no score"))?;
@@ -578,6 +583,8 @@ pub(crate) fn solve_candidates(
                 exact: k == Found::Exact,
             },
             k,
+            u8::try_from(forename[i])
+                .map_err(|_| err(format!("forename level {}", forename[i])))?,
         ));
     }
     let sizes: Vec<usize> = sets.iter().map(|s| s.names.len()).collect();

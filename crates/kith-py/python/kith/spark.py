@@ -96,7 +96,7 @@ def _one_batch(table: pa.Table) -> pa.RecordBatch:
     return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
 
 
-_PAIRS = "ds_a long, token_a string, ds_b long, token_b string, score double, kind long"
+_PAIRS = "ds_a long, token_a string, ds_b long, token_b string, score double, kind long, forename long"
 
 
 def link(
@@ -262,7 +262,9 @@ def link(
 
     pairs = keyed.groupBy("bucket").applyInArrow(score, _PAIRS)
     # A pair found under several keys is scored alike under each: once per kind.
-    found = pairs.groupBy("ds_a", "token_a", "ds_b", "token_b", "kind").agg(F.max("score").alias("score"))
+    found = pairs.groupBy("ds_a", "token_a", "ds_b", "token_b", "kind").agg(
+        F.max("score").alias("score"), F.max("forename").alias("forename")
+    )
     # The reduced candidate set and each input's tokens to the driver, as Arrow.
     names = [_one_batch(df.select("token").toArrow()) for df in frames]
     candidates = _one_batch(found.toArrow())
@@ -291,6 +293,7 @@ _PAIR_TYPES = [
     ("token_b", pa.string()),
     ("score", pa.float64()),
     ("kind", pa.int64()),
+    ("forename", pa.int64()),
 ]
 
 
