@@ -354,7 +354,8 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
 /// holder has two records set aside as two people (twins, or a parent and child of one name),
 /// a record that is a candidate of one of them is on that one's side when its forename is closer
 /// to it than the other's is (or, a candidate of both, closer to it than to the other); a pair of
-/// records on two sides is two people, however well the rest agrees. (Twins Anaya and Aleena,
+/// records on two sides is two people, however well the rest agrees; a record without a forename
+/// that is a candidate of both could be either, and is kept apart from both sides. (Twins Anaya and Aleena,
 /// both known to health: another holder's Aleena, with the family's surname, date of birth and
 /// address, would otherwise link with a third holder's Anaya, their forenames sharing half their
 /// bigrams.) `level(x, y)` is the level at which records `x < y` agree on the forename (`None`
@@ -388,7 +389,9 @@ pub(crate) fn split_twins(
             }
         }
     }
-    // (pair of twins, record) -> its side: 0 (the first twin's) or 1.
+    // (pair of twins, record) -> its side: 0 (the first twin's), 1, or `BETWEEN`, which every
+    // record with a side is apart from.
+    const BETWEEN: u8 = 2;
     let mut side: FxHashMap<(usize, Rec), u8> = FxHashMap::default();
     for (k, recs) in near.iter_mut().enumerate() {
         let (t1, t2, apart) = known[k];
@@ -403,6 +406,8 @@ pub(crate) fn split_twins(
             let to = |t: usize| run.iter().find(|r| r.1 == t).map(|r| r.2);
             let s = match (to(0), to(1)) {
                 (Some(Some(l1)), Some(Some(l2))) if l1 != l2 => Some(u8::from(l1 < l2)),
+                // Without a forename, a candidate of both is either twin: on neither side.
+                (Some(None), Some(None)) => Some(BETWEEN),
                 (Some(Some(l1)), None) if apart.is_some_and(|l| l1 > l) => Some(0),
                 (None, Some(Some(l2))) if apart.is_some_and(|l| l2 > l) => Some(1),
                 _ => None,
@@ -1648,6 +1653,30 @@ mod tests {
         let mut none = Vec::new();
         split_twins(&mut pairs, &mut none, level);
         assert_eq!(pairs.len(), 2);
+        // A school record without a forename, a candidate of both twins: either of them.
+        let sets = [
+            people("council", &[[anaya, smith, dob]]),
+            people("health", &[[anaya, smith, dob], [aleena, smith, dob]]),
+            people("school", &[[0, smith, dob]]),
+        ];
+        let level = |x: Rec, y: Rec| {
+            let (dx, dy) = (&sets[x.ds as usize], &sets[y.ds as usize]);
+            cmp.forename_level(dx, x.row as usize, dy, y.row as usize)
+        };
+        let council = c(0.99, (0, 0), (1, 0));
+        let mut pairs = vec![
+            council,
+            c(0.97, (0, 0), (2, 0)),
+            c(0.99, (1, 0), (2, 0)),
+            c(0.98, (1, 1), (2, 0)),
+        ];
+        let mut twins = vec![c(0.99, (1, 0), (1, 1))];
+        split_twins(&mut pairs, &mut twins, level);
+        assert_eq!(
+            pairs,
+            vec![council],
+            "the school record is kept apart from both sides"
+        );
     }
 
     /// These candidate pairs (put in solving order), collected from 0.1, and nothing else.
