@@ -140,7 +140,23 @@ pub struct Date {
     pub day: u32,
 }
 
+/// Days at least between two births of one household (twins aside), and draws of a birth date
+/// before one is given up.
+const BIRTHS_APART: i64 = 300;
+const BIRTH_TRIES: usize = 8;
+
 impl Date {
+    /// Days since 1 March of year 0 (proleptic Gregorian calendar): their difference is the days
+    /// between two dates.
+    fn days(self) -> i64 {
+        let (m, d) = (i64::from(self.month), i64::from(self.day));
+        let y = i64::from(self.year) - i64::from(m <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy
+    }
+
     /// Days in `month` of `year`.
     pub fn month_len(year: i32, month: u32) -> u32 {
         match month {
@@ -452,11 +468,27 @@ impl<R: Rng> Gen<'_, R> {
     fn children(&mut self, parent_year: i32, surname: &str) {
         let births = self.rng.random_range(1..=3);
         for _ in 0..births {
-            let year = parent_year + self.rng.random_range(20..=42);
-            if year > YEAR - 1 {
-                continue;
+            // A mother's births are ten months apart or more (twins aside): a birth too close to
+            // one of the household's is drawn again, and dropped after a few tries.
+            let mut dob = None;
+            for _ in 0..BIRTH_TRIES {
+                let year = parent_year + self.rng.random_range(20..=42);
+                if year > YEAR - 1 {
+                    break;
+                }
+                let d = self.date(year);
+                if self.people[self.first..]
+                    .iter()
+                    .all(|p| (p.dob.days() - d.days()).abs() >= BIRTHS_APART)
+                {
+                    dob = Some(d);
+                    break;
+                }
             }
-            let dob = self.date(year);
+            let Some(dob) = dob else {
+                continue;
+            };
+            let year = dob.year;
             let many = match self.rng.random::<f64>() {
                 x if x < 0.0003 => 3,
                 x if x < 0.0153 => 2,
@@ -667,6 +699,39 @@ mod tests {
             assert!(x.dob.day >= 1 && x.dob.day <= Date::month_len(x.dob.year, x.dob.month));
             assert!(x.dob.year < YEAR);
         }
+    }
+
+    /// Children of one household are born ten months apart or more, but for twins, who share a
+    /// date of birth: siblings born weeks apart would look like one child with a mistyped date.
+    #[test]
+    fn births_of_one_household_are_months_apart() {
+        let p = population(20_000, 7);
+        let mut by_household: std::collections::HashMap<u32, Vec<&Person>> = Default::default();
+        for x in p.people.iter().filter(|x| x.age(YEAR) < 18) {
+            by_household.entry(x.household).or_default().push(x);
+        }
+        let (mut pairs, mut twins) = (0, 0);
+        for kids in by_household.values() {
+            for (i, a) in kids.iter().enumerate() {
+                for b in &kids[i + 1..] {
+                    let gap = (a.dob.days() - b.dob.days()).abs();
+                    if gap == 0 && a.multiple_birth && b.multiple_birth {
+                        twins += 1;
+                    } else {
+                        assert!(gap >= BIRTHS_APART, "{:?} and {:?}", a.dob, b.dob);
+                        pairs += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            pairs > 1000 && twins > 20,
+            "{pairs} pairs of siblings, {twins} of twins"
+        );
+        let d = |year, month, day| Date { year, month, day }.days();
+        assert_eq!(d(2024, 3, 1) - d(2024, 2, 28), 2, "a leap year");
+        assert_eq!(d(2023, 3, 1) - d(2023, 2, 28), 1);
+        assert_eq!(d(2001, 1, 1) - d(2000, 1, 1), 366);
     }
 
     #[test]

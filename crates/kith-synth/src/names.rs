@@ -140,8 +140,8 @@ pub(crate) fn forename<R: Rng + ?Sized>(
 /// Muhammad), or sharing an everyday form (Harry and Henry, both Hal). Parents do not give twins
 /// such names.
 fn one_name(a: &str, b: &str) -> bool {
-    const SPELLINGS: [&str; 6] = [
-        "Muhammad", "Mohammed", "Mohammad", "Mohamed", "Muhammed", "Mohamad",
+    const SPELLINGS: [&str; 7] = [
+        "Muhammad", "Mohammed", "Mohammad", "Mohamed", "Muhammed", "Mohamad", "Mohamud",
     ];
     let (na, nb) = (nicknames(a), nicknames(b));
     a == b
@@ -319,6 +319,10 @@ mod tests {
         );
         assert_ne!(t, "Sophie");
         assert!(one_name("Muhammad", "Mohammed") && one_name("Harry", "Henry"));
+        assert!(
+            one_name("Muhammad", "Mohamud"),
+            "the Somali spelling, in the cities list"
+        );
         assert!(!one_name("Sophie", "Sophia"));
         for _ in 0..200 {
             let t = twin_forename(
