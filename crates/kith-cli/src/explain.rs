@@ -43,7 +43,7 @@ pub(crate) fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let Some(model) = &run.model else {
         return write_clk(out, &run, ra, rb, &said).context("cannot write to standard output");
     };
-    let e = explain(&run.datasets, model, ra, rb)
+    let e = explain(&run.datasets, model, ra, rb, run.within_multiple(ra, rb))
         .with_context(|| format!("cannot explain the pair from {}", dir.display()))?;
     write_waterfall(out, &run, ra, rb, &e, &said).context("cannot write to standard output")
 }
@@ -53,6 +53,9 @@ pub(crate) struct LinkedRun {
     pub(crate) datasets: Vec<Dataset>,
     /// With field scoring: the fitted model.
     pub(crate) model: Option<Model>,
+    /// Each source's share of duplicates as a multiple of the model's pooled one, as the run
+    /// wrote them into model.json (none: 1).
+    within: Vec<(String, f64)>,
     /// The threshold the run used.
     threshold: Option<f64>,
     /// Whether the run wrote a review band.
@@ -102,17 +105,45 @@ impl LinkedRun {
         // folder is not this run's.
         let wrote = |role: &str| m.outputs.iter().any(|o| o.role == role);
         let model_path = dir.join("model.json");
-        let model = wrote("model")
-            .then(|| read_model(&model_path))
+        let model_json = wrote("model")
+            .then(|| read_json_value(&model_path))
             .transpose()
             .with_context(|| format!("cannot read {}", model_path.display()))?;
+        let model = model_json
+            .as_ref()
+            .map(|v| Model::from_json(v).map_err(anyhow::Error::msg))
+            .transpose()
+            .with_context(|| format!("cannot read {}", model_path.display()))?;
+        let within = model_json
+            .as_ref()
+            .and_then(|v| v["within_sources"].as_object())
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(s, m)| Some((s.clone(), m.as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let threshold = m.parameters.get("threshold_used").and_then(Value::as_f64);
         Ok(LinkedRun {
             datasets,
             model,
+            within,
             threshold,
             review: wrote("review"),
         })
+    }
+
+    /// The multiple of the pooled share of duplicates a pair of records `a` and `b` took: its
+    /// source's, for a pair within one source; else 1.
+    pub(crate) fn within_multiple(&self, a: (usize, usize), b: (usize, usize)) -> f64 {
+        if a.0 != b.0 {
+            return 1.0;
+        }
+        let source = &self.datasets[a.0].source;
+        self.within
+            .iter()
+            .find(|(s, _)| s == source)
+            .map_or(1.0, |&(_, m)| m)
     }
 
     /// The dataset and row of a record token (of `source`, when given).
@@ -151,10 +182,14 @@ impl LinkedRun {
             let mut r = CsvRows::open(&path)?;
             while let Some((_, rec)) = r.next_row()? {
                 if (rec[1] == *a && rec[3] == *b) || (rec[1] == *b && rec[3] == *a) {
-                    let how = if self.model.is_some() {
-                        " (the model's probability after the one-partner view of each record's candidates, and with --dedupe, of the partners each record has elsewhere)"
-                    } else {
-                        ""
+                    let how = match (self.model.is_some(), rec[0] == rec[2]) {
+                        (true, false) => {
+                            " (the model's probability after the one-partner view of each record's candidates, and with --dedupe, of the partners each record has elsewhere)"
+                        }
+                        (true, true) => {
+                            " (the model's probability with the source's own share of duplicates, which the run prints, and the chance its records' partners elsewhere are not two people)"
+                        }
+                        (false, _) => "",
                     };
                     return Ok(format!("{what}: {file} gives the pair {}{how}", &rec[4]));
                 }
@@ -167,10 +202,9 @@ impl LinkedRun {
     }
 }
 
-fn read_model(path: &Path) -> Result<Model> {
+fn read_json_value(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)?;
-    let v: Value = serde_json::from_str(&text)?;
-    Model::from_json(&v).map_err(anyhow::Error::msg)
+    Ok(serde_json::from_str(&text)?)
 }
 
 pub(crate) fn level_name(level: Option<usize>) -> String {

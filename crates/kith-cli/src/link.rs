@@ -278,7 +278,14 @@ fn write_outputs(output: &std::path::Path, run: &LinkRun) -> Result<Written> {
         Some(m) => {
             let path = output.join("model.json");
             let mut f = AtomicFile::create(&path)?;
-            serde_json::to_writer_pretty(f.writer(), &m.to_json())
+            let within: Vec<(&str, f64)> = run
+                .report
+                .inputs
+                .iter()
+                .map(|i| i.source.as_str())
+                .zip(run.report.within_multiples.iter().copied())
+                .collect();
+            serde_json::to_writer_pretty(f.writer(), &m.to_json_with_sources(&within))
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Some((path, f))
         }

@@ -649,7 +649,7 @@ fn review_rows(
         }
         let a = run.find(Some(&rec[0]), &rec[1])?;
         let b = run.find(Some(&rec[2]), &rec[3])?;
-        let e = kith_link::explain::explain(&run.datasets, model, a, b)?;
+        let e = kith_link::explain::explain(&run.datasets, model, a, b, run.within_multiple(a, b))?;
         let sources = if rec[0] == rec[2] {
             format!("{} (within)", &rec[0])
         } else {

@@ -60,12 +60,15 @@ pub struct Explanation {
 }
 
 /// Explain record `a.1` of dataset `a.0` against record `b.1` of dataset `b.0`, under `model`,
-/// with the comparator the link built over all of `datasets`.
+/// with the comparator the link built over all of `datasets`. A pair within one dataset takes
+/// that dataset's share of duplicates, `within_multiple` times the model's pooled one (1 when
+/// the run fitted none; see [`crate::partner::reweigh_within`]).
 pub fn explain(
     datasets: &[Dataset],
     model: &Model,
     a: (usize, usize),
     b: (usize, usize),
+    within_multiple: f64,
 ) -> Result<Explanation, LinkError> {
     let first = datasets
         .first()
@@ -110,15 +113,25 @@ pub fn explain(
     } else {
         Twin::Not
     };
+    let (mut prior, mut even_weight, mut probability) = (
+        model.prior[kind],
+        model.even_weight(kind),
+        cmp.probability(model, kind, &gamma, da, ra),
+    );
+    if kind == weigh::WITHIN && within_multiple != 1.0 {
+        even_weight -= within_multiple.log2();
+        prior = 1.0 / (1.0 + even_weight.exp2());
+        probability = crate::partner::with_multiple(probability, within_multiple);
+    }
     Ok(Explanation {
         kind,
         dice: dice(da, ra, db, rb),
         fields,
         tf_adjustment,
-        prior: model.prior[kind],
-        even_weight: model.even_weight(kind),
+        prior,
+        even_weight,
         weight: model.weight(&gamma) + tf_adjustment,
-        probability: cmp.probability(model, kind, &gamma, da, ra),
+        probability,
         exact,
         twin,
         contradicts: cmp.contradicts(&gamma),

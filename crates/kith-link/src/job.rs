@@ -720,6 +720,7 @@ impl LinkJob {
             model: None,
             comparator: None,
             twins: Vec::new(),
+            within_multiples: Vec::new(),
         };
         let review = options.review.filter(|&r| r < threshold);
         let linkage = link::solve(
@@ -1126,6 +1127,7 @@ mod tests {
             model: None,
             comparator: None,
             twins: Vec::new(),
+            within_multiples: Vec::new(),
         };
         let across: Vec<f64> = (0..600)
             .map(|k| 0.52 + f64::from(k % 10) / 100.0)

@@ -144,6 +144,9 @@ pub struct Candidates {
     /// Pairs that look like twins, or like relatives of one name: never merged, listed for
     /// review.
     pub twins: Vec<Candidate>,
+    /// With field scoring and duplicates looked for, each dataset's share of duplicates as a
+    /// multiple of the model's pooled one (see [`crate::partner::reweigh_within`]); else empty.
+    pub within_multiples: Vec<f64>,
 }
 
 /// Refuse datasets that cannot be linked together.
@@ -319,11 +322,17 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     unsure.sort_unstable_by(candidate_order);
+    let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
+    c.within_multiples = crate::partner::reweigh_within(
+        &mut [&mut c.pairs, &mut twins, &mut unsure],
+        &[true, false, true],
+        &sizes,
+        model.prior[weigh::WITHIN],
+    );
     split_twins(&mut c.pairs, &mut twins, |x, y| {
         let (dx, dy) = (&datasets[x.ds as usize], &datasets[y.ds as usize]);
         cmp.forename_level(dx, x.row as usize, dy, y.row as usize)
     });
-    let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
     crate::partner::adjust(
         &mut [&mut c.pairs, &mut twins, &mut unsure],
         &[true, false, true],
@@ -756,6 +765,7 @@ fn scan_pairs(
         model: None,
         comparator: None,
         twins: Vec::new(),
+        within_multiples: Vec::new(),
     })
 }
 
@@ -1691,6 +1701,7 @@ mod tests {
             model: None,
             comparator: None,
             twins: Vec::new(),
+            within_multiples: Vec::new(),
         }
     }
 

@@ -43,6 +43,8 @@ pub const FROM: f64 = 0.01;
 const CAP: f64 = 1e15;
 /// EM iterations at most, and the change in `π` at which it stops.
 const ITERATIONS: usize = 500;
+/// An extract's share of duplicates is kept within this factor of the pooled one either way.
+const WITHIN_SPREAD: f64 = 100.0;
 const TOLERANCE: f64 = 1e-9;
 
 /// The likelihood ratio of a pair of probability `p` under the prior share of matches `prior`.
@@ -82,6 +84,78 @@ pub fn fit_share(sums: &[f64]) -> f64 {
         }
     }
     pi
+}
+
+/// Each extract's own share of duplicates, as a multiple of the model's pooled share for pairs
+/// within one extract (`prior`), fitted by EM from the pairs within each extract in the groups
+/// `fit_on` marks (the candidates, and pairs the twin rule was unsure of): the expected number of
+/// duplicates among its `n·(n − 1)/2` pairs is the sum of its pairs' probabilities under its own
+/// share. Holders differ: a police extract of aliases holds ten times the duplicates a health
+/// register does, and one pooled share holds the police's to too much evidence and lets the
+/// register's namesakes through. Then every pair within an extract in `groups` (exact matches
+/// aside) takes its extract's share: its odds times the multiple. The multiples, by extract, are
+/// returned (1 for an extract without pairs within). Deterministic: each extract's pairs are
+/// summed in the order of their records.
+pub fn reweigh_within(
+    groups: &mut [&mut [Candidate]],
+    fit_on: &[bool],
+    sizes: &[usize],
+    prior: f64,
+) -> Vec<f64> {
+    let mut odds: Vec<Vec<(Rec, Rec, f64)>> = vec![Vec::new(); sizes.len()];
+    for (g, _) in groups.iter().zip(fit_on).filter(|(_, on)| **on) {
+        for c in g.iter().filter(|c| c.a.ds == c.b.ds && !c.exact) {
+            let p = c.score.clamp(0.0, 1.0 - 1e-12);
+            if let Some(o) = odds.get_mut(c.a.ds as usize) {
+                o.push((c.a, c.b, p / (1.0 - p)));
+            }
+        }
+    }
+    let multiples: Vec<f64> = odds
+        .iter_mut()
+        .zip(sizes)
+        .map(|(list, &n)| {
+            let all = n as f64 * n.saturating_sub(1) as f64 / 2.0;
+            if list.is_empty() || all == 0.0 || prior <= 0.0 {
+                return 1.0;
+            }
+            list.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+            let mut r = 1.0f64;
+            for _ in 0..ITERATIONS {
+                let expected: f64 = list
+                    .iter()
+                    .map(|&(_, _, o)| {
+                        let x = o * r;
+                        if x.is_finite() { x / (1.0 + x) } else { 1.0 }
+                    })
+                    .sum();
+                let next = (expected / all / prior).clamp(1.0 / WITHIN_SPREAD, WITHIN_SPREAD);
+                let change = (next - r).abs();
+                r = next;
+                if change < TOLERANCE * r {
+                    break;
+                }
+            }
+            r
+        })
+        .collect();
+    for g in groups.iter_mut() {
+        for c in g.iter_mut().filter(|c| c.a.ds == c.b.ds && !c.exact) {
+            let r = multiples.get(c.a.ds as usize).copied().unwrap_or(1.0);
+            c.score = with_multiple(c.score, r);
+        }
+    }
+    multiples
+}
+
+/// Probability `p` of a pair within one extract under the pooled share of duplicates, under its
+/// extract's share instead: its odds times `multiple` (see [`reweigh_within`]).
+pub fn with_multiple(p: f64, multiple: f64) -> f64 {
+    if p >= 1.0 {
+        return p;
+    }
+    let x = p / (1.0 - p) * multiple;
+    x / (1.0 + x)
 }
 
 /// Set the probability of each pair across extracts in `groups` (candidates and pairs set aside
@@ -309,6 +383,55 @@ mod tests {
             b: Rec { ds: b.0, row: b.1 },
             exact: false,
         }
+    }
+
+    /// Extract 0 (1,000 records) has 40 pairs within it the pooled model is sure of and extract 1
+    /// (1,000 records) 2: with a pooled share of one duplicate in 10⁵ pairs (about 5 an
+    /// extract), the first's own share is about eight times it, the second's about half; a
+    /// modest pair rises in the first and falls in the second, an exact match stays, a pair
+    /// across extracts is not touched.
+    #[test]
+    fn each_extract_takes_its_own_share_of_duplicates() {
+        let prior = 1e-5;
+        let mut pairs: Vec<Candidate> = (0..40)
+            .map(|r| pair((0, 2 * r), (0, 2 * r + 1), 0.999))
+            .chain((0..2).map(|r| pair((1, 2 * r), (1, 2 * r + 1), 0.999)))
+            .collect();
+        pairs.push(pair((0, 900), (0, 901), 0.5));
+        pairs.push(pair((1, 900), (1, 901), 0.5));
+        pairs.push(Candidate {
+            exact: true,
+            ..pair((1, 902), (1, 903), 1.0)
+        });
+        pairs.push(pair((0, 902), (1, 903), 0.5));
+        let mut twins = vec![pair((0, 904), (0, 905), 0.999)];
+        let m = reweigh_within(
+            &mut [&mut pairs, &mut twins],
+            &[true, false],
+            &[1000, 1000],
+            prior,
+        );
+        assert!((7.0..9.5).contains(&m[0]), "{m:?}");
+        assert!((0.3..0.7).contains(&m[1]), "{m:?}");
+        let score = |a: (u32, u32), b: (u32, u32)| {
+            pairs
+                .iter()
+                .find(|c| (c.a, c.b) == (Rec { ds: a.0, row: a.1 }, Rec { ds: b.0, row: b.1 }))
+                .map(|c| c.score)
+        };
+        assert!(score((0, 900), (0, 901)).is_some_and(|p| p > 0.85));
+        assert!(score((1, 900), (1, 901)).is_some_and(|p| p < 0.4));
+        assert_eq!(score((1, 902), (1, 903)), Some(1.0));
+        assert_eq!(score((0, 902), (1, 903)), Some(0.5));
+        assert!(
+            twins[0].score > 0.999,
+            "pairs set aside take the share, not count in it"
+        );
+        // Without pairs within, nothing moves.
+        assert_eq!(
+            reweigh_within(&mut [&mut Vec::new()], &[true], &[10], prior),
+            vec![1.0]
+        );
     }
 
     #[test]

@@ -237,6 +237,9 @@ pub struct LinkReport {
     pub collected_at: f64,
     /// The field scoring model (of the first chunk, for a chunked run).
     pub model: Option<Model>,
+    /// With field scoring and duplicates looked for, each input's share of duplicates as a
+    /// multiple of the model's pooled one (see [`crate::partner::reweigh_within`]).
+    pub within_multiples: Vec<f64>,
     /// With CLK scoring, the best-score histogram and its suggestion.
     pub best: Option<BestScores>,
     /// The threshold.
@@ -290,6 +293,7 @@ impl LinkReport {
                 .count(),
             collected_at: candidates.collected_at,
             model: None,
+            within_multiples: candidates.within_multiples.clone(),
             best: None,
             threshold,
             completeness: None,
@@ -380,6 +384,18 @@ impl LinkReport {
         let t = &self.threshold;
         if let Some(model) = &self.model {
             out.extend(describe_model(model));
+            if !self.within_multiples.is_empty() {
+                let each: Vec<String> = self
+                    .inputs
+                    .iter()
+                    .zip(&self.within_multiples)
+                    .map(|(i, m)| format!("{} {m:.2}", i.source))
+                    .collect();
+                out.push(format!(
+                    "kith: each source's share of duplicates, as a multiple of the pooled share within one source (fitted on its own pairs): {}",
+                    each.join(", ")
+                ));
+            }
             out.push(match t.given {
                 Some(g) => format!("kith: threshold {g:.2} (given); kith would suggest {FIELD_THRESHOLD:.2}"),
                 None => format!(

@@ -406,10 +406,17 @@ pub fn assemble(
         .map(|(c, _)| c)
         .collect();
     pairs.extend(exact.into_values());
+    let mut within_multiples = Vec::new();
     if let Some(m) = &model {
         twins.sort_unstable_by(candidate_order);
         unsure.sort_unstable_by(candidate_order);
         pairs.sort_unstable_by(candidate_order);
+        within_multiples = crate::partner::reweigh_within(
+            &mut [&mut pairs, &mut twins, &mut unsure],
+            &[true, false, true],
+            sizes,
+            m.prior[weigh::WITHIN],
+        );
         crate::link::split_twins(&mut pairs, &mut twins, |x, y| {
             forenames.get(&(x, y)).copied()
         });
@@ -433,6 +440,7 @@ pub fn assemble(
         model,
         comparator: None,
         twins,
+        within_multiples,
     }
 }
 

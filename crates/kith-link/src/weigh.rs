@@ -822,6 +822,23 @@ impl Model {
         })
     }
 
+    /// [`Model::to_json`] with each source's share of duplicates as a multiple of the pooled one
+    /// (`within`: source and multiple; see [`crate::partner::reweigh_within`]) under
+    /// `within_sources`, when there are any: what a run scored with, for `kith explain`.
+    pub fn to_json_with_sources(&self, within: &[(&str, f64)]) -> serde_json::Value {
+        let mut v = self.to_json();
+        if !within.is_empty()
+            && let Some(o) = v.as_object_mut()
+        {
+            let each: serde_json::Map<String, serde_json::Value> = within
+                .iter()
+                .map(|&(s, m)| (s.to_owned(), serde_json::json!(m)))
+                .collect();
+            o.insert("within_sources".into(), serde_json::Value::Object(each));
+        }
+        v
+    }
+
     /// A model read back from [`Model::to_json`]: it scores every pair as the model written did
     /// (numbers round-trip exactly through JSON).
     pub fn from_json(v: &serde_json::Value) -> Result<Model, String> {

@@ -589,11 +589,6 @@ pub(crate) fn solve_candidates(
     }
     let sizes: Vec<usize> = sets.iter().map(|s| s.names.len()).collect();
     py.detach(|| -> Result<(), String> {
-        let model_text = model
-            .as_ref()
-            .map(|m| serde_json::to_string_pretty(&m.to_json()))
-            .transpose()
-            .map_err(|e| e.to_string())?;
         let review = review.filter(|&r| r < threshold);
         let keep_at = review.map_or(threshold, |r| r.min(threshold));
         let collected_at = if model.is_some() {
@@ -602,6 +597,17 @@ pub(crate) fn solve_candidates(
             keep_at
         };
         let cands = shard::assemble(found, &sizes, model, collected_at, threshold, dedupe);
+        let within: Vec<(&str, f64)> = sets
+            .iter()
+            .map(|s| s.source.as_str())
+            .zip(cands.within_multiples.iter().copied())
+            .collect();
+        let model_text = cands
+            .model
+            .as_ref()
+            .map(|m| serde_json::to_string_pretty(&m.to_json_with_sources(&within)))
+            .transpose()
+            .map_err(|e| e.to_string())?;
         // A given threshold holds within each source too, as in `kith link --threshold`.
         let linkage = kith_link::link::solve(
             &sets,
