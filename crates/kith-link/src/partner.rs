@@ -119,7 +119,7 @@ pub fn reweigh_within(
             if list.is_empty() || all == 0.0 || prior <= 0.0 {
                 return 1.0;
             }
-            list.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+            list.sort_unstable_by_key(|&(a, b, _)| (a, b));
             let mut r = 1.0f64;
             for _ in 0..ITERATIONS {
                 let expected: f64 = list
