@@ -617,7 +617,9 @@ impl Comparator {
         let wrong_way = |d: &Dataset, r: usize| {
             let hx = value_hash(filter(d, r, self.fields[x].0, self.parts[x]).0);
             let hy = value_hash(filter(d, r, self.fields[y].0, self.parts[y]).0);
-            let c = |v: &Values, h: u64| (v.count(h) + 1) as f64;
+            // A value held once counts as one whether or not the counts list it (an engine that
+            // counts across machines leaves such values out; see `with_field_values`).
+            let c = |v: &Values, h: u64| v.count(h).max(1) as f64;
             (c(vy, hx) / c(vx, hx) * (c(vx, hy) / c(vy, hy))).ln()
         };
         let lead = wrong_way(b, rb) - wrong_way(a, ra);
