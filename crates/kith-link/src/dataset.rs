@@ -279,12 +279,13 @@ impl Dataset {
         }
         self.pop.push(pop);
         if self.exact.is_empty() && exact.iter().any(Option::is_some) {
-            // The first exact token: the records before it had none.
+            // The first exact token: the records before it had none (none at all when this is
+            // the first record, which then leaves the column empty until it is extended).
             self.exact
                 .reserve(self.records_expected.max(self.len + 1) * exact.len());
             self.exact.resize(self.len * exact.len(), None);
-        }
-        if !self.exact.is_empty() {
+            self.exact.extend_from_slice(exact);
+        } else if !self.exact.is_empty() {
             self.exact.extend_from_slice(exact);
         }
         self.blocks.extend(
@@ -441,6 +442,14 @@ mod tests {
         );
         let none = Dataset::new("y", 64, false, vec!["nhs".into()], Vec::new());
         assert_eq!(none.exact(0, 0), None);
+        // The very first record carrying one (an extract sorted by token: its NHS number was
+        // dropped, and so its exact match with another holder's record).
+        let mut d = Dataset::new("z", 64, false, vec!["nhs".into()], Vec::new());
+        for exact in [[Some([3; 16])], [None], [Some([4; 16])]] {
+            d.push(None, &clk, &exact, &[]).expect("record");
+        }
+        let got: Vec<Option<Token>> = (0..3).map(|i| d.exact(i, 0).copied()).collect();
+        assert_eq!(got, [Some([3; 16]), None, Some([4; 16])]);
     }
 
     #[test]
