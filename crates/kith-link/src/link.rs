@@ -1532,25 +1532,16 @@ mod tests {
     #[test]
     fn field_pairs_completeness_counts_each_others_best() {
         let people = |source: &str, records: &[[u64; 4]]| {
-            let spec = |name: &str, group: &str| kith_core::encodings::FieldSpec {
-                name: name.into(),
-                bits: 64,
-                group: group.into(),
-                parts: Vec::new(),
-            };
-            let mut d = Dataset::new(source, 64, false, Vec::new(), Vec::new()).with_fields(vec![
-                spec("first", "first"),
-                spec("last", "last"),
-                spec("dob", "dob"),
-                spec("sex", "sex"),
-            ]);
-            for r in records {
-                d.push(None, &[0xff; 8], &[], &[]).expect("push");
-                let f: Vec<Option<Vec<u8>>> =
-                    r.iter().map(|w| Some(w.to_be_bytes().to_vec())).collect();
-                d.push_fields(&f).expect("fields");
-            }
-            d
+            fields_dataset(
+                source,
+                [
+                    ("first", "first"),
+                    ("last", "last"),
+                    ("dob", "dob"),
+                    ("sex", "sex"),
+                ],
+                records,
+            )
         };
         let a = people(
             "a",
@@ -1608,24 +1599,12 @@ mod tests {
     fn a_pair_across_the_sides_of_known_twins_is_set_aside() {
         let (anaya, aleena, smith, dob) = (0xffffu64, 0x00ff_ff00u64, 0xf0f0 << 32, 0x1111u64);
         let people = |source: &str, records: &[[u64; 3]]| {
-            let spec = |name: &str, group: &str| kith_core::encodings::FieldSpec {
-                name: name.into(),
-                bits: 64,
-                group: group.into(),
-                parts: Vec::new(),
-            };
-            let mut d = Dataset::new(source, 64, false, Vec::new(), Vec::new()).with_fields(vec![
-                spec("first", "first"),
-                spec("last", "last"),
-                spec("dob", "dob"),
-            ]);
+            let mut d = fields_dataset(
+                source,
+                [("first", "first"), ("last", "last"), ("dob", "dob")],
+                records,
+            );
             d.twins = Some((vec!["first".into()], vec!["dob".into(), "last".into()]));
-            for r in records {
-                d.push(None, &[0xff; 8], &[], &[]).expect("push");
-                let f: Vec<Option<Vec<u8>>> =
-                    r.iter().map(|w| Some(w.to_be_bytes().to_vec())).collect();
-                d.push_fields(&f).expect("fields");
-            }
             d
         };
         let sets = [
@@ -1687,6 +1666,32 @@ mod tests {
             vec![council],
             "the school record is kept apart from both sides"
         );
+    }
+
+    /// A dataset of `source` whose records hold, in fields of 64 bits named and grouped as
+    /// `fields` says, the words given (a word 0 is a missing value).
+    fn fields_dataset<const N: usize>(
+        source: &str,
+        fields: [(&str, &str); N],
+        records: &[[u64; N]],
+    ) -> Dataset {
+        let specs = fields
+            .iter()
+            .map(|&(name, group)| kith_core::encodings::FieldSpec {
+                name: name.into(),
+                bits: 64,
+                group: group.into(),
+                parts: Vec::new(),
+            })
+            .collect();
+        let mut d = Dataset::new(source, 64, false, Vec::new(), Vec::new()).with_fields(specs);
+        for r in records {
+            d.push(None, &[0xff; 8], &[], &[]).expect("push");
+            let f: Vec<Option<Vec<u8>>> =
+                r.iter().map(|w| Some(w.to_be_bytes().to_vec())).collect();
+            d.push_fields(&f).expect("fields");
+        }
+        d
     }
 
     /// These candidate pairs (put in solving order), collected from 0.1, and nothing else.
