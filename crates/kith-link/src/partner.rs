@@ -102,16 +102,15 @@ pub fn reweigh_within(
     sizes: &[usize],
     prior: f64,
 ) -> Vec<f64> {
-    let mut odds: Vec<Vec<(Rec, Rec, f64)>> = vec![Vec::new(); sizes.len()];
+    let mut within: Vec<Vec<(Rec, Rec, f64)>> = vec![Vec::new(); sizes.len()];
     for (g, _) in groups.iter().zip(fit_on).filter(|(_, on)| **on) {
         for c in g.iter().filter(|c| c.a.ds == c.b.ds && !c.exact) {
-            let p = c.score.clamp(0.0, 1.0 - 1e-12);
-            if let Some(o) = odds.get_mut(c.a.ds as usize) {
-                o.push((c.a, c.b, p / (1.0 - p)));
+            if let Some(w) = within.get_mut(c.a.ds as usize) {
+                w.push((c.a, c.b, c.score.clamp(0.0, 1.0 - 1e-12)));
             }
         }
     }
-    let multiples: Vec<f64> = odds
+    let multiples: Vec<f64> = within
         .iter_mut()
         .zip(sizes)
         .map(|(list, &n)| {
@@ -122,13 +121,7 @@ pub fn reweigh_within(
             list.sort_unstable_by_key(|&(a, b, _)| (a, b));
             let mut r = 1.0f64;
             for _ in 0..ITERATIONS {
-                let expected: f64 = list
-                    .iter()
-                    .map(|&(_, _, o)| {
-                        let x = o * r;
-                        if x.is_finite() { x / (1.0 + x) } else { 1.0 }
-                    })
-                    .sum();
+                let expected: f64 = list.iter().map(|&(_, _, p)| with_multiple(p, r)).sum();
                 let next = (expected / all / prior).clamp(1.0 / WITHIN_SPREAD, WITHIN_SPREAD);
                 let change = (next - r).abs();
                 r = next;
