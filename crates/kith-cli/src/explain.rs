@@ -285,7 +285,7 @@ fn write_waterfall(
     } else if e.contradicts {
         writeln!(
             out,
-            "  twin rule: every shared field wholly differs (a parent and child of one name?): never linked, listed for review"
+            "  twin rule: every shared field differs (wholly: a parent and child of one name? within one holder, each with an error: siblings?): never linked, listed for review"
         )?;
     } else {
         writeln!(out, "  twin rule: not twin-like")?;

@@ -54,8 +54,9 @@ pub struct Explanation {
     /// keeps their groups apart); [`Twin::Unsure`], a pair of one holder with the forename missing
     /// on one side (a candidate only when its records have the same other partners).
     pub twin: Twin,
-    /// Every shared field of the twin rule wholly differs (a parent and child of one name):
-    /// set aside for review, never linked.
+    /// Every shared field of the twin rule wholly differs (a parent and child of one name), or,
+    /// within one holder, each of two or more differs (siblings): set aside for review, never
+    /// linked (see [`Comparator::contradicts`]).
     pub contradicts: bool,
 }
 
@@ -134,7 +135,7 @@ pub fn explain(
         probability,
         exact,
         twin,
-        contradicts: cmp.contradicts(&gamma),
+        contradicts: cmp.contradicts(&gamma, i == j),
     })
 }
 

@@ -279,7 +279,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             } else {
                 Twin::Not
             };
-            if twins == Twin::Like || cmp.contradicts(&g) {
+            if twins == Twin::Like || cmp.contradicts(&g, i == j) {
                 set_aside.push(cand(p, i as u32, j as u32, false));
                 continue;
             }
@@ -1282,7 +1282,7 @@ pub fn estimated_completeness(
                         }
                         let crossed = cmp.gamma(a, r, b, q, &mut g);
                         if cmp.probability_from(model, kind, &g, a, r, threshold) < threshold
-                            || cmp.contradicts(&g)
+                            || cmp.contradicts(&g, i == j)
                             || if i == j {
                                 cmp.twin_like(&g, crossed, a, r, b, q)
                             } else {

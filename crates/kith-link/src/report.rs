@@ -366,7 +366,7 @@ impl LinkReport {
         self.skipped_lines(out);
         if s.possible_twins > 0 {
             out.push(format!(
-                "kith: {} pairs look like twins (the date of birth agrees, the forename or sex does not) or like a parent and child of one name (the date of birth wholly differs): not linked{}",
+                "kith: {} pairs look like twins (the date of birth agrees, the forename or sex does not) or like relatives of one name (the date of birth wholly differs, or within one holder both its year and its day and month): not linked{}",
                 s.possible_twins,
                 if self.review_asked.is_some() {
                     "; listed in review.csv"

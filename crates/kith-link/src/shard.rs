@@ -233,7 +233,7 @@ pub fn score_group(
                     } else {
                         Twin::Not
                     };
-                    let kind = if twins == Twin::Like || cmp.contradicts(&gamma) {
+                    let kind = if twins == Twin::Like || cmp.contradicts(&gamma, a.ds == c.ds) {
                         Found::Twin
                     } else if twins == Twin::Unsure {
                         // Two exact tokens that differ: two people.

@@ -514,10 +514,19 @@ impl Comparator {
     /// present on both sides and wholly different: a parent and child of one name, or namesakes.
     /// The model, which takes fields as independent, can be outweighed by rare shared names at one
     /// address; such pairs are not linked but listed for review.
-    pub fn contradicts(&self, gamma: &[u8]) -> bool {
-        self.twin
-            .as_ref()
-            .is_some_and(|(_, agree)| !agree.is_empty() && agree.iter().all(|&x| gamma[x] == 0))
+    ///
+    /// Within one holder (`within`), a pair is also contradicted when there are two shared fields
+    /// or parts or more and each differs (the year and the day and month of a date of birth):
+    /// siblings of one name at one address (Mohammed and Muhammad, born a year and five days
+    /// apart). A duplicate rarely carries an error in each, while across holders each may hold its
+    /// own error, so there a part that differs is left to the model.
+    pub fn contradicts(&self, gamma: &[u8], within: bool) -> bool {
+        self.twin.as_ref().is_some_and(|(_, agree)| {
+            let differs = |top: u8| {
+                !agree.is_empty() && agree.iter().all(|&x| gamma[x] != MISSING && gamma[x] < top)
+            };
+            differs(1) || within && agree.len() >= 2 && differs(NLEVELS as u8 - 1)
+        })
     }
 
     fn twin_rule(
@@ -1271,6 +1280,39 @@ mod tests {
                 proptest::prop_assert_eq!(v.count(*h), want);
             }
         }
+    }
+
+    #[test]
+    fn within_one_holder_an_error_in_every_shared_field_means_two_people() {
+        let (ann, smith, smyth) = (
+            0x0f0f_0000_0000_00ffu64,
+            0xf0f0_ff00_0000_0000u64,
+            0xf0f0_f000_0000_000fu64, // Dice 0.75 with Smith
+        );
+        let (dob, dob_typo) = (0x1111u64, 0x1113u64); // Dice 0.89
+        let d = people(&[
+            [Some(ann), Some(smith), Some(dob)],
+            [Some(ann), Some(smyth), Some(dob_typo)], // an error in each shared field
+            [Some(ann), Some(smith), Some(dob_typo)], // one error
+            [Some(ann), Some(smyth), None],
+            [Some(ann), Some(0x0000_00f0_f000_0000), Some(0x00ee_0000)], // wholly different
+        ]);
+        let c = Comparator::new(&d, &d).expect("shared fields");
+        let mut g = Vec::new();
+        c.gamma(&d, 0, &d, 1, &mut g);
+        assert!((1..5).contains(&g[1]) && (1..5).contains(&g[2]), "{g:?}");
+        assert!(c.contradicts(&g, true), "within one holder: siblings");
+        assert!(
+            !c.contradicts(&g, false),
+            "across holders each may hold its own error"
+        );
+        c.gamma(&d, 0, &d, 2, &mut g);
+        assert!(!c.contradicts(&g, true), "one error: perhaps a duplicate");
+        c.gamma(&d, 0, &d, 3, &mut g);
+        assert!(!c.contradicts(&g, true), "a missing field tells nothing");
+        c.gamma(&d, 0, &d, 4, &mut g);
+        assert_eq!(g[1..], [0, 0]);
+        assert!(c.contradicts(&g, false) && c.contradicts(&g, true));
     }
 
     #[test]
