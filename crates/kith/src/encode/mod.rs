@@ -122,6 +122,10 @@ struct FeatureEncoder {
     normalizer: Option<Normalizer>,
 }
 
+/// Records whose tokens [`Encoder::prefetch_tokens`] asks for at once: their bits (128 bytes a
+/// token at 1,024 bits) stay in the L2 cache until they are used.
+const PREFETCH_BLOCK: usize = 64;
+
 /// A prepared encoder for one schema, secret and party.
 pub struct Encoder {
     id: u64,
@@ -657,6 +661,10 @@ impl Encoder {
         out.len = n;
         for i in 0..self.features.len() {
             for (r, input) in inputs.iter().enumerate() {
+                if r % PREFETCH_BLOCK == 0 {
+                    let block = &inputs[r..inputs.len().min(r + PREFETCH_BLOCK)];
+                    self.prefetch_tokens(&scratch.work, i, block);
+                }
                 if out.errors[r].is_some() {
                     continue;
                 }
