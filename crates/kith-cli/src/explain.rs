@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail, ensure};
 use kith_link::Dataset;
 use kith_link::dataset::Ids;
-use kith_link::explain::{Exact, Explanation, explain};
+use kith_link::explain::{Contradiction, Exact, Explanation, explain};
 use kith_link::weigh::{self, LEVELS, Model, NLEVELS, Twin};
 use serde_json::Value;
 
@@ -282,10 +282,15 @@ fn write_waterfall(
             out,
             "  twin rule: the forename is missing on one side, so this pair alone cannot tell a duplicate from a twin: a candidate only when the two records have the same other partners"
         )?;
-    } else if e.contradicts {
+    } else if e.contradicts == Contradiction::Wholly {
         writeln!(
             out,
-            "  twin rule: every shared field differs (wholly: a parent and child of one name? within one holder, each with an error: siblings?): never linked, listed for review"
+            "  twin rule: every shared field wholly differs (a parent and child of one name?): never linked, listed for review"
+        )?;
+    } else if e.contradicts == Contradiction::EachPart {
+        writeln!(
+            out,
+            "  twin rule: two records of one holder whose every shared field or part differs (siblings of one name?): never linked, listed for review"
         )?;
     } else {
         writeln!(out, "  twin rule: not twin-like")?;

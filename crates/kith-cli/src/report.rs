@@ -620,8 +620,10 @@ fn review_evidence(dir: &Path) -> String {
             "twin-like"
         } else if e.twin == kith_link::weigh::Twin::Unsure {
             "no forename"
-        } else if e.contradicts {
+        } else if e.contradicts == kith_link::explain::Contradiction::Wholly {
             "contradicts"
+        } else if e.contradicts == kith_link::explain::Contradiction::EachPart {
+            "siblings?"
         } else {
             ""
         };

@@ -54,10 +54,21 @@ pub struct Explanation {
     /// keeps their groups apart); [`Twin::Unsure`], a pair of one holder with the forename missing
     /// on one side (a candidate only when its records have the same other partners).
     pub twin: Twin,
-    /// Every shared field of the twin rule wholly differs (a parent and child of one name), or,
-    /// within one holder, each of two or more differs (siblings): set aside for review, never
-    /// linked (see [`Comparator::contradicts`]).
-    pub contradicts: bool,
+    /// Whether the twin rule's shared fields contradict the pair (see
+    /// [`Comparator::contradicts`]): such a pair is set aside for review, never linked.
+    pub contradicts: Contradiction,
+}
+
+/// How the twin rule's shared fields contradict a pair ([`Comparator::contradicts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contradiction {
+    /// They do not.
+    No,
+    /// Every shared field wholly differs: a parent and child of one name, or namesakes.
+    Wholly,
+    /// Within one holder, two or more shared fields or parts each differ (the year and the day and
+    /// month of a date of birth): siblings of one name.
+    EachPart,
 }
 
 /// Explain record `a.1` of dataset `a.0` against record `b.1` of dataset `b.0`, under `model`,
@@ -135,7 +146,13 @@ pub fn explain(
         probability,
         exact,
         twin,
-        contradicts: cmp.contradicts(&gamma, i == j),
+        contradicts: if cmp.contradicts(&gamma, false) {
+            Contradiction::Wholly
+        } else if cmp.contradicts(&gamma, i == j) {
+            Contradiction::EachPart
+        } else {
+            Contradiction::No
+        },
     })
 }
 
