@@ -76,8 +76,8 @@ impl Encoder {
     /// for exact features whose values are hashed as they are (plain or enumerated strings, no
     /// normaliser) and not served by the value cache. Thousands of such values keep their bits
     /// beyond the L2 cache, and one value's encoding is too long for the CPU to reach the next
-    /// value's bits on its own: here the lookups overlap (a third off the exact shape's time;
-    /// trigrams, found the same way, gained nothing, as each lookup was then made twice). A hint:
+    /// value's bits on its own: here the lookups overlap. Exact values only: the value is its one
+    /// token, so the lookup costs no tokenising, while n-grams would be looked up twice. A hint:
     /// no result depends on it.
     pub(super) fn prefetch_tokens(&self, work: &Work, i: usize, inputs: &[super::RecordInput<'_>]) {
         let fe = &self.features[i];
