@@ -253,6 +253,28 @@ proptest! {
 }
 
 proptest! {
+    /// ASCII trigrams find their slots through the token map in groups (found, then made, then
+    /// OR-ed together; values that share windows meet a warm map): the CLK is still the OR of
+    /// each padded window's `k` bits, as hashed one token at a time.
+    #[test]
+    fn ascii_trigrams_set_each_window_s_bits(values in proptest::collection::vec("[a-d ]{0,80}", 1..8)) {
+        let schema = Schema::from_json_str(
+            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+              "features": [{"identifier": "a", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 3}, "strategy": {"bitsPerToken": 9}}}]}"#,
+        )
+        .expect("schema");
+        let e = encoder_for(&schema, b"trigrams");
+        let mut scratch = Scratch::default();
+        for v in values.iter().chain(&values) {
+            let padded = format!("  {v}  ");
+            let windows = padded.as_bytes().windows(3).filter(|_| !v.is_empty());
+            let want = clk_of_tokens(first_hasher(&e), windows.map(|w| (w.to_vec(), 9)));
+            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?} ({} bytes)", v, v.len());
+        }
+    }
+}
+
+proptest! {
     /// Positional unigrams with `bitsPerFeature` take the per-length tables (values of up to 64
     /// bytes; longer ones and non-ASCII ones the general path): the CLK is still the OR of each
     /// `"{i + 1} {c}"` token's share of the feature's bits, as hashed one token at a time.

@@ -233,6 +233,25 @@ impl Encoder {
                         d.or_windows(cache, indices, token_bytes, *n, &mut field_words[..]);
                     }
                     collected = !direct;
+                } else if let Some(d) = dense.as_ref() {
+                    // Longer n-grams: every window's slot through the token map first, so that
+                    // the lookups of a feature of thousands of tokens overlap, then OR-ed at once.
+                    let (bytes, n) = (&token_bytes[..], *n);
+                    let known = |cache: &FeatureCache, t: usize| {
+                        cache.dense_long.get(&bytes[t..t + n]).map_or(0, |s| s + 1)
+                    };
+                    let make = |cache: &mut FeatureCache, t: usize| {
+                        d.slot(cache, indices, &bytes[t..t + n])
+                    };
+                    collected = or_slots_to(
+                        self.kernel,
+                        cache,
+                        (direct, bits, field_words),
+                        nw,
+                        bytes.len() + 1 - n,
+                        known,
+                        make,
+                    );
                 } else {
                     for tok in token_bytes.windows(*n) {
                         add(cache, indices, tok, k as usize);
