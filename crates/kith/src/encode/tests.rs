@@ -7,6 +7,7 @@ use crate::keys::Secret;
 use crate::schema::*;
 use proptest::prelude::{Just, prop_assert, prop_assert_eq, prop_oneof, proptest};
 use proptest::strategy::Strategy as _;
+use proptest::test_runner::TestCaseError;
 
 const SCHEMA: &str = r#"{"version": 3, "clkConfig": {"l": 512, "kdf": {"type": "HKDF"}},
   "features": [
@@ -230,47 +231,46 @@ fn first_hasher(e: &Encoder) -> &crate::hash::TokenHasher {
     }
 }
 
+/// Encode `values` in turn with one scratch under a schema of one feature of plain ASCII `n`-grams
+/// of `k` bits: each CLK must be the OR of its padded windows' bits, hashed one token at a time.
+fn windows_set_their_bits(n: usize, k: usize, values: &[&String]) -> Result<(), TestCaseError> {
+    let schema = Schema::from_json_str(&format!(
+        r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}},
+          "features": [{{"identifier": "a", "format": {{"type": "string"}}, "hashing": {{"comparison": {{"type": "ngram", "n": {n}}}, "strategy": {{"bitsPerToken": {k}}}}}}}]}}"#,
+    ))
+    .expect("schema");
+    let e = encoder_for(&schema, b"windows");
+    let mut scratch = Scratch::default();
+    let pad = " ".repeat(n - 1);
+    for v in values {
+        let padded = format!("{pad}{v}{pad}");
+        let windows = padded.as_bytes().windows(n).filter(|_| !v.is_empty());
+        let want = clk_of_tokens(first_hasher(&e), windows.map(|w| (w.to_vec(), k)));
+        prop_assert_eq!(
+            clk_of_value(&e, &mut scratch, v),
+            want,
+            "{:?} ({} bytes)",
+            v,
+            v.len()
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     /// ASCII bigrams take the fast paths (keys in one go up to `ASCII_RUN` bigrams, one by one
     /// beyond; a fresh table, then a warm one): the CLK is still the OR of each padded
     /// window's `k` bits, as hashed one token at a time.
     #[test]
     fn ascii_bigrams_set_each_window_s_bits(values in proptest::collection::vec("[ -~]{0,150}", 1..6)) {
-        let schema = Schema::from_json_str(
-            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
-              "features": [{"identifier": "a", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 7}}}]}"#,
-        )
-        .expect("schema");
-        let e = encoder_for(&schema, b"windows");
-        let mut scratch = Scratch::default();
-        for v in &values {
-            let padded = format!(" {v} ");
-            let windows = padded.as_bytes().windows(2).filter(|_| !v.is_empty());
-            let want = clk_of_tokens(first_hasher(&e), windows.map(|w| (w.to_vec(), 7)));
-            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?} ({} bytes)", v, v.len());
-        }
+        windows_set_their_bits(2, 7, &values.iter().collect::<Vec<_>>())?;
     }
-}
 
-proptest! {
     /// ASCII trigrams find their slots through the token map in groups (found, then made, then
-    /// OR-ed together; values that share windows meet a warm map): the CLK is still the OR of
-    /// each padded window's `k` bits, as hashed one token at a time.
+    /// OR-ed together; values that share windows meet a warm map): the same holds.
     #[test]
     fn ascii_trigrams_set_each_window_s_bits(values in proptest::collection::vec("[a-d ]{0,80}", 1..8)) {
-        let schema = Schema::from_json_str(
-            r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
-              "features": [{"identifier": "a", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 3}, "strategy": {"bitsPerToken": 9}}}]}"#,
-        )
-        .expect("schema");
-        let e = encoder_for(&schema, b"trigrams");
-        let mut scratch = Scratch::default();
-        for v in values.iter().chain(&values) {
-            let padded = format!("  {v}  ");
-            let windows = padded.as_bytes().windows(3).filter(|_| !v.is_empty());
-            let want = clk_of_tokens(first_hasher(&e), windows.map(|w| (w.to_vec(), 9)));
-            prop_assert_eq!(clk_of_value(&e, &mut scratch, v), want, "{:?} ({} bytes)", v, v.len());
-        }
+        windows_set_their_bits(3, 9, &values.iter().chain(&values).collect::<Vec<_>>())?;
     }
 }
 
