@@ -13,7 +13,8 @@ DIR/OUT/review.csv and links.csv are there (run `kith link` with a low --review-
 missed pair is also counted by the score it got, or as never a candidate. With SHOW_TWINS=1 each
 pair of twins put in one entity is printed, raw rows side by side; with SHOW_LEFT=1 each missed pair
 that scored 0.5 or more (the solver left it out); with SHOW_SOURCE=police (and WITHIN=1) each missed
-pair of that source's records, with its score ("-" for none).
+pair of that source's records, with its score ("-" for none); with SHOW_WRONG=police each pair of that
+source's records of two people put in one entity (one household, or strangers).
 """
 import os
 import collections
@@ -198,7 +199,11 @@ for recs in members.values():
                 print("twins merged:", a[0], rows[a], "|", b[0], rows[b])
         elif household[ea] == household[eb]:
             wrong[f"{kind}: one household"] += 1
+            if os.environ.get("SHOW_WRONG") == a[0] == b[0]:
+                print("one household:", rows[a], "|", rows[b])
         else:
             wrong[f"{kind}: other households"] += 1
+            if os.environ.get("SHOW_WRONG") == a[0] == b[0]:
+                print("strangers:", rows[a], "|", rows[b])
 print("wrong merges (record pairs of two people in one entity):",
       ", ".join(f"{k} {v}" for k, v in sorted(wrong.items())) or "none")
