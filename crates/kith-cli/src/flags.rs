@@ -329,9 +329,9 @@ pub(crate) struct LinkArgs {
     #[arg(long, value_name = "T")]
     pub(crate) threshold: Option<f64>,
 
-    /// With --dedupe: the threshold for pairs within one source (never below --threshold). By
-    /// default the threshold, or with CLK scoring the one kith suggests from each record's best
-    /// score within its own source.
+    /// With --dedupe: the threshold for pairs within one source (never below the threshold used,
+    /// given or suggested; the run says when it raises it). By default the threshold, or with CLK
+    /// scoring the one kith suggests from each record's best score within its own source.
     #[arg(long, value_name = "T")]
     pub(crate) within_threshold: Option<f64>,
 

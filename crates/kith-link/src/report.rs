@@ -257,6 +257,8 @@ pub struct LinkReport {
     pub unwidened: Option<Unwidened>,
     /// A review threshold that was asked for (a band exists when it is below the threshold).
     pub review_asked: Option<f64>,
+    /// A threshold within one source that was asked for (held at least at the threshold).
+    pub within_asked: Option<f64>,
     /// Links written.
     pub links: usize,
     /// Entities of two or more records.
@@ -301,6 +303,7 @@ impl LinkReport {
             tuning: Vec::new(),
             unwidened: None,
             review_asked: options.review,
+            within_asked: options.within_threshold,
             links: linkage.links.len(),
             entities: linkage.groups,
             review_pairs: linkage.review.len(),
@@ -433,7 +436,7 @@ impl LinkReport {
                         .into(),
                 );
                 out.extend(h.render());
-                if t.given.is_none() {
+                if t.given.is_none() && self.within_asked.is_none() {
                     out.push(format!(
                         "kith: threshold {:.2} for pairs within one source (suggested from these {:.2}; never below the threshold across sources):",
                         t.within, suggestion.threshold
@@ -508,6 +511,16 @@ impl LinkReport {
                 c.found,
                 c.ratio()
             ));
+        }
+        match self.within_asked {
+            Some(w) if w < t.within => out.push(format!(
+                "kith: warning: --within-threshold {w} is below the threshold {:.2}, so pairs within one source are held at {:.2}",
+                t.used, t.within
+            )),
+            Some(w) => out.push(format!(
+                "kith: threshold {w:.2} for pairs within one source (given)"
+            )),
+            None => {}
         }
         if let Some(r) = self.review_asked.filter(|&r| r >= t.used) {
             out.push(format!(
