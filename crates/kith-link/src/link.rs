@@ -142,7 +142,8 @@ pub struct Candidates {
     /// The comparator, with its value counts, when pairs were scored field by field.
     pub comparator: Option<Comparator>,
     /// Pairs that look like twins, or like relatives of one name: never merged, listed for
-    /// review.
+    /// review (those at the review threshold or above). One holder's twins who score too low to
+    /// be candidates are among them (see [`Comparator::twins_below`]).
     pub twins: Vec<Candidate>,
     /// With field scoring and duplicates looked for, each dataset's share of duplicates as a
     /// multiple of the model's pooled one (see [`crate::partner::reweigh_within`]); else empty.
@@ -268,10 +269,15 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
             let crossed = cmp.gamma(da, p.a as usize, db, p.b as usize, &mut g);
             p.score =
                 cmp.probability_from(&model, pair_kind(i, j), &g, da, p.a as usize, score_from);
+            let (ra, rb) = (p.a as usize, p.b as usize);
             if p.score < score_from {
+                if i == j
+                    && cmp.twins_below(&model, &g, crossed, (da, ra), (db, rb), FIELD_THRESHOLD)
+                {
+                    set_aside.push(cand(p, i as u32, j as u32, false));
+                }
                 continue;
             }
-            let (ra, rb) = (p.a as usize, p.b as usize);
             let twins = if i == j {
                 cmp.twin_verdict(&g, crossed, (da, ra), (db, rb))
             } else if cmp.twin_like_across(&g, crossed, da, ra, db, rb) {

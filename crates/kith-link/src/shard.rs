@@ -224,6 +224,18 @@ pub fn score_group(
                     };
                     let p = cmp.probability_from(model, kind, &gamma, da, ra, score_from);
                     if p < score_from {
+                        if a.ds == c.ds
+                            && cmp.twins_below(
+                                model,
+                                &gamma,
+                                crossed,
+                                (da, ra),
+                                (dc, rc),
+                                crate::link::FIELD_THRESHOLD,
+                            )
+                        {
+                            out.push((pair(p), Found::Twin, cmp.forename_in(&gamma)));
+                        }
                         continue;
                     }
                     let twins = if a.ds == c.ds {

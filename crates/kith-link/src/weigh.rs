@@ -492,6 +492,37 @@ impl Comparator {
         }
     }
 
+    /// True for a pair of one holder's records that scores too low to be a candidate (the
+    /// forenames, or the sexes, disagree) yet looks like twins to the rule, and would be a match
+    /// at `at` or above on the fields twins share alone (the forename and sex taken as missing):
+    /// Jade and Jordan, of one surname, date of birth and address. Such a pair is set aside
+    /// whatever its score, so that its veto keeps the twins' records apart and a record without a
+    /// forename that either could be is kept from both; pairs of strangers born one day are not
+    /// (their surnames or addresses differ).
+    pub fn twins_below(
+        &self,
+        model: &Model,
+        gamma: &[u8],
+        crossed: u32,
+        (a, ra): (&Dataset, usize),
+        (b, rb): (&Dataset, usize),
+        at: f64,
+    ) -> bool {
+        let Some((differ, _)) = &self.twin else {
+            return false;
+        };
+        if !self.twin_rule(gamma, crossed, (a, ra), (b, rb), Rule::Within) {
+            return false;
+        }
+        let mut shared = gamma.to_vec();
+        for &x in differ {
+            if let Some(g) = shared.get_mut(x) {
+                *g = MISSING;
+            }
+        }
+        self.probability_from(model, WITHIN, &shared, a, ra, at) >= at
+    }
+
     /// The twin rule for a pair of records of two holders, which could be twins when the holders
     /// each know one of them: every shared field agrees, and a differing field of few values
     /// (sex: a girl and a boy) is present on both sides and differs. A forename that differs is
@@ -1543,6 +1574,47 @@ mod tests {
             !c.twin_like(&g, x, &d, 0, &d, 3),
             "the shared date of birth must be there: {g:?}"
         );
+    }
+
+    /// Twins Jade and Jordan of one holder score too low to be candidates (their forenames and
+    /// sexes disagree) yet agree on everything twins share: set aside all the same. A pair the
+    /// rule takes for twins whose shared fields agree only loosely, or whose date of birth
+    /// differs, is not.
+    #[test]
+    fn twins_who_score_too_low_to_be_candidates_are_still_set_aside() {
+        let (jade, jordan, smith, smyth) =
+            (0xff00_u64, 0x00ff_u64 << 32, 0xffu64 << 16, 0x0f0fu64 << 16);
+        let (dob, other_dob, f, m) = (0x1111u64 << 40, 0x2222u64 << 40, 0x3, 0xc0);
+        let d = people(&[
+            [Some(jade), Some(smith), Some(dob), Some(f)],
+            [Some(jordan), Some(smith), Some(dob), Some(m)],
+            [Some(jordan), Some(smyth), Some(dob), Some(m)],
+            [Some(jordan), Some(smith), Some(other_dob), Some(m)],
+        ]);
+        let c = Comparator::new(&d, &d).expect("shared fields");
+        let top = (0.95f64 / 0.02).log2();
+        let model = Model {
+            names: c.names().to_vec(),
+            m: vec![[0.01, 0.01, 0.01, 0.01, 0.01, 0.95]; 4],
+            u: vec![[0.9, 0.02, 0.02, 0.02, 0.02, 0.02]; 4],
+            prior: [0.01, 0.01],
+            candidate_share: [0.1, 0.1],
+            fitted: [100, 100],
+            random_pairs: 1000,
+            iterations: 1,
+            weights: vec![[-20.0, 0.0, 0.0, 0.0, 0.0, top]; 4],
+            even: [6.6, 6.6],
+        };
+        let mut g = Vec::new();
+        let below = |g: &mut Vec<u8>, other: usize| {
+            let x = c.gamma(&d, 0, &d, other, g);
+            c.twins_below(&model, g, x, (&d, 0), (&d, other), 0.5)
+        };
+        assert!(below(&mut g, 1), "Jade and Jordan: {g:?}");
+        assert!(c.probability(&model, WITHIN, &g, &d, 0) < 1e-9);
+        assert!(!below(&mut g, 2), "surnames half alike: {g:?}");
+        assert!(c.twin_like(&g, c.gamma(&d, 0, &d, 2, &mut Vec::new()), &d, 0, &d, 2));
+        assert!(!below(&mut g, 3), "another date of birth: {g:?}");
     }
 
     #[test]
