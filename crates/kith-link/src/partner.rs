@@ -177,8 +177,8 @@ fn pool(low: f64, high: f64) -> f64 {
 /// `pool`) the decided probability with the higher of the two views each discounted by the
 /// chance that the other record's partner is someone else: a relative beside a sure partner is
 /// then not raised by its own lone view. That of a pair within one extract is its probability
-/// discounted by the chance that its rows' likeliest partners in another extract are two people. Rows of one person are told from rivals by the pairs within
-/// extracts of the groups `one` marks (the candidates, and those the twin rule was unsure of), so
+/// discounted by the chance that its rows' likeliest partners in another extract are two people.
+/// Rows of one person are told from rivals by the pairs within extracts of the groups `one` marks (the candidates, and those the twin rule was unsure of), so
 /// only when `within` (pairs within extracts were looked for); otherwise the probability written
 /// out is the decided one. Deterministic: sums follow the order of `groups`.
 pub fn adjust(

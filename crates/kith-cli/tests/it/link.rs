@@ -405,25 +405,22 @@ fn field_scoring_links_the_demo_and_keeps_twins_apart() {
         "{err}"
     );
     assert!(!dir.path("rv/review.csv").exists());
-    // A threshold within one source below the threshold is raised to it, and says so.
-    let err = stderr(&ok(kith()
-        .args(["link", "--dedupe", "--within-threshold", "0.3", "--output"])
-        .arg(dir.path("wt"))
-        .arg(dir.path("council.kith"))
-        .arg(dir.path("health.kith"))));
-    assert!(
-        err.contains("--within-threshold 0.3 is below the threshold 0.50, so pairs within one source are held at 0.50"),
-        "{err}"
-    );
-    let err = stderr(&ok(kith()
-        .args(["link", "--dedupe", "--within-threshold", "0.9", "--output"])
-        .arg(dir.path("wt9"))
-        .arg(dir.path("council.kith"))
-        .arg(dir.path("health.kith"))));
-    assert!(
-        err.contains("threshold 0.90 for pairs within one source (given)"),
-        "{err}"
-    );
+    // A threshold within one source below the threshold is raised to it, and says so; one
+    // above it is used, and said.
+    for (within, says) in [
+        (
+            "0.3",
+            "--within-threshold 0.3 is below the threshold 0.50, so pairs within one source are held at 0.50",
+        ),
+        ("0.9", "threshold 0.90 for pairs within one source (given)"),
+    ] {
+        let err = stderr(&ok(kith()
+            .args(["link", "--dedupe", "--within-threshold", within, "--output"])
+            .arg(dir.path(&format!("wt{within}")))
+            .arg(dir.path("council.kith"))
+            .arg(dir.path("health.kith"))));
+        assert!(err.contains(says), "{err}");
+    }
     // CLK scoring is still there on request: Dice scores and the best-score histogram.
     let err = stderr(&ok(kith()
         .args(["link", "--scoring", "clk", "--output"])
