@@ -272,7 +272,18 @@ fn write_waterfall(
         e.weight, e.even_weight, e.probability
     )?;
     write_exact(out, &e.exact)?;
-    if e.twin == Twin::Like {
+    let against = e.twin == Twin::Like || e.contradicts != Contradiction::No;
+    if against && !e.set_aside {
+        writeln!(
+            out,
+            "  twin rule: {}, but the pair scores too low to be a candidate and the fields twins share would not match it: neither linked nor set aside",
+            if e.twin == Twin::Like {
+                "looks like twins"
+            } else {
+                "its shared fields contradict it"
+            }
+        )?;
+    } else if e.twin == Twin::Like {
         writeln!(
             out,
             "  twin rule: looks like twins, so set aside: never linked, and it keeps their groups apart"

@@ -57,6 +57,11 @@ pub struct Explanation {
     /// Whether the twin rule's shared fields contradict the pair (see
     /// [`Comparator::contradicts`]): such a pair is set aside for review, never linked.
     pub contradicts: Contradiction,
+    /// Whether a pair the twin rule or a contradiction speaks against is set aside (kept, with
+    /// its veto): it scores at least [`crate::partner::FROM`], or it is one holder's twins that
+    /// the fields twins share alone would match ([`Comparator::twins_below`]). Otherwise it is
+    /// simply not a candidate.
+    pub set_aside: bool,
 }
 
 /// How the twin rule's shared fields contradict a pair ([`Comparator::contradicts`]).
@@ -130,11 +135,32 @@ pub fn explain(
         model.even_weight(kind),
         cmp.probability(model, kind, &gamma, da, ra),
     );
+    let unadjusted = probability;
     if kind == weigh::WITHIN && within_multiple != 1.0 {
         even_weight -= within_multiple.log2();
         prior = 1.0 / (1.0 + even_weight.exp2());
         probability = crate::partner::with_multiple(probability, within_multiple);
     }
+    let contradicts = if cmp.contradicts(&gamma, false) {
+        Contradiction::Wholly
+    } else if cmp.contradicts(&gamma, i == j) {
+        Contradiction::EachPart
+    } else {
+        Contradiction::No
+    };
+    // As `link::find_candidates` decides: the model's probability before the holder's own share
+    // of duplicates.
+    let set_aside = (twin == Twin::Like || contradicts != Contradiction::No)
+        && (unadjusted >= crate::partner::FROM
+            || i == j
+                && cmp.twins_below(
+                    model,
+                    &gamma,
+                    crossed,
+                    (da, ra),
+                    (db, rb),
+                    crate::link::FIELD_THRESHOLD,
+                ));
     Ok(Explanation {
         kind,
         dice: dice(da, ra, db, rb),
@@ -146,13 +172,8 @@ pub fn explain(
         probability,
         exact,
         twin,
-        contradicts: if cmp.contradicts(&gamma, false) {
-            Contradiction::Wholly
-        } else if cmp.contradicts(&gamma, i == j) {
-            Contradiction::EachPart
-        } else {
-            Contradiction::No
-        },
+        contradicts,
+        set_aside,
     })
 }
 
@@ -182,4 +203,37 @@ pub fn dice(a: &Dataset, ra: usize, b: &Dataset, rb: usize) -> f64 {
         .flat_map(|(x, y)| x.0.iter().zip(&y.0).map(|(p, q)| (p & q).count_ones()))
         .sum();
     crate::compare::dice(both, a.popcounts()[ra] + b.popcounts()[rb])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weigh::tests::{people, test_model};
+
+    /// A pair the twin rule speaks against is said to be set aside only when the run keeps it:
+    /// one holder's twins, whatever their score, when the fields twins share would match them;
+    /// not a pair of that holder's whose surnames agree only loosely and that scores too low.
+    #[test]
+    fn only_the_pairs_a_run_keeps_aside_are_said_to_be_set_aside() {
+        let (jade, jordan, smith, smyth) =
+            (0xff00_u64, 0xffu64 << 32, 0xffu64 << 16, 0x0f0fu64 << 16);
+        let (dob, f, m) = (0x1111u64 << 40, 0x3, 0xc0);
+        let d = people(&[
+            [Some(jade), Some(smith), Some(dob), Some(f)],
+            [Some(jordan), Some(smith), Some(dob), Some(m)],
+            [Some(jordan), Some(smyth), Some(dob), Some(m)],
+        ]);
+        let c = Comparator::new(&d, &d).expect("shared fields");
+        // Strong weights, so that the run's term-frequency adjustment (at most 6 bits either
+        // way) cannot turn either verdict.
+        let model = test_model(&c, [-20.0, 0.0, -30.0, 0.0, 0.0, 10.0]);
+        let sets = [d];
+        let twins = explain(&sets, &model, (0, 0), (0, 1), 1.0).expect("explained");
+        assert_eq!(twins.twin, Twin::Like);
+        assert!(twins.probability < crate::partner::FROM);
+        assert!(twins.set_aside);
+        let loose = explain(&sets, &model, (0, 0), (0, 2), 1.0).expect("explained");
+        assert_eq!(loose.twin, Twin::Like);
+        assert!(!loose.set_aside);
+    }
 }

@@ -1191,7 +1191,7 @@ pub fn fit(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -1272,7 +1272,7 @@ mod tests {
     /// in the forename or the sex.
     /// A model of `c`'s fields with one weight per level for every field (and m and u to match
     /// the top level's): what a test needs of the probabilities, without EM.
-    fn test_model(c: &Comparator, weights: [f64; NLEVELS]) -> Model {
+    pub(crate) fn test_model(c: &Comparator, weights: [f64; NLEVELS]) -> Model {
         let n = c.names().len();
         Model {
             names: c.names().to_vec(),
@@ -1288,7 +1288,7 @@ mod tests {
         }
     }
 
-    fn people<const N: usize>(records: &[[Option<u64>; N]]) -> Dataset {
+    pub(crate) fn people<const N: usize>(records: &[[Option<u64>; N]]) -> Dataset {
         let names = ["first", "last", "dob", "sex"];
         let groups = ["name", "name", "dob", "sex"];
         let mut d = Dataset::new("p", 64, false, Vec::new(), Vec::new())
