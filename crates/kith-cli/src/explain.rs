@@ -276,11 +276,11 @@ fn write_waterfall(
     if against && !e.set_aside {
         writeln!(
             out,
-            "  twin rule: {}, but the pair scores too low to be a candidate and the fields twins share would not match it: neither linked nor set aside",
+            "  twin rule: {}: neither linked nor set aside",
             if e.twin == Twin::Like {
-                "looks like twins"
+                "looks like twins, but the pair scores too low to be a candidate and would not match on the fields twins share"
             } else {
-                "its shared fields contradict it"
+                "its shared fields contradict it, but the pair scores too low to be a candidate"
             }
         )?;
     } else if e.twin == Twin::Like {
