@@ -12,6 +12,8 @@ use kith_core::EncodedRecord;
 pub(super) struct BlockEncoder {
     pub(super) name: String,
     pub(super) parts: Vec<(usize, crate::blocking::Transform)>,
+    /// The parts' values are joined sorted (see [`crate::schema::BlockingKey::any_order`]).
+    pub(super) any_order: bool,
     pub(super) mac: Hmac<Sha256>,
 }
 
@@ -90,23 +92,29 @@ impl Encoder {
     pub(super) fn block_tokens(&self, input: &RecordInput<'_>, record: &mut EncodedRecord) {
         record.blocks.clear();
         let mut joined = String::new();
+        let mut values: Vec<String> = Vec::new();
         for b in &self.blocking {
             joined.clear();
+            values.clear();
             let mut complete = true;
-            for (n, &(i, transform)) in b.parts.iter().enumerate() {
+            for &(i, transform) in &b.parts {
                 let fe = &self.features[i];
                 match transform.apply(fe.normalizer.as_ref(), input.features[i]) {
-                    Some(v) => {
-                        if n > 0 {
-                            joined.push('\u{1f}');
-                        }
-                        joined.push_str(&v);
-                    }
+                    Some(v) => values.push(v),
                     None => {
                         complete = false;
                         break;
                     }
                 }
+            }
+            if b.any_order {
+                values.sort_unstable();
+            }
+            for (n, v) in values.iter().enumerate() {
+                if n > 0 {
+                    joined.push('\u{1f}');
+                }
+                joined.push_str(v);
             }
             record.blocks.push(complete.then(|| {
                 let t = token_of(&b.mac, &[joined.as_bytes()]);

@@ -324,6 +324,7 @@ impl Encoder {
                         Some((i, p.transform))
                     })
                     .collect(),
+                any_order: b.any_order,
                 mac: mac_key(&kith_key(secret, fp, Purpose::BlockToken(&b.name))),
             })
             .collect();

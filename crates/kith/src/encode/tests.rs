@@ -1310,3 +1310,48 @@ fn an_alternative_value_brings_a_record_close_to_either_name() {
     // An empty alternative is no alternative.
     assert_eq!(encode("Xiaoming", ""), (legal_clk, legal));
 }
+
+/// A key in any order gives a forename and surname entered the wrong way round the same token,
+/// which the same key in order does not; other names still differ, and a missing part still
+/// gives no token.
+#[test]
+fn a_key_in_any_order_finds_swapped_names() {
+    let schema = Schema::from_json_str(
+        r#"{"version": 3, "clkConfig": {"l": 256, "kdf": {"type": "HKDF"}},
+          "features": [
+            {"identifier": "first", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 8}}},
+            {"identifier": "last", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 8}}}],
+          "kith": {"version": 1, "normalize": {"first": "forename", "last": "name"}, "blocking": {
+            "ordered": [{"feature": "first", "transform": "soundex"}, {"feature": "last", "transform": "soundex"}],
+            "any": {"parts": [{"feature": "first", "transform": "soundex"}, {"feature": "last", "transform": "soundex"}], "any_order": true}}}}"#,
+    )
+    .expect("schema");
+    // Keys in the order the schema lists them (by name).
+    let at = |name: &str| {
+        let keys = &schema.kith().blocking;
+        keys.iter().position(|k| k.name == name).expect("key")
+    };
+    let (ordered, any) = (at("ordered"), at("any"));
+    let e = encoder_for(&schema, b"block secret");
+    let mut s = Scratch::default();
+    let mut keys = |first: &str, last: &str| {
+        let values = [first, last];
+        let input = RecordInput {
+            alternatives: &[],
+            features: &values,
+            exact: &[],
+            local_id: None,
+        };
+        e.encode(&mut s, &input).expect("encodes").blocks.clone()
+    };
+    let right = keys("Seamus", "Brown");
+    let swapped = keys("BROWN", "seamus");
+    assert!(right.iter().all(Option::is_some));
+    assert_ne!(
+        right[ordered], swapped[ordered],
+        "the key in order tells the two apart"
+    );
+    assert_eq!(right[any], swapped[any], "the key in any order does not");
+    assert_ne!(right[any], keys("Seamus", "Jones")[any]);
+    assert_eq!(keys("", "Brown"), [None, None]);
+}

@@ -68,7 +68,13 @@ impl Schema {
                     .blocking
                     .iter()
                     .map(|b| {
-                        json!({"name": b.name, "parts": b.parts.iter().map(|p| json!({"feature": p.feature, "transform": p.transform.name()})).collect::<Vec<_>>()})
+                        let mut v = json!({"name": b.name, "parts": b.parts.iter().map(|p| json!({"feature": p.feature, "transform": p.transform.name()})).collect::<Vec<_>>()});
+                        // Only when set, so that keys from before the choice keep their
+                        // fingerprints.
+                        if b.any_order {
+                            v["any_order"] = json!(true);
+                        }
+                        v
                     })
                     .collect();
             }

@@ -499,6 +499,10 @@ pub struct BlockingKey {
     pub name: String,
     /// Its parts, in order.
     pub parts: Vec<BlockingPart>,
+    /// The parts' values are sorted before they are joined, so that two records holding the same
+    /// values in other parts share the key: a forename and surname entered the wrong way round
+    /// (`{"parts": [...], "any_order": true}` in the schema).
+    pub any_order: bool,
 }
 
 /// One part of a blocking key.

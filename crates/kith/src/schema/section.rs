@@ -604,7 +604,8 @@ pub(super) fn parse_fields(
     Ok(out)
 }
 
-/// Parse `{"name": [{"feature": "surname", "transform": "soundex"}, ...], ...}`.
+/// Parse `{"name": [{"feature": "surname", "transform": "soundex"}, ...], ...}`, where a key may
+/// also be `{"parts": [...], "any_order": true}`.
 pub(super) fn parse_blocking(
     v: &Value,
     p: &JPath,
@@ -627,23 +628,44 @@ pub(super) fn parse_blocking(
         if exact.iter().any(|e| &e.name == name) {
             return Err(kp.err(format!("{name:?} is already an exact identifier's name")));
         }
-        let list = spec.as_array().ok_or_else(|| {
-            kp.err(format!(
+        // A list of parts, or {"parts": [...], "any_order": true}.
+        let (list, lp, any_order) = match spec {
+            Value::Object(o) => {
+                no_other_keys(o, &["parts", "any_order"], &kp)?;
+                let any_order = match o.get("any_order") {
+                    None => false,
+                    Some(v) => v.as_bool().ok_or_else(|| {
+                        kp.key("any_order")
+                            .err(format!("expected true or false, found {}", kind(v)))
+                    })?,
+                };
+                (required(o, "parts", &kp)?, kp.key("parts"), any_order)
+            }
+            _ => (spec, kp.clone(), false),
+        };
+        let list = list.as_array().ok_or_else(|| {
+            lp.err(format!(
                 "expected a list of parts such as [{{\"feature\": \"surname\", \"transform\": \"soundex\"}}], found {}",
-                kind(spec)
+                kind(list)
             ))
         })?;
         if list.is_empty() {
-            return Err(kp.err("a blocking key needs at least one part"));
+            return Err(lp.err("a blocking key needs at least one part"));
         }
         let mut parts = Vec::new();
         for (i, part) in list.iter().enumerate() {
-            let pp = kp.idx(i);
+            let pp = lp.idx(i);
             parts.push(parse_part(part, &pp, features, normalize)?);
+        }
+        if any_order && parts.len() < 2 {
+            return Err(kp
+                .key("any_order")
+                .err("a key of one part has no order to ignore"));
         }
         keys.push(BlockingKey {
             name: name.clone(),
             parts,
+            any_order,
         });
     }
     Ok(keys)

@@ -104,6 +104,49 @@ fn blocking_keys_are_validated_and_fingerprinted() {
     }
 }
 
+/// A key may ignore the order of its parts (`any_order`): written out only when set, so that a
+/// plain key written as an object keeps its fingerprint, and checked with JSON paths.
+#[test]
+fn blocking_keys_in_any_order_are_validated_and_fingerprinted() {
+    let two = json!([{"feature": "name", "transform": "soundex"}, {"feature": "name"}]);
+    let mut doc = v3(json!([name_feature()]));
+    doc["kith"] = json!({"version": 1, "normalize": {"name": "name"}, "blocking": {"k": two}});
+    let listed = Schema::from_value(&doc).expect("valid");
+    assert!(!listed.kith().blocking[0].any_order);
+    doc["kith"]["blocking"] = json!({"k": {"parts": two, "any_order": false}});
+    let object = Schema::from_value(&doc).expect("valid");
+    assert_eq!(object.fingerprint(), listed.fingerprint());
+    doc["kith"]["blocking"] = json!({"k": {"parts": two, "any_order": true}});
+    let any = Schema::from_value(&doc).expect("valid");
+    assert!(any.kith().blocking[0].any_order);
+    assert_eq!(any.kith().blocking[0].parts.len(), 2);
+    assert_ne!(any.fingerprint(), listed.fingerprint());
+    for (bad, path) in [
+        (json!({"k": {"any_order": true}}), "$.kith.blocking.k"),
+        (
+            json!({"k": {"parts": two, "any_order": "yes"}}),
+            "$.kith.blocking.k.any_order",
+        ),
+        (
+            json!({"k": {"parts": two, "sorted": true}}),
+            "$.kith.blocking.k.sorted",
+        ),
+        (
+            json!({"k": {"parts": [{"feature": "nope"}]}}),
+            "$.kith.blocking.k.parts[0].feature",
+        ),
+        (json!({"k": {"parts": []}}), "$.kith.blocking.k.parts"),
+        (
+            json!({"k": {"parts": [{"feature": "name"}], "any_order": true}}),
+            "$.kith.blocking.k.any_order",
+        ),
+    ] {
+        doc["kith"]["blocking"] = bad;
+        let e = err(doc.clone());
+        assert_eq!(e.path, path, "{e}");
+    }
+}
+
 /// Field filters and the twin rule are checked with JSON paths, and change the fingerprint
 /// only when present.
 #[test]
