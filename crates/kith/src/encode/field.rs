@@ -333,6 +333,30 @@ impl FilterSource<'_> {
             }
             FieldTokens::Date => return date_part_tokens(&value, bytes, add),
             FieldTokens::DateParts => return date_split_tokens(&value, bytes, add),
+            FieldTokens::Skips => {
+                if tokens.fill(&h.comparison, &value).is_err() {
+                    return false;
+                }
+                for tok in tokens.iter() {
+                    if encode_token(h.encoding, tok, bytes).is_ok() {
+                        add(bytes);
+                    }
+                }
+                // The pairs of characters one apart, padded as the bigrams are.
+                let chars: Vec<char> = std::iter::once(' ')
+                    .chain(value.chars())
+                    .chain(std::iter::once(' '))
+                    .collect();
+                let mut pair = String::new();
+                for w in chars.windows(3) {
+                    pair.clear();
+                    pair.push(w[0]);
+                    pair.push(w[2]);
+                    if encode_token(h.encoding, &pair, bytes).is_ok() {
+                        add(bytes);
+                    }
+                }
+            }
         }
         true
     }

@@ -486,9 +486,23 @@ pub(super) fn parse_fields(
                         "{t:?} tokens need a date feature; {feature:?} is not one"
                     )));
                 }
+                "skips"
+                    if hashing.comparison
+                        == (Comparison::Ngram {
+                            n: 2,
+                            positional: false,
+                        }) =>
+                {
+                    FieldTokens::Skips
+                }
+                "skips" => {
+                    return Err(fp.key("tokens").err(format!(
+                        "\"skips\" tokens need a feature compared by plain bigrams ({{\"type\": \"ngram\", \"n\": 2}}); {feature:?} is not one"
+                    )));
+                }
                 other => {
                     return Err(fp.key("tokens").err(format!(
-                        "expected \"clk\", \"date\" or \"date_parts\", found {other:?}"
+                        "expected \"clk\", \"date\", \"date_parts\" or \"skips\", found {other:?}"
                     )));
                 }
             },
@@ -597,6 +611,19 @@ pub(super) fn parse_fields(
                 "filters of one group must be folded, rehashed and balanced alike; {:?} in group \
                  {:?} is not",
                 other.feature, filter.group
+            )));
+        }
+        // Filters of one group are compared crosswise (names swapped): made alike, or a forename
+        // in the surname field would not agree with itself.
+        if let Some(other) = out
+            .iter()
+            .find(|o| o.group == filter.group && o.tokens != filter.tokens)
+        {
+            return Err(fp.key("tokens").err(format!(
+                "filters of one group must take the same tokens; {:?} in group {:?} takes {:?}",
+                other.feature,
+                filter.group,
+                other.tokens.name()
             )));
         }
         out.push(filter);

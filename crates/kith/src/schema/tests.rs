@@ -474,3 +474,41 @@ fn date_parts_filters_refuse_what_would_mix_their_parts() {
     doc["kith"]["fields"]["given_name"]["tokens"] = json!("date_parts");
     assert!(err(doc).message.contains("need a date feature"));
 }
+
+/// `"skips"` tokens need a feature compared by plain bigrams, and filters of one key group
+/// (compared crosswise) must take the same tokens; the demo schema's name filters take them.
+#[test]
+fn skips_tokens_need_plain_bigrams_and_one_kind_a_group() {
+    let demo: Value =
+        serde_json::from_str(include_str!("../../data/demo-schema.json")).expect("demo JSON");
+    let s = Schema::from_value(&demo).expect("the demo schema loads");
+    for f in ["given_name", "surname"] {
+        let filter = s.kith().fields.iter().find(|x| x.feature == f);
+        assert_eq!(filter.map(|x| x.tokens), Some(FieldTokens::Skips), "{f}");
+    }
+    let mut plain = demo.clone();
+    for f in ["given_name", "surname"] {
+        plain["kith"]["fields"][f]
+            .as_object_mut()
+            .expect("object")
+            .remove("tokens");
+    }
+    assert_ne!(
+        Schema::from_value(&plain).expect("valid").fingerprint(),
+        s.fingerprint()
+    );
+    let mut one = plain.clone();
+    one["kith"]["fields"]["surname"]["tokens"] = json!("skips");
+    assert_eq!(err(one).path, "$.kith.fields.surname.tokens");
+    for comparison in [
+        json!({"type": "ngram", "n": 3}),
+        json!({"type": "ngram", "n": 2, "positional": true}),
+        json!({"type": "exact"}),
+    ] {
+        let mut doc = demo.clone();
+        doc["features"][0]["hashing"]["comparison"] = comparison.clone();
+        let e = err(doc);
+        assert_eq!(e.path, "$.kith.fields.given_name.tokens", "{comparison}");
+        assert!(e.message.contains("plain bigrams"), "{e}");
+    }
+}
