@@ -1336,12 +1336,7 @@ fn a_key_in_any_order_finds_swapped_names() {
     let mut s = Scratch::default();
     let mut keys = |first: &str, last: &str| {
         let values = [first, last];
-        let input = RecordInput {
-            alternatives: &[],
-            features: &values,
-            exact: &[],
-            local_id: None,
-        };
+        let input = RecordInput::new(&values, &[], None);
         e.encode(&mut s, &input).expect("encodes").blocks.clone()
     };
     let right = keys("Seamus", "Brown");
