@@ -321,7 +321,9 @@ impl FilterSource<'_> {
             _ => return false,
         };
         match self.tokens {
-            FieldTokens::Clk => {
+            FieldTokens::Date => return date_part_tokens(&value, bytes, add),
+            FieldTokens::DateParts => return date_split_tokens(&value, bytes, add),
+            FieldTokens::Clk | FieldTokens::Skips => {
                 if tokens.fill(&h.comparison, &value).is_err() {
                     return false;
                 }
@@ -331,30 +333,24 @@ impl FilterSource<'_> {
                     }
                 }
             }
-            FieldTokens::Date => return date_part_tokens(&value, bytes, add),
-            FieldTokens::DateParts => return date_split_tokens(&value, bytes, add),
-            FieldTokens::Skips => {
-                if tokens.fill(&h.comparison, &value).is_err() {
-                    return false;
-                }
-                for tok in tokens.iter() {
-                    if encode_token(h.encoding, tok, bytes).is_ok() {
+        }
+        if self.tokens == FieldTokens::Skips {
+            // Then the pairs of characters one apart, padded as the bigrams are (on the stack:
+            // this runs for every name of every record).
+            let mut padded = std::iter::once(' ')
+                .chain(value.chars())
+                .chain(std::iter::once(' '));
+            if let (Some(mut a), Some(mut b)) = (padded.next(), padded.next()) {
+                let mut buf = [0u8; 8];
+                for c in padded {
+                    let n = a.encode_utf8(&mut buf[..4]).len();
+                    let m = c.encode_utf8(&mut buf[n..]).len();
+                    if let Ok(pair) = std::str::from_utf8(&buf[..n + m])
+                        && encode_token(h.encoding, pair, bytes).is_ok()
+                    {
                         add(bytes);
                     }
-                }
-                // The pairs of characters one apart, padded as the bigrams are.
-                let chars: Vec<char> = std::iter::once(' ')
-                    .chain(value.chars())
-                    .chain(std::iter::once(' '))
-                    .collect();
-                let mut pair = String::new();
-                for w in chars.windows(3) {
-                    pair.clear();
-                    pair.push(w[0]);
-                    pair.push(w[2]);
-                    if encode_token(h.encoding, &pair, bytes).is_ok() {
-                        add(bytes);
-                    }
+                    (a, b) = (b, c);
                 }
             }
         }
