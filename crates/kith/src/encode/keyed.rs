@@ -107,6 +107,10 @@ impl Encoder {
                     }
                 }
             }
+            if !complete {
+                record.blocks.push(None);
+                continue;
+            }
             if b.any_order {
                 values.sort_unstable();
             }
@@ -116,12 +120,10 @@ impl Encoder {
                 }
                 joined.push_str(v);
             }
-            record.blocks.push(complete.then(|| {
-                let t = token_of(&b.mac, &[joined.as_bytes()]);
-                let mut w = [0u8; 8];
-                w.copy_from_slice(&t[..8]);
-                u64::from_be_bytes(w)
-            }));
+            let t = token_of(&b.mac, &[joined.as_bytes()]);
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&t[..8]);
+            record.blocks.push(Some(u64::from_be_bytes(w)));
         }
     }
 
