@@ -265,6 +265,15 @@ fn is_apostrophe(c: char) -> bool {
 /// decompose), then case-folding. Apostrophes vanish (O'Brien = OBrien); hyphens and other punctuation
 /// separate words; white space is collapsed to single spaces and trimmed.
 pub fn name(raw: &str) -> String {
+    if raw.is_ascii() {
+        ascii_name(raw)
+    } else {
+        unicode_name(raw)
+    }
+}
+
+/// [`name`] of any text.
+fn unicode_name(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     for c in raw.nfkc().flat_map(|c| c.to_lowercase()).nfd() {
@@ -280,6 +289,28 @@ pub fn name(raw: &str) -> String {
                 Some(s) => out.push_str(s),
                 None => out.extend(c.to_lowercase()),
             }
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// [`name`] of ASCII text, which NFKC and NFD leave as it is and which has no combining marks nor
+/// letters to fold: most names are, and the Unicode passes were most of a name's normalising.
+fn ascii_name(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    for c in raw.chars() {
+        if is_apostrophe(c) {
+            continue;
+        }
+        if c.is_ascii_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c.to_ascii_lowercase());
         } else {
             pending_space = true;
         }
@@ -572,6 +603,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn ascii_names_take_the_unicode_path_result(s in "[ -~\t\n]{0,40}") {
+            prop_assert_eq!(ascii_name(&s), unicode_name(&s));
+        }
+
         #[test]
         fn name_is_idempotent_and_canonical(s in "\\PC{0,40}") {
             let once = name(&s);

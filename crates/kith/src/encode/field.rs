@@ -28,7 +28,7 @@ pub(super) struct FieldEncoder {
     /// permutation), applied in that order, BLIP between the last two.
     pub(super) folds: u32,
     pub(super) rule90: bool,
-    pub(super) rehash: Option<(zeroize::Zeroizing<[u8; 32]>, crate::schema::Rehash)>,
+    pub(super) rehash: Option<super::harden::Rehasher>,
     pub(super) balance: Option<Vec<u32>>,
     pub(super) mac: Hmac<Sha256>,
 }
@@ -122,8 +122,8 @@ impl FieldEncoder {
         if self.rule90 {
             super::harden::rule90(out, bits);
         }
-        if let Some((key, r)) = &self.rehash {
-            super::harden::rehash(key, out, bits, r.window, r.step, r.k);
+        if let Some(r) = &self.rehash {
+            r.apply(out);
         }
         if let (Some((key, threshold)), Some(token)) = (&self.noise, token) {
             super::harden::blip(key, token, *threshold, out, bits);

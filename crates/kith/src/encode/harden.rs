@@ -77,6 +77,9 @@ pub(super) fn rule90(bytes: &mut [u8], bits: usize) {
 /// `bits`), the window's bits read as a number select a keyed stream (ChaCha8 under `key`, stream
 /// number window index and value), whose first `k` draws set bits of a new vector of `bits` bits,
 /// which replaces `bytes`. Records that share most windows share most of the new bits.
+///
+/// The draws of every window start and value are tabulated once per key when the table is small
+/// (a [`Rehasher`]); this draws them record by record, for the schemas whose table is not.
 pub(super) fn rehash(
     key: &[u8; 32],
     bytes: &mut [u8],
@@ -90,16 +93,115 @@ pub(super) fn rehash(
     let mut rng = ChaCha8Rng::from_seed(*key);
     let mut start = 0;
     while start + window <= bits {
-        let value = (start..start + window).fold(0u64, |v, i| v << 1 | u64::from(get(bytes, i)));
+        let value = window_value(bytes, start, window);
         rng.set_stream(((start as u64) << 32) | value);
         rng.set_word_pos(0);
         for _ in 0..k {
-            let p = ((u64::from(rng.next_u32()) * bits as u64) >> 32) as usize;
-            out[p / 8] |= 0x80 >> (p % 8);
+            set(&mut out, draw_position(rng.next_u32(), bits));
         }
         start += step;
     }
     bytes.copy_from_slice(&out);
+}
+
+/// The `window` bits (at most 32) of `bytes` from bit `start` (MSB first), read as a number.
+fn window_value(bytes: &[u8], start: usize, window: usize) -> u64 {
+    let first = start / 8;
+    let mut buf = [0u8; 8];
+    let avail = bytes.len().saturating_sub(first).min(8);
+    buf[..avail].copy_from_slice(&bytes[first..first + avail]);
+    (u64::from_be_bytes(buf) << (start % 8)) >> (64 - window)
+}
+
+/// A draw of 32 bits scaled to a bit position below `bits`.
+fn draw_position(draw: u32, bits: usize) -> usize {
+    ((u64::from(draw) * bits as u64) >> 32) as usize
+}
+
+fn set(bytes: &mut [u8], bit: usize) {
+    bytes[bit / 8] |= 0x80 >> (bit % 8);
+}
+
+/// Rehashing (see [`rehash`]) under one key, at one length, with every window start's draws for
+/// every window value drawn once, when they fit [`TABLE_ENTRIES`]: each window's stream is a
+/// stream of its own, so drawing its first `k` words costs a whole ChaCha8 refill (four blocks),
+/// which, 170 times a 1,024-bit CLK, was most of a record's encoding.
+pub(super) struct Rehasher {
+    key: zeroize::Zeroizing<[u8; 32]>,
+    bits: usize,
+    rehash: crate::schema::Rehash,
+    /// Position `j` of window start `s` at value `v` at `((s << window | v) * k + j)`; empty when
+    /// the table would be too big (the draws are then made record by record). The positions
+    /// stand for the key, so they are zeroized with it.
+    table: zeroize::Zeroizing<Vec<u16>>,
+}
+
+/// Streams a rehashing table may draw (about 40 ms of ChaCha8) and positions it may hold (4 MB).
+const TABLE_STREAMS: usize = 1 << 18;
+const TABLE_ENTRIES: usize = 1 << 21;
+
+impl Rehasher {
+    pub(super) fn new(
+        key: zeroize::Zeroizing<[u8; 32]>,
+        bits: usize,
+        rehash: crate::schema::Rehash,
+    ) -> Rehasher {
+        let (window, step, k) = (
+            rehash.window as usize,
+            rehash.step as usize,
+            rehash.k as usize,
+        );
+        let starts = if bits >= window {
+            (bits - window) / step + 1
+        } else {
+            0
+        };
+        let streams = starts.checked_shl(window as u32).unwrap_or(usize::MAX);
+        let mut table = zeroize::Zeroizing::new(Vec::new());
+        if bits <= 1 << 16 && streams <= TABLE_STREAMS && streams * k <= TABLE_ENTRIES {
+            table.reserve_exact(streams * k);
+            let mut rng = ChaCha8Rng::from_seed(*key);
+            for s in 0..starts {
+                for value in 0..1u64 << window {
+                    rng.set_stream(((s * step) as u64) << 32 | value);
+                    rng.set_word_pos(0);
+                    // Below `bits`, which is at most 65,536.
+                    table.extend((0..k).map(|_| draw_position(rng.next_u32(), bits) as u16));
+                }
+            }
+        }
+        Rehasher {
+            key,
+            bits,
+            rehash,
+            table,
+        }
+    }
+
+    /// Rehash the first `bits` bits of `bytes` in place (the rest become zero, as in [`rehash`]).
+    pub(super) fn apply(&self, bytes: &mut [u8]) {
+        let crate::schema::Rehash { window, step, k } = self.rehash;
+        if self.table.is_empty() {
+            rehash(&self.key, bytes, self.bits, window, step, k);
+            return;
+        }
+        let (window, step, k) = (window as usize, step as usize, k as usize);
+        // Eight bytes past the end, so that every window is one fixed-size load.
+        let mut padded = vec![0u8; bytes.len() + 8];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        let mut out = vec![0u8; bytes.len()];
+        for (s, start) in (0..=self.bits - window).step_by(step).enumerate() {
+            let word = padded[start / 8..][..8]
+                .first_chunk()
+                .map_or(0, |b| u64::from_be_bytes(*b));
+            let value = ((word << (start % 8)) >> (64 - window)) as usize;
+            let at = ((s << window) | value) * k;
+            for &p in &self.table[at..at + k] {
+                set(&mut out, usize::from(p));
+            }
+        }
+        bytes.copy_from_slice(&out);
+    }
 }
 
 /// A keyed permutation of `n` positions (Fisher–Yates on ChaCha8 seeded with the key).
@@ -152,6 +254,68 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Known answers of rehashing (window, step, k at a length) on one input: the encodings of
+    /// every holder who rehashes depend on them, so they must not move.
+    #[test]
+    fn rehashing_gives_its_known_answers() {
+        for (bits, window, step, k, expect) in [
+            (
+                1024usize,
+                8,
+                6,
+                3,
+                "0044250febbc364660a01042991fad40880eb48e93884c70913d1a60c0c279d488289008d0609487eea661c31b9616013114a1d08a04b02a214300948a0d14e4c4e2212e04268a2a47789404f8c1954642c2a6fabb9084114c2b82c0d34a70b69475b2f70b532ac4d42921d925800ead139135596c86030084421c21bbb2d0d6",
+            ),
+            (
+                256,
+                1,
+                1,
+                1,
+                "e655a86ff38dffbbb17ecf87f99fe81731e7ebf8f3b3a859cf5aaf677d7afb5f",
+            ),
+            (
+                256,
+                13,
+                5,
+                2,
+                "215940204b500a022a0904147a4083976e19486d622800844281951ba110e054",
+            ),
+            (128, 32, 32, 16, "a358016265256db000c4f81a034d7ead"),
+            (
+                1000,
+                8,
+                6,
+                3,
+                "00446a1fcf38bc988280410ca4ed66044076e8ed3885461327a34c28108e75220c480458304c83a96261c32d962a026269c7412812c149061804a460d14e4c4e2417c084d14749ff25015620e7a321c361fab3908413d84b0581cd15c2d651d783a859997a4722921f167801cda2726dae5b2100c0222102116dd3c856",
+            ),
+        ] {
+            let input: Vec<u8> = (0..bits.div_ceil(8))
+                .map(|i| (i as u8).wrapping_mul(37) ^ 0x5a)
+                .collect();
+            let mut direct = input.clone();
+            rehash(&[9; 32], &mut direct, bits, window, step, k);
+            assert_eq!(
+                crate::hex(&direct),
+                expect,
+                "{bits} bits, {window}/{step}/{k}"
+            );
+            let r = crate::schema::Rehash { window, step, k };
+            let rehasher = Rehasher::new(zeroize::Zeroizing::new([9; 32]), bits, r);
+            assert_eq!(
+                rehasher.table.is_empty(),
+                window > 8,
+                "a table for short windows only"
+            );
+            let mut tabulated = input.clone();
+            rehasher.apply(&mut tabulated);
+            assert_eq!(
+                crate::hex(&tabulated),
+                expect,
+                "tabulated, {bits} bits, {window}/{step}/{k}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn balanced_clks_set_exactly_half_their_bits(bytes in proptest::collection::vec(any::<u8>(), 16)) {
@@ -163,6 +327,25 @@ mod tests {
             let mut seen = perm.clone();
             seen.sort_unstable();
             prop_assert_eq!(seen, (0..256).collect::<Vec<u32>>());
+        }
+
+        #[test]
+        fn a_tabulated_rehasher_draws_what_rehashing_draws(
+            bytes in proptest::collection::vec(any::<u8>(), 1..48),
+            window in 1u32..12,
+            step in 1u32..12,
+            k in 1u32..5,
+            cut in 0usize..8,
+        ) {
+            let step = step.min(window);
+            let bits = (bytes.len() * 8).saturating_sub(cut).max(1);
+            let r = crate::schema::Rehash { window, step, k };
+            let rehasher = Rehasher::new(zeroize::Zeroizing::new([5; 32]), bits, r);
+            let mut a = bytes.clone();
+            let mut b = bytes.clone();
+            rehash(&[5; 32], &mut a, bits, window, step, k);
+            rehasher.apply(&mut b);
+            prop_assert_eq!(a, b);
         }
 
         #[test]

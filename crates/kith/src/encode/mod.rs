@@ -150,7 +150,7 @@ pub struct Encoder {
     clk_hardening: crate::schema::ClkHardening,
     clk_noise: Option<(Hmac<Sha256>, u32)>,
     balance: Option<Vec<u32>>,
-    rehash_key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    clk_rehash: Option<harden::Rehasher>,
     /// The salted CLK's feature, how it is cut, and the key its permutations are drawn under.
     clk_salt: Option<(usize, crate::blocking::Transform, Hmac<Sha256>)>,
     /// With a run salt: the run's record-token key and the salt.
@@ -354,9 +354,10 @@ impl Encoder {
                     }),
                     folds: f.folds,
                     rule90: f.rule90,
-                    rehash: f
-                        .rehash
-                        .map(|r| (kith_key(secret, fp, Purpose::FieldRehash(&f.group)), r)),
+                    rehash: f.rehash.map(|r| {
+                        let key = kith_key(secret, fp, Purpose::FieldRehash(&f.group));
+                        harden::Rehasher::new(key, (f.bits >> f.folds) as usize, r)
+                    }),
                     balance: f.balance.then(|| {
                         let key = kith_key(secret, fp, Purpose::FieldBalance(&f.group));
                         harden::permutation(&key, 2 * (f.bits >> f.folds) as usize)
@@ -405,9 +406,9 @@ impl Encoder {
                 flip_threshold(e),
             )
         });
-        let rehash_key = hardening
-            .rehash
-            .map(|_| kith_key(secret, fp, Purpose::ClkRehash));
+        let clk_rehash = hardening.rehash.map(|r| {
+            harden::Rehasher::new(kith_key(secret, fp, Purpose::ClkRehash), clk.l as usize, r)
+        });
         let balance = hardening.balance.then(|| {
             let key = kith_key(secret, fp, Purpose::ClkBalance);
             harden::permutation(&key, 2 * clk.l as usize)
@@ -447,7 +448,7 @@ impl Encoder {
             clk_hardening: hardening,
             clk_noise,
             balance,
-            rehash_key,
+            clk_rehash,
             clk_salt,
             run,
             party: party.to_owned(),
@@ -739,8 +740,8 @@ impl Encoder {
         if self.clk_hardening.rule90 {
             harden::rule90(&mut record.clk, bits);
         }
-        if let (Some(r), Some(key)) = (self.clk_hardening.rehash, &self.rehash_key) {
-            harden::rehash(key, &mut record.clk, bits, r.window, r.step, r.k);
+        if let Some(r) = &self.clk_rehash {
+            r.apply(&mut record.clk);
         }
         if let (Some((key, threshold)), Some(token)) = (&self.clk_noise, &record.token) {
             harden::blip(key, token, *threshold, &mut record.clk, bits);
