@@ -38,17 +38,21 @@ impl FieldEncoder {
     /// `part` is the token's part of a filter in parts (0 for a filter compared whole); the
     /// same token bytes always come with the same part.
     pub(super) fn add(&self, cache: &mut FieldCache, part: usize, token: &[u8], words: &mut [u64]) {
-        if !cache.contains_key(token) {
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(token.into(), self.positions(part, token));
-        }
-        if let Some(positions) = cache.get(token) {
-            for &bit in positions.iter() {
+        let set = |words: &mut [u64], positions: &[u16]| {
+            for &bit in positions {
                 words[(bit / 64) as usize] |= 1u64 << (63 - bit % 64);
             }
+        };
+        if let Some(positions) = cache.get(token) {
+            set(words, positions);
+            return;
         }
+        let positions = self.positions(part, token);
+        set(words, &positions);
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(token.into(), positions);
     }
 
     /// The token's `k` bit positions: `a + i·b (mod bits)` from the first two words of its HMAC
@@ -93,8 +97,10 @@ impl FieldEncoder {
                         w.copy_from_slice(chunk);
                         out.push((offset + u64::from(u32::from_be_bytes(w)) % bits) as u16);
                     }
-                    j += 1;
-                    block = digest(Some(j));
+                    if out.len() < self.k as usize {
+                        j += 1;
+                        block = digest(Some(j));
+                    }
                 }
                 out.into()
             }

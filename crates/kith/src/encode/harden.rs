@@ -189,7 +189,7 @@ impl Rehasher {
         // Eight bytes past the end, so that every window is one fixed-size load.
         let mut padded = vec![0u8; bytes.len() + 8];
         padded[..bytes.len()].copy_from_slice(bytes);
-        let mut out = vec![0u8; bytes.len()];
+        let mut out = vec![0u64; bytes.len().div_ceil(8)];
         for (s, start) in (0..=self.bits - window).step_by(step).enumerate() {
             let word = padded[start / 8..][..8]
                 .first_chunk()
@@ -197,10 +197,12 @@ impl Rehasher {
             let value = ((word << (start % 8)) >> (64 - window)) as usize;
             let at = ((s << window) | value) * k;
             for &p in &self.table[at..at + k] {
-                set(&mut out, usize::from(p));
+                out[usize::from(p / 64)] |= 1 << (63 - p % 64);
             }
         }
-        bytes.copy_from_slice(&out);
+        for (chunk, w) in bytes.chunks_mut(8).zip(&out) {
+            chunk.copy_from_slice(&w.to_be_bytes()[..chunk.len()]);
+        }
     }
 }
 
