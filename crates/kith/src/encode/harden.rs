@@ -58,18 +58,47 @@ pub(super) fn fold(words: &mut Vec<u64>) {
     words.truncate(half);
 }
 
-/// Rule 90: bit `i` becomes bit `i - 1` XOR bit `i + 1`, cyclically over the first `bits` bits.
+/// Rule 90: bit `i` becomes bit `i - 1` XOR bit `i + 1`, cyclically over the first `bits` bits
+/// (the bits after them are left as they are). Word by word: the bits shifted one way XOR the bits
+/// shifted the other, the two ends wrapped round.
 pub(super) fn rule90(bytes: &mut [u8], bits: usize) {
-    let old = bytes.to_vec();
-    for i in 0..bits {
-        let left = get(&old, (i + bits - 1) % bits);
-        let right = get(&old, (i + 1) % bits);
-        let mask = 0x80 >> (i % 8);
-        if left ^ right {
-            bytes[i / 8] |= mask;
+    if bits == 0 {
+        return;
+    }
+    let n = bits.div_ceil(64);
+    // The first `bits` bits as big-endian words (bit i at word i / 64, from the top), zero after.
+    let mut old = vec![0u64; n];
+    for (w, chunk) in old.iter_mut().zip(bytes[..bits.div_ceil(8)].chunks(8)) {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        *w = u64::from_be_bytes(b);
+    }
+    let tail = bits % 64;
+    if tail != 0 {
+        old[n - 1] &= !0u64 << (64 - tail);
+    }
+    let bit = |i: usize| old[i / 64] >> (63 - i % 64) & 1;
+    let (first, last) = (bit(0), bit(bits - 1));
+    let mut new = vec![0u64; n];
+    for w in 0..n {
+        // Bit i's left neighbour (i - 1) and right neighbour (i + 1), 64 at a time.
+        let left = old[w] >> 1 | if w > 0 { old[w - 1] << 63 } else { 0 };
+        let right = old[w] << 1 | old.get(w + 1).map_or(0, |x| x >> 63);
+        new[w] = left ^ right;
+    }
+    // The ends wrap round: bit 0's left is bit `bits - 1`, bit `bits - 1`'s right is bit 0 (the
+    // shifts brought in zeros there).
+    new[0] ^= last << 63;
+    new[(bits - 1) / 64] ^= first << (63 - (bits - 1) % 64);
+    for i in 0..bits.div_ceil(8) {
+        let byte = (new[i / 8] >> (56 - 8 * (i % 8))) as u8;
+        // Only the first `bits` bits change.
+        let keep = if 8 * i + 8 > bits {
+            0xffu8 >> (bits - 8 * i)
         } else {
-            bytes[i / 8] &= !mask;
-        }
+            0
+        };
+        bytes[i] = bytes[i] & keep | byte & !keep;
     }
 }
 
@@ -221,7 +250,9 @@ pub(super) fn permutation(key: &[u8; 32], n: usize) -> Vec<u32> {
 /// bits past them stay as they are.
 pub(super) fn permute(bytes: &[u8], perm: &[u32]) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    for (j, &p) in perm.iter().enumerate() {
+    let whole = perm.len() / 8;
+    gather_bits(&mut out[..whole], &perm[..whole * 8], |p| bit_of(bytes, p));
+    for (j, &p) in perm.iter().enumerate().skip(whole * 8) {
         let mask = 0x80 >> (j % 8);
         if get(bytes, p as usize) {
             out[j / 8] |= mask;
@@ -232,22 +263,30 @@ pub(super) fn permute(bytes: &[u8], perm: &[u32]) -> Vec<u8> {
     out
 }
 
+/// Bit `i` of `bytes` (MSB first) as 0 or 1.
+#[inline]
+fn bit_of(bytes: &[u8], i: usize) -> u8 {
+    bytes[i / 8] >> (7 - i % 8) & 1
+}
+
+/// Each byte of `out` made of the bits `bit` gives for its eight entries of `from`, in order: no
+/// branch on a bit's value, which is as likely 0 as 1 and cost a misprediction one time in two.
+#[inline]
+fn gather_bits(out: &mut [u8], from: &[u32], bit: impl Fn(usize) -> u8) {
+    for (o, ps) in out.iter_mut().zip(from.chunks(8)) {
+        *o = ps.iter().fold(0u8, |acc, &p| acc << 1 | bit(p as usize)) << (8 - ps.len());
+    }
+}
+
 /// Balancing: the first `bits` bits followed by their complement, permuted by `perm` (`2 * bits`
 /// positions): output bit `j` is input bit `perm[j]`. Every balanced CLK sets exactly `bits` bits.
 pub(super) fn balance(bytes: &[u8], bits: usize, perm: &[u32]) -> Vec<u8> {
-    let both = |i: usize| {
-        if i < bits {
-            get(bytes, i)
-        } else {
-            !get(bytes, i - bits)
-        }
-    };
     let mut out = vec![0u8; (2 * bits).div_ceil(8)];
-    for (j, &p) in perm.iter().enumerate() {
-        if both(p as usize) {
-            out[j / 8] |= 0x80 >> (j % 8);
-        }
-    }
+    gather_bits(&mut out, perm, |i| {
+        // Bit i of the first `bits`, or the complement of bit i - bits.
+        let high = usize::from(i >= bits);
+        bit_of(bytes, i - high * bits) ^ high as u8
+    });
     out
 }
 
@@ -376,11 +415,47 @@ mod tests {
         }
 
         #[test]
-        fn rule90_is_the_xor_of_the_neighbours(bytes in proptest::collection::vec(any::<u8>(), 8)) {
+        fn rule90_is_the_xor_of_the_neighbours(
+            bytes in proptest::collection::vec(any::<u8>(), 1..40),
+            cut in 0usize..80,
+        ) {
+            let bits = (bytes.len() * 8).saturating_sub(cut).max(1);
             let mut out = bytes.clone();
-            rule90(&mut out, 64);
-            for i in 0..64 {
-                prop_assert_eq!(get(&out, i), get(&bytes, (i + 63) % 64) ^ get(&bytes, (i + 1) % 64));
+            rule90(&mut out, bits);
+            for i in 0..bits {
+                let expect = get(&bytes, (i + bits - 1) % bits) ^ get(&bytes, (i + 1) % bits);
+                prop_assert_eq!(get(&out, i), expect, "bit {} of {}", i, bits);
+            }
+            for i in bits..bytes.len() * 8 {
+                prop_assert_eq!(get(&out, i), get(&bytes, i), "bit {} past {}", i, bits);
+            }
+        }
+
+        #[test]
+        fn permuting_and_balancing_move_each_bit_where_the_permutation_says(
+            bytes in proptest::collection::vec(any::<u8>(), 1..40),
+            cut in 0usize..16,
+            key in any::<u8>(),
+        ) {
+            let bits = (bytes.len() * 8).saturating_sub(cut).max(1);
+            let perm = permutation(&[key; 32], bits);
+            let out = permute(&bytes, &perm);
+            for (j, &p) in perm.iter().enumerate() {
+                prop_assert_eq!(get(&out, j), get(&bytes, p as usize), "bit {}", j);
+            }
+            for i in bits..bytes.len() * 8 {
+                prop_assert_eq!(get(&out, i), get(&bytes, i), "bit {} past {}", i, bits);
+            }
+            let perm = permutation(&[key; 32], 2 * bits);
+            let out = balance(&bytes, bits, &perm);
+            prop_assert_eq!(out.len(), (2 * bits).div_ceil(8));
+            for (j, &p) in perm.iter().enumerate() {
+                let p = p as usize;
+                let expect = if p < bits { get(&bytes, p) } else { !get(&bytes, p - bits) };
+                prop_assert_eq!(get(&out, j), expect, "balanced bit {}", j);
+            }
+            for j in 2 * bits..out.len() * 8 {
+                prop_assert!(!get(&out, j), "padding bit {} is zero", j);
             }
         }
     }

@@ -126,6 +126,9 @@ struct FeatureEncoder {
 /// token at 1,024 bits) stay in the L2 cache until they are used.
 const PREFETCH_BLOCK: usize = 64;
 
+/// Salted CLKs' permutations a thread keeps (4 KB each at 1,024 bits) before starting again.
+const SALT_PERMS: usize = 256;
+
 /// A prepared encoder for one schema, secret and party.
 pub struct Encoder {
     id: u64,
@@ -202,6 +205,9 @@ struct Work {
     field_caches: Vec<FieldCache>,
     /// A salted token, while it is hashed.
     salted: Vec<u8>,
+    /// The salted CLK's permutations by salt (a year of birth: a few hundred at most), drawn once
+    /// each rather than for every record.
+    salt_perms: FxHashMap<Box<str>, Vec<u32>>,
     /// The id of the encoder the caches belong to (0: none yet).
     owner: u64,
 }
@@ -691,7 +697,13 @@ impl Encoder {
         for (r, input) in inputs.iter().enumerate() {
             if out.errors[r].is_none() {
                 outcomes.clear();
-                self.finish(&mut bits[r], input, &mut out.records[r], &mut outcomes);
+                self.finish(
+                    &mut scratch.work.salt_perms,
+                    &mut bits[r],
+                    input,
+                    &mut out.records[r],
+                    &mut outcomes,
+                );
                 self.field_filters_of(&mut scratch.work, input, &mut out.records[r]);
                 out.outcomes[r * width + self.features.len()..(r + 1) * width]
                     .copy_from_slice(&outcomes);
@@ -710,6 +722,7 @@ impl Encoder {
             work.field_caches = (0..self.fields.len())
                 .map(|_| FxHashMap::default())
                 .collect();
+            work.salt_perms.clear();
             work.owner = self.id;
         }
         work.field_words.clear();
@@ -722,7 +735,12 @@ impl Encoder {
 
     /// The schema's CLK hardening, after folding: rule 90, rehashing, BLIP (for records with a
     /// token), then balancing.
-    fn harden_clk(&self, input: &RecordInput<'_>, record: &mut EncodedRecord) {
+    fn harden_clk(
+        &self,
+        salt_perms: &mut FxHashMap<Box<str>, Vec<u32>>,
+        input: &RecordInput<'_>,
+        record: &mut EncodedRecord,
+    ) {
         let bits = self.l as usize;
         if let Some((feature, transform, key)) = &self.clk_salt {
             // The salt picks the permutation: HMAC(key, salt) seeds it (a missing salt is the
@@ -731,11 +749,19 @@ impl Encoder {
                 self.features[*feature].normalizer.as_ref(),
                 input.features[*feature],
             );
-            let mut m = key.clone();
-            hmac::Mac::update(&mut m, salt.unwrap_or_default().as_bytes());
-            let seed: [u8; 32] = hmac::Mac::finalize(m).into_bytes().into();
-            let perm = harden::permutation(&seed, bits);
-            record.clk = harden::permute(&record.clk, &perm);
+            let salt = salt.unwrap_or_default();
+            if !salt_perms.contains_key(salt.as_str()) {
+                let mut m = key.clone();
+                hmac::Mac::update(&mut m, salt.as_bytes());
+                let seed: [u8; 32] = hmac::Mac::finalize(m).into_bytes().into();
+                if salt_perms.len() >= SALT_PERMS {
+                    salt_perms.clear();
+                }
+                salt_perms.insert(salt.as_str().into(), harden::permutation(&seed, bits));
+            }
+            if let Some(perm) = salt_perms.get(salt.as_str()) {
+                record.clk = harden::permute(&record.clk, perm);
+            }
         }
         if self.clk_hardening.rule90 {
             harden::rule90(&mut record.clk, bits);
@@ -754,6 +780,7 @@ impl Encoder {
     /// Exact tokens (their outcomes are appended to `outcomes`), folding, serialising, record token.
     fn finish(
         &self,
+        salt_perms: &mut FxHashMap<Box<str>, Vec<u32>>,
         bits: &mut BitVec,
         input: &RecordInput<'_>,
         record: &mut EncodedRecord,
@@ -776,7 +803,7 @@ impl Encoder {
         bits.write_bytes(&mut record.clk);
         record.token = input.local_id.map(|id| self.record_token(id));
         if self.clk_hardening.any() {
-            self.harden_clk(input, record);
+            self.harden_clk(salt_perms, input, record);
         }
     }
 }
