@@ -265,8 +265,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "missing-value replacement, bigrams",
             feature: format!(
-                r#"{string}, {}, "missingValue": {{"sentinel": "N/A", "replaceWith": "missing"}}"#,
-                hashing(BIGRAMS, K20, BLAKE)
+                r#"{string}, "hashing": {{"comparison": {BIGRAMS}, "strategy": {K20}, "hash": {BLAKE}, "missingValue": {{"sentinel": "N/A", "replaceWith": "missing"}}}}"#,
             ),
             value: with_sentinel,
             tokens: sentinel_bigrams,

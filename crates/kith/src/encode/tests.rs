@@ -522,6 +522,105 @@ fn a_full_token_arena_never_changes_the_output() {
     }
 }
 
+/// Exact values (a plain string, an enumerated one, one with a missing-value sentinel) encode
+/// alike whether their value cache is on or has gone off for values that never repeat, and as
+/// their one token's bits.
+#[test]
+fn exact_values_are_their_one_token_with_the_value_cache_on_or_off() {
+    let exact = |id: &str, format: &str, extra: &str| {
+        format!(
+            r#"{{"identifier": "{id}", "format": {format}, "hashing": {{"comparison": {{"type": "exact"}}, "strategy": {{"bitsPerToken": 9}}{extra}}}}}"#
+        )
+    };
+    let values: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+    let enumerated = format!(
+        r#"{{"type": "enum", "values": [{}]}}"#,
+        values
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let schema = Schema::from_json_str(&format!(
+        r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}}, "features": [{}, {}, {}]}}"#,
+        exact("id", r#"{"type": "string"}"#, ""),
+        exact("kind", &enumerated, ""),
+        exact("code", r#"{"type": "string"}"#, r#", "missingValue": {"sentinel": "N/A", "replaceWith": "none"}"#),
+    ))
+    .expect("schema");
+    let e = encoder_for(&schema, b"exact");
+    let rows: Vec<[String; 3]> = (0..3 * CACHE_TRIAL as usize)
+        .map(|i| {
+            let code = if i % 7 == 0 {
+                "N/A".to_owned()
+            } else {
+                format!("E{:05}", i * 7919 % 90_000)
+            };
+            [format!("id-{i}"), values[i % values.len()].clone(), code]
+        })
+        .collect();
+    let cells = cells_of(&rows);
+    let inputs = feature_inputs(&cells);
+    let mut scratch = Scratch::default();
+    let mut batch = EncodedBatch::default();
+    for (b, chunk) in inputs.chunks(512).enumerate() {
+        e.encode_many(&mut scratch, chunk, &mut batch);
+        for (j, input) in chunk.iter().enumerate() {
+            let alone = e
+                .encode(&mut Scratch::default(), input)
+                .expect("ok")
+                .clk
+                .clone();
+            assert_eq!(
+                batch.get(j).expect("ok").clk,
+                alone,
+                "record {}",
+                b * 512 + j
+            );
+        }
+    }
+    let caches = &scratch.work.caches;
+    assert!(
+        caches[0].values_off && caches[2].values_off,
+        "values that never repeat: cache off"
+    );
+    assert!(!caches[1].values_off, "40 values: cache on");
+    // The sentinel is hashed as its replacement.
+    let clk = |code: &str| {
+        let row = [["id-0", "v0", code]];
+        let input = &feature_inputs(&row)[0];
+        e.encode(&mut Scratch::default(), input)
+            .expect("ok")
+            .clk
+            .clone()
+    };
+    assert_eq!(clk("N/A"), clk("none"));
+    // The one token's bits, as the token hasher gives them.
+    let one = encoder_for(
+        &Schema::from_json_str(&format!(
+            r#"{{"version": 3, "clkConfig": {{"l": 1024, "kdf": {{"type": "HKDF"}}}}, "features": [{}]}}"#,
+            exact("id", r#"{"type": "string"}"#, "")
+        ))
+        .expect("schema"),
+        b"exact",
+    );
+    let Some((_, hasher)) = &one.features[0].hashing else {
+        panic!("hashed");
+    };
+    let mut indices = Vec::new();
+    hasher.indices(b"id-7", 9, one.big_l, &mut indices);
+    let mut want = vec![0u8; 128];
+    for &b in &indices {
+        want[(b / 8) as usize] |= 0x80 >> (b % 8);
+    }
+    let only_id = one
+        .encode(&mut Scratch::default(), &feature_inputs(&[["id-7"]])[0])
+        .expect("ok")
+        .clk
+        .clone();
+    assert_eq!(only_id, want);
+}
+
 /// The value cache stays on for a feature of a few thousand values, whose cold first trial hits
 /// rarely but whose cache soon holds every value; it goes off in the first trial for values
 /// that never repeat, and in the second for a few common values among many rare ones. The

@@ -483,6 +483,21 @@ impl Encoder {
                     }
                 }
             }
+            // An exact value of a UTF-8 feature is its one token, hashed as it is: its slot is
+            // found by its bytes and OR-ed straight in, with no token list or copy.
+            (Comparison::Exact, Strategy::BitsPerToken(_), TextEncoding::Utf8)
+                if dense.is_some() =>
+            {
+                if let Some(d) = &dense {
+                    let words = d.bits(cache, indices, value.as_bytes());
+                    if direct {
+                        bits.or_words(words);
+                    } else {
+                        or_dense(field_words, words);
+                    }
+                    collected = !direct;
+                }
+            }
             _ => {
                 tokens.fill(&h.comparison, &value).map_err(err)?;
                 let n = tokens.len();
