@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::cache::{
     CACHE_TRIAL, CACHE_WARM_END, CACHE_WARM_START, DENSE_MAX_WORDS, FeatureCache, POSITIONAL_SLOTS,
-    field_words_len,
+    field_words_len, short_key,
 };
 use super::token_bits::{DenseTokens, ascii_key, or_dense, or_slots, token_indices};
 use super::{Encoder, FieldOutcome, Work};
@@ -457,6 +457,14 @@ impl Encoder {
                     // One share for every token: their slots found first, then OR-ed together
                     // (ASCII bigrams by direct index, the others through the token map).
                     let (bytes, bounds, n) = (&token_bytes[..], &bounds[..], *n);
+                    // As `d.slot` finds a token's slot, reading the tables only.
+                    let known = |cache: &FeatureCache, t: usize| {
+                        let tok = &bytes[bounds[t]..bounds[t + n]];
+                        match short_key(tok) {
+                            Some(key) => cache.dense_short.get(key).map_or(0, |&s| u32::from(s)),
+                            None => cache.dense_long.get(tok).map_or(0, |s| s + 1),
+                        }
+                    };
                     let make = |cache: &mut FeatureCache, t: usize| {
                         d.slot(cache, indices, &bytes[bounds[t]..bounds[t + n]])
                     };
@@ -466,7 +474,7 @@ impl Encoder {
                         (direct, bits, field_words),
                         nw,
                         count,
-                        |_, _| 0,
+                        known,
                         make,
                     );
                 } else {
