@@ -154,7 +154,7 @@ fn set(bytes: &mut [u8], bit: usize) {
 /// Rehashing (see [`rehash`]) under one key, at one length, with every window start's draws for
 /// every window value drawn once, when they fit [`TABLE_ENTRIES`]: each window's stream is a
 /// stream of its own, so drawing its first `k` words costs a whole ChaCha8 refill (four blocks),
-/// which, 170 times a 1,024-bit CLK, was most of a record's encoding.
+/// and 170 of them a 1,024-bit CLK would be most of a record's encoding.
 pub(super) struct Rehasher {
     key: zeroize::Zeroizing<[u8; 32]>,
     bits: usize,
@@ -185,7 +185,7 @@ impl Rehasher {
         } else {
             0
         };
-        let streams = starts.checked_shl(window as u32).unwrap_or(usize::MAX);
+        let streams = starts.saturating_mul(1 << window);
         let mut table = zeroize::Zeroizing::new(Vec::new());
         if bits <= 1 << 16 && streams <= TABLE_STREAMS && streams * k <= TABLE_ENTRIES {
             table.reserve_exact(streams * k);
