@@ -34,7 +34,23 @@ pub(crate) struct EncodeConfig {
 pub(crate) fn read_schema(path: &Path) -> Result<Schema> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the schema {}", path.display()))?;
-    Schema::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let schema =
+        Schema::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // Valid for clkhash too, so not an error; but what such a key says does not happen.
+    for key in schema.unread_keys() {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let hint = if ["missingValue", "strategy", "comparison", "hash"].contains(&name) {
+            format!("; {name} belongs inside hashing")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "kith: warning: {}: {key} is not read (a feature has identifier, description, \
+             ignored, format and hashing){hint}",
+            path.display()
+        );
+    }
+    Ok(schema)
 }
 
 pub(crate) fn read_mapping(path: &Path) -> Result<Mapping> {

@@ -645,6 +645,37 @@ fn output_formats_match_the_golden_files() {
     }
 }
 
+/// A key beside a feature's `hashing` that belongs in it (as clkhash reads schemas, it is not
+/// read there) is warned of, naming where it is; the schema is still accepted, and a schema
+/// without one gets no warning.
+#[test]
+fn keys_a_feature_does_not_read_are_warned_of() {
+    let dir = Dir::new();
+    let text = r#"{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+      "features": [
+        {"identifier": "id", "ignored": true},
+        {"identifier": "name", "format": {"type": "string"},
+         "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 20}},
+         "missingValue": {"sentinel": "N/A", "replaceWith": ""}}]}"#;
+    let misplaced = dir.write("misplaced.json", text);
+    let o = ok(kith().arg("schema").arg(&misplaced));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning") && err.contains("features[1].missingValue is not read"),
+        "{err}"
+    );
+    assert!(err.contains("missingValue belongs inside hashing"), "{err}");
+    let placed = text.replace(
+        r#"{"bitsPerToken": 20}},
+         "missingValue": {"sentinel": "N/A", "replaceWith": ""}}"#,
+        r#"{"bitsPerToken": 20}, "missingValue": {"sentinel": "N/A", "replaceWith": ""}}}"#,
+    );
+    assert_ne!(placed, text);
+    let placed = dir.write("placed.json", placed);
+    let o = ok(kith().arg("schema").arg(&placed));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
+
 #[test]
 fn schema_command_prints_the_fingerprint_holders_compare() {
     let o = ok(kith().arg("schema").arg(demo("schema.json")));

@@ -35,6 +35,7 @@ pub struct Schema {
     features: Vec<Feature>,
     kith: KithSection,
     fingerprint: String,
+    unread: Vec<String>,
 }
 
 impl Schema {
@@ -92,9 +93,22 @@ impl Schema {
             features,
             kith,
             fingerprint: String::new(),
+            unread: if version == 3 {
+                v3::unread_feature_keys(&v3)
+            } else {
+                Vec::new()
+            },
         };
         schema.fingerprint = fingerprint_of(&schema.canonical_json());
         Ok(schema)
+    }
+
+    /// Keys of a version 3 document's features that neither clkhash nor kith reads (such as a
+    /// `missingValue` written beside `hashing` rather than in it), by where they are:
+    /// `features[3].missingValue`. The schema is valid with them, as it is for clkhash; a tool
+    /// should warn of them, since what they say does not happen.
+    pub fn unread_keys(&self) -> &[String] {
+        &self.unread
     }
 
     /// The version the document was written in (1, 2 or 3).

@@ -512,3 +512,32 @@ fn skips_tokens_need_plain_bigrams_and_one_kind_a_group() {
         assert!(e.message.contains("plain bigrams"), "{e}");
     }
 }
+
+/// Keys beside a feature's `format` and `hashing` are listed as unread (clkhash allows them and
+/// reads nothing there), and change neither the features nor the fingerprint; an ignored feature
+/// with another key is refused, as clkhash refuses it.
+#[test]
+fn keys_a_feature_does_not_read_are_listed() {
+    let mut misplaced = name_feature();
+    misplaced["missingValue"] = json!({"sentinel": "N/A"});
+    misplaced["comment"] = json!("from the 2019 agreement");
+    let s = Schema::from_value(&v3(
+        json!([{"identifier": "id", "ignored": true}, misplaced]),
+    ))
+    .expect("valid");
+    assert_eq!(
+        s.unread_keys(),
+        ["features[1].comment", "features[1].missingValue"]
+    );
+    let plain = Schema::from_value(&v3(
+        json!([{"identifier": "id", "ignored": true}, name_feature()]),
+    ))
+    .expect("valid");
+    assert!(plain.unread_keys().is_empty());
+    assert_eq!(s.fingerprint(), plain.fingerprint());
+    assert_eq!(s.features(), plain.features());
+    let e = err(v3(
+        json!([{"identifier": "id", "ignored": true, "missingValue": {"sentinel": ""}}]),
+    ));
+    assert_eq!(e.path, "$.features[0].missingValue");
+}

@@ -110,6 +110,25 @@ pub(super) fn parse_kdf(v: &Value, p: &JPath) -> Result<Kdf, SchemaError> {
     })
 }
 
+/// Keys of the document's features (those with `format` or `hashing`) that are not read: see
+/// [`super::Schema::unread_keys`]. clkhash's JSON schema allows them there, so they are not errors.
+pub(super) fn unread_feature_keys(top: &Map<String, Value>) -> Vec<String> {
+    const READ: [&str; 5] = ["identifier", "description", "ignored", "format", "hashing"];
+    let Some(list) = top.get("features").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((i, f.as_object()?)))
+        .filter(|(_, m)| m.contains_key("format") || m.contains_key("hashing"))
+        .flat_map(|(i, m)| {
+            m.keys()
+                .filter(|k| !READ.contains(&k.as_str()))
+                .map(move |k| format!("features[{i}].{k}"))
+        })
+        .collect()
+}
+
 pub(super) fn parse_feature(v: &Value, p: &JPath, clk: &ClkConfig) -> Result<Feature, SchemaError> {
     let m = as_object(v, p)?;
     let identifier = as_str(required(m, "identifier", p)?, &p.key("identifier"))?.to_owned();
