@@ -789,7 +789,7 @@ impl Sink {
         self,
         job: &Job<'_>,
         summary: &mut EncodeSummary,
-        mut rejects: Option<&mut csv::Writer<AtomicFile>>,
+        rejects: Option<&mut csv::Writer<AtomicFile>>,
     ) -> Result<u64> {
         let cfg = job.cfg;
         match self {
@@ -803,70 +803,105 @@ impl Sink {
                 commit(out, map, summary)?;
                 Ok(0)
             }
-            Sink::Kith { sorter } => {
-                let dir = crate::atomic::parent_dir(&cfg.output);
-                let mut body = tempfile::tempfile_in(&dir).with_context(|| {
-                    format!("cannot create a temporary file in {}", dir.display())
-                })?;
+            Sink::Kith { mut sorter } => {
                 let mut map = open_map(cfg)?;
-                let mut written = 0u64;
-                let mut duplicates = 0u64;
-                {
-                    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut body);
-                    let mut prev: Option<([u8; 32], u64)> = None;
-                    sorter.merge(|text, line, local_id| {
-                        let token = token_key(text);
-                        if let Some((p, first)) = prev
-                            && p == token
-                        {
-                            let what = match &job.id_col_name {
-                                Some(c) => format!(
-                                    "duplicate local ID in column {c:?} (first at line {first})"
-                                ),
-                                None => format!("duplicate record (first at line {first})"),
-                            };
-                            if cfg.on_error == OnError::Fail {
-                                bail!(
-                                    "{}: line {line}: {what}; local IDs must be unique",
-                                    cfg.input.display()
-                                );
-                            }
-                            duplicates += 1;
-                            summary.count_skip("duplicate local ID".to_owned());
-                            summary.encoded = summary.encoded.saturating_sub(1);
-                            if let Some(r) = rejects.as_mut() {
-                                r.write_record([
-                                    line.to_string(),
-                                    job.id_col_name.clone().unwrap_or_default(),
-                                    what,
-                                ])?;
-                            }
-                            return Ok(());
-                        }
-                        w.write_all(text.as_bytes())?;
-                        w.write_all(b"\n")?;
-                        if let Some(m) = map.as_mut() {
-                            m.write_record([&text[..32], local_id])?;
-                        }
-                        written += 1;
-                        prev = Some((token, line));
-                        Ok(())
-                    })?;
-                    w.flush().context("cannot write a temporary file")?;
-                }
-                let mut out = AtomicFile::create(&cfg.output)?;
-                let header = job.encoder.header(&cfg.schema, written);
-                header
-                    .write(out.writer())
-                    .context("cannot write the output")?;
-                body.rewind().context("cannot read a temporary file")?;
-                std::io::copy(&mut body, out.writer()).context("cannot write the output")?;
+                let rows = |sorter: Sorter, w: &mut dyn Write, map: Option<&mut _>| {
+                    kith_rows(sorter, job, summary, rejects, map, w)
+                };
+                let (out, written, duplicates) = match sorter.distinct_in_memory() {
+                    // Nothing was spilled: the header's count is known before the rows, which
+                    // then go straight to the output rather than through a temporary file.
+                    Some(distinct) => {
+                        let mut out = AtomicFile::create(&cfg.output)?;
+                        let header = job.encoder.header(&cfg.schema, distinct);
+                        header
+                            .write(out.writer())
+                            .context("cannot write the output")?;
+                        let (written, duplicates) = rows(sorter, out.writer(), map.as_mut())?;
+                        (out, written, duplicates)
+                    }
+                    None => {
+                        let dir = crate::atomic::parent_dir(&cfg.output);
+                        let mut body = tempfile::tempfile_in(&dir).with_context(|| {
+                            format!("cannot create a temporary file in {}", dir.display())
+                        })?;
+                        let (written, duplicates) = {
+                            let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut body);
+                            let counts = rows(sorter, &mut w, map.as_mut())?;
+                            w.flush().context("cannot write a temporary file")?;
+                            counts
+                        };
+                        let mut out = AtomicFile::create(&cfg.output)?;
+                        let header = job.encoder.header(&cfg.schema, written);
+                        header
+                            .write(out.writer())
+                            .context("cannot write the output")?;
+                        body.rewind().context("cannot read a temporary file")?;
+                        std::io::copy(&mut body, out.writer())
+                            .context("cannot write the output")?;
+                        (out, written, duplicates)
+                    }
+                };
                 summary.written = written;
                 commit(out, map, summary)?;
                 Ok(duplicates)
             }
         }
     }
+}
+
+/// The sorted rows of a kith-format output written to `w` (and their tokens to the map), a
+/// repeated local ID counted and reported (or, with `--on-error fail`, the end of the run).
+/// Returns the rows written and the duplicates left out.
+fn kith_rows(
+    sorter: Sorter,
+    job: &Job<'_>,
+    summary: &mut EncodeSummary,
+    mut rejects: Option<&mut csv::Writer<AtomicFile>>,
+    mut map: Option<&mut csv::Writer<AtomicFile>>,
+    w: &mut dyn Write,
+) -> Result<(u64, u64)> {
+    let cfg = job.cfg;
+    let mut written = 0u64;
+    let mut duplicates = 0u64;
+    let mut prev: Option<([u8; 32], u64)> = None;
+    sorter.merge(|text, line, local_id| {
+        let token = token_key(text);
+        if let Some((p, first)) = prev
+            && p == token
+        {
+            let what = match &job.id_col_name {
+                Some(c) => format!("duplicate local ID in column {c:?} (first at line {first})"),
+                None => format!("duplicate record (first at line {first})"),
+            };
+            if cfg.on_error == OnError::Fail {
+                bail!(
+                    "{}: line {line}: {what}; local IDs must be unique",
+                    cfg.input.display()
+                );
+            }
+            duplicates += 1;
+            summary.count_skip("duplicate local ID".to_owned());
+            summary.encoded = summary.encoded.saturating_sub(1);
+            if let Some(r) = rejects.as_mut() {
+                r.write_record([
+                    line.to_string(),
+                    job.id_col_name.clone().unwrap_or_default(),
+                    what,
+                ])?;
+            }
+            return Ok(());
+        }
+        w.write_all(text.as_bytes())?;
+        w.write_all(b"\n")?;
+        if let Some(m) = map.as_mut() {
+            m.write_record([&text[..32], local_id])?;
+        }
+        written += 1;
+        prev = Some((token, line));
+        Ok(())
+    })?;
+    Ok((written, duplicates))
 }
 
 /// Put the map, then the output, in place; their hashes go to the summary for the manifest.
@@ -926,6 +961,8 @@ struct Item {
 struct Sorter {
     arena: String,
     items: Vec<Item>,
+    /// Whether `items` are in order (see [`Sorter::distinct_in_memory`]).
+    sorted: bool,
     run_rows: usize,
     spills: Vec<std::fs::File>,
     dir: std::path::PathBuf,
@@ -939,6 +976,7 @@ impl Sorter {
         Sorter {
             arena: String::new(),
             items: Vec::new(),
+            sorted: false,
             run_rows,
             spills: Vec::new(),
             dir: crate::atomic::parent_dir(output),
@@ -970,6 +1008,22 @@ impl Sorter {
             &self.arena[it.start..t_end],
             &self.arena[t_end..t_end + it.id_len as usize],
         )
+    }
+
+    /// With every row still in memory (no run spilled): sort them, and the number of distinct
+    /// record tokens among them, the rows the output will hold. `None` once a run was spilled.
+    fn distinct_in_memory(&mut self) -> Option<u64> {
+        if !self.spills.is_empty() {
+            return None;
+        }
+        self.sort();
+        self.sorted = true;
+        let repeats = self
+            .items
+            .windows(2)
+            .filter(|p| p[0].key == p[1].key)
+            .count();
+        Some((self.items.len() - repeats) as u64)
     }
 
     fn sort(&mut self) {
@@ -1005,7 +1059,9 @@ impl Sorter {
     /// Hand every row to `emit` in (token, line) order.
     fn merge(mut self, mut emit: impl FnMut(&str, u64, &str) -> Result<()>) -> Result<()> {
         if self.spills.is_empty() {
-            self.sort();
+            if !self.sorted {
+                self.sort();
+            }
             for it in &self.items {
                 let (text, id) = self.parts(it);
                 emit(text, it.line, id)?;
