@@ -501,10 +501,15 @@ fn a_full_token_arena_never_changes_the_output() {
         })
         .collect();
     let cells = cells_of(&values);
-    let inputs = feature_inputs(&cells);
+    assert_batches_match_alone(&e, &feature_inputs(&cells), 256);
+}
+
+/// Encode `inputs` in batches of `size` with one scratch, as `kith encode` does, and check that
+/// every record gets exactly what it gets alone with a fresh one; the scratch, for its caches.
+fn assert_batches_match_alone(e: &Encoder, inputs: &[RecordInput<'_>], size: usize) -> Scratch {
     let mut scratch = Scratch::default();
     let mut batch = EncodedBatch::default();
-    for (b, chunk) in inputs.chunks(256).enumerate() {
+    for (b, chunk) in inputs.chunks(size).enumerate() {
         e.encode_many(&mut scratch, chunk, &mut batch);
         for (j, input) in chunk.iter().enumerate() {
             let alone = e
@@ -516,10 +521,11 @@ fn a_full_token_arena_never_changes_the_output() {
                 batch.get(j).expect("ok").clk,
                 alone,
                 "record {}",
-                b * 256 + j
+                b * size + j
             );
         }
     }
+    scratch
 }
 
 /// Exact values (a plain string, an enumerated one, one with a missing-value sentinel) encode
@@ -560,25 +566,7 @@ fn exact_values_are_their_one_token_with_the_value_cache_on_or_off() {
         })
         .collect();
     let cells = cells_of(&rows);
-    let inputs = feature_inputs(&cells);
-    let mut scratch = Scratch::default();
-    let mut batch = EncodedBatch::default();
-    for (b, chunk) in inputs.chunks(512).enumerate() {
-        e.encode_many(&mut scratch, chunk, &mut batch);
-        for (j, input) in chunk.iter().enumerate() {
-            let alone = e
-                .encode(&mut Scratch::default(), input)
-                .expect("ok")
-                .clk
-                .clone();
-            assert_eq!(
-                batch.get(j).expect("ok").clk,
-                alone,
-                "record {}",
-                b * 512 + j
-            );
-        }
-    }
+    let scratch = assert_batches_match_alone(&e, &feature_inputs(&cells), 512);
     let caches = &scratch.work.caches;
     assert!(
         caches[0].values_off && caches[2].values_off,
