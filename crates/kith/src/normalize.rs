@@ -297,7 +297,7 @@ fn unicode_name(raw: &str) -> String {
 }
 
 /// [`name`] of ASCII text, which NFKC and NFD leave as it is and which has no combining marks nor
-/// letters to fold: most names are, and the Unicode passes were most of a name's normalising.
+/// letters to fold: most names are, and the Unicode passes would be most of a name's normalising.
 fn ascii_name(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
