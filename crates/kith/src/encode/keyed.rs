@@ -6,6 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::{Encoder, FieldOutcome, RecordInput, TOKEN_BYTES, Token};
+use crate::blocking::Transform;
 use crate::normalize::{Normalized, Normalizer};
 use kith_core::EncodedRecord;
 
@@ -93,13 +94,23 @@ impl Encoder {
         record.blocks.clear();
         let mut joined = String::new();
         let mut values: Vec<String> = Vec::new();
+        // Keys share parts (the year of birth, a surname's soundex): each is cut once a record.
+        let mut cut: Vec<((usize, Transform), Option<String>)> = Vec::new();
         for b in &self.blocking {
             joined.clear();
             values.clear();
             let mut complete = true;
             for &(i, transform) in &b.parts {
-                let fe = &self.features[i];
-                match transform.apply(fe.normalizer.as_ref(), input.features[i]) {
+                let part = match cut.iter().find(|(at, _)| *at == (i, transform)) {
+                    Some((_, v)) => v.clone(),
+                    None => {
+                        let fe = &self.features[i];
+                        let v = transform.apply(fe.normalizer.as_ref(), input.features[i]);
+                        cut.push(((i, transform), v.clone()));
+                        v
+                    }
+                };
+                match part {
                     Some(v) => values.push(v),
                     None => {
                         complete = false;
