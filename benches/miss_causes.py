@@ -22,55 +22,13 @@ import csv
 import itertools
 import sys
 
+from synth_rows import norm, read_rows, read_truth
+
 w = sys.argv[1]
 WITHIN = os.environ.get("WITHIN") == "1"
 out = sys.argv[2] if len(sys.argv) > 2 else "out"
-MONTHS = {m: i + 1 for i, m in enumerate(
-    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
-
-
-def parse_dob(s):
-    s = s.strip()
-    if not s:
-        return None
-    if "/" in s:
-        d, m, y = s.split("/")
-    elif s[:4].isdigit() and "-" in s:
-        y, m, d = s.split("-")
-    else:
-        d, m, y = s.split("-")
-        m = MONTHS[m]
-    return int(y), int(m), int(d)
-
-
-def row_of(source, r):
-    """(forename, surname, dob, sex, postcode) of a raw row, by the agency's columns."""
-    if source == "police":
-        sur, _, fore = r["NAME"].partition(", ")
-        return fore, sur, parse_dob(r["DOB"]), None, r["LAST_KNOWN_POSTCODE"]
-    if source == "health":
-        return r["given"], r["family"], parse_dob(r["birth_date"]), r["sex_code"], r["post_code"]
-    sex = r.get("sex", r.get("gender"))
-    return r["forename"], r["surname"], parse_dob(r["dob"]), sex, r["postcode"]
-
-
-rows = {}
-for s in ("council", "health", "police", "school"):
-    local = {}
-    enc = "cp1252" if s == "police" else "utf-8"
-    with open(f"{w}/{s}.csv", encoding=enc) as f:
-        for r in csv.DictReader(f):
-            local[next(iter(r.values()))] = row_of(s, r)
-    with open(f"{w}/{s}-map.csv") as f:
-        for r in csv.DictReader(f):
-            rows[(s, r["token"])] = local[r["local_id"]]
-
-entity = {}
-household = {}
-with open(f"{w}/truth.csv") as f:
-    for r in csv.DictReader(f):
-        entity[(r["source"], r["token"])] = r["entity"]
-        household[r["entity"]] = r["household"]
+rows = read_rows(w)
+entity, household = read_truth(w)
 twin = set()
 with open(f"{w}/truth-local.csv") as f:
     for r in csv.DictReader(f):
@@ -80,10 +38,6 @@ cluster = {}
 with open(f"{w}/{out}/clusters.csv") as f:
     for r in csv.DictReader(f):
         cluster[(r["source"], r["token"])] = r["entity_id"]
-
-
-def norm(x):
-    return "".join(c for c in x.lower() if c.isalnum())
 
 
 def causes(a, b):
