@@ -303,6 +303,11 @@ fn write_waterfall(
             out,
             "  twin rule: two records of one holder whose every shared field or part differs (siblings of one name?): never linked, listed for review"
         )?;
+    } else if e.personal_agrees {
+        writeln!(
+            out,
+            "  twin rule: a personal field agrees (a number twins and relatives do not share), so not twins or relatives"
+        )?;
     } else {
         writeln!(out, "  twin rule: not twin-like")?;
     }

@@ -408,9 +408,14 @@ pub(crate) fn describe_schema(schema: &kith::Schema) -> String {
     if let Some(t) = &schema.kith().twins {
         let _ = writeln!(
             s,
-            "  twin rule: {} agreeing while {} differs marks possible twins",
+            "  twin rule: {} agreeing while {} differs marks possible twins{}",
             t.agree.join(" and "),
-            t.differ.join(" or ")
+            t.differ.join(" or "),
+            if t.personal.is_empty() {
+                String::new()
+            } else {
+                format!(", unless {} agrees", t.personal.join(" or "))
+            }
         );
     }
     if let Some(h) = &schema.kith().household {

@@ -96,8 +96,20 @@ pub struct Header {
     pub areas: Vec<String>,
     /// Field-level Bloom filters, in column order (after the areas).
     pub fields: Vec<FieldSpec>,
-    /// The schema's twin rule: (the fields that may differ, the fields twins share).
-    pub twins: Option<(Vec<String>, Vec<String>)>,
+    /// The schema's twin rule.
+    pub twins: Option<TwinNames>,
+}
+
+/// The schema's twin rule, by field filter names (see the schema's `kith.twins`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TwinNames {
+    /// The fields that may differ between twins (the forename, the sex).
+    pub differ: Vec<String>,
+    /// The fields twins share (the date of birth).
+    pub agree: Vec<String>,
+    /// The fields each person holds a value of their own in (an identity number typed by hand):
+    /// when one agrees, the pair is not taken for twins or relatives.
+    pub personal: Vec<String>,
 }
 
 /// One field-level Bloom filter column.
@@ -182,13 +194,17 @@ impl Header {
                 })
                 .collect();
         }
-        if let Some((differ, agree)) = &self.twins {
+        if let Some(t) = &self.twins {
             // One differing field is written as a string, as before lists were allowed.
-            let differ = match differ.as_slice() {
+            let differ = match t.differ.as_slice() {
                 [one] => json!(one),
                 many => json!(many),
             };
-            v["twins"] = json!({"differ": differ, "agree": agree});
+            v["twins"] = json!({"differ": differ, "agree": t.agree});
+            // Written only when named, so that files without it read as before.
+            if !t.personal.is_empty() {
+                v["twins"]["personal"] = json!(t.personal);
+            }
         }
         writeln!(w, "{v}")
     }
@@ -445,11 +461,8 @@ impl Columns {
     }
 }
 
-/// A twins rule's differing fields and shared fields.
-type TwinNames = (Vec<String>, Vec<String>);
-
-/// The header's `twins` rule, if any: the differing fields and the shared ones, all of them
-/// field filters.
+/// The header's `twins` rule, if any: the differing fields, the shared ones and the personal ones
+/// (none when the key is absent), all of them field filters.
 fn twins_of(v: &Value, fields: &[FieldSpec]) -> Result<Option<TwinNames>, EncodingsError> {
     let twins = match v.get("twins") {
         None => None,
@@ -466,11 +479,30 @@ fn twins_of(v: &Value, fields: &[FieldSpec]) -> Result<Option<TwinNames>, Encodi
                 v.iter()
                     .all(|x| fields.iter().any(|f: &FieldSpec| &f.name == x))
             };
-            match (names(t.get("differ"), true), names(t.get("agree"), false)) {
-                (Some(d), Some(a)) if !d.is_empty() && known(&d) && known(&a) => Some((d, a)),
+            let personal = match t.get("personal") {
+                None => Some(Vec::new()),
+                p => names(p, false),
+            };
+            match (
+                names(t.get("differ"), true),
+                names(t.get("agree"), false),
+                personal,
+            ) {
+                (Some(differ), Some(agree), Some(personal))
+                    if !differ.is_empty()
+                        && known(&differ)
+                        && known(&agree)
+                        && known(&personal) =>
+                {
+                    Some(TwinNames {
+                        differ,
+                        agree,
+                        personal,
+                    })
+                }
                 _ => {
                     return Err(bad(
-                        "the header's \"twins\" must name a differing field and a list of shared fields, all with field filters".to_owned(),
+                        "the header's \"twins\" must name a differing field and lists of shared and personal fields, all with field filters".to_owned(),
                     ));
                 }
             }
@@ -1060,6 +1092,11 @@ mod tests {
                 r#""twins":{"differ":"nope","agree":["surname"]},"format":"#,
                 "twins",
             ),
+            (
+                r#""format":"#,
+                r#""twins":{"differ":"surname","agree":[],"personal":["nope"]},"format":"#,
+                "personal",
+            ),
         ] {
             assert!(good.contains(from), "{good}");
             let bad = good.replacen(from, to, 1);
@@ -1074,12 +1111,20 @@ mod tests {
             group: "name".into(),
             parts: Vec::new(),
         });
-        for differ in [
-            vec!["surname".to_owned()],
-            vec!["surname".into(), "forename".into()],
+        for (differ, personal) in [
+            (vec!["surname".to_owned()], vec![]),
+            (vec!["surname".into(), "forename".into()], vec![]),
+            (vec!["surname".into()], vec!["forename".to_owned()]),
         ] {
-            with_twins.twins = Some((differ, vec![]));
+            let plain = personal.is_empty();
+            with_twins.twins = Some(TwinNames {
+                differ,
+                agree: vec![],
+                personal,
+            });
             let bytes = write(&with_twins, &[]);
+            // A rule without personal fields is written as before they were known.
+            assert_eq!(String::from_utf8_lossy(&bytes).contains("personal"), !plain);
             let r = Reader::new(bytes.as_slice()).expect("header");
             assert_eq!(r.header().twins, with_twins.twins);
         }

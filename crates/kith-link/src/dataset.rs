@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use kith_core::Token;
 use kith_core::bits::Block;
-use kith_core::encodings::{FieldSpec, Reader};
+use kith_core::encodings::{FieldSpec, Reader, TwinNames};
 
 use crate::LinkError;
 
@@ -115,8 +115,8 @@ pub struct Dataset {
     field_spans: Vec<(usize, usize)>,
     field_stride: usize,
     field_words: Vec<u64>,
-    /// The twin rule: (the fields that may differ, the fields twins share).
-    pub twins: Option<(Vec<String>, Vec<String>)>,
+    /// The twin rule.
+    pub twins: Option<TwinNames>,
 }
 
 impl Dataset {

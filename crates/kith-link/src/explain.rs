@@ -57,6 +57,10 @@ pub struct Explanation {
     /// Whether the twin rule's shared fields contradict the pair (see
     /// [`Comparator::contradicts`]): such a pair is set aside for review, never linked.
     pub contradicts: Contradiction,
+    /// Whether a personal field of the twin rule (an identity number) agrees, which keeps the
+    /// twin rule and contradictions from speaking against the pair
+    /// ([`Comparator::personal_agrees`]).
+    pub personal_agrees: bool,
     /// Whether a pair the twin rule or a contradiction speaks against is set aside (kept, with
     /// its veto): it scores at least [`crate::partner::FROM`], or it is one holder's twins that
     /// the fields twins share alone would match ([`Comparator::twins_below`]). Otherwise it is
@@ -173,6 +177,7 @@ pub fn explain(
         exact,
         twin,
         contradicts,
+        personal_agrees: cmp.personal_agrees(&gamma),
         set_aside,
     })
 }

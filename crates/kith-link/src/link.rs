@@ -1610,7 +1610,11 @@ mod tests {
                 [("first", "first"), ("last", "last"), ("dob", "dob")],
                 records,
             );
-            d.twins = Some((vec!["first".into()], vec!["dob".into(), "last".into()]));
+            d.twins = Some(kith_core::encodings::TwinNames {
+                differ: vec!["first".into()],
+                agree: vec!["dob".into(), "last".into()],
+                personal: Vec::new(),
+            });
             d
         };
         let sets = [

@@ -58,6 +58,8 @@ pub struct Comparator {
     swaps: Vec<(usize, usize)>,
     /// The twin rule: the positions of the fields that may differ, and of those twins share.
     twin: Option<(Vec<usize>, Vec<usize>)>,
+    /// The positions of the twin rule's personal fields (see [`Comparator::personal_agrees`]).
+    personal: Vec<usize>,
     /// Per compared field, how often each value occurs among all records; empty when not
     /// counted (see [`Comparator::with_value_counts`]).
     values: Vec<Values>,
@@ -258,17 +260,23 @@ impl Comparator {
             let at: Vec<usize> = (0..whole.len()).filter(|&k| whole[k] == n).collect();
             (!at.is_empty()).then_some(at)
         };
-        let twin = a.twins.as_ref().and_then(|(differ, agree)| {
-            let agree: Option<Vec<Vec<usize>>> = agree.iter().map(pos).collect();
-            let differ: Option<Vec<Vec<usize>>> = differ.iter().map(pos).collect();
+        let twin = a.twins.as_ref().and_then(|t| {
+            let agree: Option<Vec<Vec<usize>>> = t.agree.iter().map(pos).collect();
+            let differ: Option<Vec<Vec<usize>>> = t.differ.iter().map(pos).collect();
             Some((differ?.concat(), agree?.concat()))
         });
+        // A personal field the other side lacks cannot speak for the pair: it is left out.
+        let personal = match (&twin, &a.twins) {
+            (Some(_), Some(t)) => t.personal.iter().filter_map(pos).flatten().collect(),
+            _ => Vec::new(),
+        };
         Some(Comparator {
             names,
             fields,
             parts,
             swaps,
             twin,
+            personal,
             values: Vec::new(),
             kernel: Kernel::Portable,
         })
@@ -552,6 +560,9 @@ impl Comparator {
     /// apart). A duplicate rarely carries an error in each, while across holders each may hold its
     /// own error, so there a part that differs is left to the model.
     pub fn contradicts(&self, gamma: &[u8], within: bool) -> bool {
+        if self.personal_agrees(gamma) {
+            return false;
+        }
         self.twin.as_ref().is_some_and(|(_, agree)| {
             let differs = |top: u8| {
                 !agree.is_empty() && agree.iter().all(|&x| gamma[x] != MISSING && gamma[x] < top)
@@ -571,6 +582,9 @@ impl Comparator {
         let Some((differ, agree)) = &self.twin else {
             return false;
         };
+        if self.personal_agrees(gamma) {
+            return false;
+        }
         // Per compared field: its level, and which field of each record it compared.
         let mut slots: Vec<(u8, usize, usize)> = gamma
             .iter()
@@ -638,6 +652,17 @@ impl Comparator {
             }
         }
         other && holds(&slots)
+    }
+
+    /// True when a personal field of the twin rule (an identity number typed by hand) is present
+    /// on both sides and agrees at the top level: twins and relatives do not share one, so the
+    /// pair is one person's records with a forename replaced or a date mistyped. Only the top
+    /// level counts, as numbers given one after another (twins registered together) differ in a
+    /// digit or two.
+    pub fn personal_agrees(&self, gamma: &[u8]) -> bool {
+        self.personal
+            .iter()
+            .any(|&x| gamma[x] != MISSING && gamma[x] as usize == NLEVELS - 1)
     }
 
     /// For a pair compared crosswise in fields `x` and `y` of one key group: which record holds
@@ -1193,6 +1218,7 @@ pub fn fit(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use kith_core::encodings::TwinNames;
 
     #[test]
     fn weights_rise_with_the_level() {
@@ -1298,7 +1324,11 @@ pub(crate) mod tests {
         } else {
             vec!["first".into()]
         };
-        d.twins = Some((differ, vec!["dob".into(), "last".into()]));
+        d.twins = Some(TwinNames {
+            differ,
+            agree: vec!["dob".into(), "last".into()],
+            personal: Vec::new(),
+        });
         for r in records {
             d.push(None, &[0xff; 8], &[], &[]).expect("push");
             let f: Vec<Option<Vec<u8>>> = r
@@ -1329,6 +1359,76 @@ pub(crate) mod tests {
                 proptest::prop_assert_eq!(v.count(*h), want);
             }
         }
+    }
+
+    /// A number each person holds their own of (an identity number typed by hand), agreeing,
+    /// outweighs the twin rule and the rule for relatives: twins and siblings do not share one.
+    /// Numbers a digit apart (twins registered together) do not agree, and a record without one
+    /// is judged as before.
+    #[test]
+    fn an_agreeing_personal_number_is_neither_twins_nor_relatives() {
+        let (ann, ben, smith, smyth) = (
+            0x0f0f_0000_0000_00ffu64,
+            0x0f00_0000_00ff_0000u64,
+            0xf0f0_ff00_0000_0000u64,
+            0xf0f0_f000_0000_000fu64,
+        );
+        let (dob, dob_typo, id, id_next) = (0x1111u64, 0x1113u64, 0x1234_5678u64, 0x1234_5679u64);
+        let mut records = vec![
+            [Some(ann), Some(smith), Some(dob), Some(id)],
+            [Some(ben), Some(smith), Some(dob), Some(id)], // the forename replaced
+            [Some(ben), Some(smith), Some(dob), Some(id_next)], // a twin, the next number
+            [Some(ann), Some(smyth), Some(dob_typo), Some(id)], // an error in each shared field
+            [Some(ben), Some(smith), Some(dob), None],     // no number
+        ];
+        for _ in 0..5 {
+            records.push([Some(ann), None, None, None]);
+            records.push([Some(ben), None, None, None]);
+        }
+        let with = |personal: Vec<String>| {
+            let names = [
+                ("first", "name"),
+                ("last", "name"),
+                ("dob", "dob"),
+                ("id", "id"),
+            ];
+            let mut d = Dataset::new("p", 64, false, Vec::new(), Vec::new())
+                .with_fields(names.iter().map(|&(n, g)| spec(n, g)).collect());
+            d.twins = Some(TwinNames {
+                differ: vec!["first".into()],
+                agree: vec!["dob".into(), "last".into()],
+                personal,
+            });
+            for r in &records {
+                d.push(None, &[0xff; 8], &[], &[]).expect("push");
+                let f: Vec<Option<Vec<u8>>> = r
+                    .iter()
+                    .map(|v| v.map(|w| w.to_be_bytes().to_vec()))
+                    .collect();
+                d.push_fields(&f).expect("fields");
+            }
+            let c = Comparator::new(&d, &d)
+                .expect("shared fields")
+                .with_value_counts(std::slice::from_ref(&d));
+            (d, c)
+        };
+        let (d, c) = with(vec!["id".into()]);
+        let (plain_d, plain) = with(Vec::new());
+        let mut g = Vec::new();
+        let mut verdict = |c: &Comparator, d: &Dataset, j: usize| {
+            let crossed = c.gamma(d, 0, d, j, &mut g);
+            (
+                c.twin_like(&g, crossed, d, 0, d, j),
+                c.contradicts(&g, true),
+                c.personal_agrees(&g),
+            )
+        };
+        assert_eq!(verdict(&plain, &plain_d, 1), (true, false, false));
+        assert_eq!(verdict(&c, &d, 1), (false, false, true), "one person");
+        assert_eq!(verdict(&c, &d, 2), (true, false, false), "twins");
+        assert_eq!(verdict(&plain, &plain_d, 3), (false, true, false));
+        assert_eq!(verdict(&c, &d, 3), (false, false, true), "one person");
+        assert_eq!(verdict(&c, &d, 4), (true, false, false), "as before");
     }
 
     #[test]

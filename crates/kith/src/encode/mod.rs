@@ -588,7 +588,11 @@ impl Encoder {
                 .kith()
                 .twins
                 .as_ref()
-                .map(|t| (t.differ.clone(), t.agree.clone())),
+                .map(|t| kith_core::encodings::TwinNames {
+                    differ: t.differ.clone(),
+                    agree: t.agree.clone(),
+                    personal: t.personal.clone(),
+                }),
         }
     }
 

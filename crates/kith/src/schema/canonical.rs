@@ -117,6 +117,10 @@ impl Schema {
             }
             if let Some(t) = &self.kith.twins {
                 k["twins"] = json!({"differ": t.differ_json(), "agree": t.agree});
+                // Only when named: rules from before it keep their fingerprints.
+                if !t.personal.is_empty() {
+                    k["twins"]["personal"] = json!(t.personal);
+                }
             }
             if self.kith.clk.any() {
                 let c = &self.kith.clk;

@@ -377,6 +377,10 @@ pub struct TwinRule {
     pub differ: Vec<String>,
     /// The fields twins share (date of birth, surname).
     pub agree: Vec<String>,
+    /// The fields each person holds a value of their own in (an identity number typed by hand,
+    /// compared through its field filter): when one agrees, two records are not twins or
+    /// relatives, whatever the others say. Empty unless the schema names them.
+    pub personal: Vec<String>,
 }
 
 /// A field-level Bloom filter: one feature's tokens (as its CLK hashing makes them) hashed, under

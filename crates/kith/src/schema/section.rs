@@ -352,15 +352,16 @@ pub(super) fn parse_household(
     Ok(Household { dwelling, register })
 }
 
-/// Parse `{"differ": "given_name" | ["given_name", "sex"], "agree": ["dob", "surname"]}`; every
-/// name must have a field filter, and none may be named twice.
+/// Parse `{"differ": "given_name" | ["given_name", "sex"], "agree": ["dob", "surname"],
+/// "personal": ["ni_number"]}` (`personal` optional); every name must have a field filter, and
+/// none may be named twice.
 pub(super) fn parse_twins(
     v: &Value,
     p: &JPath,
     fields: &[FieldFilter],
 ) -> Result<TwinRule, SchemaError> {
     let m = as_object(v, p)?;
-    no_other_keys(m, &["differ", "agree", "description"], p)?;
+    no_other_keys(m, &["differ", "agree", "personal", "description"], p)?;
     let known = |name: &str, at: &JPath| -> Result<String, SchemaError> {
         if fields.iter().any(|f| f.feature == name) {
             Ok(name.to_owned())
@@ -400,7 +401,25 @@ pub(super) fn parse_twins(
         }
         agree.push(name);
     }
-    Ok(TwinRule { differ, agree })
+    let mut personal = Vec::new();
+    if let Some(v) = m.get("personal") {
+        let pp = p.key("personal");
+        let list = v
+            .as_array()
+            .ok_or_else(|| pp.err("expected a list of field names"))?;
+        for (i, x) in list.iter().enumerate() {
+            let name = known(as_str(x, &pp.idx(i))?, &pp.idx(i))?;
+            if differ.contains(&name) || agree.contains(&name) || personal.contains(&name) {
+                return Err(pp.idx(i).err(format!("{name:?} is named twice")));
+            }
+            personal.push(name);
+        }
+    }
+    Ok(TwinRule {
+        differ,
+        agree,
+        personal,
+    })
 }
 
 /// Parse `{"surname": {"bits": 256, "k": 8, "group": "name"}, ...}`.

@@ -192,6 +192,24 @@ fn field_filters_and_twin_rule_are_validated_and_fingerprinted() {
         Schema::from_value(&doc).expect("valid").fingerprint(),
         with_twins
     );
+    // Personal fields: read, part of the fingerprint, and an empty list is the rule without them.
+    doc["kith"]["twins"] = json!({"differ": ["name"], "agree": ["surname"]});
+    let without = Schema::from_value(&doc)
+        .expect("valid")
+        .fingerprint()
+        .to_owned();
+    doc["kith"]["twins"] = json!({"differ": ["name"], "agree": ["surname"], "personal": []});
+    assert_eq!(
+        Schema::from_value(&doc).expect("valid").fingerprint(),
+        without
+    );
+    doc["kith"]["twins"] = json!({"differ": ["name"], "agree": ["surname"], "personal": ["sex"]});
+    let personal = Schema::from_value(&doc).expect("valid");
+    assert_eq!(
+        personal.kith().twins.as_ref().map(|t| t.personal.clone()),
+        Some(vec!["sex".to_owned()])
+    );
+    assert_ne!(personal.fingerprint(), without);
     for (fields, twins, path) in [
         (json!({"nope": {"bits": 64}}), None, "$.kith.fields.nope"),
         (
@@ -254,6 +272,21 @@ fn field_filters_and_twin_rule_are_validated_and_fingerprinted() {
             json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
             Some(json!({"differ": ["name", "nope"], "agree": ["surname"]})),
             "$.kith.twins.differ[1]",
+        ),
+        (
+            json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+            Some(json!({"differ": "name", "agree": ["surname"], "personal": ["nope"]})),
+            "$.kith.twins.personal[0]",
+        ),
+        (
+            json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+            Some(json!({"differ": "name", "agree": ["surname"], "personal": ["surname"]})),
+            "$.kith.twins.personal[0]",
+        ),
+        (
+            json!({"name": {"bits": 64}, "surname": {"bits": 64}}),
+            Some(json!({"differ": "name", "agree": ["surname"], "personal": "name"})),
+            "$.kith.twins.personal",
         ),
     ] {
         doc["kith"]["fields"] = fields;
