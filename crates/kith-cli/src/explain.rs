@@ -273,7 +273,17 @@ fn write_waterfall(
     )?;
     write_exact(out, &e.exact)?;
     let against = e.twin == Twin::Like || e.contradicts != Contradiction::No;
-    if against && !e.set_aside {
+    if against && e.exact.iter().any(|(_, x)| *x == Exact::Agree) {
+        writeln!(
+            out,
+            "  twin rule: {}, but an exact identifier agrees, which outweighs it: not set aside",
+            if e.twin == Twin::Like {
+                "looks like twins"
+            } else {
+                "its shared fields contradict it"
+            }
+        )?;
+    } else if against && !e.set_aside {
         writeln!(
             out,
             "  twin rule: {}: neither linked nor set aside",

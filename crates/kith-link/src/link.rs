@@ -328,6 +328,7 @@ pub fn find_candidates(datasets: &[Dataset], opts: &LinkOptions) -> Result<Candi
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     unsure.sort_unstable_by(candidate_order);
+    keep_exact_over_twins(&c.pairs, &mut twins);
     let sizes: Vec<usize> = datasets.iter().map(Dataset::len).collect();
     c.within_multiples = crate::partner::reweigh_within(
         &mut [&mut c.pairs, &mut twins, &mut unsure],
@@ -454,6 +455,23 @@ pub(crate) fn split_twins(
     });
     if twins.len() > before {
         twins.sort_unstable_by(candidate_order);
+    }
+}
+
+/// Drop from `twins` the pairs an exact token matched (in `pairs`): twins and relatives do not
+/// share an NHS number, and a pair matched exactly is a match whatever its fields say, so the
+/// twin rule's or a contradiction's veto does not stand against it.
+pub(crate) fn keep_exact_over_twins(pairs: &[Candidate], twins: &mut Vec<Candidate>) {
+    if twins.is_empty() {
+        return;
+    }
+    let exact: FxHashSet<(Rec, Rec)> = pairs
+        .iter()
+        .filter(|c| c.exact)
+        .map(|c| (c.a, c.b))
+        .collect();
+    if !exact.is_empty() {
+        twins.retain(|t| !exact.contains(&(t.a, t.b)));
     }
 }
 
@@ -1823,6 +1841,18 @@ mod tests {
             [c(0.4, (0, 0), (0, 2)), c(0.97, (0, 0), (0, 1))],
             "both set aside: one between two people, one below the threshold"
         );
+    }
+
+    #[test]
+    fn a_pair_an_exact_token_matched_is_not_set_aside_as_twins() {
+        let exact = Candidate {
+            exact: true,
+            ..c(1.0, (0, 0), (0, 1))
+        };
+        let other = c(0.4, (0, 2), (0, 3));
+        let mut twins = vec![c(0.14, (0, 0), (0, 1)), other];
+        keep_exact_over_twins(&[exact, c(0.9, (0, 2), (0, 3))], &mut twins);
+        assert_eq!(twins, vec![other], "only the exact pair's veto goes");
     }
 
     #[test]

@@ -418,6 +418,7 @@ pub fn assemble(
         .map(|(c, _)| c)
         .collect();
     pairs.extend(exact.into_values());
+    crate::link::keep_exact_over_twins(&pairs, &mut twins);
     let mut within_multiples = Vec::new();
     if let Some(m) = &model {
         twins.sort_unstable_by(candidate_order);

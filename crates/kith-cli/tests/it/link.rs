@@ -345,6 +345,60 @@ fn linked_ids(dir: &Dir, links: &str) -> Vec<(String, String)> {
     out
 }
 
+/// An NHS number two records of one holder share outweighs the twin rule: a record whose
+/// forename was replaced (Jade for Amelia, one date of birth) but which carries its person's NHS
+/// number is linked with its duplicate, while a girl and a boy of one family and date of birth,
+/// without NHS numbers, stay apart.
+#[test]
+fn a_shared_nhs_number_outweighs_the_twin_rule() {
+    let dir = Dir::new();
+    let council = dir.write(
+        "council.csv",
+        "given_name,surname,dob,sex,postcode,nhs_number,person_id\n\
+         Jade,Kilpatrick,19/10/2006,F,PR21 6ZF,943 476 5919,C1\n\
+         Amelia,Kilpatrick,19/10/2006,F,PR21 6ZF,943 476 5919,C2\n\
+         Oliver,Smith,02/01/1980,M,M1 1AA,,C3\n\
+         Olivia,Smith,02/01/1980,F,M1 1AA,,C4\n\
+         Jack,Brown,05/05/1990,M,LS1 1AA,,C5\n\
+         Jack,Brown,05/05/1990,M,LS1 1AA,,C6\n",
+    );
+    ok(encode_cmd(&dir, &council, "council.kith")
+        .args(["--id-column", "person_id", "--keep-map"])
+        .arg(dir.path("council-map.csv")));
+    ok(kith()
+        .args(["link", "--quiet", "--dedupe", "--output"])
+        .arg(dir.path("out"))
+        .arg(dir.path("council.kith")));
+    let local: BTreeMap<String, String> = dir
+        .read("council-map.csv")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (token, id) = l.split_once(',').expect("token,local_id");
+            (token.to_owned(), id.to_owned())
+        })
+        .collect();
+    let mut linked: Vec<(String, String)> = dir
+        .read("out/links.csv")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let mut p = [local[f[1]].clone(), local[f[3]].clone()];
+            p.sort();
+            (p[0].clone(), p[1].clone())
+        })
+        .collect();
+    linked.sort();
+    assert_eq!(
+        linked,
+        [
+            ("C1".to_owned(), "C2".to_owned()),
+            ("C5".into(), "C6".into())
+        ]
+    );
+}
+
 /// With the demo schema's field-level filters, pairs are scored field by field: the council and
 /// health extracts link as a person would link them (diacritics, a hyphenated surname partly
 /// present, Ewa as Eva), and the twins in each household (same surname, date of birth
