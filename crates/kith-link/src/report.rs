@@ -378,6 +378,7 @@ impl LinkReport {
                 }
             ));
         }
+        out.extend(twin_share_warning(s.possible_twins, self.links));
         if s.exact_matches > 0 || s.vetoed > 0 {
             out.push(format!(
                 "kith: {} pairs matched on exact tokens; {} CLK matches vetoed by differing exact tokens",
@@ -581,6 +582,24 @@ fn rate(comparisons: u64, secs: f64) -> String {
 }
 
 /// A blocking method in words.
+/// Pairs set aside by the twin rule, as a share of the links, from which a run warns; and the
+/// fewest set aside for the share to say anything.
+const TWIN_SHARE_WARN: f64 = 0.1;
+const TWIN_SHARE_MIN: u64 = 50;
+
+/// A warning when the twin rule set aside many pairs for the links made: in a population of
+/// families twins are about one person in sixty (synthetic UK populations: 1.4% of the links),
+/// while FEBRL, whose duplicates replace forenames and which holds no families, sets aside 14-24%.
+fn twin_share_warning(set_aside: u64, links: usize) -> Option<String> {
+    let share = set_aside as f64 / links.max(1) as f64;
+    (set_aside >= TWIN_SHARE_MIN && share > TWIN_SHARE_WARN).then(|| {
+        format!(
+            "kith: warning: the twin rule set aside {set_aside} pairs, {:.0}% as many as were linked ({links}), where twins are about one person in sixty; if these extracts hold no families, or their duplicates replace forenames, name an identity number as a personal field of the twin rule, or drop the rule (docs/schema.md)",
+            100.0 * share
+        )
+    })
+}
+
 pub fn describe_blocking(b: Blocking) -> String {
     match b {
         Blocking::None => "none (all pairs)".into(),
@@ -657,6 +676,21 @@ pub fn describe_model(m: &Model) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_pairs_set_aside_for_the_links_made_are_warned_of() {
+        // FEBRL3 with every field and no personal field: 1,253 set aside for 5,231 links.
+        let w = twin_share_warning(1253, 5231).expect("a warning");
+        assert!(
+            w.contains("set aside 1253 pairs, 24% as many as were linked (5231)"),
+            "{w}"
+        );
+        // A synthetic UK population: 3,738 for 268,096 links.
+        assert_eq!(twin_share_warning(3738, 268_096), None);
+        // Too few to say anything, and no links at all.
+        assert_eq!(twin_share_warning(20, 40), None);
+        assert!(twin_share_warning(60, 0).is_some());
+    }
 
     #[test]
     fn rates_keep_their_figure_for_small_runs() {
