@@ -152,10 +152,10 @@ pub fn explain(
     } else {
         Contradiction::No
     };
+    // A pair an exact token matched is not set aside (`link::keep_exact_over_twins`).
+    let matched_exactly = exact.iter().any(|(_, e)| *e == Exact::Agree);
     // As `link::find_candidates` decides: the model's probability before the holder's own share
     // of duplicates.
-    // A pair an exact token matched is not set aside ([`crate::link::keep_exact_over_twins`]).
-    let matched_exactly = exact.iter().any(|(_, e)| *e == Exact::Agree);
     let set_aside = (twin == Twin::Like || contradicts != Contradiction::No)
         && !matched_exactly
         && (unadjusted >= crate::partner::FROM

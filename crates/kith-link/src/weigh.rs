@@ -1329,6 +1329,12 @@ pub(crate) mod tests {
             agree: vec!["dob".into(), "last".into()],
             personal: Vec::new(),
         });
+        push_all(&mut d, records);
+        d
+    }
+
+    /// Push `records` (one 64-bit filter a field, or none) into `d`.
+    fn push_all<const N: usize>(d: &mut Dataset, records: &[[Option<u64>; N]]) {
         for r in records {
             d.push(None, &[0xff; 8], &[], &[]).expect("push");
             let f: Vec<Option<Vec<u8>>> = r
@@ -1337,7 +1343,6 @@ pub(crate) mod tests {
                 .collect();
             d.push_fields(&f).expect("fields");
         }
-        d
     }
 
     proptest::proptest! {
@@ -1399,14 +1404,7 @@ pub(crate) mod tests {
                 agree: vec!["dob".into(), "last".into()],
                 personal,
             });
-            for r in &records {
-                d.push(None, &[0xff; 8], &[], &[]).expect("push");
-                let f: Vec<Option<Vec<u8>>> = r
-                    .iter()
-                    .map(|v| v.map(|w| w.to_be_bytes().to_vec()))
-                    .collect();
-                d.push_fields(&f).expect("fields");
-            }
+            push_all(&mut d, &records);
             let c = Comparator::new(&d, &d)
                 .expect("shared fields")
                 .with_value_counts(std::slice::from_ref(&d));
