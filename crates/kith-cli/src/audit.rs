@@ -219,8 +219,20 @@ pub(crate) fn run(args: &AuditArgs, quiet: bool) -> Result<()> {
                 .with_context(|| format!("cannot read {}", p.display()))?;
             Mapping::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
-        None => Mapping::from_json_str(&agency.mapping_json())
-            .map_err(|e| anyhow::anyhow!("the synthetic {} mapping: {e}", agency.name()))?,
+        None => {
+            let mut m = Mapping::from_json_str(&agency.mapping_json())
+                .map_err(|e| anyhow::anyhow!("the synthetic {} mapping: {e}", agency.name()))?;
+            // The synthetic extract feeds the inputs of the demo schema's names that this schema
+            // has; the rest of this schema's features are missing in every record.
+            let known: Vec<&str> = schema
+                .features()
+                .iter()
+                .map(|f| f.identifier.as_str())
+                .chain(schema.kith().keyed_inputs().into_iter().map(|(n, _)| n))
+                .collect();
+            m.columns.retain(|name, _| known.contains(&name.as_str()));
+            m
+        }
     };
     if !quiet {
         eprintln!(
@@ -229,6 +241,19 @@ pub(crate) fn run(args: &AuditArgs, quiet: bool) -> Result<()> {
             agency.name(),
             args.people
         );
+        let unfed: Vec<&str> = schema
+            .kith()
+            .fields
+            .iter()
+            .map(|f| f.feature.as_str())
+            .filter(|f| mapping.columns.get(*f).is_none_or(Option::is_none))
+            .collect();
+        if !unfed.is_empty() {
+            eprintln!(
+                "kith audit: the synthetic extract has no values for {}, so their filters are not attacked; give --mapping to feed them from its columns, or --encodings to attack a real file",
+                unfed.join(", ")
+            );
+        }
     }
     let victim = synthetic(&schema, &mapping, agency, args.people, args.seed)?;
     let attacker = match &args.frequencies {

@@ -238,3 +238,27 @@ fn plain_clks_are_named_without_seeds_and_hardened_ones_are_not() {
         assert!(n[1].as_f64().expect("share") < 0.02, "rehashed CLKs: {n:?}");
     }
 }
+
+/// A schema of other features than the demo's (FEBRL's: addresses, a social security number, no
+/// household) is audited on what the synthetic extract holds, with a word for the filters it
+/// cannot feed, instead of refusing the synthetic mapping's names.
+#[test]
+fn a_schema_of_other_features_is_audited_on_those_the_synthetic_extract_holds() {
+    let dir = Dir::new();
+    let schema = fixtures().join("../benches/data/febrl-kith-schema.json");
+    let out = ok(kith()
+        .args(["audit", "--people", "2000", "--schema"])
+        .arg(&schema)
+        .arg("--json")
+        .arg(dir.path("audit.json")));
+    let err = crate::util::stderr(&out);
+    assert!(
+        err.contains(
+            "no values for address_1, soc_sec_id, street_number, suburb, so their filters are not attacked"
+        ),
+        "{err}"
+    );
+    let a: serde_json::Value = serde_json::from_str(&dir.read("audit.json")).expect("audit JSON");
+    assert!(field(&a, "surname")["with_filter"].as_u64().unwrap_or(0) > 1000);
+    assert_eq!(field(&a, "soc_sec_id")["with_filter"].as_u64(), Some(0));
+}
