@@ -341,10 +341,11 @@ fn render(
             };
             let _ = writeln!(
                 s,
-                "  {}. {field}{} ({} records, {}): {}",
+                "  {}. {field}{} ({} record{}, {}): {}",
                 i + 1,
                 f.what,
                 f.records,
+                if f.records == 1 { "" } else { "s" },
                 pct(f.records, n),
                 f.advice
             );
