@@ -362,12 +362,7 @@ fn attack(
             exact.split('\u{1f}').collect()
         };
         let id = i.to_string();
-        let input = RecordInput {
-            alternatives: &[],
-            features: &features,
-            exact: &exact,
-            local_id: Some(&id),
-        };
+        let input = RecordInput::new(&features, &exact, Some(&id));
         if let Ok(rec) = encoder.encode(&mut scratch, &input) {
             let Some(token) = rec.token else { continue };
             kith::encodings::record_line(&token, rec, &mut text);

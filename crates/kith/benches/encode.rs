@@ -81,15 +81,7 @@ fn token_hashing(c: &mut Criterion) {
                     })
                     .collect();
                 let vals = [v.as_str()];
-                let r = encoder.encode(
-                    &mut scratch,
-                    &RecordInput {
-                        alternatives: &[],
-                        features: &vals,
-                        exact: &[],
-                        local_id: None,
-                    },
-                );
+                let r = encoder.encode(&mut scratch, &RecordInput::new(&vals, &[], None));
                 black_box(r.map(|r| r.clk.len()).unwrap_or(0))
             })
         });
@@ -112,15 +104,7 @@ fn tokenising(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % values.len();
                 let vals = [values[i].as_str()];
-                let r = encoder.encode(
-                    &mut scratch,
-                    &RecordInput {
-                        alternatives: &[],
-                        features: &vals,
-                        exact: &[],
-                        local_id: None,
-                    },
-                );
+                let r = encoder.encode(&mut scratch, &RecordInput::new(&vals, &[], None));
                 black_box(r.map(|r| r.clk[0]).unwrap_or(0))
             })
         },
@@ -145,15 +129,7 @@ fn whole_records(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % recs.len();
                 let vals: Vec<&str> = recs[i].iter().map(String::as_str).collect();
-                let r = encoder.encode(
-                    &mut scratch,
-                    &RecordInput {
-                        alternatives: &[],
-                        features: &vals,
-                        exact: &[],
-                        local_id: Some("id"),
-                    },
-                );
+                let r = encoder.encode(&mut scratch, &RecordInput::new(&vals, &[], Some("id")));
                 black_box(r.map(|r| r.clk[0]).unwrap_or(0))
             })
         });
@@ -198,12 +174,7 @@ fn demo_records(c: &mut Criterion) {
         let features = [&r[0], &r[2], &r[3], &r[4], &r[7]].map(String::as_str);
         let exact: Vec<&str> = exact[i].iter().map(String::as_str).collect();
         let id = i.to_string();
-        let input = RecordInput {
-            alternatives: &[],
-            features: &features,
-            exact: &exact,
-            local_id: Some(&id),
-        };
+        let input = RecordInput::new(&features, &exact, Some(&id));
         encoder.encode(scratch, &input).map(|r| r.clk[0]).ok()
     };
     // A refused record would make the schema look faster than it is.
