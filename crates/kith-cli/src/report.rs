@@ -616,17 +616,7 @@ fn review_evidence(dir: &Path) -> String {
                 }
             );
         }
-        let twin = if e.twin == kith_link::weigh::Twin::Like {
-            "twin-like"
-        } else if e.twin == kith_link::weigh::Twin::Unsure {
-            "no forename"
-        } else if e.contradicts == kith_link::explain::Contradiction::Wholly {
-            "contradicts"
-        } else if e.contradicts == kith_link::explain::Contradiction::EachPart {
-            "siblings?"
-        } else {
-            ""
-        };
+        let twin = twin_label(e);
         let _ = write!(
             html,
             "<td>{:+.1}</td><td>{:.3}</td><td>{twin}</td></tr>",
@@ -635,6 +625,22 @@ fn review_evidence(dir: &Path) -> String {
     }
     html.push_str("</tbody></table>");
     html
+}
+
+/// What the twin rule said of a pair, for the review table's last column.
+fn twin_label(e: &kith_link::explain::Explanation) -> &'static str {
+    use kith_link::explain::{Contradiction, Exact};
+    use kith_link::weigh::Twin;
+    let exact = e.exact.iter().any(|(_, x)| *x == Exact::Agree);
+    match (e.twin, e.contradicts) {
+        (Twin::Like, _) if exact => "twin-like, but an exact identifier agrees",
+        (Twin::Like, _) => "twin-like",
+        _ if e.personal_agrees => "a personal number agrees",
+        (Twin::Unsure, _) => "no forename",
+        (_, Contradiction::Wholly) => "contradicts",
+        (_, Contradiction::EachPart) => "siblings?",
+        _ => "",
+    }
 }
 
 /// The first review pairs' evidence: (line in review.csv, their sources, the explanation).
@@ -1146,3 +1152,51 @@ table{border-collapse:collapse;margin:8px 0}table.evidence{font-size:12px}table.
 /// browser test (and harmless to a reader).
 const SCRIPT: &str = "window.addEventListener('error',function(e){document.documentElement.dataset.error=String(e.message)});\
 document.documentElement.dataset.charts=String([].filter.call(document.querySelectorAll('svg.chart'),function(s){return s.getBBox().width>0&&s.childElementCount>0}).length);";
+
+#[cfg(test)]
+mod tests {
+    use super::twin_label;
+    use kith_link::explain::{Contradiction, Exact, Explanation};
+    use kith_link::weigh::Twin;
+
+    #[test]
+    fn the_review_table_says_what_outweighed_the_twin_rule() {
+        let e = |twin, contradicts, exact, personal_agrees| Explanation {
+            kind: 1,
+            dice: 0.9,
+            fields: Vec::new(),
+            tf_adjustment: 0.0,
+            prior: 0.01,
+            even_weight: 6.6,
+            weight: 10.0,
+            probability: 0.99,
+            exact: vec![("nhs_number".to_owned(), exact)],
+            twin,
+            contradicts,
+            personal_agrees,
+            set_aside: false,
+        };
+        let no = Contradiction::No;
+        assert_eq!(
+            twin_label(&e(Twin::Like, no, Exact::Missing, false)),
+            "twin-like"
+        );
+        assert_eq!(
+            twin_label(&e(Twin::Like, no, Exact::Agree, false)),
+            "twin-like, but an exact identifier agrees"
+        );
+        assert_eq!(
+            twin_label(&e(Twin::Not, no, Exact::Missing, true)),
+            "a personal number agrees"
+        );
+        assert_eq!(
+            twin_label(&e(Twin::Unsure, no, Exact::Missing, false)),
+            "no forename"
+        );
+        assert_eq!(
+            twin_label(&e(Twin::Not, Contradiction::EachPart, Exact::Differ, false)),
+            "siblings?"
+        );
+        assert_eq!(twin_label(&e(Twin::Not, no, Exact::Missing, false)), "");
+    }
+}
