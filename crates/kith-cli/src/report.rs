@@ -1177,26 +1177,40 @@ mod tests {
             set_aside: false,
         };
         let no = Contradiction::No;
-        assert_eq!(
-            twin_label(&e(Twin::Like, no, Exact::Missing, false)),
-            "twin-like"
-        );
-        assert_eq!(
-            twin_label(&e(Twin::Like, no, Exact::Agree, false)),
-            "twin-like, but an exact identifier agrees"
-        );
-        assert_eq!(
-            twin_label(&e(Twin::Not, no, Exact::Missing, true)),
-            "a personal number agrees"
-        );
-        assert_eq!(
-            twin_label(&e(Twin::Unsure, no, Exact::Missing, false)),
-            "no forename"
-        );
-        assert_eq!(
-            twin_label(&e(Twin::Not, Contradiction::EachPart, Exact::Differ, false)),
-            "siblings?"
-        );
-        assert_eq!(twin_label(&e(Twin::Not, no, Exact::Missing, false)), "");
+        for (twin, contradicts, exact, personal, says) in [
+            (Twin::Like, no, Exact::Missing, false, "twin-like"),
+            (
+                Twin::Like,
+                no,
+                Exact::Agree,
+                false,
+                "twin-like, but an exact identifier agrees",
+            ),
+            (
+                Twin::Not,
+                no,
+                Exact::Missing,
+                true,
+                "a personal number agrees",
+            ),
+            (Twin::Unsure, no, Exact::Missing, false, "no forename"),
+            (
+                Twin::Not,
+                Contradiction::Wholly,
+                Exact::Missing,
+                false,
+                "contradicts",
+            ),
+            (
+                Twin::Not,
+                Contradiction::EachPart,
+                Exact::Differ,
+                false,
+                "siblings?",
+            ),
+            (Twin::Not, no, Exact::Missing, false, ""),
+        ] {
+            assert_eq!(twin_label(&e(twin, contradicts, exact, personal)), says);
+        }
     }
 }
